@@ -1,0 +1,20 @@
+"""Activities touch the world (database, calendar); the workflow only orchestrates them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from activities.calendar import working_day_deadline
+from activities.dispatch import DispatchActivities
+from activities.notify import NotifyActivities
+from activities.projection import ProjectionActivities
+from activities.scoring import ScoringActivities
+
+
+def all_activities(engine: Engine) -> list:
+    scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
+    notify, projection = NotifyActivities(engine), ProjectionActivities(engine)
+    return [
+        scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
+        notify.notify, projection.record_lead, working_day_deadline,
+    ]

@@ -1,0 +1,42 @@
+"""Database engine: SQLite for a first run, PostgreSQL when DATABASE_URL says so."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, event
+from sqlmodel import SQLModel, create_engine
+
+import db.models  # noqa: F401  (registers the tables)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(conn, _record):  # WAL: the API reads while activities write
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def init_db(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+
+
+@lru_cache
+def default_engine() -> Engine:
+    from settings import get_settings
+
+    engine = make_engine(get_settings().database_url)
+    init_db(engine)
+    return engine

@@ -1,0 +1,125 @@
+"""The SQL read model: a projection of the lead workflows, plus the master data they read.
+
+Lead rows, timeline events, holdings, penalties and notifications are written only by
+activities (idempotently); dealers and users are master data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Dealer(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    brand: str = Field(index=True)
+    region: str = Field(index=True)
+    city: str = Field(index=True)
+    latitude: float | None = None
+    longitude: float | None = None
+    service_cities: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    service_radius_km: float | None = None
+    series: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    stock: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    conversion_90d: float = 0.0
+    rating: float = 0.0
+    capacity: int = 50
+    active: bool = True
+    choice_right: bool = False  # 线索自主选择权
+    competitive_region: bool = False
+
+
+class User(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    role: str = Field(index=True)
+    dealer_id: str | None = Field(default=None, index=True, foreign_key="dealer.id")
+    region: str | None = Field(default=None, index=True)
+    series: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    token_hash: str | None = Field(default=None, unique=True)
+    active: bool = True
+
+
+class Lead(SQLModel, table=True):
+    lead_id: str = Field(primary_key=True, max_length=128)
+    brand: str = Field(index=True)
+    customer_key: str = Field(index=True)
+    customer_name: str
+    phone: str
+    city: str | None = Field(default=None, index=True)
+    series: str | None = Field(default=None, index=True)
+    channel: str = Field(index=True)
+    stage: str = Field(index=True)
+    furthest_stage: str
+    grade: str | None = Field(default=None, index=True)
+    score: float | None = None
+    region: str | None = Field(default=None, index=True)
+    dealer_id: str | None = Field(default=None, index=True)
+    consultant_id: str | None = Field(default=None, index=True)
+    sla_breached: bool = False
+    alerts: int = 0
+    created_at: datetime
+    updated_at: datetime
+    last_seq: int = 0
+    workflow_id: str
+    run_id: str
+    clocks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    score_items: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TimelineEntry(SQLModel, table=True):
+    __tablename__ = "timeline_event"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(index=True)
+    kind: str = Field(index=True)
+    stage: str
+    actor: str
+    role: str
+    dealer_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class HoldingRow(SQLModel, table=True):
+    """Who held the lead when, and why it moved."""
+
+    __tablename__ = "holding"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    dealer_id: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = Field(primary_key=True)
+    ended_at: datetime | None = None
+    end_reason: str | None = Field(default=None, index=True)
+    dispatch_reason: str | None = None
+
+
+class DealerPenalty(SQLModel, table=True):
+    penalty_id: str = Field(primary_key=True, max_length=160)
+    dealer_id: str = Field(index=True)
+    lead_id: str = Field(index=True)
+    kind: str
+    note: str = ""
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class Notification(SQLModel, table=True):
+    """An in-app inbox row. The idempotency key makes a retried activity notify once."""
+
+    __table_args__ = (UniqueConstraint("idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=300)
+    lead_id: str = Field(index=True)
+    kind: str = Field(index=True)
+    recipient_role: str = Field(index=True)
+    recipient_user_id: str | None = Field(default=None, index=True)
+    dealer_id: str | None = Field(default=None, index=True)
+    region: str | None = None
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime
+    read_at: datetime | None = None

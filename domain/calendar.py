@@ -1,0 +1,62 @@
+"""Working days of the Chinese calendar (public holidays and 调休 make-up workdays).
+
+Pure apart from the chinese_calendar package (a static table shipped with the package).
+Years the package does not cover count Monday to Friday, corrected by the policy's
+[calendar] overrides (extra_holidays / extra_workdays, which always win).
+
+Deadline convention of `add_working_days`: the deadline is the END of the Nth working day
+after the start day, counted in Asia/Shanghai local dates and expressed as the start of the
+following local day (00:00 Asia/Shanghai), returned as an aware UTC datetime. The start day
+itself never counts, whatever the time of day.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, time, timedelta, timezone
+
+import chinese_calendar
+
+from domain.policy import CalendarOverrides
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def calendar_covers(year: int) -> bool:
+    """Whether the chinese_calendar package knows the holidays of `year`."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def is_working_day(d: date, overrides: CalendarOverrides) -> bool:
+    if d in overrides.extra_holidays:
+        return False
+    if d in overrides.extra_workdays:
+        return True
+    try:
+        return chinese_calendar.is_workday(d)
+    except NotImplementedError:
+        return d.weekday() < 5
+
+
+def add_working_days(start: datetime, days: int, overrides: CalendarOverrides) -> datetime:
+    """00:00 Asia/Shanghai of the day after the `days`-th working day after `start`'s local
+    date, in UTC. A naive `start` is taken as UTC. days=0 gives the end of the start day."""
+    if days < 0:
+        raise ValueError("days must be >= 0")
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    day, left = start.astimezone(SHANGHAI).date(), days
+    while left:
+        day += timedelta(days=1)
+        left -= is_working_day(day, overrides)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    return end.astimezone(timezone.utc)
+
+
+def compress(start: datetime, deadline: datetime, time_scale: float) -> datetime:
+    """Demo mode: the deadline as the engine runs it, the span divided by the time scale."""
+    return start + (deadline - start) / time_scale

@@ -1,0 +1,117 @@
+"""The policy: one TOML file holds every number a lead runs under.
+
+`load_policy()` is called outside workflow code (API, starter, worker); the result travels in
+the workflow input so a lead's policy is recorded in its history and replays identically.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from domain.durations import parse_duration
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
+
+
+def _duration(value: object) -> object:
+    # "15m" from the policy file; ISO 8601 ("PT15M") as pydantic serializes it in histories
+    if isinstance(value, str) and not value.upper().startswith(("P", "-P")):
+        return parse_duration(value)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GradeCadence(_Frozen):
+    H: Duration
+    A: Duration
+    B: Duration
+    C: Duration
+
+
+class Clocks(_Frozen):
+    receipt: Duration
+    first_response: Duration
+    public_pool: Duration
+    first_deep_contact: Duration
+    store_invitation: Duration
+    regional_follow_through: Duration
+    stall: Duration
+    cleansing: Duration
+    transfer_review: Duration
+    transfer_review_competitive: Duration
+    nurture_touch: Duration
+    nurture_end: Duration
+    reactivation: Duration
+    revisit: Duration
+    revisit_overdue: Duration
+    grade_cadence: GradeCadence
+
+
+class WorkingDays(_Frozen):
+    defeat_review: int = Field(ge=1)
+    appeal_window: int = Field(ge=1)
+    appeal_review: int = Field(ge=1)
+
+
+class CalendarOverrides(_Frozen):
+    extra_holidays: list[date] = []
+    extra_workdays: list[date] = []
+
+
+class Rules(_Frozen):
+    engaged_call_minutes: float = Field(gt=0)
+    decline_quota: float = Field(ge=0, le=1)
+    decline_window: Duration
+    max_reactivations: int = Field(ge=0)
+    cleansing_grades: list[str]
+
+
+class Scoring(_Frozen):
+    thresholds: dict[str, float]
+    items: dict[str, float]
+
+
+class DispatchPolicy(_Frozen):
+    weights: dict[str, float]
+    penalty_window: Duration
+    max_penalties: int = Field(ge=1)
+    default_radius_km: float = Field(gt=0)
+
+
+class Policy(_Frozen):
+    name: str
+    version: str
+    time_scale: float = Field(default=1.0, gt=0)
+    clocks: Clocks
+    working_days: WorkingDays
+    calendar: CalendarOverrides
+    rules: Rules
+    scoring: Scoring
+    dispatch: DispatchPolicy
+
+    def scaled(self, delta: timedelta) -> timedelta:
+        """A policy duration as the engine runs it (compressed by LEADFLOW_TIME_SCALE)."""
+        return delta / self.time_scale
+
+
+def load_policy(path: str | Path | None = None, time_scale: float | None = None) -> Policy:
+    """Read the policy file (LEADFLOW_POLICY or the bundled default) and the time scale."""
+    path = Path(path or os.environ.get("LEADFLOW_POLICY") or DEFAULT_POLICY_PATH)
+    with path.open("rb") as f:
+        raw = tomllib.load(f)
+    if time_scale is None:
+        time_scale = float(os.environ.get("LEADFLOW_TIME_SCALE", "1") or 1)
+    raw["time_scale"] = time_scale
+    return Policy.model_validate(raw)

@@ -1,0 +1,193 @@
+"""Lead scoring (线索评分, SPEC 6): a 0-100 score and a grade H/A/B/C, every item explained.
+
+Pure: no I/O, no clock, no randomness. The policy supplies each item's maximum points
+(`[scoring.items]`) and the grade thresholds (`[scoring.thresholds]`); this module only says
+which fraction (0..1) of an item's maximum a lead earns, and why.
+
+    score = 100 * sum(points) / sum(max points), rounded to 1 decimal, clamped to [0, 100]
+
+so re-weighting items in the policy never breaks the range. Items missing from the policy (or
+weighted <= 0) are skipped; policy names unknown here are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from domain.models import Channel, ScoreItem, ScoreRequest, ScoreResult, Timeframe
+
+BUDGET_FLOOR_CNY = 80_000
+"""`budget_fits_series`: a stated budget at or above this floor can buy a new car of any series
+we sell. A simple rule until a per-series price list exists."""
+
+TIMEFRAME_CREDIT: dict[Timeframe, float] = {
+    Timeframe.WITHIN_7_DAYS: 1.0,
+    Timeframe.WITHIN_15_DAYS: 0.8,
+    Timeframe.WITHIN_30_DAYS: 0.55,
+    Timeframe.WITHIN_90_DAYS: 0.25,
+    Timeframe.LATER: 0.05,
+    Timeframe.UNKNOWN: 0.0,
+}
+
+CHANNEL_QUALITY: dict[Channel, float] = {
+    # high: the customer is physically present or personally vouched for
+    Channel.WALK_IN: 1.0, Channel.REFERRAL: 1.0, Channel.HOTLINE: 0.9, Channel.AUTO_SHOW: 0.9,
+    # medium: the brand's own digital channels
+    Channel.APP: 0.7, Channel.MINI_PROGRAM: 0.7, Channel.WEBSITE: 0.6,
+    # lower: third-party media and live streams
+    Channel.DOUYIN: 0.4, Channel.AUTOHOME: 0.4, Channel.YICHE: 0.4, Channel.LIVE_STREAM: 0.4,
+    # lowest: bulk imports of unknown provenance
+    Channel.CSV_IMPORT: 0.1,
+}
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    req: ScoreRequest
+    city_served: bool
+    channels: frozenset[Channel]  # touchpoint channels plus the raw lead's own channel
+
+
+Rule = Callable[[_Ctx], tuple[float, str]]  # -> (fraction of max points 0..1, reason)
+
+
+def _flag(present: bool, yes: str, no: str) -> tuple[float, str]:
+    return (1.0, yes) if present else (0.0, no)
+
+
+def _count(n: int, full_at: int, label: str) -> tuple[float, str]:
+    n = max(0, n)
+    return min(n, full_at) / full_at, f"{n} {label} (full at {full_at})"
+
+
+def _named(value: str | None, what: str) -> tuple[float, str]:
+    return _flag(bool(value and value.strip()), f"{what} named: {value}", f"no {what} named")
+
+
+# -- 客户属性 customer attributes ---------------------------------------------------------
+
+def _city_served(c: _Ctx) -> tuple[float, str]:
+    city = c.req.raw.city
+    if not city:
+        return 0.0, "city unknown"
+    return _flag(c.city_served, f"city {city} is served", f"city {city} is not served")
+
+
+def _contact_complete(c: _Ctx) -> tuple[float, str]:
+    raw = c.req.raw
+    ok = bool(raw.customer_name.strip() and raw.city and raw.city.strip())
+    return _flag(ok, "name and city given", "name or city missing")
+
+
+# -- 关键信息 key information --------------------------------------------------------------
+
+def _budget_fits(c: _Ctx) -> tuple[float, str]:
+    b = c.req.raw.budget
+    if b is None:
+        return 0.0, "no budget given"
+    return _flag(b >= BUDGET_FLOOR_CNY, f"budget {b} CNY >= {BUDGET_FLOOR_CNY}",
+                 f"budget {b} CNY below {BUDGET_FLOOR_CNY}")
+
+
+def _timeframe(c: _Ctx) -> tuple[float, str]:
+    tf = c.req.raw.timeframe
+    f = TIMEFRAME_CREDIT[tf]
+    return f, f"timeframe {tf.value}: " + ("full points" if f == 1 else f"{f:.0%} of points")
+
+
+def _channel_quality(c: _Ctx) -> tuple[float, str]:
+    best = max(c.channels, key=lambda ch: CHANNEL_QUALITY[ch])
+    return CHANNEL_QUALITY[best], f"best channel {best.value} (quality {CHANNEL_QUALITY[best]:.0%})"
+
+
+# -- 互动行为 interaction behaviour / 关键动作 key actions --------------------------------
+
+def _live_stream(c: _Ctx) -> tuple[float, str]:
+    joins = c.req.behaviour.live_stream_joins
+    if joins <= 0 and Channel.LIVE_STREAM in c.channels:
+        return 1.0, "came in through a live stream"
+    return _count(joins, 1, "live-stream joins")
+
+
+def _store_visit(c: _Ctx) -> tuple[float, str]:
+    if c.req.behaviour.store_visits <= 0 and Channel.WALK_IN in c.channels:
+        return 1.0, "walked in to a store"
+    return _count(c.req.behaviour.store_visits, 1, "store visits")
+
+
+def _b(attr: str, full_at: int, label: str) -> Rule:
+    return lambda c: _count(getattr(c.req.behaviour, attr), full_at, label)
+
+
+RULES: dict[str, dict[str, Rule]] = {
+    "customer": {  # 客户属性
+        "city_served": _city_served,
+        "repeat_customer": lambda c: _flag(c.req.repeat_customer, "repeat customer", "new customer"),
+        "referral": lambda c: _flag(Channel.REFERRAL in c.channels, "referred by a customer",
+                                    "not referred"),
+        "consent_given": lambda c: _flag(c.req.raw.consent, "consent given", "no consent"),
+        "contact_complete": _contact_complete,
+    },
+    "key_info": {  # 关键信息
+        "series_named": lambda c: _named(c.req.raw.series, "series"),
+        "model_named": lambda c: _named(c.req.raw.model, "model"),
+        "budget_given": lambda c: _flag(c.req.raw.budget is not None,
+                                        f"budget given: {c.req.raw.budget} CNY", "no budget given"),
+        "budget_fits_series": _budget_fits,
+        "timeframe": _timeframe,
+        "financing_interest": lambda c: _flag(c.req.raw.financing_interest,
+                                              "interested in financing", "no financing interest"),
+        "trade_in": lambda c: _flag(c.req.raw.trade_in, "has a car to trade in", "no trade-in"),
+        "preferred_dealer": lambda c: _named(c.req.raw.preferred_dealer_id, "preferred dealer"),
+        "channel_quality": _channel_quality,
+    },
+    "behaviour": {  # 互动行为
+        "site_visits": _b("site_visits", 5, "site visits"),
+        "config_views": _b("config_views", 3, "config-page views"),
+        "app_activity": _b("app_sessions", 3, "app/mini-program sessions"),
+        "live_stream": _live_stream,
+        "multi_channel": lambda c: _count(len(c.channels), 3, "distinct channels"),
+    },
+    "key_action": {  # 关键动作
+        "test_drive_booked": _b("test_drive_bookings", 1, "test-drive bookings"),
+        "quote_requested": _b("quote_requests", 1, "quote requests"),
+        "store_visit": _store_visit,
+        "deposit_intent": _b("deposit_intents", 1, "deposit intents"),
+    },
+}
+
+DIMENSIONS: dict[str, list[str]] = {dim: list(rules) for dim, rules in RULES.items()}
+
+
+def grade_for(score: float, thresholds: dict[str, float]) -> str:
+    """H/A/B when the score reaches that threshold (checked in that order), else C."""
+    for grade in ("H", "A", "B"):
+        if grade in thresholds and score >= thresholds[grade]:
+            return grade
+    return "C"
+
+
+def score_lead(req: ScoreRequest, *, city_served: bool, region: str | None) -> ScoreResult:
+    """Score a lead. `city_served`/`region` come from the dealer network (looked up by the caller).
+
+    `complete` is False (and `missing` names the fields) when the lead cannot be dispatched as
+    is: no city or no series. Such leads go to the call center for cleansing (SPEC 3 step 4).
+    """
+    ctx = _Ctx(req, city_served, frozenset(req.touchpoint_channels) | {req.raw.channel})
+    items: list[ScoreItem] = []
+    for dim, rules in RULES.items():
+        for name, rule in rules.items():
+            max_points = max(0.0, float(req.policy_items.get(name, 0.0)))
+            if max_points == 0:
+                continue
+            fraction, reason = rule(ctx)
+            points = round(max_points * min(1.0, max(0.0, fraction)), 2)
+            items.append(ScoreItem(name=name, dimension=dim, points=points,
+                                   max_points=max_points, reason=reason))
+    total = sum(i.max_points for i in items)
+    raw_score = 100 * sum(i.points for i in items) / total if total else 0.0
+    score = min(100.0, max(0.0, round(raw_score, 1)))
+    missing = [f for f in ("city", "series") if not (getattr(req.raw, f) or "").strip()]
+    return ScoreResult(score=score, grade=grade_for(score, req.thresholds), items=items,
+                       region=region, complete=not missing, missing=missing)

@@ -1,0 +1,28 @@
+"""Settings for every Leadflow process, read from the environment (one place)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY")
+    temporal_tls_cert: str | None = Field(default=None, alias="TEMPORAL_TLS_CERT")
+    temporal_tls_key: str | None = Field(default=None, alias="TEMPORAL_TLS_KEY")
+    task_queue: str = Field(default="leads", alias="LEADFLOW_TASK_QUEUE")
+    database_url: str = Field(default="sqlite:///data/leadflow.db", alias="DATABASE_URL")
+    time_scale: float = Field(default=1.0, gt=0, alias="LEADFLOW_TIME_SCALE")
+    policy_path: str | None = Field(default=None, alias="LEADFLOW_POLICY")
+    log_level: str = Field(default="INFO", alias="LEADFLOW_LOG_LEVEL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

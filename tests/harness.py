@@ -1,0 +1,90 @@
+"""A lab for lead scenarios: a worker on its own task queue, the gateway, and read-model helpers."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from sqlmodel import Session, select
+from temporalio.testing import WorkflowEnvironment
+
+from db.models import DealerPenalty, Lead, Notification, TimelineEntry
+from domain import commands as c
+from domain.models import Actor, LeadState, RawLead
+from domain.policy import Policy, load_policy
+from tests.fixtures import OPS
+from worker import build_worker
+from workflows import gateway
+
+
+class Lab:
+    def __init__(self, env: WorkflowEnvironment, engine, task_queue: str, policy: Policy):
+        self.env, self.client, self.engine = env, env.client, engine
+        self.task_queue, self.policy = task_queue, policy
+
+    async def intake(self, raw: RawLead, actor: Actor = OPS) -> c.IntakeResult:
+        return await gateway.submit_raw_lead(self.client, self.task_queue, self.policy, raw, actor)
+
+    async def act(self, lead_id: str, actor: Actor, command) -> c.ActionResult:
+        return await gateway.act(self.client, lead_id, c.CommandEnvelope(actor=actor, command=command))
+
+    async def refusal(self, lead_id: str, actor: Actor, command) -> gateway.ActionRefused:
+        before = await self.state(lead_id)
+        try:
+            await self.act(lead_id, actor, command)
+        except gateway.ActionRefused as refused:
+            after = await self.state(lead_id)
+            assert after == before, "a refused action must change nothing"
+            return refused
+        raise AssertionError(f"{command.action} was accepted")
+
+    async def state(self, lead_id: str) -> LeadState:
+        return await gateway.current_state(self.client, lead_id)
+
+    async def sleep(self, delta: timedelta) -> None:
+        await self.env.sleep(delta)
+
+    async def settle(self, lead_id: str) -> LeadState:
+        """Let the workflow finish what a lapse started (activities run in real time)."""
+        await self.env.sleep(timedelta(milliseconds=1))
+        return await self.state(lead_id)
+
+    def handle(self, lead_id: str):
+        return gateway.handle(self.client, lead_id)
+
+    # -- the read model
+    def _rows(self, query):
+        with Session(self.engine) as session:
+            return list(session.exec(query).all())
+
+    def timeline(self, lead_id: str) -> list[str]:
+        return [e.kind for e in self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq))]
+
+    def events(self, lead_id: str, kind: str) -> list[TimelineEntry]:
+        return self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id, TimelineEntry.kind == kind))
+
+    def lead_row(self, lead_id: str) -> Lead | None:
+        with Session(self.engine) as session:
+            return session.get(Lead, lead_id)
+
+    def notifications(self, lead_id: str, kind: str | None = None) -> list[Notification]:
+        query = select(Notification).where(Notification.lead_id == lead_id)
+        if kind:
+            query = query.where(Notification.kind == kind)
+        return self._rows(query.order_by(Notification.id))
+
+    def alerts(self, lead_id: str) -> list[str]:
+        return [e.data["alert"] for e in self.events(lead_id, "alert_raised")]
+
+    def penalties(self, dealer_id: str) -> list[DealerPenalty]:
+        return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id))
+
+
+@asynccontextmanager
+async def lab(env: WorkflowEnvironment, engine, policy: Policy | None = None):
+    task_queue = f"leads-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(env.client, task_queue, engine, executor):
+            yield Lab(env, engine, task_queue, policy or load_policy(time_scale=1))

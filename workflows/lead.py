@@ -1,0 +1,294 @@
+"""The lead workflow: one durable workflow per lead (唯一线索), for its whole life.
+
+The workflow orchestrates; `domain.lifecycle` decides. Every change follows one path:
+decide (pure) -> commit the new state -> carry out the effects (activities) -> project the
+state and timeline into the read model -> answer the waiting person. Clocks are durable timers:
+the loop sleeps until the earliest deadline or until something happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.calendar import working_day_deadline
+    from activities.dispatch import DispatchActivities
+    from activities.notify import NotifyActivities
+    from activities.projection import ProjectionActivities
+    from activities.scoring import ScoringActivities
+    from domain import commands as c
+    from domain import lifecycle as lc
+    from domain.models import (
+        Actor,
+        DeadlineRequest,
+        DeclineQuotaRequest,
+        DispatchRequest,
+        LeadState,
+        Model,
+        ProjectionRequest,
+        ScoreRequest,
+        TimelineEvent,
+    )
+    from domain.policy import Policy
+    from domain.stages import LeadStage, Role
+    from workflows import search_attributes as sa
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+
+class LeadInput(Model):
+    lead_id: str
+    customer_key: str
+    policy: Policy
+    state: LeadState | None = None  # carried over continue-as-new
+
+
+class LeadOutcome(Model):
+    lead_id: str
+    stage: LeadStage
+
+
+class ReassignSignal(Model):
+    """Lead ops, from the Temporal UI or CLI: `temporal workflow signal --name reassign`."""
+
+    reason: str
+    dealer_id: str | None = None
+    to_call_center: bool = False
+    by: str = "temporal-ui"
+
+
+class AppealSignal(Model):
+    """A dealer's appeal entered by ops from the Temporal UI or CLI."""
+
+    evidence: str
+    dealer_id: str
+    by: str = "temporal-ui"
+
+
+def refusal_error(refused: lc.Refused) -> ApplicationError:
+    return ApplicationError(refused.reason, type=f"Refused.{refused.kind}", non_retryable=True)
+
+
+@workflow.defn
+class LeadWorkflow:
+    @workflow.init
+    def __init__(self, inp: LeadInput) -> None:
+        self.lead_id = inp.lead_id
+        self.customer_key = inp.customer_key
+        self.policy = inp.policy
+        self.state: LeadState | None = inp.state
+        self._effects: deque = deque()
+        self._events: list[TimelineEvent] = []  # decided, not yet in the read model
+        self._committed = 0  # transitions committed ...
+        self._settled = 0  # ... and carried out (effects run, read model written)
+        self._search: dict[str, object] = {}
+        self._went_dormant = False
+
+    # ------------------------------------------------------------------ the loop
+
+    @workflow.run
+    async def run(self, inp: LeadInput) -> LeadOutcome:
+        await workflow.wait_condition(lambda: self.state is not None)
+        while True:
+            await self._settle()
+            if lc.is_finished(self.state):
+                break
+            if self._went_dormant or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._settle()
+                if not self._effects and self._committed == self._settled:
+                    workflow.continue_as_new(LeadInput(
+                        lead_id=self.lead_id, customer_key=self.customer_key, policy=self.policy, state=self.state))
+            await self._sleep_until_next_deadline()
+            for name in lc.due_clocks(self.state, workflow.now()):
+                if name in self.state.clocks:  # an earlier lapse in this batch may have stopped it
+                    self._commit(lc.lapse(self.state, name, self.policy, workflow.now()))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._settle()
+        return LeadOutcome(lead_id=self.lead_id, stage=self.state.stage)
+
+    async def _sleep_until_next_deadline(self) -> None:
+        deadline = lc.next_deadline(self.state)
+        timeout = None if deadline is None else (deadline - workflow.now()).total_seconds()
+        if timeout is not None and timeout <= 0:
+            return
+        try:
+            await workflow.wait_condition(lambda: self._committed > self._settled, timeout=timeout)
+        except asyncio.TimeoutError:
+            pass
+
+    def _commit(self, t: lc.Transition) -> int:
+        self.state = t.state
+        self._events.extend(t.events)
+        self._effects.extend(t.effects)
+        self._went_dormant = self._went_dormant or any(e.kind == "went_dormant" for e in t.events)
+        self._committed += 1
+        return self._committed
+
+    async def _settle(self) -> None:
+        """Carry out everything committed so far: effects, then the read model and search attributes."""
+        while self._committed > self._settled:
+            target = self._committed
+            while self._effects:
+                await self._carry_out(self._effects.popleft())
+            if self._committed > target:
+                continue  # effects committed more: carry those out before projecting
+            await self._project()
+            self._settled = target
+
+    async def _carry_out(self, effect) -> None:
+        s, now = self.state, workflow.now()
+        if isinstance(effect, lc.ScoreEffect):
+            result = await workflow.execute_activity_method(
+                ScoringActivities.score_lead,
+                ScoreRequest(lead_id=s.lead_id, raw=s.profile, touchpoint_channels=[t.channel for t in s.touchpoints],
+                             behaviour=s.behaviour, policy_items=self.policy.scoring.items,
+                             thresholds=self.policy.scoring.thresholds),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            self._commit(lc.on_scored(self.state, result, effect.then, self.policy, workflow.now()))
+        elif isinstance(effect, lc.DispatchEffect):
+            d = self.policy.dispatch
+            result = await workflow.execute_activity_method(
+                DispatchActivities.dispatch_lead,
+                DispatchRequest(lead_id=s.lead_id, brand=s.brand, series=s.profile.series, city=s.profile.city,
+                                latitude=s.profile.latitude, longitude=s.profile.longitude,
+                                preferred_dealer_id=s.profile.preferred_dealer_id, exclude_dealer_ids=s.held_by,
+                                weights=d.weights, penalty_window_days=d.penalty_window.total_seconds() / 86400,
+                                max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
+                                as_of=now, forced_dealer_id=effect.forced_dealer_id),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            self._commit(lc.on_dispatched(self.state, result, self.policy, workflow.now()))
+        elif isinstance(effect, lc.DeadlineEffect):
+            result = await workflow.execute_activity(
+                working_day_deadline,
+                DeadlineRequest(start=effect.started_at, working_days=effect.working_days,
+                                extra_holidays=self.policy.calendar.extra_holidays,
+                                extra_workdays=self.policy.calendar.extra_workdays,
+                                time_scale=self.policy.time_scale),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
+                                        self.policy, workflow.now()))
+        elif isinstance(effect, lc.NotifyEffect):
+            request = effect.request.model_copy(update={"at": now})
+            await workflow.execute_activity_method(
+                NotifyActivities.notify, request, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        else:  # pragma: no cover - a new effect type without a handler is a programming error
+            raise ApplicationError(f"unknown effect {effect!r}", non_retryable=True)
+
+    async def _project(self) -> None:
+        events, self._events = self._events, []
+        info = workflow.info()
+        await workflow.execute_activity_method(
+            ProjectionActivities.record_lead,
+            ProjectionRequest(state=self.state, events=events, workflow_id=info.workflow_id, run_id=info.run_id),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        self._upsert_search_attributes()
+
+    def _upsert_search_attributes(self) -> None:
+        s = self.state
+        wanted = {
+            sa.LEAD_STAGE: s.stage.value, sa.DEALER_ID: s.dealer_id, sa.LEAD_GRADE: s.grade,
+            sa.BRAND: s.brand, sa.REGION: s.region, sa.SLA_BREACHED: s.sla_breached,
+        }
+        updates = []
+        for key, value in wanted.items():
+            if self._search.get(key.name) != value:
+                updates.append(key.value_set(value) if value is not None else key.value_unset())
+                self._search[key.name] = value
+        if updates:
+            workflow.upsert_search_attributes(updates)
+
+    async def _wait_settled(self, mark: int) -> None:
+        await workflow.wait_condition(lambda: self._settled >= mark)
+
+    # ------------------------------------------------------------------ intake
+
+    @workflow.update
+    async def intake(self, req: c.IntakeRequest) -> c.IntakeResult:
+        """A raw lead for this customer and brand: creates the lead, or merges into it (SPEC 2)."""
+        now = workflow.now()
+        if self.state is None:
+            mark = self._commit(lc.start_lead(self.lead_id, self.customer_key, req.raw, self.policy, now, req.actor))
+            outcome = "created"
+        else:
+            previous = lc.duplicate_outcome(self.state, req.raw)
+            if previous is not None:  # the same external id from the same channel: same answer
+                return c.IntakeResult(lead_id=self.lead_id, outcome=previous, stage=self.state.stage.value)
+            try:
+                t = lc.merge_raw_lead(self.state, req.raw, self.policy, now, req.actor)
+            except lc.Refused as refused:
+                raise refusal_error(refused) from None
+            mark, outcome = self._commit(t), t.message
+        await self._wait_settled(mark)
+        return c.IntakeResult(lead_id=self.lead_id, outcome=outcome, stage=self.state.stage.value)
+
+    # ------------------------------------------------------------------ people's actions
+
+    @workflow.update
+    async def act(self, envelope: c.CommandEnvelope) -> c.ActionResult:
+        """A person's action on the lead; the validator has already checked the stage allows it."""
+        if envelope.command.action == "decline":
+            await self._check_decline_quota()
+        try:
+            t = lc.decide(self.state, envelope, self.policy, workflow.now())
+        except lc.Refused as refused:  # the lead changed between validation and now
+            raise refusal_error(refused) from None
+        await self._wait_settled(self._commit(t))
+        s = self.state
+        return c.ActionResult(lead_id=self.lead_id, action=envelope.command.action, stage=s.stage.value,
+                              dealer_id=s.dealer_id, consultant_id=s.consultant_id, message=t.message)
+
+    @act.validator
+    def _validate_act(self, envelope: c.CommandEnvelope) -> None:
+        if self.state is None:
+            raise ApplicationError("the lead has not been taken in yet", type="Refused.stage", non_retryable=True)
+        try:
+            lc.decide(self.state, envelope, self.policy, workflow.now())
+        except lc.Refused as refused:
+            raise refusal_error(refused) from None
+
+    async def _check_decline_quota(self) -> None:
+        rules = self.policy.rules
+        quota = await workflow.execute_activity_method(
+            DispatchActivities.check_decline_quota,
+            DeclineQuotaRequest(dealer_id=self.state.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
+                                window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        if not quota.allowed:
+            raise ApplicationError(f"decline refused: over the choice-right quota ({quota.reason})",
+                                   type="Refused.stage", non_retryable=True)
+
+    # ------------------------------------------------------------------ ops signals (Temporal UI / CLI)
+
+    @workflow.signal
+    async def reassign(self, sig: ReassignSignal) -> None:
+        actor = Actor(user_id=sig.by, role=Role.LEAD_OPS)
+        cmd = c.Reassign(dealer_id=sig.dealer_id, to_call_center=sig.to_call_center, reason=sig.reason)
+        await self._signalled(c.CommandEnvelope(actor=actor, command=cmd))
+
+    @workflow.signal
+    async def appeal(self, sig: AppealSignal) -> None:
+        actor = Actor(user_id=sig.by, role=Role.DEALER_MANAGER, dealer_id=sig.dealer_id)
+        await self._signalled(c.CommandEnvelope(actor=actor, command=c.Appeal(evidence=sig.evidence)))
+
+    async def _signalled(self, envelope: c.CommandEnvelope) -> None:
+        """A signal cannot be rejected like an update: a refused one changes nothing but is recorded and alerted."""
+        await workflow.wait_condition(lambda: self.state is not None)
+        try:
+            t = lc.decide(self.state, envelope, self.policy, workflow.now())
+        except lc.Refused as refused:
+            t = lc.refuse_signal(self.state, envelope, refused, self.policy, workflow.now())
+        self._commit(t)
+
+    # ------------------------------------------------------------------ reading
+
+    @workflow.query
+    def lead(self) -> LeadState | None:
+        return self.state
