@@ -17,6 +17,7 @@ from sqlmodel import Session
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from api.deps import hash_token
 from db.engine import init_db, make_engine
 from tests.fixtures import DEALERS, USERS
 from workflows.search_attributes import register
@@ -40,10 +41,16 @@ async def env():
         yield environment
 
 
+def token_for(user_id: str) -> str:
+    return f"token-{user_id}"
+
+
 def seed(engine) -> None:
     with Session(engine) as session:
-        for row in DEALERS + USERS:
+        for row in DEALERS:
             session.merge(row.model_copy())
+        for user in USERS:
+            session.merge(user.model_copy(update={"token_hash": hash_token(token_for(user.id))}))
         session.commit()
 
 

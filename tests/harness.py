@@ -12,6 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import DealerPenalty, Lead, Notification, TimelineEntry
 from domain import commands as c
+from domain.customers import InvalidPhone, lead_id_for, normalize_phone
+from temporalio.service import RPCError
 from domain.models import Actor, LeadState, RawLead
 from domain.policy import Policy, load_policy
 from tests.fixtures import OPS
@@ -23,9 +25,24 @@ class Lab:
     def __init__(self, env: WorkflowEnvironment, engine, task_queue: str, policy: Policy):
         self.env, self.client, self.engine = env, env.client, engine
         self.task_queue, self.policy = task_queue, policy
+        self.started: set[str] = set()
 
     async def intake(self, raw: RawLead, actor: Actor = OPS) -> c.IntakeResult:
+        try:
+            phone = normalize_phone(raw.phone)
+            self.started.add(lead_id_for(raw.brand, phone))
+        except InvalidPhone:
+            pass
         return await gateway.submit_raw_lead(self.client, self.task_queue, self.policy, raw, actor)
+
+    async def close(self) -> None:
+        """End this lab's workflows: the shared test server skips time only when no workflow waits on a worker."""
+        known = {row.lead_id for row in self._rows(select(Lead))}  # includes leads taken in through the API
+        for lead_id in self.started | known:
+            try:
+                await self.client.get_workflow_handle(lead_id).terminate("test finished")
+            except RPCError:
+                pass  # already completed
 
     async def act(self, lead_id: str, actor: Actor, command) -> c.ActionResult:
         return await gateway.act(self.client, lead_id, c.CommandEnvelope(actor=actor, command=command))
@@ -87,4 +104,8 @@ async def lab(env: WorkflowEnvironment, engine, policy: Policy | None = None):
     task_queue = f"leads-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with build_worker(env.client, task_queue, engine, executor):
-            yield Lab(env, engine, task_queue, policy or load_policy(time_scale=1))
+            the_lab = Lab(env, engine, task_queue, policy or load_policy(time_scale=1))
+            try:
+                yield the_lab
+            finally:
+                await the_lab.close()

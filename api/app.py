@@ -1,0 +1,51 @@
+"""The Leadflow HTTP API (FastAPI).  uvicorn api.app:app"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from api import errors
+from api.routes import inbox, leads
+from db.engine import default_engine
+from devtools.logging import configure_logging
+from domain.policy import Policy, load_policy
+from settings import get_settings
+from temporal_client import connect
+
+
+def create_app(client: Client | None = None, engine: Engine | None = None, policy: Policy | None = None,
+               task_queue: str | None = None) -> FastAPI:
+    """The app; tests pass their own client, engine and task queue."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings = get_settings()
+        configure_logging(settings.log_level)
+        app.state.temporal = client or await connect(settings)
+        app.state.engine = engine or default_engine()
+        app.state.policy = policy or load_policy(settings.policy_path, settings.time_scale)
+        app.state.task_queue = task_queue or settings.task_queue
+        yield
+
+    app = FastAPI(
+        title="Leadflow",
+        version="0.1.0",
+        summary="Lead lifecycle engine: every lead a durable Temporal workflow",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(leads.router)
+    app.include_router(inbox.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+app = create_app()

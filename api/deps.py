@@ -1,0 +1,63 @@
+"""Dependencies: the Temporal client, a database session, the policy, and who is calling."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
+from temporalio.client import Client
+
+from db.models import Dealer, User
+from domain.models import Actor
+from domain.policy import Policy
+from domain.stages import Role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_client(request: Request) -> Client:
+    return request.app.state.temporal
+
+
+def get_session(request: Request):
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+def get_policy(request: Request) -> Policy:
+    return request.app.state.policy
+
+
+def get_task_queue(request: Request) -> str:
+    return request.app.state.task_queue
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
+SessionDep = Annotated[Session, Depends(get_session)]
+PolicyDep = Annotated[Policy, Depends(get_policy)]
+TaskQueueDep = Annotated[str, Depends(get_task_queue)]
+
+_bearer = HTTPBearer(auto_error=False, description="A user's token (see `python -m devtools.users`)")
+
+
+def current_actor(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Actor:
+    if credentials is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+    user = session.exec(select(User).where(User.token_hash == hash_token(credentials.credentials), User.active)).first()
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive token", {"WWW-Authenticate": "Bearer"})
+    region = user.region
+    if user.dealer_id and region is None:
+        dealer = session.get(Dealer, user.dealer_id)
+        region = dealer.region if dealer else None
+    return Actor(user_id=user.id, role=Role(user.role), dealer_id=user.dealer_id, region=region, name=user.name)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]

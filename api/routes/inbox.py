@@ -1,0 +1,26 @@
+"""The caller's in-app inbox: alerts and notifications addressed to them or to their role."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import and_, or_
+from sqlmodel import select
+
+from api.deps import ActorDep, SessionDep
+from api.schemas import NotificationView
+from db.models import Notification
+from domain.stages import DEALER_ROLES, Role
+
+router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+
+
+@router.get("", response_model=list[NotificationView])
+def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
+    addressed_to_role = and_(Notification.recipient_user_id.is_(None), Notification.recipient_role == actor.role.value)
+    if actor.role in DEALER_ROLES:
+        addressed_to_role = and_(addressed_to_role, Notification.dealer_id == actor.dealer_id)
+    elif actor.role == Role.REGIONAL_MANAGER:
+        addressed_to_role = and_(addressed_to_role, Notification.region == actor.region)
+    query = select(Notification).where(or_(Notification.recipient_user_id == actor.user_id, addressed_to_role))
+    rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
+    return [NotificationView.model_validate(r, from_attributes=True) for r in rows]
