@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> starting the Temporal dev server on {TEMPORAL_ADDRESS}", flush=True)
         children.start("temporal server", [
             temporal, "server", "start-dev", "--db-filename", "data/temporal.db", "--ip", "127.0.0.1",
-            "--port", "7233", "--ui-port", "8233", "--log-level", "warn",
+            "--port", "7233", "--ui-port", "8233", "--log-level", "error",
             *(["--namespace", namespace] if namespace != "default" else []), *cli_flags(),
         ], env)
         asyncio.run(_connect_and_register(namespace, children))

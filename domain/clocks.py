@@ -56,9 +56,9 @@ CLOCKS: dict[str, ClockSpec] = {
               on_lapse="escalate", alert=(R.LEAD_OPS,),
               start_if=lambda s: "regional_follow_through" not in s.clocks,
               title="区域经理跟进 regional follow-through"),
-        _spec("grade_cadence", {"follow_up_logged"}, alert=(R.CONSULTANT, R.DEALER_MANAGER),
+        _spec("grade_cadence", {"follow_up_logged", "cancel_approved"}, alert=(R.CONSULTANT, R.DEALER_MANAGER),
               dealer_clock=True, stop_at_stage=LeadStage.ORDERED, title="跟进频次 grade cadence"),
-        _spec("stall", {"follow_up_logged"}, on_lapse="stall_to_review",
+        _spec("stall", {"follow_up_logged", "cancel_approved"}, on_lapse="stall_to_review",
               alert=(R.DEALER_OPS_LEAD, R.REVIEW_TEAM), dealer_clock=True,
               stop_at_stage=LeadStage.ORDERED, title="连续 7 天未跟进 stall"),
         # section 3 step 4: cleansing at the call center

@@ -466,6 +466,7 @@ class ActionRule:
     roles: frozenset[Role]
     apply: Callable[[Transition, Any], None]
     scope: str = "holder"  # holder: the holding dealer only | oem | original_dealer | any_stage_oem
+    guard: Callable[[LeadState, Actor], None] | None = None  # what the lead must hold, whatever the command
 
 
 def _until(stage: LeadStage, start: LeadStage = S.CONTACTED) -> frozenset[LeadStage]:
@@ -484,9 +485,12 @@ def _acknowledge(t: Transition, cmd: c.Acknowledge) -> None:
     t.emit("acknowledged")
 
 
-def _decline(t: Transition, cmd: c.Decline) -> None:
-    if not t.state.holding.choice_right:
+def _may_decline(s: LeadState, actor: Actor) -> None:
+    if not (s.holding and s.holding.choice_right):
         raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads", "forbidden")
+
+
+def _decline(t: Transition, cmd: c.Decline) -> None:
     dealer = t.state.dealer_id
     t.emit("declined", reason=cmd.reason)
     t.end_holding("declined")
@@ -573,10 +577,13 @@ def _log_revisit(t: Transition, cmd: c.LogRevisit) -> None:
     t.emit("completed", revisit_logged=True)
 
 
-def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
-    s = t.state
+def _may_apply_for_defeat(s: LeadState, actor: Actor) -> None:
     if s.follow_ups < 1:
         raise Refused("a defeat application needs at least one logged follow-up as evidence")
+
+
+def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
+    s = t.state
     s.return_stage = s.stage
     s.defeat = DefeatCase(reason_code=cmd.reason_code.value, note=cmd.note, source="dealer",
                           dealer_id=s.dealer_id, applied_by=t.actor.user_id, applied_at=t.now)
@@ -621,25 +628,33 @@ def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
         t.dispatch(f"pseudo-defeat by dealer {dealer}")
 
 
-def _appeal(t: Transition, cmd: c.Appeal) -> None:
-    a = t.state.appeal
+def _may_appeal(s: LeadState, actor: Actor) -> None:
+    a = s.appeal
     if a is None or a.outcome is not None or a.filed_at is not None:
         raise Refused("there is no pseudo-defeat verdict open to appeal on this lead")
     if not a.window_open:
         raise Refused("the appeal window (2 working days after the verdict) has closed")
-    if t.actor.dealer_id != a.dealer_id and t.actor.role.is_dealer_role:
+    if actor.dealer_id != a.dealer_id and actor.role.is_dealer_role:
         raise Refused("only the dealer that was judged may appeal", "forbidden")
+
+
+def _appeal(t: Transition, cmd: c.Appeal) -> None:
+    a = t.state.appeal
     a.evidence, a.filed_by, a.filed_at = cmd.evidence, t.actor.user_id, t.now
     event = t.emit("appeal_filed", evidence=cmd.evidence, appealing_dealer_id=a.dealer_id)
     t.notify("appeal_review_needed", (R.REVIEW_TEAM,), "a dealer appealed a pseudo-defeat verdict", event=event)
 
 
-def _decide_appeal(t: Transition, cmd: c.DecideAppeal) -> None:
-    a = t.state.appeal
+def _may_decide_appeal(s: LeadState, actor: Actor) -> None:
+    a = s.appeal
     if a is None or a.filed_at is None or a.outcome is not None:
         raise Refused("there is no appeal waiting for a decision on this lead")
-    if t.actor.user_id == a.defeat_reviewer:
+    if actor.user_id == a.defeat_reviewer:
         raise Refused("an appeal is decided by a second reviewer, not the one who gave the verdict", "forbidden")
+
+
+def _decide_appeal(t: Transition, cmd: c.DecideAppeal) -> None:
+    a = t.state.appeal
     a.outcome = cmd.outcome.value
     t.emit("appeal_decided", outcome=cmd.outcome.value, note=cmd.note, appealing_dealer_id=a.dealer_id)
     if cmd.outcome == c.AppealOutcome.OVERTURNED:
@@ -679,15 +694,18 @@ def _reassign(t: Transition, cmd: c.Reassign) -> None:
         t.dispatch(f"reassigned by lead ops: {cmd.reason}", forced_dealer_id=cmd.dealer_id)
 
 
-def _log_regional_contact(t: Transition, cmd: c.LogRegionalContact) -> None:
-    if "regional_follow_through" not in t.state.clocks:
+def _may_log_regional_contact(s: LeadState, actor: Actor) -> None:
+    if "regional_follow_through" not in s.clocks:
         raise Refused("there is no open regional alert on this lead to follow through")
+
+
+def _log_regional_contact(t: Transition, cmd: c.LogRegionalContact) -> None:
     t.emit("regional_contact_logged", note=cmd.note)
 
 
 ACTIONS: dict[str, ActionRule] = {
     "acknowledge": ActionRule(frozenset({S.DISPATCHED}), frozenset({R.DEALER_MANAGER, R.DEALER_OPS_LEAD}), _acknowledge),
-    "decline": ActionRule(frozenset({S.DISPATCHED}), MANAGER, _decline),
+    "decline": ActionRule(frozenset({S.DISPATCHED}), MANAGER, _decline, guard=_may_decline),
     "assign": ActionRule(WORKING | {S.PUBLIC_POOL}, MANAGER, _assign),
     "claim": ActionRule(frozenset({S.PUBLIC_POOL}), frozenset({R.CONSULTANT}), _claim),
     "log_follow_up": ActionRule(WORKING, DEALER, _log_follow_up),
@@ -703,15 +721,16 @@ ACTIONS: dict[str, ActionRule] = {
     "record_win": ActionRule(frozenset({S.ORDERED}), DEALER, _advance(S.WON, "won")),
     "record_delivery": ActionRule(frozenset({S.WON}), DEALER, _advance(S.DELIVERED, "delivered")),
     "log_revisit": ActionRule(frozenset({S.DELIVERED}), DEALER, _log_revisit),
-    "apply_for_defeat": ActionRule(PRE_ORDER, DEALER, _apply_for_defeat),
+    "apply_for_defeat": ActionRule(PRE_ORDER, DEALER, _apply_for_defeat, guard=_may_apply_for_defeat),
     "review_defeat_application": ActionRule(frozenset({S.DEFEAT_PENDING_MANAGER}), MANAGER, _review_defeat_application),
     "decide_defeat": ActionRule(frozenset({S.DEFEAT_REVIEW}), REVIEWERS, _decide_defeat, "oem"),
-    "appeal": ActionRule(ANY_OPEN | END_STAGES, MANAGER, _appeal, "original_dealer"),
-    "decide_appeal": ActionRule(ANY_OPEN | END_STAGES, REVIEWERS, _decide_appeal, "oem"),
+    "appeal": ActionRule(ANY_OPEN | END_STAGES, MANAGER, _appeal, "original_dealer", _may_appeal),
+    "decide_appeal": ActionRule(ANY_OPEN | END_STAGES, REVIEWERS, _decide_appeal, "oem", _may_decide_appeal),
     "record_cleansing": ActionRule(frozenset({S.CLEANSING, S.CALL_CENTER}), frozenset({R.CALL_CENTER}), _record_cleansing, "oem"),
     "reassign": ActionRule(PRE_ORDER | {S.DISPATCHED, S.PUBLIC_POOL, S.CALL_CENTER, S.NURTURING, S.CLEANSING},
                            LEAD_OPS, _reassign, "oem"),
-    "log_regional_contact": ActionRule(ANY_OPEN | END_STAGES, frozenset({R.REGIONAL_MANAGER}), _log_regional_contact, "oem"),
+    "log_regional_contact": ActionRule(ANY_OPEN | END_STAGES, frozenset({R.REGIONAL_MANAGER}), _log_regional_contact, "oem",
+                                       _may_log_regional_contact),
 }
 assert set(ACTIONS) == set(c.COMMAND_TYPES), "every command has exactly one rule"
 
@@ -730,6 +749,8 @@ def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) 
             raise Refused("only the dealer that was judged may appeal", "forbidden")
     if rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region and actor.region not in (None, state.region):
         raise Refused("this lead is outside your region", "forbidden")
+    if rule.guard is not None:
+        rule.guard(state, actor)
 
 
 def decide(state: LeadState, envelope: c.CommandEnvelope, policy: Policy, now: datetime) -> Transition:

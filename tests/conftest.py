@@ -25,6 +25,17 @@ from workflows.search_attributes import register
 POSTGRES_URL = os.environ.get("LEADFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--record-histories", action="store_true",
+                     help="write the histories of recording scenarios to tests/histories/ (review the diff like code)")
+
+
+def pytest_configure(config):
+    from tests.harness import RECORDING
+
+    RECORDING["on"] = config.getoption("--record-histories")
+
+
 def _binary(name: str) -> str:
     found = shutil.which(name) or str(Path(sys.executable).parent / name)
     if not Path(found).exists():

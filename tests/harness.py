@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -35,10 +36,19 @@ class Lab:
             pass
         return await gateway.submit_raw_lead(self.client, self.task_queue, self.policy, raw, actor)
 
+    async def record_histories(self, name: str) -> None:
+        """Write this scenario's histories under tests/histories/ (replayed by tests/test_replay.py)."""
+        HISTORIES.mkdir(exist_ok=True)
+        for i, lead_id in enumerate(sorted(self.leads())):
+            history = await self.client.get_workflow_handle(lead_id).fetch_history()
+            (HISTORIES / f"{name}-{i}.json").write_text(history.to_json())
+
+    def leads(self) -> set[str]:
+        return self.started | {row.lead_id for row in self._rows(select(Lead))}  # incl. those taken in through the API
+
     async def close(self) -> None:
         """End this lab's workflows: the shared test server skips time only when no workflow waits on a worker."""
-        known = {row.lead_id for row in self._rows(select(Lead))}  # includes leads taken in through the API
-        for lead_id in self.started | known:
+        for lead_id in self.leads():
             try:
                 await self.client.get_workflow_handle(lead_id).terminate("test finished")
             except RPCError:
@@ -99,13 +109,20 @@ class Lab:
         return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id))
 
 
+HISTORIES = Path(__file__).with_name("histories")
+RECORDING = {"on": False}  # set by `pytest --record-histories`
+
+
 @asynccontextmanager
-async def lab(env: WorkflowEnvironment, engine, policy: Policy | None = None):
+async def lab(env: WorkflowEnvironment, engine, policy: Policy | None = None, record: str | None = None):
+    """A worker on a fresh task queue; with `record`, the scenario's histories become replay fixtures."""
     task_queue = f"leads-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with build_worker(env.client, task_queue, engine, executor):
             the_lab = Lab(env, engine, task_queue, policy or load_policy(time_scale=1))
             try:
                 yield the_lab
+                if record and RECORDING["on"]:
+                    await the_lab.record_histories(record)
             finally:
                 await the_lab.close()

@@ -14,8 +14,8 @@ from tests.harness import lab
 
 
 @asynccontextmanager
-async def api(env, engine):
-    async with lab(env, engine) as L:
+async def api(env, engine, record: str | None = None):
+    async with lab(env, engine, record=record) as L:
         app = create_app(client=env.client, engine=engine, policy=L.policy, task_queue=L.task_queue)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
@@ -58,7 +58,7 @@ async def test_lead_detail_shows_stage_dealer_grade_score_open_clocks_and_timeli
 
 
 async def test_actions_move_the_lead_and_the_detail_follows(env, engine):
-    async with api(env, engine) as (http, L):
+    async with api(env, engine, record="api-actions") as (http, L):
         lead_id = (await http.post("/v1/leads", json=body(503), headers=auth("ops"))).json()["lead_id"]
         ack = await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-sh-1-mgr"))
         assert ack.status_code == 200 and ack.json()["stage"] == "acknowledged"
@@ -115,7 +115,7 @@ async def test_unknown_lead_is_404_and_no_token_is_401(env, engine):
 
 
 async def test_a_lapsed_first_response_clock_lands_in_the_inboxes(env, engine):
-    async with api(env, engine) as (http, L):
+    async with api(env, engine, record="api-first-response-lapsed") as (http, L):
         lead_id = (await http.post("/v1/leads", json=body(510), headers=auth("ops"))).json()["lead_id"]
         await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-sh-1-mgr"))
         await L.sleep(timedelta(minutes=16))

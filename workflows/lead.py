@@ -96,6 +96,8 @@ class LeadWorkflow:
     @workflow.run
     async def run(self, inp: LeadInput) -> LeadOutcome:
         await workflow.wait_condition(lambda: self.state is not None)
+        if inp.state is not None:  # continued as new: the read model learns the new run id
+            self._committed += 1
         while True:
             await self._settle()
             if lc.is_finished(self.state):
@@ -187,7 +189,8 @@ class LeadWorkflow:
         info = workflow.info()
         await workflow.execute_activity_method(
             ProjectionActivities.record_lead,
-            ProjectionRequest(state=self.state, events=events, workflow_id=info.workflow_id, run_id=info.run_id),
+            ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events,
+                              workflow_id=info.workflow_id, run_id=info.run_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
         self._upsert_search_attributes()
 

@@ -1,0 +1,99 @@
+"""The read model on PostgreSQL (as in CI and production): a projection of the workflow, written idempotently."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import Session, func, select
+
+from activities.notify import NotifyActivities
+from activities.projection import ProjectionActivities
+from db.models import DealerPenalty, HoldingRow, Lead, Notification, TimelineEntry
+from domain import commands as c
+from domain.models import NotifyRequest, ProjectionRequest
+from domain.stages import Role
+from tests.fixtures import manager, raw_lead
+from tests.harness import lab
+
+pytestmark = pytest.mark.postgres
+
+
+def count(engine, model, *where) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model).where(*where)).one()
+
+
+async def test_a_lead_lifecycle_is_projected_into_postgresql(env, pg_engine):
+    async with lab(env, pg_engine) as L:
+        lead_id = (await L.intake(raw_lead(601))).lead_id
+        await L.act(lead_id, manager("D-SH-1"), c.Acknowledge())
+        await L.sleep(timedelta(hours=2, minutes=1))  # 15 min alert, then 2 h: receipt not... acknowledged in time
+        state = await L.settle(lead_id)
+        row = L.lead_row(lead_id)
+        assert row.stage == state.stage.value == "acknowledged" and row.dealer_id == "D-SH-1"
+        assert row.last_seq == state.seq and row.sla_breached
+        assert [e.seq for e in L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))] == list(range(1, state.seq + 1))
+        assert count(pg_engine, HoldingRow, HoldingRow.lead_id == lead_id) == 1
+        kinds = {n.kind for n in L.notifications(lead_id)}
+        assert kinds == {"lead_dispatched", "first_response"}
+
+
+async def test_a_redispatch_records_the_penalty_and_both_holdings(env, pg_engine):
+    async with lab(env, pg_engine) as L:
+        lead_id = (await L.intake(raw_lead(602))).lead_id
+        await L.sleep(timedelta(hours=2, minutes=1))
+        state = await L.settle(lead_id)
+        assert state.dealer_id not in (None, "D-SH-1")
+        holdings = L._rows(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at))
+        assert [(h.dealer_id, h.end_reason) for h in holdings] == [("D-SH-1", "receipt_lapsed"), (state.dealer_id, None)]
+        assert [p.kind for p in L.penalties("D-SH-1")] == ["receipt_not_confirmed"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request, engine):
+    return engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+
+
+def test_a_retried_notification_is_written_once(any_engine):
+    notify = NotifyActivities(any_engine)
+    req = NotifyRequest(lead_id="lead-x", event_seq=7, kind="first_response", message="late",
+                        roles=[Role.DEALER_MANAGER, Role.REGIONAL_MANAGER, Role.LEAD_OPS], dealer_id="D-SH-1",
+                        region="East", at=datetime(2026, 11, 23, tzinfo=UTC))
+    assert notify.notify(req) == 3  # the manager, the East regional manager, lead ops
+    assert notify.notify(req) == 0
+    assert count(any_engine, Notification, Notification.lead_id == "lead-x") == 3
+
+
+def test_a_role_with_nobody_in_it_still_gets_the_alert(any_engine):
+    req = NotifyRequest(lead_id="lead-y", event_seq=1, kind="x", message="m", roles=[Role.REGIONAL_MANAGER], region="Nowhere")
+    assert NotifyActivities(any_engine).notify(req) == 1
+    with Session(any_engine) as session:
+        row = session.exec(select(Notification).where(Notification.lead_id == "lead-y")).one()
+    assert row.recipient_user_id is None and row.recipient_role == "regional_manager"
+
+
+async def test_a_replayed_projection_writes_nothing_twice(env, any_engine):
+    async with lab(env, any_engine) as L:
+        lead_id = (await L.intake(raw_lead(603))).lead_id
+        state = await L.state(lead_id)
+    project = ProjectionActivities(any_engine)
+    from domain.models import TimelineEvent
+
+    events = [TimelineEvent.model_validate(e, from_attributes=True) for e in L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))]
+    before = count(any_engine, TimelineEntry, TimelineEntry.lead_id == lead_id)
+    for _ in range(2):
+        project.record_lead(ProjectionRequest(state=state, events=events, workflow_id=lead_id, run_id="r"))
+    assert count(any_engine, TimelineEntry, TimelineEntry.lead_id == lead_id) == before == state.seq
+    older = state.model_copy(update={"seq": state.seq - 1, "stage": "new"})
+    project.record_lead(ProjectionRequest(state=older, events=[], workflow_id=lead_id, run_id="r"))
+    with Session(any_engine) as session:
+        assert session.get(Lead, lead_id).stage == state.stage.value  # a late, older snapshot never wins
+
+
+def test_a_revoked_penalty_stays_revoked(any_engine):
+    with Session(any_engine) as session:
+        session.add(DealerPenalty(penalty_id="p1", dealer_id="D-SH-1", lead_id="l", kind="pseudo_defeat",
+                                  created_at=datetime(2026, 11, 1, tzinfo=UTC)))
+        session.commit()
+    assert count(any_engine, DealerPenalty, DealerPenalty.revoked_at.is_(None)) == 1
