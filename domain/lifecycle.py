@@ -119,6 +119,15 @@ class Transition:
             for name in [n for n in s.clocks if n not in SURVIVE_END]:
                 del s.clocks[name]
 
+    def step_aside(self, stage: LeadStage) -> None:
+        """Into a side stage that goes back where it came from (transfer review, defeat approval, cancellation)."""
+        self.state.return_stage = self.state.stage
+        self.move(stage)
+
+    def step_back(self, default: LeadStage | None = None) -> None:
+        self.move(self.state.return_stage or default)
+        self.state.return_stage = None
+
     def _follow_clocks(self, kind: str) -> None:
         s = self.state
         if kind in PAUSE_ON or kind in RESUME_ON:
@@ -530,10 +539,9 @@ def _log_follow_up(t: Transition, cmd: c.LogFollowUp) -> None:
 
 def _request_transfer(t: Transition, cmd: c.RequestTransfer) -> None:
     s = t.state
-    s.return_stage = s.stage
     s.transfer = TransferRequest(reason=cmd.reason, text=cmd.text, requested_by=t.actor.user_id,
                                  requested_at=t.now, dealer_id=s.dealer_id)
-    t.move(S.TRANSFER_REVIEW)
+    t.step_aside(S.TRANSFER_REVIEW)
     t.emit("transfer_requested", reason=cmd.reason.value, text=cmd.text)
     t.notify("transfer_review_needed", (R.LEAD_OPS,), f"transfer requested: {cmd.reason.value}")
 
@@ -546,15 +554,14 @@ def _review_transfer(t: Transition, cmd: c.ReviewTransfer) -> None:
         t.end_holding("transferred")
         t.dispatch(f"transfer from dealer {dealer} approved: {cmd.explanation}")
     else:
-        t.move(s.return_stage)
-        s.return_stage, s.transfer = None, None
+        t.step_back()
+        s.transfer = None
         event = t.emit("transfer_rejected", explanation=cmd.explanation)
         t.notify("transfer_rejected", (R.DEALER_MANAGER,), f"transfer rejected: {cmd.explanation}", event=event)
 
 
 def _request_cancel(t: Transition, cmd: c.RequestCancel) -> None:
-    t.state.return_stage = t.state.stage
-    t.move(S.CANCEL_PENDING)
+    t.step_aside(S.CANCEL_PENDING)
     t.emit("cancel_requested", reason=cmd.reason)
     t.notify("cancel_approval_needed", (R.DEALER_MANAGER,), f"order cancellation requested: {cmd.reason}")
 
@@ -566,8 +573,7 @@ def _review_cancel(t: Transition, cmd: c.ReviewCancel) -> None:
         t.move(S.ENGAGED)
         t.emit("cancel_approved", note=cmd.note)
     else:
-        t.move(s.return_stage or S.ORDERED)
-        s.return_stage = None
+        t.step_back(default=S.ORDERED)
         t.emit("cancel_rejected", note=cmd.note)
 
 
@@ -584,10 +590,9 @@ def _may_apply_for_defeat(s: LeadState, actor: Actor) -> None:
 
 def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
     s = t.state
-    s.return_stage = s.stage
     s.defeat = DefeatCase(reason_code=cmd.reason_code.value, note=cmd.note, source="dealer",
                           dealer_id=s.dealer_id, applied_by=t.actor.user_id, applied_at=t.now)
-    t.move(S.DEFEAT_PENDING_MANAGER)
+    t.step_aside(S.DEFEAT_PENDING_MANAGER)
     t.emit("defeat_applied", reason_code=cmd.reason_code.value, note=cmd.note)
     t.notify("defeat_approval_needed", (R.DEALER_MANAGER,), f"defeat application: {cmd.reason_code.value}")
 
@@ -601,8 +606,8 @@ def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) ->
         event = t.emit("defeat_submitted", source="dealer", note=cmd.note)
         t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {s.defeat.reason_code}", event=event)
     else:
-        t.move(s.return_stage)
-        s.return_stage, s.defeat = None, None
+        t.step_back()
+        s.defeat = None
         t.emit("defeat_returned", note=cmd.note)
 
 

@@ -582,3 +582,21 @@ async def test_an_action_on_an_unknown_lead_is_not_found(env, engine):
     async with lab(env, engine) as L:
         with pytest.raises((LeadNotFound, ActionRefused)):
             await L.act("lead-aurora-does-not-exist-399", OPS, c.Reassign(to_call_center=True, reason="x"))
+
+
+async def test_signals_racing_the_continue_as_new_into_dormant_are_not_lost(env, engine):
+    async with lab(env, engine, record="dormant-signal-race") as L:
+        lead_id, dealer = await working_lead(L, 290)
+        await L.act(lead_id, consultant(dealer), c.ApplyForDefeat(reason_code=c.DefeatReason.NO_SHORT_TERM_PLAN,
+                                                                  note="next year"))
+        await L.act(lead_id, manager(dealer), c.ReviewDefeatApplication(approve=True))
+        first_run = await run_id(L, lead_id)
+        handle = L.handle(lead_id)
+        # a true defeat (the lead goes dormant and the workflow continues as new) while ops keep signalling
+        signals = [handle.signal("reassign", ReassignSignal(reason=f"ops try {i}", dealer_id=dealer)) for i in range(5)]
+        decision = L.act(lead_id, REVIEWER, c.DecideDefeat(verdict=c.DefeatVerdict.TRUE_DEFEAT, note="confirmed"))
+        await asyncio.gather(decision, *signals)
+        state = await eventually(L, lead_id, lambda s: sum(e.kind == "signal_refused" for e in s.recent) == 5,
+                                 "five refused signals recorded")
+        assert state.stage == "dormant"
+        assert await run_id(L, lead_id) != first_run

@@ -1,0 +1,54 @@
+"""Ops filter leads in the Temporal UI by search attributes: checked on a real dev server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from domain import commands as c
+from domain.policy import load_policy
+from tests.conftest import _binary
+from tests.fixtures import OPS, manager, raw_lead
+from worker import build_worker
+from workflows import gateway
+from workflows import search_attributes as sa
+
+
+@pytest_asyncio.fixture(scope="module")
+async def dev_server():
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"), data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL_KEYS), dev_server_log_level="error")
+    async with env:
+        yield env
+
+
+async def matching(client, query: str, lead_id: str, present: bool = True) -> bool:
+    for _ in range(100):  # visibility is eventually consistent (about a second)
+        ids = [w.id async for w in client.list_workflows(query)]
+        if (lead_id in ids) == present:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_stage_dealer_grade_brand_region_and_breach_are_filterable(dev_server, engine):
+    client, task_queue, policy = dev_server.client, f"leads-{uuid.uuid4()}", load_policy(time_scale=1)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(client, task_queue, engine, executor):
+            result = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(701), OPS)
+            lead_id = result.lead_id
+            state = await gateway.current_state(client, lead_id)
+            query = (f"LeadStage='dispatched' AND DealerId='{state.dealer_id}' AND LeadGrade='{state.grade}' "
+                     f"AND Brand='Aurora' AND Region='East' AND SlaBreached=false")
+            assert await matching(client, query, lead_id)
+            envelope = c.CommandEnvelope(actor=manager(state.dealer_id), command=c.Acknowledge())
+            await gateway.act(client, lead_id, envelope)
+            assert await matching(client, "LeadStage='acknowledged'", lead_id)
+            assert await matching(client, "LeadStage='dispatched'", lead_id, present=False)
+            await client.get_workflow_handle(lead_id).terminate("test finished")
