@@ -350,6 +350,12 @@ def on_deadline(state: LeadState, clock: str, started_at: datetime, deadline: da
 # --------------------------------------------------------------------------- clocks lapsing
 
 
+def is_due(state: LeadState, name: str, now: datetime) -> bool:
+    """Still due: an earlier lapse in the same pass may have stopped, paused or restarted it."""
+    clock = state.clocks.get(name)
+    return clock is not None and clock.running and clock.deadline <= now
+
+
 def due_clocks(state: LeadState, now: datetime) -> list[str]:
     due = [c for c in state.clocks.values() if c.running and c.deadline <= now]
     return [c.name for c in sorted(due, key=lambda c: (c.deadline, c.name))]
@@ -786,8 +792,11 @@ def allowed_actions(state: LeadState, actor: Actor) -> list[str]:
 
 
 def is_finished(state: LeadState) -> bool:
-    """The workflow may end: the lead is closed and no appeal or regional clock is still open."""
-    return state.stage in END_STAGES and not state.clocks
+    """The workflow may end: the lead is closed, no appeal or regional clock is still open and no
+    filed appeal waits for its decision (a lapsed review keeps waiting, SPEC 4.3)."""
+    a = state.appeal
+    appeal_undecided = a is not None and a.filed_at is not None and a.outcome is None
+    return state.stage in END_STAGES and not state.clocks and not appeal_undecided
 
 
 def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refused, policy: Policy, now: datetime) -> Transition:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
@@ -14,12 +15,18 @@ from temporalio.testing import WorkflowEnvironment
 from db.models import DealerPenalty, Lead, Notification, TimelineEntry
 from domain import commands as c
 from domain.customers import InvalidPhone, lead_id_for, normalize_phone
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from domain.models import Actor, LeadState, RawLead
 from domain.policy import Policy, load_policy
 from tests.fixtures import OPS
 from worker import build_worker
 from workflows import gateway
+
+
+# the last history event of a workflow that waits (for a timer or a person) with nothing in flight
+WAITING = {"workflow_task_completed", "timer_started", "upsert_workflow_search_attributes",
+           "workflow_execution_update_completed"}
 
 
 class Lab:
@@ -40,19 +47,35 @@ class Lab:
         """Write this scenario's histories under tests/histories/ (replayed by tests/test_replay.py)."""
         HISTORIES.mkdir(exist_ok=True)
         for i, lead_id in enumerate(sorted(self.leads())):
+            await self.quiet(lead_id)
             history = await self.client.get_workflow_handle(lead_id).fetch_history()
             (HISTORIES / f"{name}-{i}.json").write_text(history.to_json())
 
     def leads(self) -> set[str]:
         return self.started | {row.lead_id for row in self._rows(select(Lead))}  # incl. those taken in through the API
 
+    async def quiet(self, lead_id: str) -> None:
+        """Wait (at most ~2 s real time) until the workflow has no workflow task or activity in flight."""
+        handle = self.client.get_workflow_handle(lead_id)
+        for _ in range(400):
+            description = await handle.describe()
+            if description.status != WorkflowExecutionStatus.RUNNING:
+                return
+            last = (await handle.fetch_history()).events[-1].WhichOneof("attributes").removesuffix("_event_attributes")
+            if last in WAITING and not description.raw_description.pending_activities:
+                return
+            await asyncio.sleep(0.005)
+
     async def close(self) -> None:
-        """End this lab's workflows: the shared test server skips time only when no workflow waits on a worker."""
+        """End this lab's workflows: the shared test server skips time only when no workflow waits on a
+        worker. Terminating one in the middle of a workflow task (as right after continue-as-new) would
+        leave the server unable to skip time for every later test, so each is left quiet first."""
         for lead_id in self.leads():
             try:
+                await self.quiet(lead_id)
                 await self.client.get_workflow_handle(lead_id).terminate("test finished")
             except RPCError:
-                pass  # already completed
+                pass  # never started (a refused intake) or already completed
 
     async def act(self, lead_id: str, actor: Actor, command) -> c.ActionResult:
         return await gateway.act(self.client, lead_id, c.CommandEnvelope(actor=actor, command=command))

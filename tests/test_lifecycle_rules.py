@@ -475,3 +475,21 @@ def test_end_stages_drop_every_clock_but_an_open_appeal():
     assert s.stage == S.CLOSED_INVALID and s.stage in END_STAGES
     assert set(s.clocks) == {"appeal_window"}
     assert not lc.is_finished(s)
+
+
+def test_a_clock_paused_by_an_earlier_lapse_in_the_same_pass_does_not_lapse():
+    """After a late wake-up both stall (7 d) and a C lead's cadence (15 d) are past due; the stall
+    lapse pauses the dealer's clocks (the lead goes to defeat review), so the cadence must not fire."""
+    s = dispatched_state()
+    s = act(s.model_copy(update={"grade": "C"}), manager(DEALER), c.Acknowledge(), NOW)
+    s = act(s, manager(DEALER), c.LogFollowUp(channel=c.ContactChannel.WECHAT), NOW)
+    late = NOW + timedelta(days=16)
+    assert {"stall", "grade_cadence", "store_invitation"} <= set(lc.due_clocks(s, late))
+    for name in lc.due_clocks(s, late):
+        if lc.is_due(s, name, late):
+            s = lc.lapse(s, name, POLICY, late).state
+    kinds = [e.kind for e in s.recent]
+    assert "stall_detected" in kinds and s.stage == S.DEFEAT_REVIEW
+    lapsed = {e.data["clock"] for e in s.recent if e.kind == "clock_lapsed"}
+    assert "grade_cadence" not in lapsed and "store_invitation" not in lapsed  # both were paused by the stall
+    assert s.clocks["grade_cadence"].paused_remaining_s is not None

@@ -110,7 +110,7 @@ class LeadWorkflow:
                         lead_id=self.lead_id, customer_key=self.customer_key, policy=self.policy, state=self.state))
             await self._sleep_until_next_deadline()
             for name in lc.due_clocks(self.state, workflow.now()):
-                if name in self.state.clocks:  # an earlier lapse in this batch may have stopped it
+                if lc.is_due(self.state, name, workflow.now()):
                     self._commit(lc.lapse(self.state, name, self.policy, workflow.now()))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._settle()
