@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from activities.assignment import AssignmentActivities
 from activities.calendar import working_day_deadline
 from activities.dispatch import DispatchActivities
 from activities.notify import NotifyActivities
@@ -14,7 +15,9 @@ from activities.scoring import ScoringActivities
 def all_activities(engine: Engine) -> list:
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
     notify, projection = NotifyActivities(engine), ProjectionActivities(engine)
+    assignment = AssignmentActivities(engine)
     return [
+        assignment.pick_consultant,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
         notify.notify, projection.record_lead, working_day_deadline,
     ]

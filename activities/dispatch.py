@@ -12,6 +12,7 @@ from activities.db import UsesDatabase, aware
 from db.models import Dealer, DealerPenalty, HoldingRow, Lead
 from domain.dispatch import DealerProfile, rank_dealers
 from domain.models import DeclineQuotaRequest, DeclineQuotaResult, DispatchRequest, DispatchResult
+from domain.quota import check_decline
 from domain.stages import END_STAGES
 
 
@@ -67,18 +68,17 @@ class DispatchActivities(UsesDatabase):
 
     @activity.defn
     def check_decline_quota(self, req: DeclineQuotaRequest) -> DeclineQuotaResult:
-        """A choice-right dealer may decline at most `quota` of the leads pushed to it in the window."""
-        since = req.as_of - timedelta(days=req.window_days)
+        """A choice-right dealer may decline at most `quota` of the leads pushed to it in the window
+        (the rule: domain.quota). A declined lead counts as declined when it was pushed."""
+        window = timedelta(days=req.window_days)
+        since = req.as_of - window
         with self.session() as session:
             rows = session.exec(
-                select(HoldingRow.lead_id, HoldingRow.end_reason).where(
+                select(HoldingRow.started_at, HoldingRow.end_reason).where(
                     HoldingRow.dealer_id == req.dealer_id, HoldingRow.started_at >= since)
             ).all()
-        pushed = len(rows)
-        declined = sum(1 for _, reason in rows if reason == "declined")
-        allowed = declined + 1 <= req.quota * pushed
-        reason = (
-            f"{declined} of {pushed} leads pushed in the last {req.window_days:g} days declined; "
-            f"the quota is {req.quota:.0%}"
-        )
-        return DeclineQuotaResult(allowed=allowed, pushed=pushed, declined=declined, reason=reason)
+        pushed_at = [aware(started) for started, _ in rows]
+        declined_at = [aware(started) for started, reason in rows if reason == "declined"]
+        check = check_decline(pushed_at, declined_at, req.as_of, window, req.quota)
+        return DeclineQuotaResult(allowed=check.allowed, pushed=check.pushed, declined=check.declined,
+                                  reason=check.reason)

@@ -30,6 +30,7 @@ class ProjectionActivities(UsesDatabase):
                 furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
                 dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
                 alerts=s.alerts, created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
+                previous_lead_id=s.previous_lead_id,
                 workflow_id=req.workflow_id, run_id=req.run_id,
                 clocks=[c.model_dump(mode="json") for c in s.clocks.values()],
                 score_items=[i.model_dump(mode="json") for i in s.score_items],

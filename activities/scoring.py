@@ -6,7 +6,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.db import UsesDatabase
-from db.models import Dealer
+from db.models import Dealer, Lead
 from domain.models import ScoreRequest, ScoreResult
 from domain.scoring import score_lead as score
 
@@ -16,11 +16,20 @@ class ScoringActivities(UsesDatabase):
     def score_lead(self, req: ScoreRequest) -> ScoreResult:
         city = (req.raw.city or "").strip().lower()
         region = None
-        if city:
-            with self.session() as session:
+        with self.session() as session:
+            if city:
                 dealers = session.exec(select(Dealer).where(Dealer.brand == req.raw.brand, Dealer.active)).all()
-            for dealer in dealers:
-                if dealer.city.lower() == city or city in (c.lower() for c in dealer.service_cities):
-                    region = dealer.region
-                    break
-        return score(req, city_served=region is not None, region=region)
+                region = next((d.region for d in dealers
+                               if d.city.lower() == city or city in (c.lower() for c in d.service_cities)), None)
+            repeat = req.repeat_customer or self._bought_before(session, req)
+        return score(req.model_copy(update={"repeat_customer": repeat}), city_served=region is not None, region=region)
+
+    @staticmethod
+    def _bought_before(session, req: ScoreRequest) -> bool:
+        """A customer with an earlier lead of the brand that reached won: a repeat customer."""
+        if not req.customer_key:
+            return False
+        bought = ("won", "delivered", "completed")
+        return session.exec(select(Lead.lead_id).where(
+            Lead.customer_key == req.customer_key, Lead.brand == req.raw.brand, Lead.lead_id != req.lead_id,
+            Lead.furthest_stage.in_(bought))).first() is not None

@@ -31,6 +31,7 @@ class Dealer(SQLModel, table=True):
     active: bool = True
     choice_right: bool = False  # 线索自主选择权
     competitive_region: bool = False
+    auto_assign: bool = False  # leads go to the least-loaded consultant who sells the series
 
 
 class User(SQLModel, table=True):
@@ -65,6 +66,7 @@ class Lead(SQLModel, table=True):
     created_at: datetime
     updated_at: datetime
     last_seq: int = 0
+    previous_lead_id: str | None = Field(default=None, index=True)
     workflow_id: str
     run_id: str
     clocks: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

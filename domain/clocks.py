@@ -28,6 +28,7 @@ class ClockSpec:
     dealer_clock: bool = False  # runs for the holding dealer: ends with the holding, pauses in review
     working_days: str | None = None  # counted in working days (`[working_days]` key)
     start_if: Callable[[LeadState], bool] | None = None
+    penalty: str | None = None  # a lapse counts against the holding dealer (dispatch ranks it lower)
     title: str = ""
 
 
@@ -44,14 +45,16 @@ CLOCKS: dict[str, ClockSpec] = {
         _spec("receipt", {"dispatched"}, {"acknowledged"}, on_lapse="redispatch",
               alert=DEALER_ALERT, dealer_clock=True, title="接收确认 receipt confirmation"),
         _spec("first_response", {"dispatched"}, {"follow_up_logged"},
-              alert=(R.CONSULTANT, *DEALER_ALERT), dealer_clock=True, title="首次响应 first response"),
+              alert=(R.CONSULTANT, *DEALER_ALERT), dealer_clock=True, penalty="first_response_late",
+              title="首次响应 first response"),
         _spec("public_pool", {"assigned", "claimed"}, {"follow_up_logged"}, on_lapse="to_public_pool",
               alert=(R.DEALER_MANAGER,), dealer_clock=True, start_if=lambda s: s.follow_ups == 0,
+              penalty="not_followed_up",
               title="公海池 first follow-up after assignment"),
         _spec("first_deep_contact", {"dispatched"}, alert=DEALER_ALERT, dealer_clock=True,
-              stop_at_stage=LeadStage.ENGAGED, title="首次深度沟通 first deep contact"),
+              stop_at_stage=LeadStage.ENGAGED, penalty="deep_contact_late", title="首次深度沟通 first deep contact"),
         _spec("store_invitation", {"dispatched"}, alert=DEALER_ALERT, dealer_clock=True,
-              stop_at_stage=LeadStage.INVITED, title="邀约到店 store invitation"),
+              stop_at_stage=LeadStage.INVITED, penalty="invitation_late", title="邀约到店 store invitation"),
         _spec("regional_follow_through", {"regional_manager_alerted"}, {"regional_contact_logged"},
               on_lapse="escalate", alert=(R.LEAD_OPS,),
               start_if=lambda s: "regional_follow_through" not in s.clocks,
@@ -60,7 +63,7 @@ CLOCKS: dict[str, ClockSpec] = {
               dealer_clock=True, stop_at_stage=LeadStage.ORDERED, title="跟进频次 grade cadence"),
         _spec("stall", {"follow_up_logged", "cancel_approved"}, on_lapse="stall_to_review",
               alert=(R.DEALER_OPS_LEAD, R.REVIEW_TEAM), dealer_clock=True,
-              stop_at_stage=LeadStage.ORDERED, title="连续 7 天未跟进 stall"),
+              stop_at_stage=LeadStage.ORDERED, penalty="stalled", title="连续 7 天未跟进 stall"),
         # section 3 step 4: cleansing at the call center
         _spec("cleansing", {"cleansing_started"}, {"cleansing_recorded", "reassigned"},
               alert=(R.LEAD_OPS,), title="线索清洗 cleansing"),

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from domain.models import Actor, Model, RawLead
+from domain.models import Actor, BehaviourEvent, Model, RawLead
 
 
 class ContactChannel(StrEnum):
@@ -301,10 +301,16 @@ class IntakeRequest(Model):
     actor: Actor
 
 
+class BehaviourRequest(Model):
+    event: BehaviourEvent
+    actor: Actor
+
+
 class IntakeResult(Model):
     lead_id: str
-    outcome: str  # created | merged | reactivated | duplicate
+    outcome: str  # created | merged | reactivated (intake); recorded | duplicate (behaviour)
     stage: str
+    previous_lead_id: str | None = None
 
 
 class ActionResult(Model):

@@ -41,6 +41,7 @@ class DealerProfile(BaseModel):
     last_dispatched_at: datetime | None = None  # aware (UTC) datetimes
     choice_right: bool = False
     competitive_region: bool = False
+    auto_assign: bool = False  # the dealer's policy: least-loaded consultant for the series
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -161,4 +162,4 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
               f"out of {len(candidates)} candidate(s){excluded_note}")
     return DispatchResult(dealer_id=dealer.dealer_id, dealer_name=dealer.name, region=dealer.region,
                           choice_right=dealer.choice_right, competitive_region=dealer.competitive_region,
-                          reason=reason, candidates=candidates)
+                          auto_assign=dealer.auto_assign, reason=reason, candidates=candidates)

@@ -19,6 +19,9 @@ from domain.models import (
     SYSTEM_ACTOR,
     Actor,
     AppealCase,
+    BEHAVIOUR_COUNTERS,
+    BehaviourEvent,
+    ConsultantResult,
     ClockState,
     DefeatCase,
     DispatchResult,
@@ -73,7 +76,11 @@ class NotifyEffect(Model):
     request: NotifyRequest
 
 
-Effect = ScoreEffect | DispatchEffect | DeadlineEffect | NotifyEffect
+class AssignEffect(Model):
+    """The dealer's auto-assign policy picks the consultant (SPEC 3 step 6)."""
+
+
+Effect = ScoreEffect | DispatchEffect | DeadlineEffect | NotifyEffect | AssignEffect
 
 
 @dataclass
@@ -229,16 +236,18 @@ def _running_specs(s: LeadState):
 # --------------------------------------------------------------------------- intake
 
 
-def start_lead(lead_id: str, customer_key: str, raw: RawLead, policy: Policy, now: datetime, actor: Actor) -> Transition:
-    """A raw lead for a customer with no open lead of this brand: a new lead (唯一线索)."""
+def start_lead(lead_id: str, customer_key: str, raw: RawLead, policy: Policy, now: datetime, actor: Actor,
+               previous_lead_id: str | None = None) -> Transition:
+    """A raw lead for a customer with no open lead of this brand: a new lead (唯一线索), linked to the
+    customer's previous lead of the brand if there is one (e.g. a repurchase)."""
     state = LeadState(
         lead_id=lead_id, brand=raw.brand, customer_key=customer_key, profile=raw,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, previous_lead_id=previous_lead_id,
         touchpoints=[Touchpoint(key=raw.touchpoint_key, channel=raw.channel, external_id=raw.external_id, at=now, outcome="created")],
     )
     t = Transition(state, policy, now, actor)
     t.emit("lead_created", channel=raw.channel.value, external_id=raw.external_id, campaign=raw.campaign,
-           acquisition_cost=raw.acquisition_cost)
+           acquisition_cost=raw.acquisition_cost, previous_lead_id=previous_lead_id)
     t.effects.append(ScoreEffect(then="route"))
     t.message = "lead created"
     return t
@@ -256,18 +265,41 @@ def merge_raw_lead(state: LeadState, raw: RawLead, policy: Policy, now: datetime
     """Another raw lead of the same customer and brand: a new touchpoint, rescored (SPEC 2)."""
     t = Transition.begin(state, policy, now, actor)
     s = t.state
-    if s.stage in END_STAGES:
-        raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads")
+    if s.stage in END_STAGES:  # the customer's next raw lead makes a new lead (see workflows.gateway)
+        raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads", "closed")
     outcome = "reactivated" if s.stage == S.DORMANT else "merged"
     s.touchpoints.append(Touchpoint(key=raw.touchpoint_key, channel=raw.channel, external_id=raw.external_id, at=now, outcome=outcome))
     s.profile = _merge_profile(s.profile, raw)
     t.emit("raw_lead_merged", channel=raw.channel.value, external_id=raw.external_id, campaign=raw.campaign,
            acquisition_cost=raw.acquisition_cost)
-    if s.stage == S.DORMANT:
-        t.emit("reactivated", source="raw_lead")
+    _intent_resurgence(t, "raw_lead")
+    t.message = outcome
+    return t
+
+
+def _intent_resurgence(t: Transition, source: str) -> None:
+    """New intent wakes a dormant lead and rescores any open one; B or better is dispatched (SPEC 3.12)."""
+    if t.state.stage == S.DORMANT:
+        t.emit("reactivated", source=source)
         t.start_nurturing("intent resurgence")
     t.effects.append(ScoreEffect(then="merge"))
-    t.message = outcome
+
+
+def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, now: datetime, actor: Actor) -> Transition | None:
+    """A behaviour signal (page view, config view, live stream, test-drive booking...): counted, rescored.
+    Returns None for an event id already taken (a repeat changes nothing)."""
+    if event.event_id in state.behaviour_event_ids:
+        return None
+    if state.stage in END_STAGES:
+        raise Refused(f"lead {state.lead_id} is {state.stage}: behaviour no longer counts", "closed")
+    t = Transition.begin(state, policy, now, actor)
+    s = t.state
+    counter = BEHAVIOUR_COUNTERS[event.kind]
+    setattr(s.behaviour, counter, getattr(s.behaviour, counter) + event.count)
+    s.behaviour_event_ids = (s.behaviour_event_ids + [event.event_id])[-500:]
+    t.emit("behaviour_recorded", kind=event.kind.value, count=event.count, source=event.source, event_id=event.event_id)
+    _intent_resurgence(t, f"behaviour:{event.kind.value}")
+    t.message = "recorded"
     return t
 
 
@@ -322,6 +354,7 @@ def on_dispatched(state: LeadState, result: DispatchResult, policy: Policy, now:
     s.holding = Holding(
         dealer_id=result.dealer_id, dealer_name=result.dealer_name, region=result.region,
         choice_right=result.choice_right, competitive_region=result.competitive_region,
+        auto_assign=result.auto_assign,
         started_at=now, dispatch_reason=result.reason,
     )
     s.region = result.region or s.region
@@ -334,6 +367,23 @@ def on_dispatched(state: LeadState, result: DispatchResult, policy: Policy, now:
     t.notify("lead_dispatched", (R.DEALER_MANAGER, R.DEALER_OPS_LEAD),
              f"new {'priority ' if s.priority else ''}lead, grade {s.grade}: confirm receipt")
     s.priority = False
+    return t
+
+
+def on_consultant_picked(state: LeadState, result: ConsultantResult, policy: Policy, now: datetime) -> Transition:
+    """The dealer's auto-assign policy answered: assign, or ask the manager when nobody fits."""
+    t = Transition.begin(state, policy, now)
+    s = t.state
+    if s.stage != S.ACKNOWLEDGED or s.consultant_id is not None:
+        return t  # someone assigned it meanwhile
+    if result.consultant_id is None:
+        t.notify("assignment_needed", (R.DEALER_MANAGER,), f"auto-assign found nobody: {result.reason}; assign it")
+        return t
+    s.consultant_id = result.consultant_id
+    t.move(S.ASSIGNED)
+    event = t.emit("assigned", consultant_id=result.consultant_id, previous_consultant_id=None, auto=True,
+                   reason=result.reason)
+    t.notify("lead_assigned", (R.CONSULTANT,), "a lead was assigned to you", event=event)
     return t
 
 
@@ -366,13 +416,17 @@ def next_deadline(state: LeadState) -> datetime | None:
     return min(deadlines) if deadlines else None
 
 
-def lapse(state: LeadState, name: str, policy: Policy, now: datetime) -> Transition:
+def lapse(state: LeadState, name: str, policy: Policy, now: datetime, sla_penalties: bool = True) -> Transition:
+    """A clock ran out. `sla_penalties`: breaches count against the dealer (leads that started before
+    this rule replay without it)."""
     t = Transition.begin(state, policy, now)
     spec = CLOCKS[name]
     clock = t.state.clocks.pop(name)
     t.emit("clock_lapsed", clock=name, title=spec.title, deadline=clock.deadline.isoformat())
     if spec.dealer_clock:
         t.state.sla_breached = True
+    if spec.penalty and sla_penalties and t.state.dealer_id:
+        t.record_penalty(t.state.dealer_id, spec.penalty, f"{spec.title}: deadline passed")
     LAPSE_ACTIONS[spec.on_lapse](t, spec)
     return t
 
@@ -498,6 +552,8 @@ def _advance(stage: LeadStage, kind: str):
 def _acknowledge(t: Transition, cmd: c.Acknowledge) -> None:
     t.move(S.ACKNOWLEDGED)
     t.emit("acknowledged")
+    if t.state.holding.auto_assign and t.state.consultant_id is None:
+        t.effects.append(AssignEffect())
 
 
 def _may_decline(s: LeadState, actor: Actor) -> None:

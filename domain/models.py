@@ -115,6 +115,7 @@ class BehaviourCounts(Model):
 
 class ScoreRequest(Model):
     lead_id: str
+    customer_key: str | None = None  # to find earlier purchases (repeat customer)
     raw: RawLead  # the lead's current merged profile
     touchpoint_channels: list[Channel]
     behaviour: BehaviourCounts
@@ -154,8 +155,53 @@ class DispatchResult(Model):
     region: str | None = None
     choice_right: bool = False
     competitive_region: bool = False
+    auto_assign: bool = False
     reason: str
     candidates: list[DispatchCandidate] = []
+
+
+class ConsultantRequest(Model):
+    lead_id: str
+    dealer_id: str
+    series: str | None
+
+
+class ConsultantResult(Model):
+    consultant_id: str | None
+    reason: str
+
+
+class BehaviourKind(StrEnum):
+    """Interaction signals from the OEM's sites, apps and events (SPEC 6)."""
+
+    PAGE_VIEW = "page_view"
+    CONFIG_VIEW = "config_view"
+    APP_SESSION = "app_session"
+    LIVE_STREAM_JOIN = "live_stream_join"
+    TEST_DRIVE_BOOKING = "test_drive_booking"
+    QUOTE_REQUEST = "quote_request"
+    STORE_VISIT = "store_visit"
+    DEPOSIT_INTENT = "deposit_intent"
+
+
+BEHAVIOUR_COUNTERS = {
+    BehaviourKind.PAGE_VIEW: "site_visits",
+    BehaviourKind.CONFIG_VIEW: "config_views",
+    BehaviourKind.APP_SESSION: "app_sessions",
+    BehaviourKind.LIVE_STREAM_JOIN: "live_stream_joins",
+    BehaviourKind.TEST_DRIVE_BOOKING: "test_drive_bookings",
+    BehaviourKind.QUOTE_REQUEST: "quote_requests",
+    BehaviourKind.STORE_VISIT: "store_visits",
+    BehaviourKind.DEPOSIT_INTENT: "deposit_intents",
+}
+
+
+class BehaviourEvent(Model):
+    event_id: str = Field(min_length=1, max_length=128, description="Unique per source: a repeat is ignored")
+    kind: BehaviourKind
+    count: int = Field(default=1, ge=1, le=1000)
+    at: datetime | None = None
+    source: str | None = Field(default=None, max_length=64)
 
 
 # --------------------------------------------------------------------------- lead state
@@ -169,6 +215,7 @@ class Holding(Model):
     region: str | None = None
     choice_right: bool = False
     competitive_region: bool = False
+    auto_assign: bool = False
     started_at: datetime
     ended_at: datetime | None = None
     end_reason: str | None = None
@@ -268,6 +315,8 @@ class LeadState(Model):
     priority: bool = False
     revisit_due: bool = False
     alerts: int = 0
+    previous_lead_id: str | None = None  # this customer's earlier lead of the brand (e.g. a repurchase)
+    behaviour_event_ids: list[str] = []  # recent behaviour events taken (a repeat is ignored)
     seq: int = 0  # last timeline event number (carried over continue-as-new)
     recent: list[TimelineEvent] = []  # the newest events, bounded (full timeline: read model)
 

@@ -129,7 +129,8 @@ class Lab:
         return [e.data["alert"] for e in self.events(lead_id, "alert_raised")]
 
     def penalties(self, dealer_id: str) -> list[DealerPenalty]:
-        return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id))
+        return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id)
+                          .order_by(DealerPenalty.created_at, DealerPenalty.penalty_id))
 
 
 HISTORIES = Path(__file__).with_name("histories")

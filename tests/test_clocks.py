@@ -202,7 +202,9 @@ async def test_unacknowledged_lead_is_redispatched_after_two_hours(env, engine):
         assert recipients(L, lead_id, "receipt") == {
             ("dealer_ops_lead", "d-sh-1-opslead"), ("regional_manager", "rm-east")}
         penalties = L.penalties("D-SH-1")
-        assert [(p.lead_id, p.kind, p.revoked_at) for p in penalties] == [(lead_id, "receipt_not_confirmed", None)]
+        # the missed 15-minute first response and the missed receipt both count against D-SH-1
+        assert [(p.lead_id, p.kind, p.revoked_at) for p in penalties] == [
+            (lead_id, "first_response_late", None), (lead_id, "receipt_not_confirmed", None)]
         assert L.penalties(s.dealer_id) == []
         # the new dealer gets its own, fresh two hours
         fresh = s.clocks["receipt"]
@@ -223,7 +225,7 @@ async def test_lead_nobody_acknowledges_visits_each_dealer_once_then_goes_to_the
         assert L.alerts(lead_id).count("receipt") == 3
         assert "no_eligible_dealer" in L.alerts(lead_id)
         for dealer in SHANGHAI_DEALERS:
-            assert [p.kind for p in L.penalties(dealer)] == ["receipt_not_confirmed"]
+            assert [p.kind for p in L.penalties(dealer)] == ["first_response_late", "receipt_not_confirmed"]
 
 
 async def test_acknowledged_lead_is_not_redispatched(env, engine):
@@ -238,7 +240,7 @@ async def test_acknowledged_lead_is_not_redispatched(env, engine):
         s = await L.settle(lead_id)
         assert s.dealer_id == "D-SH-1" and s.past_holdings == []
         assert "receipt" not in L.alerts(lead_id) and "receipt" not in lapsed(L, lead_id)
-        assert L.penalties("D-SH-1") == []
+        assert [p.kind for p in L.penalties("D-SH-1")] == ["first_response_late"]  # no contact yet, but received
 
 
 # --------------------------------------------------------------------------- first response (首次响应, 15 min)
@@ -528,7 +530,7 @@ async def test_seven_days_without_follow_up_sends_the_lead_to_defeat_review(env,
         s = await L.settle(lead_id)
         assert s.dealer_id in SHANGHAI_DEALERS - {"D-SH-1"} and s.stage == "dispatched"
         assert "defeat_review" not in s.clocks
-        assert [p.kind for p in L.penalties("D-SH-1")] == ["pseudo_defeat"]
+        assert [p.kind for p in L.penalties("D-SH-1")] == ["invitation_late", "stalled", "pseudo_defeat"]
 
 
 async def test_regular_follow_up_keeps_the_lead_out_of_defeat_review(env, engine):
@@ -702,7 +704,7 @@ async def test_receipt_clock_pauses_during_a_transfer_request_made_before_acknow
         await sleep_until(L, resumed)
         s = await L.settle(lead_id)
         assert "receipt" in L.alerts(lead_id) and s.dealer_id != "D-SH-1"
-        assert [p.kind for p in L.penalties("D-SH-1")] == ["receipt_not_confirmed"]
+        assert [p.kind for p in L.penalties("D-SH-1")] == ["first_response_late", "receipt_not_confirmed"]
 
 
 async def test_dealer_clocks_pause_while_the_manager_looks_at_a_defeat_application(env, engine):

@@ -47,7 +47,7 @@ async def test_a_redispatch_records_the_penalty_and_both_holdings(env, pg_engine
         assert state.dealer_id not in (None, "D-SH-1")
         holdings = L._rows(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at))
         assert [(h.dealer_id, h.end_reason) for h in holdings] == [("D-SH-1", "receipt_lapsed"), (state.dealer_id, None)]
-        assert [p.kind for p in L.penalties("D-SH-1")] == ["receipt_not_confirmed"]
+        assert [p.kind for p in L.penalties("D-SH-1")] == ["first_response_late", "receipt_not_confirmed"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

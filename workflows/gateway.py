@@ -9,16 +9,17 @@ from __future__ import annotations
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import commands as c
 from domain.customers import customer_key, lead_id_for, normalize_phone
-from domain.models import Actor, LeadState, RawLead
+from domain.models import Actor, BehaviourEvent, LeadState, RawLead
 from domain.policy import Policy
 from workflows.lead import LeadInput, LeadWorkflow
 
@@ -43,23 +44,85 @@ def _refusal(err: WorkflowUpdateFailedError) -> ActionRefused:
     return ActionRefused(str(cause or err))
 
 
+MAX_GENERATIONS = 100
+
+
+def generation_id(base: str, generation: int) -> str:
+    """The customer's leads of a brand: lead-aurora-<key>, then -r2, -r3 ... (a repurchase, a lost lead's return)."""
+    return base if generation == 1 else f"{base}-r{generation}"
+
+
+def _already_closed(err: Exception) -> bool:
+    if isinstance(err, WorkflowAlreadyStartedError):
+        return True
+    if isinstance(err, RPCError) and err.status == RPCStatusCode.ALREADY_EXISTS:
+        return True
+    return isinstance(err, WorkflowUpdateFailedError) and getattr(err.cause, "type", None) == "Refused.closed"
+
+
 async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: RawLead, actor: Actor) -> c.IntakeResult:
-    """Take in one raw lead: exactly one workflow per customer and brand, however many arrive at once."""
+    """Take in one raw lead: exactly one open lead per customer and brand, however many arrive at once.
+
+    The customer's open lead takes it (merged, or reactivated if dormant). When that lead has closed
+    (bought, lost, invalid), the raw lead starts the customer's next lead, linked to the previous one.
+    """
     phone = normalize_phone(raw.phone)  # InvalidPhone: the raw lead is rejected with the reason
     raw = raw.model_copy(update={"phone": phone})
-    lead_id = lead_id_for(raw.brand, phone)
-    start = WithStartWorkflowOperation(
-        LeadWorkflow.run,
-        LeadInput(lead_id=lead_id, customer_key=customer_key(phone), policy=policy),
-        id=lead_id,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    base, key = lead_id_for(raw.brand, phone), customer_key(phone)
+    for generation in range(1, MAX_GENERATIONS + 1):
+        lead_id = generation_id(base, generation)
+        start = WithStartWorkflowOperation(
+            LeadWorkflow.run,
+            LeadInput(lead_id=lead_id, customer_key=key, policy=policy,
+                      previous_lead_id=generation_id(base, generation - 1) if generation > 1 else None),
+            id=lead_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,  # a closed lead stays closed
+        )
+        try:
+            return await client.execute_update_with_start_workflow(
+                LeadWorkflow.intake, c.IntakeRequest(raw=raw, actor=actor), start_workflow_operation=start)
+        except (WorkflowAlreadyStartedError, RPCError, WorkflowUpdateFailedError) as err:
+            if _already_closed(err):
+                continue  # that lead is over: try the customer's next one
+            if isinstance(err, WorkflowUpdateFailedError):
+                raise _refusal(err) from None
+            raise
+    raise ActionRefused(f"customer has more than {MAX_GENERATIONS} leads of {raw.brand}", "invalid")
+
+
+async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
+    """A behaviour signal for the customer's open lead of the brand (LeadNotFound when there is none)."""
+    base = lead_id_for(brand, normalize_phone(phone))
+    for generation in range(1, MAX_GENERATIONS + 1):
+        lead_id = generation_id(base, generation)
+        try:
+            description = await handle(client, lead_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                break
+            raise
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            continue
+        try:
+            return await record_lead_behaviour(client, lead_id, event, actor)
+        except ActionRefused as refused:
+            if refused.kind != "closed":
+                raise
+    raise LeadNotFound(f"no open {brand} lead for this customer")
+
+
+async def record_lead_behaviour(client: Client, lead_id: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
     try:
-        return await client.execute_update_with_start_workflow(
-            LeadWorkflow.intake, c.IntakeRequest(raw=raw, actor=actor), start_workflow_operation=start)
+        return await handle(client, lead_id).execute_update(
+            LeadWorkflow.record_behaviour, c.BehaviourRequest(event=event, actor=actor))
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise LeadNotFound(lead_id) from None
+        raise
 
 
 def handle(client: Client, lead_id: str) -> WorkflowHandle:

@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.assignment import AssignmentActivities
     from activities.calendar import working_day_deadline
     from activities.dispatch import DispatchActivities
     from activities.notify import NotifyActivities
@@ -26,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import lifecycle as lc
     from domain.models import (
         Actor,
+        ConsultantRequest,
         DeadlineRequest,
         DeclineQuotaRequest,
         DispatchRequest,
@@ -48,6 +50,7 @@ class LeadInput(Model):
     customer_key: str
     policy: Policy
     state: LeadState | None = None  # carried over continue-as-new
+    previous_lead_id: str | None = None  # the customer's earlier lead of this brand (a repurchase)
 
 
 class LeadOutcome(Model):
@@ -84,6 +87,7 @@ class LeadWorkflow:
         self.customer_key = inp.customer_key
         self.policy = inp.policy
         self.state: LeadState | None = inp.state
+        self.previous_lead_id = inp.previous_lead_id
         self._effects: deque = deque()
         self._events: list[TimelineEvent] = []  # decided, not yet in the read model
         self._committed = 0  # transitions committed ...
@@ -111,7 +115,8 @@ class LeadWorkflow:
             await self._sleep_until_next_deadline()
             for name in lc.due_clocks(self.state, workflow.now()):
                 if lc.is_due(self.state, name, workflow.now()):
-                    self._commit(lc.lapse(self.state, name, self.policy, workflow.now()))
+                    penalize = workflow.patched("sla-penalties")  # SLA breaches count against the dealer
+                    self._commit(lc.lapse(self.state, name, self.policy, workflow.now(), sla_penalties=penalize))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._settle()
         return LeadOutcome(lead_id=self.lead_id, stage=self.state.stage)
@@ -150,7 +155,7 @@ class LeadWorkflow:
         if isinstance(effect, lc.ScoreEffect):
             result = await workflow.execute_activity_method(
                 ScoringActivities.score_lead,
-                ScoreRequest(lead_id=s.lead_id, raw=s.profile, touchpoint_channels=[t.channel for t in s.touchpoints],
+                ScoreRequest(lead_id=s.lead_id, customer_key=s.customer_key, raw=s.profile, touchpoint_channels=[t.channel for t in s.touchpoints],
                              behaviour=s.behaviour, policy_items=self.policy.scoring.items,
                              thresholds=self.policy.scoring.thresholds),
                 start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
@@ -177,6 +182,12 @@ class LeadWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
             self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
                                         self.policy, workflow.now()))
+        elif isinstance(effect, lc.AssignEffect):
+            result = await workflow.execute_activity_method(
+                AssignmentActivities.pick_consultant,
+                ConsultantRequest(lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series),
+                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
             await workflow.execute_activity_method(
@@ -218,7 +229,8 @@ class LeadWorkflow:
         """A raw lead for this customer and brand: creates the lead, or merges into it (SPEC 2)."""
         now = workflow.now()
         if self.state is None:
-            mark = self._commit(lc.start_lead(self.lead_id, self.customer_key, req.raw, self.policy, now, req.actor))
+            mark = self._commit(lc.start_lead(self.lead_id, self.customer_key, req.raw, self.policy, now, req.actor,
+                                              previous_lead_id=self.previous_lead_id))
             outcome = "created"
         else:
             previous = lc.duplicate_outcome(self.state, req.raw)
@@ -230,7 +242,21 @@ class LeadWorkflow:
                 raise refusal_error(refused) from None
             mark, outcome = self._commit(t), t.message
         await self._wait_settled(mark)
-        return c.IntakeResult(lead_id=self.lead_id, outcome=outcome, stage=self.state.stage.value)
+        return c.IntakeResult(lead_id=self.lead_id, outcome=outcome, stage=self.state.stage.value,
+                              previous_lead_id=self.state.previous_lead_id)
+
+    @workflow.update
+    async def record_behaviour(self, req: c.BehaviourRequest) -> c.IntakeResult:
+        """A behaviour signal for this customer (page view, test-drive booking...): counted and rescored."""
+        await workflow.wait_condition(lambda: self.state is not None)
+        try:
+            t = lc.record_behaviour(self.state, req.event, self.policy, workflow.now(), req.actor)
+        except lc.Refused as refused:
+            raise refusal_error(refused) from None
+        if t is None:
+            return c.IntakeResult(lead_id=self.lead_id, outcome="duplicate", stage=self.state.stage.value)
+        await self._wait_settled(self._commit(t))
+        return c.IntakeResult(lead_id=self.lead_id, outcome="recorded", stage=self.state.stage.value)
 
     # ------------------------------------------------------------------ people's actions
 
