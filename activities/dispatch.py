@@ -47,7 +47,7 @@ class DispatchActivities(UsesDatabase):
                 service_radius_km=d.service_radius_km, series=d.series, stock=d.stock,
                 conversion_90d=d.conversion_90d, rating=d.rating, open_leads=load.get(d.id, 0),
                 capacity=d.capacity, penalties=penalties.get(d.id, 0), last_dispatched_at=aware(last.get(d.id)),
-                choice_right=d.choice_right, competitive_region=d.competitive_region,
+                choice_right=d.choice_right, competitive_region=d.competitive_region, auto_assign=d.auto_assign,
             )
             for d in dealers
         ]
@@ -63,7 +63,8 @@ class DispatchActivities(UsesDatabase):
             return DispatchResult(dealer_id=None, reason=f"dealer {dealer.id} held this lead before")
         return DispatchResult(
             dealer_id=dealer.id, dealer_name=dealer.name, region=dealer.region, choice_right=dealer.choice_right,
-            competitive_region=dealer.competitive_region, reason=f"named by lead ops: {dealer.name} ({dealer.id})",
+            competitive_region=dealer.competitive_region, auto_assign=dealer.auto_assign,
+            reason=f"named by lead ops: {dealer.name} ({dealer.id})",
         )
 
     @activity.defn

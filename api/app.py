@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import errors
-from api.routes import inbox, leads
+from api.routes import behaviour, inbox, leads
 from db.engine import default_engine
 from devtools.logging import configure_logging
 from domain.policy import Policy, load_policy
@@ -40,6 +40,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     errors.install(app)
     app.include_router(leads.router)
     app.include_router(inbox.router)
+    app.include_router(behaviour.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from domain.customers import InvalidPhone
 from workflows.gateway import ActionRefused, LeadNotFound
 
-_STATUS = {"stage": 409, "forbidden": 403, "invalid": 422}
+_STATUS = {"stage": 409, "closed": 409, "forbidden": 403, "invalid": 422}
 
 
 def install(app: FastAPI) -> None:
@@ -23,4 +23,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LeadNotFound)
     async def _not_found(_: Request, exc: LeadNotFound):
-        return JSONResponse({"detail": f"lead {exc} not found"}, status_code=404)
+        return JSONResponse({"detail": str(exc)}, status_code=404)

@@ -148,35 +148,16 @@ def _lead_ops_token(seed_output: str, database_url: str) -> str | None:
 
 
 def _sample_leads(n: int) -> list[dict]:
-    """Deterministic sample raw leads (domain.models.RawLead's JSON), so reruns merge, not pile up."""
-    try:  # use the seed's demo catalogue when it names one
-        from devtools import seed
+    """Sample raw leads (domain.models.RawLead's JSON) from devtools.network, for the demo brand's
+    seeded network, so most are dispatched. Deterministic ids and phones: reruns merge, not pile up."""
+    from datetime import UTC, datetime, timedelta
 
-        brand = getattr(seed, "DEMO_BRAND", "Leadflow Motors")
-        series = list(getattr(seed, "DEMO_SERIES", ["L5", "L7", "L9"]))
-        cities = list(getattr(seed, "DEMO_CITIES", ["Shanghai", "Beijing", "Shenzhen"]))
-    except Exception:
-        brand, series, cities = "Leadflow Motors", ["L5", "L7", "L9"], ["Shanghai", "Beijing", "Shenzhen"]
-    channels = ["website", "douyin", "autohome", "app", "hotline", "live_stream"]
-    timeframes = ["within_7_days", "within_15_days", "within_30_days", "later", "unknown"]
-    names = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄强"]
-    return [
-        {
-            "external_id": f"demo-{i:04d}",
-            "channel": channels[i % len(channels)],
-            "brand": brand,
-            "customer_name": names[i % len(names)],
-            "phone": f"+86138{i:08d}",
-            "city": cities[i % len(cities)],
-            "series": series[i % len(series)],
-            "budget": 150_000 + 50_000 * (i % 5),
-            "timeframe": timeframes[i % len(timeframes)],
-            "financing_interest": i % 2 == 0,
-            "campaign": "dev-demo",
-            "note": "sample lead from ./scripts/run.sh --demo-leads",
-        }
-        for i in range(1, n + 1)
-    ]
+    from devtools.network import generate_raw_leads
+    from devtools.seed import DEMO_BRAND
+
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(seconds=120 * n)
+    return [lead.model_dump(mode="json", exclude_none=True)
+            for lead in generate_raw_leads(n, brand=DEMO_BRAND, start=start)]
 
 
 def _post_demo_leads(n: int, seed_output: str, database_url: str) -> None:

@@ -1,4 +1,4 @@
-"""Demo master data: one brand, dealers in six cities, their people, and the OEM's people.
+"""Demo master data: one brand, its dealer network (devtools.network), their people, the OEM's people.
 
     python -m devtools.seed        (idempotent; prints the demo users' tokens)
 
@@ -11,10 +11,11 @@ import json
 import os
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from db.engine import default_engine
 from db.models import Dealer, User
+from devtools.network import generate_dealers
 from devtools.users import issue_token
 from domain.stages import Role
 
@@ -22,30 +23,15 @@ BRAND = "Aurora"
 DEMO_BRAND, DEMO_SERIES = BRAND, ["A5", "A7", "E3"]
 DEMO_CITIES = ["Shanghai", "Hangzhou", "Beijing", "Guangzhou", "Shenzhen", "Chengdu", "Suzhou"]
 TOKENS_FILE = Path(os.environ.get("LEADFLOW_DEMO_TOKENS", "data/demo-tokens.json"))
+NETWORK_DEALERS, NETWORK_SEED = 220, 7
 
-# id, name, region, city, lat, lon, extra service cities, series, stock, conversion, rating, capacity, flags
-DEALERS = [
-    ("D-SH-01", "极光汽车 上海浦东店", "East", "Shanghai", 31.2215, 121.5440, ["Suzhou"], ["A5", "A7", "E3"],
-     {"A5": 12, "A7": 4, "E3": 6}, 0.28, 4.7, 60, {}),
-    ("D-SH-02", "极光汽车 上海闵行店", "East", "Shanghai", 31.1128, 121.3816, [], ["A5", "E3"],
-     {"A5": 5, "E3": 2}, 0.22, 4.3, 40, {"choice_right": True}),
-    ("D-HZ-01", "极光汽车 杭州西湖店", "East", "Hangzhou", 30.2741, 120.1551, ["Shaoxing"], ["A5", "A7"],
-     {"A5": 7, "A7": 2}, 0.25, 4.5, 40, {"competitive_region": True}),
-    ("D-BJ-01", "极光汽车 北京朝阳店", "North", "Beijing", 39.9219, 116.4436, ["Langfang"], ["A5", "A7", "E3"],
-     {"A5": 9, "A7": 5, "E3": 3}, 0.26, 4.6, 60, {}),
-    ("D-GZ-01", "极光汽车 广州天河店", "South", "Guangzhou", 23.1291, 113.3240, ["Foshan"], ["A5", "E3"],
-     {"A5": 8, "E3": 5}, 0.24, 4.4, 50, {"competitive_region": True}),
-    ("D-SZ-01", "极光汽车 深圳南山店", "South", "Shenzhen", 22.5333, 113.9304, [], ["A5", "A7", "E3"],
-     {"A5": 6, "A7": 3, "E3": 4}, 0.27, 4.5, 50, {}),
-    ("D-BJ-02", "极光汽车 北京海淀店", "North", "Beijing", 39.9593, 116.2981, [], ["A5", "E3"],
-     {"A5": 4, "E3": 2}, 0.20, 4.2, 40, {"choice_right": True}),
-    ("D-SZ-02", "极光汽车 深圳福田店", "South", "Shenzhen", 22.5410, 114.0540, ["Dongguan"], ["A5", "A7"],
-     {"A5": 3, "A7": 2}, 0.19, 4.1, 40, {}),
-    ("D-HZ-02", "极光汽车 杭州滨江店", "East", "Hangzhou", 30.2084, 120.2119, ["Shanghai"], ["A5", "E3"],
-     {"A5": 2, "E3": 3}, 0.18, 4.0, 30, {}),
-    ("D-CD-01", "极光汽车 成都高新店", "West", "Chengdu", 30.5728, 104.0668, ["Deyang"], ["A5", "A7"],
-     {"A5": 5, "A7": 1}, 0.21, 4.2, 40, {"choice_right": True}),
-]
+
+def demo_dealers() -> list[Dealer]:
+    """The demo network, fresh rows on every call (220 dealers in 62 cities; D-SH-01, D-BJ-01 ...)."""
+    return generate_dealers(NETWORK_DEALERS, NETWORK_SEED, BRAND)
+
+
+DEALERS = demo_dealers()
 
 OEM_USERS = [
     ("ops-wang", "王芳 (lead ops)", Role.LEAD_OPS, None),
@@ -58,34 +44,58 @@ OEM_USERS = [
     ("rm-north", "郑浩 (regional manager North)", Role.REGIONAL_MANAGER, "North"),
     ("rm-south", "冯雪 (regional manager South)", Role.REGIONAL_MANAGER, "South"),
     ("rm-west", "何军 (regional manager West)", Role.REGIONAL_MANAGER, "West"),
+    ("rm-central", "钱磊 (regional manager Central)", Role.REGIONAL_MANAGER, "Central"),
+    ("rm-northeast", "韩梅 (regional manager Northeast)", Role.REGIONAL_MANAGER, "Northeast"),
 ]
 
 
 def demo_users() -> list[User]:
     users = [User(id=i, name=n, role=r.value, region=reg) for i, n, r, reg in OEM_USERS]
     for d in DEALERS:
-        slug = d[0].lower()
+        slug = d.id.lower()
         users += [
-            User(id=f"{slug}-manager", name=f"{d[1]} 网销经理", role=Role.DEALER_MANAGER.value, dealer_id=d[0]),
-            User(id=f"{slug}-opslead", name=f"{d[1]} 运营负责人", role=Role.DEALER_OPS_LEAD.value, dealer_id=d[0]),
-            User(id=f"{slug}-c1", name=f"{d[1]} 销售顾问 1", role=Role.CONSULTANT.value, dealer_id=d[0], series=d[7]),
-            User(id=f"{slug}-c2", name=f"{d[1]} 销售顾问 2", role=Role.CONSULTANT.value, dealer_id=d[0], series=d[7][:1]),
+            User(id=f"{slug}-manager", name=f"{d.name} 网销经理", role=Role.DEALER_MANAGER.value, dealer_id=d.id),
+            User(id=f"{slug}-opslead", name=f"{d.name} 运营负责人", role=Role.DEALER_OPS_LEAD.value, dealer_id=d.id),
+            User(id=f"{slug}-c1", name=f"{d.name} 销售顾问 1", role=Role.CONSULTANT.value, dealer_id=d.id,
+                 series=list(d.series)),
+            User(id=f"{slug}-c2", name=f"{d.name} 销售顾问 2", role=Role.CONSULTANT.value, dealer_id=d.id,
+                 series=list(d.series[:1])),
         ]
     return users
 
 
+_DEALER_FIELDS = [f for f in Dealer.model_fields if f != "id"]
+_USER_FIELDS = ["name", "role", "dealer_id", "region", "series"]  # never the token or the active flag
+
+
+def _update(row, wanted, fields: list[str]) -> None:
+    for field in fields:  # set only what differs, so a second seed writes nothing
+        if getattr(row, field) != getattr(wanted, field):
+            setattr(row, field, getattr(wanted, field))
+
+
 def seed(session: Session) -> dict[str, str]:
-    """Load the demo data; returns tokens for users who did not have one yet."""
-    for (id_, name, region, city, lat, lon, cities, series, stock, conv, rating, cap, flags) in DEALERS:
-        session.merge(Dealer(id=id_, name=name, brand=BRAND, region=region, city=city, latitude=lat, longitude=lon,
-                             service_cities=cities, series=series, stock=stock, conversion_90d=conv, rating=rating,
-                             capacity=cap, **flags))
+    """Load the demo data; returns tokens for users who did not have one yet.
+
+    One query per table for what exists, then bulk adds and in-place updates in one session.
+    """
+    dealers = {d.id: d for d in session.exec(select(Dealer)).all()}
+    for dealer in demo_dealers():
+        if dealer.id in dealers:
+            _update(dealers[dealer.id], dealer, _DEALER_FIELDS)
+        else:
+            session.add(dealer)
     session.commit()
+    users = {u.id: u for u in session.exec(select(User)).all()}
     tokens = {}
     for user in demo_users():
-        existing = session.get(User, user.id)
-        if existing is None or existing.token_hash is None:
-            user = session.merge(user)
+        existing = users.get(user.id)
+        if existing is not None:
+            _update(existing, user, _USER_FIELDS)
+            user = existing
+        else:
+            session.add(user)
+        if user.token_hash is None:
             tokens[user.id] = issue_token(session, user)
     session.commit()
     return tokens

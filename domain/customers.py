@@ -37,7 +37,10 @@ def customer_key(e164: str) -> str:
 
 def lead_id_for(brand: str, e164: str) -> str:
     """The lead's workflow id: one open lead per customer per brand."""
-    slug = re.sub(r"[^a-z0-9]+", "-", brand.lower()).strip("-") or "brand"
+    norm = " ".join(brand.split()).casefold()
+    slug = re.sub(r"[^a-z0-9]+", "-", norm).strip("-")
+    if slug.replace("-", " ") != norm:  # the slug lost information (蔚来, "Lynk & Co"): keep brands apart
+        slug = f"{slug or 'brand'}-{hashlib.sha256(norm.encode()).hexdigest()[:8]}"
     return f"lead-{slug}-{customer_key(e164)}"
 
 

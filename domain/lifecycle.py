@@ -297,7 +297,7 @@ def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, no
     counter = BEHAVIOUR_COUNTERS[event.kind]
     setattr(s.behaviour, counter, getattr(s.behaviour, counter) + event.count)
     s.behaviour_event_ids = (s.behaviour_event_ids + [event.event_id])[-500:]
-    t.emit("behaviour_recorded", kind=event.kind.value, count=event.count, source=event.source, event_id=event.event_id)
+    t.emit("behaviour_recorded", behaviour=event.kind.value, count=event.count, source=event.source, event_id=event.event_id)
     _intent_resurgence(t, f"behaviour:{event.kind.value}")
     t.message = "recorded"
     return t

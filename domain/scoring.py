@@ -182,7 +182,7 @@ def score_lead(req: ScoreRequest, *, city_served: bool, region: str | None) -> S
             if max_points == 0:
                 continue
             fraction, reason = rule(ctx)
-            points = round(max_points * min(1.0, max(0.0, fraction)), 2)
+            points = min(max_points, round(max_points * min(1.0, max(0.0, fraction)), 2))
             items.append(ScoreItem(name=name, dimension=dim, points=points,
                                    max_points=max_points, reason=reason))
     total = sum(i.max_points for i in items)

@@ -121,7 +121,7 @@ async def record_lead_behaviour(client: Client, lead_id: str, event: BehaviourEv
         raise _refusal(err) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise LeadNotFound(lead_id) from None
+            raise LeadNotFound(f"lead {lead_id} not found") from None
         raise
 
 
@@ -136,7 +136,7 @@ async def act(client: Client, lead_id: str, envelope: c.CommandEnvelope) -> c.Ac
         raise _refusal(err) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise LeadNotFound(lead_id) from None
+            raise LeadNotFound(f"lead {lead_id} not found") from None
         raise
 
 
@@ -145,8 +145,8 @@ async def current_state(client: Client, lead_id: str) -> LeadState:
         state = await handle(client, lead_id).query(LeadWorkflow.lead)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise LeadNotFound(lead_id) from None
+            raise LeadNotFound(f"lead {lead_id} not found") from None
         raise
     if state is None:
-        raise LeadNotFound(lead_id)
+        raise LeadNotFound(f"lead {lead_id} not found")
     return state
