@@ -114,15 +114,7 @@ async def record_behaviour(client: Client, brand: str, phone: str, event: Behavi
 
 
 async def record_lead_behaviour(client: Client, lead_id: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
-    try:
-        return await handle(client, lead_id).execute_update(
-            LeadWorkflow.record_behaviour, c.BehaviourRequest(event=event, actor=actor))
-    except WorkflowUpdateFailedError as err:
-        raise _refusal(err) from None
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise LeadNotFound(f"lead {lead_id} not found") from None
-        raise
+    return await _update(client, lead_id, LeadWorkflow.record_behaviour, c.BehaviourRequest(event=event, actor=actor))
 
 
 def handle(client: Client, lead_id: str) -> WorkflowHandle:
@@ -130,8 +122,13 @@ def handle(client: Client, lead_id: str) -> WorkflowHandle:
 
 
 async def act(client: Client, lead_id: str, envelope: c.CommandEnvelope) -> c.ActionResult:
+    return await _update(client, lead_id, LeadWorkflow.act, envelope)
+
+
+async def _update(client: Client, lead_id: str, update, arg):
+    """An update on the lead: a refusal becomes ActionRefused, an unknown lead LeadNotFound."""
     try:
-        return await handle(client, lead_id).execute_update(LeadWorkflow.act, envelope)
+        return await handle(client, lead_id).execute_update(update, arg)
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from None
     except RPCError as err:
