@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, event
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 import db.models  # noqa: F401  (registers the tables)
 
@@ -30,7 +30,10 @@ def make_engine(url: str) -> Engine:
 
 
 def init_db(engine: Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Bring the database to the newest schema (Alembic migrations in db/migrations)."""
+    from db.migrate import upgrade
+
+    upgrade(engine)
 
 
 @lru_cache

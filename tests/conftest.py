@@ -65,11 +65,24 @@ def seed(engine) -> None:
         session.commit()
 
 
-@pytest.fixture
-def engine(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'leadflow.db'}")
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """An SQLite file migrated once to the newest schema and seeded; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "leadflow.db"
+    engine = make_engine(f"sqlite:///{path}")
     init_db(engine)
     seed(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def engine(tmp_path, migrated_sqlite):
+    path = tmp_path / "leadflow.db"
+    shutil.copyfile(migrated_sqlite, path)
+    engine = make_engine(f"sqlite:///{path}")
     yield engine
     engine.dispose()
 
@@ -96,9 +109,8 @@ def postgres_engine():
 @pytest.fixture
 def pg_engine(postgres_engine):
     """A clean PostgreSQL schema for one test."""
-    from sqlmodel import SQLModel
-
-    SQLModel.metadata.drop_all(postgres_engine)
+    with postgres_engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     init_db(postgres_engine)
     seed(postgres_engine)
     return postgres_engine
