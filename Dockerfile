@@ -11,7 +11,7 @@ WORKDIR /app
 
 # The sources are copied one by one (no .venv/ or data/ in the image); add new top-level
 # packages or modules here and in pyproject.toml.
-COPY pyproject.toml worker.py settings.py ./
+COPY pyproject.toml worker.py settings.py temporal_client.py ./
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities
