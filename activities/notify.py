@@ -52,4 +52,5 @@ class NotifyActivities(UsesDatabase):
                         created += 1
                     except IntegrityError:  # a concurrent attempt inserted it first
                         session.rollback()
+        activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
         return created

@@ -60,3 +60,4 @@ class ProjectionActivities(UsesDatabase):
                         penalty.revoked_at = e.at
                         session.add(penalty)
             session.commit()
+        activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import re
+import time
+import uuid
+
+import structlog
+from fastapi import FastAPI, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import errors
 from api.routes import behaviour, inbox, leads
 from db.engine import default_engine
-from devtools.logging import configure_logging
+from devtools.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
 from settings import get_settings
 from temporal_client import connect
@@ -38,6 +43,21 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
         lifespan=lifespan,
     )
     errors.install(app)
+    log = get_logger("api")
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next):
+        """One JSON line per request, with the lead id when the path names one."""
+        structlog.contextvars.clear_contextvars()
+        lead = re.match(r"^/v1/leads/([^/]+)", request.url.path)
+        structlog.contextvars.bind_contextvars(
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex[:16],
+            **({"lead_id": lead.group(1), "workflow_id": lead.group(1)} if lead else {}))
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info("request", method=request.method, path=request.url.path, status=response.status_code,
+                 ms=round((time.perf_counter() - started) * 1000, 1))
+        return response
     app.include_router(leads.router)
     app.include_router(inbox.router)
     app.include_router(behaviour.router)

@@ -136,6 +136,9 @@ class LeadWorkflow:
         self._events.extend(t.events)
         self._effects.extend(t.effects)
         self._went_dormant = self._went_dormant or any(e.kind == "went_dormant" for e in t.events)
+        for e in t.events:  # workflow.logger stays silent while replaying
+            workflow.logger.info("lead event", extra={"lead_id": self.lead_id, "kind": e.kind, "stage": e.stage.value,
+                                                      "event_seq": e.seq, "dealer_id": e.dealer_id})
         self._committed += 1
         return self._committed
 
