@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
 from db.engine import default_engine
@@ -20,6 +21,10 @@ from temporal_client import connect
 from workflows.lead import LeadWorkflow
 
 WORKFLOWS = [LeadWorkflow]
+# workflow.logger's lines are rendered by structlog (devtools/logging.py): let the sandbox use the
+# already-loaded modules instead of importing them inside a workflow activation
+SANDBOX = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama", "better_exceptions"))
 
 
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor) -> Worker:
@@ -27,6 +32,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=SANDBOX,
         activities=all_activities(engine),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
