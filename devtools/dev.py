@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import sysconfig
@@ -93,7 +91,7 @@ async def _connect_and_register(namespace: str, children: Children, timeout: flo
     await register(client, namespace)  # start-dev registered them already; this makes sure
 
 
-def _seed(env: dict[str, str]) -> str:
+def _seed(env: dict[str, str]) -> None:
     print("==> seeding the database (python -m devtools.seed)", flush=True)
     result = subprocess.run(
         [sys.executable, "-m", "devtools.seed"], cwd=ROOT, env=env, capture_output=True, text=True
@@ -102,7 +100,6 @@ def _seed(env: dict[str, str]) -> str:
     sys.stderr.write(result.stderr)
     if result.returncode != 0:
         raise StackError(f"python -m devtools.seed failed with code {result.returncode}")
-    return result.stdout
 
 
 def _wait_for_api(children: Children, timeout: float = 30) -> bool:
@@ -118,33 +115,16 @@ def _wait_for_api(children: Children, timeout: float = 30) -> bool:
     return False
 
 
-def _lead_ops_token(seed_output: str, database_url: str) -> str | None:
-    """The lead-ops user's bearer token: from the seed's output, else from a SQLite database."""
+def _lead_ops_token() -> str | None:
+    """The demo lead-ops user's bearer token, as the seed wrote it (LEADFLOW_DEMO_TOKEN overrides)."""
+    import json
+
+    from devtools.seed import TOKENS_FILE
+
     if os.environ.get("LEADFLOW_DEMO_TOKEN"):
         return os.environ["LEADFLOW_DEMO_TOKEN"]
-    for line in seed_output.splitlines():
-        if re.search(r"(?<!head_of_)\blead_ops\b", line):
-            if m := re.search(r"[Bb]earer\s+(\S+)", line):
-                return m.group(1)
-            words = [w.strip("'\",;()[]") for w in line.split()]
-            tokens = [w for w in words if len(w) >= 16 and re.fullmatch(r"[\w\-.~+/=]+", w)]
-            if tokens:
-                return max(tokens, key=len)
-    if database_url.startswith("sqlite:///"):
-        try:
-            with sqlite3.connect(ROOT / database_url.removeprefix("sqlite:///")) as db:
-                for (table,) in db.execute("select name from sqlite_master where type='table'"):
-                    cols = {row[1] for row in db.execute(f'pragma table_info("{table}")')}
-                    token_col = next((c for c in ("token", "api_token", "bearer_token") if c in cols), None)
-                    if token_col and "role" in cols:
-                        row = db.execute(
-                            f'select "{token_col}" from "{table}" where role = ? limit 1', ("lead_ops",)
-                        ).fetchone()
-                        if row:
-                            return row[0]
-        except sqlite3.Error:
-            pass
-    return None
+    path = TOKENS_FILE if TOKENS_FILE.is_absolute() else ROOT / TOKENS_FILE
+    return json.loads(path.read_text()).get("ops-wang") if path.exists() else None
 
 
 def _sample_leads(n: int) -> list[dict]:
@@ -160,10 +140,10 @@ def _sample_leads(n: int) -> list[dict]:
             for lead in generate_raw_leads(n, brand=DEMO_BRAND, start=start)]
 
 
-def _post_demo_leads(n: int, seed_output: str, database_url: str) -> None:
-    token = _lead_ops_token(seed_output, database_url)
+def _post_demo_leads(n: int) -> None:
+    token = _lead_ops_token()
     if not token:
-        print("==> demo leads skipped: no lead-ops token found in the seed's output or the database")
+        print("==> demo leads skipped: no lead-ops token in the seed's tokens file")
         return
     posted = 0
     with httpx.Client(base_url=API, headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
@@ -241,14 +221,14 @@ def main(argv: list[str] | None = None) -> int:
         ], env)
         asyncio.run(_connect_and_register(namespace, children))
         if not args.temporal_only:
-            seed_output = _seed(env)
+            _seed(env)
             children.start("worker", [sys.executable, "worker.py"], env)
             uvicorn = ["-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000"]
             children.start("api", [sys.executable, *uvicorn], env)
             if not _wait_for_api(children):
                 print(f"==> warning: the API did not answer at {API} within 30 s", flush=True)
             elif args.demo_leads > 0:
-                _post_demo_leads(args.demo_leads, seed_output, env["DATABASE_URL"])
+                _post_demo_leads(args.demo_leads)
         _banner(env["LEADFLOW_TIME_SCALE"], env["DATABASE_URL"], args.temporal_only)
         while True:
             children.check()

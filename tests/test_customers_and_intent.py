@@ -21,7 +21,7 @@ from domain import commands as c
 from domain.models import BehaviourEvent, BehaviourKind, DispatchRequest
 from domain.policy import load_policy
 from tests.conftest import token_for
-from tests.fixtures import CALL_CENTER, consultant, manager, raw_lead
+from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
 from tests.harness import lab
 from workflows import gateway
 
@@ -89,12 +89,12 @@ async def test_behaviour_rescores_and_a_nurtured_lead_rising_to_b_is_dispatched_
     async with lab(env, engine, record="behaviour-redispatch") as L:
         lead_id = await nurtured_lead(L, 810)
         phone = raw_lead(810).phone
-        small = await gateway.record_behaviour(L.client, "Aurora", phone, event("e1", BehaviourKind.CONFIG_VIEW), None or _ops())
+        small = await gateway.record_behaviour(L.client, "Aurora", phone, event("e1", BehaviourKind.CONFIG_VIEW), OPS)
         assert small.outcome == "recorded" and small.stage == "nurturing"
         before = (await L.state(lead_id)).score
-        await gateway.record_behaviour(L.client, "Aurora", phone, event("e2", BehaviourKind.CONFIG_VIEW, 2), _ops())
-        await gateway.record_behaviour(L.client, "Aurora", phone, event("e3", BehaviourKind.PAGE_VIEW, 5), _ops())
-        hot = await gateway.record_behaviour(L.client, "Aurora", phone, event("e4", BehaviourKind.TEST_DRIVE_BOOKING), _ops())
+        await gateway.record_behaviour(L.client, "Aurora", phone, event("e2", BehaviourKind.CONFIG_VIEW, 2), OPS)
+        await gateway.record_behaviour(L.client, "Aurora", phone, event("e3", BehaviourKind.PAGE_VIEW, 5), OPS)
+        hot = await gateway.record_behaviour(L.client, "Aurora", phone, event("e4", BehaviourKind.TEST_DRIVE_BOOKING), OPS)
         state = await L.state(lead_id)
         assert state.score > before and state.grade in ("H", "A", "B")
         assert hot.stage == "dispatched" and state.dealer_id == "D-SH-1"
@@ -107,8 +107,8 @@ async def test_behaviour_rescores_and_a_nurtured_lead_rising_to_b_is_dispatched_
 async def test_a_repeated_behaviour_event_counts_once(env, engine):
     async with lab(env, engine) as L:
         lead_id = (await L.intake(raw_lead(811))).lead_id
-        first = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN), _ops())
-        again = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN), _ops())
+        first = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN), OPS)
+        again = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN), OPS)
         assert (first.outcome, again.outcome) == ("recorded", "duplicate")
         assert (await L.state(lead_id)).behaviour.live_stream_joins == 1
         assert len(L.events(lead_id, "behaviour_recorded")) == 1
@@ -119,7 +119,7 @@ async def test_a_dormant_lead_wakes_on_behaviour(env, engine):
         lead_id = await nurtured_lead(L, 812)
         await L.sleep(timedelta(days=91))
         assert (await L.settle(lead_id)).stage == "dormant"
-        await gateway.record_behaviour(L.client, "Aurora", raw_lead(812).phone, event("d1", BehaviourKind.PAGE_VIEW), _ops())
+        await gateway.record_behaviour(L.client, "Aurora", raw_lead(812).phone, event("d1", BehaviourKind.PAGE_VIEW), OPS)
         state = await L.state(lead_id)
         assert state.stage == "nurturing" and "reactivated" in [e.kind for e in state.recent]
 
@@ -146,12 +146,6 @@ async def test_behaviour_events_through_the_api(env, engine):
             assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "kind"]
             dealer = {"Authorization": f"Bearer {token_for('d-sh-1-mgr')}"}
             assert (await http.post("/v1/behaviour-events", json=body, headers=dealer)).status_code == 403
-
-
-def _ops():
-    from tests.fixtures import OPS
-
-    return OPS
 
 
 # ------------------------------------------------------------------ assignment inside the dealer

@@ -25,7 +25,7 @@ from domain import commands as c
 def captured_json():
     """Every log line of the process, rendered as the worker and the API render it."""
     root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    saved_handlers, saved_level = root.handlers[:], root.level
     configure_logging("INFO")
     stream = io.StringIO()
     root.handlers[0].setStream(stream)
@@ -34,7 +34,8 @@ def captured_json():
         yield lines
     finally:
         lines.extend(json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{"))
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
 
 
 async def test_workflow_and_activity_lines_carry_lead_workflow_and_run_ids(env, engine):
