@@ -40,9 +40,58 @@ class User(SQLModel, table=True):
     role: str = Field(index=True)
     dealer_id: str | None = Field(default=None, index=True, foreign_key="dealer.id")
     region: str | None = Field(default=None, index=True)
-    series: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     token_hash: str | None = Field(default=None, unique=True)
     active: bool = True
+
+
+class Consultant(SQLModel, table=True):
+    """A dealer's sales consultant (销售顾问): what they sell and how many open leads they can carry."""
+
+    user_id: str = Field(primary_key=True, max_length=64, foreign_key="user.id")
+    dealer_id: str = Field(index=True, foreign_key="dealer.id")
+    series: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # empty: sells all
+    max_open_leads: int = 40
+    on_duty: bool = True
+
+
+class Customer(SQLModel, table=True):
+    """OneID: one row per normalized phone number."""
+
+    customer_key: str = Field(primary_key=True, max_length=64)
+    phone: str
+    name: str
+    city: str | None = None
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class RawLeadRow(SQLModel, table=True):
+    """One submission from one channel (原始线索), and what it became."""
+
+    __tablename__ = "raw_lead"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    touchpoint_key: str = Field(primary_key=True, max_length=200)  # channel:external id
+    channel: str = Field(index=True)
+    external_id: str
+    brand: str = Field(index=True)
+    customer_key: str = Field(index=True)
+    campaign: str | None = None
+    acquisition_cost: float | None = None
+    received_at: datetime = Field(index=True)
+    outcome: str  # created | merged | reactivated
+
+
+class ClockRun(SQLModel, table=True):
+    """One run of one SLA clock on one lead: when it started, its deadline, and how it ended."""
+
+    __tablename__ = "clock_run"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    clock: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = Field(primary_key=True)
+    deadline: datetime | None = None
+    dealer_id: str | None = Field(default=None, index=True)
+    ended_at: datetime | None = None
+    outcome: str | None = Field(default=None, index=True)  # None while running | met | lapsed | cancelled
 
 
 class Lead(SQLModel, table=True):

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from db.engine import default_engine
-from db.models import Dealer, User
+from db.models import Consultant, Dealer, User
 from devtools.network import generate_dealers
 from devtools.users import issue_token
 from domain.stages import Role
@@ -56,16 +56,25 @@ def demo_users() -> list[User]:
         users += [
             User(id=f"{slug}-manager", name=f"{d.name} 网销经理", role=Role.DEALER_MANAGER.value, dealer_id=d.id),
             User(id=f"{slug}-opslead", name=f"{d.name} 运营负责人", role=Role.DEALER_OPS_LEAD.value, dealer_id=d.id),
-            User(id=f"{slug}-c1", name=f"{d.name} 销售顾问 1", role=Role.CONSULTANT.value, dealer_id=d.id,
-                 series=list(d.series)),
-            User(id=f"{slug}-c2", name=f"{d.name} 销售顾问 2", role=Role.CONSULTANT.value, dealer_id=d.id,
-                 series=list(d.series[:1])),
+            User(id=f"{slug}-c1", name=f"{d.name} 销售顾问 1", role=Role.CONSULTANT.value, dealer_id=d.id),
+            User(id=f"{slug}-c2", name=f"{d.name} 销售顾问 2", role=Role.CONSULTANT.value, dealer_id=d.id),
         ]
     return users
 
 
+def demo_consultants() -> list[Consultant]:
+    """Consultant 1 sells the dealer's every series, consultant 2 its first one."""
+    rows = []
+    for d in DEALERS:
+        slug = d.id.lower()
+        rows += [Consultant(user_id=f"{slug}-c1", dealer_id=d.id, series=list(d.series)),
+                 Consultant(user_id=f"{slug}-c2", dealer_id=d.id, series=list(d.series[:1]))]
+    return rows
+
+
 _DEALER_FIELDS = [f for f in Dealer.model_fields if f != "id"]
-_USER_FIELDS = ["name", "role", "dealer_id", "region", "series"]  # never the token or the active flag
+_USER_FIELDS = ["name", "role", "dealer_id", "region"]
+_CONSULTANT_FIELDS = ["dealer_id", "series"]  # capacity and duty are the dealer manager's to change  # never the token or the active flag
 
 
 def _update(row, wanted, fields: list[str]) -> None:
@@ -97,6 +106,13 @@ def seed(session: Session) -> dict[str, str]:
             session.add(user)
         if user.token_hash is None:
             tokens[user.id] = issue_token(session, user)
+    session.commit()
+    consultants = {c.user_id: c for c in session.exec(select(Consultant)).all()}
+    for consultant in demo_consultants():
+        if consultant.user_id in consultants:
+            _update(consultants[consultant.user_id], consultant, _CONSULTANT_FIELDS)
+        else:
+            session.add(consultant)
     session.commit()
     return tokens
 

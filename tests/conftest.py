@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.deps import hash_token
 from db.engine import init_db, make_engine
-from tests.fixtures import DEALERS, USERS
+from tests.fixtures import CONSULTANTS, DEALERS, USERS
 from workflows.search_attributes import register
 
 POSTGRES_URL = os.environ.get("LEADFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -62,6 +62,9 @@ def seed(engine) -> None:
             session.merge(row.model_copy())
         for user in USERS:
             session.merge(user.model_copy(update={"token_hash": hash_token(token_for(user.id))}))
+        session.flush()
+        for consultant in CONSULTANTS:
+            session.merge(consultant.model_copy())
         session.commit()
 
 

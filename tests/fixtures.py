@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.models import Dealer, User
+from db.models import Consultant, Dealer, User
 from domain.models import Actor, Channel, RawLead, Timeframe
 from domain.stages import Role
 
@@ -38,6 +38,7 @@ for _d in DEALERS:
         User(id=f"{slug}-c1", name=f"{_d.name} consultant 1", role=Role.CONSULTANT, dealer_id=_d.id),
         User(id=f"{slug}-c2", name=f"{_d.name} consultant 2", role=Role.CONSULTANT, dealer_id=_d.id),
     ]
+CONSULTANTS = [Consultant(user_id=u.id, dealer_id=u.dealer_id) for u in USERS if u.role == Role.CONSULTANT]
 
 
 def actor(user_id: str) -> Actor:

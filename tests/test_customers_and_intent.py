@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from activities.dispatch import DispatchActivities
 from api.app import create_app
 from db.engine import init_db, make_engine
-from db.models import Dealer, DealerPenalty, HoldingRow, Lead, User
+from db.models import Consultant, Dealer, DealerPenalty, HoldingRow, Lead, User
 from domain import commands as c
 from domain.models import BehaviourEvent, BehaviourKind, DispatchRequest
 from domain.policy import load_policy
@@ -157,9 +157,9 @@ def set_auto_assign(engine, dealer_id: str, consultant_series: dict[str, list[st
         dealer.auto_assign = True
         session.add(dealer)
         for user_id, series in (consultant_series or {}).items():
-            user = session.get(User, user_id)
-            user.series = series
-            session.add(user)
+            consultant = session.get(Consultant, user_id)
+            consultant.series = series
+            session.add(consultant)
         session.commit()
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from db.engine import init_db, make_engine
-from db.models import Dealer, User
+from db.models import Consultant, Dealer, User
 from devtools import seed as demo_seed
 from devtools.network import (
     CHANNEL_MIX,
@@ -205,15 +205,17 @@ class TestSeed:
             tokens = demo_seed.seed(session)
             dealers = session.exec(select(Dealer)).all()
             users = session.exec(select(User)).all()
+            consultant_rows = session.exec(select(Consultant)).all()
         assert len(dealers) >= 200 and len({d.city for d in dealers}) >= 30
         staff = Counter((u.dealer_id, u.role) for u in users if u.dealer_id)
         for d in dealers:
             assert staff[(d.id, Role.DEALER_MANAGER.value)] == 1, d.id
             assert staff[(d.id, Role.DEALER_OPS_LEAD.value)] == 1, d.id
             assert staff[(d.id, Role.CONSULTANT.value)] == 2, d.id
-        consultants = [u for u in users if u.role == Role.CONSULTANT.value]
+        consultants = {u.id for u in users if u.role == Role.CONSULTANT.value}
         by_id = {d.id: d for d in dealers}
-        assert all(u.series and set(u.series) <= set(by_id[u.dealer_id].series) for u in consultants)
+        assert {c.user_id for c in consultant_rows} == consultants
+        assert all(c.series and set(c.series) <= set(by_id[c.dealer_id].series) for c in consultant_rows)
         assert set(tokens) == {u.id for u in users} and all(t.startswith("lf_") for t in tokens.values())
         regions = {u.region for u in users if u.role == Role.REGIONAL_MANAGER.value}
         assert {d.region for d in dealers} <= regions, "every region has a regional manager"
