@@ -6,11 +6,14 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlmodel import select
 from temporalio import activity
 
 from activities.db import UsesDatabase
-from db.models import DealerPenalty, HoldingRow, Lead, TimelineEntry
+from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
+from domain.clocks import CLOCKS
 from domain.customers import mask_phone
 from domain.models import ProjectionRequest
 
@@ -52,6 +55,8 @@ class ProjectionActivities(UsesDatabase):
                     session.merge(DealerPenalty(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"],
                                                 lead_id=s.lead_id, kind=e.data["penalty"], note=e.data.get("note", ""),
                                                 created_at=e.at))
+            self._customer_and_raw_leads(session, s)
+            self._clock_runs(session, req)
             session.flush()
             for e in req.events:
                 if e.kind == "penalty_revoked":
@@ -61,3 +66,40 @@ class ProjectionActivities(UsesDatabase):
                         session.add(penalty)
             session.commit()
         activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
+
+    @staticmethod
+    def _customer_and_raw_leads(session, s) -> None:
+        """OneID: the customer row follows the newest profile; each touchpoint is one raw-lead row."""
+        customer = session.get(Customer, s.customer_key)
+        first = min((t.at for t in s.touchpoints), default=s.created_at)
+        if customer is None:
+            customer = Customer(customer_key=s.customer_key, phone=s.profile.phone, name=s.profile.customer_name,
+                                city=s.profile.city, first_seen_at=first, last_seen_at=s.updated_at)
+        else:
+            customer.first_seen_at = min(_aware(customer.first_seen_at), first)
+            if _aware(customer.last_seen_at) <= s.updated_at:
+                customer.name, customer.city, customer.last_seen_at = s.profile.customer_name, s.profile.city, s.updated_at
+        session.add(customer)
+        known = set(session.exec(select(RawLeadRow.touchpoint_key).where(RawLeadRow.lead_id == s.lead_id)).all())
+        for t in s.touchpoints:
+            if t.key not in known:
+                session.add(RawLeadRow(lead_id=s.lead_id, touchpoint_key=t.key, channel=t.channel.value,
+                                       external_id=t.external_id, brand=s.brand, customer_key=s.customer_key,
+                                       campaign=t.campaign, acquisition_cost=t.acquisition_cost, received_at=t.at,
+                                       outcome=t.outcome))
+
+    @staticmethod
+    def _clock_runs(session, req: ProjectionRequest) -> None:
+        """Ended runs with their outcome, then the running ones (a run is keyed by lead, clock and start)."""
+        s = req.state
+        for end in req.clock_ends:
+            session.merge(ClockRun(lead_id=s.lead_id, clock=end.name, started_at=end.started_at, deadline=end.deadline,
+                                   dealer_id=end.dealer_id, ended_at=end.ended_at, outcome=end.outcome))
+        for clock in s.clocks.values():
+            session.merge(ClockRun(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at,
+                                   deadline=clock.deadline, dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back naive (they are stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -21,6 +21,7 @@ from domain.models import (
     AppealCase,
     BEHAVIOUR_COUNTERS,
     BehaviourEvent,
+    ClockEnd,
     ConsultantResult,
     ClockState,
     DefeatCase,
@@ -93,6 +94,7 @@ class Transition:
     actor: Actor = field(default_factory=lambda: SYSTEM_ACTOR)
     events: list[TimelineEvent] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    clock_ends: list[ClockEnd] = field(default_factory=list)
     message: str = ""
 
     @classmethod
@@ -121,10 +123,10 @@ class Transition:
         if s.reactivations and reached(stage, S.ENGAGED):
             s.progress_since_reactivation = True
         for name in [n for n, spec in _running_specs(s) if spec.stop_at_stage and reached(stage, spec.stop_at_stage)]:
-            del s.clocks[name]
+            self.end_clock(name, "met")
         if stage in END_STAGES:
             for name in [n for n in s.clocks if n not in SURVIVE_END]:
-                del s.clocks[name]
+                self.end_clock(name, "cancelled")
 
     def step_aside(self, stage: LeadStage) -> None:
         """Into a side stage that goes back where it came from (transfer review, defeat approval, cancellation)."""
@@ -147,8 +149,10 @@ class Transition:
                     clock.deadline = self.now + timedelta(seconds=clock.paused_remaining_s)
                     clock.paused_remaining_s = None
         for spec in CLOCKS.values():
-            if kind in spec.stops_on or (kind == "holding_ended" and spec.dealer_clock):
-                s.clocks.pop(spec.name, None)
+            if spec.name in s.clocks and kind in spec.stops_on:
+                self.end_clock(spec.name, "met")
+            elif spec.name in s.clocks and kind == "holding_ended" and spec.dealer_clock:
+                self.end_clock(spec.name, "cancelled")
         for spec in CLOCKS.values():
             if kind in spec.starts_on and self._may_start(spec):
                 self.start_clock(spec)
@@ -161,7 +165,17 @@ class Transition:
             return False
         return spec.start_if is None or spec.start_if(s)
 
+    def end_clock(self, name: str, outcome: str) -> ClockState:
+        s = self.state
+        clock = s.clocks.pop(name)
+        dealer = (s.holding.dealer_id if s.holding else None) if CLOCKS[name].dealer_clock else None
+        self.clock_ends.append(ClockEnd(name=name, started_at=clock.started_at, deadline=clock.deadline,
+                                        ended_at=self.now, outcome=outcome, dealer_id=dealer))
+        return clock
+
     def start_clock(self, spec: ClockSpec) -> None:
+        if spec.name in self.state.clocks:  # started again by what it waited for (a cadence clock)
+            self.end_clock(spec.name, "met")
         if spec.working_days:
             days = getattr(self.policy.working_days, spec.working_days)
             self.state.clocks[spec.name] = ClockState(name=spec.name, started_at=self.now, deadline=None)
@@ -229,6 +243,11 @@ class Transition:
         self.emit("nurturing_started", reason=why)
 
 
+def touchpoint(raw: RawLead, now: datetime, outcome: str) -> Touchpoint:
+    return Touchpoint(key=raw.touchpoint_key, channel=raw.channel, external_id=raw.external_id, at=now, outcome=outcome,
+                      campaign=raw.campaign, acquisition_cost=raw.acquisition_cost)
+
+
 def _running_specs(s: LeadState):
     return [(name, CLOCKS[name]) for name in list(s.clocks)]
 
@@ -243,7 +262,7 @@ def start_lead(lead_id: str, customer_key: str, raw: RawLead, policy: Policy, no
     state = LeadState(
         lead_id=lead_id, brand=raw.brand, customer_key=customer_key, profile=raw,
         created_at=now, updated_at=now, previous_lead_id=previous_lead_id,
-        touchpoints=[Touchpoint(key=raw.touchpoint_key, channel=raw.channel, external_id=raw.external_id, at=now, outcome="created")],
+        touchpoints=[touchpoint(raw, now, "created")],
     )
     t = Transition(state, policy, now, actor)
     t.emit("lead_created", channel=raw.channel.value, external_id=raw.external_id, campaign=raw.campaign,
@@ -268,7 +287,7 @@ def merge_raw_lead(state: LeadState, raw: RawLead, policy: Policy, now: datetime
     if s.stage in END_STAGES:  # the customer's next raw lead makes a new lead (see workflows.gateway)
         raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads", "closed")
     outcome = "reactivated" if s.stage == S.DORMANT else "merged"
-    s.touchpoints.append(Touchpoint(key=raw.touchpoint_key, channel=raw.channel, external_id=raw.external_id, at=now, outcome=outcome))
+    s.touchpoints.append(touchpoint(raw, now, outcome))
     s.profile = _merge_profile(s.profile, raw)
     t.emit("raw_lead_merged", channel=raw.channel.value, external_id=raw.external_id, campaign=raw.campaign,
            acquisition_cost=raw.acquisition_cost)
@@ -421,7 +440,7 @@ def lapse(state: LeadState, name: str, policy: Policy, now: datetime, sla_penalt
     this rule replay without it)."""
     t = Transition.begin(state, policy, now)
     spec = CLOCKS[name]
-    clock = t.state.clocks.pop(name)
+    clock = t.end_clock(name, "lapsed")
     t.emit("clock_lapsed", clock=name, title=spec.title, deadline=clock.deadline.isoformat())
     if spec.dealer_clock:
         t.state.sla_breached = True

@@ -233,6 +233,17 @@ class ClockState(Model):
         return self.deadline is not None and self.paused_remaining_s is None
 
 
+class ClockEnd(Model):
+    """How one run of a clock ended (the read model's SLA compliance counts these)."""
+
+    name: str
+    started_at: datetime
+    deadline: datetime | None
+    ended_at: datetime
+    outcome: str  # met (what it waited for happened) | lapsed | cancelled (the holding ended, the lead closed)
+    dealer_id: str | None = None  # the holding dealer, for dealer clocks
+
+
 class TransferRequest(Model):
     reason: str
     text: str
@@ -270,6 +281,8 @@ class Touchpoint(Model):
     external_id: str
     at: datetime
     outcome: str  # created | merged | reactivated
+    campaign: str | None = None
+    acquisition_cost: float | None = None
 
 
 class TimelineEvent(Model):
@@ -376,5 +389,6 @@ class DeadlineResult(Model):
 class ProjectionRequest(Model):
     state: LeadState
     events: list[TimelineEvent]
+    clock_ends: list[ClockEnd] = []
     workflow_id: str
     run_id: str

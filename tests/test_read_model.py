@@ -9,11 +9,12 @@ from sqlmodel import Session, func, select
 
 from activities.notify import NotifyActivities
 from activities.projection import ProjectionActivities
-from db.models import DealerPenalty, HoldingRow, Lead, Notification, TimelineEntry
+from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, Notification, RawLeadRow, TimelineEntry
 from domain import commands as c
+from domain.clocks import CLOCKS
 from domain.models import NotifyRequest, ProjectionRequest
 from domain.stages import Role
-from tests.fixtures import manager, raw_lead
+from tests.fixtures import OPS, manager, raw_lead
 from tests.harness import lab
 
 pytestmark = pytest.mark.postgres
@@ -97,3 +98,33 @@ def test_a_revoked_penalty_stays_revoked(any_engine):
                                   created_at=datetime(2026, 11, 1, tzinfo=UTC)))
         session.commit()
     assert count(any_engine, DealerPenalty, DealerPenalty.revoked_at.is_(None)) == 1
+
+
+async def test_customers_raw_leads_and_clock_runs_are_projected(env, any_engine):
+    """OneID, every raw lead with its cost, and every clock run with how it ended: met, lapsed, cancelled."""
+    async with lab(env, any_engine) as L:
+        lead_id = (await L.intake(raw_lead(604, campaign="spring", acquisition_cost=80.0))).lead_id
+        await L.intake(raw_lead(604, external_id="app-604", channel="app", acquisition_cost=20.0))
+        await L.intake(raw_lead(604, external_id="app-604", channel="app", acquisition_cost=20.0))  # the same again
+        await L.act(lead_id, manager("D-SH-1"), c.Acknowledge())  # receipt: met
+        await L.sleep(timedelta(minutes=16))  # first response: lapsed
+        await L.settle(lead_id)
+        await L.act(lead_id, manager("D-SH-1"), c.RequestTransfer(reason=c.TransferReason.OTHER, text="too far"))
+        await L.act(lead_id, OPS, c.ReviewTransfer(approve=True, explanation="ok"))  # D-SH-1's clocks: cancelled
+        state = await L.settle(lead_id)
+        rows = L._rows(select(ClockRun).where(ClockRun.lead_id == lead_id))
+        raw = L._rows(select(RawLeadRow).where(RawLeadRow.lead_id == lead_id).order_by(RawLeadRow.received_at))
+        with Session(any_engine) as session:
+            customer = session.get(Customer, state.customer_key)
+    ended = {(r.clock, r.dealer_id, r.outcome) for r in rows if r.ended_at is not None}
+    assert ("receipt", "D-SH-1", "met") in ended
+    assert ("first_response", "D-SH-1", "lapsed") in ended
+    assert {("first_deep_contact", "D-SH-1", "cancelled"), ("store_invitation", "D-SH-1", "cancelled")} <= ended
+    assert ("transfer_review", None, "met") in ended
+    running = {(r.clock, r.dealer_id) for r in rows if r.outcome is None}
+    assert state.dealer_id not in (None, "D-SH-1")
+    assert running == {(name, state.dealer_id if CLOCKS[name].dealer_clock else None) for name in state.clocks}
+    assert ("regional_follow_through", None) in running  # an OEM clock belongs to no dealer
+    assert [(r.channel, r.acquisition_cost, r.campaign, r.outcome) for r in raw] == [
+        ("website", 80.0, "spring", "created"), ("app", 20.0, None, "merged")]
+    assert customer.phone == state.profile.phone and customer.name == state.profile.customer_name

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import lifecycle as lc
     from domain.models import (
         Actor,
+        ClockEnd,
         ConsultantRequest,
         DeadlineRequest,
         DeclineQuotaRequest,
@@ -90,6 +91,7 @@ class LeadWorkflow:
         self.previous_lead_id = inp.previous_lead_id
         self._effects: deque = deque()
         self._events: list[TimelineEvent] = []  # decided, not yet in the read model
+        self._clock_ends: list[ClockEnd] = []  # likewise
         self._committed = 0  # transitions committed ...
         self._settled = 0  # ... and carried out (effects run, read model written)
         self._search: dict[str, object] = {}
@@ -134,6 +136,7 @@ class LeadWorkflow:
     def _commit(self, t: lc.Transition) -> int:
         self.state = t.state
         self._events.extend(t.events)
+        self._clock_ends.extend(t.clock_ends)
         self._effects.extend(t.effects)
         self._went_dormant = self._went_dormant or any(e.kind == "went_dormant" for e in t.events)
         for e in t.events:  # workflow.logger stays silent while replaying
@@ -200,10 +203,11 @@ class LeadWorkflow:
 
     async def _project(self) -> None:
         events, self._events = self._events, []
+        clock_ends, self._clock_ends = self._clock_ends, []
         info = workflow.info()
         await workflow.execute_activity_method(
             ProjectionActivities.record_lead,
-            ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events,
+            ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events, clock_ends=clock_ends,
                               workflow_id=info.workflow_id, run_id=info.run_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
         self._upsert_search_attributes()
