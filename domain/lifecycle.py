@@ -828,24 +828,26 @@ def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) 
     if rule.scope == "holder":
         if actor.dealer_id is None or actor.dealer_id != state.dealer_id:
             raise Refused("this lead is not held by your dealer", "forbidden")
-        if (actor.role == R.CONSULTANT and action != "claim" and state.consultant_id not in (None, actor.user_id)):
-            raise Refused("this lead is assigned to another consultant", "forbidden")
+        if actor.role == R.CONSULTANT and action == "claim" and state.stage != S.PUBLIC_POOL:
+            raise Refused("this lead is not in your dealer's public pool", "forbidden")
+        if actor.role == R.CONSULTANT and action != "claim" and state.consultant_id != actor.user_id:
+            raise Refused("this lead is not assigned to you", "forbidden")
     elif rule.scope == "original_dealer":
         if state.appeal is None or actor.dealer_id != state.appeal.dealer_id:
             raise Refused("only the dealer that was judged may appeal", "forbidden")
     if rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region and actor.region not in (None, state.region):
         raise Refused("this lead is outside your region", "forbidden")
-    if rule.guard is not None:
-        rule.guard(state, actor)
 
 
 def decide(state: LeadState, envelope: c.CommandEnvelope, policy: Policy, now: datetime) -> Transition:
     """Apply one person's action, or raise `Refused` saying why the lead does not allow it."""
     cmd, actor = envelope.command, envelope.actor
     rule = ACTIONS[cmd.action]
+    _check_actor(rule, state, actor, cmd.action)  # first: whose lead it is, before anything about it is said
     if state.stage not in rule.stages:
         raise Refused(f"{cmd.action} is not allowed while the lead is {state.stage.value}")
-    _check_actor(rule, state, actor, cmd.action)
+    if rule.guard is not None:
+        rule.guard(state, actor)
     t = Transition.begin(state, policy, now, actor)
     rule.apply(t, cmd)
     t.message = f"{cmd.action} done; lead is {t.state.stage.value}"
@@ -860,6 +862,8 @@ def allowed_actions(state: LeadState, actor: Actor) -> list[str]:
             continue
         try:
             _check_actor(rule, state, actor, name)
+            if rule.guard is not None:
+                rule.guard(state, actor)
         except Refused:
             continue
         out.append(name)
