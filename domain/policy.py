@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from domain.durations import parse_duration
 
@@ -90,6 +90,26 @@ class DispatchPolicy(_Frozen):
     default_radius_km: float = Field(gt=0)
 
 
+class Scorecard(_Frozen):
+    """Weights of the monthly dealer scorecard (SPEC 8, 考核); they sum to 1. Defaults keep policies
+    recorded before this table existed readable."""
+
+    conversion: float = Field(default=0.30, ge=0, le=1)
+    store_visit: float = Field(default=0.20, ge=0, le=1)
+    deal: float = Field(default=0.20, ge=0, le=1)
+    follow_up_timeliness: float = Field(default=0.10, ge=0, le=1)
+    status_update_accuracy: float = Field(default=0.10, ge=0, le=1)
+    defeat_report_compliance: float = Field(default=0.05, ge=0, le=1)
+    cooperation: float = Field(default=0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> "Scorecard":
+        total = sum(self.model_dump().values())
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"scorecard weights must sum to 1, not {total:g}")
+        return self
+
+
 class Policy(_Frozen):
     name: str
     version: str
@@ -100,6 +120,7 @@ class Policy(_Frozen):
     rules: Rules
     scoring: Scoring
     dispatch: DispatchPolicy
+    scorecard: Scorecard = Scorecard()
 
     def scaled(self, delta: timedelta) -> timedelta:
         """A policy duration as the engine runs it (compressed by LEADFLOW_TIME_SCALE)."""
