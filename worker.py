@@ -19,8 +19,9 @@ from devtools.logging import configure_logging, get_logger
 from settings import get_settings
 from temporal_client import connect
 from workflows.lead import LeadWorkflow
+from workflows.webhooks import WebhookFanout
 
-WORKFLOWS = [LeadWorkflow]
+WORKFLOWS = [LeadWorkflow, WebhookFanout]
 # workflow.logger's lines are rendered by structlog (devtools/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(

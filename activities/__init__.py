@@ -10,14 +10,16 @@ from activities.dispatch import DispatchActivities
 from activities.notify import NotifyActivities
 from activities.projection import ProjectionActivities
 from activities.scoring import ScoringActivities
+from activities.webhooks import WebhookActivities
 
 
 def all_activities(engine: Engine) -> list:
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
     notify, projection = NotifyActivities(engine), ProjectionActivities(engine)
-    assignment = AssignmentActivities(engine)
+    assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
     return [
         assignment.pick_consultant,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
         notify.notify, projection.record_lead, working_day_deadline,
+        webhooks.webhook_targets, webhooks.deliver_webhook, webhooks.give_up_webhook,
     ]
