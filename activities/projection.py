@@ -14,6 +14,7 @@ from temporalio import activity
 from activities.db import UsesDatabase
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.clocks import CLOCKS
+from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
 from domain.models import ProjectionRequest
 
@@ -32,7 +33,7 @@ class ProjectionActivities(UsesDatabase):
                 series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
                 furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
                 dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
-                alerts=s.alerts, created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
+                alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
                 previous_lead_id=s.previous_lead_id,
                 workflow_id=req.workflow_id, run_id=req.run_id,
                 clocks=[c.model_dump(mode="json") for c in s.clocks.values()],

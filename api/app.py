@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import errors
-from api.routes import behaviour, inbox, leads
+from api.routes import behaviour, dashboards, inbox, leads, masterdata, queues, webhooks
 from db.engine import default_engine
 from devtools.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -61,6 +61,10 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(leads.router)
     app.include_router(inbox.router)
     app.include_router(behaviour.router)
+    app.include_router(webhooks.router)
+    app.include_router(queues.router)
+    app.include_router(masterdata.router)
+    app.include_router(dashboards.router)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from domain.customers import mask_phone
 from domain.models import ScoreItem
 
 
@@ -50,6 +51,10 @@ class CustomerView(BaseModel):
 class LeadSummary(BaseModel):
     lead_id: str
     brand: str
+    customer_name: str
+    phone_masked: str
+    city: str | None
+    series: str | None
     stage: str
     grade: str | None
     score: float | None
@@ -58,8 +63,16 @@ class LeadSummary(BaseModel):
     region: str | None
     channel: str
     sla_breached: bool
+    alerts: int
+    next_deadline: datetime | None  # the earliest running clock's deadline: what is most urgent
     created_at: datetime
     updated_at: datetime
+
+    @classmethod
+    def of(cls, lead) -> "LeadSummary":
+        """From a read-model row; the phone only masked (the detail shows it to whoever may call)."""
+        fields = {f: getattr(lead, f) for f in LeadSummary.model_fields if f != "phone_masked"}
+        return cls(**fields, phone_masked=mask_phone(lead.phone))
 
 
 class LeadDetail(LeadSummary):
@@ -82,3 +95,87 @@ class NotificationView(BaseModel):
     message: str
     created_at: datetime
     read_at: datetime | None
+
+
+class LeadPage(BaseModel):
+    """One page of a lead list: `total` counts every match, `items` holds `limit` of them from `offset`."""
+
+    items: list[LeadSummary]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class IntakeAnswer(BaseModel):
+    """What intake answers. A dealer submitting a customer another dealer already follows learns only that."""
+
+    lead_id: str | None
+    outcome: str  # created | merged | reactivated | held_elsewhere
+    stage: str | None
+    dealer_id: str | None = None
+    previous_lead_id: str | None = None
+    repeat: bool = False  # this channel + external id was taken before: the same answer, nothing changed
+
+
+class BatchItemAnswer(BaseModel):
+    index: int  # the item's position in the batch, from 0
+    status: str  # created | merged | reactivated | held_elsewhere | invalid | refused | error
+    lead_id: str | None = None
+    stage: str | None = None
+    dealer_id: str | None = None
+    repeat: bool = False
+    errors: list[dict[str, Any]] = []  # for invalid: [{"loc": [...], "msg": ...}]; refused/error: [{"msg": ...}]
+
+
+class BatchAnswer(BaseModel):
+    results: list[BatchItemAnswer]
+    counts: dict[str, int]
+
+
+class QueueSummary(BaseModel):
+    queue: str
+    title: str
+    waiting: int
+    overdue: int
+    oldest_since: datetime | None
+
+
+class QueueItem(BaseModel):
+    lead: LeadSummary
+    since: datetime
+    deadline: datetime | None
+    overdue: bool
+    request: dict[str, Any]  # the transfer request, defeat case or appeal being decided
+
+
+class DealerView(BaseModel):
+    id: str
+    name: str
+    brand: str
+    region: str
+    city: str
+    latitude: float | None
+    longitude: float | None
+    service_cities: list[str]
+    service_radius_km: float | None
+    series: list[str]
+    stock: dict[str, int]
+    capacity: int
+    active: bool
+    choice_right: bool
+    competitive_region: bool
+    auto_assign: bool
+    conversion_90d: float
+    rating: float
+
+
+class ConsultantView(BaseModel):
+    user_id: str
+    name: str
+    dealer_id: str
+    series: list[str]
+    max_open_leads: int
+    on_duty: bool
+    active: bool
+    open_leads: int

@@ -112,6 +112,7 @@ class Lead(SQLModel, table=True):
     consultant_id: str | None = Field(default=None, index=True)
     sla_breached: bool = False
     alerts: int = 0
+    next_deadline: datetime | None = Field(default=None, index=True)  # the earliest running clock's
     created_at: datetime
     updated_at: datetime
     last_seq: int = 0
@@ -174,3 +175,37 @@ class Notification(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime
     read_at: datetime | None = None
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """An outbound webhook subscriber (SPEC 7): lead events are POSTed to its URL, signed with its secret.
+
+    Master data, written by the API (lead ops); empty `event_types` means every type."""
+
+    __tablename__ = "webhook_subscription"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str
+    url: str = Field(max_length=2000)
+    secret: str  # kept to sign each delivery; shown once, at creation and on rotation
+    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    brand: str | None = Field(default=None, index=True)
+    dealer_id: str | None = Field(default=None, index=True)  # only leads this dealer holds
+    active: bool = Field(default=True, index=True)
+    created_by: str | None = None
+    created_at: datetime
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one subscriber, written by the delivery activity: once delivered, never sent again."""
+
+    __tablename__ = "webhook_delivery"
+    event_id: str = Field(primary_key=True, max_length=200)
+    subscription_id: str = Field(primary_key=True, max_length=64, index=True, foreign_key="webhook_subscription.id")
+    event_type: str = Field(index=True)
+    lead_id: str = Field(index=True, max_length=128)
+    status: str = Field(index=True)  # retrying | delivered | failed
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+    updated_at: datetime = Field(index=True)

@@ -1,7 +1,7 @@
 """Create a user and print their bearer token (only its hash is stored).
 
     python -m devtools.users create --id ops-wang --name "Wang Fang" --role lead_ops
-    python -m devtools.users create --id sh1-li --name "Li Lei" --role consultant --dealer D-SH-01
+    python -m devtools.users create --id sh1-li --name "Li Lei" --role consultant --dealer D-SH-01 --series A5,A7
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from api.deps import hash_token
 from db.engine import default_engine
-from db.models import Dealer, User
+from db.models import Consultant, Dealer, User
 from domain.stages import DEALER_ROLES, Role
 
 
@@ -24,13 +24,25 @@ def issue_token(session: Session, user: User) -> str:
     return token
 
 
+class UserError(ValueError):
+    pass
+
+
 def create_user(session: Session, user_id: str, name: str, role: Role, dealer_id: str | None = None,
-                region: str | None = None) -> str:
+                region: str | None = None, series: list[str] | None = None) -> str:
+    """Create the user (a consultant also gets their consultant row) and return a new token."""
     if role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
-        raise SystemExit(f"a {role.value} needs --dealer naming an existing dealer")
+        raise UserError(f"a {role.value} needs a dealer: name an existing dealer")
     user = session.get(User, user_id) or User(id=user_id, name=name, role=role.value)
     user.name, user.role, user.dealer_id, user.region, user.active = name, role.value, dealer_id, region, True
     token = issue_token(session, user)
+    session.flush()
+    if role == Role.CONSULTANT:
+        consultant = session.get(Consultant, user_id) or Consultant(user_id=user_id, dealer_id=dealer_id)
+        consultant.dealer_id = dealer_id
+        if series is not None:
+            consultant.series = series
+        session.add(consultant)
     session.commit()
     return token
 
@@ -44,9 +56,14 @@ def main() -> None:
     create.add_argument("--role", required=True, choices=[r.value for r in Role if r != Role.SYSTEM])
     create.add_argument("--dealer")
     create.add_argument("--region")
+    create.add_argument("--series", help="a consultant's series, comma-separated (default: all)")
     args = parser.parse_args()
+    series = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
     with Session(default_engine()) as session:
-        token = create_user(session, args.id, args.name, Role(args.role), args.dealer, args.region)
+        try:
+            token = create_user(session, args.id, args.name, Role(args.role), args.dealer, args.region, series)
+        except UserError as err:
+            raise SystemExit(str(err)) from None
     print(f"{args.id}\t{args.role}\t{token}")
 
 

@@ -311,12 +311,15 @@ class IntakeResult(Model):
     outcome: str  # created | merged | reactivated (intake); recorded | duplicate (behaviour)
     stage: str
     previous_lead_id: str | None = None
+    dealer_id: str | None = None  # who holds the lead after intake
+    consultant_id: str | None = None
+    repeat: bool = False  # this raw lead (channel + external id) was taken before: the same answer, nothing changed
 
 
 class ActionResult(Model):
     lead_id: str
     action: str
-    stage: str
+    stage: str | None  # None when shown to a dealer that no longer holds the lead
     dealer_id: str | None
     consultant_id: str | None
     message: str

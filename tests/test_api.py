@@ -88,7 +88,7 @@ async def test_another_dealer_gets_403_on_actions_and_404_on_reads(env, engine):
         assert ack.status_code == 403
         assert (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-gz-1-mgr"))).status_code == 404
         listed = (await http.get("/v1/leads", headers=auth("d-gz-1-mgr"))).json()
-        assert lead_id not in [lead["lead_id"] for lead in listed]
+        assert lead_id not in [lead["lead_id"] for lead in listed["items"]] and listed["total"] == 0
         assert (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-sh-1-mgr"))).status_code == 200
 
 

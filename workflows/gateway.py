@@ -6,11 +6,15 @@ update names and how a refusal comes back.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowFailureError,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -85,11 +89,30 @@ async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: 
                 LeadWorkflow.intake, c.IntakeRequest(raw=raw, actor=actor), start_workflow_operation=start)
         except (WorkflowAlreadyStartedError, RPCError, WorkflowUpdateFailedError) as err:
             if _already_closed(err):
+                repeat = await _answered_before(client, lead_id, raw)
+                if repeat is not None:
+                    return repeat
                 continue  # that lead is over: try the customer's next one
             if isinstance(err, WorkflowUpdateFailedError):
                 raise _refusal(err) from None
             raise
     raise ActionRefused(f"customer has more than {MAX_GENERATIONS} leads of {raw.brand}", "invalid")
+
+
+async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.IntakeResult | None:
+    """The ended lead took this very raw lead (same channel and external id): its answer, again.
+
+    Read from the lead's result (the end of its history), so no worker is needed; a lead ended by
+    hand (terminated) has none, and the raw lead goes on to the customer's next lead."""
+    try:
+        outcome = await handle(client, lead_id).result(rpc_timeout=timedelta(seconds=10))
+    except (RPCError, WorkflowFailureError, asyncio.TimeoutError):
+        return None
+    answer = outcome.touchpoints.get(raw.touchpoint_key)
+    if answer is None:
+        return None
+    return c.IntakeResult(lead_id=lead_id, outcome=answer, stage=outcome.stage.value, dealer_id=outcome.dealer_id,
+                          previous_lead_id=outcome.previous_lead_id, repeat=True)
 
 
 async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:

@@ -42,6 +42,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
 
+from workflows.webhooks import publish as publish_webhooks
+
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
@@ -57,6 +59,9 @@ class LeadInput(Model):
 class LeadOutcome(Model):
     lead_id: str
     stage: LeadStage
+    dealer_id: str | None = None
+    previous_lead_id: str | None = None
+    touchpoints: dict[str, str] = {}  # channel:external id -> the answer it got (a repeat after the end gets it again)
 
 
 class ReassignSignal(Model):
@@ -96,6 +101,7 @@ class LeadWorkflow:
         self._settled = 0  # ... and carried out (effects run, read model written)
         self._search: dict[str, object] = {}
         self._went_dormant = False
+        self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
 
     # ------------------------------------------------------------------ the loop
 
@@ -121,7 +127,9 @@ class LeadWorkflow:
                     self._commit(lc.lapse(self.state, name, self.policy, workflow.now(), sla_penalties=penalize))
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._settle()
-        return LeadOutcome(lead_id=self.lead_id, stage=self.state.stage)
+        s = self.state
+        return LeadOutcome(lead_id=self.lead_id, stage=s.stage, dealer_id=s.dealer_id, previous_lead_id=s.previous_lead_id,
+                           touchpoints={t.key: t.outcome for t in s.touchpoints})
 
     async def _sleep_until_next_deadline(self) -> None:
         deadline = lc.next_deadline(self.state)
@@ -211,6 +219,8 @@ class LeadWorkflow:
                               workflow_id=info.workflow_id, run_id=info.run_id),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
         self._upsert_search_attributes()
+        stage_before, self._projected_stage = self._projected_stage, self.state.stage
+        await publish_webhooks(self.state, stage_before, events)  # starts a fan-out only when someone subscribes
 
     def _upsert_search_attributes(self) -> None:
         s = self.state
@@ -242,7 +252,9 @@ class LeadWorkflow:
         else:
             previous = lc.duplicate_outcome(self.state, req.raw)
             if previous is not None:  # the same external id from the same channel: same answer
-                return c.IntakeResult(lead_id=self.lead_id, outcome=previous, stage=self.state.stage.value)
+                return c.IntakeResult(lead_id=self.lead_id, outcome=previous, stage=self.state.stage.value,
+                                      dealer_id=self.state.dealer_id, consultant_id=self.state.consultant_id,
+                                      previous_lead_id=self.state.previous_lead_id, repeat=True)
             try:
                 t = lc.merge_raw_lead(self.state, req.raw, self.policy, now, req.actor)
             except lc.Refused as refused:
@@ -250,7 +262,8 @@ class LeadWorkflow:
             mark, outcome = self._commit(t), t.message
         await self._wait_settled(mark)
         return c.IntakeResult(lead_id=self.lead_id, outcome=outcome, stage=self.state.stage.value,
-                              previous_lead_id=self.state.previous_lead_id)
+                              previous_lead_id=self.state.previous_lead_id, dealer_id=self.state.dealer_id,
+                              consultant_id=self.state.consultant_id)
 
     @workflow.update
     async def record_behaviour(self, req: c.BehaviourRequest) -> c.IntakeResult:

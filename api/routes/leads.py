@@ -1,68 +1,158 @@
-"""Leads: intake, one endpoint per action, detail with clocks and timeline."""
+"""Leads: intake (single and batch), lists, detail with timeline, one endpoint per action."""
 
+import asyncio
+from collections import Counter
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
 
-from typing import Annotated
-
-from fastapi import APIRouter, Body, HTTPException, Path
+from fastapi import APIRouter, Body, HTTPException, Path, Query
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import exists, func
 from sqlmodel import select
 
+from api.access import lead_filter, visible_lead, visible_to
 from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
-from api.schemas import ClockView, CustomerView, HoldingView, LeadDetail, LeadSummary, TimelineView
-from db.models import HoldingRow, Lead, TimelineEntry
+from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
+                         LeadPage, LeadSummary, TimelineView)
+from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
+from devtools.logging import get_logger
 from domain import commands as c
 from domain.clocks import CLOCKS
+from domain.customers import InvalidPhone, normalize_phone
 from domain.lifecycle import allowed_actions
-from domain.models import Actor, LeadState, RawLead
+from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
 from workflows import gateway
 
+log = get_logger("api.leads")
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 LeadId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 INTAKE_ROLES = {Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS, Role.CALL_CENTER, Role.SYSTEM, *DEALER_ROLES}
+MAX_BATCH = 1000
+BATCH_CONCURRENCY = 32
+
+ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})
+SORTS = {
+    "updated_at": Lead.updated_at, "created_at": Lead.created_at, "score": Lead.score,
+    "next_deadline": Lead.next_deadline, "grade": Lead.grade,
+}
+Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})
 
 
-def visible_to(actor: Actor, lead: Lead) -> bool:
-    """A dealer sees only leads it holds now; a consultant only its own or the pool's; the OEM all."""
-    if actor.role not in DEALER_ROLES:
-        return True
-    if lead.dealer_id is None or lead.dealer_id != actor.dealer_id:
-        return False
-    if actor.role == Role.CONSULTANT:
-        return lead.consultant_id == actor.user_id or lead.stage == LeadStage.PUBLIC_POOL
-    return True
-
-
-def _visible_lead(session, actor: Actor, lead_id: str) -> Lead:
-    lead = session.get(Lead, lead_id)
-    if lead is None or not visible_to(actor, lead):
-        raise HTTPException(404, f"lead {lead_id} not found")
-    return lead
-
-
-@router.post("", response_model=c.IntakeResult, status_code=200)
-async def take_in_raw_lead(raw: RawLead, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
-    """One raw lead from any channel. Answers the lead id (= workflow id) and whether it was created or merged."""
+def _may_take_in(actor: Actor) -> None:
     if actor.role not in INTAKE_ROLES:
         raise HTTPException(403, f"{actor.role.value} cannot submit raw leads")
+
+
+async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
-    return await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
+    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
+    if not visible_to(actor, result):
+        # the customer is already followed up elsewhere: the touchpoint counts, the other lead stays private
+        return IntakeAnswer(lead_id=None, outcome="held_elsewhere", stage=None, repeat=result.repeat)
+    return IntakeAnswer.model_validate(result.model_dump())
 
 
-@router.get("", response_model=list[LeadSummary])
-def list_leads(actor: ActorDep, session: SessionDep, stage: LeadStage | None = None, limit: int = 50):
-    query = select(Lead)
+@router.post("", response_model=IntakeAnswer, status_code=200)
+async def take_in_raw_lead(raw: RawLead, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
+    """One raw lead from any channel. Answers the lead id (= workflow id) and whether it was created or merged.
+    The same channel and external id again gets the same answer and changes nothing."""
+    _may_take_in(actor)
+    return await _take_in(client, task_queue, policy, raw, actor)
+
+
+class Batch(BaseModel):
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH,
+                                        description=f"1 to {MAX_BATCH} raw leads; each is validated on its own")
+
+
+@router.post("/batch", response_model=BatchAnswer)
+async def take_in_batch(batch: Batch, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
+    """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
+
+    A bad item (`invalid`, with the fields at fault) or one the engine refuses (`refused`) does not stop the
+    others. `error` means the engine could not be reached for that item: sending the batch again is safe,
+    as every item is idempotent on its channel and external id."""
+    _may_take_in(actor)
+    gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+    async def one(index: int, item: dict[str, Any]) -> BatchItemAnswer:
+        try:
+            raw = RawLead.model_validate(item)
+            normalize_phone(raw.phone)
+        except ValidationError as err:
+            return BatchItemAnswer(index=index, status="invalid", errors=[
+                {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
+        except InvalidPhone as err:
+            return BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
+        async with gate:
+            try:
+                answer = await _take_in(client, task_queue, policy, raw, actor)
+            except gateway.ActionRefused as refused:
+                return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
+            except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
+                log.warning("batch item failed", index=index, error=repr(err))
+                return BatchItemAnswer(index=index, status="error", errors=[{"msg": "the engine did not answer; retry"}])
+        return BatchItemAnswer(index=index, status=answer.outcome, lead_id=answer.lead_id, stage=answer.stage,
+                               dealer_id=answer.dealer_id, repeat=answer.repeat)
+
+    results = await asyncio.gather(*(one(i, item) for i, item in enumerate(batch.items)))
+    return BatchAnswer(results=results, counts=dict(Counter(r.status for r in results)))
+
+
+@router.get("", response_model=LeadPage)
+def list_leads(
+    actor: ActorDep, session: SessionDep,
+    stage: Annotated[list[LeadStage] | None, Query(description="one or more stages")] = None,
+    grade: Annotated[list[str] | None, Query(max_length=8)] = None,
+    dealer_id: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    series: Annotated[str | None, Query(max_length=64)] = None,
+    channel: Channel | None = None,
+    brand: Annotated[str | None, Query(max_length=64)] = None,
+    consultant_id: Annotated[str | None, Query(max_length=64)] = None,
+    sla_breached: bool | None = None,
+    breached_clock: Annotated[ClockName | None, Query(description="leads on which this clock has lapsed")] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    sort: Annotated[Sort, Query(description="a field, `-` first for descending; next_deadline = most urgent first")] = Sort("-updated_at"),
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+):
+    """The leads the caller may see, filtered, sorted and paginated (a dealer's people: their dealer's only)."""
+    where = [lead_filter(actor)]
+    for column, value in ((Lead.dealer_id, dealer_id), (Lead.region, region), (Lead.series, series),
+                          (Lead.channel, channel), (Lead.brand, brand), (Lead.consultant_id, consultant_id),
+                          (Lead.sla_breached, sla_breached)):
+        if value is not None:
+            where.append(column == (value.value if isinstance(value, StrEnum) else value))
     if stage:
-        query = query.where(Lead.stage == stage.value)
-    if actor.role in DEALER_ROLES:
-        query = query.where(Lead.dealer_id == actor.dealer_id)
-    rows = session.exec(query.order_by(Lead.updated_at.desc()).limit(max(1, min(limit, 500)))).all()
-    return [LeadSummary.model_validate(r, from_attributes=True) for r in rows if visible_to(actor, r)]
+        where.append(Lead.stage.in_([s.value for s in stage]))
+    if grade:
+        where.append(Lead.grade.in_(grade))
+    if breached_clock is not None:
+        where.append(exists().where(ClockRun.lead_id == Lead.lead_id, ClockRun.clock == breached_clock.value,
+                                    ClockRun.outcome == "lapsed"))
+    if created_from is not None:
+        where.append(Lead.created_at >= created_from)
+    if created_to is not None:
+        where.append(Lead.created_at < created_to)
+    total = session.exec(select(func.count()).select_from(Lead).where(*where)).one()
+    key = sort.value.lstrip("-")
+    column = SORTS[key]
+    order = [column.is_(None), column.desc() if sort.value.startswith("-") else column.asc(), Lead.lead_id]
+    rows = session.exec(select(Lead).where(*where).order_by(*order).offset(offset).limit(limit)).all()
+    return LeadPage(items=[LeadSummary.of(r) for r in rows], total=total, limit=limit, offset=offset,
+                    next_offset=offset + limit if offset + limit < total else None)
 
 
 @router.get("/{lead_id}", response_model=LeadDetail)
 def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
-    lead = _visible_lead(session, actor, lead_id)
+    """Everything about one lead: customer, score explanation, open clocks, holdings, the whole timeline,
+    and the actions the caller may take now."""
+    lead = visible_lead(session, actor, lead_id)
     state = LeadState.model_validate(
         {k: v for k, v in lead.detail.items() if k != "phone_masked"}
         | {"clocks": {c["name"]: c for c in lead.clocks}, "score_items": lead.score_items})
@@ -70,7 +160,7 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     holdings = session.exec(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at)).all()
     p = state.profile
     return LeadDetail(
-        **LeadSummary.model_validate(lead, from_attributes=True).model_dump(),
+        **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
                               budget=p.budget, timeframe=p.timeframe.value),
@@ -83,15 +173,24 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     )
 
 
+async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
+    result = await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
+    if not visible_to(actor, result):
+        # e.g. an appeal by the judged dealer, or a transfer that took the lead away: nothing of where it is now
+        return result.model_copy(update={"stage": None, "dealer_id": None, "consultant_id": None,
+                                         "message": f"{command.action} done"})
+    return result
+
+
 def _action_route(name: str, model: type):
     if any(f.is_required() for f in model.model_fields.values()):
         async def perform(lead_id: LeadId, actor: ActorDep, client: ClientDep,
                           command: Annotated[model, Body()]) -> c.ActionResult:  # type: ignore[valid-type]
-            return await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
+            return await _act(client, lead_id, actor, command)
     else:  # nothing to say (e.g. acknowledge): the body may be left out
         async def perform(lead_id: LeadId, actor: ActorDep, client: ClientDep,
                           command: Annotated[model | None, Body()] = None) -> c.ActionResult:  # type: ignore[valid-type]
-            return await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command or model()))
+            return await _act(client, lead_id, actor, command or model())
 
     perform.__name__ = name
     perform.__doc__ = (model.__doc__ or name.replace("_", " ")).strip()

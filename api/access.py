@@ -1,0 +1,60 @@
+"""Who sees which leads (SPEC 1 and 9), in one place for every endpoint.
+
+A dealer's people see only the leads their dealer holds now; a consultant only those assigned to
+them or waiting in the dealer's public pool; the OEM's roles see every lead. Lists filter in SQL
+with `lead_filter`, single leads are checked with `visible_to`; a lead the caller may not see is
+answered 404, exactly as a lead that does not exist.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException
+from sqlalchemy import and_, false, or_, true
+
+from db.models import Lead
+from domain.models import Actor
+from domain.stages import DEALER_ROLES, LeadStage, Role
+
+LEAD_OPS = frozenset({Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS})
+DEALER_ADMINS = frozenset({Role.DEALER_MANAGER})
+
+
+def lead_filter(actor: Actor):
+    """A WHERE clause: the leads this actor may see."""
+    if actor.role not in DEALER_ROLES:
+        return true()
+    if actor.dealer_id is None:
+        return false()
+    held = Lead.dealer_id == actor.dealer_id
+    if actor.role == Role.CONSULTANT:
+        return and_(held, or_(Lead.consultant_id == actor.user_id, Lead.stage == LeadStage.PUBLIC_POOL.value))
+    return held
+
+
+def visible_to(actor: Actor, lead) -> bool:
+    """`lead`: anything with dealer_id, consultant_id and stage (a read-model row, an action's or intake's answer)."""
+    if actor.role not in DEALER_ROLES:
+        return True
+    if lead.dealer_id is None or lead.dealer_id != actor.dealer_id:
+        return False
+    if actor.role == Role.CONSULTANT:
+        return lead.consultant_id == actor.user_id or lead.stage == LeadStage.PUBLIC_POOL
+    return True
+
+
+def visible_lead(session, actor: Actor, lead_id: str) -> Lead:
+    lead = session.get(Lead, lead_id)
+    if lead is None or not visible_to(actor, lead):
+        raise HTTPException(404, f"lead {lead_id} not found")
+    return lead
+
+
+def require(actor: Actor, roles: frozenset[Role] | set[Role], what: str) -> None:
+    if actor.role not in roles:
+        raise HTTPException(403, f"{what} is for {', '.join(sorted(r.value for r in roles))}, not {actor.role.value}")
+
+
+def own_dealer(actor: Actor, dealer_id: str) -> None:
+    """A dealer's people reach only their own dealer's master data; others' is 'not found'."""
+    if actor.role in DEALER_ROLES and actor.dealer_id != dealer_id:
+        raise HTTPException(404, f"dealer {dealer_id} not found")

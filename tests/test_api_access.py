@@ -1,0 +1,131 @@
+"""Access control across the whole API: every endpoint, walked with every dealer role against a lead
+the caller's dealer does not hold (or, for a consultant, is not assigned to), answers 403 or 404 and
+never a byte of the lead."""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from api.routes.queues import QUEUES
+from domain import commands as c
+from domain.customers import mask_phone, normalize_phone
+from tests.fixtures import raw_lead
+from tests.test_api import api, auth, body
+
+OUTSIDERS = ["d-sh-2-mgr", "d-sh-2-opslead", "d-sh-2-c1", "d-gz-1-mgr", "d-gz-1-c1",
+             "d-sh-1-c2"]  # the last: the holding dealer's consultant the lead is not assigned to
+OTHER_DEALERS = [u for u in OUTSIDERS if not u.startswith("d-sh-1")]
+
+
+def sample(model) -> dict:
+    """A valid body for a command: every required field filled with a plausible value."""
+    out = {}
+    for name, field in model.model_fields.items():
+        if not field.is_required():
+            continue
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, enum.Enum):
+            out[name] = next(iter(kind)).value
+        elif kind is bool:
+            out[name] = True
+        elif kind in (int, float):
+            out[name] = 1
+        else:
+            out[name] = "d-sh-1-c1" if name == "consultant_id" else "reason"
+    return out
+
+
+def bodies(customer: int) -> dict[tuple[str, str], object]:
+    """Bodies for the endpoints that are not lead actions, keyed by (method, path template)."""
+    same_customer = body(customer, external_id="walk-in-2", channel="walk_in")
+    return {
+        ("POST", "/v1/leads"): same_customer,
+        ("POST", "/v1/leads/batch"): {"items": [same_customer]},
+        ("POST", "/v1/behaviour-events"): {"brand": "aurora", "phone": same_customer["phone"], "event_id": "e1",
+                                           "kind": "page_view"},
+        ("POST", "/v1/leads/{lead_id}/behaviour-events"): {"event_id": "e2", "kind": "page_view"},
+        ("POST", "/v1/dealers"): {"id": "D-NEW", "name": "New", "brand": "aurora", "region": "East", "city": "Suzhou"},
+        ("PATCH", "/v1/dealers/{dealer_id}"): {"capacity": 1},
+        ("PUT", "/v1/dealers/{dealer_id}/stock"): {"stock": {"A5": 1}},
+        ("POST", "/v1/dealers/{dealer_id}/consultants"): {"user_id": "intruder", "name": "Intruder"},
+        ("PATCH", "/v1/consultants/{user_id}"): {"on_duty": False},
+        ("POST", "/v1/webhooks"): {"url": "https://example.com/hook", "event_types": ["lead.dispatched"]},
+    }
+
+
+def operations(app) -> list[tuple[str, str, bool]]:
+    """(method, path template, takes a body) for every operation the API publishes."""
+    return [(method.upper(), path, "requestBody" in op)
+            for path, item in app.openapi()["paths"].items() for method, op in item.items()]
+
+
+def paths(template: str, lead_id: str) -> list[str]:
+    values = {"lead_id": [lead_id], "dealer_id": ["D-SH-1"], "user_id": ["d-sh-1-c1"], "queue": list(QUEUES)}
+    out = [template]
+    for name in re.findall(r"{(\w+)}", template):
+        out = [p.replace(f"{{{name}}}", v) for p in out for v in values.get(name, ["x"])]
+    return out
+
+
+async def test_no_endpoint_shows_or_touches_a_lead_to_a_dealer_role_that_does_not_hold_it(env, engine):
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(900), headers=auth("ops"))).json()["lead_id"]
+        for action, payload in (("acknowledge", None), ("assign", {"consultant_id": "d-sh-1-c1"})):
+            done = await http.post(f"/v1/leads/{lead_id}/{action}", json=payload, headers=auth("d-sh-1-mgr"))
+            assert done.status_code == 200, done.text
+        before, timeline_before = await L.state(lead_id), len(L.timeline(lead_id))
+        phone = normalize_phone(before.profile.phone)
+        secrets = [lead_id, before.profile.customer_name, phone, phone[-8:], mask_phone(phone)]
+        payloads = bodies(900)
+        commands = {f"/v1/leads/{{lead_id}}/{name.replace('_', '-')}": sample(model)
+                    for name, model in c.COMMAND_TYPES.items()}
+        walked = 0
+        for method, template, takes_body in operations(http._transport.app):
+            payload = commands.get(template, payloads.get((method, template)))
+            if takes_body and payload is None:
+                raise AssertionError(f"give {method} {template} a valid body in this test")
+            for path in paths(template, lead_id):
+                for user in OUTSIDERS:
+                    answer = await http.request(method, path, json=payload, headers=auth(user))
+                    walked += 1
+                    where = f"{method} {path} as {user}: {answer.status_code} {answer.text[:300]}"
+                    if answer.status_code >= 400:
+                        assert answer.status_code in (403, 404), where
+                        continue
+                    assert answer.status_code in (200, 201), where
+                    assert not any(s in answer.text for s in secrets), "leaked: " + where
+                    if user in OTHER_DEALERS:
+                        assert "D-SH-1" not in answer.text, "another dealer's data: " + where
+        assert walked >= 45 * len(OUTSIDERS)  # every operation (and every queue) with every outsider
+        after = await L.state(lead_id)
+        new = L.timeline(lead_id)[timeline_before:]
+        assert set(new) <= {"raw_lead_merged", "scored", "notified_lead_heated_up"} and new.count("raw_lead_merged") == 1, new  # the walk-in, once
+        assert (after.stage, after.dealer_id, after.consultant_id) == (before.stage, "D-SH-1", "d-sh-1-c1")
+
+
+async def test_the_holding_dealer_and_the_assigned_consultant_do_see_the_lead(env, engine):
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(901), headers=auth("ops"))).json()["lead_id"]
+        assert (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-sh-1-c1"))).status_code == 404  # not yet assigned
+        await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-sh-1-mgr"))
+        await http.post(f"/v1/leads/{lead_id}/assign", json={"consultant_id": "d-sh-1-c1"}, headers=auth("d-sh-1-mgr"))
+        for user in ("d-sh-1-mgr", "d-sh-1-opslead", "d-sh-1-c1", "ops", "rev-1", "rm-east", "cc"):
+            detail = await http.get(f"/v1/leads/{lead_id}", headers=auth(user))
+            assert detail.status_code == 200 and detail.json()["customer"]["phone"].startswith("+86"), user
+        followed = await http.post(f"/v1/leads/{lead_id}/log-follow-up", json={"channel": "call"},
+                                   headers=auth("d-sh-1-c2"))
+        assert followed.status_code == 403 and "not assigned to you" in followed.json()["detail"]
+        assert "contacted" not in followed.text  # nothing about the lead's stage
+
+
+async def test_a_dealer_entering_a_customer_another_dealer_follows_learns_only_that(env, engine):
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(902), headers=auth("ops"))).json()["lead_id"]
+        walk_in = await http.post("/v1/leads", json=body(902, external_id="w-1", channel="walk_in"),
+                                  headers=auth("d-gz-1-mgr"))
+        assert walk_in.status_code == 200
+        assert walk_in.json() == {"lead_id": None, "outcome": "held_elsewhere", "stage": None, "dealer_id": None,
+                                  "previous_lead_id": None, "repeat": False}
+        state = await L.state(lead_id)
+        assert [t.key for t in state.touchpoints][-1] == "walk_in:w-1" and state.dealer_id == "D-SH-1"
