@@ -321,8 +321,9 @@ class DealerScorecard(_Report):
     dealer_name: str
     region: str
     brand: str
-    rank: int = Field(description="1 = best total among the dealers ranked; equal totals (as shown, 1 decimal) "
-                                  "share a rank")
+    rank: int | None = Field(description="1 = best total among the dealers ranked; equal totals (as shown, 1 "
+                                         "decimal) share a rank; null: the dealer received no lead in the period "
+                                         "(nothing to judge), listed after the ranked ones")
     ranked_out_of: int
     total: float = Field(description="100 x sum(weight x counted_as), rounded half up to 1 decimal")
     received_leads: int = Field(description="distinct leads with a holding of this dealer started in the period")
@@ -411,11 +412,17 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
         cards.append((shown, DealerScorecard(
             dealer_id=dealer.id, dealer_name=dealer.name, region=dealer.region, brand=dealer.brand, rank=0,
             ranked_out_of=len(dealers), total=float(shown), received_leads=received_n, measures=measures)))
-    # ranked on the total as shown (1 decimal), so equal-looking totals share a rank
-    cards.sort(key=lambda pair: (-pair[0], pair[1].dealer_id))
-    for i, (total, card) in enumerate(cards):
-        card.rank = cards[i - 1][1].rank if i and cards[i - 1][0] == total else i + 1
-    return [card for _, card in cards]
+    # ranked on the total as shown (1 decimal), so equal-looking totals share a rank; a dealer that
+    # received nothing is not ranked (its compliance measures would count as perfect)
+    ranked = sorted((pair for pair in cards if pair[1].received_leads), key=lambda pair: (-pair[0], pair[1].dealer_id))
+    idle = sorted((pair for pair in cards if not pair[1].received_leads), key=lambda pair: pair[1].dealer_id)
+    for i, (total, card) in enumerate(ranked):
+        card.rank = ranked[i - 1][1].rank if i and ranked[i - 1][0] == total else i + 1
+    for _, card in ranked + idle:
+        card.ranked_out_of = len(ranked)
+    for _, card in idle:
+        card.rank = None
+    return [card for _, card in ranked + idle]
 
 
 # --------------------------------------------------------------------------- 4. dispatch match rate

@@ -418,7 +418,8 @@ async def check_scorecards(http) -> None:
     assert report["weights"] == {"conversion": 0.3, "store_visit": 0.2, "deal": 0.2, "follow_up_timeliness": 0.1,
                                  "status_update_accuracy": 0.1, "defeat_report_compliance": 0.05, "cooperation": 0.05}
     ranking = [(c["dealer_id"], c["rank"], c["total"]) for c in report["dealers"]]
-    assert ranking == [(D1, 1, 45.0), (D2, 2, 36.0), ("D-HZ-1", 3, 30.0), (G, 4, 13.3)]
+    # D-HZ-1 received nothing: listed last, unranked (its compliance measures would count as perfect)
+    assert ranking == [(D1, 1, 45.0), (D2, 2, 36.0), (G, 3, 13.3), ("D-HZ-1", None, 30.0)]
     cards = {c["dealer_id"]: {m["name"]: m for m in c["measures"]} for c in report["dealers"]}
 
     def nd(dealer, name):
@@ -461,10 +462,10 @@ async def check_scorecards(http) -> None:
     hz = cards["D-HZ-1"]
     assert hz["conversion"]["value"] is None and hz["conversion"]["counted_as"] == 0
     assert hz["cooperation"]["value"] is None and hz["cooperation"]["counted_as"] == 1
-    assert [c["received_leads"] for c in report["dealers"]] == [7, 5, 0, 1]
+    assert [c["received_leads"] for c in report["dealers"]] == [7, 5, 1, 0]
 
     one = await get(http, f"scorecards/{G}")
-    assert (one["rank"], one["ranked_out_of"], one["total"]) == (4, 4, 13.3)
+    assert (one["rank"], one["ranked_out_of"], one["total"]) == (3, 3, 13.3)
     south = await get(http, "scorecards", region="South")
     assert [(c["dealer_id"], c["rank"], c["ranked_out_of"]) for c in south["dealers"]] == [(G, 1, 1)]
 
@@ -590,7 +591,14 @@ async def test_the_scorecard_weights_come_from_the_policy(engine):
         # conversion only: D1 4/7 = 57.14 -> 57.1; D2 1/5 -> 20.0; G and D-HZ-1 0
         assert [(c["dealer_id"], c["total"]) for c in report["dealers"]] == [(D1, 57.1), (D2, 20.0),
                                                                             (G, 0.0), ("D-HZ-1", 0.0)]
-        assert [c["rank"] for c in report["dealers"]] == [1, 2, 3, 3]  # equal totals share a rank, by dealer id
+        assert [c["rank"] for c in report["dealers"]] == [1, 2, 3, None]  # D-HZ-1 received nothing: unranked
+    defeats_only = Scorecard(conversion=0, store_visit=0, deal=0, follow_up_timeliness=0,
+                             status_update_accuracy=0, defeat_report_compliance=1.0, cooperation=0)
+    async with dashboards_api(engine, load_policy().model_copy(update={"scorecard": defeats_only})) as http:
+        report = await get(http, "scorecards")
+        ranks = {c["dealer_id"]: (c["rank"], c["total"]) for c in report["dealers"]}
+        tied = [d for d, (_, total) in ranks.items() if total == 100.0 and ranks[d][0] is not None]
+        assert len(tied) >= 2 and len({ranks[d][0] for d in tied}) == 1  # equal totals share a rank
 
 
 def test_scorecard_weights_must_sum_to_one():
@@ -608,7 +616,7 @@ async def test_a_dealer_sees_only_its_own_figures(engine, user):
         assert sla["filters"]["dealer_id"] == D1 and sla["overall"]["runs"] == 26  # D1's clocks only
         # (L1 5, L2 4, L3 2, L4 5, L5 4, L6 2, L12 4; no OEM clock)
         ranked = await http.get("/v1/dashboards/scorecards", params=NOV, headers=auth(user))
-        assert [(c["dealer_id"], c["rank"], c["ranked_out_of"]) for c in ranked.json()["dealers"]] == [(D1, 1, 4)]
+        assert [(c["dealer_id"], c["rank"], c["ranked_out_of"]) for c in ranked.json()["dealers"]] == [(D1, 1, 3)]
         for other in (D2, G, "D-HZ-1", "Minhang", "Tianhe", "Hangzhou"):
             assert other not in ranked.text
         assert (await get(http, f"scorecards/{D1}", user))["total"] == 45.0
