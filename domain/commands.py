@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from domain.models import Actor, BehaviourEvent, Model, RawLead
+from domain.models import Actor, BehaviourEvent, Model, RawLead, Timeframe
 
 
 class ContactChannel(StrEnum):
@@ -226,7 +226,7 @@ class CleansingCorrections(Model):
     series: str | None = Field(default=None, max_length=64)
     model: str | None = Field(default=None, max_length=64)
     budget: int | None = Field(default=None, ge=0, le=100_000_000)
-    timeframe: str | None = None
+    timeframe: Timeframe | None = None  # checked here, not first inside the workflow (RawLead's rule)
 
 
 class RecordCleansing(Model):

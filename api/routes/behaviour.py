@@ -6,6 +6,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from api.deps import ActorDep, ClientDep
+from api.errors import responses
+from api.routes.leads import LeadId
 from domain import commands as c
 from domain.models import BehaviourEvent
 from domain.stages import DEALER_ROLES
@@ -19,7 +21,7 @@ class CustomerBehaviour(BehaviourEvent):
     phone: str = Field(min_length=5, max_length=32)
 
 
-router = APIRouter(tags=["behaviour"])
+router = APIRouter(tags=["behaviour"], responses=responses(403, 404, 409, 503))
 
 
 def _oem_only(actor) -> None:
@@ -37,6 +39,6 @@ async def record_customer_behaviour(body: CustomerBehaviour, actor: ActorDep, cl
 
 
 @router.post("/v1/leads/{lead_id}/behaviour-events", response_model=c.IntakeResult)
-async def record_lead_behaviour(lead_id: str, event: BehaviourEvent, actor: ActorDep, client: ClientDep):
+async def record_lead_behaviour(lead_id: LeadId, event: BehaviourEvent, actor: ActorDep, client: ClientDep):
     _oem_only(actor)
     return await gateway.record_lead_behaviour(client, lead_id, event, actor)

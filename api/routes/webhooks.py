@@ -20,13 +20,14 @@ from sqlmodel import select
 
 from activities.webhooks import EVENT_TYPES
 from api.deps import ActorDep, SessionDep
+from api.errors import responses
 from db.models import Dealer, WebhookDelivery, WebhookSubscription
 from domain.models import Actor
 from domain.stages import Role
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=responses(403))
 MANAGERS = frozenset({Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS})
-WebhookId = Annotated[str, Path(min_length=1, max_length=64)]
+WebhookId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")]
 
 
 def webhook_manager(actor: ActorDep) -> Actor:
@@ -124,12 +125,12 @@ def list_webhooks(actor: ManagerDep, session: SessionDep, include_inactive: bool
             for r in session.exec(query.order_by(WebhookSubscription.created_at)).all()]
 
 
-@router.get("/{webhook_id}", response_model=WebhookView)
+@router.get("/{webhook_id}", response_model=WebhookView, responses=responses(404))
 def get_webhook(webhook_id: WebhookId, actor: ManagerDep, session: SessionDep):
     return WebhookView.model_validate(_subscription(session, webhook_id), from_attributes=True)
 
 
-@router.delete("/{webhook_id}", response_model=WebhookView)
+@router.delete("/{webhook_id}", response_model=WebhookView, responses=responses(404))
 def deactivate_webhook(webhook_id: WebhookId, actor: ManagerDep, session: SessionDep):
     """Stop deliveries: events from now on are not sent, retries still pending are dropped."""
     row = _subscription(session, webhook_id)
@@ -139,7 +140,7 @@ def deactivate_webhook(webhook_id: WebhookId, actor: ManagerDep, session: Sessio
     return WebhookView.model_validate(row, from_attributes=True)
 
 
-@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret)
+@router.post("/{webhook_id}/rotate-secret", response_model=WebhookWithSecret, responses=responses(404))
 def rotate_secret(webhook_id: WebhookId, actor: ManagerDep, session: SessionDep):
     """A new signing secret, effective for the next delivery attempt (retries included)."""
     row = _subscription(session, webhook_id)
@@ -149,7 +150,7 @@ def rotate_secret(webhook_id: WebhookId, actor: ManagerDep, session: SessionDep)
     return WebhookWithSecret.model_validate(row, from_attributes=True)
 
 
-@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryView])
+@router.get("/{webhook_id}/deliveries", response_model=list[DeliveryView], responses=responses(404))
 def list_deliveries(webhook_id: WebhookId, actor: ManagerDep, session: SessionDep, limit: int = 100):
     """The most recent delivery records of this subscription, newest first."""
     _subscription(session, webhook_id)
