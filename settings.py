@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     time_scale: float = Field(default=1.0, gt=0, alias="LEADFLOW_TIME_SCALE")
     policy_path: str | None = Field(default=None, alias="LEADFLOW_POLICY")
     log_level: str = Field(default="INFO", alias="LEADFLOW_LOG_LEVEL")
+    temporal_ui_url: str = Field(default="http://127.0.0.1:8233", alias="LEADFLOW_TEMPORAL_UI_URL")  # the portal links leads there
 
 
 @lru_cache

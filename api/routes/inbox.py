@@ -9,18 +9,24 @@ from sqlmodel import select
 from api.deps import ActorDep, SessionDep
 from api.schemas import NotificationView
 from db.models import Notification
+from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
 
-@router.get("", response_model=list[NotificationView])
-def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
+def addressed_to(actor: Actor):
+    """A WHERE clause: the notifications in this actor's inbox (also what the portal's live stream sends)."""
     addressed_to_role = and_(Notification.recipient_user_id.is_(None), Notification.recipient_role == actor.role.value)
     if actor.role in DEALER_ROLES:
         addressed_to_role = and_(addressed_to_role, Notification.dealer_id == actor.dealer_id)
     elif actor.role == Role.REGIONAL_MANAGER:
         addressed_to_role = and_(addressed_to_role, Notification.region == actor.region)
-    query = select(Notification).where(or_(Notification.recipient_user_id == actor.user_id, addressed_to_role))
+    return or_(Notification.recipient_user_id == actor.user_id, addressed_to_role)
+
+
+@router.get("", response_model=list[NotificationView])
+def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
+    query = select(Notification).where(addressed_to(actor))
     rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
     return [NotificationView.model_validate(r, from_attributes=True) for r in rows]

@@ -1,0 +1,79 @@
+// The API, called with the signed-in user's bearer token. An error carries the API's own `detail`
+// (409: why the stage forbids it, 403: not your lead or role, 422: the fields at fault).
+
+import { t } from "./i18n.js";
+
+const TOKEN_KEY = "leadflow.token";
+
+export function getToken() { return localStorage.getItem(TOKEN_KEY); }
+export function setToken(token) { localStorage.setItem(TOKEN_KEY, token); }
+export function clearToken() { localStorage.removeItem(TOKEN_KEY); }
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(describe(status, detail));
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+/** 422 details as "field: message" lines, the field named as the form names it (needs.use). */
+function describe(status, detail) {
+  if (Array.isArray(detail)) {
+    return detail.map((d) => {
+      const loc = (d.loc || []).filter((p) => p !== "body" && p !== "query" && p !== "path");
+      const field = loc.join(".");
+      const label = field ? t("field." + field) : "";
+      return label ? `${label}: ${d.msg}` : d.msg;
+    }).join("\n");
+  }
+  if (typeof detail === "string") return detail;
+  if (detail && typeof detail === "object") return JSON.stringify(detail);
+  return `${t("ui.apiError")} (HTTP ${status})`;
+}
+
+let onUnauthorized = () => {};
+export function whenUnauthorized(fn) { onUnauthorized = fn; }
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value === undefined || value === null || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) search.append(key, v);
+  }
+  const text = search.toString();
+  return text ? "?" + text : "";
+}
+
+export async function request(method, path, { params, body, token } = {}) {
+  const headers = { Accept: "application/json" };
+  const bearer = token ?? getToken();
+  if (bearer) headers.Authorization = "Bearer " + bearer;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path + query(params), {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, t("ui.networkError"));
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
+  if (!response.ok) {
+    if (response.status === 401 && !token) onUnauthorized();
+    throw new ApiError(response.status, data && typeof data === "object" && "detail" in data ? data.detail : data);
+  }
+  return data;
+}
+
+export const get = (path, params) => request("GET", path, { params });
+export const post = (path, body) => request("POST", path, { body });
+
+let schema = null;
+/** The OpenAPI document, once: the action forms are generated from it. */
+export async function openapi() {
+  if (!schema) schema = await request("GET", "/openapi.json");
+  return schema;
+}

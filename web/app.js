@@ -1,0 +1,251 @@
+// The dealer portal and OEM console: sign-in, the shell (header, nav), the hash router, the live
+// stream and the toasts. Views live in views/; each renders into the page and returns {refresh}.
+
+import { ApiError, clearToken, get, getToken, request, setToken, whenUnauthorized } from "./api.js";
+import { setServerTime, tickAll } from "./countdown.js";
+import { clear, h, s } from "./dom.js";
+import { code, getLang, noticeName, setLang, t } from "./i18n.js";
+import { connect } from "./live.js";
+import { forget, isDealer, isManager, isOem, session } from "./session.js";
+import { detailView } from "./views/detail.js";
+import { inboxView, lastSeen, leadsView, poolView, teamView } from "./views/lists.js";
+import { dashboardsView, queuesView, queueView } from "./views/oem.js";
+
+const root = document.getElementById("app");
+const toasts = h("div", { class: "toasts", "aria-live": "polite" });
+document.body.append(toasts);
+setLang(getLang());
+
+let stopLive = null;
+let current = null;  // {route, refresh, wants, minInterval, lastRefresh}
+let unread = 0;
+let liveState = "offline";
+const quietUntil = new Map();  // lead id -> until when its lead events make no toast (the user's own action)
+
+// ------------------------------------------------------------------ routes
+
+const ROUTES = [
+  { pattern: /^\/leads\/([^/]+)$/, view: detailView, nav: "leads" },
+  { pattern: /^\/leads$/, view: leadsView, nav: "leads" },
+  { pattern: /^\/pool$/, view: poolView, nav: "pool", when: isDealer },
+  { pattern: /^\/inbox$/, view: inboxView, nav: "inbox" },
+  { pattern: /^\/team$/, view: teamView, nav: "team", when: isManager },
+  { pattern: /^\/queues\/([^/]+)$/, view: queueView, nav: "queues", when: isOem },
+  { pattern: /^\/queues$/, view: queuesView, nav: "queues", when: isOem },
+  { pattern: /^\/dashboards$/, view: dashboardsView, nav: "dashboards", when: isOem },
+];
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "") || "/leads";
+  const [path, search = ""] = raw.split("?");
+  return { path, query: Object.fromEntries(new URLSearchParams(search)) };
+}
+
+function navItems() {
+  return [
+    { key: "leads", href: "#/leads", label: isDealer() ? t("nav.leads") : t("nav.leadsOem"), icon: "M4 6h16M4 12h16M4 18h10" },
+    isDealer() && { key: "pool", href: "#/pool", label: t("nav.pool"), icon: "M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 8a4 4 0 1 0 0 8a4 4 0 1 0 0-8" },
+    { key: "inbox", href: "#/inbox", label: t("nav.inbox"), icon: "M3 6h18v12H3zM3 6l9 7l9-7", badge: true },
+    isManager() && { key: "team", href: "#/team", label: t("nav.team"), icon: "M9 11a3.5 3.5 0 1 0 0-7a3.5 3.5 0 1 0 0 7M2 20c0-4 3-6 7-6s7 2 7 6M16 4.5a3.5 3.5 0 0 1 0 6.5M18 14c2.5.5 4 2.5 4 6" },
+    isOem() && { key: "queues", href: "#/queues", label: t("nav.queues"), icon: "M4 5h10M4 12h10M4 19h10M17 5l2 2l3-4M17 12l2 2l3-4" },
+    isOem() && { key: "dashboards", href: "#/dashboards", label: t("nav.dashboards"), icon: "M4 20V10M10 20V4M16 20v-7M22 20H2" },
+  ].filter(Boolean);
+}
+
+// ------------------------------------------------------------------ shell
+
+function shell() {
+  const me = session.me;
+  const nav = h("nav", { class: "nav" }, navItems().map((item) => h("a", {
+    href: item.href, testid: `nav-${item.key}`, data: { nav: item.key }, class: "nav-link" },
+  icon(item.icon), h("span", { class: "nav-label" }, item.label),
+  item.badge ? h("span", { class: "badge count", testid: "inbox-count", hidden: unread === 0 }, String(unread)) : null)));
+  clear(root,
+    h("header", { class: "top" },
+      h("a", { class: "brand", href: "#/leads" }, t("app.brand")),
+      h("span", { class: "live-dot", testid: "live-status", title: liveState === "live" ? t("ui.live") : t("ui.offline"), data: { state: liveState } }),
+      h("span", { class: "whoami", testid: "whoami" }, h("strong", {}, me.name || me.user_id), " · ", code("role", me.role),
+        me.dealer_id ? ` · ${me.dealer_id}` : me.region ? ` · ${me.region}` : ""),
+      langToggle(),
+      h("button", { class: "ghost", testid: "sign-out", on: { click: signOut } }, t("ui.signOut"))),
+    nav,
+    h("main", { id: "view", class: "view" }));
+}
+
+function icon(path) {
+  return s("svg", { class: "nav-icon", viewBox: "0 0 24 24", width: 22, height: 22, fill: "none", stroke: "currentColor",
+    "stroke-width": 1.8, "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true" }, s("path", { d: path }));
+}
+
+function langToggle() {
+  return h("button", { class: "ghost lang", testid: "lang-toggle", title: "中文 / English", on: { click: () => {
+    setLang(getLang() === "zh" ? "en" : "zh");
+    document.title = t("app.title");
+    if (session.me) { shell(); route(); } else signInPage();
+  } } }, getLang() === "zh" ? "EN" : "中文");
+}
+
+function setUnread(n) {
+  unread = Math.max(0, n);
+  const badge = document.querySelector('[data-testid="inbox-count"]');
+  if (badge) { badge.textContent = String(unread); badge.hidden = unread === 0; }
+}
+
+async function countUnread() {
+  try {
+    const items = await get("/v1/inbox", { limit: 200 });
+    const seen = lastSeen();
+    setUnread(items.filter((n) => n.id > seen).length);
+  } catch { /* the badge waits for the next event */ }
+}
+
+export function toast(text) {
+  const el = h("div", { class: "toast", testid: "live-toast", role: "status" }, text);
+  toasts.append(el);
+  while (toasts.children.length > 3) toasts.firstElementChild.remove();
+  setTimeout(() => el.classList.add("hide"), 4000);
+  setTimeout(() => el.remove(), 4600);
+}
+
+// ------------------------------------------------------------------ router
+
+async function route() {
+  const view = document.getElementById("view");
+  if (!view) return;
+  const { path, query } = parseHash();
+  let match = null;
+  let params = [];
+  for (const r of ROUTES) {
+    const m = path.match(r.pattern);
+    if (m && (!r.when || r.when())) { match = r; params = m.slice(1); break; }
+  }
+  if (!match) { location.replace("#/leads"); return; }
+  document.querySelectorAll(".nav-link").forEach((a) => a.classList.toggle("active", a.dataset.nav === match.nav));
+  const token = {};
+  current = { token };
+  clear(view, h("p", { class: "muted loading" }, t("ui.loading")));
+  const el = h("div", { class: "page" });
+  try {
+    const quiet = (leadId) => quietUntil.set(leadId, Date.now() + 5000);
+    const handle = await match.view({ el, params, query, navigate, toast, quiet, onSeen: () => setUnread(0) });
+    if (current.token !== token) return;  // the user went elsewhere meanwhile
+    current = { token, ...handle, route: match.nav, lastRefresh: Date.now() };
+    clear(view, el);
+    tickAll();
+  } catch (err) {
+    if (current.token !== token) return;
+    clear(view, h("div", { class: "card error", role: "alert" }, err instanceof ApiError ? err.message : String(err),
+      h("button", { class: "ghost", on: { click: route } }, t("ui.retry"))));
+  }
+}
+
+function navigate(hash) {
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+// ------------------------------------------------------------------ live
+
+let pending = null;
+function refreshSoon(minInterval) {
+  if (!current?.refresh) return;
+  const gap = Math.max(minInterval || 0, current.minInterval || 1500);
+  const wait = Math.max(300, gap - (Date.now() - (current.lastRefresh || 0)));
+  if (pending) return;  // one refresh already on its way picks this change up too
+  pending = setTimeout(async () => {
+    pending = null;
+    const here = current;
+    if (!here?.refresh) return;
+    here.lastRefresh = Date.now();
+    try { await here.refresh(); tickAll(); } catch { /* shown again on the next event or a reload */ }
+  }, wait);
+}
+
+/** Does this event concern what the page shows? A dealer's people see few leads: all of theirs do. */
+function concerns(event, data) {
+  if (current?.wants) return current.wants(event, data);
+  if (event === "notification" || isDealer()) return true;
+  return !!document.querySelector(`#view [data-lead-id="${CSS.escape(data.lead_id)}"]`);
+}
+
+function onLive(event, data) {
+  if (event === "ready") { setServerTime(data.server_time); return; }
+  if (event !== "lead" && event !== "notification") return;
+  const relevant = concerns(event, data);
+  if (event === "notification") {
+    if (current?.route === "inbox") setUnread(0); else setUnread(unread + 1);
+    toast(t("ui.liveNote", { kind: noticeName(data.kind) }) + (data.message ? ` — ${data.message}` : ""));
+  } else if (relevant && !((quietUntil.get(data.lead_id) || 0) > Date.now())) {
+    toast(data.stage ? t("ui.liveLead", { stage: code("stage", data.stage) }) : t("ui.liveGone"));
+  }
+  // the OEM sees every lead: a list it is looking at takes in new leads every 10 s at most
+  if (relevant || current?.route === "inbox") refreshSoon(); else if (isOem()) refreshSoon(10000);
+}
+
+function setLiveStatus(state, reconnected) {
+  liveState = state;
+  const dot = document.querySelector('[data-testid="live-status"]');
+  if (dot) { dot.dataset.state = state; dot.title = state === "live" ? t("ui.live") : t("ui.reconnecting"); }
+  if (reconnected) { refreshSoon(); countUnread(); }  // events may have been missed while away
+}
+
+// ------------------------------------------------------------------ sign-in
+
+function signInPage(message) {
+  const input = h("input", { type: "password", testid: "token-input", name: "token", autocomplete: "off", placeholder: t("ui.token"), required: true });
+  const error = h("div", { class: "form-error", testid: "sign-in-error", role: "alert", hidden: !message }, message || "");
+  const form = h("form", { class: "card signin", on: { submit: async (e) => {
+    e.preventDefault();
+    const token = input.value.trim();
+    if (!token) return;
+    try {
+      await start(token);
+    } catch (err) {
+      error.textContent = err instanceof ApiError && err.status === 401 ? t("ui.badToken") : err.message;
+      error.hidden = false;
+    }
+  } } },
+  h("h1", {}, t("app.brand")), h("p", { class: "muted" }, t("ui.signInTitle")),
+  h("label", { class: "field" }, h("span", { class: "field-label" }, t("ui.token")), input),
+  h("p", { class: "muted small" }, t("ui.tokenHint")), error,
+  h("button", { type: "submit", class: "primary wide", testid: "sign-in" }, t("ui.signIn")));
+  clear(root, h("header", { class: "top" }, h("span", { class: "brand" }, t("app.brand")), langToggle()), h("main", { class: "view" }, form));
+  input.focus();
+}
+
+async function start(token) {
+  const sentAt = Date.now();
+  const me = await request("GET", "/v1/me", { token });
+  setServerTime(me.server_time, (sentAt + Date.now()) / 2);
+  setToken(token);
+  session.me = me;
+  document.title = t("app.title");
+  shell();
+  stopLive?.();
+  stopLive = connect({ onEvent: onLive, onStatus: setLiveStatus, onUnauthorized: () => signOut(t("ui.badToken")) });
+  countUnread();
+  if (!location.hash || location.hash === "#/" || location.hash === "#") location.replace("#/leads");
+  await route();
+}
+
+function signOut(message) {
+  stopLive?.();
+  stopLive = null;
+  clearToken();
+  forget();
+  current = null;
+  setUnread(0);
+  signInPage(typeof message === "string" ? message : undefined);
+}
+
+whenUnauthorized(() => signOut(t("ui.badToken")));
+window.addEventListener("hashchange", () => { if (session.me) route(); });
+
+const saved = getToken();
+if (saved) {
+  start(saved).catch((err) => {
+    if (err instanceof ApiError && err.status === 401) signOut(t("ui.badToken"));
+    else signInPage(err.message);
+  });
+} else {
+  signInPage();
+}

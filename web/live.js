@@ -1,0 +1,66 @@
+// The live stream (GET /v1/stream, Server-Sent Events), read with fetch so the token travels in the
+// Authorization header rather than in the URL (EventSource cannot send headers; the server accepts
+// ?token= too). Reconnects on its own; after a reconnect the page re-fetches what it shows, since
+// events may have been missed in between.
+
+import { getToken } from "./api.js";
+
+export function connect({ onEvent, onStatus, onUnauthorized }) {
+  let stopped = false;
+  let controller = null;
+  let attempt = 0;
+
+  async function run() {
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const response = await fetch("/v1/stream", {
+          headers: { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" },
+          signal: controller.signal, cache: "no-store",
+        });
+        if (response.status === 401) { onUnauthorized?.(); return; }
+        if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
+        onStatus?.("live", attempt > 0);
+        attempt = 0;
+        await read(response.body, onEvent);
+      } catch (err) {
+        if (stopped) return;
+      }
+      if (stopped) return;
+      onStatus?.("offline");
+      attempt += 1;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(30000, 1000 * 2 ** Math.min(attempt, 5))));
+    }
+  }
+
+  run();
+  return () => { stopped = true; controller?.abort(); };
+}
+
+/** The SSE wire format: blocks separated by a blank line; `event:` and `data:` lines; `:` comments. */
+async function read(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value.replaceAll("\r\n", "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let event = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+        if (field === "event") event = text;
+        else if (field === "data") data.push(text);
+      }
+      if (!data.length) continue;
+      try { onEvent(event, JSON.parse(data.join("\n"))); } catch { /* a malformed event is skipped */ }
+    }
+  }
+}
