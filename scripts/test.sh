@@ -3,6 +3,9 @@
 # Needs PostgreSQL for the read-model tests (LEADFLOW_TEST_POSTGRES_URL, default database
 # "test" on 127.0.0.1:5432); they are skipped without it, except when CI=true, where a missing
 # PostgreSQL or Temporal test server is a failure.
+# The browser tests (tests/browser/) drive Debian's chromium with Playwright (never `playwright
+# install`); chromium is installed with apt-get when missing (as root), and they are skipped
+# without it, except when CI=true.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_venv.sh
@@ -39,6 +42,41 @@ if ! postgres_answers; then
         fi
         echo "warning: PostgreSQL does not answer at $LEADFLOW_TEST_POSTGRES_URL; the read-model tests will be skipped" >&2
     fi
+fi
+
+chromium_found() {
+    [ -x "${LEADFLOW_CHROMIUM:-/usr/bin/chromium}" ] || command -v chromium >/dev/null 2>&1
+}
+
+if ! chromium_found; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "==> chromium is missing; trying: apt-get install -y --no-install-recommends chromium"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; then
+            echo "==> that failed; trying again after apt-get update"
+            DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+                DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium || true
+        fi
+    fi
+    if ! chromium_found; then
+        if $ci; then
+            echo "error: chromium is missing and could not be installed (apt-get install -y --no-install-recommends chromium, as root); the browser tests need it when CI=true" >&2
+            exit 1
+        fi
+        echo "warning: chromium is missing (apt-get install -y --no-install-recommends chromium); the browser tests will be skipped" >&2
+    fi
+fi
+if $ci; then
+    export LEADFLOW_REQUIRE_BROWSER=1
+fi
+# The pages speak Chinese first: without a CJK font the screenshots show empty boxes (never a failure).
+cjk_font_found() {
+    [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] ||
+        { command -v fc-list >/dev/null 2>&1 && [ -n "$(fc-list :lang=zh 2>/dev/null)" ]; }
+}
+if chromium_found && ! cjk_font_found && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> no CJK font for the browser's screenshots; trying: apt-get install -y --no-install-recommends fonts-wqy-microhei"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends fonts-wqy-microhei >/dev/null ||
+        echo "warning: could not install fonts-wqy-microhei; Chinese text in the screenshots will show as boxes" >&2
 fi
 
 for binary in temporal temporal-test-server; do
