@@ -9,12 +9,12 @@ import time
 import uuid
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import errors
-from api.routes import behaviour, dashboards, inbox, leads, masterdata, queues, webhooks
+from api import edge, errors
+from api.routes import behaviour, dashboards, inbox, leads, masterdata, pages, queues, webhooks
 from db.engine import default_engine
 from devtools.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -41,7 +41,9 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
         version="0.1.0",
         summary="Lead lifecycle engine: every lead a durable Temporal workflow",
         lifespan=lifespan,
+        dependencies=[Depends(edge.check_input)],  # 422: NUL or a lone surrogate anywhere, a body not typed as JSON
     )
+    app.add_middleware(edge.BodyLimit)  # 413 over edge.MAX_BODY_BYTES
     errors.install(app)
     log = get_logger("api")
 
@@ -65,6 +67,8 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(queues.router)
     app.include_router(masterdata.router)
     app.include_router(dashboards.router)
+    app.include_router(pages.router)  # the portal: GET /, /v1/me, /v1/clocks, /v1/stream
+    app.mount("/web", pages.static_files(), name="web")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -37,7 +38,14 @@ def get_task_queue(request: Request) -> str:
     return request.app.state.task_queue
 
 
+def current_time() -> datetime:
+    """"Now" for the API (overdue, waiting, the countdowns' reference, the default period); tests give it the
+    Temporal test server's clock, which is where the leads' deadlines live."""
+    return datetime.now(UTC)
+
+
 ClientDep = Annotated[Client, Depends(get_client)]
+NowDep = Annotated[datetime, Depends(current_time)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 TaskQueueDep = Annotated[str, Depends(get_task_queue)]

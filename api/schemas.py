@@ -179,3 +179,24 @@ class ConsultantView(BaseModel):
     on_duty: bool
     active: bool
     open_leads: int
+    breached_leads: int  # open leads of theirs on which an SLA clock has lapsed
+
+
+class MeView(BaseModel):
+    """Who is signed in, for the portal: the role decides which pages it shows."""
+
+    user_id: str
+    name: str | None
+    role: str
+    dealer_id: str | None
+    region: str | None
+    temporal_ui_url: str  # every lead links to its workflow there
+    temporal_namespace: str
+    server_time: datetime  # the portal's countdowns correct the device's clock by it
+
+
+class LeadClocks(BaseModel):
+    """The open clocks of one lead, for the countdowns of a lead list."""
+
+    lead_id: str
+    clocks: list[ClockView]

@@ -113,8 +113,8 @@ class Lead(SQLModel, table=True):
     sla_breached: bool = False
     alerts: int = 0
     next_deadline: datetime | None = Field(default=None, index=True)  # the earliest running clock's
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(index=True)
+    updated_at: datetime = Field(index=True)  # lists sort on it; the live stream polls it
     last_seq: int = 0
     previous_lead_id: str | None = Field(default=None, index=True)
     workflow_id: str

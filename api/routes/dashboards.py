@@ -9,14 +9,17 @@ forced to it; naming another dealer answers 404, as for another dealer's lead); 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session, select
 
-from api.deps import ActorDep, PolicyDep, SessionDep
+from api.deps import ActorDep, NowDep, PolicyDep, SessionDep, current_time  # noqa: F401 (tests pin current_time)
+from api.edge import Moment
+from api.errors import responses
+from api.routes.masterdata import DealerId
 from db import analytics
 from db.analytics import (ChannelReport, DealerScorecard, DispatchReport, Filters, FunnelReport, Period,
                           ReviewReport, ScorecardReport, SlaReport)
@@ -26,7 +29,8 @@ from domain.lifecycle import GRADE_ORDER
 from domain.models import Actor, Channel
 from domain.stages import DEALER_ROLES, Role
 
-router = APIRouter(prefix="/v1/dashboards", tags=["dashboards"])
+# 403: consultants; 404: a dealer user naming another dealer
+router = APIRouter(prefix="/v1/dashboards", tags=["dashboards"], responses=responses(403, 404))
 
 ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})
 Grade = StrEnum("Grade", {g: g for g in GRADE_ORDER})
@@ -43,12 +47,6 @@ class GroupBy(StrEnum):
     DEALER = "dealer"
 
 
-def current_time() -> datetime:
-    """The moment "now" figures (overdue, waiting, the default month) are counted at; tests pin it."""
-    return datetime.now(UTC)
-
-
-NowDep = Annotated[datetime, Depends(current_time)]
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -65,13 +63,13 @@ def viewer(actor: ActorDep) -> Actor:
 ViewerDep = Annotated[Actor, Depends(viewer)]
 
 PERIOD_DOC = ("Half-open period [from, to). A date (2026-11-01) means 00:00 that day; dates and datetimes "
-              "without an offset are Asia/Shanghai local time. Default: the current calendar month; a missing "
-              "`from` is the 1st of the current month, a missing `to` the 1st of the next month.")
+              "without an offset are Asia/Shanghai local time; between 1900 and 2999. Default: the current calendar "
+              "month; a missing `from` is the 1st of the current month, a missing `to` the 1st of the next month.")
 
 
 def period(now: NowDep,
-           from_: Annotated[datetime | None, Query(alias="from", description=PERIOD_DOC)] = None,
-           to: Annotated[datetime | None, Query(description="End of the period, exclusive (see `from`).")] = None,
+           from_: Annotated[Moment | None, Query(alias="from", description=PERIOD_DOC)] = None,
+           to: Annotated[Moment | None, Query(description="End of the period, exclusive (see `from`).")] = None,
            ) -> Period:
     month = analytics.month_of(now)
     resolved = Period(analytics.local(from_) if from_ else month.start, analytics.local(to) if to else month.end)
@@ -225,7 +223,7 @@ dealer user asking for another dealer.
 
 @router.get("/scorecards/{dealer_id}", response_model=DealerScorecard, description=SCORECARD_ONE_DOC)
 def scorecard(actor: ViewerDep, session: SessionDep, period: PeriodDep, policy: PolicyDep,
-              dealer_id: Annotated[str, Path(min_length=1, max_length=64)]) -> DealerScorecard:
+              dealer_id: DealerId) -> DealerScorecard:
     if (actor.role in DEALER_ROLES and dealer_id != actor.dealer_id) or session.get(Dealer, dealer_id) is None:
         raise HTTPException(404, f"dealer {dealer_id} not found")
     return next(c for c in analytics.scorecards(session, period, policy.scorecard) if c.dealer_id == dealer_id)

@@ -1,8 +1,8 @@
 """Leads: intake (single and batch), lists, detail with timeline, one endpoint per action."""
 
 import asyncio
+import json
 from collections import Counter
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -13,6 +13,8 @@ from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
 from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
+from api.edge import Moment
+from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
                          LeadPage, LeadSummary, TimelineView)
 from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
@@ -27,7 +29,8 @@ from workflows import gateway
 
 log = get_logger("api.leads")
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
-LeadId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+# not starting with a dot: "." and ".." are path segments clients collapse (another route would answer)
+LeadId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_:-][A-Za-z0-9_.:-]*$")]
 INTAKE_ROLES = {Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS, Role.CALL_CENTER, Role.SYSTEM, *DEALER_ROLES}
 MAX_BATCH = 1000
 BATCH_CONCURRENCY = 32
@@ -55,7 +58,7 @@ async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) 
     return IntakeAnswer.model_validate(result.model_dump())
 
 
-@router.post("", response_model=IntakeAnswer, status_code=200)
+@router.post("", response_model=IntakeAnswer, status_code=200, responses=responses(403, 409, 503))
 async def take_in_raw_lead(raw: RawLead, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
     """One raw lead from any channel. Answers the lead id (= workflow id) and whether it was created or merged.
     The same channel and external id again gets the same answer and changes nothing."""
@@ -68,7 +71,7 @@ class Batch(BaseModel):
                                         description=f"1 to {MAX_BATCH} raw leads; each is validated on its own")
 
 
-@router.post("/batch", response_model=BatchAnswer)
+@router.post("/batch", response_model=BatchAnswer, responses=responses(403))
 async def take_in_batch(batch: Batch, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
     """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
 
@@ -80,7 +83,7 @@ async def take_in_batch(batch: Batch, actor: ActorDep, client: ClientDep, policy
 
     async def one(index: int, item: dict[str, Any]) -> BatchItemAnswer:
         try:
-            raw = RawLead.model_validate(item)
+            raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
             normalize_phone(raw.phone)
         except ValidationError as err:
             return BatchItemAnswer(index=index, status="invalid", errors=[
@@ -115,8 +118,8 @@ def list_leads(
     consultant_id: Annotated[str | None, Query(max_length=64)] = None,
     sla_breached: bool | None = None,
     breached_clock: Annotated[ClockName | None, Query(description="leads on which this clock has lapsed")] = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    created_from: Annotated[Moment | None, Query(description="created at or after; without an offset: Asia/Shanghai")] = None,
+    created_to: Annotated[Moment | None, Query(description="created before; without an offset: Asia/Shanghai")] = None,
     sort: Annotated[Sort, Query(description="a field, `-` first for descending; next_deadline = most urgent first")] = Sort("-updated_at"),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -148,7 +151,7 @@ def list_leads(
                     next_offset=offset + limit if offset + limit < total else None)
 
 
-@router.get("/{lead_id}", response_model=LeadDetail)
+@router.get("/{lead_id}", response_model=LeadDetail, responses=responses(404))
 def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     """Everything about one lead: customer, score explanation, open clocks, holdings, the whole timeline,
     and the actions the caller may take now."""
@@ -201,6 +204,5 @@ for _name, _model in c.COMMAND_TYPES.items():
     router.add_api_route(
         f"/{{lead_id}}/{_name.replace('_', '-')}", _action_route(_name, _model), methods=["POST"],
         response_model=c.ActionResult, name=_name, summary=_name.replace("_", " "),
-        responses={403: {"description": "not your lead or not your role"}, 404: {"description": "no such lead"},
-                   409: {"description": "the lead's stage does not allow this action"}},
+        responses=responses(403, 404, 409, 503),
     )

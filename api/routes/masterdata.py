@@ -15,14 +15,17 @@ from sqlmodel import select
 
 from api.access import LEAD_OPS, own_dealer, require
 from api.deps import ActorDep, SessionDep
+from api.errors import responses
 from api.schemas import ConsultantView, DealerView
 from db.models import Consultant, Dealer, Lead, User
 from devtools.users import UserError, create_user
 from domain.stages import DEALER_ROLES, END_STAGES, Role
 
 router = APIRouter(tags=["master data"])
-DealerId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+# ids do not start with a dot: "." and ".." are path segments clients collapse (another route would answer)
+ID_PATTERN = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+DealerId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+UserId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Series = Annotated[str, Field(min_length=1, max_length=64)]
 MANAGERS = LEAD_OPS | {Role.DEALER_MANAGER}
 
@@ -47,7 +50,7 @@ class DealerFields(BaseModel):
 
 
 class NewDealer(DealerFields):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=128)
     brand: str = Field(min_length=1, max_length=64)
     region: str = Field(min_length=1, max_length=64)
@@ -65,7 +68,7 @@ class ConsultantFields(BaseModel):
 
 
 class NewConsultant(ConsultantFields):
-    user_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    user_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=64)
 
     @field_validator("user_id")
@@ -109,11 +112,13 @@ def _not_null(changes: dict) -> None:
 
 def _consultant_views(session, rows: list[tuple[Consultant, User]]) -> list[ConsultantView]:
     ids = [c.user_id for c, _ in rows]
-    load = dict(session.exec(select(Lead.consultant_id, func.count()).where(
-        Lead.consultant_id.in_(ids), Lead.stage.not_in([s.value for s in END_STAGES])).group_by(Lead.consultant_id)).all())
+    counts = session.exec(select(Lead.consultant_id, func.count(), func.count().filter(Lead.sla_breached)).where(
+        Lead.consultant_id.in_(ids), Lead.stage.not_in([s.value for s in END_STAGES])).group_by(Lead.consultant_id)).all()
+    load = {who: (total, breached) for who, total, breached in counts}
     return [ConsultantView(user_id=c.user_id, name=u.name, dealer_id=c.dealer_id, series=c.series,
                            max_open_leads=c.max_open_leads, on_duty=c.on_duty, active=u.active,
-                           open_leads=load.get(c.user_id, 0)) for c, u in rows]
+                           open_leads=load.get(c.user_id, (0, 0))[0], breached_leads=load.get(c.user_id, (0, 0))[1])
+            for c, u in rows]
 
 
 # ------------------------------------------------------------------ dealers
@@ -125,7 +130,7 @@ def list_dealers(actor: ActorDep, session: SessionDep,
                  brand: Annotated[str | None, Query(max_length=64)] = None,
                  series: Annotated[str | None, Query(max_length=64)] = None,
                  active: bool | None = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0)] = 0):
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The dealer network (a dealer's people: their own dealer only)."""
     query = select(Dealer)
     if actor.role in DEALER_ROLES:
@@ -139,12 +144,12 @@ def list_dealers(actor: ActorDep, session: SessionDep,
     return [DealerView.model_validate(d, from_attributes=True) for d in rows[offset:offset + limit]]
 
 
-@router.get("/v1/dealers/{dealer_id}", response_model=DealerView)
+@router.get("/v1/dealers/{dealer_id}", response_model=DealerView, responses=responses(404))
 def get_dealer(dealer_id: DealerId, actor: ActorDep, session: SessionDep):
     return DealerView.model_validate(_dealer(session, actor, dealer_id), from_attributes=True)
 
 
-@router.post("/v1/dealers", response_model=DealerView, status_code=201)
+@router.post("/v1/dealers", response_model=DealerView, status_code=201, responses=responses(403, 409))
 def create_dealer(body: NewDealer, actor: ActorDep, session: SessionDep):
     """Add a dealer to the network (lead ops)."""
     require(actor, LEAD_OPS, "adding a dealer")
@@ -155,7 +160,7 @@ def create_dealer(body: NewDealer, actor: ActorDep, session: SessionDep):
     return _saved(session, Dealer(**fields))
 
 
-@router.patch("/v1/dealers/{dealer_id}", response_model=DealerView)
+@router.patch("/v1/dealers/{dealer_id}", response_model=DealerView, responses=responses(403, 404))
 def update_dealer(dealer_id: DealerId, body: DealerFields, actor: ActorDep, session: SessionDep):
     """Change a dealer's service area, series, stock, capacity or flags (lead ops). Dispatch uses it at once."""
     require(actor, LEAD_OPS, "changing a dealer")
@@ -169,7 +174,7 @@ def update_dealer(dealer_id: DealerId, body: DealerFields, actor: ActorDep, sess
     return _saved(session, dealer)
 
 
-@router.put("/v1/dealers/{dealer_id}/stock", response_model=DealerView)
+@router.put("/v1/dealers/{dealer_id}/stock", response_model=DealerView, responses=responses(403, 404))
 def update_stock(dealer_id: DealerId, body: StockUpdate, actor: ActorDep, session: SessionDep):
     """The dealer's stock per series (the dealer manager, or lead ops). Dispatch prefers dealers with stock."""
     require(actor, MANAGERS, "updating stock")
@@ -181,7 +186,7 @@ def update_stock(dealer_id: DealerId, body: StockUpdate, actor: ActorDep, sessio
 
 # ------------------------------------------------------------------ consultants
 
-@router.get("/v1/dealers/{dealer_id}/consultants", response_model=list[ConsultantView])
+@router.get("/v1/dealers/{dealer_id}/consultants", response_model=list[ConsultantView], responses=responses(404))
 def list_consultants(dealer_id: DealerId, actor: ActorDep, session: SessionDep):
     """The dealer's consultants with their series, capacity, duty and current open leads."""
     _dealer(session, actor, dealer_id)
@@ -190,7 +195,8 @@ def list_consultants(dealer_id: DealerId, actor: ActorDep, session: SessionDep):
     return _consultant_views(session, list(rows))
 
 
-@router.post("/v1/dealers/{dealer_id}/consultants", response_model=NewConsultantAnswer, status_code=201)
+@router.post("/v1/dealers/{dealer_id}/consultants", response_model=NewConsultantAnswer, status_code=201,
+             responses=responses(403, 404, 409))
 def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, session: SessionDep):
     """A new consultant for the dealer (its manager, or lead ops): answers their sign-in token, once."""
     require(actor, MANAGERS, "adding a consultant")
@@ -201,7 +207,7 @@ def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, se
     try:
         token = create_user(session, body.user_id, body.name, Role.CONSULTANT, dealer_id, series=body.series or [])
     except UserError as err:
-        raise HTTPException(422, str(err)) from None
+        raise HTTPException(422, [{"loc": ["path", "dealer_id"], "msg": str(err), "type": "value_error"}]) from None
     consultant = session.get(Consultant, body.user_id)
     consultant.max_open_leads = body.max_open_leads if body.max_open_leads is not None else consultant.max_open_leads
     consultant.on_duty = body.on_duty if body.on_duty is not None else True
@@ -211,7 +217,7 @@ def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, se
                                token=token)
 
 
-@router.patch("/v1/consultants/{user_id}", response_model=ConsultantView)
+@router.patch("/v1/consultants/{user_id}", response_model=ConsultantView, responses=responses(403, 404))
 def update_consultant(user_id: UserId, body: ConsultantFields, actor: ActorDep, session: SessionDep):
     """Series, capacity (open leads at most) and duty of a consultant (their dealer's manager, or lead ops)."""
     require(actor, MANAGERS, "changing a consultant")

@@ -18,7 +18,8 @@ from sqlalchemy import and_, func
 from sqlmodel import select
 
 from api.access import lead_filter
-from api.deps import ActorDep, SessionDep
+from api.deps import ActorDep, NowDep, SessionDep
+from api.errors import responses
 from api.schemas import LeadSummary, QueueItem, QueueSummary
 from db.models import ClockRun, Lead
 from domain.models import Actor
@@ -72,9 +73,8 @@ def _members(queue: Queue, actor: Actor):
 
 
 @router.get("", response_model=list[QueueSummary])
-def my_queues(actor: ActorDep, session: SessionDep):
+def my_queues(actor: ActorDep, session: SessionDep, now: NowDep):
     """The queues the caller works, with how many wait, how many are overdue, and since when the oldest."""
-    now = datetime.now(UTC)
     out = []
     for name, queue in QUEUES.items():
         if actor.role not in queue.roles:
@@ -86,14 +86,13 @@ def my_queues(actor: ActorDep, session: SessionDep):
     return out
 
 
-@router.get("/{queue}", response_model=list[QueueItem])
-def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0):
+@router.get("/{queue}", response_model=list[QueueItem], responses=responses(403))
+def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep, now: NowDep,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The leads waiting in one queue, the nearest deadline first, with the request to decide."""
     spec = QUEUES[queue.value]
     if actor.role not in spec.roles:
         raise HTTPException(403, f"the {queue.value} queue is for {', '.join(sorted(r.value for r in spec.roles))}")
-    now = datetime.now(UTC)
     query = _members(spec, actor)
     due = query.selected_columns.due
     rows = session.exec(query.order_by(due.is_(None), due, Lead.lead_id).offset(offset).limit(limit)).all()
