@@ -6,12 +6,10 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase
+from activities.db import UsesDatabase, aware
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
@@ -77,8 +75,8 @@ class ProjectionActivities(UsesDatabase):
             customer = Customer(customer_key=s.customer_key, phone=s.profile.phone, name=s.profile.customer_name,
                                 city=s.profile.city, first_seen_at=first, last_seen_at=s.updated_at)
         else:
-            customer.first_seen_at = min(_aware(customer.first_seen_at), first)
-            if _aware(customer.last_seen_at) <= s.updated_at:
+            customer.first_seen_at = min(aware(customer.first_seen_at), first)
+            if aware(customer.last_seen_at) <= s.updated_at:
                 customer.name, customer.city, customer.last_seen_at = s.profile.customer_name, s.profile.city, s.updated_at
         session.add(customer)
         known = set(session.exec(select(RawLeadRow.touchpoint_key).where(RawLeadRow.lead_id == s.lead_id)).all())
@@ -99,8 +97,3 @@ class ProjectionActivities(UsesDatabase):
         for clock in s.clocks.values():
             session.merge(ClockRun(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at,
                                    deadline=clock.deadline, dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back naive (they are stored in UTC)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

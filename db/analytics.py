@@ -14,7 +14,7 @@ Local time is Asia/Shanghai (the engine's calendar): period dates and chart buck
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from sqlalchemy import Date, and_, case, cast, distinct, exists, extract, func, 
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from db.engine import aware
 from db.models import ClockRun, Dealer, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.calendar import SHANGHAI
 from domain.clocks import CLOCKS
@@ -97,13 +98,6 @@ def _n(value: Any) -> int:
 def _sum_if(cond):
     """How many rows meet `cond` (0, not NULL, over no rows)."""
     return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive (they are stored in UTC)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _dialect(session: Session) -> str:
@@ -553,7 +547,7 @@ def review_queues(session: Session, period: Period, filters: Filters, now: datet
             .join(Lead, Lead.lead_id == decision.lead_id)
             .where(decision.kind.in_(q.decisions), period.holds(decision.at), request.seq == before,
                    *lead_where, *dealer_where)).one()
-        oldest = _aware(oldest)
+        oldest = aware(oldest)
         queues.append(QueueStats(
             queue=q.name, open_now=_n(open_now), oldest_waiting_since=oldest,
             oldest_waiting_hours=None if oldest is None else (now - oldest).total_seconds() / 3600,

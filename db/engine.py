@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -43,3 +44,10 @@ def default_engine() -> Engine:
     engine = make_engine(get_settings().database_url)
     init_db(engine)
     return engine
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; everything in the read model is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

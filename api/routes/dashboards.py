@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlmodel import Session, select
 
+from api.access import own_dealer
 from api.deps import ActorDep, NowDep, PolicyDep, SessionDep, current_time  # noqa: F401 (tests pin current_time)
 from api.edge import Moment
 from api.errors import responses
@@ -92,8 +93,7 @@ def _check_master_data(session: Session, region: str | None, brand: str | None) 
 def _dealer_for(actor: Actor, session: Session, dealer_id: str | None) -> str | None:
     """The dealer the figures are narrowed to: forced to a dealer user's own; checked for the OEM."""
     if actor.role in DEALER_ROLES:
-        if dealer_id is not None and dealer_id != actor.dealer_id:
-            raise HTTPException(404, f"dealer {dealer_id} not found")
+        own_dealer(actor, dealer_id or actor.dealer_id)
         return actor.dealer_id
     if dealer_id is not None and session.get(Dealer, dealer_id) is None:
         raise _invalid("dealer_id", f"unknown dealer {dealer_id!r}")
@@ -224,7 +224,8 @@ dealer user asking for another dealer.
 @router.get("/scorecards/{dealer_id}", response_model=DealerScorecard, description=SCORECARD_ONE_DOC)
 def scorecard(actor: ViewerDep, session: SessionDep, period: PeriodDep, policy: PolicyDep,
               dealer_id: DealerId) -> DealerScorecard:
-    if (actor.role in DEALER_ROLES and dealer_id != actor.dealer_id) or session.get(Dealer, dealer_id) is None:
+    own_dealer(actor, dealer_id)
+    if session.get(Dealer, dealer_id) is None:
         raise HTTPException(404, f"dealer {dealer_id} not found")
     return next(c for c in analytics.scorecards(session, period, policy.scorecard) if c.dealer_id == dealer_id)
 

@@ -11,7 +11,7 @@ import asyncio
 import json
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +27,7 @@ from api.access import lead_filter
 from api.deps import ActorDep, NowDep, SessionDep, current_actor
 from api.routes.inbox import addressed_to
 from api.schemas import ClockView, LeadClocks, MeView
+from db.engine import aware
 from db.models import Lead, Notification
 from domain.clocks import CLOCKS
 from domain.models import Actor
@@ -168,7 +169,7 @@ def poll(session: Session, watch: Watch) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _iso(moment: datetime) -> str:
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return aware(moment).isoformat()
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:

@@ -9,7 +9,6 @@ claim (public pool).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from api.access import lead_filter
 from api.deps import ActorDep, NowDep, SessionDep
 from api.errors import responses
 from api.schemas import LeadSummary, QueueItem, QueueSummary
+from db.engine import aware
 from db.models import ClockRun, Lead
 from domain.models import Actor
 from domain.stages import LeadStage, Role
@@ -97,10 +97,6 @@ def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep, now: Now
     due = query.selected_columns.due
     rows = session.exec(query.order_by(due.is_(None), due, Lead.lead_id).offset(offset).limit(limit)).all()
     return [QueueItem(lead=LeadSummary.of(lead), since=since, deadline=due,
-                      overdue=due is not None and _aware(due) < now,
+                      overdue=due is not None and aware(due) < now,
                       request=(lead.detail.get(spec.request) or {}) if spec.request else {})
             for lead, since, due in rows]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
