@@ -30,10 +30,25 @@ async def test_a_batch_is_answered_item_by_item_and_bad_items_do_not_stop_the_go
         assert results[1]["errors"][0]["loc"] == ["phone"] and results[2]["errors"][0]["loc"] == ["brand"]
         assert results[5]["errors"][0]["loc"] == ["channel"]
         assert results[0]["lead_id"] == results[3]["lead_id"] == results[4]["lead_id"]
-        assert sorted([results[0]["repeat"], results[3]["repeat"]]) == [False, True]  # items run concurrently
+        assert [results[0]["repeat"], results[3]["repeat"]] == [False, True]  # one customer's items run in order
         assert answer.json()["counts"] == {"created": 2, "invalid": 3, "merged": 1}
         state = await L.state(results[0]["lead_id"])
         assert [t.key for t in state.touchpoints] == ["website:web-700", "app:app-700"]
+
+
+async def test_one_customers_items_in_a_batch_are_taken_in_the_batchs_order_others_alongside(env, engine):
+    channels = ["website", "app", "mini_program", "douyin", "autohome", "yiche", "live_stream", "referral"]
+    async with api(env, engine) as (http, L):
+        items = [body(720, external_id=f"{ch}-720", channel=ch) for ch in channels]
+        items[3:3] = [body(721), body(722)]  # other customers in between
+        answer = await http.post("/v1/leads/batch", json={"items": items}, headers=auth("ops"))
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        mine = [r for i, r in enumerate(results) if i not in (3, 4)]
+        assert [r["status"] for r in mine] == ["created"] + ["merged"] * (len(channels) - 1)
+        assert [results[3]["status"], results[4]["status"]] == ["created", "created"]
+        state = await L.state(mine[0]["lead_id"])
+        assert [t.key for t in state.touchpoints] == [f"{ch}:{ch}-720" for ch in channels]
 
 
 async def test_a_batch_over_1000_items_or_empty_is_422_and_takes_nothing(env, engine):

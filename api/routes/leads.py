@@ -21,7 +21,7 @@ from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
 from devtools.logging import get_logger
 from domain import commands as c
 from domain.clocks import CLOCKS
-from domain.customers import InvalidPhone, normalize_phone
+from domain.customers import InvalidPhone, lead_id_for, normalize_phone
 from domain.lifecycle import allowed_actions
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
@@ -75,33 +75,45 @@ class Batch(BaseModel):
 async def take_in_batch(batch: Batch, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
     """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
 
+    One customer's items (same phone and brand) are taken one after another in the batch's order, so the
+    first of them creates the lead and the later ones merge into it; other customers' items run alongside.
     A bad item (`invalid`, with the fields at fault) or one the engine refuses (`refused`) does not stop the
     others. `error` means the engine could not be reached for that item: sending the batch again is safe,
     as every item is idempotent on its channel and external id."""
     _may_take_in(actor)
     gate = asyncio.Semaphore(BATCH_CONCURRENCY)
-
-    async def one(index: int, item: dict[str, Any]) -> BatchItemAnswer:
+    results: list[BatchItemAnswer | None] = [None] * len(batch.items)
+    same_customer: dict[str, list[tuple[int, RawLead]]] = {}
+    for index, item in enumerate(batch.items):
         try:
             raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
-            normalize_phone(raw.phone)
+            phone = normalize_phone(raw.phone)
         except ValidationError as err:
-            return BatchItemAnswer(index=index, status="invalid", errors=[
+            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
         except InvalidPhone as err:
-            return BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
-        async with gate:
-            try:
-                answer = await _take_in(client, task_queue, policy, raw, actor)
-            except gateway.ActionRefused as refused:
-                return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
-            except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
-                log.warning("batch item failed", index=index, error=repr(err))
-                return BatchItemAnswer(index=index, status="error", errors=[{"msg": "the engine did not answer; retry"}])
+            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
+        else:
+            same_customer.setdefault(lead_id_for(raw.brand, phone), []).append((index, raw))
+
+    async def one(index: int, raw: RawLead) -> BatchItemAnswer:
+        try:
+            answer = await _take_in(client, task_queue, policy, raw, actor)
+        except gateway.ActionRefused as refused:
+            return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
+        except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
+            log.warning("batch item failed", index=index, error=repr(err))
+            return BatchItemAnswer(index=index, status="error", errors=[{"msg": "the engine did not answer; retry"}])
         return BatchItemAnswer(index=index, status=answer.outcome, lead_id=answer.lead_id, stage=answer.stage,
                                dealer_id=answer.dealer_id, repeat=answer.repeat)
 
-    results = await asyncio.gather(*(one(i, item) for i, item in enumerate(batch.items)))
+    async def in_order(items: list[tuple[int, RawLead]]) -> None:
+        # one customer's items one after another, in the batch's order: the first one creates the lead
+        async with gate:
+            for index, raw in items:
+                results[index] = await one(index, raw)
+
+    await asyncio.gather(*(in_order(items) for items in same_customer.values()))
     return BatchAnswer(results=results, counts=dict(Counter(r.status for r in results)))
 
 
