@@ -2,8 +2,9 @@
 
     python -m devtools.register_search_attributes [--timeout SECONDS]
 
-Reads TEMPORAL_ADDRESS and TEMPORAL_NAMESPACE, and retries until the server answers and the
-namespace exists (auto-setup creates it a little after the port opens). Idempotent.
+Connects as every Leadflow process does (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, and an API key or
+client certificate when set), and retries until the server answers and the namespace exists (the
+compose stack's `temporal-namespace` service creates it a little after the port opens). Idempotent.
 On Temporal Cloud, create the attributes in the Cloud UI or with tcld instead.
 """
 
@@ -11,22 +12,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 
-from temporalio.client import Client
-
+from devtools.cli import exit_now
+from settings import get_settings
+from temporal_client import connect
 from workflows.search_attributes import ALL_KEYS, register
 
 
 async def main(timeout: float) -> int:
-    address = os.environ.get("TEMPORAL_ADDRESS") or "127.0.0.1:7233"
-    namespace = os.environ.get("TEMPORAL_NAMESPACE") or "default"
+    settings = get_settings()
+    address, namespace = settings.temporal_address, settings.temporal_namespace
     deadline = time.monotonic() + timeout
+    client = None
     while True:
         try:
-            client = await Client.connect(address, namespace=namespace)
+            client = client or await connect(settings)  # one client: a second one crashed the exit
             await register(client, namespace)
             break
         except Exception as err:  # server or namespace not ready yet: try again until the deadline
@@ -43,4 +45,4 @@ async def main(timeout: float) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=180, help="seconds to keep retrying (default 180)")
-    sys.exit(asyncio.run(main(parser.parse_args().timeout)))
+    exit_now(asyncio.run(main(parser.parse_args().timeout)))

@@ -7,12 +7,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain import commands as c
 from domain.policy import load_policy
-from tests.conftest import _binary
+from tests.conftest import _binary, suite_converter
 from tests.fixtures import OPS, manager, raw_lead
 from worker import build_worker
 from workflows import gateway
@@ -22,7 +21,7 @@ from workflows import search_attributes as sa
 @pytest_asyncio.fixture(scope="module")
 async def dev_server():
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"), data_converter=pydantic_data_converter,
+        dev_server_existing_path=_binary("temporal"), data_converter=suite_converter(),
         search_attributes=list(sa.ALL_KEYS), dev_server_log_level="error")
     async with env:
         yield env
@@ -52,3 +51,34 @@ async def test_stage_dealer_grade_brand_region_and_breach_are_filterable(dev_ser
             assert await matching(client, "LeadStage='acknowledged'", lead_id)
             assert await matching(client, "LeadStage='dispatched'", lead_id, present=False)
             await client.get_workflow_handle(lead_id).terminate("test finished")
+
+
+async def test_the_compose_setup_creates_the_namespace_and_registers_the_search_attributes(dev_server):
+    """deploy/temporal/create-namespace.sh (run by admin-tools in compose) and the `setup` service's
+    register step, against a real server, as the production stack runs them: twice, since a
+    `docker compose up` after a restart runs them again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+
+    root = Path(__file__).resolve().parent.parent
+    address = dev_server.client.service_client.config.target_host
+    namespace = f"leadflow-prod-{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, TEMPORAL_ADDRESS=address, TEMPORAL_NAMESPACE=namespace, TEMPORAL_RETENTION="45d",
+               PATH=f"{Path(_binary('temporal')).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    for _ in range(2):
+        created = subprocess.run(["sh", str(root / "deploy/temporal/create-namespace.sh")], env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert created.returncode == 0, created.stdout + created.stderr
+        registered = subprocess.run([sys.executable, "-m", "devtools.register_search_attributes", "--timeout", "30"],
+                                    cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        assert registered.returncode == 0, registered.stdout + registered.stderr
+    described = await dev_server.client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    assert described.config.workflow_execution_retention_ttl.ToTimedelta().days == 45
+    listed = await dev_server.client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace))
+    assert {key.name for key in sa.ALL_KEYS} <= set(listed.custom_attributes)
