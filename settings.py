@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     policy_path: str | None = Field(default=None, alias="LEADFLOW_POLICY")
     log_level: str = Field(default="INFO", alias="LEADFLOW_LOG_LEVEL")
     temporal_ui_url: str = Field(default="http://127.0.0.1:8233", alias="LEADFLOW_TEMPORAL_UI_URL")  # the portal links leads there
+    # the worker's Temporal SDK metrics for Prometheus at http://<address>/metrics; "off" (the default, so
+    # several local workers never fight over a port): none. compose and ./scripts/run.sh set one.
+    worker_metrics_address: str = Field(default="off", alias="LEADFLOW_WORKER_METRICS_ADDRESS")
+    metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
+    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (temporal_client.py); unset: in clear
+    codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")
 
 
 @lru_cache

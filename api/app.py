@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors
-from api.routes import behaviour, dashboards, inbox, leads, masterdata, pages, queues, webhooks
+from api.routes import behaviour, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
 from db.engine import default_engine
 from devtools.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -68,6 +68,8 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(masterdata.router)
     app.include_router(dashboards.router)
     app.include_router(pages.router)  # the portal: GET /, /v1/me, /v1/clocks, /v1/stream
+    metrics.install(app)  # GET /metrics for Prometheus, and the request latency histogram
+    codec.install(app)  # POST /codec/decode, /codec/encode for the Temporal UI and CLI (lead ops only), CORS
     app.mount("/web", pages.static_files(), name="web")
 
     @app.get("/healthz", tags=["ops"])

@@ -65,7 +65,12 @@ def current_actor(
     if user.dealer_id and region is None:
         dealer = session.get(Dealer, user.dealer_id)
         region = dealer.region if dealer else None
-    return Actor(user_id=user.id, role=Role(user.role), dealer_id=user.dealer_id, region=region, name=user.name)
+    actor = Actor(user_id=user.id, role=Role(user.role), dealer_id=user.dealer_id, region=region, name=user.name)
+    # Give the connection back to the pool now: an intake or an action then waits on Temporal for up to
+    # seconds, and holding a connection through that wait ran the pool dry under load (pool timeouts).
+    # A route that reads the database later simply takes one again.
+    session.close()
+    return actor
 
 
 ActorDep = Annotated[Actor, Depends(current_actor)]

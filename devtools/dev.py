@@ -160,6 +160,31 @@ def _post_demo_leads(n: int) -> None:
     print(f"==> posted {posted} demo leads")
 
 
+def server_command(temporal: str, namespace: str) -> list[str]:
+    """The Temporal dev server, its UI decoding payloads through the API's codec endpoint (lead ops only)."""
+    return [
+        temporal, "server", "start-dev", "--db-filename", "data/temporal.db", "--ip", "127.0.0.1",
+        "--port", "7233", "--ui-port", "8233", "--log-level", "error", "--ui-codec-endpoint", f"{API}/codec",
+        *(["--namespace", namespace] if namespace != "default" else []), *cli_flags(),
+    ]
+
+
+def local_codec_keys(data: Path = DATA) -> str:
+    """LEADFLOW_CODEC_KEYS for the local stack: data/codec.key, made once (a fresh random key), kept with the
+    Temporal data it decrypts (--fresh deletes both)."""
+    from temporal_client import new_key, parse_keys
+
+    path = data / "codec.key"
+    if not path.exists():
+        data.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_key(f"local-{time.strftime('%Y%m%d')}") + "\n")
+    keys = path.read_text().strip()
+    parse_keys(keys)  # a damaged file fails here, with the reason
+    return keys
+
+
 def _banner(time_scale: str, database_url: str, temporal_only: bool) -> None:
     lines = ["", "Leadflow is running. Ctrl-C stops everything."]
     if not temporal_only:
@@ -185,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("TEMPORAL_NAMESPACE", "default")
     env.setdefault("LEADFLOW_TASK_QUEUE", "leads")
     env.setdefault("DATABASE_URL", "sqlite:///data/leadflow.db")
+    env.setdefault("LEADFLOW_WORKER_METRICS_ADDRESS", "127.0.0.1:9464")  # the worker's SDK metrics for Prometheus
     env["LEADFLOW_TIME_SCALE"] = args.time_scale or env.get("LEADFLOW_TIME_SCALE") or "1"
     try:
         if float(env["LEADFLOW_TIME_SCALE"]) <= 0:
@@ -208,22 +234,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> --fresh: deleting {DATA}")
         shutil.rmtree(DATA)
     DATA.mkdir(exist_ok=True)
+    from settings import Settings
+
+    if Settings().codec_keys is None:  # neither the environment nor .env names keys: the local stack's own
+        env["LEADFLOW_CODEC_KEYS"] = local_codec_keys()
 
     children = Children()
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         print(f"==> starting the Temporal dev server on {TEMPORAL_ADDRESS}", flush=True)
-        children.start("temporal server", [
-            temporal, "server", "start-dev", "--db-filename", "data/temporal.db", "--ip", "127.0.0.1",
-            "--port", "7233", "--ui-port", "8233", "--log-level", "error",
-            *(["--namespace", namespace] if namespace != "default" else []), *cli_flags(),
-        ], env)
+        children.start("temporal server", server_command(temporal, namespace), env)
         asyncio.run(_connect_and_register(namespace, children))
         if not args.temporal_only:
             _seed(env)
             children.start("worker", [sys.executable, "worker.py"], env)
-            uvicorn = ["-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000"]
+            # no access log: our own request log (api/app.py) names the path but never the query (?token= for the stream)
+            uvicorn = ["-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000", "--no-access-log"]
             children.start("api", [sys.executable, *uvicorn], env)
             if not _wait_for_api(children):
                 print(f"==> warning: the API did not answer at {API} within 30 s", flush=True)

@@ -4,14 +4,19 @@ Workflow code logs through `workflow.logger` (the SDK drops those lines while re
 replay never logs twice) and activities through `activity.logger`; both are stdlib loggers
 whose records carry the SDK's `temporal_workflow` / `temporal_activity` context, which
 `lift_temporal_ids` turns into `lead_id`, `workflow_id` and `run_id` fields.
+
+Phone numbers are masked in every line, whatever field (or message) carries them (`mask_phones`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
+
+from domain.customers import mask_phone
 
 _TEMPORAL_KEYS = ("temporal_workflow", "temporal_activity")
 
@@ -30,6 +35,44 @@ def lift_temporal_ids(_logger, _method, event: dict) -> dict:
     for key in _TEMPORAL_KEYS:
         event.pop(key, None)
     return event
+
+
+# A Chinese mobile (11 digits from 13x to 19x, with or without 86/+86/0086, spaces or dashes between digits)
+# or any +86/0086 number; not inside a longer run of letters and digits (an id, a hash, a timestamp).
+_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[\s-]?\d(?:[\s-]?\d){6,11}|(?:86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8})"
+                    r"(?![0-9A-Za-z])")
+
+
+def _mask(match: re.Match) -> str:
+    text = match.group()
+    return mask_phone(("+" if text.startswith("+") else "") + re.sub(r"\D", "", text))
+
+
+def mask_phones_in(text: str) -> str:
+    return _PHONE.sub(_mask, text)
+
+
+def _masked(value):
+    if isinstance(value, str):
+        return mask_phones_in(value)
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        text = str(value)
+        return value if _PHONE.fullmatch(text) is None else mask_phones_in(text)
+    if isinstance(value, dict):
+        return {_masked(k) if isinstance(k, str) else k: _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_masked(v) for v in value]
+    text = repr(value)  # what the renderer would write for it (an exception, a model ...)
+    masked = mask_phones_in(text)
+    return value if masked == text else masked
+
+
+def mask_phones(_logger, _method, event: dict) -> dict:
+    """Every phone number in any field or the message, masked as the API masks it (138****0001). Customers'
+    names are not masked here: no log line carries one (ids, stages and dealers only)."""
+    return {key: _masked(value) for key, value in event.items()}
 
 
 def _extras(_logger, _method, event: dict) -> dict:
@@ -53,6 +96,8 @@ def json_formatter() -> structlog.stdlib.ProcessorFormatter:
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*SHARED, _extras, lift_temporal_ids],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,  # the traceback as text, then masked like the rest
+                    mask_phones,
                     structlog.processors.JSONRenderer(ensure_ascii=False)],
     )
 

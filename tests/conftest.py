@@ -14,13 +14,23 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from sqlmodel import Session
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.deps import hash_token
+from settings import Settings
+from temporal_client import data_converter, new_key
 from db.engine import init_db, make_engine
 from tests.fixtures import CONSULTANTS, DEALERS, USERS
 from workflows.search_attributes import register
+
+# The whole suite runs encrypted, as production does: a fresh key per run, the first encrypting
+TEST_CODEC_KEYS = f"{new_key('test-current')},{new_key('test-previous')}"
+
+
+def suite_converter():
+    """The production data converter (temporal_client.data_converter) with the test keys."""
+    return data_converter(Settings(codec_keys=TEST_CODEC_KEYS))
+
 
 POSTGRES_URL = os.environ.get("LEADFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -46,7 +56,7 @@ def _binary(name: str) -> str:
 @pytest_asyncio.fixture(scope="session")
 async def env():
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"), data_converter=pydantic_data_converter)
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=suite_converter())
     await register(environment.client)
     async with environment:
         yield environment

@@ -9,12 +9,11 @@ from contextlib import contextmanager
 
 import httpx
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from api.app import create_app
 from devtools.logging import configure_logging, json_formatter
-from tests.conftest import token_for
+from tests.conftest import suite_converter, token_for
 from tests.fixtures import manager, raw_lead
 from tests.harness import lab
 from workflows.lead import LeadWorkflow
@@ -57,7 +56,7 @@ async def test_replaying_a_history_logs_nothing(env, engine):
         lead_id = (await L.intake(raw_lead(902))).lead_id
         history = await L.handle(lead_id).fetch_history()
     with captured_json() as lines:
-        replayer = Replayer(workflows=[LeadWorkflow], data_converter=pydantic_data_converter)
+        replayer = Replayer(workflows=[LeadWorkflow], data_converter=suite_converter())
         await replayer.replay_workflow(WorkflowHistory.from_json(lead_id, history.to_json()))
     assert not [line for line in lines if line["event"] == "lead event"]
 
@@ -73,3 +72,14 @@ async def test_api_request_lines_carry_the_lead_id(env, engine):
     [request] = [line for line in lines if line["event"] == "request"]
     assert request["lead_id"] == lead_id == request["workflow_id"] and request["status"] == 200
     assert request["request_id"] and request["level"] == "info"
+
+
+def test_an_exception_is_logged_with_its_traceback_and_phones_masked():
+    with captured_json() as lines:
+        try:
+            raise ValueError("customer +8613800138000 refused")
+        except ValueError:
+            logging.getLogger("leadflow.test").exception("projection failed")
+    line = next(line for line in lines if line.get("event") == "projection failed")
+    assert "Traceback (most recent call last)" in line["exception"] and "ValueError" in line["exception"]
+    assert "13800138000" not in json.dumps(line) and "138****8000" in line["exception"]

@@ -128,12 +128,12 @@ async function route() {
   try {
     const quiet = (leadId) => quietUntil.set(leadId, Date.now() + 5000);
     const handle = await match.view({ el, params, query, navigate, toast, quiet, onSeen: () => setUnread(0) });
-    if (current.token !== token) return;  // the user went elsewhere meanwhile
+    if (current?.token !== token) return;  // the user went elsewhere (or signed out) meanwhile
     current = { token, ...handle, route: match.nav, lastRefresh: Date.now() };
     clear(view, el);
     tickAll();
   } catch (err) {
-    if (current.token !== token) return;
+    if (current?.token !== token) return;
     clear(view, h("div", { class: "card error", role: "alert" }, err instanceof ApiError ? err.message : String(err),
       h("button", { class: "ghost", on: { click: route } }, t("ui.retry"))));
   }
@@ -212,12 +212,21 @@ function signInPage(message) {
   input.focus();
 }
 
+// Lead ops read customers' names and phones in the Temporal UI, which decodes them through the API's
+// codec endpoint: the API keeps the token in an HttpOnly cookie only /codec receives, and the UI sends it.
+const CODEC_ROLES = new Set(["lead_ops", "head_of_lead_ops"]);
+
+function openCodecSession(token) {
+  fetch("/codec/session", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(() => {});
+}
+
 async function start(token) {
   const sentAt = Date.now();
   const me = await request("GET", "/v1/me", { token });
   setServerTime(me.server_time, (sentAt + Date.now()) / 2);
   setToken(token);
   session.me = me;
+  if (CODEC_ROLES.has(me.role)) openCodecSession(token);
   document.title = t("app.title");
   shell();
   stopLive?.();
@@ -231,6 +240,7 @@ function signOut(message) {
   stopLive?.();
   stopLive = null;
   clearToken();
+  fetch("/codec/session", { method: "DELETE" }).catch(() => {});
   forget();
   current = null;
   setUnread(0);
