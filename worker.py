@@ -1,6 +1,7 @@
 """The Leadflow worker: runs lead workflows and their activities.
 
-    python worker.py          (TEMPORAL_ADDRESS, LEADFLOW_TASK_QUEUE, DATABASE_URL from the environment)
+    python worker.py          (TEMPORAL_ADDRESS, LEADFLOW_TASK_QUEUE, DATABASE_URL from the environment;
+                               SDK metrics for Prometheus on LEADFLOW_WORKER_METRICS_ADDRESS)
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
 from db.engine import default_engine
 from devtools.logging import configure_logging, get_logger
-from settings import get_settings
+from settings import Settings, get_settings
 from temporal_client import connect
 from workflows.lead import LeadWorkflow
 from workflows.webhooks import WebhookFanout
@@ -26,6 +28,19 @@ WORKFLOWS = [LeadWorkflow, WebhookFanout]
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama", "better_exceptions"))
+
+
+def metrics_runtime(address: str) -> Runtime | None:
+    """A Temporal runtime that serves the SDK's worker metrics (task slots, latencies, RPCs, workflow
+    completions, ...) for Prometheus at http://<address>/metrics; None for "off" (the SDK's default runtime)."""
+    if address.strip().lower() in {"", "off", "none"}:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+async def connect_worker(settings: Settings) -> Client:
+    """The worker's client: its runtime exports the SDK's metrics (LEADFLOW_WORKER_METRICS_ADDRESS)."""
+    return await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
 
 
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor) -> Worker:
@@ -44,10 +59,11 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     log = get_logger("worker")
-    client = await connect(settings)
+    client = await connect_worker(settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = build_worker(client, settings.task_queue, default_engine(), executor)
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address)
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
+                 metrics=settings.worker_metrics_address)
         await worker.run()
 
 
