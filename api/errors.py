@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -91,6 +92,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCTimeoutOrCancelledError)
     async def _engine_timeout(request: Request, exc: RPCTimeoutOrCancelledError):
         return _unavailable(request, exc)
+
+    @app.exception_handler(PoolTimeout)
+    async def _database_busy(request: Request, exc: PoolTimeout):
+        """Every database connection busy for the pool's whole timeout: overload, so 503 and retry, never a 500."""
+        log.warning("database pool exhausted", path=request.url.path, error=repr(exc))
+        return JSONResponse({"detail": "the database is busy; retry: intake is idempotent, an action already done "
+                                       "is refused (409)"}, status_code=503, headers={"Retry-After": "1"})
 
     _document(app)
 
