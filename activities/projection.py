@@ -10,6 +10,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
+from activities.webhooks import WebhookTarget, matching_targets
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
@@ -17,29 +18,43 @@ from domain.customers import mask_phone
 from domain.models import ProjectionRequest
 
 
+def lead_row(req: ProjectionRequest) -> Lead:
+    """The lead's read-model row for this state (devtools.reconcile compares rows with it)."""
+    s = req.state
+    return Lead(
+        lead_id=s.lead_id, brand=s.brand, customer_key=s.customer_key,
+        customer_name=s.profile.customer_name, phone=s.profile.phone, city=s.profile.city,
+        series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
+        furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
+        dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
+        alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
+        previous_lead_id=s.previous_lead_id,
+        workflow_id=req.workflow_id, run_id=req.run_id,
+        clocks=[c.model_dump(mode="json") for c in s.clocks.values()],
+        score_items=[i.model_dump(mode="json") for i in s.score_items],
+        detail=s.model_dump(mode="json", exclude={"recent", "score_items", "clocks"})
+        | {"phone_masked": mask_phone(s.profile.phone)},
+    )
+
+
 class ProjectionActivities(UsesDatabase):
     @activity.defn
-    def record_lead(self, req: ProjectionRequest) -> None:
+    def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
+        """Write the read model; answer which webhook subscribers want this batch's event types (so the
+        workflow needs no separate look-up, and no Temporal action, to decide whether to fan out)."""
+        self._write(req)
+        if not req.webhook_event_types:
+            return []
+        with self.session() as session:
+            return matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
+
+    def _write(self, req: ProjectionRequest) -> None:
         s = req.state
         with self.session() as session:
             lead = session.get(Lead, s.lead_id)
             if lead is not None and lead.last_seq > s.seq:
                 return  # an older snapshot arriving late (a retry): never go back in time
-            row = Lead(
-                lead_id=s.lead_id, brand=s.brand, customer_key=s.customer_key,
-                customer_name=s.profile.customer_name, phone=s.profile.phone, city=s.profile.city,
-                series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
-                furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
-                dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
-                alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
-                previous_lead_id=s.previous_lead_id,
-                workflow_id=req.workflow_id, run_id=req.run_id,
-                clocks=[c.model_dump(mode="json") for c in s.clocks.values()],
-                score_items=[i.model_dump(mode="json") for i in s.score_items],
-                detail=s.model_dump(mode="json", exclude={"recent", "score_items", "clocks"})
-                | {"phone_masked": mask_phone(s.profile.phone)},
-            )
-            session.merge(row)
+            session.merge(lead_row(req))
             seen = set(session.exec(select(TimelineEntry.seq).where(
                 TimelineEntry.lead_id == s.lead_id, TimelineEntry.seq.in_([e.seq for e in req.events]))).all())
             for e in req.events:

@@ -99,22 +99,28 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
     return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER) if value.isdigit() else None
 
 
+def matching_targets(session, event_types: list[str], brand: str, dealer_id: str | None) -> list[WebhookTarget]:
+    """Active subscriptions of the lead's brand (and dealer) that want any of these event types."""
+    rows = session.exec(select(WebhookSubscription).where(
+        WebhookSubscription.active,
+        or_(WebhookSubscription.brand.is_(None), WebhookSubscription.brand == brand),
+        or_(WebhookSubscription.dealer_id.is_(None), WebhookSubscription.dealer_id == dealer_id),
+    ).order_by(WebhookSubscription.id)).all()
+    targets = []
+    for row in rows:
+        wanted = [t for t in event_types if not row.event_types or t in row.event_types]
+        if wanted:
+            targets.append(WebhookTarget(subscription_id=row.id, event_types=wanted))
+    return targets
+
+
 class WebhookActivities(UsesDatabase):
     @activity.defn
     def webhook_targets(self, req: TargetsRequest) -> list[WebhookTarget]:
-        """Active subscriptions of the lead's brand (and dealer) that want any of these event types."""
+        """Kept for histories recorded before the projection answered the targets (patch
+        "webhook-targets-in-projection"): their replay still calls it."""
         with self.session() as session:
-            rows = session.exec(select(WebhookSubscription).where(
-                WebhookSubscription.active,
-                or_(WebhookSubscription.brand.is_(None), WebhookSubscription.brand == req.brand),
-                or_(WebhookSubscription.dealer_id.is_(None), WebhookSubscription.dealer_id == req.dealer_id),
-            ).order_by(WebhookSubscription.id)).all()
-        targets = []
-        for row in rows:
-            wanted = [t for t in req.event_types if not row.event_types or t in row.event_types]
-            if wanted:
-                targets.append(WebhookTarget(subscription_id=row.id, event_types=wanted))
-        return targets
+            return matching_targets(session, req.event_types, req.brand, req.dealer_id)
 
     @activity.defn
     def deliver_webhook(self, req: DeliveryRequest) -> DeliveryResult:

@@ -392,3 +392,4 @@ class ProjectionRequest(Model):
     clock_ends: list[ClockEnd] = []
     workflow_id: str
     run_id: str
+    webhook_event_types: list[str] = []  # the batch's webhook event types: record_lead answers who wants them

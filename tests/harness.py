@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from sqlmodel import Session, select
+from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import DealerPenalty, Lead, Notification, TimelineEntry
@@ -49,6 +50,7 @@ class Lab:
         for i, lead_id in enumerate(sorted(self.leads())):
             await self.quiet(lead_id)
             history = await self.client.get_workflow_handle(lead_id).fetch_history()
+            await decode_payloads(history.events, self.client.data_converter.payload_codec)  # reviewable, like code
             (HISTORIES / f"{name}-{i}.json").write_text(history.to_json())
 
     def leads(self) -> set[str]:
@@ -132,6 +134,31 @@ class Lab:
         return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id)
                           .order_by(DealerPenalty.created_at, DealerPenalty.penalty_id))
 
+
+def payloads_in(messages) -> list[Payload]:
+    """Every Payload anywhere in these protobuf messages (a history's events), in place."""
+    found: list[Payload] = []
+    todo = list(messages)
+    while todo:
+        message = todo.pop()
+        for field, value in message.ListFields():
+            if field.type != field.TYPE_MESSAGE:
+                continue
+            if field.message_type.GetOptions().map_entry:
+                items = list(value.values()) if field.message_type.fields_by_name["value"].type == field.TYPE_MESSAGE else []
+            else:
+                items = list(value) if field.is_repeated else [value]
+            for item in items:
+                (found if item.DESCRIPTOR.full_name == Payload.DESCRIPTOR.full_name else todo).append(item)
+    return found
+
+
+async def decode_payloads(messages, codec) -> None:
+    """Decode, in place, every Payload anywhere in these protobuf messages (a history's events)."""
+    found = payloads_in(messages)
+    if codec is not None and found:
+        for payload, decoded in zip(found, await codec.decode(found), strict=True):
+            payload.CopyFrom(decoded)
 
 HISTORIES = Path(__file__).with_name("histories")
 RECORDING = {"on": False}  # set by `pytest --record-histories`

@@ -1,6 +1,7 @@
 """Recorded histories replay against today's workflow code: a non-deterministic change fails here.
 
-Regenerate with `./scripts/test.sh --record-histories` and review the diff like code. A change
+Regenerate with `./scripts/test.sh --record-histories` and review the diff like code (they are written
+decoded, so reviewable; the replayer uses the production converter, which reads clear payloads as they are). A change
 in behaviour for running leads needs `workflow.patched`, so that old histories still replay.
 """
 
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from tests.conftest import suite_converter
 from tests.harness import HISTORIES
 from workflows.lead import LeadWorkflow
 
@@ -24,7 +25,7 @@ def test_histories_are_checked_in():
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_recorded_history_replays(path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[LeadWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[LeadWorkflow], data_converter=suite_converter())
     await replayer.replay_workflow(history)
 
 
@@ -34,6 +35,6 @@ async def test_swapping_two_awaits_in_the_workflow_fails_the_replay():
     from tests.reordered_workflow import ReorderedLeadWorkflow
 
     history = WorkflowHistory.from_json("reordered", FILES[0].read_text())
-    replayer = Replayer(workflows=[ReorderedLeadWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[ReorderedLeadWorkflow], data_converter=suite_converter())
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(history)

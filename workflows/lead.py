@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
 
 from workflows.webhooks import publish as publish_webhooks
+from workflows.webhooks import webhook_event_types
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -213,14 +214,21 @@ class LeadWorkflow:
         events, self._events = self._events, []
         clock_ends, self._clock_ends = self._clock_ends, []
         info = workflow.info()
-        await workflow.execute_activity_method(
+        stage_before = self._projected_stage
+        # The projection also answers which webhook subscribers want this batch (one activity where there
+        # were an activity and a local activity: 12 fewer billable actions in a typical lifecycle).
+        # Histories recorded before it replay the separate look-up.
+        inline = workflow.patched("webhook-targets-in-projection")
+        kinds = webhook_event_types(self.state, stage_before, events) if inline else []
+        targets = await workflow.execute_activity_method(
             ProjectionActivities.record_lead,
             ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events, clock_ends=clock_ends,
-                              workflow_id=info.workflow_id, run_id=info.run_id),
+                              workflow_id=info.workflow_id, run_id=info.run_id, webhook_event_types=kinds),
             start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
         self._upsert_search_attributes()
-        stage_before, self._projected_stage = self._projected_stage, self.state.stage
-        await publish_webhooks(self.state, stage_before, events)  # starts a fan-out only when someone subscribes
+        self._projected_stage = self.state.stage
+        # starts a fan-out only when someone subscribes
+        await publish_webhooks(self.state, stage_before, events, targets=targets if inline else None)
 
     def _upsert_search_attributes(self) -> None:
         s = self.state

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         WebhookActivities,
         WebhookEvent,
         WebhookLead,
+        WebhookTarget,
     )
     from domain.models import LeadState, Model, TimelineEvent
     from domain.stages import LeadStage
@@ -109,18 +110,28 @@ def webhook_events(state: LeadState, stage_before: LeadStage, events: list[Timel
 # --------------------------------------------------------------------------- in the lead workflow
 
 
-async def publish(state: LeadState, stage_before: LeadStage, events: list[TimelineEvent]) -> None:
-    """Start the fan-out of one settled batch (only its start is awaited). Patched: histories
-    recorded before webhooks replay unchanged."""
+def webhook_event_types(state: LeadState, stage_before: LeadStage, events: list[TimelineEvent]) -> list[str]:
+    """The event types one settled batch publishes, in EVENT_TYPES order (what subscribers are matched on)."""
+    kinds = {e.type for e in webhook_events(state, stage_before, events)}
+    return [t for t in EVENT_TYPES if t in kinds]
+
+
+async def publish(state: LeadState, stage_before: LeadStage, events: list[TimelineEvent],
+                  targets: list[WebhookTarget] | None = None) -> None:
+    """Start the fan-out of one settled batch (only its start is awaited) to `targets`, the subscribers
+    the projection found. Histories recorded before the projection answered them (targets None) replay
+    their local look-up; those recorded before webhooks (patch "webhooks") replay unchanged."""
     out = webhook_events(state, stage_before, events)
-    if not out or not workflow.patched("webhooks"):
+    if not out:
         return
-    kinds = {e.type for e in out}
-    targets = await workflow.execute_local_activity_method(  # local: a quick read, no round trip to the server
-        WebhookActivities.webhook_targets,
-        TargetsRequest(event_types=[t for t in EVENT_TYPES if t in kinds], brand=state.brand,
-                       dealer_id=state.dealer_id),
-        start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+    if targets is None:
+        if not workflow.patched("webhooks"):
+            return
+        targets = await workflow.execute_local_activity_method(  # local: a quick read, no round trip
+            WebhookActivities.webhook_targets,
+            TargetsRequest(event_types=webhook_event_types(state, stage_before, events), brand=state.brand,
+                           dealer_id=state.dealer_id),
+            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
     if not targets:
         return
     try:
