@@ -1,0 +1,143 @@
+"""Intake through the HTTP API: latency to the dealer's inbox at a steady rate, and the maximum rate.
+
+    python -m bench.intake [--rate 10 | --rate 2,4,6,8,10] [--steady-seconds 60] [--max-leads 600] [--concurrency 16]
+
+Raw leads from devtools.network (the channel mix of real intake; about a third need cleansing at
+the call center first, the rest are dispatched to a dealer at once) are POSTed to /v1/leads as
+lead ops, one request per raw lead.
+
+1. Steady: an open loop at `--rate` leads/s for `--steady-seconds` (each request leaves on
+   schedule, whether or not earlier ones have answered). For each dispatched lead, latency = the
+   first inbox row of the dispatch notification (kind lead_dispatched, addressed to the dealer's
+   manager and ops lead) minus the moment the POST was sent. The row's time is the database's
+   clock at its INSERT (a trigger in the benchmark's database), so nothing is polled. The POST's
+   own latency (it answers once the intake is settled, inbox row included) is reported too.
+2. Maximum: a closed loop of `--concurrency` requests in flight for `--max-leads` leads. The
+   maximum sustainable rate = leads answered / wall time (a closed loop cannot build a backlog: at
+   saturation it answers as fast as the stack can), with the POST latency at that load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+
+import httpx
+
+from bench.stack import Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
+
+
+async def post_lead(http: httpx.AsyncClient, raw) -> dict:
+    sent = time.time()
+    try:
+        response = await http.post("/v1/leads", json=raw.model_dump(mode="json", exclude_none=True))
+        body = response.json() if response.status_code == 200 else {}
+        status = response.status_code
+    except httpx.HTTPError as err:
+        body, status = {}, type(err).__name__
+    return {"sent": sent, "answered": time.time(), "status": status, "lead_id": body.get("lead_id"),
+            "stage": body.get("stage")}
+
+
+def inbox_latency(stack: Stack, answers: list[dict]) -> dict:
+    first_row = {lead: at for lead, at in stack.sql(
+        "SELECT lead_id, min(seen_at) FROM bench_notification_seen WHERE kind = 'lead_dispatched' GROUP BY lead_id")}
+    latency = [first_row[a["lead_id"]] - a["sent"] for a in answers if a["lead_id"] in first_row]
+    return percentiles(latency)
+
+
+async def steady_phase(stack: Stack, http: httpx.AsyncClient, rate: float, leads: list) -> dict:
+    log(f"steady: {len(leads)} leads at {rate}/s")
+    c0 = stack.cpu()
+    t0 = time.time()
+    tasks = []
+    for i, raw in enumerate(leads):
+        delay = t0 + i / rate - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post_lead(http, raw)))
+    answers = await asyncio.gather(*tasks)
+    cpu = cpu_delta(c0, stack.cpu())
+    wall = max(a["answered"] for a in answers) - t0
+    await asyncio.sleep(1)
+    ok = [a for a in answers if a["status"] == 200]
+    result = {
+        "leads": len(leads), "rate_per_s": rate, "answered_ok": len(ok),
+        "errors": dict(Counter(str(a["status"]) for a in answers if a["status"] != 200)),
+        "stages": dict(Counter(a["stage"] for a in ok)),
+        "inbox_latency_s": inbox_latency(stack, ok),
+        "post_latency_s": percentiles(a["answered"] - a["sent"] for a in ok),
+        "achieved_rate_per_s": round(len(ok) / wall, 2),
+        "cpu_s_per_lead": {k: round(v / max(len(ok), 1), 4) for k, v in cpu.items()},
+    }
+    log(f"steady {rate}/s: inbox p50 {result['inbox_latency_s'].get('p50')} s, "
+        f"p99 {result['inbox_latency_s'].get('p99')} s")
+    return result
+
+
+async def main_async(args) -> dict:
+    info = machine()
+    rates = [float(r) for r in str(args.rate).split(",")]
+    sizes = [int(r * args.steady_seconds) for r in rates]
+    steady_n = sum(sizes)
+    stack = Stack("intake", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep)
+    async with stack:
+        leads = raw_leads(args.warmup + steady_n + args.max_leads)
+        stack.raise_dealer_capacity(len(leads))
+        warmup, steady, maximum = (leads[:args.warmup], leads[args.warmup:args.warmup + steady_n],
+                                   leads[args.warmup + steady_n:])
+        steady_batches, at = [], 0
+        for size in sizes:
+            steady_batches.append(steady[at:at + size])
+            at += size
+        headers = {"Authorization": f"Bearer {stack.token('ops-wang')}"}
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=300, limits=limits) as http:
+            await run_pool(warmup, lambda raw: post_lead(http, raw), 4, "warm-up")
+
+            # 1. steady open loops, one per rate
+            steady_results = []
+            for rate, batch in zip(rates, steady_batches):
+                steady_results.append(await steady_phase(stack, http, rate, batch))
+
+            # 2. closed loop at saturation
+            log(f"maximum: {len(maximum)} leads, {args.concurrency} in flight")
+            c0 = stack.cpu()
+            t0 = time.time()
+            max_answers = await run_pool(maximum, lambda raw: post_lead(http, raw), args.concurrency, "maximum")
+            wall = time.time() - t0
+            max_cpu = cpu_delta(c0, stack.cpu())
+            ok = [a for a in max_answers if a["status"] == 200]
+            max_result = {
+                "leads": len(maximum), "concurrency": args.concurrency, "answered_ok": len(ok),
+                "errors": dict(Counter(str(a["status"]) for a in max_answers if a["status"] != 200)),
+                "seconds": round(wall, 1), "leads_per_s": round(len(ok) / wall, 2),
+                "post_latency_s": percentiles(a["answered"] - a["sent"] for a in ok),
+                "inbox_latency_s": inbox_latency(stack, ok),
+                "cpu_s_per_lead": {k: round(v / max(len(ok), 1), 4) for k, v in max_cpu.items()},
+                "cpu_utilisation": {k: round(v / wall, 2) for k, v in max_cpu.items()},
+            }
+        result = {"read_model": "postgresql" if stack.postgres else "sqlite", "steady": steady_results,
+                  "maximum": max_result, "memory_mib": stack.memory()}
+    return record("intake", result, info)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", default="10", help="steady arrival rate, leads/s (default 10); a comma-separated "
+                                                     "list runs one steady phase per rate, e.g. 2,4,6,8,10")
+    parser.add_argument("--steady-seconds", type=float, default=60.0, help="steady phase length (default 60)")
+    parser.add_argument("--max-leads", type=int, default=600, help="leads for the maximum-rate phase (default 600)")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="requests in flight in the maximum phase (default 16: the API holds a database "
+                             "connection per request, 20 at most)")
+    parser.add_argument("--warmup", type=int, default=20, help="leads posted first, not measured (default 20)")
+    add_database_args(parser)
+    args = parser.parse_args(argv)
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
