@@ -20,6 +20,6 @@ def all_activities(engine: Engine) -> list:
     return [
         assignment.pick_consultant,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
-        notify.notify, projection.record_lead, projection.project_lead, working_day_deadline,
+        notify.notify, projection.record_lead, working_day_deadline,
         webhooks.webhook_targets, webhooks.deliver_webhook, webhooks.give_up_webhook,
     ]

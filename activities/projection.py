@@ -15,17 +15,7 @@ from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLe
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
-from domain.models import Model, ProjectionRequest
-
-
-class ProjectionReceipt(Model):
-    """What `project_lead` (a local activity) answers: the webhook subscribers that want the batch, and the
-    request it wrote. A local activity's input is not in the history, its result is: the receipt keeps
-    every projection in the lead's history, where `devtools.reconcile` reads a closed lead's last state
-    and a repair recovers old timeline events."""
-
-    targets: list[WebhookTarget] = []
-    request: ProjectionRequest
+from domain.models import ProjectionRequest
 
 
 def lead_row(req: ProjectionRequest) -> Lead:
@@ -57,11 +47,6 @@ class ProjectionActivities(UsesDatabase):
             return []
         with self.session() as session:
             return matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
-
-    @activity.defn
-    def project_lead(self, req: ProjectionRequest) -> ProjectionReceipt:
-        """`record_lead` as the lead's local activity: the answer also carries the request (see ProjectionReceipt)."""
-        return ProjectionReceipt(targets=self.record_lead(req), request=req)
 
     def _write(self, req: ProjectionRequest) -> None:
         s = req.state

@@ -21,8 +21,7 @@ and still differs.
 --repair writes each drifted lead through the projection activity's own code
 (`ProjectionActivities.record_lead`) from the workflow's state; timeline events and clock-run
 endings older than the state's recent events are recovered from the projection requests in the
-lead's histories (every run of it): a remote `record_lead` activity's input, or the receipt of a local
-`project_lead`, which carries its request. An orphan row (with its timeline, clock runs, holdings and raw
+lead's histories (every run of it). An orphan row (with its timeline, clock runs, holdings and raw
 leads) is deleted; notifications, penalties and webhook deliveries are kept. Each repaired lead is
 checked again.
 
@@ -34,20 +33,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
-from temporalio.api.common.v1 import Payload, WorkflowExecution
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.projection import ProjectionActivities, ProjectionReceipt, lead_row
+from activities.projection import ProjectionActivities, lead_row
 from db.engine import aware
 from db.models import ClockRun, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.durations import parse_duration
@@ -56,7 +54,6 @@ from domain.stages import END_STAGES, LeadStage
 from workflows.lead import LeadWorkflow
 
 CHUNK = 500  # leads compared per database round trip
-LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the marker the SDK records for each local activity
 JSON_COLUMNS = {"clocks", "score_items", "detail"}
 ROW_COLUMNS = [c.name for c in Lead.__table__.columns]
 
@@ -261,28 +258,6 @@ def _clear_for_projection(engine: Engine, lead_id: str, seq: int, drop_seqs: set
 # --------------------------------------------------------------------------- the workflows
 
 
-def projection_in(event) -> tuple[type, Sequence[Payload]] | None:
-    """A projection in a history event: the input of a (remote) `record_lead` activity, or the receipt a
-    local `project_lead` answered (patch local-activities), which carries its request."""
-    if event.HasField("activity_task_scheduled_event_attributes"):
-        attrs = event.activity_task_scheduled_event_attributes
-        if attrs.activity_type.name == "record_lead":
-            return ProjectionRequest, attrs.input.payloads
-    elif event.HasField("marker_recorded_event_attributes"):
-        marker = event.marker_recorded_event_attributes
-        if marker.marker_name == LOCAL_ACTIVITY_MARKER and "result" in marker.details:
-            data = json.loads(marker.details["data"].payloads[0].data)
-            if data.get("activity_type") == "project_lead":
-                return ProjectionReceipt, marker.details["result"].payloads
-    return None
-
-
-async def decode_projection(client: Client, projected: tuple[type, Sequence[Payload]]) -> ProjectionRequest:
-    kind, payloads = projected
-    value = (await client.data_converter.decode(payloads, [kind]))[0]
-    return value.request if isinstance(value, ProjectionReceipt) else value
-
-
 async def projections(client: Client, lead_id: str, run_id: str | None, all_runs: bool,
                       last_only: bool = False) -> tuple[list[ProjectionRequest], bool]:
     """The projection requests the lead's workflow scheduled, oldest first (from this run back through the
@@ -301,11 +276,13 @@ async def projections(client: Client, lead_id: str, run_id: str | None, all_runs
         for event in history.events:
             if event.HasField("workflow_execution_started_event_attributes"):
                 previous = event.workflow_execution_started_event_attributes.continued_execution_run_id or None
-            elif (projected := projection_in(event)) is not None:
-                inputs.append(projected)
+            elif event.HasField("activity_task_scheduled_event_attributes"):
+                attrs = event.activity_task_scheduled_event_attributes
+                if attrs.activity_type.name == "record_lead":
+                    inputs.append(attrs.input.payloads)
         if last_only:
             inputs = inputs[-1:]
-        decoded = [await decode_projection(client, p) for p in inputs]
+        decoded = [(await client.data_converter.decode(p, [ProjectionRequest]))[0] for p in inputs]
         found = decoded + found
         run_id = previous if all_runs else None
     return found, complete
@@ -322,8 +299,9 @@ async def last_projection(client: Client, lead_id: str, run_id: str) -> Projecti
                     namespace=client.namespace, execution=WorkflowExecution(workflow_id=lead_id, run_id=run_id),
                     maximum_page_size=25, next_page_token=token))
             for event in page.history.events:
-                if (projected := projection_in(event)) is not None:
-                    return await decode_projection(client, projected)
+                attrs = event.activity_task_scheduled_event_attributes
+                if event.HasField("activity_task_scheduled_event_attributes") and attrs.activity_type.name == "record_lead":
+                    return (await client.data_converter.decode(attrs.input.payloads, [ProjectionRequest]))[0]
             if not page.next_page_token:
                 return None
             token = page.next_page_token

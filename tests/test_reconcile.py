@@ -25,7 +25,6 @@ from db.models import ClockRun, Lead, TimelineEntry
 from devtools.reconcile import main, parse_since, reconcile
 from domain import commands as c
 from domain.policy import load_policy
-from domain.stages import LeadStage
 from settings import get_settings
 from tests.conftest import _binary
 from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
@@ -250,23 +249,3 @@ async def test_the_command_exits_2_when_temporal_does_not_answer(monkeypatch, ca
     finally:
         get_settings.cache_clear()
     assert capsys.readouterr().err.startswith("error: ")
-
-
-@pytest.mark.parametrize("recorded", ["v3-happy-path-0", "v4-happy-path-0"])
-async def test_projections_are_read_from_remote_inputs_and_local_receipts_alike(recorded):
-    """Before patch local-activities a projection is a record_lead activity's input; after it, the receipt a
-    local project_lead answered. Either way the history holds every projection, the last one the final state."""
-    from types import SimpleNamespace
-
-    from temporalio.client import WorkflowHistory
-
-    from devtools.reconcile import decode_projection, projection_in
-    from tests.conftest import suite_converter
-    from tests.harness import HISTORIES
-
-    history = WorkflowHistory.from_json(recorded, (HISTORIES / f"{recorded}.json").read_text())
-    client = SimpleNamespace(data_converter=suite_converter())
-    found = [await decode_projection(client, p) for e in history.events if (p := projection_in(e)) is not None]
-    seqs = [e.seq for request in found for e in request.events]
-    assert len(found) >= 10 and seqs == list(range(1, len(seqs) + 1))
-    assert found[-1].state.stage == LeadStage.COMPLETED
