@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     # the worker's Temporal SDK metrics for Prometheus at http://<address>/metrics; "off" (the default, so
     # several local workers never fight over a port): none. compose and ./scripts/run.sh set one.
     worker_metrics_address: str = Field(default="off", alias="LEADFLOW_WORKER_METRICS_ADDRESS")
+    # new lead runs use local activities (patch local-activities); "false" while older workers still run
+    local_activities: bool = Field(default=True, alias="LEADFLOW_LOCAL_ACTIVITIES")
     metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
     # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (temporal_client.py); unset: in clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")

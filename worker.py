@@ -20,7 +20,7 @@ from db.engine import default_engine
 from devtools.logging import configure_logging, get_logger
 from settings import Settings, get_settings
 from temporal_client import connect
-from workflows.lead import LeadWorkflow
+from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
 from workflows.webhooks import WebhookFanout
 
 WORKFLOWS = [LeadWorkflow, WebhookFanout]
@@ -43,7 +43,11 @@ async def connect_worker(settings: Settings) -> Client:
     return await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
 
 
-def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor) -> Worker:
+def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
+                 local_activities: bool = True, **options) -> Worker:
+    """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
+    rolling upgrade from a version without local activities: deploy with it off, then turn it on once no
+    older worker is left (an older worker cannot replay a run that used them)."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -52,6 +56,9 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         activities=all_activities(engine),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
+        max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)
+        patch_activation_callback=None if local_activities else (lambda p: p.patch_id != LOCAL_ACTIVITIES),
+        **options,
     )
 
 
@@ -61,9 +68,10 @@ async def main() -> None:
     log = get_logger("worker")
     client = await connect_worker(settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, settings.task_queue, default_engine(), executor)
+        worker = build_worker(client, settings.task_queue, default_engine(), executor,
+                              local_activities=settings.local_activities)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
-                 metrics=settings.worker_metrics_address)
+                 metrics=settings.worker_metrics_address, local_activities=settings.local_activities)
         await worker.run()
 
 

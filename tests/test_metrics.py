@@ -308,7 +308,7 @@ def test_the_local_stack_and_compose_turn_the_worker_metrics_on():
 
 async def test_the_worker_serves_the_sdk_metrics_for_prometheus(engine):
     """The worker's client (worker.connect_worker, as worker.main uses it) runs on a runtime that
-    serves the SDK's metrics: after one lead, they show its task queue, workflow tasks and activities."""
+    serves the SDK's metrics: after one lead, they show its task queue, workflow tasks and (local) activities."""
     port = free_port()
     server = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server"), data_converter=pydantic_data_converter)
@@ -331,13 +331,15 @@ async def test_the_worker_serves_the_sdk_metrics_for_prometheus(engine):
                 await client.get_workflow_handle(result.lead_id).terminate("test finished")
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for name in ("temporal_request", "temporal_worker_task_slots_available", "temporal_workflow_task_execution_latency",
-                 "temporal_activity_execution_latency", "temporal_num_pollers"):
+                 "temporal_activity_execution_latency", "temporal_local_activity_execution_latency",
+                 "temporal_num_pollers"):
         assert name in families, (name, sorted(families))
     slots = [s for s in families["temporal_worker_task_slots_available"].samples
              if s.labels.get("task_queue") == task_queue]
-    assert {s.labels["worker_type"] for s in slots} >= {"WorkflowWorker", "ActivityWorker"}
-    activities = {s.labels.get("activity_type") for s in families["temporal_activity_execution_latency"].samples}
-    assert {"score_lead", "dispatch_lead", "record_lead"} <= activities
+    assert {s.labels["worker_type"] for s in slots} >= {"WorkflowWorker", "ActivityWorker", "LocalActivityWorker"}
+    remote = {s.labels.get("activity_type") for s in families["temporal_activity_execution_latency"].samples}
+    local = {s.labels.get("activity_type") for s in families["temporal_local_activity_execution_latency"].samples}
+    assert {"notify", "record_lead"} <= remote and {"score_lead", "dispatch_lead"} <= local
 
 
 def test_compose_exposes_each_workers_metrics_port_without_a_host_port():

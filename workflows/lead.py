@@ -46,6 +46,7 @@ from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
@@ -102,12 +103,14 @@ class LeadWorkflow:
         self._settled = 0  # ... and carried out (effects run, read model written)
         self._search: dict[str, object] = {}
         self._went_dormant = False
+        self._local = False
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
 
     # ------------------------------------------------------------------ the loop
 
     @workflow.run
     async def run(self, inp: LeadInput) -> LeadOutcome:
+        self._local = workflow.patched(LOCAL_ACTIVITIES)  # decided once per run, in its first task
         await workflow.wait_condition(lambda: self.state is not None)
         if inp.state is not None:  # continued as new: the read model learns the new run id
             self._committed += 1
@@ -142,6 +145,22 @@ class LeadWorkflow:
         except asyncio.TimeoutError:
             pass
 
+    async def _activity(self, fn, arg, *, local: bool = False):
+        """Run one of the lead's activities (short database reads and writes, a calendar computation).
+
+        local=True, since patch `local-activities`: the reads the lead decides on (score, dispatch,
+        consultant, decline quota) and the calendar run as local activities, in the workflow task that asks
+        for them, recorded as markers when the task completes: no round trip to the server each. They
+        change nothing, so a task that dies and runs again just reads again. The writes (alerts and the
+        read model) stay remote activities: they are scheduled by a recorded task, so they only ever
+        write what the history holds. (A local write would run before its task is recorded; a retried
+        task decides again at a later time and the first attempt's rows would describe events that never
+        happened: the fault test showed that drift.) Runs begun before the patch stay remote to their end."""
+        if local and self._local:
+            return await workflow.execute_local_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                                         retry_policy=RETRY)
+        return await workflow.execute_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+
     def _commit(self, t: lc.Transition) -> int:
         self.state = t.state
         self._events.extend(t.events)
@@ -168,45 +187,36 @@ class LeadWorkflow:
     async def _carry_out(self, effect) -> None:
         s, now = self.state, workflow.now()
         if isinstance(effect, lc.ScoreEffect):
-            result = await workflow.execute_activity_method(
-                ScoringActivities.score_lead,
-                ScoreRequest(lead_id=s.lead_id, customer_key=s.customer_key, raw=s.profile, touchpoint_channels=[t.channel for t in s.touchpoints],
-                             behaviour=s.behaviour, policy_items=self.policy.scoring.items,
-                             thresholds=self.policy.scoring.thresholds),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            result = await self._activity(ScoringActivities.score_lead, ScoreRequest(
+                lead_id=s.lead_id, customer_key=s.customer_key, raw=s.profile,
+                touchpoint_channels=[t.channel for t in s.touchpoints], behaviour=s.behaviour,
+                policy_items=self.policy.scoring.items, thresholds=self.policy.scoring.thresholds), local=True)
             self._commit(lc.on_scored(self.state, result, effect.then, self.policy, workflow.now()))
         elif isinstance(effect, lc.DispatchEffect):
             d = self.policy.dispatch
-            result = await workflow.execute_activity_method(
-                DispatchActivities.dispatch_lead,
-                DispatchRequest(lead_id=s.lead_id, brand=s.brand, series=s.profile.series, city=s.profile.city,
-                                latitude=s.profile.latitude, longitude=s.profile.longitude,
-                                preferred_dealer_id=s.profile.preferred_dealer_id, exclude_dealer_ids=s.held_by,
-                                weights=d.weights, penalty_window_days=d.penalty_window.total_seconds() / 86400,
-                                max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
-                                as_of=now, forced_dealer_id=effect.forced_dealer_id),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            result = await self._activity(DispatchActivities.dispatch_lead, DispatchRequest(
+                lead_id=s.lead_id, brand=s.brand, series=s.profile.series, city=s.profile.city,
+                latitude=s.profile.latitude, longitude=s.profile.longitude,
+                preferred_dealer_id=s.profile.preferred_dealer_id, exclude_dealer_ids=s.held_by,
+                weights=d.weights, penalty_window_days=d.penalty_window.total_seconds() / 86400,
+                max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
+                as_of=now, forced_dealer_id=effect.forced_dealer_id), local=True)
             self._commit(lc.on_dispatched(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.DeadlineEffect):
-            result = await workflow.execute_activity(
-                working_day_deadline,
-                DeadlineRequest(start=effect.started_at, working_days=effect.working_days,
-                                extra_holidays=self.policy.calendar.extra_holidays,
-                                extra_workdays=self.policy.calendar.extra_workdays,
-                                time_scale=self.policy.time_scale),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            result = await self._activity(working_day_deadline, DeadlineRequest(
+                start=effect.started_at, working_days=effect.working_days,
+                extra_holidays=self.policy.calendar.extra_holidays,
+                extra_workdays=self.policy.calendar.extra_workdays,
+                time_scale=self.policy.time_scale), local=True)
             self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
                                         self.policy, workflow.now()))
         elif isinstance(effect, lc.AssignEffect):
-            result = await workflow.execute_activity_method(
-                AssignmentActivities.pick_consultant,
-                ConsultantRequest(lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series),
-                start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            result = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
+                lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series), local=True)
             self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
-            await workflow.execute_activity_method(
-                NotifyActivities.notify, request, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            await self._activity(NotifyActivities.notify, request)
         else:  # pragma: no cover - a new effect type without a handler is a programming error
             raise ApplicationError(f"unknown effect {effect!r}", non_retryable=True)
 
@@ -220,11 +230,10 @@ class LeadWorkflow:
         # Histories recorded before it replay the separate look-up.
         inline = workflow.patched("webhook-targets-in-projection")
         kinds = webhook_event_types(self.state, stage_before, events) if inline else []
-        targets = await workflow.execute_activity_method(
-            ProjectionActivities.record_lead,
-            ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events, clock_ends=clock_ends,
-                              workflow_id=info.workflow_id, run_id=info.run_id, webhook_event_types=kinds),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        request = ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events,
+                                    clock_ends=clock_ends, workflow_id=info.workflow_id, run_id=info.run_id,
+                                    webhook_event_types=kinds)
+        targets = await self._activity(ProjectionActivities.record_lead, request)
         self._upsert_search_attributes()
         self._projected_stage = self.state.stage
         # starts a fan-out only when someone subscribes
@@ -313,11 +322,9 @@ class LeadWorkflow:
 
     async def _check_decline_quota(self) -> None:
         rules = self.policy.rules
-        quota = await workflow.execute_activity_method(
-            DispatchActivities.check_decline_quota,
-            DeclineQuotaRequest(dealer_id=self.state.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
-                                window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota),
-            start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+        quota = await self._activity(DispatchActivities.check_decline_quota, DeclineQuotaRequest(
+            dealer_id=self.state.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
+            window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota), local=True)
         if not quota.allowed:
             raise ApplicationError(f"decline refused: over the choice-right quota ({quota.reason})",
                                    type="Refused.stage", non_retryable=True)

@@ -1,0 +1,78 @@
+"""The lead's reads run as local activities (patch local-activities), decided once per run, so a rolling
+upgrade never mixes the two kinds in one run: a run begun with remote activities keeps them to its end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+
+from domain import commands as c
+from domain.policy import load_policy
+from settings import Settings
+from tests.fixtures import OPS, manager, raw_lead
+from worker import build_worker
+from workflows import gateway
+from workflows.lead import LOCAL_ACTIVITIES
+
+
+async def activities_of(client: Client, lead_id: str) -> tuple[list[str], list[str], list[str]]:
+    """(remote activity types, local activity types, patches) in the lead's history, in order."""
+    remote, local, patches = [], [], []
+    for e in (await client.get_workflow_handle(lead_id).fetch_history()).events:
+        if e.HasField("activity_task_scheduled_event_attributes"):
+            remote.append(e.activity_task_scheduled_event_attributes.activity_type.name)
+        elif e.HasField("marker_recorded_event_attributes"):
+            m = e.marker_recorded_event_attributes
+            data = json.loads(m.details[("data" if m.marker_name == "core_local_activity" else "patch-data")]
+                              .payloads[0].data)
+            (local if m.marker_name == "core_local_activity" else patches).append(
+                data.get("activity_type") or data.get("id"))
+    return remote, local, patches
+
+
+async def test_a_new_lead_reads_locally_and_writes_only_what_its_history_holds(env, engine):
+    """Score and dispatch run locally in the intake's first workflow task; the alert and the read model are
+    remote activities that task schedules, so they are recorded after the decisions they carry out and
+    never run for a task that was not recorded. Three workflow tasks from intake to inbox row, not five."""
+    client, task_queue = env.client, f"leads-{uuid.uuid4()}"
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(client, task_queue, engine, executor):
+            lead = await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(1300), OPS)
+            assert lead.stage == "dispatched"
+            remote, local, patches = await activities_of(client, lead.lead_id)
+            history = await client.get_workflow_handle(lead.lead_id).fetch_history()
+            await client.get_workflow_handle(lead.lead_id).terminate("test finished")
+    assert remote == ["notify", "record_lead"] and local == ["score_lead", "dispatch_lead"]
+    assert LOCAL_ACTIVITIES in patches
+    kinds = [e.WhichOneof("attributes").removesuffix("_event_attributes") for e in history.events]
+    markers = [i for i, e in enumerate(history.events)
+               if e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    first_task = kinds.index("workflow_task_completed")
+    assert len(markers) == 2 and all(first_task < i < kinds.index("activity_task_scheduled") for i in markers), kinds
+    assert kinds.count("workflow_task_completed") == 3, kinds
+
+
+async def test_a_run_begun_with_remote_activities_keeps_them_after_an_upgraded_worker_takes_over(env, engine):
+    client, task_queue, policy = env.client, f"leads-{uuid.uuid4()}", load_policy(time_scale=1)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(client, task_queue, engine, executor, local_activities=False,
+                                max_cached_workflows=0):  # no sticky queue for the next worker to wait on
+            old = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(1310), OPS)
+        async with build_worker(client, task_queue, engine, executor):  # the upgraded fleet
+            await gateway.act(client, old.lead_id, c.CommandEnvelope(actor=manager(old.dealer_id), command=c.Acknowledge()))
+            new = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(1311), OPS)
+            old_run, new_run = await activities_of(client, old.lead_id), await activities_of(client, new.lead_id)
+            for lead_id in (old.lead_id, new.lead_id):
+                await client.get_workflow_handle(lead_id).terminate("test finished")
+    remote, local, patches = old_run
+    assert remote == ["score_lead", "dispatch_lead", "notify", "record_lead", "record_lead"] and local == []
+    assert LOCAL_ACTIVITIES not in patches
+    assert new_run[:2] == (["notify", "record_lead"], ["score_lead", "dispatch_lead"]) and LOCAL_ACTIVITIES in new_run[2]
+
+
+def test_local_activities_are_on_unless_the_environment_turns_them_off():
+    assert Settings().local_activities is True
+    assert Settings(LEADFLOW_LOCAL_ACTIVITIES="false").local_activities is False
