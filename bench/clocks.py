@@ -126,6 +126,21 @@ class StateSeeder:
                                                          reason="bench seed"), self.policy, now)
         return t.state
 
+    async def settled(self, n: int, quiet_cores: float = 0.1) -> None:
+        """Until the n seeded leads are in the read model and the server and worker are quiet again (each
+        lead's last task, after its projection, starts its timers)."""
+        while (self.stack.sql("SELECT count(*) FROM lead")[0][0]) < n:
+            self.stack.check()
+            await asyncio.sleep(2)
+        while True:
+            before, t = self.stack.cpu(), time.time()
+            await asyncio.sleep(5)
+            busy = cpu_delta(before, self.stack.cpu())
+            cores = (busy.get("temporal", 0) + busy.get("worker", 0)) / (time.time() - t)
+            log(f"seeded leads projected; server + worker busy {cores:.2f} cores")
+            if cores < quiet_cores:
+                return
+
     async def seed(self, raw):
         from types import SimpleNamespace
 
@@ -190,6 +205,9 @@ async def main_async(args) -> dict:
         rss_curve.append((done, round(rss_mib(stack.child("worker").pid), 1)))
         step = -(-len(rss_curve) // 30)  # at most ~30 points in the result
         rss_curve = rss_curve[:-1:step] + rss_curve[-1:]
+        started_s = time.time() - t0
+        if seeder is not None:  # started is not settled: wait until every one is projected and asleep
+            await seeder.settled(len(background))
         creation_s = time.time() - t0
         creation_cpu = cpu_delta(c0, stack.cpu())
         stages = defaultdict(int)
@@ -198,6 +216,7 @@ async def main_async(args) -> dict:
         worker_rss_after_creation = rss_mib(stack.child("worker").pid)
         creation = {
             "leads": len(background), "seed": args.seed, "seconds": round(creation_s, 1),
+            "started_in_s": round(started_s, 1),  # --seed state: all started; `seconds`: all settled
             "leads_per_s": round(len(background) / creation_s, 2) if creation_s else None,
             "cpu_s_per_lead": {k: round(v / max(len(background), 1), 4) for k, v in creation_cpu.items()},
             "stages": dict(stages),
