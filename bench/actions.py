@@ -140,7 +140,8 @@ def savings(counts: list[dict]) -> dict:
 
 async def main_async(args) -> dict:
     info = machine()
-    stack = Stack("actions", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep)
+    stack = Stack("actions", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep,
+                  workers=args.workers)
     async with stack:
         from bench.lifecycle import Driver
         from domain.policy import load_policy

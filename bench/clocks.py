@@ -157,7 +157,8 @@ class StateSeeder:
 async def main_async(args) -> dict:
     started = time.time()
     info = machine()
-    stack = Stack("clocks", api=False, database_url=args.database_url, log_level=args.log_level, keep=args.keep)
+    stack = Stack("clocks", api=False, database_url=args.database_url, log_level=args.log_level, keep=args.keep,
+                  workers=args.workers)
     async with stack:
         from domain.policy import load_policy
 
@@ -320,7 +321,8 @@ async def main_async(args) -> dict:
         result = {
             "open_leads": args.open_leads, "probes": len(probes), "probes_dispatched": dispatched,
             "time_scale": args.time_scale, "probe_rate_per_s": args.probe_rate, "cron_interval_s": args.cron_interval,
-            "cron_index": not args.cron_no_index, "read_model": "postgresql" if stack.postgres else "sqlite",
+            "cron_index": not args.cron_no_index, "workers": args.workers,
+            "read_model": "postgresql" if stack.postgres else "sqlite",
             "creation": creation,
             "lateness_s": lateness, "not_fired_by_end": missed,
             "cost": {

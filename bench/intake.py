@@ -82,7 +82,8 @@ async def main_async(args) -> dict:
     rates = [float(r) for r in str(args.rate).split(",")]
     sizes = [int(r * args.steady_seconds) for r in rates]
     steady_n = sum(sizes)
-    stack = Stack("intake", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep)
+    stack = Stack("intake", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep,
+                  workers=args.workers)
     async with stack:
         leads = raw_leads(args.warmup + steady_n + args.max_leads)
         stack.raise_dealer_capacity(len(leads))
@@ -119,7 +120,8 @@ async def main_async(args) -> dict:
                 "cpu_s_per_lead": {k: round(v / max(len(ok), 1), 4) for k, v in max_cpu.items()},
                 "cpu_utilisation": {k: round(v / wall, 2) for k, v in max_cpu.items()},
             }
-        result = {"read_model": "postgresql" if stack.postgres else "sqlite", "steady": steady_results,
+        result = {"read_model": "postgresql" if stack.postgres else "sqlite", "workers": args.workers,
+                  "steady": steady_results,
                   "maximum": max_result, "memory_mib": stack.memory()}
     return record("intake", result, info)
 

@@ -102,6 +102,7 @@ async def timed(items: list, fn, concurrency: int, label: str, stack: Stack) -> 
 async def main_async(args) -> dict:
     info = machine()
     stack = Stack("lifecycle", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep,
+                  workers=args.workers,
                   extra_workers=[("bare_worker", [PYTHON, "-m", "bench.bare"])])
     async with stack:
         await stack.wait_for_log("bare_worker", "bare worker started")
@@ -133,7 +134,7 @@ async def main_async(args) -> dict:
         completed = ends.get("completed", 0)
         life_rate = completed / life_s
         result = {
-            "read_model": "postgresql" if stack.postgres else "sqlite",
+            "read_model": "postgresql" if stack.postgres else "sqlite", "workers": args.workers,
             "concurrency": args.concurrency,
             "bare": {"workflows": args.bare, "timer_s": timer, "seconds": round(bare_s, 1),
                      "per_s": round(bare_rate, 2), "cpu_s_per_workflow": {k: round(v / args.bare, 4)

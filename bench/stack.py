@@ -209,6 +209,8 @@ def add_database_args(parser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the run's directory and database afterwards")
     parser.add_argument("--log-level", default="INFO", help="LEADFLOW_LOG_LEVEL of the worker and API (default INFO, "
                                                           "as deployed)")
+    parser.add_argument("--workers", type=int, default=1, help="worker.py processes (default 1); a Python worker "
+                                                               "uses at most about one core")
 
 
 # --------------------------------------------------------------------------- the stack
@@ -237,6 +239,7 @@ class Stack:
     time_scale: float = 1.0  # LEADFLOW_TIME_SCALE of the API (the policy it gives new leads)
     extra_workers: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, argv) beside worker.py
     worker_cmd: list[str] | None = None  # instead of `python worker.py` (e.g. under a profiler)
+    workers: int = 1  # worker.py processes on the task queue: "worker", "worker2", ... (CPU summed as "worker")
 
     def __post_init__(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"leadflow-bench-{self.name}-"))
@@ -305,6 +308,8 @@ class Stack:
         self.engine = self._engine()
         self._instrument()
         self.spawn("worker", self.worker_cmd or [PYTHON, "worker.py"])
+        for n in range(2, self.workers + 1):
+            self.spawn(f"worker{n}", [PYTHON, "worker.py"])
         for name, argv in self.extra_workers:
             self.spawn(name, argv)
         await self.wait_for_log("worker", "worker started")
@@ -491,7 +496,10 @@ class Stack:
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of each child process, and of PostgreSQL ("postgres")."""
-        out = {c.name: cpu_seconds(c.pid) for c in self.children}
+        out: dict[str, float] = {}
+        for c in self.children:
+            key = "worker" if c.name.removeprefix("worker").isdigit() else c.name  # the workers together
+            out[key] = out.get(key, 0.0) + cpu_seconds(c.pid)
         if self.postgres:
             out["postgres"] = self.postgres_cpu()
         return out
