@@ -309,7 +309,8 @@ class Stack:
         self._instrument()
         self.spawn("worker", self.worker_cmd or [PYTHON, "worker.py"])
         for n in range(2, self.workers + 1):
-            self.spawn(f"worker{n}", [PYTHON, "worker.py"])
+            self.spawn(f"worker{n}", [PYTHON, "worker.py"],  # each its own metrics port
+                       LEADFLOW_WORKER_METRICS_ADDRESS=f"127.0.0.1:{free_port()}")
         for name, argv in self.extra_workers:
             self.spawn(name, argv)
         await self.wait_for_log("worker", "worker started")
@@ -349,10 +350,10 @@ class Stack:
                 tail = child.log_path.read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{child.name} exited with code {child.proc.returncode}; its log ends:\n{tail}")
 
-    def spawn(self, name: str, argv: list[str]) -> Child:
+    def spawn(self, name: str, argv: list[str], **env: str) -> Child:
         log_path = self.workdir / f"{name}.log"
         out = log_path.open("wb")
-        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, cwd=ROOT, env={**self.env, **env}, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         child = Child(name, proc, log_path)
         self.children.append(child)
