@@ -31,8 +31,9 @@ Two kinds of lead:
 The `savings` block re-counts the won histories as if the workflow did X (estimates, no code
 changed): one durable timer per distinct deadline instead of one per wait; notifications written
 by the projection activity instead of their own activity; the read-model activities as local
-activities (one marker action per workflow task instead of one action per activity); the
-webhook subscriber lookup answered by the projection instead of its own local activity.
+activities (one marker action per workflow task instead of one action per activity). (The webhook
+subscriber lookup, once a local activity of its own, is answered by the projection since patch
+webhook-targets-in-projection; the lead's reads are local activities since patch local-activities.)
 """
 
 from __future__ import annotations
@@ -129,7 +130,6 @@ def savings(counts: list[dict]) -> dict:
     return {
         "one_timer_per_deadline": mean(lambda c: c["by_category"].get("timers", 0) - c["distinct_timer_deadlines"]),
         "notify_inside_projection": mean(lambda c: types(c).get("notify", 0)),
-        "webhook_lookup_inside_projection": mean(lambda c: c["local_activity_tasks"]),
         "read_model_writes_as_local_activities": mean(
             lambda c: types(c).get("notify", 0) + types(c).get("record_lead", 0) + c["local_activity_tasks"]
             - settles(c)),

@@ -95,9 +95,9 @@ class StateSeeder:
     (`domain.lifecycle.start_lead`, `on_scored`, `on_dispatched`) without the intake's activities: a score
     from a fixed spread (one in three goes to cleansing, as in real intake), and a dealer of the brand in
     turn. The workflow then projects it (lead row, running clock rows) and sleeps on its timers, like any
-    open lead. Faster to create than through the gateway (no scoring, dispatch or notification), so
-    100,000 open leads take under an hour instead of hours; the clocks, timers and read model they leave
-    are the same."""
+    open lead. Cheaper than through the gateway (no scoring, dispatch or notification: 16.5 leads/s
+    settled against 7-10), so 100,000 open leads take under two hours instead of three or four; the
+    clocks, timers and read model they leave are the same."""
 
     def __init__(self, stack: Stack, policy):
         self.stack, self.policy, self.turn = stack, policy, 0
