@@ -14,21 +14,23 @@ export async function detailView({ el, params, query, toast, quiet }) {
   let formOpen = false;
   let stale = false;
 
-  async function refresh() {
-    if (formOpen) {  // never wipe what someone is typing: offer a reload instead
-      if (!stale) {
-        stale = true;
-        el.querySelector(".stale")?.removeAttribute("hidden");
-      }
-      return;
+  function markStale() {
+    if (!stale) {
+      stale = true;
+      el.querySelector(".stale")?.removeAttribute("hidden");
     }
+  }
+
+  async function refresh() {
+    if (formOpen) { markStale(); return; }  // never wipe what someone is typing: offer a reload instead
     let lead;
     try {
       lead = await get(`/v1/leads/${encodeURIComponent(leadId)}`);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404) { renderGone(); return; }
+      if (err instanceof ApiError && err.status === 404) { if (formOpen) markStale(); else renderGone(); return; }
       throw err;
     }
+    if (formOpen) { markStale(); return; }  // a form was opened while the lead was loading
     stale = false;
     render(lead);
   }
@@ -46,17 +48,23 @@ export async function detailView({ el, params, query, toast, quiet }) {
   function actionButton(lead, action, box) {
     return h("button", { class: "action", testid: `action-${action}`, data: { action }, on: { click: async () => {
       el.querySelectorAll(".action-buttons button").forEach((b) => b.classList.toggle("active", b.dataset.action === action));
-      const form = await actionForm(lead, action, {
-        onDone: (result) => {
-          formOpen = false;
-          quiet?.(lead.lead_id);
-          toast(result?.stage ? t("ui.actionDone", { action: code("action", action), stage: code("stage", result.stage) })
-            : `${code("action", action)} · ${t("ui.done")}`);
-          refresh().catch(() => {});
-        },
-        onCancel: () => { formOpen = false; clear(box); el.querySelectorAll(".action-buttons button").forEach((b) => b.classList.remove("active")); if (stale) refresh(); },
-      });
-      formOpen = true;
+      formOpen = true;  // from the click on: a refresh under way must not re-render over the form
+      let form;
+      try {
+        form = await actionForm(lead, action, {
+          onDone: (result) => {
+            formOpen = false;
+            quiet?.(lead.lead_id);
+            toast(result?.stage ? t("ui.actionDone", { action: code("action", action), stage: code("stage", result.stage) })
+              : `${code("action", action)} · ${t("ui.done")}`);
+            refresh().catch(() => {});
+          },
+          onCancel: () => { formOpen = false; clear(box); el.querySelectorAll(".action-buttons button").forEach((b) => b.classList.remove("active")); if (stale) refresh(); },
+        });
+      } catch (err) {
+        formOpen = false;
+        throw err;
+      }
       clear(box, form);
       form.querySelector("input, select, textarea")?.focus();
       form.scrollIntoView({ block: "nearest", behavior: "smooth" });
