@@ -1,0 +1,1 @@
+"""Commands an operator runs against a live Leadflow (replay gate, ...)."""

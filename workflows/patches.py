@@ -1,0 +1,50 @@
+"""Every `workflow.patched(...)` id the workflows call: what it changed, when, and when it can go.
+
+A patch keeps a running workflow on the path it began with while new runs take the new one. Its life:
+1. `workflow.patched(id)` guards the change (old histories replay the old branch);
+2. once no run that began before the patch is open any more (the oldest open lead's start, or the
+   namespace's retention for closed ones you still replay, is after `added` + the longest a lead can live),
+   replace it with `workflow.deprecate_patch(id)` and drop the old branch;
+3. once no run that began before step 2's deploy is open, remove the call.
+
+`python -m ops.replay` checks a cluster's histories against the code before each deploy, and names the
+patches a failing history holds or lacks. tests/test_patches.py fails when a `patched(...)` call names an
+id that is not registered here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+
+def no_run_before(day: date) -> str:
+    """The condition to deprecate a patch added on `day`, as the visibility query that must find nothing.
+    (A continued-as-new run starts a fresh history, where the patch is decided anew.)"""
+    return f'no open run started before it: `ExecutionStatus="Running" AND StartTime < "{day.isoformat()}T00:00:00Z"` finds none'
+
+
+@dataclass(frozen=True)
+class Patch:
+    id: str
+    changed: str  # what the new branch does that the old one did not
+    added: date  # the day it went into main
+    workflow: str  # the workflow class that calls it
+    deprecate_when: str  # when `deprecate_patch` may replace it (then, one more deploy later, removal)
+
+
+PATCHES: dict[str, Patch] = {p.id: p for p in [
+    Patch("webhooks", "a settled batch starts a webhook fan-out child workflow when someone subscribes",
+          date(2026, 11, 23), "LeadWorkflow (workflows/webhooks.publish)",
+          no_run_before(date(2026, 11, 23))),
+    Patch("sla-penalties", "an SLA lapse counts as a penalty against the holding dealer",
+          date(2026, 11, 23), "LeadWorkflow", no_run_before(date(2026, 11, 23))),
+    Patch("webhook-targets-in-projection",
+          "the projection activity answers the webhook subscribers (no separate local look-up)",
+          date(2026, 11, 23), "LeadWorkflow", no_run_before(date(2026, 11, 23))),
+    Patch("local-activities", "the lead's reads (score, dispatch, consultant, decline quota, calendar) run as "
+          "local activities; also gated by LEADFLOW_LOCAL_ACTIVITIES for rolling upgrades",
+          date(2026, 11, 23), "LeadWorkflow",
+          "every worker runs a version that has it, and " + no_run_before(date(2026, 11, 23))),
+]}
