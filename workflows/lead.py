@@ -83,6 +83,15 @@ class AppealSignal(Model):
     by: str = "temporal-ui"
 
 
+class EngineBug(Exception):
+    """A programming error met while running a lead (an effect without a handler, say). It is not an
+    ApplicationError, so it fails the workflow *task*, never the lead's workflow: Temporal retries the task, and
+    the lead carries on where it was once a worker with the fix is deployed. Any other unexpected exception in the
+    workflow's code (a KeyError, a pydantic ValidationError) does the same. Only Temporal's failure errors fail a
+    workflow: this one raises ApplicationError only to refuse an update (which fails the update, not the lead), and
+    its activities retry without end instead of failing for good."""
+
+
 def refusal_error(refused: lc.Refused) -> ApplicationError:
     return ApplicationError(refused.reason, type=f"Refused.{refused.kind}", non_retryable=True)
 
@@ -217,8 +226,8 @@ class LeadWorkflow:
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
             await self._activity(NotifyActivities.notify, request)
-        else:  # pragma: no cover - a new effect type without a handler is a programming error
-            raise ApplicationError(f"unknown effect {effect!r}", non_retryable=True)
+        else:  # a new effect type without a handler: a bug in this code, not in the lead
+            raise EngineBug(f"no handler for effect {type(effect).__name__}")
 
     async def _project(self) -> None:
         events, self._events = self._events, []

@@ -1,0 +1,59 @@
+"""A programming bug is not a lost lead: it fails the workflow task, which Temporal retries, never the lead's
+workflow; once a worker with the fix polls, the lead carries on where it was."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.worker import Worker
+
+from activities import all_activities
+from domain.policy import load_policy
+from tests.buggy_workflow import BuggyLeadWorkflow
+from tests.fixtures import OPS, raw_lead
+from worker import SANDBOX, build_worker
+from workflows import gateway
+from workflows.lead import LeadWorkflow, ReassignSignal
+from workflows.webhooks import WebhookFanout
+
+
+async def failed_tasks(handle, converter) -> list[str]:
+    """The decoded messages of the workflow task failures in the history (the suite runs encrypted)."""
+    history = await handle.fetch_history()
+    return [str(await converter.decode_failure(e.workflow_task_failed_event_attributes.failure))
+            for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
+
+
+async def test_an_effect_without_a_handler_fails_the_task_and_the_fixed_worker_carries_on(env, engine):
+    client, task_queue, policy = env.client, f"leads-{uuid.uuid4()}", load_policy(time_scale=1)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        # no workflow cache (no sticky task queue), so the next worker gets the lead's next task at once
+        async with build_worker(client, task_queue, engine, executor, max_cached_workflows=0):
+            lead_id = (await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(5101), OPS)).lead_id
+            first_dealer = (await gateway.current_state(client, lead_id)).dealer_id
+        handle = client.get_workflow_handle(lead_id)
+        buggy = Worker(client, task_queue=task_queue, workflows=[BuggyLeadWorkflow, WebhookFanout],
+                       workflow_runner=SANDBOX, activities=all_activities(engine), activity_executor=executor,
+                       max_cached_workflows=0)
+        async with buggy:  # a deploy with the bug: the next change the lead commits meets it
+            await handle.signal(LeadWorkflow.reassign, ReassignSignal(reason="customer moved", by="ops"))
+            for _ in range(200):
+                if await failed_tasks(handle, client.data_converter):
+                    break
+                await asyncio.sleep(0.05)
+            failures = await failed_tasks(handle, client.data_converter)
+            assert failures and "no handler for effect UnknownEffect" in failures[0]
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        async with build_worker(client, task_queue, engine, executor):  # the fix is deployed
+            for _ in range(200):
+                state = await gateway.current_state(client, lead_id)
+                if any(e.kind == "reassigned" for e in state.recent):
+                    break
+                await asyncio.sleep(0.05)
+            assert any(e.kind == "reassigned" for e in state.recent), [e.kind for e in state.recent]
+            assert state.dealer_id != first_dealer
+            assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+            await handle.terminate("test finished")
