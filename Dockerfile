@@ -18,6 +18,7 @@ COPY activities ./activities
 COPY api ./api
 COPY db ./db
 COPY devtools ./devtools
+COPY ops ./ops
 COPY web ./web
 RUN pip install . \
     && useradd --create-home --uid 10001 leadflow \
