@@ -20,7 +20,10 @@ COPY db ./db
 COPY devtools ./devtools
 COPY ops ./ops
 COPY web ./web
+# compileall: the workflow sandbox imports the workflow modules afresh for every lead it runs; without their
+# bytecode on disk (PYTHONDONTWRITEBYTECODE) each run would compile them from source again (worker.py)
 RUN pip install . \
+    && python -m compileall -q /app \
     && useradd --create-home --uid 10001 leadflow \
     && mkdir -p /app/data && chown leadflow /app/data
 
