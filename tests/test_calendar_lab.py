@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from db.metrics import collect
 from db.models import Notification
 from domain import commands as c
 from domain.calendar import SHANGHAI
@@ -90,6 +91,10 @@ async def test_reviews_filed_across_new_year_2027_end_after_the_holiday_and_say_
         alerts = head_alerts(L, "calendar_provisional")
         assert [(n.recipient_role, n.recipient_user_id, n.lead_id) for n in alerts] == [
             ("head_of_lead_ops", "ops-head", "calendar-2027")]
+        with Session(L.engine) as session:  # and /metrics counts the provisional deadlines
+            metrics = {m.name: m for m in collect(session, await L.env.get_current_time())}
+        assert [(s.labels, s.value) for s in metrics["leadflow_calendar_provisional_deadlines"].samples
+                if s.name.endswith("_total")] == [({"year": "2027"}, 2)]
 
 
 @asynccontextmanager
