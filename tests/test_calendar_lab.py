@@ -19,6 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from sqlmodel import Session, select
+from temporalio.client import ScheduleRange
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
@@ -166,3 +167,22 @@ async def test_the_daily_check_warns_from_1_november_until_next_year_is_confirme
         stopped = await check(L, at(2026, 11, 3, 9))
         assert (stopped.state, stopped.alerted) == ("confirmed", 0)
         assert len(head_alerts(L, "calendar_unconfirmed")) == 2
+
+
+async def test_the_worker_creates_the_daily_check_schedule_once_at_09_00_shanghai():
+    # Schedules need a real server (the time-skipping one has none): a dev server, as tests/test_visibility.py
+    from worker import ensure_calendar_schedule
+    from workflows.calendar import SCHEDULE_ID
+
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"),
+                                                data_converter=suite_converter(), dev_server_log_level="error")
+    async with env:
+        assert await ensure_calendar_schedule(env.client, "leads") is True
+        assert await ensure_calendar_schedule(env.client, "leads") is False, "a second worker leaves it alone"
+        described = await env.client.get_schedule_handle(SCHEDULE_ID).describe()
+        spec = described.schedule.spec
+        assert spec.time_zone_name == "Asia/Shanghai"
+        (every_day,) = spec.calendars  # the cron "0 9 * * *" as the server keeps it
+        assert (every_day.hour[0].start, every_day.minute[0].start, every_day.day_of_week[0]) == (9, 0, ScheduleRange(0, 6))
+        action = described.schedule.action
+        assert (action.workflow, action.task_queue) == ("CalendarCheckWorkflow", "leads")
