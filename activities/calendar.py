@@ -8,7 +8,7 @@ recorded histories hold.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 from sqlmodel import select
 from temporalio import activity
@@ -43,9 +43,11 @@ class CalendarActivities(UsesDatabase):
         if not change.dates:
             return []
         with self.session() as session:
-            runs = session.exec(select(ClockRun).where(
+            first, last = min(change.dates), max(change.dates)
+            runs = session.exec(select(ClockRun).where(  # a coarse window in SQL, the exact test below
                 ClockRun.outcome.is_(None), ClockRun.clock.in_(WORKING_DAY_CLOCKS),
-                ClockRun.deadline.is_not(None))).all()
+                ClockRun.started_at < datetime.combine(last, time(0), tzinfo=SHANGHAI),
+                ClockRun.deadline > datetime.combine(first, time(0), tzinfo=SHANGHAI))).all()
             lead_ids = sorted({r.lead_id for r in runs
                                if cal.touches(aware(r.started_at), aware(r.deadline), change.dates)})
             if not lead_ids:

@@ -141,3 +141,38 @@ def test_single_day_edits_and_a_confirmation_are_audited(engine):
         assert actions == [("set_day", "ops"), ("set_day", "ops"), ("delete_day", "ops"), ("confirm", "ops-head")]
         assert cal.audit_rows(session, 2027)[2].before == {"2027-02-13": {"kind": "workday", "name": "renamed",
                                                                           "source": "lead_ops"}}
+
+
+def _lead(n: int) -> "Lead":
+    from db.models import Lead
+
+    return Lead(lead_id=f"lead-{n}", brand="aurora", customer_key=f"k{n}", customer_name="-", phone="-",
+                channel="website", stage="defeat_review", furthest_stage="defeat_review", created_at=NOW,
+                updated_at=NOW, workflow_id=f"lead-{n}", run_id="r")
+
+
+@pytest.mark.parametrize("database", ["engine", "pg_engine"])
+def test_a_correction_reaches_the_leads_whose_open_working_day_window_holds_a_changed_day(database, request):
+    from activities.calendar import CalendarActivities
+    from db.models import ClockRun
+    from domain.models import CalendarChange
+
+    engine = request.getfixturevalue(database)
+    runs = [  # (lead, clock, started, deadline, outcome)
+        (1, "defeat_review", local(2027, 2, 4, 10), local(2027, 2, 16), None),  # holds 13 Feb: reached
+        (2, "appeal_window", local(2027, 2, 12, 10), local(2027, 2, 17), None),  # holds 13 Feb: reached
+        (3, "defeat_review", local(2027, 2, 13, 10), local(2027, 2, 18), None),  # starts on 13 Feb: not
+        (4, "defeat_review", local(2027, 2, 1, 10), local(2027, 2, 5), None),  # over before it
+        (5, "defeat_review", local(2027, 2, 4, 10), local(2027, 2, 16), "met"),  # closed
+        (6, "first_response", local(2027, 2, 12, 10), local(2027, 2, 15), None),  # not a working-day clock
+        (7, "appeal_review", local(2027, 2, 4, 10), None, None),  # waiting for its deadline
+    ]
+    with Session(engine) as session:
+        for n, clock, started, deadline, outcome in runs:
+            session.add(_lead(n))
+            session.add(ClockRun(lead_id=f"lead-{n}", clock=clock, started_at=started, deadline=deadline,
+                                 outcome=outcome))
+        session.commit()
+    change = CalendarChange(year=2027, dates=[date(2027, 2, 13)], reason="test")
+    assert CalendarActivities(engine).affected_leads(change) == ["lead-1", "lead-2"]
+    assert CalendarActivities(engine).affected_leads(change.model_copy(update={"dates": []})) == []
