@@ -15,7 +15,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import Engine
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleSpec,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -25,10 +31,11 @@ from db.engine import default_engine
 from devtools.logging import configure_logging, get_logger
 from settings import Settings, get_settings
 from temporal_client import connect
+from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
 from workflows.webhooks import WebhookFanout
 
-WORKFLOWS = [LeadWorkflow, WebhookFanout]
+WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow]
 # workflow.logger's lines are rendered by structlog (devtools/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
@@ -62,6 +69,21 @@ async def connect_worker(settings: Settings) -> Client:
     return await connect(settings, runtime=metrics_runtime(settings.worker_metrics_address))
 
 
+async def ensure_calendar_schedule(client: Client, task_queue: str) -> bool:
+    """The Temporal Schedule that checks next year's calendar every day at 09:00 Asia/Shanghai (issue 12).
+    Created once; a worker starting again finds it and leaves it alone (False)."""
+    from domain.models import CalendarCheck
+
+    try:
+        await client.create_schedule(SCHEDULE_ID, Schedule(
+            action=ScheduleActionStartWorkflow(CalendarCheckWorkflow.run, CalendarCheck(), id=SCHEDULE_ID,
+                                               task_queue=task_queue),
+            spec=ScheduleSpec(cron_expressions=["0 9 * * *"], time_zone_name="Asia/Shanghai")))
+    except ScheduleAlreadyRunningError:
+        return False
+    return True
+
+
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
                  local_activities: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
@@ -90,6 +112,7 @@ async def main() -> None:
     with ThreadPoolExecutor(max_workers=16) as executor:
         worker = build_worker(client, settings.task_queue, default_engine(), executor,
                               local_activities=settings.local_activities)
+        await ensure_calendar_schedule(client, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
                  metrics=settings.worker_metrics_address, local_activities=settings.local_activities)
         await worker.run()

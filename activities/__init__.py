@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from activities.assignment import AssignmentActivities
-from activities.calendar import working_day_deadline
+from activities.calendar import CalendarActivities
 from activities.dispatch import DispatchActivities
 from activities.notify import NotifyActivities
 from activities.projection import ProjectionActivities
@@ -17,9 +17,11 @@ def all_activities(engine: Engine) -> list:
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
     notify, projection = NotifyActivities(engine), ProjectionActivities(engine)
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
+    calendar = CalendarActivities(engine)
     return [
         assignment.pick_consultant,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
-        notify.notify, projection.record_lead, working_day_deadline,
+        notify.notify, projection.record_lead, calendar.working_day_deadline,
+        calendar.affected_leads, calendar.next_year_state,
         webhooks.webhook_targets, webhooks.deliver_webhook, webhooks.give_up_webhook,
     ]

@@ -16,6 +16,11 @@ worker. No label names a lead, a customer or a person; see README.md ("Metrics")
   dispatched in the window, the seconds from the lead's creation (its first raw lead received) to
   its first holding's start. Scoring and the dispatch activity are the fast part; cleansing at the
   call center and waiting for an eligible dealer are the long tail.
+- `leadflow_calendar_year_confirmed{year}` (gauge): 1 when the year's working-day calendar is confirmed,
+  0 while provisional (computed holidays, no make-up workdays), for every seeded year and always for this
+  year and the next (a year not seeded yet reports what seeding would give: 1 if chinese-calendar knows it).
+- `leadflow_calendar_provisional_deadlines_total{year}` (counter): working-day deadlines set on a year
+  that was provisional (the leads' `calendar_provisional` timeline entries), ever.
 
 The two histograms are over a sliding window rather than since the beginning, so a scrape stays
 cheap however large the read model grows: both are found through `lead.updated_at` (indexed), as
@@ -35,7 +40,8 @@ from sqlalchemy import and_, case, func
 from sqlmodel import Session, select
 
 from db.analytics import _hours_between, _sum_if
-from db.models import ClockRun, HoldingRow, Lead, Notification
+from db.models import CalendarYear, ClockRun, HoldingRow, Lead, Notification, TimelineEntry
+from domain.calendar import SHANGHAI, calendar_covers
 from domain.clocks import CLOCKS
 from domain.stages import LeadStage
 
@@ -58,6 +64,33 @@ def collect(session: Session, now: datetime) -> Iterator[Metric]:
     yield _clocks_lapsed(session)
     yield _alert_lateness(session, now)
     yield _dispatch_latency(session, now)
+    yield _calendar_confirmed(session, now)
+    yield _provisional_deadlines(session)
+
+
+def _calendar_confirmed(session: Session, now: datetime) -> Metric:
+    states = {row.year: row.state == "confirmed" for row in session.exec(select(CalendarYear)).all()}
+    this_year = now.astimezone(SHANGHAI).year
+    for year in (this_year, this_year + 1):
+        states.setdefault(year, calendar_covers(year))
+    metric = GaugeMetricFamily("leadflow_calendar_year_confirmed",
+                               "1 when the year's working-day calendar is confirmed, 0 while provisional.",
+                               labels=["year"])
+    for year in sorted(states):
+        metric.add_metric([str(year)], int(states[year]))
+    return metric
+
+
+def _provisional_deadlines(session: Session) -> Metric:
+    counts: dict[str, int] = {}
+    for data in session.exec(select(TimelineEntry.data).where(TimelineEntry.kind == "calendar_provisional")).all():
+        year = str(data.get("year"))
+        counts[year] = counts.get(year, 0) + 1
+    metric = CounterMetricFamily("leadflow_calendar_provisional_deadlines",
+                                 "Working-day deadlines set on a provisional calendar year, ever.", labels=["year"])
+    for year in sorted(counts):
+        metric.add_metric([year], counts[year])
+    return metric
 
 
 def _leads_by_stage(session: Session) -> Metric:

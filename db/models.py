@@ -6,7 +6,7 @@ activities (idempotently); dealers and users are master data.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
@@ -209,3 +209,41 @@ class WebhookDelivery(SQLModel, table=True):
     last_error: str | None = None
     delivered_at: datetime | None = None
     updated_at: datetime = Field(index=True)
+
+
+class CalendarDay(SQLModel, table=True):
+    """One special day of the working-day calendar (法定节假日 or 调休 make-up workday); every other day is
+    a working day Monday to Friday. Written by `db/calendar.py` (seeding) and by lead ops through the API."""
+
+    __tablename__ = "calendar_day"
+    day: date = Field(primary_key=True)
+    year: int = Field(index=True)
+    kind: str  # holiday | workday
+    name: str = ""
+    source: str  # package (chinese-calendar) | computed (holidays package, provisional) | lead_ops
+
+
+class CalendarYear(SQLModel, table=True):
+    """A seeded year of the calendar: `confirmed` (the State Council's schedule) or `provisional` (computed)."""
+
+    __tablename__ = "calendar_year"
+    year: int = Field(primary_key=True)
+    state: str = Field(index=True)  # confirmed | provisional
+    seeded_from: str  # package | computed
+    confirmed_by: str | None = None
+    confirmed_at: datetime | None = None
+    updated_at: datetime
+
+
+class CalendarAudit(SQLModel, table=True):
+    """Every change lead ops make to the calendar: who, when, what, before and after."""
+
+    __tablename__ = "calendar_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(index=True)
+    at: datetime = Field(index=True)
+    actor: str
+    action: str  # upload | set_day | delete_day | confirm
+    reason: str | None = None
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,8 +1,9 @@
 """Working days of the Chinese calendar (public holidays and 调休 make-up workdays).
 
-Pure apart from the chinese_calendar package (a static table shipped with the package).
-Years the package does not cover count Monday to Friday, corrected by the policy's
-[calendar] overrides (extra_holidays / extra_workdays, which always win).
+The running engine reads the calendar from the read model (`db/calendar.py`: the `calendar_day` table that
+lead ops manage, seeded from chinese-calendar or, for years it does not know, from the `holidays` package as
+a provisional year) and counts with `add_working_days_on`. The package-only functions below stay for the
+policy's [calendar] overrides (extra_holidays / extra_workdays, which always win) and for tests.
 
 Deadline convention of `add_working_days`: the deadline is the END of the Nth working day
 after the start day, counted in Asia/Shanghai local dates and expressed as the start of the
@@ -13,6 +14,7 @@ itself never counts, whatever the time of day.
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta, timezone
 
 import chinese_calendar
@@ -45,6 +47,11 @@ def is_working_day(d: date, overrides: CalendarOverrides) -> bool:
 def add_working_days(start: datetime, days: int, overrides: CalendarOverrides) -> datetime:
     """00:00 Asia/Shanghai of the day after the `days`-th working day after `start`'s local
     date, in UTC. A naive `start` is taken as UTC. days=0 gives the end of the start day."""
+    return add_working_days_on(start, days, lambda d: is_working_day(d, overrides))
+
+
+def add_working_days_on(start: datetime, days: int, working: Callable[[date], bool]) -> datetime:
+    """`add_working_days` with any calendar: `working(d)` says whether the local date d is a working day."""
     if days < 0:
         raise ValueError("days must be >= 0")
     if start.tzinfo is None:
@@ -52,7 +59,7 @@ def add_working_days(start: datetime, days: int, overrides: CalendarOverrides) -
     day, left = start.astimezone(SHANGHAI).date(), days
     while left:
         day += timedelta(days=1)
-        left -= is_working_day(day, overrides)
+        left -= working(day)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI)
     return end.astimezone(timezone.utc)
 
@@ -60,3 +67,9 @@ def add_working_days(start: datetime, days: int, overrides: CalendarOverrides) -
 def compress(start: datetime, deadline: datetime, time_scale: float) -> datetime:
     """Demo mode: the deadline as the engine runs it, the span divided by the time scale."""
     return start + (deadline - start) / time_scale
+
+
+def touches(started_at: datetime, deadline: datetime, days: Iterable[date]) -> bool:
+    """Whether a working-day window (the start day excluded, up to the deadline's 00:00) holds one of `days`."""
+    first = started_at.astimezone(SHANGHAI).date()
+    return any(first < d and datetime.combine(d, time(0), tzinfo=SHANGHAI) < deadline for d in days)

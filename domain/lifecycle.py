@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from domain.calendar import SHANGHAI
 from domain import commands as c
 from domain.clocks import CLOCKS, PAUSE_ON, RESUME_ON, SURVIVE_END, ClockSpec, duration_of
 from domain.models import (
@@ -406,13 +407,48 @@ def on_consultant_picked(state: LeadState, result: ConsultantResult, policy: Pol
     return t
 
 
-def on_deadline(state: LeadState, clock: str, started_at: datetime, deadline: datetime, policy: Policy, now: datetime) -> Transition:
-    """A working-day deadline came back from the calendar activity."""
+def on_deadline(state: LeadState, clock: str, started_at: datetime, deadline: datetime, policy: Policy, now: datetime,
+                provisional_years: list[int] = ()) -> Transition:
+    """A working-day deadline came back from the calendar activity. `provisional_years` (patch `calendar-table`):
+    the years of its count whose calendar lead ops have not confirmed yet: the timeline says so, and the head of
+    lead ops is alerted once per year (the inbox key is the year's, not the lead's)."""
     t = Transition.begin(state, policy, now)
     running = t.state.clocks.get(clock)
     if running and running.started_at == started_at and running.deadline is None:
         running.deadline = deadline
         t.emit("deadline_set", clock=clock, deadline=deadline.isoformat())
+        for year in provisional_years:
+            message = PROVISIONAL_CALENDAR.format(year=year)
+            t.emit("calendar_provisional", clock=clock, year=year, message=message)
+            t.effects.append(NotifyEffect(request=NotifyRequest(
+                lead_id=calendar_notice_key(year), event_seq=0, kind="calendar_provisional", roles=[R.HEAD_OF_LEAD_OPS],
+                message=f"the {year} holiday schedule is not confirmed: deadlines count on the computed calendar; "
+                        f"upload and confirm it", data={"year": year})))
+    return t
+
+
+PROVISIONAL_CALENDAR = "{year} 年节假日安排尚未确认，截止时间按推算日历计算"
+DEADLINE_MOVED = "截止时间由 {old} 调整为 {new}（{reason}）"
+
+
+def calendar_notice_key(year: int) -> str:
+    """The inbox's 'lead' of a calendar alert: one per year, whichever lead asks first."""
+    return f"calendar-{year}"
+
+
+def _local(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def on_deadline_moved(state: LeadState, clock: str, started_at: datetime, deadline: datetime, reason: str,
+                      policy: Policy, now: datetime) -> Transition:
+    """Lead ops corrected the calendar (patch `calendar-correction`): an open working-day clock counted again."""
+    t = Transition.begin(state, policy, now)
+    running = t.state.clocks.get(clock)
+    if running and running.running and running.started_at == started_at and running.deadline not in (None, deadline):
+        old, running.deadline = running.deadline, deadline
+        t.emit("deadline_moved", clock=clock, old_deadline=old.isoformat(), deadline=deadline.isoformat(),
+               reason=reason, message=DEADLINE_MOVED.format(old=_local(old), new=_local(deadline), reason=reason))
     return t
 
 

@@ -383,7 +383,35 @@ class DeadlineRequest(Model):
 
 class DeadlineResult(Model):
     deadline: datetime
-    calendar_known: bool  # False: the calendar package lacks the year; weekdays were counted
+    calendar_known: bool  # histories before the calendar table: False when the package lacked the year
+    # since the calendar table (issue 12): the years the count went through, and those still provisional
+    years: list[int] = []
+    provisional_years: list[int] = []
+
+    @property
+    def year_confirmed(self) -> bool:
+        return not self.provisional_years
+
+
+class CalendarChange(Model):
+    """Lead ops changed the calendar: the days whose kind changed, and why (the audit's action)."""
+
+    year: int
+    dates: list[date]
+    reason: str
+    by: str = "lead_ops"
+
+
+class CalendarCheck(Model):
+    """The daily check of next year's calendar (the schedule's workflow); `as_of` None: the workflow's now."""
+
+    as_of: datetime | None = None
+
+
+class CalendarCheckResult(Model):
+    year: int
+    state: str
+    alerted: int = 0  # inbox rows written (0: confirmed, before 1 November, or already alerted today)
 
 
 class ProjectionRequest(Model):

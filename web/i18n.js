@@ -36,7 +36,7 @@ const ZH = {
     endedBy: "结束原因", dispatchReason: "派发原因", holdingOpen: "持有中", notVisible: "（无权查看）",
     liveLead: "线索动态：{stage}", liveGone: "一条线索已离开您的视野", liveNote: "新提醒：{kind}", lapsedAlert: "已超时", notified: "已通知", actionDone: "{action}：完成，线索现为「{stage}」", showAll: "显示全部 {n} 家", pastIntake: "已受理",
   },
-  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板" },
+  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历" },
   role: {
     lead_ops: "线索运营", head_of_lead_ops: "线索运营负责人", review_team: "战败复核", review_team_lead: "复核组长",
     regional_manager: "区域经理", call_center: "中央呼叫中心", dealer_manager: "网销经理", consultant: "销售顾问",
@@ -121,6 +121,7 @@ const ZH = {
     regional_manager_alerted: "已通知区域经理", regional_contact_logged: "区域经理已联络", regional_escalation: "升级至线索运营",
     penalty_recorded: "记录处罚", penalty_revoked: "撤销处罚", stall_detected: "跟进停滞", behaviour_recorded: "客户行为",
     signal_refused: "操作被拒", closed_invalid: "关闭（无效）", closed_lost: "关闭（流失）",
+    calendar_provisional: "节假日安排未确认", deadline_moved: "截止时间调整",
   },
   measure: {
     conversion: "转化率", store_visit: "到店率", deal: "成交率", follow_up_timeliness: "跟进及时率",
@@ -132,6 +133,13 @@ const ZH = {
     lead_assigned: "新分配线索", nurture_content: "发送培育内容", revisit_due: "回访到期", transfer_review_needed: "待审核调单",
     transfer_rejected: "调单被驳回", cancel_approval_needed: "待审批退单", defeat_approval_needed: "待审批战败",
     defeat_review_needed: "待复核战败", pseudo_defeat: "判定伪战败", appeal_review_needed: "待复核申诉",
+    calendar_provisional: "节假日安排未确认（截止时间按推算日历）", calendar_unconfirmed: "明年节假日安排尚未确认",
+  },
+  calendar: {
+    year: "年份", state: "状态", confirmed: "已确认", provisional: "推算（未确认）", holiday: "节假日", workday: "调休上班",
+    date: "日期", kind: "类型", name: "名称", source: "来源", package: "日历包", computed: "推算", lead_ops: "线索运营",
+    confirm: "确认本年安排", upload: "上传国务院安排（JSON 或 CSV）", uploadAndConfirm: "上传并确认", setDay: "设置单日",
+    remove: "恢复为普通日", audit: "变更记录", signalled: "已通知受影响的线索重新计算截止时间",
   },
 };
 
@@ -169,7 +177,7 @@ const EN = {
     endedBy: "Ended by", dispatchReason: "Why this dealer", holdingOpen: "holding", notVisible: "(not visible)",
     liveLead: "Lead update: {stage}", liveGone: "A lead left your view", liveNote: "New alert: {kind}", lapsedAlert: "lapsed", notified: "Notified", actionDone: "{action} done: the lead is now {stage}", showAll: "Show all {n}", pastIntake: "Past intake",
   },
-  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards" },
+  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar" },
   role: {
     lead_ops: "Lead ops", head_of_lead_ops: "Head of lead ops", review_team: "Defeat review", review_team_lead: "Review lead",
     regional_manager: "Regional manager", call_center: "Call center", dealer_manager: "Dealer manager", consultant: "Consultant",
@@ -245,6 +253,15 @@ const EN = {
     revisit_due: "Revisit due", transfer_review_needed: "Transfer to review", transfer_rejected: "Transfer rejected",
     cancel_approval_needed: "Cancellation to approve", defeat_approval_needed: "Defeat to approve",
     defeat_review_needed: "Defeat to review", pseudo_defeat: "Pseudo-defeat verdict", appeal_review_needed: "Appeal to review",
+    calendar_provisional: "Holiday schedule not confirmed (deadlines on the computed calendar)",
+    calendar_unconfirmed: "Next year's holiday schedule is not confirmed",
+  },
+  calendar: {
+    year: "Year", state: "State", confirmed: "Confirmed", provisional: "Provisional (computed)", holiday: "Holiday",
+    workday: "Make-up workday", date: "Date", kind: "Kind", name: "Name", source: "Source", package: "Package",
+    computed: "Computed", lead_ops: "Lead ops", confirm: "Confirm the year", upload: "Upload the State Council's schedule (JSON or CSV)",
+    uploadAndConfirm: "Upload and confirm", setDay: "Set one day", remove: "Make ordinary", audit: "Changes",
+    signalled: "The affected leads were told to count their deadlines again",
   },
 };
 

@@ -18,15 +18,18 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.assignment import AssignmentActivities
-    from activities.calendar import working_day_deadline
+    from activities.calendar import CalendarActivities
     from activities.dispatch import DispatchActivities
     from activities.notify import NotifyActivities
     from activities.projection import ProjectionActivities
     from activities.scoring import ScoringActivities
     from domain import commands as c
     from domain import lifecycle as lc
+    from domain.calendar import touches
+    from domain.clocks import CLOCKS
     from domain.models import (
         Actor,
+        CalendarChange,
         ClockEnd,
         ConsultantRequest,
         DeadlineRequest,
@@ -46,6 +49,8 @@ from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year shows in the timeline and is alerted
+CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar moves open working-day deadlines
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
@@ -212,13 +217,11 @@ class LeadWorkflow:
                 as_of=now, forced_dealer_id=effect.forced_dealer_id), local=True)
             self._commit(lc.on_dispatched(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.DeadlineEffect):
-            result = await self._activity(working_day_deadline, DeadlineRequest(
-                start=effect.started_at, working_days=effect.working_days,
-                extra_holidays=self.policy.calendar.extra_holidays,
-                extra_workdays=self.policy.calendar.extra_workdays,
-                time_scale=self.policy.time_scale), local=True)
+            result = await self._activity(CalendarActivities.working_day_deadline,
+                                          self._deadline_request(effect.started_at, effect.working_days), local=True)
+            provisional = result.provisional_years if workflow.patched(CALENDAR_TABLE) else []
             self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
-                                        self.policy, workflow.now()))
+                                        self.policy, workflow.now(), provisional_years=provisional))
         elif isinstance(effect, lc.AssignEffect):
             result = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
                 lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series), local=True)
@@ -228,6 +231,12 @@ class LeadWorkflow:
             await self._activity(NotifyActivities.notify, request)
         else:  # a new effect type without a handler: a bug in this code, not in the lead
             raise EngineBug(f"no handler for effect {type(effect).__name__}")
+
+    def _deadline_request(self, start, working_days: int) -> DeadlineRequest:
+        return DeadlineRequest(start=start, working_days=working_days,
+                               extra_holidays=self.policy.calendar.extra_holidays,
+                               extra_workdays=self.policy.calendar.extra_workdays,
+                               time_scale=self.policy.time_scale)
 
     async def _project(self) -> None:
         events, self._events = self._events, []
@@ -350,6 +359,27 @@ class LeadWorkflow:
     async def appeal(self, sig: AppealSignal) -> None:
         actor = Actor(user_id=sig.by, role=Role.DEALER_MANAGER, dealer_id=sig.dealer_id)
         await self._signalled(c.CommandEnvelope(actor=actor, command=c.Appeal(evidence=sig.evidence)))
+
+    @workflow.signal
+    async def calendar_changed(self, change: CalendarChange) -> None:
+        """Lead ops corrected the calendar (sent by `CalendarCorrectionWorkflow`): every open working-day clock
+        (defeat review, appeal window, appeal review) whose window holds a changed day is counted again."""
+        if not workflow.patched(CALENDAR_CORRECTION):
+            return
+        await workflow.wait_condition(lambda: self.state is not None)
+        for name, clock in sorted(self.state.clocks.items()):
+            spec = CLOCKS[name]
+            if not spec.working_days or not clock.running:
+                continue
+            if self.policy.time_scale == 1 and not touches(clock.started_at, clock.deadline, change.dates):
+                continue  # (a demo's compressed window cannot be compared with dates: count it again anyway)
+            days = getattr(self.policy.working_days, spec.working_days)
+            result = await self._activity(CalendarActivities.working_day_deadline,
+                                          self._deadline_request(clock.started_at, days), local=True)
+            t = lc.on_deadline_moved(self.state, name, clock.started_at, result.deadline, change.reason,
+                                     self.policy, workflow.now())
+            if t.events:  # the count came out the same: nothing to record
+                self._commit(t)
 
     async def _signalled(self, envelope: c.CommandEnvelope) -> None:
         """A signal cannot be rejected like an update: a refused one changes nothing but is recorded and alerted."""

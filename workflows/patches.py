@@ -47,4 +47,10 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
           "local activities; also gated by LEADFLOW_LOCAL_ACTIVITIES for rolling upgrades",
           date(2026, 11, 23), "LeadWorkflow",
           "every worker runs a version that has it, and " + no_run_before(date(2026, 11, 23))),
+    Patch("calendar-table", "a working-day deadline counted on a provisional calendar year adds a timeline entry "
+          "(calendar_provisional) and asks for the head of lead ops' once-per-year alert",
+          date(2026, 12, 5), "LeadWorkflow", no_run_before(date(2026, 12, 5))),
+    Patch("calendar-correction", "the calendar_changed signal counts open working-day clocks again and records "
+          "deadline_moved (before it, a run ignores the signal)",
+          date(2026, 12, 5), "LeadWorkflow", no_run_before(date(2026, 12, 5))),
 ]}
