@@ -29,3 +29,26 @@ async def test_lead_ops_upload_and_confirm_next_years_schedule_on_the_calendar_p
     await expect(dealer.get_by_test_id("whoami")).to_be_visible()
     await expect(dealer.get_by_test_id("nav-calendar")).to_have_count(0)
     assert site.page_errors == []
+
+
+async def test_a_calendar_alert_in_the_inbox_opens_the_calendar_page(site: Site):
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from db.models import Notification
+
+    with Session(site.lab.engine) as session:  # the row the lead's notify activity writes (tests/test_calendar_lab.py)
+        session.add(Notification(idempotency_key="calendar-2027:0:head_of_lead_ops:ops-head", lead_id="calendar-2027",
+                                 kind="calendar_provisional", recipient_role="head_of_lead_ops",
+                                 recipient_user_id="ops-head", message="the 2027 holiday schedule is not confirmed",
+                                 data={"year": 2027}, created_at=datetime.now(UTC)))
+        session.commit()
+    head = await site.open(DESKTOP)
+    await site.sign_in(head, "ops-head")
+    await head.get_by_test_id("nav-inbox").click()
+    item = head.get_by_test_id("inbox-item").filter(has_text="节假日安排未确认")
+    await expect(item).to_have_attribute("href", "#/calendar?year=2027")
+    await item.click()
+    await expect(head.get_by_test_id("calendar-state")).to_have_text("推算（未确认）")
+    assert site.page_errors == []

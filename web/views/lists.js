@@ -231,7 +231,10 @@ export async function inboxView({ el, onSeen }) {
 function inboxItem(note, unread) {
   // A pseudo-defeat verdict takes the lead away; the judged dealer may still appeal it from here.
   const appeal = note.kind === "pseudo_defeat" && isManager() ? "?appeal=1" : "";
-  return h("a", { class: "row inbox" + (unread ? " unread" : ""), href: `#/leads/${encodeURIComponent(note.lead_id)}${appeal}`,
+  // The working-day calendar's alerts are the year's, not a lead's (lead_id "calendar-2027"): open the calendar.
+  const year = /^calendar-(\d{4})$/.exec(note.lead_id)?.[1];
+  const href = year ? `#/calendar?year=${year}` : `#/leads/${encodeURIComponent(note.lead_id)}${appeal}`;
+  return h("a", { class: "row inbox" + (unread ? " unread" : ""), href,
     testid: "inbox-item", data: { kind: note.kind, leadId: note.lead_id } },
   h("div", { class: "row-main" },
     h("div", { class: "row-title" }, h("strong", {}, noticeName(note.kind)),
