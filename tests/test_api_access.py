@@ -151,7 +151,7 @@ async def test_a_dealer_entering_a_customer_another_dealer_follows_learns_only_t
 
 async def test_a_dealer_sees_its_own_dispatch_line_and_nothing_of_other_or_earlier_dealers(env, engine):
     async with api(env, engine) as (http, L):
-        lead_id = (await http.post("/v1/leads", json=body(903), headers=auth("ops"))).json()["lead_id"]
+        lead_id = (await http.post("/v1/leads", json=body(1903), headers=auth("ops"))).json()["lead_id"]
         first = (await L.state(lead_id)).dealer_id
         others = [d for d in NAMES if d != first]
         view = (await http.get(f"/v1/leads/{lead_id}", headers=auth(f"{first.lower()}-mgr"))).json()
