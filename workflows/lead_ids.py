@@ -62,9 +62,13 @@ def dev_keys(path: Path = DEV_KEY_FILE) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         entry = f"local:{base64.b64encode(os.urandom(32)).decode()}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(entry + "\n")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of the local stack made it meanwhile
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(entry + "\n")
     return path.read_text().strip()
 
 
