@@ -32,23 +32,35 @@ def fingerprint(raw: RawLead) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def claim(session: Session, raw: RawLead) -> bool:
-    """True when this raw lead may go on: the id was free (now claimed) or claimed by the same content
-    (the idempotent repeat). False when the id was claimed by other content. Atomic: the insert wins or not."""
+def claim(session: Session, raw: RawLead) -> str:
+    """Claim the raw lead's channel and external id for its content. "new": the id was free and is now this
+    content's; "same": claimed before by the same content (the idempotent repeat); "reused": claimed by other
+    content. Atomic: of two concurrent claims, the insert of one wins."""
     digest = fingerprint(raw)
     channel = raw.channel.value
     session.add(IntakeKey(channel=channel, external_id=raw.external_id, fingerprint=digest,
                           claimed_at=datetime.now(UTC)))
     try:
         session.commit()
-        return True
+        return "new"
     except IntegrityError:
         session.rollback()
     row = session.get(IntakeKey, (channel, raw.external_id))
-    return row is not None and row.fingerprint == digest
+    return "same" if row is not None and row.fingerprint == digest else "reused"
 
 
-def take(session: Session, raw: RawLead) -> None:
-    """`claim`, raising ExternalIdReused when the id belongs to other content."""
-    if not claim(session, raw):
+def take(session: Session, raw: RawLead) -> bool:
+    """`claim`, raising ExternalIdReused when the id belongs to other content; True when this call claimed it."""
+    outcome = claim(session, raw)
+    if outcome == "reused":
         raise ExternalIdReused(raw.channel.value)
+    return outcome == "new"
+
+
+def release(session: Session, raw: RawLead) -> None:
+    """Give the id back: the engine refused the raw lead that claimed it (nothing was created), so a corrected
+    submission may use it."""
+    row = session.get(IntakeKey, (raw.channel.value, raw.external_id))
+    if row is not None and row.fingerprint == fingerprint(raw):
+        session.delete(row)
+        session.commit()

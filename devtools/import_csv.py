@@ -412,7 +412,7 @@ async def import_csv(client: Client | None, task_queue: str, policy: Policy, sou
 
 def _claim(engine, raw: RawLead) -> bool:
     with Session(engine) as session:
-        return intake_keys.claim(session, raw)
+        return intake_keys.claim(session, raw) != "reused"
 
 
 def write_errors(path: Path, table: Table, bad: list[Row]) -> None:

@@ -12,6 +12,7 @@ from db.models import Lead
 from devtools.import_csv import import_csv
 from domain.customers import normalize_phone
 from tests.test_api import api, auth, body
+from workflows import gateway
 from workflows.lead_ids import new_lead_id
 
 REUSED = {"detail": "external_id was already used on channel website for a different submission; a new submission "
@@ -85,3 +86,18 @@ async def test_the_csv_import_refuses_a_reused_external_id_in_the_file_and_again
         assert report.outcomes == {"created": 1}
         for phone in ("+8613800001917", "+8613800001919"):
             assert not await _described(L, new_lead_id("Aurora", phone))
+
+
+async def test_a_raw_lead_the_engine_refuses_gives_its_external_id_back(env, engine, monkeypatch):
+    async with api(env, engine) as (http, L):
+        submit = gateway.submit_raw_lead
+
+        async def refusing(*args, **kwargs):
+            raise gateway.ActionRefused("refused for the test", "invalid")
+
+        monkeypatch.setattr(gateway, "submit_raw_lead", refusing)
+        refused = await http.post("/v1/leads", json=body(1924, note="wrong"), headers=auth("ops"))
+        assert refused.status_code == 422
+        monkeypatch.setattr(gateway, "submit_raw_lead", submit)
+        corrected = await http.post("/v1/leads", json=body(1924), headers=auth("ops"))  # same id, corrected content
+        assert corrected.status_code == 200 and corrected.json()["outcome"] == "created", corrected.text

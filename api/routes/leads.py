@@ -71,8 +71,13 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     theirs to see."""
     _may_take_in(actor)
     raw = raw.model_copy(update={"phone": normalize_phone(raw.phone)})  # InvalidPhone: 422, nothing claimed
-    await asyncio.to_thread(intake_keys.take, session, raw)
-    return await _take_in(client, task_queue, policy, raw, actor)
+    claimed = await asyncio.to_thread(intake_keys.take, session, raw)
+    try:
+        return await _take_in(client, task_queue, policy, raw, actor)
+    except gateway.ActionRefused:
+        if claimed:  # refused: nothing was created, so the id is free for the corrected submission
+            await asyncio.to_thread(intake_keys.release, session, raw)
+        raise
 
 
 class Batch(BaseModel):
@@ -107,7 +112,7 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
         else:
             # claimed in the batch's order, so of two items with one external id the first one wins
-            if not await asyncio.to_thread(intake_keys.claim, session, raw):
+            if await asyncio.to_thread(intake_keys.claim, session, raw) == "reused":
                 results[index] = BatchItemAnswer(index=index, status="conflict", errors=[
                     {"loc": ["external_id"], "msg": str(intake_keys.ExternalIdReused(raw.channel.value)),
                      "kind": "external_id_reused"}])
