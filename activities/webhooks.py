@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.db import UsesDatabase
 from activities.webhook_signature import signed_headers
 from db.models import WebhookDelivery, WebhookSubscription
+from domain import visibility
 from domain.models import Model
 
 DISPATCHED, ALERT_RAISED, STAGE_CHANGED, REVIEW_DECIDED = (
@@ -134,7 +135,12 @@ class WebhookActivities(UsesDatabase):
             sub = session.get(WebhookSubscription, req.subscription_id)
             if sub is None or not sub.active:
                 return DeliveryResult(status="skipped")
-            url, secret = sub.url, sub.secret
+            url, secret, subscriber_dealer = sub.url, sub.secret, sub.dealer_id
+        # a dealer's subscription gets the dealer's view of the event (domain/visibility.py), or nothing
+        data = visibility.webhook_event(subscriber_dealer, event.type, event.data)
+        if data is None:
+            return DeliveryResult(status="skipped")
+        event = event.model_copy(update={"data": data})
         body = payload(req.lead, event)
         headers = {"Content-Type": "application/json", "User-Agent": "Leadflow-Webhooks/1"}
         headers |= signed_headers(secret, event.id, body)

@@ -12,6 +12,7 @@ from fastapi import HTTPException
 from sqlalchemy import and_, false, or_, true
 
 from db.models import Lead
+from domain import visibility
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, LeadStage, Role
 
@@ -33,19 +34,18 @@ def lead_filter(actor: Actor):
 
 def visible_to(actor: Actor, lead) -> bool:
     """`lead`: anything with dealer_id, consultant_id and stage (a read-model row, an action's or intake's answer)."""
-    if actor.role not in DEALER_ROLES:
-        return True
-    if lead.dealer_id is None or lead.dealer_id != actor.dealer_id:
-        return False
-    if actor.role == Role.CONSULTANT:
-        return lead.consultant_id == actor.user_id or lead.stage == LeadStage.PUBLIC_POOL
-    return True
+    return visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id, lead)
+
+
+def not_found(lead_id: str) -> HTTPException:
+    """The one answer for a lead that does not exist and for a lead the caller may not see: same status, same body."""
+    return HTTPException(404, f"lead {lead_id} not found")
 
 
 def visible_lead(session, actor: Actor, lead_id: str) -> Lead:
     lead = session.get(Lead, lead_id)
     if lead is None or not visible_to(actor, lead):
-        raise HTTPException(404, f"lead {lead_id} not found")
+        raise not_found(lead_id)
     return lead
 
 

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.edge import MAX_BODY_BYTES
 from devtools.logging import get_logger
+from db.intake_keys import ExternalIdReused
 from domain.customers import InvalidPhone
 from workflows.gateway import ActionRefused, LeadNotFound
 
@@ -31,7 +32,8 @@ class ErrorMessage(BaseModel):
     """Why the request was not done."""
 
     detail: str
-    kind: str | None = None  # a lead's refusal: stage | closed | forbidden
+    kind: str | None = None  # a lead's refusal: stage | closed | forbidden; external_id_reused
+    field: str | None = None  # the field at fault, where one is (external_id_reused: external_id)
 
 
 _MEANING = {
@@ -39,7 +41,7 @@ _MEANING = {
     401: "no bearer token, or an unknown or inactive one",
     403: "the caller's role (or dealer) may not do this",
     404: "not found, or not one the caller may see",
-    409: "the current state does not allow it: the lead's stage, or it exists already",
+    409: "the current state does not allow it: the lead's stage, or it exists already, or the external id was used for other content",
     413: f"the request body is over {MAX_BODY_BYTES} bytes",
     503: "the workflow engine did not answer in time; retry: intake is idempotent, an action already done is refused (409)",
 }
@@ -71,6 +73,10 @@ def install(app: FastAPI) -> None:
         if status == 422:
             return _validation_error([{"loc": ["body"], "msg": exc.reason, "type": "value_error"}])
         return JSONResponse({"detail": exc.reason, "kind": exc.kind}, status_code=status)
+
+    @app.exception_handler(ExternalIdReused)
+    async def _reused(_: Request, exc: ExternalIdReused):
+        return JSONResponse({"detail": str(exc), "kind": "external_id_reused", "field": "external_id"}, status_code=409)
 
     @app.exception_handler(InvalidPhone)
     async def _phone(_: Request, exc: InvalidPhone):

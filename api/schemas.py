@@ -38,6 +38,14 @@ class HoldingView(BaseModel):
     dispatch_reason: str | None
 
 
+class DispatchLine(BaseModel):
+    rank: int | None  # None: the dealer was not among the ten best recorded (a preferred dealer ranked lower)
+    considered: int  # how many dealers were eligible and ranked
+    total: float | None
+    factors: dict[str, float]
+    distance_km: float | None = None
+
+
 class CustomerView(BaseModel):
     name: str
     phone: str
@@ -81,6 +89,9 @@ class LeadDetail(LeadSummary):
     customer: CustomerView
     score_items: list[ScoreItem]
     clocks: list[ClockView]
+    # the latest dispatch's line: the caller's own dealer's (dealer roles), the holder's (OEM): rank, factors,
+    # how many dealers were considered. The OEM finds every candidate in the timeline's `dispatched` entries.
+    dispatch: DispatchLine | None = None
     holdings: list[HoldingView]
     timeline: list[TimelineView]
     allowed_actions: list[str]
@@ -111,7 +122,7 @@ class IntakeAnswer(BaseModel):
     """What intake answers. A dealer submitting a customer another dealer already follows learns only that."""
 
     lead_id: str | None
-    outcome: str  # created | merged | reactivated | held_elsewhere
+    outcome: str  # created | merged | reactivated | accepted (dealer roles: taken in, not yours)
     stage: str | None
     dealer_id: str | None = None
     previous_lead_id: str | None = None
@@ -120,7 +131,7 @@ class IntakeAnswer(BaseModel):
 
 class BatchItemAnswer(BaseModel):
     index: int  # the item's position in the batch, from 0
-    status: str  # created | merged | reactivated | held_elsewhere | invalid | refused | error
+    status: str  # created | merged | reactivated | accepted (dealer roles: taken in, not yours) | invalid | refused | error
     lead_id: str | None = None
     stage: str | None = None
     dealer_id: str | None = None

@@ -109,16 +109,17 @@ class StateSeeder:
         from datetime import UTC, datetime
 
         from domain import lifecycle as lc
-        from domain.customers import customer_key, lead_id_for, normalize_phone
+        from domain.customers import customer_key, normalize_phone
         from domain.models import Actor, DispatchResult, ScoreResult
         from domain.stages import Role
+        from workflows import lead_ids
 
         phone = normalize_phone(raw.phone)
         raw = raw.model_copy(update={"phone": phone})
         now, actor = datetime.now(UTC), Actor(user_id="bench", role=Role.SYSTEM)
         self.turn += 1
         grade, score = [("C", 35.0), ("B", 62.0), ("A", 78.0)][self.turn % 3]
-        t = lc.start_lead(lead_id_for(raw.brand, phone), customer_key(phone), raw, self.policy, now, actor)
+        t = lc.start_lead(lead_ids.new_lead_id(raw.brand, phone), customer_key(phone), raw, self.policy, now, actor)
         t = lc.on_scored(t.state, ScoreResult(score=score, grade=grade, items=[]), "route", self.policy, now)
         if any(isinstance(e, lc.DispatchEffect) for e in t.effects):
             dealer_id, name, region = self.dealers[raw.brand][self.turn % len(self.dealers[raw.brand])]

@@ -247,3 +247,16 @@ class CalendarAudit(SQLModel, table=True):
     reason: str | None = None
     before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IntakeKey(SQLModel, table=True):
+    """One source id = one submission (SPEC 2): the first raw lead that came with a channel's external id
+    claims it, with a fingerprint of its content. The same content again is the idempotent repeat; other
+    content under the same id is refused (409) and creates nothing. Claimed by an insert the primary key
+    makes atomic, so two concurrent submissions cannot both win."""
+
+    __tablename__ = "intake_key"
+    channel: str = Field(primary_key=True, max_length=32)
+    external_id: str = Field(primary_key=True, max_length=128)
+    fingerprint: str = Field(max_length=64)  # sha256 of the normalized raw lead: no customer data in clear
+    claimed_at: datetime

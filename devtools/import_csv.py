@@ -42,14 +42,18 @@ from pydantic import ValidationError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.customers import InvalidPhone, lead_id_for, normalize_phone
+from sqlmodel import Session
+
+from db import intake_keys
+from db.engine import make_engine
+from domain.customers import InvalidPhone, normalize_phone
 from domain.lifecycle import duplicate_outcome
 from domain.models import Actor, Channel, RawLead, Timeframe
 from domain.policy import Policy, load_policy
 from domain.stages import Role
 from settings import get_settings
 from temporal_client import connect
-from workflows import gateway
+from workflows import gateway, lead_ids
 
 IMPORT_ACTOR = Actor(user_id="csv-import", role=Role.SYSTEM, name="CSV import")
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -307,7 +311,7 @@ async def _taken_before(client: Client, raw: RawLead) -> str | None:
 
     The intake answers a repeat with its first answer, which cannot tell a re-run from a first run; and
     once that lead has closed, the intake would start the customer's next lead with it."""
-    base = lead_id_for(raw.brand, raw.phone)
+    base = await lead_ids.resolve(client, raw.brand, raw.phone)
     for generation in range(1, gateway.MAX_GENERATIONS + 1):
         lead_id = gateway.generation_id(base, generation)
         try:
@@ -336,9 +340,11 @@ async def _take_in(client: Client, task_queue: str, policy: Policy, raw: RawLead
 async def import_csv(client: Client | None, task_queue: str, policy: Policy, source: str | Path | IO, *,
                      brand: str | None = None, channel: Channel | None = None, concurrency: int = 8,
                      errors_path: Path | None = None, dry_run: bool = False, actor: Actor = IMPORT_ACTOR,
-                     progress: IO[str] | None = None) -> ImportReport:
+                     progress: IO[str] | None = None, engine=None) -> ImportReport:
     """Import the file's rows; ImportFailed (before any row is submitted) when the file cannot be imported.
-    Progress and the ignored columns go to `progress` (stderr); the caller prints `report.summary()`."""
+    Progress and the ignored columns go to `progress` (stderr); the caller prints `report.summary()`.
+    With `engine` (the read model's database), each channel and external id is claimed for its row's content
+    as the API claims it (db/intake_keys.py): an id used before with other content is a bad row."""
     progress = progress or sys.stderr
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -368,7 +374,16 @@ async def import_csv(client: Client | None, task_queue: str, policy: Policy, sou
 
     async def take_in(rows: list[Row]) -> None:
         first, outcome, lead_id = rows[0], "valid", None
-        if not dry_run:
+        # one source id = one submission: a later row with the id and other content is refused, not a repeat
+        content = intake_keys.fingerprint(first.raw)
+        for row in rows[1:]:
+            if intake_keys.fingerprint(row.raw) != content:
+                row.reason = f"{intake_keys.ExternalIdReused(first.raw.channel.value)} (line {first.line})"
+                report.bad.append(row)
+        count, rows = len(rows), [r for r in rows if not r.reason]
+        if not dry_run and engine is not None and not await asyncio.to_thread(_claim, engine, first.raw):
+            first.reason = str(intake_keys.ExternalIdReused(first.raw.channel.value))
+        if not dry_run and not first.reason:
             async with gate:
                 try:
                     outcome, lead_id = await _take_in(client, task_queue, policy, first.raw, actor)
@@ -384,7 +399,7 @@ async def import_csv(client: Client | None, task_queue: str, policy: Policy, sou
                 report.outcomes[outcome if row is first or dry_run else "duplicate"] += 1
                 if lead_id:
                     report.lead_ids[row.line] = lead_id
-        bar.advance(len(rows))
+        bar.advance(count)
 
     try:
         await asyncio.gather(*(take_in(rows) for rows in first_of.values()))
@@ -393,6 +408,11 @@ async def import_csv(client: Client | None, task_queue: str, policy: Policy, sou
     if errors_path:
         write_errors(errors_path, table, report.bad)
     return report
+
+
+def _claim(engine, raw: RawLead) -> bool:
+    with Session(engine) as session:
+        return intake_keys.claim(session, raw) != "reused"
 
 
 def write_errors(path: Path, table: Table, bad: list[Row]) -> None:
@@ -422,7 +442,8 @@ async def _run(args: argparse.Namespace) -> int:
         report = await import_csv(
             client, settings.task_queue, load_policy(settings.policy_path, settings.time_scale), Path(args.file),
             brand=args.brand, channel=args.channel, concurrency=args.concurrency,
-            errors_path=Path(args.errors) if args.errors else None, dry_run=args.dry_run)
+            errors_path=Path(args.errors) if args.errors else None, dry_run=args.dry_run,
+            engine=None if args.dry_run else make_engine(settings.database_url))
     except ImportFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

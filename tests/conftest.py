@@ -21,10 +21,14 @@ from settings import Settings
 from temporal_client import data_converter, new_key
 from db.engine import init_db, make_engine
 from tests.fixtures import CONSULTANTS, DEALERS, USERS
+from workflows import lead_ids
 from workflows.search_attributes import register
 
 # The whole suite runs encrypted, as production does: a fresh key per run, the first encrypting
 TEST_CODEC_KEYS = f"{new_key('test-current')},{new_key('test-previous')}"
+# and with keyed lead ids: a fresh key per run (never the local data/lead-id.key)
+TEST_LEAD_ID_KEYS = new_key("test-ids")
+lead_ids.configure(TEST_LEAD_ID_KEYS)
 
 
 def suite_converter():

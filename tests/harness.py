@@ -15,14 +15,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from db.models import DealerPenalty, Lead, Notification, TimelineEntry
 from domain import commands as c
-from domain.customers import InvalidPhone, lead_id_for, normalize_phone
+from domain.customers import InvalidPhone, normalize_phone
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from domain.models import Actor, LeadState, RawLead
 from domain.policy import Policy, load_policy
 from tests.fixtures import OPS
 from worker import build_worker
-from workflows import gateway
+from workflows import gateway, lead_ids
 
 
 # the last history event of a workflow that waits (for a timer or a person) with nothing in flight
@@ -39,7 +39,7 @@ class Lab:
     async def intake(self, raw: RawLead, actor: Actor = OPS) -> c.IntakeResult:
         try:
             phone = normalize_phone(raw.phone)
-            self.started.add(lead_id_for(raw.brand, phone))
+            self.started.add(await lead_ids.resolve(self.client, raw.brand, phone))
         except InvalidPhone:
             pass
         return await gateway.submit_raw_lead(self.client, self.task_queue, self.policy, raw, actor)

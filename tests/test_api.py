@@ -81,11 +81,11 @@ async def test_an_action_the_stage_forbids_is_409_with_the_reason(env, engine):
         assert won.json()["detail"] == "record_win is not allowed while the lead is dispatched"
 
 
-async def test_another_dealer_gets_403_on_actions_and_404_on_reads(env, engine):
+async def test_another_dealer_gets_404_on_actions_and_reads_as_for_an_unknown_lead(env, engine):
     async with api(env, engine) as (http, L):
         lead_id = (await http.post("/v1/leads", json=body(505), headers=auth("ops"))).json()["lead_id"]
         ack = await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-gz-1-mgr"))
-        assert ack.status_code == 403
+        assert (ack.status_code, ack.json()) == (404, {"detail": f"lead {lead_id} not found"})
         assert (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-gz-1-mgr"))).status_code == 404
         listed = (await http.get("/v1/leads", headers=auth("d-gz-1-mgr"))).json()
         assert lead_id not in [lead["lead_id"] for lead in listed["items"]] and listed["total"] == 0

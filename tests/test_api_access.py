@@ -1,21 +1,24 @@
 """Access control across the whole API: every endpoint, walked with every dealer role against a lead
-the caller's dealer does not hold (or, for a consultant, is not assigned to), answers 403 or 404 and
-never a byte of the lead."""
+the caller's dealer does not hold (or, for a consultant, is not assigned to), answers exactly what it
+answers for a lead that does not exist, and never a byte of the lead nor of the dealer that holds it."""
 
 from __future__ import annotations
 
 import enum
+import json
 import re
 
 from api.routes.queues import QUEUES
 from domain import commands as c
 from domain.customers import mask_phone, normalize_phone
-from tests.fixtures import raw_lead
+from tests.fixtures import DEALERS, raw_lead
 from tests.test_api import api, auth, body
 
 OUTSIDERS = ["d-sh-2-mgr", "d-sh-2-opslead", "d-sh-2-c1", "d-gz-1-mgr", "d-gz-1-c1",
              "d-sh-1-c2"]  # the last: the holding dealer's consultant the lead is not assigned to
 OTHER_DEALERS = [u for u in OUTSIDERS if not u.startswith("d-sh-1")]
+UNKNOWN = "lead-aurora-0123456789abcdef0123"  # shaped like a lead id, no such lead
+NAMES = {d.id: d.name for d in DEALERS}
 
 
 def sample(model) -> dict:
@@ -83,7 +86,7 @@ async def test_no_endpoint_shows_or_touches_a_lead_to_a_dealer_role_that_does_no
         payloads = bodies(900)
         commands = {f"/v1/leads/{{lead_id}}/{name.replace('_', '-')}": sample(model)
                     for name, model in c.COMMAND_TYPES.items()}
-        walked = 0
+        walked = compared = 0
         for method, template, takes_body in operations(http._transport.app):
             payload = commands.get(template, payloads.get((method, template)))
             if takes_body and payload is None:
@@ -93,14 +96,23 @@ async def test_no_endpoint_shows_or_touches_a_lead_to_a_dealer_role_that_does_no
                     answer = await http.request(method, path, json=payload, headers=auth(user))
                     walked += 1
                     where = f"{method} {path} as {user}: {answer.status_code} {answer.text[:300]}"
+                    if user in OTHER_DEALERS:  # not its id, not its name, anywhere, errors included
+                        said = answer.text.replace("dealer D-SH-1 not found", "")  # only echoing the path it asked
+                        assert "D-SH-1" not in said and NAMES["D-SH-1"] not in said, "another dealer's data: " + where
+                    if "{lead_id}" in template:  # not-yours answers exactly what unknown answers
+                        unknown = await http.request(method, path.replace(lead_id, UNKNOWN), json=payload,
+                                                     headers=auth(user))
+                        compared += 1
+                        assert (answer.status_code, answer.text) == (
+                            unknown.status_code, unknown.text.replace(UNKNOWN, lead_id)), \
+                            f"{where} differs from an unknown lead's {unknown.status_code} {unknown.text[:300]}"
                     if answer.status_code >= 400:
                         assert answer.status_code in (403, 404), where
                         continue
                     assert answer.status_code in (200, 201), where
                     assert not any(s in answer.text for s in secrets), "leaked: " + where
-                    if user in OTHER_DEALERS:
-                        assert "D-SH-1" not in answer.text, "another dealer's data: " + where
         assert walked >= 45 * len(OUTSIDERS)  # every operation (and every queue) with every outsider
+        assert compared >= 25 * len(OUTSIDERS)  # every route that names a lead, actions included
         after = await L.state(lead_id)
         new = L.timeline(lead_id)[timeline_before:]
         assert set(new) <= {"raw_lead_merged", "scored", "notified_lead_heated_up"} and new.count("raw_lead_merged") == 1, new  # the walk-in, once
@@ -118,8 +130,14 @@ async def test_the_holding_dealer_and_the_assigned_consultant_do_see_the_lead(en
             assert detail.status_code == 200 and detail.json()["customer"]["phone"].startswith("+86"), user
         followed = await http.post(f"/v1/leads/{lead_id}/log-follow-up", json={"channel": "call"},
                                    headers=auth("d-sh-1-c2"))
-        assert followed.status_code == 403 and "not assigned to you" in followed.json()["detail"]
-        assert "contacted" not in followed.text  # nothing about the lead's stage
+        unknown = await http.post(f"/v1/leads/{UNKNOWN}/log-follow-up", json={"channel": "call"},
+                                  headers=auth("d-sh-1-c2"))
+        # the dealer's other consultant may not see it: answered as a lead that does not exist
+        assert followed.status_code == unknown.status_code == 404
+        assert followed.json() == {"detail": f"lead {lead_id} not found"} and unknown.json() == {"detail": f"lead {UNKNOWN} not found"}
+        forbidden = await http.post(f"/v1/leads/{lead_id}/review-defeat-application", json={"approve": True},
+                                    headers=auth("d-sh-1-c1"))
+        assert forbidden.status_code == 403  # a lead one may see: the role's refusal is said as it is
 
 
 async def test_a_dealer_entering_a_customer_another_dealer_follows_learns_only_that(env, engine):
@@ -128,7 +146,43 @@ async def test_a_dealer_entering_a_customer_another_dealer_follows_learns_only_t
         walk_in = await http.post("/v1/leads", json=body(902, external_id="w-1", channel="walk_in"),
                                   headers=auth("d-gz-1-mgr"))
         assert walk_in.status_code == 200
-        assert walk_in.json() == {"lead_id": None, "outcome": "held_elsewhere", "stage": None, "dealer_id": None,
+        assert walk_in.json() == {"lead_id": None, "outcome": "accepted", "stage": None, "dealer_id": None,
                                   "previous_lead_id": None, "repeat": False}
         state = await L.state(lead_id)
         assert [t.key for t in state.touchpoints][-1] == "walk_in:w-1" and state.dealer_id == "D-SH-1"
+
+
+async def test_a_dealer_sees_its_own_dispatch_line_and_nothing_of_other_or_earlier_dealers(env, engine):
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(1903), headers=auth("ops"))).json()["lead_id"]
+        first = (await L.state(lead_id)).dealer_id
+        others = [d for d in NAMES if d != first]
+        view = (await http.get(f"/v1/leads/{lead_id}", headers=auth(f"{first.lower()}-mgr"))).json()
+        assert view["dispatch"]["rank"] == 1 and view["dispatch"]["considered"] == 3  # Pudong, Minhang, Hangzhou
+        assert set(view["dispatch"]["factors"]) >= {"conversion", "rating", "load"}
+        text = json.dumps(view, ensure_ascii=False)
+        assert "candidates" not in text
+        assert not any(d in text or NAMES[d] in text for d in others), text
+        oem = (await http.get(f"/v1/leads/{lead_id}", headers=auth("ops"))).json()
+        dispatched = next(e for e in oem["timeline"] if e["kind"] == "dispatched")
+        assert len(dispatched["data"]["candidates"]) == 3 and oem["dispatch"]["rank"] == 1  # the OEM sees all
+
+        # the first dealer asks for a transfer, lead ops approve: the lead goes to another dealer
+        asked = await http.post(f"/v1/leads/{lead_id}/request-transfer", json={"reason": "region_mismatch", "text": "far"},
+                                headers=auth(f"{first.lower()}-mgr"))
+        assert asked.status_code == 200, asked.text
+        approved = await http.post(f"/v1/leads/{lead_id}/review-transfer", json={"approve": True, "explanation": "ok"},
+                                   headers=auth("ops"))
+        assert approved.status_code == 200, approved.text
+        await L.settle(lead_id)
+        second = (await L.state(lead_id)).dealer_id
+        assert second not in (None, first)
+        later = await http.get(f"/v1/leads/{lead_id}", headers=auth(f"{second.lower()}-mgr"))
+        assert later.status_code == 200
+        text = later.text
+        assert first not in text and NAMES[first] not in text, "an earlier holder: " + text  # nor its penalties
+        assert [h["dealer_id"] for h in later.json()["holdings"]] == [second]
+        assert later.json()["dispatch"]["considered"] == 2  # the earlier holder is not considered again
+        assert not any(d in text or NAMES[d] in text for d in NAMES if d != second)
+        everything = (await http.get(f"/v1/leads/{lead_id}", headers=auth("ops"))).json()
+        assert [h["dealer_id"] for h in everything["holdings"]] == [first, second]  # the OEM: every holder

@@ -16,7 +16,7 @@ import pytest
 
 from devtools.import_csv import ImportFailed, Progress, import_csv
 from domain import commands as c
-from domain.customers import lead_id_for
+from workflows.lead_ids import new_lead_id
 from tests.fixtures import BRAND, CALL_CENTER
 from tests.harness import lab
 from workflows import gateway
@@ -31,7 +31,7 @@ CHINESE = """\
 
 
 def lead_of(phone: str) -> str:
-    return lead_id_for(BRAND, phone)
+    return new_lead_id(BRAND, phone)
 
 
 async def run(L, path: Path, **options):

@@ -269,6 +269,39 @@ async def test_a_transfer_review_posts_a_review_decided_event(env, engine, recei
             ("new", "dispatched"), ("dispatched", "transfer_review"), ("transfer_review", "dispatched")]
 
 
+async def test_a_dealers_subscription_hears_nothing_of_the_dealer_that_held_the_lead_before(env, engine, receiver):
+    async with hooks_api(env, engine) as (http, L):
+        for dealer in ("D-SH-2", "D-HZ-1"):  # whichever gets the lead after the transfer
+            await subscribe(http, receiver.url(f"/{dealer}"), dealer_id=dealer)
+        await subscribe(http, receiver.url("/oem"))
+        lead_id = await take_in(http, 1930)
+        first = (await L.state(lead_id)).dealer_id
+        assert first == "D-SH-1"
+        await L.act(lead_id, manager(first), c.RequestTransfer(reason=c.TransferReason.OTHER, text="too busy"))
+        await L.act(lead_id, OPS, c.ReviewTransfer(approve=True, explanation="ok"))
+        second = (await L.settle(lead_id)).dealer_id
+        await fanned_out(L, lead_id)
+
+        got = receiver.received(f"/{second}")
+        assert "lead.dispatched" in [r.type for r in got]
+        for r in got:
+            assert "D-SH-1" not in r.body.decode() and "Aurora Pudong" not in r.body.decode(), r.payload
+        assert [r for r in got if r.type == "lead.dispatched"][0].payload["data"].get("reason") is None
+        oem = receiver.received("/oem")  # the OEM's subscription hears it all
+        assert any(r.type == "lead.review_decided" and r.payload["data"]["dealer_id"] == first for r in oem)
+
+
+def test_a_dealer_subscription_is_not_sent_an_event_about_another_dealer(engine, receiver):
+    row = _subscription(engine, receiver.url("/dealer"))
+    with Session(engine) as session:
+        sub = session.get(WebhookSubscription, row.id)
+        sub.dealer_id = "D-SH-2"
+        session.add(sub)
+        session.commit()
+    result = ActivityEnvironment().run(WebhookActivities(engine).deliver_webhook, _delivery(1931))  # about D-SH-1
+    assert result.status == "skipped" and receiver.received("/dealer") == []
+
+
 async def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt_with_the_same_id(env, engine, receiver):
     async with hooks_api(env, engine) as (http, L):
         sub_id, secret = await subscribe(http, receiver.url("/flaky"), event_types=["lead.dispatched"])

@@ -22,9 +22,10 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import commands as c
-from domain.customers import customer_key, lead_id_for, normalize_phone
+from domain.customers import customer_key, normalize_phone
 from domain.models import Actor, BehaviourEvent, LeadState, RawLead
 from domain.policy import Policy
+from workflows import lead_ids
 from workflows.lead import LeadInput, LeadWorkflow
 
 
@@ -72,7 +73,7 @@ async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: 
     """
     phone = normalize_phone(raw.phone)  # InvalidPhone: the raw lead is rejected with the reason
     raw = raw.model_copy(update={"phone": phone})
-    base, key = lead_id_for(raw.brand, phone), customer_key(phone)
+    base, key = await lead_ids.resolve(client, raw.brand, phone), customer_key(phone)
     for generation in range(1, MAX_GENERATIONS + 1):
         lead_id = generation_id(base, generation)
         start = WithStartWorkflowOperation(
@@ -117,7 +118,7 @@ async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.Inta
 
 async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
     """A behaviour signal for the customer's open lead of the brand (LeadNotFound when there is none)."""
-    base = lead_id_for(brand, normalize_phone(phone))
+    base = await lead_ids.resolve(client, brand, normalize_phone(phone))
     for generation in range(1, MAX_GENERATIONS + 1):
         lead_id = generation_id(base, generation)
         try:

@@ -9,6 +9,7 @@ from sqlmodel import select
 from api.deps import ActorDep, SessionDep
 from api.schemas import NotificationView
 from db.models import Notification
+from domain import visibility
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 
@@ -29,4 +30,5 @@ def addressed_to(actor: Actor):
 def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
     rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
-    return [NotificationView.model_validate(r, from_attributes=True) for r in rows]
+    shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump()) for r in rows)
+    return [NotificationView.model_validate(n) for n in shown if n is not None]

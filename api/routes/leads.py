@@ -17,11 +17,13 @@ from api.edge import Moment
 from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
                          LeadPage, LeadSummary, TimelineView)
+from db import intake_keys
 from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
 from devtools.logging import get_logger
 from domain import commands as c
+from domain import visibility
 from domain.clocks import CLOCKS
-from domain.customers import InvalidPhone, lead_id_for, normalize_phone
+from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
@@ -53,17 +55,29 @@ async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) 
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
     result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
     if not visible_to(actor, result):
-        # the customer is already followed up elsewhere: the touchpoint counts, the other lead stays private
-        return IntakeAnswer(lead_id=None, outcome="held_elsewhere", stage=None, repeat=result.repeat)
+        # taken in, but not a lead this caller may see (merged into a lead another dealer holds, dispatched
+        # elsewhere, sent to cleansing): one answer for all, so it tells nothing about who follows the customer
+        return IntakeAnswer(lead_id=None, outcome="accepted", stage=None, repeat=result.repeat)
     return IntakeAnswer.model_validate(result.model_dump())
 
 
 @router.post("", response_model=IntakeAnswer, status_code=200, responses=responses(403, 409, 503))
-async def take_in_raw_lead(raw: RawLead, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
+async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
+                           task_queue: TaskQueueDep):
     """One raw lead from any channel. Answers the lead id (= workflow id) and whether it was created or merged.
-    The same channel and external id again gets the same answer and changes nothing."""
+    The same channel and external id again gets the same answer and changes nothing; the same channel and
+    external id with other content is refused (409, `kind: external_id_reused`, `field: external_id`) and
+    creates nothing. A dealer's people get `outcome: accepted` and no lead id when the customer's lead is not
+    theirs to see."""
     _may_take_in(actor)
-    return await _take_in(client, task_queue, policy, raw, actor)
+    raw = raw.model_copy(update={"phone": normalize_phone(raw.phone)})  # InvalidPhone: 422, nothing claimed
+    claimed = await asyncio.to_thread(intake_keys.take, session, raw)
+    try:
+        return await _take_in(client, task_queue, policy, raw, actor)
+    except gateway.ActionRefused:
+        if claimed:  # refused: nothing was created, so the id is free for the corrected submission
+            await asyncio.to_thread(intake_keys.release, session, raw)
+        raise
 
 
 class Batch(BaseModel):
@@ -72,14 +86,16 @@ class Batch(BaseModel):
 
 
 @router.post("/batch", response_model=BatchAnswer, responses=responses(403))
-async def take_in_batch(batch: Batch, actor: ActorDep, client: ClientDep, policy: PolicyDep, task_queue: TaskQueueDep):
+async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
+                        task_queue: TaskQueueDep):
     """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
 
     One customer's items (same phone and brand) are taken one after another in the batch's order, so the
     first of them creates the lead and the later ones merge into it; other customers' items run alongside.
     A bad item (`invalid`, with the fields at fault) or one the engine refuses (`refused`) does not stop the
     others. `error` means the engine could not be reached for that item: sending the batch again is safe,
-    as every item is idempotent on its channel and external id."""
+    as every item is idempotent on its channel and external id. `conflict`: the item's channel and external id
+    came before with other content (in an earlier request or earlier in this batch); nothing was created."""
     _may_take_in(actor)
     gate = asyncio.Semaphore(BATCH_CONCURRENCY)
     results: list[BatchItemAnswer | None] = [None] * len(batch.items)
@@ -88,13 +104,21 @@ async def take_in_batch(batch: Batch, actor: ActorDep, client: ClientDep, policy
         try:
             raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
             phone = normalize_phone(raw.phone)
+            raw = raw.model_copy(update={"phone": phone})
         except ValidationError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
         except InvalidPhone as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
         else:
-            same_customer.setdefault(lead_id_for(raw.brand, phone), []).append((index, raw))
+            # claimed in the batch's order, so of two items with one external id the first one wins
+            if await asyncio.to_thread(intake_keys.claim, session, raw) == "reused":
+                results[index] = BatchItemAnswer(index=index, status="conflict", errors=[
+                    {"loc": ["external_id"], "msg": str(intake_keys.ExternalIdReused(raw.channel.value)),
+                     "kind": "external_id_reused"}])
+                continue
+            same_customer.setdefault(customer_key(phone) + "|" + " ".join(raw.brand.split()).casefold(), []).append(
+                (index, raw))
 
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
         try:
@@ -171,8 +195,14 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     state = LeadState.model_validate(
         {k: v for k, v in lead.detail.items() if k != "phone_masked"}
         | {"clocks": {c["name"]: c for c in lead.clocks}, "score_items": lead.score_items})
-    timeline = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq)).all()
-    holdings = session.exec(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at)).all()
+    entries = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq)).all()
+    rows = session.exec(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at)).all()
+    # what of it the caller may see: one place decides (domain/visibility.py)
+    everything = [TimelineView.model_validate(e, from_attributes=True).model_dump() for e in entries]
+    timeline = [v for e in everything if (v := visibility.timeline_entry(actor.role, actor.dealer_id, e)) is not None]
+    holdings = visibility.holdings(actor.role, actor.dealer_id,
+                                   [HoldingView.model_validate(h, from_attributes=True).model_dump() for h in rows],
+                                   everything)
     p = state.profile
     return LeadDetail(
         **LeadSummary.of(lead).model_dump(),
@@ -182,14 +212,30 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
         score_items=state.score_items,
         clocks=[ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
                           paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
-        holdings=[HoldingView.model_validate(h, from_attributes=True) for h in holdings],
-        timeline=[TimelineView.model_validate(e, from_attributes=True) for e in timeline],
+        dispatch=visibility.own_dispatch(actor.role, actor.dealer_id, everything),
+        holdings=[HoldingView.model_validate(h) for h in holdings],
+        timeline=[TimelineView.model_validate(e) for e in timeline],
         allowed_actions=allowed_actions(state, actor),
     )
 
 
+async def _knows(client, lead_id: str, actor: Actor) -> bool:
+    """May this dealer-side caller learn anything about the lead (even why an action is refused)?"""
+    try:
+        state = await gateway.current_state(client, lead_id)
+    except gateway.LeadNotFound:
+        return False
+    return visible_to(actor, state) or visibility.was_judged(actor.dealer_id, state)
+
+
 async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
-    result = await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
+    try:
+        result = await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
+    except gateway.ActionRefused:
+        # a dealer-side caller refused on a lead it may not see learns exactly what an unknown lead answers
+        if actor.role in DEALER_ROLES and not await _knows(client, lead_id, actor):
+            raise gateway.LeadNotFound(f"lead {lead_id} not found") from None
+        raise
     if not visible_to(actor, result):
         # e.g. an appeal by the judged dealer, or a transfer that took the lead away: nothing of where it is now
         return result.model_copy(update={"stage": None, "dealer_id": None, "consultant_id": None,

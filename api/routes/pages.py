@@ -29,6 +29,7 @@ from api.routes.inbox import addressed_to
 from api.schemas import ClockView, LeadClocks, MeView
 from db.engine import aware
 from db.models import Lead, Notification
+from domain import visibility
 from domain.clocks import CLOCKS
 from domain.models import Actor
 from domain.stages import DEALER_ROLES
@@ -160,8 +161,9 @@ def poll(session: Session, watch: Watch) -> list[tuple[str, dict[str, Any]]]:
         if note.id in watch.seen_notifications:
             continue
         watch.seen_notifications.add(note.id)
-        events.append(("notification", {"id": note.id, "kind": note.kind, "lead_id": note.lead_id,
-                                        "message": note.message}))
+        shown = visibility.notification(watch.actor.role, watch.actor.dealer_id, note.model_dump())
+        if shown is not None:
+            events.append(("notification", {k: shown[k] for k in ("id", "kind", "lead_id", "message")}))
         watch.notification_cursor = max(watch.notification_cursor, note.id)
     horizon_id = watch.notification_cursor - NOTIFICATION_LOOKBACK
     watch.seen_notifications = {i for i in watch.seen_notifications if i > horizon_id}

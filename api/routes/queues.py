@@ -22,6 +22,7 @@ from api.errors import responses
 from api.schemas import LeadSummary, QueueItem, QueueSummary
 from db.engine import aware
 from db.models import ClockRun, Lead
+from domain import visibility
 from domain.models import Actor
 from domain.stages import LeadStage, Role
 
@@ -98,5 +99,6 @@ def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep, now: Now
     rows = session.exec(query.order_by(due.is_(None), due, Lead.lead_id).offset(offset).limit(limit)).all()
     return [QueueItem(lead=LeadSummary.of(lead), since=since, deadline=due,
                       overdue=due is not None and aware(due) < now,
-                      request=(lead.detail.get(spec.request) or {}) if spec.request else {})
+                      request=visibility.queue_row(actor.role, actor.dealer_id,
+                                                   (lead.detail.get(spec.request) or {}) if spec.request else {}))
             for lead, since, due in rows]

@@ -1,0 +1,76 @@
+"""Keyed lead ids: nobody without the key computes a phone's lead id; the key rotates, and leads made under an
+older key or before keys (legacy, unkeyed) keep their ids, so duplicate detection works across a rotation."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from domain.customers import customer_key, lead_id_for, normalize_phone
+from temporal_client import new_key
+from tests.conftest import TEST_LEAD_ID_KEYS
+from tests.fixtures import BRAND, raw_lead
+from tests.harness import lab
+from workflows import lead_ids
+
+
+@pytest.fixture
+def keys():
+    """Set the process's lead-id keys for a test; the suite's key again afterwards."""
+    yield lead_ids.configure
+    lead_ids.configure(TEST_LEAD_ID_KEYS)
+
+
+def test_a_lead_id_is_a_keyed_hmac_not_computable_from_the_phone_alone(keys):
+    phone = normalize_phone("13800001920")
+    legacy = lead_id_for(BRAND, phone)
+    assert legacy.endswith(customer_key(phone))  # what anybody could compute before
+    keys(new_key("a"))
+    first = lead_ids.new_lead_id(BRAND, phone)
+    keys(new_key("b"))
+    assert first != legacy and lead_ids.new_lead_id(BRAND, phone) not in (first, legacy)
+    assert first.startswith("lead-aurora-") and len(first) == len(legacy)
+
+
+async def test_after_a_rotation_the_customer_is_still_found_under_the_older_key(env, engine, keys):
+    old, new = new_key("old"), new_key("new")
+    async with lab(env, engine) as L:
+        keys(old)
+        first = await L.intake(raw_lead(1921))
+        keys(f"{new},{old}")  # rotated: the new key makes new ids, the old one still resolves
+        again = await L.intake(raw_lead(1921, external_id="web-1921-b", channel="walk_in"))
+        assert (again.lead_id, again.outcome) == (first.lead_id, "merged")
+        repeat = await L.intake(raw_lead(1921))
+        assert repeat.lead_id == first.lead_id and repeat.repeat
+        fresh = await L.intake(raw_lead(1922))
+        assert fresh.lead_id == lead_ids.new_lead_id(BRAND, normalize_phone(raw_lead(1922).phone)) != \
+            lead_id_for(BRAND, normalize_phone(raw_lead(1922).phone), lead_ids.parse_keys(old)[0])
+
+
+async def test_a_lead_started_before_keyed_ids_keeps_its_legacy_id(env, engine, monkeypatch):
+    async with lab(env, engine) as L:
+        phone = normalize_phone(raw_lead(1923).phone)
+        legacy = lead_id_for(BRAND, phone)
+        resolve = lead_ids.resolve
+
+        async def before_keys(client, brand, e164):  # the code of before: the unkeyed id
+            return lead_id_for(brand, e164)
+
+        monkeypatch.setattr(lead_ids, "resolve", before_keys)
+        first = await L.intake(raw_lead(1923))
+        monkeypatch.setattr(lead_ids, "resolve", resolve)
+        assert first.lead_id == legacy
+        merged = await L.intake(raw_lead(1923, external_id="web-1923-b"))
+        assert (merged.lead_id, merged.outcome) == (legacy, "merged")  # one open lead per customer, still
+
+
+def test_keys_are_checked_and_a_local_key_is_made_once(tmp_path):
+    with pytest.raises(lead_ids.LeadIdKeyError, match="not `id:base64key`"):
+        lead_ids.parse_keys("no-colon")
+    with pytest.raises(lead_ids.LeadIdKeyError, match="bytes"):
+        lead_ids.parse_keys("k:c2hvcnQ=")
+    path = tmp_path / "data" / "lead-id.key"
+    made = lead_ids.dev_keys(path)
+    assert lead_ids.parse_keys(made) and lead_ids.dev_keys(path) == made
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
