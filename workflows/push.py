@@ -1,0 +1,69 @@
+"""The push workflow: one per notice (a child the lead or the calendar check starts and abandons), delivering it
+on every channel its people are reached on.
+
+plan (ledger rows) -> flush each target within its limits, sleeping on durable timers until the limiter or a
+back-off lets the notice's held rows go (they leave inside whichever digest is sent first) -> for an SLA alert,
+after `escalate_unread_minutes`, queue it on the next channel of everyone who has not read it, and flush again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.push import PushActivities
+    from domain.models import NotifyRequest
+    from domain.push import EscalateRequest, FlushRequest, FlushResult, PushInput, PushPlan, notice_key
+    from domain.messages import SLA_ALERTS
+
+PUSH_DELIVERY = "push-delivery"  # the patch: a notice also starts this workflow
+TIMEOUT = timedelta(seconds=30)
+RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+MAX_ROUNDS = 500  # a notice whose rows never leave (a target held for hours) stops polling; the rows stay queued
+
+
+@workflow.defn
+class PushWorkflow:
+    @workflow.run
+    async def run(self, inp: PushInput) -> int:
+        req = inp.request
+        plan: PushPlan = await workflow.execute_activity(PushActivities.push_plan, req, start_to_close_timeout=TIMEOUT,
+                                                         retry_policy=RETRY)
+        sent = await self._flush(req, plan.targets)
+        if plan.escalate and inp.escalate_after_s > 0:
+            await workflow.sleep(timedelta(seconds=inp.escalate_after_s))
+            targets: list[str] = await workflow.execute_activity(
+                PushActivities.push_escalate,
+                EscalateRequest(request=req, minutes=round(inp.escalate_after_s / 60), now=workflow.now()),
+                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            sent += await self._flush(req, targets)
+        return sent
+
+    async def _flush(self, req: NotifyRequest, targets: list[str]) -> int:
+        sent = 0
+        for _ in range(MAX_ROUNDS):
+            if not targets:
+                break
+            result: FlushResult = await workflow.execute_activity(
+                PushActivities.push_flush, FlushRequest(notice=notice_key(req), target_ids=targets, now=workflow.now()),
+                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            sent += result.sent
+            if result.pending_until is None:
+                break
+            await workflow.sleep(max(timedelta(milliseconds=100), result.pending_until - workflow.now()))
+        return sent
+
+
+async def start_push(request: NotifyRequest, escalate_unread_minutes: int, time_scale: float = 1.0) -> None:
+    """Start the notice's push workflow and leave it running (it outlives a closing lead)."""
+    after = escalate_unread_minutes * 60 / time_scale if request.kind in SLA_ALERTS else 0
+    try:
+        await workflow.start_child_workflow(
+            PushWorkflow.run, PushInput(request=request, escalate_after_s=after),
+            id=f"push:{notice_key(request)}", parent_close_policy=ParentClosePolicy.ABANDON)
+    except Exception as exc:  # noqa: BLE001 - already started (a replayed reset): the first one delivers it
+        workflow.logger.info("push workflow not started", extra={"lead_id": request.lead_id, "error": str(exc)})
