@@ -27,6 +27,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
+from activities.push import PushStarter
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
@@ -85,6 +86,14 @@ async def ensure_calendar_schedule(client: Client, task_queue: str) -> bool:
     return True
 
 
+def _push_starter(client: Client, task_queue: str) -> PushStarter | None:
+    """The notify activity starts each notice's PushWorkflow on this loop (None outside an event loop)."""
+    try:
+        return PushStarter(client, task_queue, asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
                  local_activities: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
@@ -95,7 +104,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine),
+        activities=all_activities(engine, _push_starter(client, task_queue)),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

@@ -14,9 +14,9 @@ from activities.scoring import ScoringActivities
 from activities.webhooks import WebhookActivities
 
 
-def all_activities(engine: Engine) -> list:
+def all_activities(engine: Engine, push_starter=None) -> list:
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
-    notify, projection = NotifyActivities(engine), ProjectionActivities(engine)
+    notify, projection = NotifyActivities(engine, push_starter), ProjectionActivities(engine)
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
     calendar = CalendarActivities(engine)
     push = PushActivities(engine)

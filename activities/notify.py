@@ -32,6 +32,10 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
 
 
 class NotifyActivities(UsesDatabase):
+    def __init__(self, engine, push_starter=None):
+        super().__init__(engine)
+        self.push_starter = push_starter  # activities.push.PushStarter: the push channels (None: inbox only)
+
     @activity.defn
     def notify(self, req: NotifyRequest) -> int:
         created = 0
@@ -52,5 +56,7 @@ class NotifyActivities(UsesDatabase):
                         created += 1
                     except IntegrityError:  # a concurrent attempt inserted it first
                         session.rollback()
+        if self.push_starter is not None:  # also when nothing was new: a retry after a crash must still start it
+            self.push_starter.start(req)
         activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
         return created

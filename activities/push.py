@@ -12,6 +12,7 @@ whether the person got it: docs/operations.md#push-channels.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,8 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from temporalio import activity
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.db import UsesDatabase
 from activities.notify import recipients  # noqa: F401 - the same people the inbox resolves (CONTRIBUTING)
@@ -35,6 +38,7 @@ from domain.push import (
     EscalateRequest,
     FlushRequest,
     FlushResult,
+    PushInput,
     PushPlan,
     backoff,
     compose,
@@ -345,3 +349,32 @@ class PushActivities(UsesDatabase):
 
 def seal_config(config: dict[str, Any]) -> str:
     return seal(config)
+
+
+class PushStarter:
+    """Starts a notice's push workflow from the (threaded) notify activity, on the worker's event loop and task
+    queue. The escalation delay is the worker's policy (`[notify] escalate_unread_minutes`, time-scaled)."""
+
+    def __init__(self, client, task_queue: str, loop, policy=None):
+        self.client, self.task_queue, self.loop = client, task_queue, loop
+        self.policy = policy
+
+    def escalate_after_s(self, req: NotifyRequest) -> float:
+        from domain.policy import load_policy
+
+        policy = self.policy = self.policy or load_policy()
+        minutes = policy.notify.escalate_unread_minutes
+        return minutes * 60 / policy.time_scale if req.kind in SLA_ALERTS and minutes else 0.0
+
+    def start(self, req: NotifyRequest) -> None:
+        future = asyncio.run_coroutine_threadsafe(self._start(req), self.loop)
+        future.result(timeout=20)
+
+    async def _start(self, req: NotifyRequest) -> None:
+        try:
+            await self.client.start_workflow(
+                "PushWorkflow", PushInput(request=req, escalate_after_s=self.escalate_after_s(req)),
+                id=f"push:{notice_key(req)}", task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            pass  # a retried notify activity: the first start delivers it

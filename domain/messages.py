@@ -99,4 +99,4 @@ def notice_params(lead_id: str, message: str, data: Mapping[str, Any] | None = N
     """A NotifyRequest's parameters for `render`: the short lead id, the engine's detail (after the colon of
     its English message: a reason code or a grade, never a name or a phone), and its data."""
     detail = message.split(": ", 1)[1] if ": " in message else ""
-    return {"lead": lead_id[:12], "detail": detail, **(data or {})}
+    return {"lead": lead_id.rsplit("-", 1)[-1][:10], "detail": detail, **(data or {})}

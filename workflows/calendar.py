@@ -24,18 +24,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import CalendarChange, CalendarCheck, CalendarCheckResult, NotifyRequest
     from domain.stages import Role
 
-from workflows.push import start_push
-
 TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 BATCH = 50  # signals in flight at once
 SCHEDULE_ID = "calendar-check"
 LEAD_SIGNAL = "calendar_changed"
 
-# Every channel that reaches people: the inbox (the `notify` activity), then (patch push-delivery-calendar) the push
-# channels through a PushWorkflow child (workflows/push.py), which needs the inbox row written first.
+# Every channel that reaches people: the inbox (the `notify` activity), which also starts the notice's PushWorkflow
+# (workflows/push.py: WeCom, DingTalk, Feishu, SMS, Web Push). A channel with its own activity adds it here,
+# taking the same NotifyRequest.
 ALERT_CHANNELS = [NotifyActivities.notify]
-PUSH_DELIVERY_CALENDAR = "push-delivery-calendar"
 
 
 @workflow.defn
@@ -80,6 +78,4 @@ class CalendarCheckWorkflow:
         for channel in ALERT_CHANNELS:
             written += await workflow.execute_activity(channel, notice, start_to_close_timeout=TIMEOUT,
                                                        retry_policy=RETRY)
-        if workflow.patched(PUSH_DELIVERY_CALENDAR):
-            await start_push(notice, 0)
         return result.model_copy(update={"alerted": written})

@@ -45,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
 
-from workflows.push import PUSH_DELIVERY, start_push
 from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
 
@@ -230,8 +229,6 @@ class LeadWorkflow:
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
             await self._activity(NotifyActivities.notify, request)
-            if workflow.patched(PUSH_DELIVERY):  # the notice also goes to the push channels (workflows/push.py)
-                await start_push(request, self.policy.notify.escalate_unread_minutes, self.policy.time_scale)
         else:  # a new effect type without a handler: a bug in this code, not in the lead
             raise EngineBug(f"no handler for effect {type(effect).__name__}")
 

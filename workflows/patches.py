@@ -53,9 +53,4 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("calendar-correction", "the calendar_changed signal counts open working-day clocks again and records "
           "deadline_moved (before it, a run ignores the signal)",
           date(2026, 12, 5), "LeadWorkflow", no_run_before(date(2026, 12, 5))),
-    Patch("push-delivery", "a notice (inbox row) also starts a PushWorkflow child (abandoned on close) that delivers it "
-          "to the push channels and escalates an unread SLA alert", date(2026, 12, 6), "LeadWorkflow",
-          no_run_before(date(2026, 12, 6))),
-    Patch("push-delivery-calendar", "the calendar check's alert also starts a PushWorkflow child",
-          date(2026, 12, 6), "CalendarCheckWorkflow", no_run_before(date(2026, 12, 6))),
 ]}

@@ -1,5 +1,7 @@
-"""The push workflow: one per notice (a child the lead or the calendar check starts and abandons), delivering it
-on every channel its people are reached on.
+"""The push workflow: one per notice, delivering it on every channel its people are reached on. The `notify`
+activity starts it (workflow id `push:<lead>:<event>:<kind>`, so a retried activity starts nothing new) right
+after writing the inbox rows, for every notice: a lead's, and the calendar check's warning. The lead workflows
+themselves do not change (no patch, no extra workflow task or history event in a lead).
 
 plan (ledger rows) -> flush each target within its limits, sleeping on durable timers until the limiter or a
 back-off lets the notice's held rows go (they leave inside whichever digest is sent first) -> for an SLA alert,
@@ -12,15 +14,12 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.push import PushActivities
     from domain.models import NotifyRequest
     from domain.push import EscalateRequest, FlushRequest, FlushResult, PushInput, PushPlan, notice_key
-    from domain.messages import SLA_ALERTS
 
-PUSH_DELIVERY = "push-delivery"  # the patch: a notice also starts this workflow
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 MAX_ROUNDS = 500  # a notice whose rows never leave (a target held for hours) stops polling; the rows stay queued
@@ -56,14 +55,3 @@ class PushWorkflow:
                 break
             await workflow.sleep(max(timedelta(milliseconds=100), result.pending_until - workflow.now()))
         return sent
-
-
-async def start_push(request: NotifyRequest, escalate_unread_minutes: int, time_scale: float = 1.0) -> None:
-    """Start the notice's push workflow and leave it running (it outlives a closing lead)."""
-    after = escalate_unread_minutes * 60 / time_scale if request.kind in SLA_ALERTS else 0
-    try:
-        await workflow.start_child_workflow(
-            PushWorkflow.run, PushInput(request=request, escalate_after_s=after),
-            id=f"push:{notice_key(request)}", parent_close_policy=ParentClosePolicy.ABANDON)
-    except Exception as exc:  # noqa: BLE001 - already started (a replayed reset): the first one delivers it
-        workflow.logger.info("push workflow not started", extra={"lead_id": request.lead_id, "error": str(exc)})
