@@ -34,10 +34,11 @@ from core.settings import Settings, get_settings
 from core.temporal_client import connect
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
-from workflows.push import PushWorkflow
+from workflows.push import PushTestWorkflow, PushWorkflow
 from workflows.webhooks import WebhookFanout
 
-WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow, PushWorkflow]
+WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow, PushWorkflow,
+             PushTestWorkflow]
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(

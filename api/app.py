@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors
-from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
+from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, push, queues, webhooks
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -62,6 +62,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
         return response
     app.include_router(leads.router)
     app.include_router(inbox.router)
+    app.include_router(push.router)
     app.include_router(behaviour.router)
     app.include_router(webhooks.router)
     app.include_router(calendar.router)

@@ -55,3 +55,14 @@ class PushWorkflow:
                 break
             await workflow.sleep(max(timedelta(milliseconds=100), result.pending_until - workflow.now()))
         return sent
+
+
+@workflow.defn
+class PushTestWorkflow:
+    """The configuration pages' "send a test message": one request to one target, from the worker (the API never
+    sends). Answers "sent", "failed: <why>" or "rate limited: …"."""
+
+    @workflow.run
+    async def run(self, target_id: str) -> str:
+        return await workflow.execute_activity(PushActivities.push_test, target_id, start_to_close_timeout=TIMEOUT,
+                                               retry_policy=RetryPolicy(maximum_attempts=1))

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy import and_, or_
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import select
 
-from api.deps import ActorDep, SessionDep
+from api.deps import ActorDep, NowDep, SessionDep
+from api.errors import responses
 from api.schemas import NotificationView
 from db.models import Notification
 from domain import visibility
@@ -32,3 +36,45 @@ def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
     shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump()) for r in rows)
     return [NotificationView.model_validate(n) for n in shown if n is not None]
+
+
+class ReadState(BaseModel):
+    id: int
+    read_at: datetime
+
+
+class Count(BaseModel):
+    unread: int
+
+
+@router.get("/unread-count", response_model=Count)
+def unread_count(actor: ActorDep, session: SessionDep):
+    """How many notifications in the caller's inbox are unread (the pages' badge)."""
+    n = session.exec(select(func.count()).select_from(Notification)
+                     .where(addressed_to(actor), Notification.read_at.is_(None))).one()
+    return Count(unread=n)
+
+
+@router.post("/{notification_id}/read", response_model=ReadState, responses=responses(404))
+def mark_read(notification_id: int, actor: ActorDep, session: SessionDep, now: NowDep):
+    """Mark one notification read (idempotent: the first time stays). An unread SLA alert is escalated to the
+    person's next push channel after `[notify] escalate_unread_minutes`; reading it stops that. A notification
+    addressed to a role (nobody in it) is read for the whole role."""
+    row = session.exec(select(Notification).where(Notification.id == notification_id, addressed_to(actor))).first()
+    if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
+        raise HTTPException(404, "no such notification")
+    if row.read_at is None:
+        row.read_at = now
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+    return ReadState(id=row.id, read_at=row.read_at)
+
+
+@router.post("/read-all", response_model=Count)
+def mark_all_read(actor: ActorDep, session: SessionDep, now: NowDep):
+    """Mark every unread notification of the caller's inbox read; answers how many were marked."""
+    result = session.exec(update(Notification).where(addressed_to(actor), Notification.read_at.is_(None))
+                          .values(read_at=now))
+    session.commit()
+    return Count(unread=result.rowcount)
