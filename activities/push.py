@@ -180,6 +180,10 @@ class PushActivities(UsesDatabase):
                 target = session.get(PushTarget, row.target_id)
                 history = self._history(session, row.target_id, now)
                 times.append(max(_utc(row.due_at), next_slot(history, channel(target.kind).limits, now)))
+            # a claim a dead attempt left: come back when it is stale and settle it (uncertain), never resend
+            claimed = session.exec(select(PushDelivery.sending_at).where(PushDelivery.notice == req.notice,
+                                                                         PushDelivery.status == "sending")).all()
+            times += [_utc(t) + SENDING_STALE for t in claimed if t is not None]
             result.pending_until = min(times) if times else None
         return result
 
