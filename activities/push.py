@@ -38,6 +38,7 @@ from domain.push import (
     EscalateRequest,
     FlushRequest,
     FlushResult,
+    PlanRequest,
     PushInput,
     PushPlan,
     backoff,
@@ -96,10 +97,16 @@ class PushActivities(UsesDatabase):
 
     # -- planning ------------------------------------------------------------------------------------------
     @activity.defn
-    def push_plan(self, req: NotifyRequest) -> PushPlan:
+    def push_plan(self, plan_req: PlanRequest) -> PushPlan:
         """Write the notice's ledger rows (idempotent: the row key), one per robot of the recipients' scope and
         one per person and personal channel they chose; quiet hours hold a person's rows unless it is an SLA
-        alert."""
+        alert. Then the first flush (one activity where there were two: the latency from alert to request)."""
+        plan = self._plan(plan_req.request)
+        flushed = self.push_flush(FlushRequest(notice=notice_key(plan_req.request), target_ids=plan.targets,
+                                               now=plan_req.now)) if plan.targets else FlushResult()
+        return plan.model_copy(update={"sent": flushed.sent, "pending_until": flushed.pending_until})
+
+    def _plan(self, req: NotifyRequest) -> PushPlan:
         now = _utc(req.at or datetime.now(UTC))
         urgent = req.kind in SLA_ALERTS
         text = render(req.kind, notice_params(req.lead_id, req.message, req.data))

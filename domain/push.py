@@ -82,9 +82,16 @@ class PushInput(Model):
     escalate_after_s: float = 0
 
 
+class PlanRequest(Model):
+    request: NotifyRequest
+    now: datetime  # the workflow's time, for the first flush
+
+
 class PushPlan(Model):
     targets: list[str] = []  # the targets the notice's deliveries go to
     escalate: bool = False  # an SLA alert with someone who has an escalation channel
+    sent: int = 0  # requests the first flush made
+    pending_until: datetime | None = None  # as FlushResult: when the notice's held rows may go
 
 
 class FlushRequest(Model):

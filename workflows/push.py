@@ -3,7 +3,7 @@ activity starts it (workflow id `push:<lead>:<event>:<kind>`, so a retried activ
 after writing the inbox rows, for every notice: a lead's, and the calendar check's warning. The lead workflows
 themselves do not change (no patch, no extra workflow task or history event in a lead).
 
-plan (ledger rows) -> flush each target within its limits, sleeping on durable timers until the limiter or a
+plan (ledger rows) and a first flush in one activity -> flush each target within its limits, sleeping on durable timers until the limiter or a
 back-off lets the notice's held rows go (they leave inside whichever digest is sent first) -> for an SLA alert,
 after `escalate_unread_minutes`, queue it on the next channel of everyone who has not read it, and flush again.
 """
@@ -18,7 +18,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.push import PushActivities
     from domain.models import NotifyRequest
-    from domain.push import EscalateRequest, FlushRequest, FlushResult, PushInput, PushPlan, notice_key
+    from domain.push import EscalateRequest, FlushRequest, FlushResult, PlanRequest, PushInput, PushPlan, notice_key
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -30,9 +30,13 @@ class PushWorkflow:
     @workflow.run
     async def run(self, inp: PushInput) -> int:
         req = inp.request
-        plan: PushPlan = await workflow.execute_activity(PushActivities.push_plan, req, start_to_close_timeout=TIMEOUT,
-                                                         retry_policy=RETRY)
-        sent = await self._flush(req, plan.targets)
+        plan: PushPlan = await workflow.execute_activity(
+            PushActivities.push_plan, PlanRequest(request=req, now=workflow.now()), start_to_close_timeout=TIMEOUT,
+            retry_policy=RETRY)
+        sent = plan.sent
+        if plan.pending_until is not None:
+            await workflow.sleep(max(timedelta(milliseconds=100), plan.pending_until - workflow.now()))
+            sent += await self._flush(req, plan.targets)
         if plan.escalate and inp.escalate_after_s > 0:
             await workflow.sleep(timedelta(seconds=inp.escalate_after_s))
             targets: list[str] = await workflow.execute_activity(
