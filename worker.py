@@ -27,7 +27,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
-from activities.push import PushStarter
+from channels.delivery import PushStarter, push_activities
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
@@ -105,7 +105,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine, _push_starter(client, task_queue)),
+        activities=all_activities(engine, _push_starter(client, task_queue)) + push_activities(engine),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

@@ -9,22 +9,20 @@ from activities.calendar import CalendarActivities
 from activities.dispatch import DispatchActivities
 from activities.notify import NotifyActivities
 from activities.projection import ProjectionActivities
-from activities.push import PushActivities
 from activities.scoring import ScoringActivities
 from activities.webhooks import WebhookActivities
 
 
 def all_activities(engine: Engine, push_starter=None) -> list:
+    """push_starter (channels.delivery.PushStarter): the notify activity starts each notice's push workflow."""
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
     notify, projection = NotifyActivities(engine, push_starter), ProjectionActivities(engine)
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
     calendar = CalendarActivities(engine)
-    push = PushActivities(engine)
     return [
         assignment.pick_consultant,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
         notify.notify, projection.record_lead, calendar.working_day_deadline,
         calendar.affected_leads, calendar.next_year_state,
         webhooks.webhook_targets, webhooks.deliver_webhook, webhooks.give_up_webhook,
-        push.push_plan, push.push_flush, push.push_escalate, push.push_test,
     ]

@@ -34,7 +34,7 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
 class NotifyActivities(UsesDatabase):
     def __init__(self, engine, push_starter=None):
         super().__init__(engine)
-        self.push_starter = push_starter  # activities.push.PushStarter: the push channels (None: inbox only)
+        self.push_starter = push_starter  # channels.delivery.PushStarter: the push channels (None: inbox only)
 
     @activity.defn
     def notify(self, req: NotifyRequest) -> int:

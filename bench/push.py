@@ -70,7 +70,7 @@ async def main() -> None:
         from sqlmodel import Session, select
 
         from activities.notify import NotifyActivities
-        from activities.push import PushStarter
+        from channels.delivery import PushStarter
         from channels.secrets import seal
         from db.models import Dealer, PushTarget
         from domain.models import NotifyRequest

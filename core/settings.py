@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still
     # resolving the leads it made (workflows/lead_ids.py); unset: data/lead-id.key, made once for a local run
     lead_id_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_LEAD_ID_KEYS")
-    # push channels (channels/, activities/push.py): Fernet keys of the channel secrets, first encrypting; unset:
+    # push channels (channels/): Fernet keys of the channel secrets, first encrypting; unset:
     # data/channel.key, made once for a local run. The VAPID key pair's private half (base64url, 32 bytes) and
     # its contact; unset: Web Push is off.
     channel_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CHANNEL_KEYS")

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import Session, select
 
 from activities.notify import NotifyActivities
-from activities.push import PushActivities
+from channels.delivery import PushActivities
 from db.models import Notification, PushDelivery, PushRequest, PushTarget
 from domain.push import EscalateRequest, FlushRequest, PlanRequest, compose, next_slot, notice_key, quiet_until
 from tests.push_fixtures import CONSULTANT, add_preference, add_target, channel_keys, notice  # noqa: F401

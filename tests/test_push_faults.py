@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 import channels.secrets
 from activities.notify import NotifyActivities
-from activities.push import PushActivities
+from channels.delivery import PushActivities
 from cryptography.fernet import MultiFernet
 from db.models import PushDelivery, PushRequest
 from domain.push import FlushRequest, notice_key
@@ -40,7 +40,7 @@ def test_a_worker_killed_mid_send_never_sends_twice(engine, monkeypatch, tmp_pat
         flush = FlushRequest(notice=notice_key(req), target_ids=plan.targets, now=T0)
         script = textwrap.dedent(f"""
             from sqlalchemy import create_engine
-            from activities.push import PushActivities
+            from channels.delivery import PushActivities
             from domain.push import FlushRequest
             PushActivities(create_engine({str(engine.url)!r})).push_flush(FlushRequest.model_validate_json({flush.model_dump_json()!r}))
         """)

@@ -1,4 +1,5 @@
-"""The push workflow: one per notice, delivering it on every channel its people are reached on. The `notify`
+"""The push workflow: one per notice (its activities live in channels/delivery.py, named here by their names:
+workflows do not import the channels room), delivering it on every channel its people are reached on. The `notify`
 activity starts it (workflow id `push:<lead>:<event>:<kind>`, so a retried activity starts nothing new) right
 after writing the inbox rows, for every notice: a lead's, and the calendar check's warning. The lead workflows
 themselves do not change (no patch, no extra workflow task or history event in a lead).
@@ -16,7 +17,6 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.push import PushActivities
     from domain.models import NotifyRequest
     from domain.push import EscalateRequest, FlushRequest, FlushResult, PlanRequest, PushInput, PushPlan, notice_key
 
@@ -31,8 +31,8 @@ class PushWorkflow:
     async def run(self, inp: PushInput) -> int:
         req = inp.request
         plan: PushPlan = await workflow.execute_activity(
-            PushActivities.push_plan, PlanRequest(request=req, now=workflow.now()), start_to_close_timeout=TIMEOUT,
-            retry_policy=RETRY)
+            "push_plan", PlanRequest(request=req, now=workflow.now()), result_type=PushPlan,
+            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         sent = plan.sent
         if plan.pending_until is not None:
             await workflow.sleep(max(timedelta(milliseconds=100), plan.pending_until - workflow.now()))
@@ -40,9 +40,9 @@ class PushWorkflow:
         if plan.escalate and inp.escalate_after_s > 0:
             await workflow.sleep(timedelta(seconds=inp.escalate_after_s))
             targets: list[str] = await workflow.execute_activity(
-                PushActivities.push_escalate,
+                "push_escalate",
                 EscalateRequest(request=req, minutes=round(inp.escalate_after_s / 60), now=workflow.now()),
-                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                result_type=list[str], start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             sent += await self._flush(req, targets)
         return sent
 
@@ -52,8 +52,8 @@ class PushWorkflow:
             if not targets:
                 break
             result: FlushResult = await workflow.execute_activity(
-                PushActivities.push_flush, FlushRequest(notice=notice_key(req), target_ids=targets, now=workflow.now()),
-                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                "push_flush", FlushRequest(notice=notice_key(req), target_ids=targets, now=workflow.now()),
+                result_type=FlushResult, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
             sent += result.sent
             if result.pending_until is None:
                 break
@@ -68,5 +68,5 @@ class PushTestWorkflow:
 
     @workflow.run
     async def run(self, target_id: str) -> str:
-        return await workflow.execute_activity(PushActivities.push_test, target_id, start_to_close_timeout=TIMEOUT,
+        return await workflow.execute_activity("push_test", target_id, result_type=str, start_to_close_timeout=TIMEOUT,
                                                retry_policy=RetryPolicy(maximum_attempts=1))

@@ -56,11 +56,13 @@ def unread_count(actor: ActorDep, session: SessionDep):
 
 
 @router.post("/{notification_id}/read", response_model=ReadState, responses=responses(404))
-def mark_read(notification_id: int, actor: ActorDep, session: SessionDep, now: NowDep):
+def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: NowDep):
     """Mark one notification read (idempotent: the first time stays). An unread SLA alert is escalated to the
     person's next push channel after `[notify] escalate_unread_minutes`; reading it stops that. A notification
     addressed to a role (nobody in it) is read for the whole role."""
-    row = session.exec(select(Notification).where(Notification.id == notification_id, addressed_to(actor))).first()
+    if not notification_id.isdigit() or len(notification_id) > 18:  # answered like an unknown one
+        raise HTTPException(404, "no such notification")
+    row = session.exec(select(Notification).where(Notification.id == int(notification_id), addressed_to(actor))).first()
     if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
         raise HTTPException(404, "no such notification")
     if row.read_at is None:

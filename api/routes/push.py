@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import select
 
@@ -127,10 +127,11 @@ def create_target(body: TargetCreate, actor: ManagerDep, session: SessionDep):
     return _view(target)
 
 
-@router.delete("/targets/{target_id}", status_code=204, responses=responses(404))
+@router.delete("/targets/{target_id}", status_code=204, response_class=Response, responses=responses(404))
 def delete_target(target_id: TargetId, actor: ManagerDep, session: SessionDep):
     session.delete(_mine(actor, session.get(PushTarget, target_id)))
     session.commit()
+    return Response(status_code=204)
 
 
 @router.post("/targets/{target_id}/enable", response_model=TargetView, responses=responses(404))
@@ -284,10 +285,11 @@ def subscribe(body: Subscription, actor: ActorDep, session: SessionDep):
     return _view(target)
 
 
-@router.post("/subscriptions/delete", status_code=204)
+@router.post("/subscriptions/delete", status_code=204, response_class=Response)
 def unsubscribe(body: Unsubscribe, actor: ActorDep, session: SessionDep):
     """This browser no longer receives Web Push (nothing happens for an unknown endpoint)."""
     target = session.get(PushTarget, _subscription_id(actor.user_id, body.endpoint))
     if target is not None:
         session.delete(target)
         session.commit()
+    return Response(status_code=204)

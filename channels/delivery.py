@@ -1,4 +1,4 @@
-"""Push delivery (issue 14 section 2): plans a notice's deliveries into the ledger, sends them within each
+"""Push delivery (issue 14 section 2), the push workflow's activities (registered by the worker): plans a notice's deliveries into the ledger, sends them within each
 target's limits (merging what waits into one digest), retries, breaks and reports failing targets, escalates
 unread SLA alerts. Runs in the worker (the push workflow's activities), never in the API process.
 
@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.db import UsesDatabase
-from activities.notify import recipients  # noqa: F401 - the same people the inbox resolves (CONTRIBUTING)
 from channels import DeliveryError, Outgoing, channel
 from channels.secrets import seal, unseal
 from core.settings import get_settings
@@ -90,10 +90,15 @@ def personal_targets(session, user_id: str, kinds: list[str]) -> list[PushTarget
     return found
 
 
-class PushActivities(UsesDatabase):
+class PushActivities:
     def __init__(self, engine, http: httpx.Client | None = None):
-        super().__init__(engine)
+        self.engine = engine
         self.http = http or httpx.Client()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
 
     # -- planning ------------------------------------------------------------------------------------------
     @activity.defn
@@ -389,3 +394,9 @@ class PushStarter:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
         except WorkflowAlreadyStartedError:
             pass  # a retried notify activity: the first start delivers it
+
+
+def push_activities(engine) -> list:
+    """The push workflow's activities, for the worker (beside activities.all_activities)."""
+    push = PushActivities(engine)
+    return [push.push_plan, push.push_flush, push.push_escalate, push.push_test]
