@@ -89,3 +89,32 @@ async def test_a_read_alert_does_not_escalate(env, engine):
     finally:
         wecom.close()
         sms.close()
+
+
+async def test_the_calendar_warning_reaches_the_oem_robot(env, engine):
+    """The calendar check's alert (head of lead ops) goes through the same path: inbox row, then the OEM's robot."""
+    from datetime import datetime
+    import uuid
+
+    from domain.calendar import SHANGHAI
+    from domain.models import CalendarCheck
+    from workflows.calendar import CalendarCheckWorkflow
+
+    robot = Receiver({"code": 0, "msg": "success"})
+    try:
+        add_target(engine, "fs-oem", "feishu", {"webhook_url": f"{robot.url}/open-apis/bot/v2/hook/X", "secret": "s"},
+                   scope="oem", dealer_id=None, roles=["head_of_lead_ops"])
+        async with lab(env, engine) as L:
+            result = await L.client.execute_workflow(
+                CalendarCheckWorkflow.run, CalendarCheck(as_of=datetime(2026, 11, 2, 9, tzinfo=SHANGHAI)),
+                id=f"calendar-check-{uuid.uuid4()}", task_queue=L.task_queue)
+            assert result.alerted == 1
+            handle = L.client.get_workflow_handle("push:calendar-2027:20261102:calendar_unconfirmed")
+            for _ in range(100):
+                if (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED:
+                    break
+                await asyncio.sleep(0.1)
+        assert len(robot.requests) == 1
+        assert json.loads(robot.requests[0]["body"])["content"]["text"].startswith("2027 年节假日安排尚未确认")
+    finally:
+        robot.close()
