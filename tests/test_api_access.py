@@ -56,6 +56,11 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/webhooks"): {"url": "https://example.com/hook", "event_types": ["lead.dispatched"]},
         ("POST", "/v1/calendar/{year}/schedule"): [{"date": "2027-02-13", "kind": "workday"}],
         ("PUT", "/v1/calendar/days/{day}"): {"kind": "workday", "name": "调休"},
+        ("POST", "/v1/push/targets"): {"kind": "wecom", "name": "team", "config": {"webhook_url": "https://example.com/r?key=k"}},
+        ("PUT", "/v1/push/preferences"): {"channels": ["webpush"]},
+        ("POST", "/v1/push/subscriptions"): {"endpoint": "https://push.example.com/s/1",
+                                             "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
+        ("POST", "/v1/push/subscriptions/delete"): {"endpoint": "https://push.example.com/s/1"},
     }
 
 

@@ -67,3 +67,4 @@ def test_a_worker_killed_mid_send_never_sends_twice(engine, monkeypatch, tmp_pat
         assert len(r.requests) == 1 and json.loads(r.requests[0]["body"])["markdown"]["content"]
     finally:
         r.close()
+

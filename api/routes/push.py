@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import select
 
@@ -116,7 +117,8 @@ def create_target(body: TargetCreate, actor: ManagerDep, session: SessionDep):
         raise HTTPException(403, "only OEM lead ops configure the SMS gateway")
     allowed = {r.value for r in (OEM_ROLES if oem else DEALER_ROLES)}
     if bad := [r.value for r in body.roles if r.value not in allowed]:
-        raise HTTPException(422, f"roles: {', '.join(bad)} are not roles of this scope")
+        raise RequestValidationError([{"loc": ("body", "roles"), "type": "value_error",
+                                       "msg": f"{', '.join(bad)} are not roles of this scope"}])
     target = PushTarget(id=uuid.uuid4().hex[:16], kind=body.kind, name=body.name, scope="oem" if oem else "dealer",
                         dealer_id=None if oem else actor.dealer_id, roles=[r.value for r in body.roles],
                         secret=seal({k: v.strip() for k, v in body.config.items()}), created_by=actor.user_id,
@@ -185,6 +187,12 @@ class Preferences(BaseModel):
     quiet_end: str | None = Field(default=None, pattern=HHMM, description="e.g. 08:00; SLA alerts ignore quiet hours")
     mobile: str | None = Field(default=None, max_length=20, description="for @mentions and SMS; write only")
 
+    @model_validator(mode="after")
+    def _quiet_hours(self) -> "Preferences":
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet_start and quiet_end: give both or neither")
+        return self
+
     @field_validator("mobile")
     @classmethod
     def _mobile(cls, value: str | None) -> str | None:
@@ -212,8 +220,6 @@ def my_preferences(actor: ActorDep, session: SessionDep):
 
 @router.put("/preferences", response_model=PreferencesView)
 def set_preferences(body: Preferences, actor: ActorDep, session: SessionDep):
-    if (body.quiet_start is None) != (body.quiet_end is None):
-        raise HTTPException(422, "quiet_start and quiet_end: give both or neither")
     pref = session.get(PushPreference, actor.user_id) or PushPreference(user_id=actor.user_id,
                                                                        updated_at=datetime.now(UTC))
     pref.channels, pref.escalate_to = list(dict.fromkeys(body.channels)), body.escalate_to
