@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import select
@@ -129,11 +129,17 @@ def create_target(body: TargetCreate, actor: ManagerDep, session: SessionDep):
     return _view(target)
 
 
-@router.delete("/targets/{target_id}", status_code=204, response_class=Response, responses=responses(404))
+class Done(BaseModel):
+    id: str
+    done: bool
+
+
+@router.delete("/targets/{target_id}", response_model=Done, responses=responses(404))
 def delete_target(target_id: TargetId, actor: ManagerDep, session: SessionDep):
+    """Remove a target (its ledger rows stay)."""
     session.delete(_mine(actor, session.get(PushTarget, target_id)))
     session.commit()
-    return Response(status_code=204)
+    return Done(id=target_id, done=True)
 
 
 @router.post("/targets/{target_id}/enable", response_model=TargetView, responses=responses(404))
@@ -291,11 +297,12 @@ def subscribe(body: Subscription, actor: ActorDep, session: SessionDep):
     return _view(target)
 
 
-@router.post("/subscriptions/delete", status_code=204, response_class=Response)
+@router.post("/subscriptions/delete", response_model=Done)
 def unsubscribe(body: Unsubscribe, actor: ActorDep, session: SessionDep):
     """This browser no longer receives Web Push (nothing happens for an unknown endpoint)."""
-    target = session.get(PushTarget, _subscription_id(actor.user_id, body.endpoint))
+    target_id = _subscription_id(actor.user_id, body.endpoint)
+    target = session.get(PushTarget, target_id)
     if target is not None:
         session.delete(target)
         session.commit()
-    return Response(status_code=204)
+    return Done(id=target_id, done=target is not None)
