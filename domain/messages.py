@@ -80,6 +80,173 @@ CATALOG: dict[str, dict[str, str]] = {
 
 SLA_ALERTS = frozenset(_CLOCK_TITLES) | {"regional_escalation"}  # what quiet hours do not hold back
 
+# ---------------------------------------------------------------- words for codes (issue 13 section 1)
+# Parameters named below are codes themselves and render through these tables in the reader's language:
+# `timeframe`, `channel`, `clock`, `role`/`roles`, `region`, `stage`; money (`budget`, `amount`, `floor`) in ¥,
+# times (`at`, `deadline`, `old_deadline`) in Asia/Shanghai, durations (`late_s`) in words.
+LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "timeframe": {"within_7_days": ("7 天内", "within 7 days"), "within_15_days": ("15 天内", "within 15 days"),
+                  "within_30_days": ("30 天内", "within 30 days"), "within_90_days": ("90 天内", "within 90 days"),
+                  "later": ("更晚", "later"), "unknown": ("未知", "unknown")},
+    "channel": {"website": ("官网", "website"), "app": ("App", "app"), "mini_program": ("小程序", "mini program"),
+                "douyin": ("抖音", "Douyin"), "autohome": ("汽车之家", "Autohome"), "yiche": ("易车", "Yiche"),
+                "live_stream": ("直播", "live stream"), "hotline": ("400 热线", "hotline"), "auto_show": ("车展", "auto show"),
+                "referral": ("转介绍", "referral"), "walk_in": ("自然到店", "walk-in"), "csv_import": ("CSV 导入", "CSV import"),
+                "call": ("电话", "call"), "wechat": ("微信", "WeChat"), "sms": ("短信", "SMS"), "visit": ("到店", "visit")},
+    "clock": {name: (zh, en) for name, (zh, en) in _CLOCK_TITLES.items()},
+    "role": {"lead_ops": ("线索运营", "lead ops"), "head_of_lead_ops": ("线索运营负责人", "head of lead ops"),
+             "review_team": ("战败复核", "review team"), "review_team_lead": ("复核组长", "review team lead"),
+             "regional_manager": ("区域经理", "regional manager"), "call_center": ("中央呼叫中心", "call center"),
+             "dealer_manager": ("网销经理", "dealer manager"), "consultant": ("销售顾问", "consultant"),
+             "dealer_ops_lead": ("店端线索负责人", "dealer lead owner"), "system": ("系统", "system"),
+             "customer": ("客户", "customer"), "integration": ("系统对接", "integration")},
+    "region": {"East": ("华东", "East"), "North": ("华北", "North"), "South": ("华南", "South"), "West": ("西部", "West"),
+               "Central": ("华中", "Central"), "Northeast": ("东北", "Northeast"), "Northwest": ("西北", "Northwest"),
+               "Southwest": ("西南", "Southwest")},
+    "grade_word": {},
+}
+_MONEY = {"budget", "amount", "floor", "deposit"}
+_TIMES = {"at", "deadline", "old_deadline", "visit_at"}
+_SHANGHAI = "Asia/Shanghai"
+
+
+def label(table: str, value: Any, lang: str = DEFAULT_LANG) -> str:
+    """A code's words (`label("region", "East")` -> 华东); an unknown code shows as it is."""
+    pair = LABELS.get(table, {}).get(str(value))
+    if pair is None:
+        return "" if value is None else str(value)
+    return pair[0] if lang == "zh-CN" else pair[1]
+
+
+def format_money(value: Any, lang: str = DEFAULT_LANG) -> str:
+    """¥300,000 (both languages: the portal's money is yuan)."""
+    try:
+        return f"¥{round(float(value)):,}"
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+
+
+def format_time(value: Any, lang: str = DEFAULT_LANG) -> str:
+    """A moment in Beijing time: 2026年12月5日 19:55 (zh-CN) / 5 Dec 2026 19:55 (en)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(value, datetime):
+        return "" if value is None else str(value)
+    if value.tzinfo is None:
+        from datetime import UTC
+        value = value.replace(tzinfo=UTC)
+    t = value.astimezone(ZoneInfo(_SHANGHAI))
+    if lang == "zh-CN":
+        return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+    return f"{t.day} {t:%b %Y %H:%M}"
+
+
+def format_duration(seconds: Any, lang: str = DEFAULT_LANG, *, working_days: bool = False) -> str:
+    """The two largest units: 2小时, 1天3小时, 12分钟 (zh-CN) / 2 h, 1 d 3 h, 12 min (en); `working_days` counts 3个工作日."""
+    try:
+        s = int(abs(float(seconds)))
+    except (TypeError, ValueError):
+        return ""
+    zh = lang == "zh-CN"
+    if working_days:
+        n = max(1, round(s / 86400))
+        return f"{n}个工作日" if zh else f"{n} working day{'s' if n != 1 else ''}"
+    units = [(86400, "天", "d"), (3600, "小时", "h"), (60, "分钟", "min"), (1, "秒", "s")]
+    parts: list[str] = []
+    for size, z, e in units:
+        n, s = divmod(s, size)
+        if n or parts:
+            if n:
+                parts.append(f"{n}{z}" if zh else f"{n} {e}")
+            if len(parts) == 2 or (parts and size == 60):
+                break
+    if not parts:
+        return "不到1分钟" if zh else "under 1 min"
+    return "".join(parts) if zh else " ".join(parts)
+
+
+def _words(params: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """Parameters as people read them in `lang` (codes to words, money, Beijing time, durations)."""
+    out: dict[str, Any] = {}
+    sep = "、" if lang == "zh-CN" else ", "
+    for k, v in params.items():
+        if k in ("timeframe", "channel", "clock", "role", "region", "stage"):
+            table = "role" if k == "role" else k
+            out[k] = STAGES.get(str(v), (v, v))[0 if lang == "zh-CN" else 1] if k == "stage" else label(table, v, lang)
+        elif k == "roles" and isinstance(v, list | tuple):
+            out[k] = sep.join(label("role", r, lang) for r in v)
+        elif k in _MONEY:
+            out[k] = format_money(v, lang)
+        elif k in _TIMES:
+            out[k] = format_time(v, lang)
+        elif k == "late_s":
+            out[k] = format_duration(v, lang)
+        elif k == "percent":
+            out[k] = f"{v}%"
+        else:
+            out[k] = v
+    return out
+
+
+STAGES: dict[str, tuple[str, str]] = {
+    "new": ("新建", "new"), "cleansing": ("清洗中", "in cleansing"), "dispatched": ("已分发", "dispatched"),
+    "acknowledged": ("已确认接收", "acknowledged"), "assigned": ("已分配", "assigned"), "contacted": ("已联系", "contacted"),
+    "engaged": ("深度沟通", "engaged"), "invited": ("已邀约", "invited"), "visited": ("已到店", "visited"),
+    "test_driven": ("已试驾", "test-driven"), "quoted": ("已报价", "quoted"), "ordered": ("已下订", "ordered"),
+    "won": ("已成交", "won"), "delivered": ("已交车", "delivered"), "completed": ("已完成", "completed"),
+    "transfer_review": ("调单审核中", "in transfer review"), "defeat_pending_manager": ("战败待经理审批", "defeat awaiting the manager"),
+    "defeat_review": ("战败复核中", "in defeat review"), "appeal_review": ("申诉复核中", "in appeal review"),
+    "cancel_pending": ("退单待审批", "cancellation pending"), "public_pool": ("公海池", "in the public pool"),
+    "nurturing": ("培育中", "nurturing"), "dormant": ("沉淀池", "dormant"), "call_center": ("呼叫中心处理", "at the call center"),
+    "closed_invalid": ("已关闭（无效）", "closed (invalid)"), "closed_lost": ("已关闭（流失）", "closed (lost)"),
+}
+
+
+def _add(table: dict[str, tuple[str, str]], prefix: str = "") -> None:
+    for code, (zh, en) in table.items():
+        CATALOG[prefix + code] = {"zh-CN": zh, "en": en}
+
+
+# score reasons (domain/scoring.py): one code per outcome of each of the 23 items
+SCORE_REASONS: dict[str, tuple[str, str]] = {
+    "city_unknown": ("未提供城市", "city unknown"),
+    "city_served": ("{city}有经销商服务", "city {city} is served"),
+    "city_not_served": ("{city}暂无经销商服务", "city {city} is not served"),
+    "repeat_customer": ("老客户", "repeat customer"), "new_customer": ("新客户", "new customer"),
+    "referred": ("老客户转介绍", "referred by a customer"), "not_referred": ("非转介绍", "not referred"),
+    "consent_given": ("已授权联系", "consent given"), "no_consent": ("未授权联系", "no consent"),
+    "contact_complete": ("姓名和城市齐全", "name and city given"), "contact_incomplete": ("缺少姓名或城市", "name or city missing"),
+    "series_named": ("意向车系：{value}", "series named: {value}"), "no_series": ("未说明车系", "no series named"),
+    "model_named": ("意向车型：{value}", "model named: {value}"), "no_model": ("未说明车型", "no model named"),
+    "preferred_dealer_named": ("指定经销商：{value}", "preferred dealer named: {value}"),
+    "no_preferred_dealer": ("未指定经销商", "no preferred dealer named"),
+    "budget_given": ("预算 {budget}", "budget given: {budget}"), "no_budget": ("未提供预算", "no budget given"),
+    "budget_fits": ("预算 {budget}，不低于 {floor}", "budget {budget} >= {floor}"),
+    "budget_below": ("预算 {budget}，低于 {floor}", "budget {budget} below {floor}"),
+    "timeframe_full": ("购车时间{timeframe}：满分", "timeframe {timeframe}: full points"),
+    "timeframe_part": ("购车时间{timeframe}：得分 {percent}", "timeframe {timeframe}: {percent} of points"),
+    "financing": ("有金融意向", "interested in financing"), "no_financing": ("无金融意向", "no financing interest"),
+    "trade_in": ("有置换车辆", "has a car to trade in"), "no_trade_in": ("无置换需求", "no trade-in"),
+    "best_channel": ("最佳渠道：{channel}（质量 {percent}）", "best channel {channel} (quality {percent})"),
+    "live_stream_channel": ("通过直播进线", "came in through a live stream"),
+    "walked_in": ("到店进线", "walked in to a store"),
+    "site_visits": ("官网访问 {n} 次（{full_at} 次满分）", "{n} site visits (full at {full_at})"),
+    "config_views": ("配置页浏览 {n} 次（{full_at} 次满分）", "{n} config-page views (full at {full_at})"),
+    "app_activity": ("App/小程序活跃 {n} 次（{full_at} 次满分）", "{n} app/mini-program sessions (full at {full_at})"),
+    "live_stream": ("参与直播 {n} 次（{full_at} 次满分）", "{n} live-stream joins (full at {full_at})"),
+    "multi_channel": ("{n} 个不同渠道（{full_at} 个满分）", "{n} distinct channels (full at {full_at})"),
+    "test_drive_booked": ("预约试驾 {n} 次（{full_at} 次满分）", "{n} test-drive bookings (full at {full_at})"),
+    "quote_requested": ("询价 {n} 次（{full_at} 次满分）", "{n} quote requests (full at {full_at})"),
+    "store_visit": ("到店 {n} 次（{full_at} 次满分）", "{n} store visits (full at {full_at})"),
+    "deposit_intent": ("定金意向 {n} 次（{full_at} 次满分）", "{n} deposit intents (full at {full_at})"),
+}
+_add(SCORE_REASONS, "score.")
+
 
 class _Lenient(dict):
     def __missing__(self, key: str) -> str:
@@ -91,8 +258,9 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = DEFAU
     texts = CATALOG.get(code)
     if texts is None:
         return code
+    lang = lang if lang in LANGS else DEFAULT_LANG
     template = texts.get(lang) or texts[DEFAULT_LANG]
-    return string.Formatter().vformat(template, (), _Lenient(params or {}))
+    return string.Formatter().vformat(template, (), _Lenient(_words(params or {}, lang)))
 
 
 def notice_params(lead_id: str, message: str, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -100,3 +268,332 @@ def notice_params(lead_id: str, message: str, data: Mapping[str, Any] | None = N
     its English message: a reason code or a grade, never a name or a phone), and its data."""
     detail = message.split(": ", 1)[1] if ": " in message else ""
     return {"lead": lead_id.rsplit("-", 1)[-1][:10], "detail": detail, **(data or {})}
+
+
+# short names: a timeline event"s kind (`event.<kind>`) and a notice"s kind (`notice.<kind>`) (were web/i18n.js tables)
+EVENT_NAMES: dict[str, tuple[str, str]] = {
+    "lead_created": ("线索创建", "Lead created"),
+    "scored": ("评分", "Scored"),
+    "dispatched": ("派发", "Dispatched"),
+    "acknowledged": ("确认接收", "Acknowledged"),
+    "assigned": ("分配顾问", "Assigned"),
+    "claimed": ("认领", "Claimed"),
+    "declined": ("拒收", "Declined"),
+    "follow_up_logged": ("跟进记录", "Follow up logged"),
+    "transfer_requested": ("申请调单", "Transfer requested"),
+    "transfer_approved": ("调单通过", "Transfer approved"),
+    "transfer_rejected": ("调单驳回", "Transfer rejected"),
+    "invited": ("邀约到店", "Invited"),
+    "visited": ("到店", "Visited"),
+    "test_driven": ("试驾", "Test driven"),
+    "quoted": ("报价", "Quoted"),
+    "ordered": ("下订", "Ordered"),
+    "won": ("成交", "Won"),
+    "delivered": ("交车", "Delivered"),
+    "completed": ("完成", "Completed"),
+    "cancel_requested": ("申请退单", "Cancel requested"),
+    "cancel_approved": ("退单通过", "Cancel approved"),
+    "cancel_rejected": ("退单驳回", "Cancel rejected"),
+    "defeat_applied": ("申请战败", "Defeat applied"),
+    "defeat_returned": ("战败申请退回", "Defeat returned"),
+    "defeat_submitted": ("战败提交复核", "Defeat submitted"),
+    "defeat_decided": ("战败裁定", "Defeat decided"),
+    "pseudo_defeat_decided": ("判定伪战败", "Pseudo defeat decided"),
+    "appeal_filed": ("提交申诉", "Appeal filed"),
+    "appeal_decided": ("申诉裁定", "Appeal decided"),
+    "appeal_window_closed": ("申诉期结束", "Appeal window closed"),
+    "alert_raised": ("预警", "Alert raised"),
+    "clock_lapsed": ("计时超时", "Clock lapsed"),
+    "deadline_set": ("设定截止时间", "Deadline set"),
+    "holding_ended": ("经销商持有结束", "Holding ended"),
+    "raw_lead_merged": ("线索合并", "Raw lead merged"),
+    "reassigned": ("改派", "Reassigned"),
+    "moved_to_public_pool": ("回收至公海池", "Moved to public pool"),
+    "no_eligible_dealer": ("无可派发经销商", "No eligible dealer"),
+    "sent_to_call_center": ("转交呼叫中心", "Sent to call center"),
+    "cleansing_started": ("开始清洗", "Cleansing started"),
+    "cleansing_recorded": ("清洗结果", "Cleansing recorded"),
+    "nurturing_started": ("开始培育", "Nurturing started"),
+    "nurture_content_sent": ("培育内容已发送", "Nurture content sent"),
+    "nurturing_ended": ("培育结束", "Nurturing ended"),
+    "went_dormant": ("进入沉淀池", "Went dormant"),
+    "reactivated": ("激活", "Reactivated"),
+    "revisit_due": ("回访到期", "Revisit due"),
+    "revisit_logged": ("回访记录", "Revisit logged"),
+    "regional_manager_alerted": ("已通知区域经理", "Regional manager alerted"),
+    "regional_contact_logged": ("区域经理已联络", "Regional contact logged"),
+    "regional_escalation": ("升级至线索运营", "Regional escalation"),
+    "penalty_recorded": ("记录处罚", "Penalty recorded"),
+    "penalty_revoked": ("撤销处罚", "Penalty revoked"),
+    "stall_detected": ("跟进停滞", "Stall detected"),
+    "behaviour_recorded": ("客户行为", "Behaviour recorded"),
+    "signal_refused": ("操作被拒", "Signal refused"),
+    "closed_invalid": ("关闭（无效）", "Closed invalid"),
+    "closed_lost": ("关闭（流失）", "Closed lost"),
+    "calendar_provisional": ("节假日安排未确认", "Calendar provisional"),
+    "deadline_moved": ("截止时间调整", "Deadline moved"),
+}
+NOTICE_NAMES: dict[str, tuple[str, str]] = {
+    "no_eligible_dealer": ("无可派发经销商", "No eligible dealer"),
+    "regional_escalation": ("区域跟进升级", "Regional escalation"),
+    "signal_refused": ("操作被拒", "Signal refused"),
+    "cleansing_needed": ("待清洗", "Cleansing needed"),
+    "lead_heated_up": ("客户重新活跃", "Customer active again"),
+    "lead_dispatched": ("新线索派发", "New lead dispatched"),
+    "assignment_needed": ("待分配", "Assignment needed"),
+    "lead_assigned": ("新分配线索", "Lead assigned to you"),
+    "nurture_content": ("发送培育内容", "Send nurture content"),
+    "revisit_due": ("回访到期", "Revisit due"),
+    "transfer_review_needed": ("待审核调单", "Transfer to review"),
+    "transfer_rejected": ("调单被驳回", "Transfer rejected"),
+    "cancel_approval_needed": ("待审批退单", "Cancellation to approve"),
+    "defeat_approval_needed": ("待审批战败", "Defeat to approve"),
+    "defeat_review_needed": ("待复核战败", "Defeat to review"),
+    "pseudo_defeat": ("判定伪战败", "Pseudo-defeat verdict"),
+    "appeal_review_needed": ("待复核申诉", "Appeal to review"),
+    "calendar_provisional": ("节假日安排未确认（截止时间按推算日历）", "Holiday schedule not confirmed (deadlines on the computed calendar)"),
+    "calendar_unconfirmed": ("明年节假日安排尚未确认", "Next year's holiday schedule is not confirmed"),
+    "push_target_broken": ("推送渠道已停用", "Push channel disabled"),
+}
+_add(EVENT_NAMES, "event.")
+_add(NOTICE_NAMES, "notice.")
+
+# enum values and actions as people read them (also were web/i18n.js tables)
+LABELS["action"] = {
+    "acknowledge": ("确认接收", "Acknowledge"),
+    "decline": ("拒收", "Decline"),
+    "assign": ("分配顾问", "Assign"),
+    "claim": ("认领", "Claim"),
+    "log_follow_up": ("记录跟进", "Log follow-up"),
+    "request_transfer": ("申请调单", "Request transfer"),
+    "review_transfer": ("审核调单", "Review transfer"),
+    "invite": ("邀约到店", "Invite"),
+    "record_visit": ("记录到店", "Record visit"),
+    "record_test_drive": ("记录试驾", "Record test drive"),
+    "record_quote": ("记录报价", "Record quote"),
+    "record_order": ("记录下订", "Record order"),
+    "request_cancel": ("申请退单", "Request cancellation"),
+    "review_cancel": ("审批退单", "Review cancellation"),
+    "record_win": ("记录成交", "Record win"),
+    "record_delivery": ("记录交车", "Record delivery"),
+    "log_revisit": ("记录回访", "Log revisit"),
+    "apply_for_defeat": ("申请战败", "Apply for defeat"),
+    "review_defeat_application": ("审批战败申请", "Review defeat application"),
+    "decide_defeat": ("战败复核裁定", "Decide defeat"),
+    "appeal": ("申诉", "Appeal"),
+    "decide_appeal": ("申诉裁定", "Decide appeal"),
+    "record_cleansing": ("记录清洗结果", "Record cleansing"),
+    "reassign": ("改派", "Reassign"),
+    "log_regional_contact": ("记录区域联络", "Log regional contact"),
+}
+LABELS["enum"] = {
+    "call": ("电话", "Call"),
+    "wechat": ("微信", "WeChat"),
+    "sms": ("短信", "SMS"),
+    "visit": ("到店", "Visit"),
+    "test_drive": ("试驾", "Test drive"),
+    "quote": ("报价", "Quote"),
+    "region_mismatch": ("区域不符", "Region mismatch"),
+    "demand_mismatch": ("需求不符", "Demand mismatch"),
+    "other": ("其他", "Other"),
+    "bought_other_brand": ("已购其他品牌", "Bought another brand"),
+    "bought_from_other_dealer": ("已在其他经销商购买", "Bought from another dealer"),
+    "no_short_term_plan": ("短期无购车计划", "No short-term plan"),
+    "price_not_agreed": ("价格未谈拢", "Price not agreed"),
+    "unreachable": ("无法联系", "Unreachable"),
+    "invalid": ("无效", "Invalid"),
+    "true_defeat": ("真实战败", "True defeat"),
+    "pseudo_defeat": ("伪战败", "Pseudo-defeat"),
+    "upheld": ("维持原判", "Upheld"),
+    "overturned": ("撤销原判", "Overturned"),
+    "verified": ("已核实", "Verified"),
+    "nurture": ("转入培育", "Nurture"),
+    "cash": ("全款", "Cash"),
+    "loan": ("贷款", "Loan"),
+}
+LABELS["penalty"] = {
+    "first_response_late": ("首次响应超时", "first response late"), "deep_contact_late": ("首次深度沟通超时", "first deep contact late"),
+    "invitation_late": ("邀约到店超时", "store invitation late"), "not_followed_up": ("分配后未跟进", "not followed up"),
+    "stalled": ("连续 7 天未跟进", "stalled"), "pseudo_defeat": ("伪战败", "pseudo-defeat"),
+}
+for _k, (_zh, _en) in STAGES.items():
+    CATALOG["stage." + _k] = {"zh-CN": _zh, "en": _en}
+for _table in ("timeframe", "channel", "role", "region", "action", "enum", "penalty"):
+    for _k, (_zh, _en) in LABELS[_table].items():
+        CATALOG[f"{_table}.{_k}"] = {"zh-CN": _zh, "en": _en}
+
+# ---------------------------------------------------------------- one sentence per timeline entry (issue 13 section 2)
+# `timeline.<kind>`: what happened, from the entry's data; `render_entry` adds who did it and, for a clock's
+# lapse, whom the engine told next. Free text people typed (notes, reasons) follows after a colon as typed.
+TIMELINE: dict[str, tuple[str, str]] = {
+    "lead_created": ("线索创建", "Lead created"),
+    "scored": ("评分 {score} 分，级别 {grade}", "Scored {score}, grade {grade}"),
+    "dispatched": ("派发到经销商 {dealer_name}", "Dispatched to {dealer_name}"),
+    "acknowledged": ("确认接收线索", "Confirmed receipt of the lead"),
+    "assigned": ("分配给{consultant}", "Assigned to {consultant}"),
+    "claimed": ("从公海池认领线索", "Claimed the lead from the public pool"),
+    "declined": ("拒收线索", "Declined the lead"),
+    "follow_up_logged": ("记录跟进（{channel}）", "Logged a follow-up ({channel})"),
+    "transfer_requested": ("申请调单（{reason}）", "Requested a transfer ({reason})"),
+    "transfer_approved": ("调单审核通过", "Transfer approved"),
+    "transfer_rejected": ("调单被驳回", "Transfer rejected"),
+    "invited": ("邀约客户到店，预约 {visit_at}", "Invited the customer for {visit_at}"),
+    "visited": ("客户到店", "The customer visited the store"),
+    "test_driven": ("客户试驾", "The customer test-drove"),
+    "quoted": ("报价 {amount}", "Quoted {amount}"),
+    "ordered": ("客户下订，定金 {deposit}", "The customer ordered, deposit {deposit}"),
+    "won": ("成交", "Won"), "delivered": ("交车", "Delivered"),
+    "completed": ("线索完成", "Lead completed"),
+    "cancel_requested": ("申请退单", "Requested an order cancellation"),
+    "cancel_approved": ("退单审批通过", "Cancellation approved"), "cancel_rejected": ("退单被驳回", "Cancellation rejected"),
+    "defeat_applied": ("申请战败（{reason_code}）", "Applied for defeat ({reason_code})"),
+    "defeat_returned": ("战败申请被退回", "Defeat application returned"),
+    "defeat_submitted": ("战败提交复核", "Defeat submitted for review"),
+    "defeat_decided": ("战败复核裁定：{verdict}", "Defeat review verdict: {verdict}"),
+    "pseudo_defeat_decided": ("判定为伪战败，记经销商处罚", "Judged a pseudo-defeat; the dealer is penalized"),
+    "appeal_filed": ("经销商提交申诉", "The dealer appealed"),
+    "appeal_decided": ("申诉裁定：{outcome}", "Appeal decided: {outcome}"),
+    "appeal_window_closed": ("申诉期结束", "The appeal window closed"),
+    "alert_raised": ("预警：{notice}，已提醒{roles}", "Alert: {notice}; told {roles}"),
+    "clock_lapsed": ("{clock}已到截止时间（{deadline}）", "{clock} reached its deadline ({deadline})"),
+    "clock_lapsed_late": ("{clock}超时 {late_s}", "{clock} is {late_s} late"),
+    "deadline_set": ("{clock}开始计时，截止 {deadline}", "{clock} started, due {deadline}"),
+    "deadline_moved": ("{clock}截止时间调整为 {deadline}（原 {old_deadline}）", "{clock} now due {deadline} (was {old_deadline})"),
+    "holding_ended": ("经销商持有结束", "The dealer's holding ended"),
+    "raw_lead_merged": ("新的原始线索已合并（{channel}）", "A new raw lead was merged ({channel})"),
+    "reassigned": ("改派线索", "Reassigned the lead"),
+    "moved_to_public_pool": ("回收至公海池", "Moved to the public pool"),
+    "no_eligible_dealer": ("没有可派发的经销商", "No dealer can take the lead"),
+    "sent_to_call_center": ("转交呼叫中心", "Sent to the call center"),
+    "cleansing_started": ("进入线索清洗", "Cleansing started"),
+    "cleansing_recorded": ("清洗结果：{outcome}", "Cleansing outcome: {outcome}"),
+    "nurturing_started": ("进入培育", "Nurturing started"), "nurture_content_sent": ("已发送培育内容", "Nurturing content sent"),
+    "nurturing_ended": ("培育结束", "Nurturing ended"), "went_dormant": ("进入沉淀池", "Went dormant"),
+    "reactivated": ("线索重新激活", "Reactivated"), "revisit_due": ("购车满 3 个月，待回访", "Revisit due"),
+    "revisit_logged": ("记录回访", "Logged the revisit"),
+    "regional_manager_alerted": ("已通知区域经理", "The regional manager was told"),
+    "regional_contact_logged": ("区域经理已联络经销商", "The regional manager contacted the dealer"),
+    "regional_escalation": ("升级至线索运营", "Escalated to lead ops"),
+    "penalty_recorded": ("记录处罚：{penalty}", "Penalty recorded: {penalty}"),
+    "penalty_revoked": ("撤销处罚", "Penalty revoked"),
+    "stall_detected": ("连续 7 天未跟进", "No follow-up for 7 days"),
+    "behaviour_recorded": ("客户行为：{behaviour} {count} 次", "Customer activity: {behaviour} ×{count}"),
+    "signal_refused": ("操作被拒：{action}", "Refused: {action}"),
+    "closed_invalid": ("关闭为无效线索", "Closed as invalid"), "closed_lost": ("关闭为流失", "Closed as lost"),
+    "calendar_provisional": ("{year} 年节假日安排未确认，{clock}按推算日历计算",
+                             "The {year} holiday schedule is unconfirmed; {clock} is counted on the computed calendar"),
+    "notified": ("已提醒{roles}：{notice}", "Told {roles}: {notice}"),
+    "who": ("{role} {name}", "{role} {name}"),
+    "raw": ("{text}", "{text}"),  # a row written before codes: its text as it was
+}
+_add(TIMELINE, "timeline.")
+_TYPED = ("note", "text", "explanation", "evidence")  # free text people typed: shown as typed
+_ENUM_PARAMS = {"reason": "enum", "reason_code": "enum", "verdict": "enum", "outcome": "enum", "action": "action",
+                "penalty": "penalty", "payment": "enum"}
+
+
+def _who(role: str, user: str | None, names: Mapping[str, str], lang: str) -> str:
+    title = label("role", role, lang)
+    name = names.get(user or "", "")
+    return f"{title} {name}".strip() if name else title
+
+
+def _roles(roles: list[str], consultant: str | None, names: Mapping[str, str], lang: str) -> str:
+    sep = "、" if lang == "zh-CN" else ", "
+    return sep.join(_who(r, consultant if r == "consultant" else None, names, lang) for r in roles)
+
+
+def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: Mapping[str, str] | None = None,
+                 consultant_id: str | None = None, following: Mapping[str, Any] | None = None) -> str:
+    """One sentence for a timeline entry: who, what happened (which clock, how late), what happens next.
+
+    `names` maps user ids to people's names; `following` is the next entry (a lapse's notice folds in).
+    Never raises and never shows raw JSON: a kind without words shows its short name."""
+    names = names or {}
+    lang = lang if lang in LANGS else DEFAULT_LANG
+    kind, data = str(entry.get("kind", "")), dict(entry.get("data") or {})
+    params: dict[str, Any] = {}
+    for k, v in data.items():
+        if k in _ENUM_PARAMS and isinstance(v, str):
+            params[k] = label(_ENUM_PARAMS[k], v, lang)
+        elif k not in ("roles",):
+            params[k] = v
+    consultant = data.get("consultant_id") or consultant_id
+    if "consultant_id" in data:
+        params["consultant"] = _who("consultant", data["consultant_id"], names, lang)
+    if "roles" in data and isinstance(data["roles"], list):
+        params["roles"] = _roles(data["roles"], consultant, names, lang)
+    if "behaviour" in data:
+        params["behaviour"] = label("enum", data["behaviour"], lang)
+    code = f"timeline.{kind}"
+    if kind.startswith("notified_"):
+        notice = kind[len("notified_"):]
+        params["notice"] = _notice_title(notice, lang)
+        code = "timeline.notified"
+    elif kind == "alert_raised":
+        params["notice"] = _notice_title(str(data.get("alert", "")), lang)
+    elif kind == "clock_lapsed":
+        try:
+            from datetime import datetime
+            at = entry.get("at")
+            at = datetime.fromisoformat(at) if isinstance(at, str) else at
+            late = (at - datetime.fromisoformat(str(data.get("deadline")))).total_seconds()
+        except (TypeError, ValueError):
+            late = 0
+        if late >= 60:
+            code, params["late_s"] = "timeline.clock_lapsed_late", late
+    if code not in CATALOG:
+        text = render(f"event.{kind}", {}, lang) if f"event.{kind}" in CATALOG else kind.replace("_", " ")
+    else:
+        text = render(code, params, lang)
+    colon = "：" if lang == "zh-CN" else ": "
+    typed = next((str(data[k]) for k in _TYPED if isinstance(data.get(k), str) and data[k].strip()), "")
+    if typed:
+        text += colon + typed
+    if kind == "clock_lapsed" and following and str(following.get("kind", "")).startswith("notified_"):
+        roles = (following.get("data") or {}).get("roles") or []
+        if roles:
+            told = _roles(list(roles), consultant_id, names, lang)
+            text += colon + (f"已提醒{told}" if lang == "zh-CN" else f"told {told}")
+    role = str(entry.get("role", "system"))
+    if role != "system" and kind not in ("clock_lapsed", "alert_raised") and not kind.startswith("notified_"):
+        text = _who(role, str(entry.get("actor", "")), names, lang) + colon + text
+    return text[:1].upper() + text[1:] if lang == "en" else text
+
+
+def _notice_title(kind: str, lang: str) -> str:
+    for code in (f"notice.{kind}", f"clock.{kind}"):
+        if code in CATALOG:
+            return render(code, {}, lang)
+    if kind in LABELS["clock"]:
+        return label("clock", kind, lang) + ("超时" if lang == "zh-CN" else " lapsed")
+    return kind.replace("_", " ")
+
+
+def catalog_for(lang: str) -> dict[str, str]:
+    """Every code's template in one language (what the pages load)."""
+    lang = lang if lang in LANGS else DEFAULT_LANG
+    return {code: texts.get(lang) or texts[DEFAULT_LANG] for code, texts in sorted(CATALOG.items())}
+
+
+def negotiate(query_lang: str | None, accept_language: str | None) -> str:
+    """The reader's language: `?lang=` wins, then Accept-Language (by q), else zh-CN."""
+    def pick(tag: str) -> str | None:
+        tag = tag.strip().lower()
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+        return None
+    if query_lang and (chosen := pick(query_lang)):
+        return chosen
+    ranked: list[tuple[float, int, str]] = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, q = part.partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        if (chosen := pick(tag)) and weight > 0:
+            ranked.append((-weight, i, chosen))
+    return min(ranked)[2] if ranked else DEFAULT_LANG

@@ -92,7 +92,9 @@ class ScoreItem(Model):
     dimension: str  # customer | key_info | behaviour | key_action
     points: float
     max_points: float
-    reason: str
+    reason: str  # the English text (older leads have only this); `code` + `params` render in any language
+    code: str = ""  # a domain.messages code (issue 13), "" on leads scored before codes existed
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class ScoreResult(Model):

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from domain.messages import render
+from domain.places import display_city
 from domain.models import Channel, ScoreItem, ScoreRequest, ScoreResult, Timeframe
 
 BUDGET_FLOOR_CNY = 80_000
@@ -49,111 +51,112 @@ class _Ctx:
     channels: frozenset[Channel]  # touchpoint channels plus the raw lead's own channel
 
 
-Rule = Callable[[_Ctx], tuple[float, str]]  # -> (fraction of max points 0..1, reason)
+Rule = Callable[[_Ctx], tuple[float, str, dict]]  # -> (fraction of max points 0..1, reason code, its parameters)
 
 
-def _flag(present: bool, yes: str, no: str) -> tuple[float, str]:
-    return (1.0, yes) if present else (0.0, no)
+def _flag(present: bool, yes: str, no: str, **params) -> tuple[float, str, dict]:
+    return (1.0, yes, params) if present else (0.0, no, params)
 
 
-def _count(n: int, full_at: int, label: str) -> tuple[float, str]:
+def _count(n: int, full_at: int, code: str) -> tuple[float, str, dict]:
     n = max(0, n)
-    return min(n, full_at) / full_at, f"{n} {label} (full at {full_at})"
+    return min(n, full_at) / full_at, code, {"n": n, "full_at": full_at}
 
 
-def _named(value: str | None, what: str) -> tuple[float, str]:
-    return _flag(bool(value and value.strip()), f"{what} named: {value}", f"no {what} named")
+def _named(value: str | None, yes: str, no: str) -> tuple[float, str, dict]:
+    present = bool(value and value.strip())
+    return _flag(present, yes, no, **({"value": value} if present else {}))
 
 
 # -- 客户属性 customer attributes ---------------------------------------------------------
 
-def _city_served(c: _Ctx) -> tuple[float, str]:
+def _city_served(c: _Ctx) -> tuple[float, str, dict]:
     city = c.req.raw.city
     if not city:
-        return 0.0, "city unknown"
-    return _flag(c.city_served, f"city {city} is served", f"city {city} is not served")
+        return 0.0, "city_unknown", {}
+    return _flag(c.city_served, "city_served", "city_not_served", city=display_city(city))
 
 
-def _contact_complete(c: _Ctx) -> tuple[float, str]:
+def _contact_complete(c: _Ctx) -> tuple[float, str, dict]:
     raw = c.req.raw
     ok = bool(raw.customer_name.strip() and raw.city and raw.city.strip())
-    return _flag(ok, "name and city given", "name or city missing")
+    return _flag(ok, "contact_complete", "contact_incomplete")
 
 
 # -- 关键信息 key information --------------------------------------------------------------
 
-def _budget_fits(c: _Ctx) -> tuple[float, str]:
+def _budget_fits(c: _Ctx) -> tuple[float, str, dict]:
     b = c.req.raw.budget
     if b is None:
-        return 0.0, "no budget given"
-    return _flag(b >= BUDGET_FLOOR_CNY, f"budget {b} CNY >= {BUDGET_FLOOR_CNY}",
-                 f"budget {b} CNY below {BUDGET_FLOOR_CNY}")
+        return 0.0, "no_budget", {}
+    return _flag(b >= BUDGET_FLOOR_CNY, "budget_fits", "budget_below", budget=b, floor=BUDGET_FLOOR_CNY)
 
 
-def _timeframe(c: _Ctx) -> tuple[float, str]:
+def _timeframe(c: _Ctx) -> tuple[float, str, dict]:
     tf = c.req.raw.timeframe
     f = TIMEFRAME_CREDIT[tf]
-    return f, f"timeframe {tf.value}: " + ("full points" if f == 1 else f"{f:.0%} of points")
+    if f == 1:
+        return f, "timeframe_full", {"timeframe": tf.value}
+    return f, "timeframe_part", {"timeframe": tf.value, "percent": round(f * 100)}
 
 
-def _channel_quality(c: _Ctx) -> tuple[float, str]:
+def _channel_quality(c: _Ctx) -> tuple[float, str, dict]:
     best = max(c.channels, key=lambda ch: CHANNEL_QUALITY[ch])
-    return CHANNEL_QUALITY[best], f"best channel {best.value} (quality {CHANNEL_QUALITY[best]:.0%})"
+    return CHANNEL_QUALITY[best], "best_channel", {"channel": best.value, "percent": round(CHANNEL_QUALITY[best] * 100)}
 
 
 # -- 互动行为 interaction behaviour / 关键动作 key actions --------------------------------
 
-def _live_stream(c: _Ctx) -> tuple[float, str]:
+def _live_stream(c: _Ctx) -> tuple[float, str, dict]:
     joins = c.req.behaviour.live_stream_joins
     if joins <= 0 and Channel.LIVE_STREAM in c.channels:
-        return 1.0, "came in through a live stream"
-    return _count(joins, 1, "live-stream joins")
+        return 1.0, "live_stream_channel", {}
+    return _count(joins, 1, "live_stream")
 
 
-def _store_visit(c: _Ctx) -> tuple[float, str]:
+def _store_visit(c: _Ctx) -> tuple[float, str, dict]:
     if c.req.behaviour.store_visits <= 0 and Channel.WALK_IN in c.channels:
-        return 1.0, "walked in to a store"
-    return _count(c.req.behaviour.store_visits, 1, "store visits")
+        return 1.0, "walked_in", {}
+    return _count(c.req.behaviour.store_visits, 1, "store_visit")
 
 
-def _b(attr: str, full_at: int, label: str) -> Rule:
-    return lambda c: _count(getattr(c.req.behaviour, attr), full_at, label)
+def _b(attr: str, full_at: int, code: str) -> Rule:
+    return lambda c: _count(getattr(c.req.behaviour, attr), full_at, code)
 
 
 RULES: dict[str, dict[str, Rule]] = {
     "customer": {  # 客户属性
         "city_served": _city_served,
-        "repeat_customer": lambda c: _flag(c.req.repeat_customer, "repeat customer", "new customer"),
-        "referral": lambda c: _flag(Channel.REFERRAL in c.channels, "referred by a customer",
-                                    "not referred"),
-        "consent_given": lambda c: _flag(c.req.raw.consent, "consent given", "no consent"),
+        "repeat_customer": lambda c: _flag(c.req.repeat_customer, "repeat_customer", "new_customer"),
+        "referral": lambda c: _flag(Channel.REFERRAL in c.channels, "referred", "not_referred"),
+        "consent_given": lambda c: _flag(c.req.raw.consent, "consent_given", "no_consent"),
         "contact_complete": _contact_complete,
     },
     "key_info": {  # 关键信息
-        "series_named": lambda c: _named(c.req.raw.series, "series"),
-        "model_named": lambda c: _named(c.req.raw.model, "model"),
-        "budget_given": lambda c: _flag(c.req.raw.budget is not None,
-                                        f"budget given: {c.req.raw.budget} CNY", "no budget given"),
+        "series_named": lambda c: _named(c.req.raw.series, "series_named", "no_series"),
+        "model_named": lambda c: _named(c.req.raw.model, "model_named", "no_model"),
+        "budget_given": lambda c: _flag(c.req.raw.budget is not None, "budget_given", "no_budget",
+                                        **({"budget": c.req.raw.budget} if c.req.raw.budget is not None else {})),
         "budget_fits_series": _budget_fits,
         "timeframe": _timeframe,
-        "financing_interest": lambda c: _flag(c.req.raw.financing_interest,
-                                              "interested in financing", "no financing interest"),
-        "trade_in": lambda c: _flag(c.req.raw.trade_in, "has a car to trade in", "no trade-in"),
-        "preferred_dealer": lambda c: _named(c.req.raw.preferred_dealer_id, "preferred dealer"),
+        "financing_interest": lambda c: _flag(c.req.raw.financing_interest, "financing", "no_financing"),
+        "trade_in": lambda c: _flag(c.req.raw.trade_in, "trade_in", "no_trade_in"),
+        "preferred_dealer": lambda c: _named(c.req.raw.preferred_dealer_id, "preferred_dealer_named",
+                                             "no_preferred_dealer"),
         "channel_quality": _channel_quality,
     },
     "behaviour": {  # 互动行为
-        "site_visits": _b("site_visits", 5, "site visits"),
-        "config_views": _b("config_views", 3, "config-page views"),
-        "app_activity": _b("app_sessions", 3, "app/mini-program sessions"),
+        "site_visits": _b("site_visits", 5, "site_visits"),
+        "config_views": _b("config_views", 3, "config_views"),
+        "app_activity": _b("app_sessions", 3, "app_activity"),
         "live_stream": _live_stream,
-        "multi_channel": lambda c: _count(len(c.channels), 3, "distinct channels"),
+        "multi_channel": lambda c: _count(len(c.channels), 3, "multi_channel"),
     },
     "key_action": {  # 关键动作
-        "test_drive_booked": _b("test_drive_bookings", 1, "test-drive bookings"),
-        "quote_requested": _b("quote_requests", 1, "quote requests"),
+        "test_drive_booked": _b("test_drive_bookings", 1, "test_drive_booked"),
+        "quote_requested": _b("quote_requests", 1, "quote_requested"),
         "store_visit": _store_visit,
-        "deposit_intent": _b("deposit_intents", 1, "deposit intents"),
+        "deposit_intent": _b("deposit_intents", 1, "deposit_intent"),
     },
 }
 
@@ -181,10 +184,11 @@ def score_lead(req: ScoreRequest, *, city_served: bool, region: str | None) -> S
             max_points = max(0.0, float(req.policy_items.get(name, 0.0)))
             if max_points == 0:
                 continue
-            fraction, reason = rule(ctx)
+            fraction, code, params = rule(ctx)
             points = min(max_points, round(max_points * min(1.0, max(0.0, fraction)), 2))
             items.append(ScoreItem(name=name, dimension=dim, points=points,
-                                   max_points=max_points, reason=reason))
+                                   max_points=max_points, code=f"score.{code}", params=params,
+                                   reason=render(f"score.{code}", params, "en")))
     total = sum(i.max_points for i in items)
     raw_score = 100 * sum(i.points for i in items) / total if total else 0.0
     score = min(100.0, max(0.0, round(raw_score, 1)))

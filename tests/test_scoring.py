@@ -6,6 +6,7 @@ import pytest
 
 from domain.models import BehaviourCounts, Channel, RawLead, ScoreRequest, ScoreResult, Timeframe
 from domain.policy import Scoring, load_policy
+from domain.messages import CATALOG, render
 from domain.scoring import DIMENSIONS, score_lead
 
 POLICY = load_policy()
@@ -48,7 +49,10 @@ def test_walk_in_with_test_drive_booking_grades_h():
     assert result.score >= POLICY.scoring.thresholds["H"]
     assert result.complete and result.missing == []
     assert result.region == "East"
-    assert item(result, "timeframe").reason == "timeframe within_7_days: full points"
+    assert item(result, "timeframe").reason == "timeframe within 7 days: full points"
+    assert (item(result, "timeframe").code, item(result, "timeframe").params) == \
+        ("score.timeframe_full", {"timeframe": "within_7_days"})
+    assert render(item(result, "timeframe").code, item(result, "timeframe").params) == "购车时间7 天内：满分"
     assert item(result, "config_views").reason == "3 config-page views (full at 3)"
     assert item(result, "store_visit").points == item(result, "store_visit").max_points  # walked in
     # the same customer with no interaction and no key action beyond walking in is no longer H
@@ -154,6 +158,22 @@ def test_counts_earn_partial_credit_and_saturate():
     assert views[0] == 0 and views[0] < views[1] < views[2] < views[3] == views[4]
     assert item(score(raw(), config_views=30), "config_views").reason == \
         "30 config-page views (full at 3)"
+    assert item(score(raw(), config_views=30), "config_views").params == {"n": 30, "full_at": 3}
+
+
+def test_every_score_reason_is_a_code_with_both_texts_and_no_latin_words_in_chinese():
+    """All 23 items, on a hot and a cold lead: each reason is a catalog code; the zh-CN text has no English words."""
+    import re
+    seen = set()
+    for result in (score(hot_walk_in(), channels=HOT_CHANNELS, site_visits=5, config_views=3, app_sessions=3,
+                         test_drive_bookings=1, quote_requests=1), score(raw())):
+        for i in result.items:
+            seen.add(i.name)
+            assert i.code in CATALOG and {"zh-CN", "en"} <= set(CATALOG[i.code]), i.code
+            zh = render(i.code, i.params, "zh-CN")
+            assert not re.search(r"[A-Za-z]{3,}", re.sub(r"App|CSV|Leadflow|[A-Z]{1,3}\d*|\d+", "", zh)), zh
+            assert i.reason == render(i.code, i.params, "en")
+    assert len(seen) == 23
     visits = [item(score(raw(), site_visits=n), "site_visits").points for n in (4, 5, 50)]
     assert visits[0] < visits[1] == visits[2] == POLICY.scoring.items["site_visits"]
 
