@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors
-from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, push, queues, webhooks
+from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, messages, metrics, pages, push, queues, webhooks
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -69,6 +69,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(queues.router)
     app.include_router(masterdata.router)
     app.include_router(dashboards.router)
+    app.include_router(messages.router)  # GET /v1/messages: the catalog the pages render engine codes with
     app.include_router(pages.router)  # the portal: GET /, /v1/me, /v1/clocks, /v1/stream
     metrics.install(app)  # GET /metrics for Prometheus, and the request latency histogram
     codec.install(app)  # POST /codec/decode, /codec/encode for the Temporal UI and CLI (lead ops only), CORS

@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from core.security import hash_token
 from db.models import Dealer, User
+from domain.messages import negotiate
 from domain.models import Actor
 from domain.policy import Policy
 from domain.stages import Role
@@ -40,11 +41,17 @@ def current_time() -> datetime:
     return datetime.now(UTC)
 
 
+def reader_lang(request: Request) -> str:
+    """The language an answer's texts render in: `?lang=` wins, then Accept-Language, else zh-CN."""
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
 ClientDep = Annotated[Client, Depends(get_client)]
 NowDep = Annotated[datetime, Depends(current_time)]
 SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 TaskQueueDep = Annotated[str, Depends(get_task_queue)]
+LangDep = Annotated[str, Depends(reader_lang)]
 
 _bearer = HTTPBearer(auto_error=False, description="A user's token (see `python -m ops.users`)")
 

@@ -28,6 +28,11 @@ class TimelineView(BaseModel):
     role: str
     dealer_id: str | None
     data: dict[str, Any]
+    text: str = ""  # one sentence in the reader's language (domain.messages.render_entry)
+
+
+class ScoreItemView(ScoreItem):
+    text: str = ""  # the reason in the reader's language (older leads: the English reason as recorded)
 
 
 class HoldingView(BaseModel):
@@ -87,7 +92,7 @@ class LeadDetail(LeadSummary):
     workflow_id: str
     furthest_stage: str
     customer: CustomerView
-    score_items: list[ScoreItem]
+    score_items: list[ScoreItemView]
     clocks: list[ClockView]
     # the latest dispatch's line: the caller's own dealer's (dealer roles), the holder's (OEM): rank, factors,
     # how many dealers were considered. The OEM finds every candidate in the timeline's `dispatched` entries.

@@ -488,6 +488,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
 }
 _add(TIMELINE, "timeline.")
 _TYPED = ("note", "text", "explanation", "evidence")  # free text people typed: shown as typed
+_TYPED_REASON = {"declined", "cancel_requested", "reassigned", "sent_to_call_center"}  # there `reason` is typed text
 _ENUM_PARAMS = {"reason": "enum", "reason_code": "enum", "verdict": "enum", "outcome": "enum", "action": "action",
                 "penalty": "penalty", "payment": "enum"}
 
@@ -547,7 +548,8 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
     else:
         text = render(code, params, lang)
     colon = "：" if lang == "zh-CN" else ": "
-    typed = next((str(data[k]) for k in _TYPED if isinstance(data.get(k), str) and data[k].strip()), "")
+    typed_keys = _TYPED + (("reason",) if kind in _TYPED_REASON else ())
+    typed = next((str(data[k]) for k in typed_keys if isinstance(data.get(k), str) and data[k].strip()), "")
     if typed:
         text += colon + typed
     if kind == "clock_lapsed" and following and str(following.get("kind", "")).startswith("notified_"):

@@ -12,13 +12,13 @@ from sqlalchemy import exists, func
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
-from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
+from api.deps import ActorDep, ClientDep, LangDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
-                         LeadPage, LeadSummary, TimelineView)
+                         LeadPage, LeadSummary, ScoreItemView, TimelineView)
 from db import intake_keys
-from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
+from db.models import ClockRun, HoldingRow, Lead, TimelineEntry, User
 from core.logging import get_logger
 from domain import commands as c
 from domain import visibility
@@ -27,6 +27,7 @@ from domain.places import PlaceError
 from domain.clocks import CLOCKS
 from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
+from domain.messages import render, render_entry
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
 from workflows import gateway
@@ -198,7 +199,7 @@ def list_leads(
 
 
 @router.get("/{lead_id}", response_model=LeadDetail, responses=responses(404))
-def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
+def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: LangDep):
     """Everything about one lead: customer, score explanation, open clocks, holdings, the whole timeline,
     and the actions the caller may take now."""
     lead = visible_lead(session, actor, lead_id)
@@ -214,12 +215,18 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
                                    [HoldingView.model_validate(h, from_attributes=True).model_dump() for h in rows],
                                    everything)
     p = state.profile
+    ids = {e["actor"] for e in timeline} | {(e["data"] or {}).get("consultant_id") for e in timeline} | {lead.consultant_id}
+    names = dict(session.exec(select(User.id, User.name).where(User.id.in_([i for i in ids if i])))) if ids else {}
+    for i, e in enumerate(timeline):
+        e["text"] = render_entry(e, lang, names=names, consultant_id=lead.consultant_id,
+                                 following=timeline[i + 1] if i + 1 < len(timeline) else None)
     return LeadDetail(
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
                               budget=p.budget, timeframe=p.timeframe.value),
-        score_items=state.score_items,
+        score_items=[ScoreItemView(**i.model_dump(), text=render(i.code, i.params, lang) if i.code else i.reason)
+                     for i in state.score_items],
         clocks=[ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
                           paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
         dispatch=visibility.own_dispatch(actor.role, actor.dealer_id, everything),
