@@ -455,7 +455,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "appeal_decided": ("申诉裁定：{outcome}", "Appeal decided: {outcome}"),
     "appeal_window_closed": ("申诉期结束", "The appeal window closed"),
     "alert_raised": ("预警：{notice}，已提醒{roles}", "Alert: {notice}; told {roles}"),
-    "clock_lapsed": ("{clock}已到截止时间（{deadline}）", "{clock} reached its deadline ({deadline})"),
+    "clock_lapsed": ("{clock}超时（截止 {deadline}）", "{clock} lapsed (due {deadline})"),
     "clock_lapsed_late": ("{clock}超时 {late_s}", "{clock} is {late_s} late"),
     "deadline_set": ("{clock}开始计时，截止 {deadline}", "{clock} started, due {deadline}"),
     "deadline_moved": ("{clock}截止时间调整为 {deadline}（原 {old_deadline}）", "{clock} now due {deadline} (was {old_deadline})"),
@@ -488,6 +488,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
 }
 _add(TIMELINE, "timeline.")
 _TYPED = ("note", "text", "explanation", "evidence")  # free text people typed: shown as typed
+_ENGINE_NOTES = {"penalty_recorded"}  # there the note is the engine's own (English) words: the code says it
 _TYPED_REASON = {"declined", "cancel_requested", "reassigned", "sent_to_call_center"}  # there `reason` is typed text
 _ENUM_PARAMS = {"reason": "enum", "reason_code": "enum", "verdict": "enum", "outcome": "enum", "action": "action",
                 "penalty": "penalty", "payment": "enum"}
@@ -505,10 +506,11 @@ def _roles(roles: list[str], consultant: str | None, names: Mapping[str, str], l
 
 
 def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: Mapping[str, str] | None = None,
-                 consultant_id: str | None = None, following: Mapping[str, Any] | None = None) -> str:
+                 consultant_id: str | None = None,
+                 following: Mapping[str, Any] | list[Mapping[str, Any]] | None = None) -> str:
     """One sentence for a timeline entry: who, what happened (which clock, how late), what happens next.
 
-    `names` maps user ids to people's names; `following` is the next entry (a lapse's notice folds in).
+    `names` maps user ids to people's names; `following`: the entries decided with it (a lapse's alert folds in).
     Never raises and never shows raw JSON: a kind without words shows its short name."""
     names = names or {}
     lang = lang if lang in LANGS else DEFAULT_LANG
@@ -548,12 +550,16 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
     else:
         text = render(code, params, lang)
     colon = "：" if lang == "zh-CN" else ": "
-    typed_keys = _TYPED + (("reason",) if kind in _TYPED_REASON else ())
+    typed_keys = () if kind in _ENGINE_NOTES else _TYPED + (("reason",) if kind in _TYPED_REASON else ())
     typed = next((str(data[k]) for k in typed_keys if isinstance(data.get(k), str) and data[k].strip()), "")
     if typed:
         text += colon + typed
-    if kind == "clock_lapsed" and following and str(following.get("kind", "")).startswith("notified_"):
-        roles = (following.get("data") or {}).get("roles") or []
+    after = [following] if isinstance(following, Mapping) else list(following or [])
+    clock = data.get("clock")
+    told_by = next((f for f in after if f.get("kind") == f"notified_{clock}"
+                    or (f.get("kind") == "alert_raised" and (f.get("data") or {}).get("alert") == clock)), None)
+    if kind == "clock_lapsed" and told_by:
+        roles = (told_by.get("data") or {}).get("roles") or []
         if roles:
             told = _roles(list(roles), consultant_id, names, lang)
             text += colon + (f"已提醒{told}" if lang == "zh-CN" else f"told {told}")

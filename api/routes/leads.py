@@ -216,10 +216,10 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
                                    everything)
     p = state.profile
     ids = {e["actor"] for e in timeline} | {(e["data"] or {}).get("consultant_id") for e in timeline} | {lead.consultant_id}
-    names = dict(session.exec(select(User.id, User.name).where(User.id.in_([i for i in ids if i])))) if ids else {}
-    for i, e in enumerate(timeline):
+    names = {u.id: u.name for u in session.exec(select(User).where(User.id.in_([i for i in ids if i]))).all()}
+    for i, e in enumerate(timeline):  # one sentence each; a lapse names whom the alert decided with it told
         e["text"] = render_entry(e, lang, names=names, consultant_id=lead.consultant_id,
-                                 following=timeline[i + 1] if i + 1 < len(timeline) else None)
+                                 following=[x for x in timeline[i + 1:i + 6] if x["at"] == e["at"]])
     return LeadDetail(
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
