@@ -416,9 +416,14 @@ LABELS["penalty"] = {
     "invitation_late": ("邀约到店超时", "store invitation late"), "not_followed_up": ("分配后未跟进", "not followed up"),
     "stalled": ("连续 7 天未跟进", "stalled"), "pseudo_defeat": ("伪战败", "pseudo-defeat"),
 }
+LABELS["holding_end"] = {
+    "declined": ("拒收", "declined"), "pseudo_defeat": ("伪战败", "pseudo-defeat"), "reassigned": ("改派", "reassigned"),
+    "receipt_lapsed": ("超时未接收", "not acknowledged in time"), "transferred": ("调单", "transferred"),
+    "true_defeat": ("真实战败", "defeat confirmed"),
+}
 for _k, (_zh, _en) in STAGES.items():
     CATALOG["stage." + _k] = {"zh-CN": _zh, "en": _en}
-for _table in ("timeframe", "channel", "role", "region", "action", "enum", "penalty"):
+for _table in ("timeframe", "channel", "role", "region", "action", "enum", "penalty", "holding_end"):
     for _k, (_zh, _en) in LABELS[_table].items():
         CATALOG[f"{_table}.{_k}"] = {"zh-CN": _zh, "en": _en}
 
@@ -459,7 +464,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "clock_lapsed_late": ("{clock}超时 {late_s}", "{clock} is {late_s} late"),
     "deadline_set": ("{clock}开始计时，截止 {deadline}", "{clock} started, due {deadline}"),
     "deadline_moved": ("{clock}截止时间调整为 {deadline}（原 {old_deadline}）", "{clock} now due {deadline} (was {old_deadline})"),
-    "holding_ended": ("经销商持有结束", "The dealer's holding ended"),
+    "holding_ended": ("经销商持有结束（{reason}）", "The dealer's holding ended ({reason})"),
     "raw_lead_merged": ("新的原始线索已合并（{channel}）", "A new raw lead was merged ({channel})"),
     "reassigned": ("改派线索", "Reassigned the lead"),
     "moved_to_public_pool": ("回收至公海池", "Moved to the public pool"),
@@ -517,7 +522,9 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
     kind, data = str(entry.get("kind", "")), dict(entry.get("data") or {})
     params: dict[str, Any] = {}
     for k, v in data.items():
-        if k in _ENUM_PARAMS and isinstance(v, str):
+        if k == "reason" and kind == "holding_ended" and isinstance(v, str):
+            params[k] = label("holding_end", v, lang)
+        elif k in _ENUM_PARAMS and isinstance(v, str):
             params[k] = label(_ENUM_PARAMS[k], v, lang)
         elif k not in ("roles",):
             params[k] = v
@@ -605,3 +612,30 @@ def negotiate(query_lang: str | None, accept_language: str | None) -> str:
         if (chosen := pick(tag)) and weight > 0:
             ranked.append((-weight, i, chosen))
     return min(ranked)[2] if ranked else DEFAULT_LANG
+
+
+DISPATCH: dict[str, tuple[str, str]] = {
+    "line": ("派发给贵店：第 {rank} 名，共 {considered} 家参与", "Dispatched to your dealer: rank {rank} of {considered}"),
+    "line_total": ("派发给贵店：第 {rank} 名，共 {considered} 家参与，得分 {total}",
+                   "Dispatched to your dealer: rank {rank} of {considered}, score {total}"),
+    "factor.distance": ("距离", "Distance"), "factor.stock": ("库存", "Stock"), "factor.conversion": ("近 90 天转化率", "90-day conversion"),
+    "factor.rating": ("评分", "Rating"), "factor.load": ("空闲产能", "Spare capacity"), "factor.penalties": ("处罚记录", "Penalty record"),
+    "factor": ("因素", "Factor"), "value": ("得分", "Score"), "rank": ("排名", "Rank"), "total": ("总分", "Total"),
+    "details": ("详情", "Details"),
+}
+_add(DISPATCH, "dispatch.")
+
+
+def web_module() -> str:
+    """web/messages.js: the catalog for the pages, generated from this one (`python -m domain.messages`);
+    tests/test_words.py fails when the checked-in file differs."""
+    import json
+    body = json.dumps({lang: catalog_for(lang) for lang in LANGS}, ensure_ascii=False, indent=0, sort_keys=True)
+    return ("// Generated from domain/messages.py by `python -m domain.messages`: do not edit by hand.\n"
+            "// The engine's message catalog, one per language: the pages render engine codes with it.\n"
+            f"export const MESSAGES = {body};\n")
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates web/messages.js
+    from pathlib import Path
+    Path(__file__).resolve().parent.parent.joinpath("web", "messages.js").write_text(web_module(), encoding="utf-8")

@@ -56,12 +56,14 @@ def dispatch_line(dealer_id: str, data: dict[str, Any]) -> dict[str, Any]:
     return {"rank": None, "considered": considered, "total": None, "factors": {}, "distance_km": None}
 
 
-def dispatch_text(line: dict[str, Any]) -> str:
+def dispatch_text(line: dict[str, Any], lang: str = "zh-CN") -> str:
     """The dispatch reason a dealer reads (Chinese first): its own rank and score, nothing of the others."""
+    from domain.messages import render
     rank = "?" if line["rank"] is None else line["rank"]
-    total = "" if line["total"] is None else f", 得分 score {line['total']:.4f}"
-    return f"派发给贵店: 第 {rank} 名, 共 {line['considered']} 家参与 (dispatched to your dealer: rank {rank} of " \
-           f"{line['considered']}{total})"
+    if line["total"] is None:
+        return render("dispatch.line", {"rank": rank, "considered": line["considered"]}, lang)
+    return render("dispatch.line_total", {"rank": rank, "considered": line["considered"],
+                                          "total": f"{line['total']:.2f}"}, lang)
 
 
 def _names_other_dealer(dealer_id: str | None, entry_dealer: str | None, data: dict[str, Any]) -> bool:

@@ -125,3 +125,15 @@ async def test_a_lapsed_clock_in_the_timeline_names_the_clock_and_who_was_told(e
         lapses = [e["text"] for e in detail["timeline"] if e["kind"] == "clock_lapsed"]
         assert any(t.startswith("首次响应") and "已提醒" in t for t in lapses), lapses
         assert [e["text"] for e in detail["timeline"] if latin_words(e["text"])] == []
+
+
+def test_the_pages_load_the_same_catalog():
+    """web/messages.js is generated from domain/messages.py (`python -m domain.messages`) and i18n.js reads the
+    engine's texts from it, with no hand-copied table of its own."""
+    from pathlib import Path
+    from domain.messages import web_module
+    web = Path(__file__).resolve().parent.parent / "web"
+    assert (web / "messages.js").read_text(encoding="utf-8") == web_module(), "run: python -m domain.messages"
+    i18n = (web / "i18n.js").read_text(encoding="utf-8")
+    assert 'import { MESSAGES } from "./messages.js"' in i18n
+    assert "  event: {" not in i18n and "  notice: {" not in i18n  # the engine-text tables come from the catalog

@@ -1,7 +1,7 @@
 // The API, called with the signed-in user's bearer token. An error carries the API's own `detail`
 // (409: why the stage forbids it, 403: not your lead or role, 422: the fields at fault).
 
-import { t } from "./i18n.js";
+import { catalogLang, t } from "./i18n.js";
 
 const TOKEN_KEY = "leadflow.token";
 
@@ -46,7 +46,7 @@ function query(params) {
 }
 
 export async function request(method, path, { params, body, token } = {}) {
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: "application/json", "Accept-Language": catalogLang() };
   const bearer = token ?? getToken();
   if (bearer) headers.Authorization = "Bearer " + bearer;
   if (body !== undefined) headers["Content-Type"] = "application/json";

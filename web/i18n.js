@@ -2,6 +2,8 @@
 // Codes from the API (stages, clocks, actions, roles, enum values, field names) are translated here;
 // an unknown code shows as it is, so a new stage never breaks a page.
 
+import { MESSAGES } from "./messages.js";
+
 const ZH = {
   app: { title: "线索管理", brand: "Leadflow 线索平台" },
   ui: {
@@ -105,36 +107,9 @@ const ZH = {
     cleansing: "线索清洗", transfer_review: "调单审核", defeat_review: "战败复核", appeal_review: "申诉复核",
     regional_follow_through: "区域跟进", defeat_approval: "战败审批", cancel_approval: "退单审批", public_pool: "公海池",
   },
-  event: {
-    lead_created: "线索创建", scored: "评分", dispatched: "派发", acknowledged: "确认接收", assigned: "分配顾问",
-    claimed: "认领", declined: "拒收", follow_up_logged: "跟进记录", transfer_requested: "申请调单",
-    transfer_approved: "调单通过", transfer_rejected: "调单驳回", invited: "邀约到店", visited: "到店", test_driven: "试驾",
-    quoted: "报价", ordered: "下订", won: "成交", delivered: "交车", completed: "完成", cancel_requested: "申请退单",
-    cancel_approved: "退单通过", cancel_rejected: "退单驳回", defeat_applied: "申请战败", defeat_returned: "战败申请退回",
-    defeat_submitted: "战败提交复核", defeat_decided: "战败裁定", pseudo_defeat_decided: "判定伪战败",
-    appeal_filed: "提交申诉", appeal_decided: "申诉裁定", appeal_window_closed: "申诉期结束", alert_raised: "预警",
-    clock_lapsed: "计时超时", deadline_set: "设定截止时间", holding_ended: "经销商持有结束", raw_lead_merged: "线索合并",
-    reassigned: "改派", moved_to_public_pool: "回收至公海池", no_eligible_dealer: "无可派发经销商",
-    sent_to_call_center: "转交呼叫中心", cleansing_started: "开始清洗", cleansing_recorded: "清洗结果",
-    nurturing_started: "开始培育", nurture_content_sent: "培育内容已发送", nurturing_ended: "培育结束",
-    went_dormant: "进入沉淀池", reactivated: "激活", revisit_due: "回访到期", revisit_logged: "回访记录",
-    regional_manager_alerted: "已通知区域经理", regional_contact_logged: "区域经理已联络", regional_escalation: "升级至线索运营",
-    penalty_recorded: "记录处罚", penalty_revoked: "撤销处罚", stall_detected: "跟进停滞", behaviour_recorded: "客户行为",
-    signal_refused: "操作被拒", closed_invalid: "关闭（无效）", closed_lost: "关闭（流失）",
-    calendar_provisional: "节假日安排未确认", deadline_moved: "截止时间调整",
-  },
   measure: {
     conversion: "转化率", store_visit: "到店率", deal: "成交率", follow_up_timeliness: "跟进及时率",
     status_update_accuracy: "状态更新准确率", defeat_report_compliance: "战败报备合规", cooperation: "配合度",
-  },
-  notice: {
-    no_eligible_dealer: "无可派发经销商", regional_escalation: "区域跟进升级", signal_refused: "操作被拒",
-    cleansing_needed: "待清洗", lead_heated_up: "客户重新活跃", lead_dispatched: "新线索派发", assignment_needed: "待分配",
-    lead_assigned: "新分配线索", nurture_content: "发送培育内容", revisit_due: "回访到期", transfer_review_needed: "待审核调单",
-    transfer_rejected: "调单被驳回", cancel_approval_needed: "待审批退单", defeat_approval_needed: "待审批战败",
-    defeat_review_needed: "待复核战败", pseudo_defeat: "判定伪战败", appeal_review_needed: "待复核申诉",
-    calendar_provisional: "节假日安排未确认（截止时间按推算日历）", calendar_unconfirmed: "明年节假日安排尚未确认",
-    push_target_broken: "推送渠道已停用",
   },
   calendar: {
     year: "年份", state: "状态", confirmed: "已确认", provisional: "推算（未确认）", holiday: "节假日", workday: "调休上班",
@@ -242,21 +217,9 @@ const EN = {
     regional_follow_through: "Regional follow-through", defeat_approval: "Defeat approval", cancel_approval: "Cancellation approval",
     public_pool: "Public pool",
   },
-  event: {},
   measure: {
     conversion: "Conversion", store_visit: "Store visits", deal: "Deals", follow_up_timeliness: "Follow-up timeliness",
     status_update_accuracy: "Status accuracy", defeat_report_compliance: "Defeat reports", cooperation: "Cooperation",
-  },
-  notice: {
-    no_eligible_dealer: "No eligible dealer", regional_escalation: "Regional escalation", signal_refused: "Signal refused",
-    cleansing_needed: "Cleansing needed", lead_heated_up: "Customer active again", lead_dispatched: "New lead dispatched",
-    assignment_needed: "Assignment needed", lead_assigned: "Lead assigned to you", nurture_content: "Send nurture content",
-    revisit_due: "Revisit due", transfer_review_needed: "Transfer to review", transfer_rejected: "Transfer rejected",
-    cancel_approval_needed: "Cancellation to approve", defeat_approval_needed: "Defeat to approve",
-    defeat_review_needed: "Defeat to review", pseudo_defeat: "Pseudo-defeat verdict", appeal_review_needed: "Appeal to review",
-    calendar_provisional: "Holiday schedule not confirmed (deadlines on the computed calendar)",
-    calendar_unconfirmed: "Next year's holiday schedule is not confirmed",
-    push_target_broken: "Push channel disabled",
   },
   calendar: {
     year: "Year", state: "State", confirmed: "Confirmed", provisional: "Provisional (computed)", holiday: "Holiday",
@@ -266,6 +229,16 @@ const EN = {
     signalled: "The affected leads were told to count their deadlines again",
   },
 };
+
+// The engine's texts (timeline events, notices, regions, penalties) come from the one message catalog,
+// domain/messages.py, generated into messages.js: never a hand-copied list here.
+for (const [dict, catalogLang] of [[ZH, "zh-CN"], [EN, "en"]]) {
+  for (const [codeName, text] of Object.entries(MESSAGES[catalogLang])) {
+    const [section, ...rest] = codeName.split(".");
+    if (!["event", "notice", "region", "penalty"].includes(section)) continue;
+    (dict[section] ||= {})[rest.join(".")] = text;
+  }
+}
 
 const DICTS = { zh: ZH, en: EN };
 const KEY = "leadflow.lang";
@@ -322,9 +295,26 @@ export function noticeName(kind) {
 
 export function locale() { return lang === "zh" ? "zh-CN" : "en-GB"; }
 
+/** The catalog language the API renders in (sent as Accept-Language). */
+export function catalogLang() { return lang === "zh" ? "zh-CN" : "en"; }
+
+/** A message code with its parameters, from the one catalog (domain/messages.py). */
+export function message(codeName, params = {}) {
+  let text = MESSAGES[catalogLang()][codeName] ?? MESSAGES["zh-CN"][codeName] ?? codeName;
+  for (const [name, value] of Object.entries(params || {})) text = text.replaceAll(`{${name}}`, value ?? "");
+  return text;
+}
+
+const BEIJING = "Asia/Shanghai";
+
+/** A moment in Beijing time: 2026年12月5日 19:55 (zh) / 5 Dec 2026, 19:55 (en). */
 export function formatTime(iso) {
   if (!iso) return "—";
-  return new Intl.DateTimeFormat(locale(), { dateStyle: "short", timeStyle: "short" }).format(new Date(iso));
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: BEIJING, year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  if (lang === "zh") return `${parts.year}年${Number(parts.month)}月${Number(parts.day)}日 ${parts.hour}:${parts.minute}`;
+  return new Intl.DateTimeFormat("en-GB", { timeZone: BEIJING, dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
 
 export function formatMoney(value) {

@@ -5,7 +5,7 @@ import { ApiError, get } from "../api.js";
 import { countdown } from "../countdown.js";
 import { clear, h } from "../dom.js";
 import { actionForm } from "../forms.js";
-import { code, eventName, formatMoney, formatTime, has, t } from "../i18n.js";
+import { code, eventName, formatMoney, formatTime, has, message, t } from "../i18n.js";
 import { isManager, isOem, temporalUrl } from "../session.js";
 import { gradeBadge, stageBadge } from "./lists.js";
 
@@ -83,7 +83,7 @@ export async function detailView({ el, params, query, toast, quiet }) {
         h("header", { class: "card detail-head" },
           h("div", { class: "row-title" }, h("h2", {}, c.name), gradeBadge(lead.grade), stageBadge(lead.stage),
             lead.sla_breached ? h("span", { class: "badge red" }, "SLA") : null),
-          h("div", { class: "row-sub" }, [lead.dealer_id, lead.consultant_id, lead.region].filter(Boolean).join(" · ")),
+          h("div", { class: "row-sub" }, [lead.dealer_id, lead.consultant_id, lead.region && code("region", lead.region)].filter(Boolean).join(" · ")),
           h("div", { class: "row-sub muted small" }, lead.lead_id),
           isOem() ? h("a", { href: temporalUrl(lead.workflow_id), target: "_blank", rel: "noopener", class: "temporal", testid: "temporal-link" },
             t("ui.temporal"), " ↗") : null),
@@ -106,6 +106,7 @@ export async function detailView({ el, params, query, toast, quiet }) {
                 fact(t("ui.channel"), code("channel", lead.channel)), fact(t("ui.createdAt"), formatTime(lead.created_at)))),
             h("section", { class: "card" }, h("h3", {}, t("ui.scoreExplained"), " ", h("span", { class: "big" }, lead.score ?? "—")),
               h("div", { class: "score-items" }, [...lead.score_items].sort((a, b) => b.points - a.points).map(scoreItem))),
+            lead.dispatch ? dispatchTable(lead.dispatch) : null,
             lead.holdings.length ? h("section", { class: "card" }, h("h3", {}, t("ui.holdings")),
               h("ol", { class: "holdings" }, lead.holdings.map(holding))) : null),
           h("section", { class: "card" }, h("h3", {}, t("ui.timeline")),
@@ -131,21 +132,35 @@ function scoreItem(item) {
       h("span", { class: "muted small" }, code("dimension", item.dimension)),
       h("span", { class: "points" }, `${round(item.points)} / ${round(item.max_points)}`)),
     h("div", { class: "load" }, h("div", { class: "load-bar", style: { width: `${Math.round(share * 100)}%` } })),
-    h("div", { class: "muted small" }, item.reason));
+    h("div", { class: "muted small" }, item.text || item.reason));
 }
 
 function holding(x) {
   return h("li", {}, h("strong", {}, x.dealer_id), " ", formatTime(x.started_at), " → ",
-    x.ended_at ? `${formatTime(x.ended_at)} (${x.end_reason || ""})` : t("ui.holdingOpen"),
+    x.ended_at ? `${formatTime(x.ended_at)}（${x.end_reason ? message("holding_end." + x.end_reason) : ""}）` : t("ui.holdingOpen"),
     x.dispatch_reason ? h("div", { class: "muted small" }, x.dispatch_reason) : null);
 }
 
+/** One sentence per entry (rendered by the API in the reader's language); the OEM may open the details. */
 function timelineItem(e) {
   const data = Object.entries(e.data || {}).filter(([, v]) => v !== null && v !== "" && !(Array.isArray(v) && !v.length));
   return h("li", { class: "timeline-item", testid: "timeline-item", data: { kind: e.kind, seq: e.seq } },
     h("div", { class: "row-title" }, h("strong", {}, eventName(e.kind)), h("span", { class: "muted small" }, formatTime(e.at))),
-    h("div", { class: "row-sub muted small" }, [code("role", e.role), e.actor, e.dealer_id, code("stage", e.stage)].filter((x) => x && x !== "—").join(" · ")),
-    data.length ? h("div", { class: "event-data small" }, data.map(([k, v]) => h("span", {}, `${k}: ${show(v)}`))) : null);
+    h("div", { class: "timeline-text", testid: "timeline-text" }, e.text || eventName(e.kind)),
+    isOem() && data.length ? h("details", { class: "event-data small" }, h("summary", {}, message("dispatch.details")),
+      h("dl", {}, data.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, show(v))]))) : null);
+}
+
+/** The latest dispatch as a small table of this dealer's own factors (a dealer sees nothing of the others). */
+function dispatchTable(line) {
+  const rank = line.rank ?? "?";
+  return h("section", { class: "card", testid: "dispatch-table" }, h("h3", {}, t("ui.dispatchReason")),
+    h("p", { class: "muted small" }, message(line.total == null ? "dispatch.line" : "dispatch.line_total",
+      { rank, considered: line.considered, total: line.total == null ? "" : line.total.toFixed(2) })),
+    h("table", { class: "factors" },
+      h("thead", {}, h("tr", {}, h("th", {}, message("dispatch.factor")), h("th", {}, message("dispatch.value")))),
+      h("tbody", {}, Object.entries(line.factors || {}).map(([name, value]) =>
+        h("tr", {}, h("td", {}, message(`dispatch.factor.${name}`)), h("td", {}, `${Math.round(value * 100)}%`))))));
 }
 
 function show(value) {

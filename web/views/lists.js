@@ -90,7 +90,7 @@ export async function leadsView({ el, query }) {
     toggle("filter-breached", t("ui.breachedOnly"), filters.breached === "1", (v) => go({ breached: v ? "1" : "" })),
     select("list-filter-stage", "stage", stages.map((s) => ({ value: s, label: code("stage", s) })), filters.stage, (v) => go({ stage: v })),
     isOem() ? [
-      select("list-filter-region", "region", unique(dealers.map((d) => d.region)).map((r) => ({ value: r, label: r })), filters.region, (v) => go({ region: v })),
+      select("list-filter-region", "region", unique(dealers.map((d) => d.region)).map((r) => ({ value: r, label: code("region", r) })), filters.region, (v) => go({ region: v })),
       select("list-filter-dealer", "dealer", dealers.map((d) => ({ value: d.id, label: d.name })), filters.dealer_id, (v) => go({ dealer_id: v })),
       select("list-filter-series", "series", unique(dealers.flatMap((d) => d.series)).map((s) => ({ value: s, label: s })), filters.series, (v) => go({ series: v })),
       select("list-filter-channel", "channel", channels.map((c) => ({ value: c, label: code("channel", c) })), filters.channel, (v) => go({ channel: v })),
@@ -150,7 +150,7 @@ export function queueRow(item, queue) {
     testid: "queue-row", data: { leadId: lead.lead_id, queue } },
   h("div", { class: "row-main" },
     h("div", { class: "row-title" }, h("strong", {}, lead.customer_name), gradeBadge(lead.grade), stageBadge(lead.stage)),
-    h("div", { class: "row-sub" }, [lead.dealer_id, lead.series, lead.city, lead.region].filter(Boolean).join(" · ")),
+    h("div", { class: "row-sub" }, [lead.dealer_id, lead.series, lead.city, lead.region && code("region", lead.region)].filter(Boolean).join(" · ")),
     requestSummary(item.request)),
   h("div", { class: "row-clocks" }, item.deadline ? countdown(clock) : h("span", { class: "muted small" }, t("ui.since") + " " + formatTime(item.since))));
 }

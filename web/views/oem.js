@@ -73,7 +73,7 @@ export async function dashboardsView({ el, query }) {
     h("option", { value: "month" }, t("ui.thisMonth")), h("option", { value: "3m" }, t("ui.last3")), h("option", { value: "12m" }, t("ui.last12")));
   periodSelect.value = f.period;
   const filters = h("div", { class: "filters" }, periodSelect,
-    pick("filter-region", "region", regions.map((r) => [r, r]), f.region, "region"),
+    pick("filter-region", "region", regions.map((r) => [r, code("region", r)]), f.region, "region"),
     pick("filter-dealer", "dealer", dealers.map((d) => [d.id, d.name]), f.dealer_id, "dealer_id"),
     pick("filter-series", "series", series.map((s) => [s, s]), f.series, "series"),
     pick("filter-channel", "channel", channels.map((c) => [c, code("channel", c)]), f.channel, "channel"),
@@ -127,7 +127,7 @@ export async function dashboardsView({ el, query }) {
             class: "pickable" + (i >= SHOWN_CARDS ? " more" : ""), hidden: i >= SHOWN_CARDS,
             on: { click: (e) => { if (e.target.closest("[data-region]")) return; go({ dealer_id: d.dealer_id }); } } },
           h("td", {}, d.rank ?? "—"), h("td", {}, d.dealer_name),
-          h("td", { data: { region: d.region }, on: { click: () => go({ region: d.region }) }, class: "link" }, d.region),
+          h("td", { data: { region: d.region }, on: { click: () => go({ region: d.region }) }, class: "link" }, code("region", d.region)),
           h("td", {}, h("b", {}, d.total)), h("td", {}, d.received_leads),
           d.measures.map((m) => h("td", { class: "hide-sm", title: m.definition }, formatPercent(m.value)))))))),
         r.dealers.length > SHOWN_CARDS ? h("button", { class: "ghost wide", testid: "scorecards-all", on: { click: (e) => {
