@@ -17,6 +17,8 @@ import httpx
 from sqlalchemy import or_
 from sqlmodel import select
 from temporalio import activity
+
+from domain.messages import CATALOG, LANGS, render_entry
 from temporalio.exceptions import ApplicationError
 
 from activities.db import UsesDatabase
@@ -87,11 +89,22 @@ class DeliveryGaveUp(Model):
     reason: str
 
 
+def message(event: WebhookEvent) -> dict[str, Any]:
+    """The event for people (issue 13): its message code and parameters next to the text in each language."""
+    data = dict(event.data)
+    kind = str(data.get("event") or event.type)
+    params = {k: v for k, v in data.items() if k not in ("event", "actor", "actor_role", "dealer_id")}
+    entry = {"kind": kind, "at": event.occurred_at, "actor": data.get("actor"), "role": data.get("actor_role", "system"),
+             "data": params}
+    code = f"timeline.{kind}" if f"timeline.{kind}" in CATALOG else f"event.{kind}"
+    return {"code": code, "params": params, "text": {lang: render_entry(entry, lang) for lang in LANGS}}
+
+
 def payload(lead: WebhookLead, event: WebhookEvent) -> bytes:
     """The request body, exactly the bytes that are signed."""
     document = {"id": event.id, "type": event.type, "seq": event.seq,
                 "occurred_at": event.occurred_at.isoformat(), "lead": lead.model_dump(mode="json"),
-                "data": event.data}
+                "data": event.data, "message": message(event)}
     return json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
