@@ -23,6 +23,7 @@ from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
 from domain.places import PlaceError
 from domain.customers import InvalidPhone
+from domain.messages import CATALOG, negotiate, render
 from workflows.gateway import ActionRefused, LeadNotFound
 
 log = get_logger("api.errors")
@@ -34,6 +35,8 @@ class ErrorMessage(BaseModel):
 
     detail: str
     kind: str | None = None  # a lead's refusal: stage | closed | forbidden; external_id_reused
+    code: str | None = None  # a lead's refusal: its message code (domain.messages), `detail` its text in the reader's language
+    params: dict | None = None
     field: str | None = None  # the field at fault, where one is (external_id_reused: external_id)
 
 
@@ -69,11 +72,14 @@ def install(app: FastAPI) -> None:
         return _validation_error(list(exc.errors()))
 
     @app.exception_handler(ActionRefused)
-    async def _refused(_: Request, exc: ActionRefused):
+    async def _refused(request: Request, exc: ActionRefused):
         status = _STATUS.get(exc.kind, 409)
+        lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+        text = render(exc.code, exc.params, lang) if exc.code in CATALOG else exc.reason  # the reader's language
         if status == 422:
-            return _validation_error([{"loc": ["body"], "msg": exc.reason, "type": "value_error"}])
-        return JSONResponse({"detail": exc.reason, "kind": exc.kind}, status_code=status)
+            return _validation_error([{"loc": ["body"], "msg": text, "type": "value_error"}])
+        extra = {"code": exc.code, "params": exc.params} if exc.code else {}
+        return JSONResponse({"detail": text, "kind": exc.kind} | extra, status_code=status)
 
     @app.exception_handler(ExternalIdReused)
     async def _reused(_: Request, exc: ExternalIdReused):

@@ -43,26 +43,27 @@ CATALOG: dict[str, dict[str, str]] = {
               "en": f"[SLA alert] {en}: lead {{lead}} is past its deadline; act now."}
        for name, (zh, en) in _CLOCK_TITLES.items()},
     # alerts that are not a clock's lapse
-    "no_eligible_dealer": {"zh-CN": "【告警】线索 {lead} 无可派发经销商：{detail}",
-                           "en": "[alert] no dealer can take lead {lead}: {detail}"},
+    "no_eligible_dealer": {"zh-CN": "【告警】线索 {lead} 无可派发经销商，请人工处理。",
+                           "en": "[alert] no dealer can take lead {lead}: handle it by hand."},
     "regional_escalation": {"zh-CN": "【升级】区域经理 12 小时内未联系经销商，线索 {lead}。",
                             "en": "[escalation] the regional manager has not contacted the dealer within 12 h, lead {lead}."},
-    "signal_refused": {"zh-CN": "【告警】线索 {lead} 的操作被拒：{detail}",
-                       "en": "[alert] a signal to lead {lead} was refused: {detail}"},
+    "signal_refused": {"zh-CN": "【告警】线索 {lead} 的「{action}」操作被拒。",
+                       "en": "[alert] {action} on lead {lead} was refused."},
     # assignments
     "lead_dispatched": {"zh-CN": "新线索 {lead} 已派发到本店，请确认接收。", "en": "New lead {lead} dispatched to your dealership: confirm receipt."},
     "assignment_needed": {"zh-CN": "线索 {lead} 自动分配未找到顾问，请手动分配。", "en": "Lead {lead}: auto-assign found nobody; assign it."},
     "lead_assigned": {"zh-CN": "线索 {lead} 已分配给您，请在 15 分钟内首次响应。", "en": "Lead {lead} was assigned to you: respond within 15 minutes."},
-    "lead_heated_up": {"zh-CN": "线索 {lead} 客户重新活跃：{detail}", "en": "Lead {lead}: the customer is active again: {detail}"},
-    "cleansing_needed": {"zh-CN": "线索 {lead} 待清洗：{detail}", "en": "Lead {lead} needs cleansing: {detail}"},
+    "lead_heated_up": {"zh-CN": "线索 {lead} 客户重新活跃：级别 {grade_before} → {grade}",
+                       "en": "Lead {lead}: the customer is active again: grade {grade_before} → {grade}"},
+    "cleansing_needed": {"zh-CN": "线索 {lead} 待清洗，请核实客户信息。", "en": "Lead {lead} needs cleansing: verify the customer's details."},
     "nurture_content": {"zh-CN": "线索 {lead}：请向客户发送培育内容。", "en": "Lead {lead}: send the customer nurturing content."},
     "revisit_due": {"zh-CN": "线索 {lead}：购车已满 3 个月，请回访客户。", "en": "Lead {lead}: 3 months since delivery, revisit the customer."},
     # approvals and reviews
-    "transfer_review_needed": {"zh-CN": "线索 {lead} 申请调单，待审核：{detail}", "en": "Lead {lead}: transfer requested, to review: {detail}"},
+    "transfer_review_needed": {"zh-CN": "线索 {lead} 申请调单，待审核：{reason_code}", "en": "Lead {lead}: transfer requested, to review: {reason_code}"},
     "transfer_rejected": {"zh-CN": "线索 {lead} 调单被驳回：{detail}", "en": "Lead {lead}: transfer rejected: {detail}"},
     "cancel_approval_needed": {"zh-CN": "线索 {lead} 申请退单，待审批：{detail}", "en": "Lead {lead}: order cancellation to approve: {detail}"},
-    "defeat_approval_needed": {"zh-CN": "线索 {lead} 申请战败，待审批：{detail}", "en": "Lead {lead}: defeat application to approve: {detail}"},
-    "defeat_review_needed": {"zh-CN": "线索 {lead} 战败待复核：{detail}", "en": "Lead {lead}: defeat to review: {detail}"},
+    "defeat_approval_needed": {"zh-CN": "线索 {lead} 申请战败，待审批：{reason_code}", "en": "Lead {lead}: defeat application to approve: {reason_code}"},
+    "defeat_review_needed": {"zh-CN": "线索 {lead} 战败待复核：{reason_code}", "en": "Lead {lead}: defeat to review: {reason_code}"},
     "pseudo_defeat": {"zh-CN": "线索 {lead} 被判定为伪战败，请继续跟进。", "en": "Lead {lead} was judged a pseudo-defeat: keep following it up."},
     "appeal_review_needed": {"zh-CN": "线索 {lead}：经销商对伪战败判定提出申诉，待复核。", "en": "Lead {lead}: a dealer appealed a pseudo-defeat verdict, to review."},
     # the calendar's warnings
@@ -175,7 +176,11 @@ def _words(params: Mapping[str, Any], lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     sep = "、" if lang == "zh-CN" else ", "
     for k, v in params.items():
-        if k in ("timeframe", "channel", "clock", "role", "region", "stage"):
+        if k == "action":
+            out[k] = label("action", v, lang)
+        elif k == "reason_code":
+            out[k] = label("enum", v, lang)
+        elif k in ("timeframe", "channel", "clock", "role", "region", "stage"):
             table = "role" if k == "role" else k
             out[k] = STAGES.get(str(v), (v, v))[0 if lang == "zh-CN" else 1] if k == "stage" else label(table, v, lang)
         elif k == "roles" and isinstance(v, list | tuple):
@@ -267,7 +272,8 @@ def notice_params(lead_id: str, message: str, data: Mapping[str, Any] | None = N
     """A NotifyRequest's parameters for `render`: the short lead id, the engine's detail (after the colon of
     its English message: a reason code or a grade, never a name or a phone), and its data."""
     detail = message.split(": ", 1)[1] if ": " in message else ""
-    return {"lead": lead_id.rsplit("-", 1)[-1][:10], "detail": detail, **(data or {})}
+    # older notices carried their enum value only in the message ("defeat application: unreachable")
+    return {"lead": lead_id.rsplit("-", 1)[-1][:10], "detail": detail, "reason_code": detail, **(data or {})}
 
 
 # short names: a timeline event"s kind (`event.<kind>`) and a notice"s kind (`notice.<kind>`) (were web/i18n.js tables)
@@ -565,6 +571,8 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
     clock = data.get("clock")
     told_by = next((f for f in after if f.get("kind") == f"notified_{clock}"
                     or (f.get("kind") == "alert_raised" and (f.get("data") or {}).get("alert") == clock)), None)
+    if data.get("refusal") in CATALOG:  # a refused signal: why, in the reader's language
+        text += colon + render(data["refusal"], data.get("refusal_params") or {}, lang)
     if kind == "clock_lapsed" and told_by:
         roles = (told_by.get("data") or {}).get("roles") or []
         if roles:
@@ -624,6 +632,30 @@ DISPATCH: dict[str, tuple[str, str]] = {
     "details": ("详情", "Details"),
 }
 _add(DISPATCH, "dispatch.")
+
+
+# why the lead refused an action (domain/lifecycle `Refused(..., code=...)`): API answers render these
+REFUSALS: dict[str, tuple[str, str]] = {
+    "no_choice_right": ("贵店没有线索自主选择权，不能拒收派发的线索", "this dealer has no choice-right: it cannot decline dispatched leads"),
+    "defeat_needs_follow_up": ("申请战败至少需要一条跟进记录作为依据", "a defeat application needs at least one logged follow-up as evidence"),
+    "no_verdict_to_appeal": ("此线索没有可申诉的伪战败判定", "there is no pseudo-defeat verdict open to appeal on this lead"),
+    "appeal_window_closed": ("申诉期（判定后 2 个工作日）已结束", "the appeal window (2 working days after the verdict) has closed"),
+    "not_the_judged_dealer": ("只有被判定的经销商可以申诉", "only the dealer that was judged may appeal"),
+    "no_appeal_waiting": ("此线索没有待裁定的申诉", "there is no appeal waiting for a decision on this lead"),
+    "second_reviewer": ("申诉须由另一位复核人员裁定，不能由原判定人裁定", "an appeal is decided by a second reviewer, not the one who gave the verdict"),
+    "previous_holder": ("经销商 {dealer} 曾持有此线索：线索不会退回原持有经销商", "dealer {dealer} held this lead before: a lead never goes back to a previous holder"),
+    "cleansing_name_a_dealer": ("清洗中的线索须经呼叫中心核实后才能派发，请指定经销商", "a lead in cleansing goes to a dealer only after the call center verified it; name a dealer"),
+    "no_regional_alert": ("此线索没有待跟进的区域预警", "there is no open regional alert on this lead to follow through"),
+    "wrong_role": ("「{action}」不能由{role}操作", "{action} is not done by the {role}"),
+    "not_your_dealer": ("此线索不在贵店名下", "this lead is not held by your dealer"),
+    "not_in_your_pool": ("此线索不在贵店公海池中", "this lead is not in your dealer's public pool"),
+    "not_assigned_to_you": ("此线索未分配给您", "this lead is not assigned to you"),
+    "outside_region": ("此线索不在您的区域", "this lead is outside your region"),
+    "stage": ("线索处于「{stage}」阶段，不能「{action}」", "{action} is not allowed while the lead is {stage}"),
+    "closed_no_raw_leads": ("线索已{stage}，不再接收新的原始线索", "the lead is {stage}: it takes no new raw leads"),
+    "closed_no_behaviour": ("线索已{stage}，客户行为不再计入", "the lead is {stage}: behaviour no longer counts"),
+}
+_add(REFUSALS, "refused.")
 
 
 def web_module() -> str:

@@ -78,7 +78,11 @@ async def test_an_action_the_stage_forbids_is_409_with_the_reason(env, engine):
         won = await http.post(f"/v1/leads/{lead_id}/record-win", json={"payment": "cash", "amount": 200000},
                               headers=auth("d-sh-1-mgr"))
         assert won.status_code == 409
-        assert won.json()["detail"] == "record_win is not allowed while the lead is dispatched"
+        assert won.json()["detail"] == "线索处于「已分发」阶段，不能「记录成交」"  # zh-CN by default (issue 13)
+        assert won.json()["code"] == "refused.stage" and won.json()["params"] == {"action": "record_win", "stage": "dispatched"}
+        again = await http.post(f"/v1/leads/{lead_id}/record-win", json={"payment": "cash", "amount": 200000},
+                                headers=auth("d-sh-1-mgr") | {"Accept-Language": "en"})
+        assert again.json()["detail"] == "Record win is not allowed while the lead is dispatched"
 
 
 async def test_another_dealer_gets_404_on_actions_and_reads_as_for_an_unknown_lead(env, engine):

@@ -32,9 +32,10 @@ from workflows.lead import LeadInput, LeadWorkflow
 class ActionRefused(Exception):
     """The lead refused an action: kind is stage (409), forbidden (403) or invalid (422)."""
 
-    def __init__(self, reason: str, kind: str = "stage"):
+    def __init__(self, reason: str, kind: str = "stage", code: str = "", params: dict | None = None):
         super().__init__(reason)
         self.reason, self.kind = reason, kind
+        self.code, self.params = code, params or {}  # a domain.messages code (refusals from the lead)
 
 
 class LeadNotFound(Exception):
@@ -45,7 +46,8 @@ def _refusal(err: WorkflowUpdateFailedError) -> ActionRefused:
     cause = err.cause
     if isinstance(cause, ApplicationError):
         kind = (cause.type or "").removeprefix("Refused.") if (cause.type or "").startswith("Refused.") else "stage"
-        return ActionRefused(cause.message, kind)
+        details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+        return ActionRefused(cause.message, kind, str(details.get("code") or ""), details.get("params") or {})
     return ActionRefused(str(cause or err))
 
 

@@ -98,7 +98,9 @@ class EngineBug(Exception):
 
 
 def refusal_error(refused: lc.Refused) -> ApplicationError:
-    return ApplicationError(refused.reason, type=f"Refused.{refused.kind}", non_retryable=True)
+    # details: the message code and its parameters, so the API answers in the reader's language (issue 13)
+    return ApplicationError(refused.reason, {"code": refused.code, "params": refused.params},
+                            type=f"Refused.{refused.kind}", non_retryable=True)
 
 
 @workflow.defn

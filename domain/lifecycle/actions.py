@@ -62,7 +62,8 @@ def _acknowledge(t: Transition, cmd: c.Acknowledge) -> None:
 
 def _may_decline(s: LeadState, actor: Actor) -> None:
     if not (s.holding and s.holding.choice_right):
-        raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads", "forbidden")
+        raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads", "forbidden",
+                      code="refused.no_choice_right")
 
 
 def _decline(t: Transition, cmd: c.Decline) -> None:
@@ -109,7 +110,8 @@ def _request_transfer(t: Transition, cmd: c.RequestTransfer) -> None:
                                  requested_at=t.now, dealer_id=s.dealer_id)
     t.step_aside(S.TRANSFER_REVIEW)
     t.emit(Ev.TRANSFER_REQUESTED, reason=cmd.reason.value, text=cmd.text)
-    t.notify("transfer_review_needed", (R.LEAD_OPS,), f"transfer requested: {cmd.reason.value}")
+    t.notify("transfer_review_needed", (R.LEAD_OPS,), f"transfer requested: {cmd.reason.value}",
+             reason_code=cmd.reason.value)
 
 
 def _review_transfer(t: Transition, cmd: c.ReviewTransfer) -> None:
@@ -151,7 +153,7 @@ def _log_revisit(t: Transition, cmd: c.LogRevisit) -> None:
 
 def _may_apply_for_defeat(s: LeadState, actor: Actor) -> None:
     if s.follow_ups < 1:
-        raise Refused("a defeat application needs at least one logged follow-up as evidence")
+        raise Refused("a defeat application needs at least one logged follow-up as evidence", code="refused.defeat_needs_follow_up")
 
 
 def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
@@ -160,7 +162,8 @@ def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
                           dealer_id=s.dealer_id, applied_by=t.actor.user_id, applied_at=t.now)
     t.step_aside(S.DEFEAT_PENDING_MANAGER)
     t.emit(Ev.DEFEAT_APPLIED, reason_code=cmd.reason_code.value, note=cmd.note)
-    t.notify("defeat_approval_needed", (R.DEALER_MANAGER,), f"defeat application: {cmd.reason_code.value}")
+    t.notify("defeat_approval_needed", (R.DEALER_MANAGER,), f"defeat application: {cmd.reason_code.value}",
+             reason_code=cmd.reason_code.value)
 
 
 def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) -> None:
@@ -170,7 +173,8 @@ def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) ->
         s.return_stage = None
         t.move(S.DEFEAT_REVIEW)
         event = t.emit(Ev.DEFEAT_SUBMITTED, source="dealer", note=cmd.note)
-        t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {s.defeat.reason_code}", event=event)
+        t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {s.defeat.reason_code}", event=event,
+                 reason_code=s.defeat.reason_code)
     else:
         t.step_back()
         s.defeat = None
@@ -202,11 +206,11 @@ def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
 def _may_appeal(s: LeadState, actor: Actor) -> None:
     a = s.appeal
     if a is None or a.outcome is not None or a.filed_at is not None:
-        raise Refused("there is no pseudo-defeat verdict open to appeal on this lead")
+        raise Refused("there is no pseudo-defeat verdict open to appeal on this lead", code="refused.no_verdict_to_appeal")
     if not a.window_open:
-        raise Refused("the appeal window (2 working days after the verdict) has closed")
+        raise Refused("the appeal window (2 working days after the verdict) has closed", code="refused.appeal_window_closed")
     if actor.dealer_id != a.dealer_id and actor.role.is_dealer_role:
-        raise Refused("only the dealer that was judged may appeal", "forbidden")
+        raise Refused("only the dealer that was judged may appeal", "forbidden", code="refused.not_the_judged_dealer")
 
 
 def _appeal(t: Transition, cmd: c.Appeal) -> None:
@@ -219,9 +223,10 @@ def _appeal(t: Transition, cmd: c.Appeal) -> None:
 def _may_decide_appeal(s: LeadState, actor: Actor) -> None:
     a = s.appeal
     if a is None or a.filed_at is None or a.outcome is not None:
-        raise Refused("there is no appeal waiting for a decision on this lead")
+        raise Refused("there is no appeal waiting for a decision on this lead", code="refused.no_appeal_waiting")
     if actor.user_id == a.defeat_reviewer:
-        raise Refused("an appeal is decided by a second reviewer, not the one who gave the verdict", "forbidden")
+        raise Refused("an appeal is decided by a second reviewer, not the one who gave the verdict", "forbidden",
+                      code="refused.second_reviewer")
 
 
 def _decide_appeal(t: Transition, cmd: c.DecideAppeal) -> None:
@@ -251,9 +256,11 @@ def _record_cleansing(t: Transition, cmd: c.RecordCleansing) -> None:
 def _reassign(t: Transition, cmd: c.Reassign) -> None:
     s = t.state
     if cmd.dealer_id and cmd.dealer_id in s.held_by:
-        raise Refused(f"dealer {cmd.dealer_id} held this lead before: a lead never goes back to a previous holder")
+        raise Refused(f"dealer {cmd.dealer_id} held this lead before: a lead never goes back to a previous holder",
+                      code="refused.previous_holder", dealer=cmd.dealer_id)
     if not cmd.dealer_id and not cmd.to_call_center and s.stage in (S.CLEANSING,):
-        raise Refused("a lead in cleansing goes to a dealer only after the call center verified it; name a dealer")
+        raise Refused("a lead in cleansing goes to a dealer only after the call center verified it; name a dealer",
+                      code="refused.cleansing_name_a_dealer")
     t.emit(Ev.REASSIGNED, to_dealer_id=cmd.dealer_id, to_call_center=cmd.to_call_center, reason=cmd.reason)
     if s.stage == S.NURTURING:
         t.emit(Ev.NURTURING_ENDED, reason="reassigned by lead ops")
@@ -267,7 +274,7 @@ def _reassign(t: Transition, cmd: c.Reassign) -> None:
 
 def _may_log_regional_contact(s: LeadState, actor: Actor) -> None:
     if "regional_follow_through" not in s.clocks:
-        raise Refused("there is no open regional alert on this lead to follow through")
+        raise Refused("there is no open regional alert on this lead to follow through", code="refused.no_regional_alert")
 
 
 def _log_regional_contact(t: Transition, cmd: c.LogRegionalContact) -> None:
@@ -309,19 +316,20 @@ assert set(ACTIONS) == set(c.COMMAND_TYPES), "every command has exactly one rule
 def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) -> None:
     if actor.role not in rule.roles:
         allowed = ", ".join(sorted(r.value for r in rule.roles))
-        raise Refused(f"{action} is done by {allowed}, not {actor.role.value}", "forbidden")
+        raise Refused(f"{action} is done by {allowed}, not {actor.role.value}", "forbidden", code="refused.wrong_role",
+                      action=action, role=actor.role.value)
     if rule.scope == "holder":
         if actor.dealer_id is None or actor.dealer_id != state.dealer_id:
-            raise Refused("this lead is not held by your dealer", "forbidden")
+            raise Refused("this lead is not held by your dealer", "forbidden", code="refused.not_your_dealer")
         if actor.role == R.CONSULTANT and action == "claim" and state.stage != S.PUBLIC_POOL:
-            raise Refused("this lead is not in your dealer's public pool", "forbidden")
+            raise Refused("this lead is not in your dealer's public pool", "forbidden", code="refused.not_in_your_pool")
         if actor.role == R.CONSULTANT and action != "claim" and state.consultant_id != actor.user_id:
-            raise Refused("this lead is not assigned to you", "forbidden")
+            raise Refused("this lead is not assigned to you", "forbidden", code="refused.not_assigned_to_you")
     elif rule.scope == "original_dealer":
         if state.appeal is None or actor.dealer_id != state.appeal.dealer_id:
-            raise Refused("only the dealer that was judged may appeal", "forbidden")
+            raise Refused("only the dealer that was judged may appeal", "forbidden", code="refused.not_the_judged_dealer")
     if rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region and actor.region not in (None, state.region):
-        raise Refused("this lead is outside your region", "forbidden")
+        raise Refused("this lead is outside your region", "forbidden", code="refused.outside_region")
 
 
 def decide(state: LeadState, envelope: c.CommandEnvelope, policy: Policy, now: datetime) -> Transition:
@@ -330,7 +338,8 @@ def decide(state: LeadState, envelope: c.CommandEnvelope, policy: Policy, now: d
     rule = ACTIONS[cmd.action]
     _check_actor(rule, state, actor, cmd.action)  # first: whose lead it is, before anything about it is said
     if state.stage not in rule.stages:
-        raise Refused(f"{cmd.action} is not allowed while the lead is {state.stage.value}")
+        raise Refused(f"{cmd.action} is not allowed while the lead is {state.stage.value}", code="refused.stage",
+                  action=cmd.action, stage=state.stage.value)
     if rule.guard is not None:
         rule.guard(state, actor)
     t = Transition.begin(state, policy, now, actor)
@@ -367,6 +376,7 @@ def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refuse
     """A signal the rules refuse: nothing changes but the timeline, and lead ops are alerted."""
     t = Transition.begin(state, policy, now, envelope.actor)
     action = envelope.command.action
-    t.emit(Ev.SIGNAL_REFUSED, action=action, reason=refused.reason)
-    t.alert("signal_refused", (R.LEAD_OPS,), f"{action} signal refused: {refused.reason}", action=action)
+    why = {"refusal": refused.code, "refusal_params": refused.params} if refused.code else {}  # the code people read
+    t.emit(Ev.SIGNAL_REFUSED, action=action, reason=refused.reason, **why)
+    t.alert("signal_refused", (R.LEAD_OPS,), f"{action} signal refused: {refused.reason}", action=action, **why)
     return t

@@ -48,7 +48,8 @@ def merge_raw_lead(state: LeadState, raw: RawLead, policy: Policy, now: datetime
     t = Transition.begin(state, policy, now, actor)
     s = t.state
     if s.stage in END_STAGES:  # the customer's next raw lead makes a new lead (see workflows.gateway)
-        raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads", "closed")
+        raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads", "closed", code="refused.closed_no_raw_leads",
+                      stage=s.stage.value)
     outcome = "reactivated" if s.stage == S.DORMANT else "merged"
     s.touchpoints.append(touchpoint(raw, now, outcome))
     s.profile = _merge_profile(s.profile, raw)
@@ -73,7 +74,8 @@ def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, no
     if event.event_id in state.behaviour_event_ids:
         return None
     if state.stage in END_STAGES:
-        raise Refused(f"lead {state.lead_id} is {state.stage}: behaviour no longer counts", "closed")
+        raise Refused(f"lead {state.lead_id} is {state.stage}: behaviour no longer counts", "closed",
+                      code="refused.closed_no_behaviour", stage=state.stage.value)
     t = Transition.begin(state, policy, now, actor)
     s = t.state
     counter = BEHAVIOUR_COUNTERS[event.kind]

@@ -44,7 +44,8 @@ def on_scored(state: LeadState, result: ScoreResult, then: str, policy: Policy, 
             t.dispatch(f"nurtured lead rose to grade {result.grade}", priority=True)
         elif s.holding and before and GRADE_ORDER.get(result.grade, 0) > GRADE_ORDER.get(before, 0):
             s.priority = True
-            t.notify("lead_heated_up", (R.CONSULTANT,), f"customer active again: grade {before} -> {result.grade}")
+            t.notify("lead_heated_up", (R.CONSULTANT,), f"customer active again: grade {before} -> {result.grade}",
+                     grade_before=before, grade=result.grade)
     return t
 
 

@@ -33,10 +33,11 @@ GRADE_ORDER = {"H": 3, "A": 2, "B": 1, "C": 0}
 class Refused(Exception):
     """An action the lead's stage (or the actor's role) does not allow. Nothing was changed."""
 
-    def __init__(self, reason: str, kind: str = "stage"):
+    def __init__(self, reason: str, kind: str = "stage", code: str = "", **params):
         super().__init__(reason)
-        self.reason = reason
+        self.reason = reason  # the English text (logs, older answers)
         self.kind = kind  # stage (409) | forbidden (403) | invalid (422)
+        self.code, self.params = code, params  # a domain.messages code people read in their language
 
 
 @dataclass
