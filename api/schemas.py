@@ -108,9 +108,10 @@ class NotificationView(BaseModel):
     kind: str
     recipient_role: str
     recipient_user_id: str | None
-    message: str
+    message: str  # the engine's English words as recorded (older rows); `text` is what people read
     created_at: datetime
     read_at: datetime | None
+    text: str = ""  # the notice in the reader's language: `kind` is its message code (domain.messages)
 
 
 class LeadPage(BaseModel):

@@ -137,3 +137,16 @@ def test_the_pages_load_the_same_catalog():
     i18n = (web / "i18n.js").read_text(encoding="utf-8")
     assert 'import { MESSAGES } from "./messages.js"' in i18n
     assert "  event: {" not in i18n and "  notice: {" not in i18n  # the engine-text tables come from the catalog
+
+
+async def test_the_inbox_and_refusals_speak_the_readers_language(env, engine):
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(532), headers=auth("ops"))).json()["lead_id"]
+        zh = (await http.get("/v1/inbox", headers=auth("d-sh-1-mgr"))).json()
+        row = next(n for n in zh if n["lead_id"] == lead_id)
+        assert row["kind"] == "lead_dispatched" and row["text"].startswith("新线索") and not latin_words(row["text"])
+        en = (await http.get("/v1/inbox?lang=en", headers=auth("d-sh-1-mgr") | {"Accept-Language": "zh-CN"})).json()
+        assert next(n for n in en if n["lead_id"] == lead_id)["text"].startswith("New lead")
+        refused = await http.post(f"/v1/leads/{lead_id}/record-visit", json={}, headers=auth("d-sh-1-mgr"))
+        assert refused.status_code == 409 and refused.json()["code"] == "refused.stage"
+        assert not latin_words(refused.json()["detail"]), refused.json()

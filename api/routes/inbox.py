@@ -9,15 +9,21 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import select
 
-from api.deps import ActorDep, NowDep, SessionDep
+from api.deps import ActorDep, LangDep, NowDep, SessionDep
 from api.errors import responses
 from api.schemas import NotificationView
 from db.models import Notification
 from domain import visibility
+from domain.messages import notice_params, render
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
+
+
+def notice_text(row: Notification, lang: str) -> str:
+    """The notice in the reader's language: its kind is the message code, its data the parameters."""
+    return render(row.kind, notice_params(row.lead_id, row.message, row.data), lang)
 
 
 def addressed_to(actor: Actor):
@@ -31,10 +37,11 @@ def addressed_to(actor: Actor):
 
 
 @router.get("", response_model=list[NotificationView])
-def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
+def my_inbox(actor: ActorDep, session: SessionDep, lang: LangDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
     rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
-    shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump()) for r in rows)
+    shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump() | {"text": notice_text(r, lang)})
+             for r in rows)
     return [NotificationView.model_validate(n) for n in shown if n is not None]
 
 

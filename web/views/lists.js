@@ -256,7 +256,7 @@ function inboxItem(note, unread) {
   h("div", { class: "row-main" },
     h("div", { class: "row-title" }, h("strong", {}, noticeName(note.kind)),
       h("span", { class: "muted small" }, formatTime(note.created_at))),
-    h("div", { class: "row-sub" }, note.message),
+    h("div", { class: "row-sub" }, note.text || note.message),
     h("div", { class: "row-sub muted" }, note.lead_id)));
 }
 
