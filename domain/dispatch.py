@@ -141,7 +141,9 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
             wanted += f" sells series {req.series}"
         wanted += f" in {req.city}" if req.city else " near the customer"
         return DispatchResult(dealer_id=None, reason=f"{wanted} with free capacity "
-                              f"(of {len(dealers)} dealers{excluded_note.replace(';', ',')})")
+                              f"(of {len(dealers)} dealers{excluded_note.replace(';', ',')})",
+                              code="dispatch.none", params={"series": req.series or "", "dealers": len(dealers),
+                                                            "excluded": sum(excluded.values())})
 
     candidates = [c for c, _ in ranked]
     pref = next((item for item in ranked if item[0].dealer_id == req.preferred_dealer_id), None)
@@ -161,6 +163,12 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
                     f"({why_not.get(req.preferred_dealer_id, 'not a known dealer')})")
     reason = (f"dispatched to {dealer.name} ({dealer.dealer_id}) because {why}, "
               f"out of {len(candidates)} candidate(s){excluded_note}")
+    params = {"dealer_name": dealer.name, "total": f"{win.total:.2f}", "candidates": len(candidates),
+              "excluded": sum(excluded.values())}
+    if pref:
+        code, params["rank"] = "dispatch.preferred", ranked.index(pref) + 1
+    else:
+        code = "dispatch.tied" if any(c.total == win.total for c, _ in ranked[1:]) else "dispatch.top_score"
     return DispatchResult(dealer_id=dealer.dealer_id, dealer_name=dealer.name, region=dealer.region,
                           choice_right=dealer.choice_right, competitive_region=dealer.competitive_region,
-                          auto_assign=dealer.auto_assign, reason=reason, candidates=candidates)
+                          auto_assign=dealer.auto_assign, reason=reason, candidates=candidates, code=code, params=params)

@@ -558,6 +558,8 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
             late = 0
         if late >= 60:
             code, params["late_s"] = "timeline.clock_lapsed_late", late
+    if data.get("reason_code") in CATALOG and str(data["reason_code"]).startswith("dispatch."):
+        code, params = str(data["reason_code"]), dict(data.get("reason_params") or {})  # the OEM's explanation
     if code not in CATALOG:
         text = render(f"event.{kind}", {}, lang) if f"event.{kind}" in CATALOG else kind.replace("_", " ")
     else:
@@ -630,6 +632,15 @@ DISPATCH: dict[str, tuple[str, str]] = {
     "factor.rating": ("评分", "Rating"), "factor.load": ("空闲产能", "Spare capacity"), "factor.penalties": ("处罚记录", "Penalty record"),
     "factor": ("因素", "Factor"), "value": ("得分", "Score"), "rank": ("排名", "Rank"), "total": ("总分", "Total"),
     "details": ("详情", "Details"),
+    # the engine's dispatch explanation (domain/dispatch.py), as the OEM reads it
+    "top_score": ("派发给 {dealer_name}：{candidates} 家候选中得分最高（{total}），{excluded} 家不符合条件",
+                  "Dispatched to {dealer_name}: the top score ({total}) of {candidates} candidates; {excluded} not eligible"),
+    "tied": ("派发给 {dealer_name}：{candidates} 家候选中得分并列最高（{total}），按轮转选定，{excluded} 家不符合条件",
+             "Dispatched to {dealer_name}: tied top score ({total}) of {candidates} candidates, broken round-robin; {excluded} not eligible"),
+    "preferred": ("派发给 {dealer_name}：客户指定的经销商（得分 {total}，第 {rank} 名，共 {candidates} 家候选）",
+                  "Dispatched to {dealer_name}: the customer's preferred dealer (score {total}, rank {rank} of {candidates})"),
+    "none": ("没有可接收的经销商：{dealers} 家经销商中 {excluded} 家不符合条件，其余无空闲产能",
+             "No dealer can take the lead: {excluded} of {dealers} dealers are not eligible, the others have no free capacity"),
 }
 _add(DISPATCH, "dispatch.")
 

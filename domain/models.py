@@ -162,8 +162,10 @@ class DispatchResult(Model):
     choice_right: bool = False
     competitive_region: bool = False
     auto_assign: bool = False
-    reason: str
+    reason: str  # the English explanation (older leads have only this)
     candidates: list[DispatchCandidate] = []
+    code: str = ""  # the explanation as a domain.messages code + parameters (issue 13); "" before codes existed
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
 class ConsultantRequest(Model):

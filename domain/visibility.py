@@ -89,7 +89,7 @@ def timeline_entry(role: Role, dealer_id: str | None, entry: dict[str, Any]) -> 
 
 
 def holdings(role: Role, dealer_id: str | None, rows: list[dict[str, Any]],
-             timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+             timeline: list[dict[str, Any]], lang: str = "zh-CN") -> list[dict[str, Any]]:
     """The holdings the viewer may see: a dealer only its own, the dispatch reason as its own line."""
     if sees_everything(role):
         return rows
@@ -97,7 +97,7 @@ def holdings(role: Role, dealer_id: str | None, rows: list[dict[str, Any]],
              if e.get("kind") == "dispatched" and e.get("dealer_id") == dealer_id]
     out = []
     for i, row in enumerate(r for r in rows if r.get("dealer_id") == dealer_id):
-        reason = dispatch_text(lines[i]) if i < len(lines) else None
+        reason = dispatch_text(lines[i], lang) if i < len(lines) else None
         out.append(row | {"dispatch_reason": reason})
     return out
 

@@ -222,7 +222,8 @@ async def test_a_dispatched_lead_posts_signed_dispatched_and_stage_changed_event
         assert "candidates" not in dispatched.payload["data"]
         assert dispatched.payload["message"]["code"] == "timeline.dispatched"  # code + params next to the text
         assert dispatched.payload["message"]["params"]["dealer_name"] == "Aurora Pudong"
-        assert dispatched.payload["message"]["text"] == {"zh-CN": "派发到经销商 Aurora Pudong", "en": "Dispatched to Aurora Pudong"}
+        text = dispatched.payload["message"]["text"]
+        assert text["zh-CN"].startswith("派发给 Aurora Pudong：") and text["en"].startswith("Dispatched to Aurora Pudong: ")
         assert has(changed.payload["data"], {"from_stage": "new", "to_stage": "dispatched", "event": "dispatched"})
         assert_no_customer_data(got, 1101)
 

@@ -27,7 +27,7 @@ from domain.places import PlaceError
 from domain.clocks import CLOCKS
 from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
-from domain.messages import render, render_entry
+from domain.messages import CATALOG, render, render_entry
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
 from workflows import gateway
@@ -213,7 +213,12 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
     timeline = [v for e in everything if (v := visibility.timeline_entry(actor.role, actor.dealer_id, e)) is not None]
     holdings = visibility.holdings(actor.role, actor.dealer_id,
                                    [HoldingView.model_validate(h, from_attributes=True).model_dump() for h in rows],
-                                   everything)
+                                   everything, lang=lang)
+    dispatches = iter([e for e in timeline if e["kind"] == "dispatched"])  # the i-th dispatch started the i-th holding
+    for h in holdings if visibility.sees_everything(actor.role) else []:  # the OEM: the explanation from its code
+        e = next(dispatches, None)
+        if e is not None and (e["data"] or {}).get("reason_code") in CATALOG:
+            h["dispatch_reason"] = render(e["data"]["reason_code"], e["data"].get("reason_params") or {}, lang)
     p = state.profile
     ids = {e["actor"] for e in timeline} | {(e["data"] or {}).get("consultant_id") for e in timeline} | {lead.consultant_id}
     names = {u.id: u.name for u in session.exec(select(User).where(User.id.in_([i for i in ids if i]))).all()}

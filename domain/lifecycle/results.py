@@ -54,7 +54,8 @@ def on_dispatched(state: LeadState, result: DispatchResult, policy: Policy, now:
     s = t.state
     if result.dealer_id is None:
         t.move(S.CALL_CENTER)
-        t.emit(Ev.NO_ELIGIBLE_DEALER, reason=result.reason)
+        t.emit(Ev.NO_ELIGIBLE_DEALER, reason=result.reason,
+               **({"reason_code": result.code, "reason_params": result.params} if result.code else {}))
         t.alert("no_eligible_dealer", (R.LEAD_OPS, R.CALL_CENTER), f"no dealer can take this lead: {result.reason}")
         return t
     s.holding = Holding(
@@ -69,7 +70,8 @@ def on_dispatched(state: LeadState, result: DispatchResult, policy: Policy, now:
     s.sla_breached = False
     t.move(S.DISPATCHED)
     t.emit(Ev.DISPATCHED, dealer_name=result.dealer_name, reason=result.reason, priority=s.priority,
-           candidates=[cand.model_dump() for cand in result.candidates[:10]])
+           candidates=[cand.model_dump() for cand in result.candidates[:10]],
+           **({"reason_code": result.code, "reason_params": result.params} if result.code else {}))
     t.notify("lead_dispatched", (R.DEALER_MANAGER, R.DEALER_OPS_LEAD),
              f"new {'priority ' if s.priority else ''}lead, grade {s.grade}: confirm receipt")
     s.priority = False
