@@ -36,15 +36,25 @@ MIN_YEAR, MAX_YEAR = 2004, 2100  # chinese-calendar starts at 2004; the API refu
 # --------------------------------------------------------------------------- seeding
 
 
+# chinese-calendar names its holidays in English only: the names people read (issue 13)
+HOLIDAY_NAMES_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+                    "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
+                    "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日"}
+
+
+def _zh(name) -> str:
+    return HOLIDAY_NAMES_ZH.get(str(name), str(name))
+
+
 def seed_days(year: int) -> tuple[str, list[CalendarDay]]:
-    """The special days of `year` from the packages: ("package", ...) or ("computed", ...)."""
+    """The special days of `year` from the packages: ("package", ...) or ("computed", ...), named in Chinese."""
     if calendar_covers(year):
-        days = [CalendarDay(day=d, year=year, kind=HOLIDAY, name=str(name), source="package")
+        days = [CalendarDay(day=d, year=year, kind=HOLIDAY, name=_zh(name), source="package")
                 for d, name in chinese_calendar.holidays.items() if d.year == year]
-        days += [CalendarDay(day=d, year=year, kind=WORKDAY, name=str(name), source="package")
+        days += [CalendarDay(day=d, year=year, kind=WORKDAY, name=_zh(name), source="package")
                  for d, name in chinese_calendar.workdays.items() if d.year == year]
         return "package", sorted(days, key=lambda r: r.day)
-    computed = holidays_package.China(years=year)
+    computed = holidays_package.China(years=year, language="zh_CN")
     return "computed", [CalendarDay(day=d, year=year, kind=HOLIDAY, name=name, source="computed")
                         for d, name in sorted(computed.items()) if d.year == year]
 

@@ -43,7 +43,7 @@ async def test_lead_ops_list_edit_upload_and_confirm_a_year_and_each_change_is_a
         ops, head = auth("ops"), auth("ops-head")
         year = (await http.get("/v1/calendar/2027", headers=ops)).json()
         assert (year["state"], year["seeded_from"]) == ("provisional", "computed")
-        assert {"date": "2027-01-01", "kind": "holiday", "name": "New Year's Day", "source": "computed"} in year["days"]
+        assert {"date": "2027-01-01", "kind": "holiday", "name": "元旦", "source": "computed"} in year["days"]
         put = await http.put("/v1/calendar/days/2027-02-13", json={"kind": "workday", "name": "春节调休"}, headers=ops)
         assert put.status_code == 200
         assert {"date": "2027-02-13", "kind": "workday", "name": "春节调休", "source": "lead_ops"} in put.json()["days"]

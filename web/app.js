@@ -68,7 +68,7 @@ function shell() {
       h("a", { class: "brand", href: "#/leads" }, t("app.brand")),
       h("span", { class: "live-dot", testid: "live-status", title: liveState === "live" ? t("ui.live") : t("ui.offline"), data: { state: liveState } }),
       h("span", { class: "whoami", testid: "whoami" }, h("strong", {}, me.name || me.user_id), " · ", code("role", me.role),
-        me.dealer_id ? ` · ${me.dealer_id}` : me.region ? ` · ${me.region}` : ""),
+        me.dealer_id ? ` · ${me.dealer_id}` : me.region ? ` · ${code("region", me.region)}` : ""),
       langToggle(),
       h("button", { class: "ghost", testid: "sign-out", on: { click: signOut } }, t("ui.signOut"))),
     nav,

@@ -21,7 +21,7 @@ PAGES = ["leads", "pool", "inbox", "team", "queues", "calendar", "dashboards"]
 LEAD = raw_lead(4301, customer_name="王芳")
 # words that stay Latin on a Chinese page: the product's and the brand's names, channels' own names, units, codes
 ALLOW = {"Leadflow", "Aurora", "App", "VIN", "CSV", "SLA", "Temporal", "km", "Web", "Push", "PWA", "OEM", "Douyin",
-         "WeChat", "iOS", "Android", "EN"}  # EN: the language toggle
+         "WeChat", "iOS", "Android", "EN", "JSON"}  # EN: the language toggle
 DATA = sorted({u.name for u in USERS} | {d.name for d in DEALERS} | {LEAD.customer_name, LEAD.series or "",
               LEAD.model or "", "Shanghai"}, key=len, reverse=True)
 
@@ -35,7 +35,7 @@ def latin_runs(text: str) -> list[str]:
 
 
 def chinese_runs(text: str) -> list[str]:
-    for name in DATA + ["上海", "上海市", "王芳"]:
+    for name in DATA + ["上海市", "上海", "王芳"]:
         text = text.replace(name, " ")
     return re.findall(r"[\u4e00-\u9fff]+", text.replace("中文", " "))  # the language toggle names itself
 

@@ -149,7 +149,7 @@ export async function dashboardsView({ el, query }) {
       const byDealer = !!f.region;
       const r = await get("/v1/dashboards/dispatch", { ...common, group_by: byDealer ? "dealer" : "region" });
       return [h("h3", {}, t("ui.dispatch"), h("span", { class: "muted small" }, " ", formatPercent(r.total.match_rate))),
-        barChart({ testid: "chart-dispatch", items: r.groups.map((g) => ({ key: g.key, label: byDealer ? (dealerName[g.key] || g.key) : g.key,
+        barChart({ testid: "chart-dispatch", items: r.groups.map((g) => ({ key: g.key, label: byDealer ? (dealerName[g.key] || g.key) : code("region", g.key),
           bars: [{ value: g.match_rate ?? 0, text: `${formatPercent(g.match_rate)} (${g.matched}/${g.started})` }] })),
         onPick: (key) => go(byDealer ? { dealer_id: key } : { region: key }) })];
     },
