@@ -43,7 +43,10 @@ def chinese_runs(text: str) -> list[str]:
 async def body_text(page: Page) -> str:
     await page.wait_for_timeout(500)  # the page's requests answer (its live stream never ends: no networkidle)
     await page.wait_for_function("() => !document.querySelector('.loading')", polling=100)
-    return await page.evaluate("() => document.body.innerText")
+    # text marked with its own language (a holiday's official Chinese name) is data, not the page's words
+    return await page.evaluate("""() => { const copy = document.body.cloneNode(true);
+        copy.querySelectorAll('[lang]').forEach((el) => el.remove()); document.body.append(copy);
+        copy.style.position = 'absolute'; const text = copy.innerText; copy.remove(); return text; }""")
 
 
 async def walk(site: Site, user_id: str, lead_id: str, lang: str) -> dict[str, list[str]]:

@@ -52,7 +52,7 @@ export async function calendarView({ el, query }) {
       : h("button", { testid: "calendar-confirm", on: { click: act(() => request("POST", `/v1/calendar/${year}/confirm`)) } },
         t("calendar.confirm")));
     clear(days, view.days.map((d) => h("div", { class: "row", data: { date: d.date } },
-      h("b", {}, d.date), " ", t(`calendar.${d.kind}`), " ", d.name, " ", h("span", { class: "muted small" }, t(`calendar.${d.source}`)),
+      h("b", {}, d.date), " ", t(`calendar.${d.kind}`), " ", h("span", { lang: "zh-CN", class: "day-name" }, d.name), " ", h("span", { class: "muted small" }, t(`calendar.${d.source}`)),
       h("button", { class: "ghost", on: { click: act(() => request("DELETE", `/v1/calendar/days/${d.date}`)) } }, t("calendar.remove")))));
     const rows = await get(`/v1/calendar/${year}/audit`);
     clear(audit, rows.length ? rows.map((a) => h("div", {}, formatTime(a.at), " · ", a.actor, " · ", a.action))
