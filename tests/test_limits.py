@@ -92,13 +92,15 @@ async def test_dispatches_at_once_to_a_dealer_one_below_capacity_fill_it_exactly
     async with lab(env, pg_engine) as L:
         for n in (6060, 6061):
             assert (await L.intake(raw_lead(n, preferred_dealer_id="D-SH-2"))).dealer_id == "D-SH-2"
-        await asyncio.gather(*(L.settle(lead_id) for lead_id in L.leads()))
+        for lead_id in L.leads():
+            await L.quiet(lead_id)
         assert counter(pg_engine, "dealer", "D-SH-2") == 2  # one below capacity
 
         answers = await asyncio.gather(*(L.intake(raw_lead(n, preferred_dealer_id="D-SH-2")) for n in range(6062, 6068)))
         assert [a.dealer_id for a in answers].count("D-SH-2") == 1
         assert all(a.dealer_id is not None for a in answers)  # the others went to the next best dealers
-        await asyncio.gather(*(L.settle(lead_id) for lead_id in L.leads()))
+        for lead_id in L.leads():
+            await L.quiet(lead_id)
         with Session(pg_engine) as session:
             held = session.exec(select(Lead).where(Lead.dealer_id == "D-SH-2")).all()
         assert len(held) == 3
