@@ -54,7 +54,7 @@ async def test_declines_at_once_at_the_quota_edge_exactly_the_allowed_number_suc
     """N declines of N leads at the same moment: the quota (20% of pushes) allows N // 2 of them (at least 1)."""
     allowed = max(1, n // 2)
     pushed = 5 * allowed  # 20% of the pushes is exactly `allowed` declines
-    async with lab(env, pg_engine) as L:
+    async with lab(env, pg_engine, record="v6-limits-decline-quota" if n == 2 else None) as L:
         seed_pushes(pg_engine, "D-SH-2", pushed - n, await L.env.get_current_time())
         leads = []
         for k in range(n):
@@ -89,7 +89,7 @@ async def test_declines_at_once_at_the_quota_edge_exactly_the_allowed_number_suc
 
 async def test_dispatches_at_once_to_a_dealer_one_below_capacity_fill_it_exactly(env, pg_engine):
     set_dealer(pg_engine, "D-SH-2", capacity=3)
-    async with lab(env, pg_engine) as L:
+    async with lab(env, pg_engine, record="v6-limits-dispatch-capacity") as L:
         for n in (6060, 6061):
             assert (await L.intake(raw_lead(n, preferred_dealer_id="D-SH-2"))).dealer_id == "D-SH-2"
         for lead_id in L.leads():
@@ -114,7 +114,7 @@ async def test_auto_assignments_at_once_respect_consultants_capacity(env, pg_eng
             cons.max_open_leads = 1
             session.add(cons)
         session.commit()
-    async with lab(env, pg_engine) as L:
+    async with lab(env, pg_engine, record="v6-limits-auto-assign") as L:
         leads = [(await L.intake(raw_lead(n, preferred_dealer_id="D-SH-1"))).lead_id for n in range(6070, 6074)]
         await asyncio.gather(*(L.act(lead_id, manager("D-SH-1"), c.Acknowledge()) for lead_id in leads))
         states = [await L.settle(lead_id) for lead_id in leads]
@@ -125,7 +125,7 @@ async def test_auto_assignments_at_once_respect_consultants_capacity(env, pg_eng
 
 
 async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_clear_409(env, pg_engine):
-    async with api(env, pg_engine) as (http, L):
+    async with api(env, pg_engine, record="v6-limits-claim") as (http, L):
         r = await L.intake(raw_lead(6080, preferred_dealer_id="D-SH-1"))
         await L.act(r.lead_id, manager("D-SH-1"), c.Acknowledge())
         await L.act(r.lead_id, manager("D-SH-1"), c.Assign(consultant_id="d-sh-1-c1"))
