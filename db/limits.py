@@ -149,3 +149,80 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
             spend(session, locks[(kind, subject)], lead_id=state.lead_id, holding=holding, kind=kind, subject=subject,
                   counted_at=now, since_seq=state.seq, now=now, answer={"adopted": True})
         session.commit()
+
+
+# --------------------------------------------------------------------------- reconciling (devtools.reconcile)
+
+
+def _open_leads(session: Session) -> list:
+    from sqlalchemy import func
+
+    from db.models import HoldingRow, Lead
+    from domain.stages import END_STAGES
+
+    holdings = (select(HoldingRow.lead_id, (func.count() - 1).label("n")).group_by(HoldingRow.lead_id).subquery())
+    return session.exec(select(Lead.lead_id, Lead.dealer_id, Lead.consultant_id, Lead.last_seq, holdings.c.n)
+                        .join(holdings, holdings.c.lead_id == Lead.lead_id, isouter=True)
+                        .where(Lead.stage.not_in([s.value for s in END_STAGES]))).all()
+
+
+def counter_drift(engine: Engine) -> list[str]:
+    """What the counters and the ledger say against the read model's open leads (one line per difference)."""
+    from collections import Counter
+
+    with Session(engine) as session:
+        leads = _open_leads(session)
+        active = session.exec(select(LimitReservation).where(LimitReservation.released_at.is_(None),
+                                                             LimitReservation.kind.in_(SLOT_KINDS))).all()
+        counted = {(c.scope, c.subject): c.open for c in session.exec(select(LimitCounter)).all()}
+    want = Counter()
+    for lead_id, dealer_id, consultant_id, _, _ in leads:
+        if dealer_id:
+            want[(DEALER, dealer_id)] += 1
+        if dealer_id and consultant_id:
+            want[(CONSULTANT, consultant_id)] += 1
+    ledger = Counter((r.scope, r.subject) for r in active)
+    out = []
+    for key in sorted(set(want) | set(ledger) | {k for k, v in counted.items() if v}):
+        have, booked, held = counted.get(key, 0), ledger.get(key, 0), want.get(key, 0)
+        if not have == booked == held:
+            out.append(f"limit counter {key[0]} {key[1]}: counter {have}, ledger {booked}, open leads in the read model {held}")
+    return out
+
+
+def repair_counters(engine: Engine, now: datetime) -> None:
+    """Make the ledger hold exactly the read model's open leads' slots, and each counter its ledger's count."""
+    from collections import Counter
+
+    with Session(engine) as session:
+        leads = {lead_id: (dealer_id, consultant_id, seq, n or 0) for lead_id, dealer_id, consultant_id, seq, n
+                 in _open_leads(session)}
+        active = session.exec(select(LimitReservation).where(LimitReservation.released_at.is_(None),
+                                                             LimitReservation.kind.in_(SLOT_KINDS))).all()
+        subjects = {(c.scope, c.subject) for c in session.exec(select(LimitCounter)).all()}
+    with locked(engine) as session:
+        keys = sorted(subjects | {(r.scope, r.subject) for r in active}
+                      | {(DEALER, d) for d, _, _, _ in leads.values() if d}
+                      | {(CONSULTANT, c) for d, c, _, _ in leads.values() if d and c})
+        locks = {key: lock_counter(session, *key) for key in keys}
+        kept = set()
+        for r in active:
+            dealer_id, consultant_id, _, _ = leads.get(r.lead_id, (None, None, 0, 0))
+            if (r.kind == DEALER and r.subject == dealer_id) or (r.kind == CONSULTANT and dealer_id and r.subject == consultant_id):
+                kept.add((r.lead_id, r.kind))
+                continue
+            row = reservation(session, r.lead_id, r.holding, r.kind)
+            row.released_at = now
+            session.add(row)
+        for lead_id, (dealer_id, consultant_id, seq, n) in leads.items():
+            for kind, subject in ((DEALER, dealer_id), (CONSULTANT, consultant_id if dealer_id else None)):
+                if subject and (lead_id, kind) not in kept:
+                    spend(session, None, lead_id=lead_id, holding=n, kind=kind, subject=subject, counted_at=now,
+                          since_seq=seq, now=now, answer={"reconciled": True})
+        session.flush()
+        booked = Counter((r.scope, r.subject) for r in session.exec(select(LimitReservation).where(
+            LimitReservation.released_at.is_(None), LimitReservation.kind.in_(SLOT_KINDS))).all())
+        for key, counter in locks.items():
+            counter.open, counter.updated_at = booked.get(key, 0), now
+            session.add(counter)
+        session.commit()

@@ -193,3 +193,32 @@ def test_a_claim_over_the_consultants_limit_is_refused(pg_engine):
         lead_id="lead-b", dealer_id="D-SH-1", consultant_id="d-sh-1-c1", holding=0, since_seq=1, as_of=now))
     assert ok.allowed and not over.allowed and "limit is 1" in over.reason
     assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+
+
+async def test_reconcile_finds_and_repairs_drifted_limit_counters(env, pg_engine):
+    from datetime import UTC, datetime
+
+    from db import limits
+    from devtools.reconcile import Reconciler
+
+    async with lab(env, pg_engine) as L:
+        for n in (6090, 6091):
+            await L.intake(raw_lead(n, preferred_dealer_id="D-SH-2"))
+        for lead_id in L.leads():
+            await L.quiet(lead_id)
+        assert limits.counter_drift(pg_engine) == []
+        with Session(pg_engine) as session:  # drift: a lost decrement, and a slot the ledger forgot
+            session.merge(LimitCounter(scope="dealer", subject="D-SH-1", open=7))
+            row = session.exec(select(LimitReservation).where(LimitReservation.subject == "D-SH-2")).first()
+            row.released_at = datetime.now(UTC)
+            session.add(row)
+            session.commit()
+        drift = limits.counter_drift(pg_engine)
+        assert any("D-SH-1: counter 7, ledger 0" in line for line in drift)
+        assert any("D-SH-2: counter 2, ledger 1, open leads in the read model 2" in line for line in drift)
+        reconciler = Reconciler(L.client, pg_engine, repair=True)
+        await reconciler._limit_counters()
+        [finding] = reconciler.report.findings
+        assert finding.repaired is True
+        assert limits.counter_drift(pg_engine) == []
+        assert counter(pg_engine, "dealer", "D-SH-2") == 2 and counter(pg_engine, "dealer", "D-SH-1") == 0
