@@ -222,3 +222,43 @@ async def test_reconcile_finds_and_repairs_drifted_limit_counters(env, pg_engine
         assert finding.repaired is True
         assert limits.counter_drift(pg_engine) == []
         assert counter(pg_engine, "dealer", "D-SH-2") == 2 and counter(pg_engine, "dealer", "D-SH-1") == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_migration_fills_the_ledger_and_counters_from_the_open_leads(backend, tmp_path, postgres_engine):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from db.engine import make_engine
+    from db.limits import counter_drift
+    from db.migrate import _config
+
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    else:
+        engine = postgres_engine
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0006")
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.add(Dealer(id="D-1", name="d", brand="Aurora", region="East", city="Shanghai"))
+        session.commit()
+    with Session(engine) as session:
+        for i, (stage, consultant_id) in enumerate([("assigned", "c-1"), ("dispatched", None), ("completed", "c-1")]):
+            session.add(Lead(lead_id=f"lead-{i}", brand="Aurora", customer_key=f"k{i}", customer_name="-", phone="-",
+                             channel="website", stage=stage, furthest_stage=stage, dealer_id="D-1",
+                             consultant_id=consultant_id, created_at=now, updated_at=now, last_seq=5,
+                             workflow_id=f"lead-{i}", run_id="-"))
+            session.add(HoldingRow(lead_id=f"lead-{i}", dealer_id="D-1", started_at=now))
+        session.commit()
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "head")
+    assert counter(engine, "dealer", "D-1") == 2
+    with Session(engine) as session:
+        rows = session.exec(select(LimitReservation).order_by(LimitReservation.lead_id, LimitReservation.kind)).all()
+    assert [(r.lead_id, r.holding, r.kind, r.subject) for r in rows] == [
+        ("lead-0", 0, "consultant", "c-1"), ("lead-0", 0, "dealer", "D-1"), ("lead-1", 0, "dealer", "D-1")]
+    assert [line for line in counter_drift(engine) if "dealer" in line] == []
