@@ -1,5 +1,5 @@
 # The Leadflow image: the API (`uvicorn api.app:app`), the worker (`python worker.py`) and the
-# one-shot setup (`python -m devtools.register_search_attributes`) all run from it.
+# one-shot setup (`python -m ops.register_search_attributes`) all run from it.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,7 +11,8 @@ WORKDIR /app
 
 # The sources are copied one by one (no .venv/ or data/ in the image); add new top-level
 # packages or modules here and in pyproject.toml.
-COPY pyproject.toml worker.py settings.py temporal_client.py ./
+COPY pyproject.toml worker.py ./
+COPY core ./core
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities

@@ -28,15 +28,15 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import all_activities
 from db.engine import default_engine
-from devtools.logging import configure_logging, get_logger
-from settings import Settings, get_settings
-from temporal_client import connect
+from core.logging import configure_logging, get_logger
+from core.settings import Settings, get_settings
+from core.temporal_client import connect
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
 from workflows.webhooks import WebhookFanout
 
 WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow]
-# workflow.logger's lines are rendered by structlog (devtools/logging.py): let the sandbox use the
+# workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama", "better_exceptions"))

@@ -20,7 +20,7 @@ from domain.models import ProjectionRequest
 
 
 def lead_row(req: ProjectionRequest) -> Lead:
-    """The lead's read-model row for this state (devtools.reconcile compares rows with it)."""
+    """The lead's read-model row for this state (ops.reconcile compares rows with it)."""
     s = req.state
     return Lead(
         lead_id=s.lead_id, brand=s.brand, customer_key=s.customer_key,

@@ -16,10 +16,10 @@ from temporalio.client import Client
 from api import edge, errors
 from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
 from db.engine import default_engine
-from devtools.logging import configure_logging, get_logger
+from core.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
-from settings import get_settings
-from temporal_client import connect
+from core.settings import get_settings
+from core.temporal_client import connect
 
 
 def create_app(client: Client | None = None, engine: Engine | None = None, policy: Policy | None = None,

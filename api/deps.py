@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -11,14 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from core.security import hash_token
 from db.models import Dealer, User
 from domain.models import Actor
 from domain.policy import Policy
 from domain.stages import Role
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def get_client(request: Request) -> Client:
@@ -50,7 +46,7 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 TaskQueueDep = Annotated[str, Depends(get_task_queue)]
 
-_bearer = HTTPBearer(auto_error=False, description="A user's token (see `python -m devtools.users`)")
+_bearer = HTTPBearer(auto_error=False, description="A user's token (see `python -m ops.users`)")
 
 
 def current_actor(

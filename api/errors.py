@@ -19,7 +19,7 @@ from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.edge import MAX_BODY_BYTES
-from devtools.logging import get_logger
+from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
 from domain.customers import InvalidPhone
 from workflows.gateway import ActionRefused, LeadNotFound

@@ -2,7 +2,7 @@
 
     python -m bench.bare          (its worker: task queue bench-bare, the stack's TEMPORAL_ADDRESS)
 
-Same SDK, same data converter (temporal_client.connect), same default sandbox and the same
+Same SDK, same data converter (core.temporal_client.connect), same default sandbox and the same
 server as the lead worker; nothing of Leadflow inside.
 """
 
@@ -48,8 +48,8 @@ async def run_one(client, workflow_id: str, timer_seconds: float) -> str:
 async def main() -> None:
     from temporalio.worker import Worker
 
-    from settings import get_settings
-    from temporal_client import connect
+    from core.settings import get_settings
+    from core.temporal_client import connect
 
     client = await connect(get_settings())
     worker = Worker(client, task_queue=TASK_QUEUE, workflows=[BareWorkflow], activities=[bare_activity])

@@ -9,8 +9,9 @@ grow with the open leads. For each size, in order, on one stack:
 1. Background: open leads are added until the read model holds that many (the sizes grow, so the second size
    adds to the first's). `--seed state` (the default) starts real lead workflows with the state the intake
    would decide (bench.clocks' StateSeeder; their projection adopts the dealer's slot in the ledger, as any
-   lead's does); `--seed rows` writes only their read-model rows and then rebuilds the ledger and counters
-   (`db.limits.repair_counters`, what `devtools.reconcile --repair` does): minutes instead of hours for
+   lead's does); `--seed rows` writes only their read-model rows (bench.background, PostgreSQL only) and then
+   rebuilds the ledger and counters
+   (`db.limits.repair_counters`, what `ops.reconcile --repair` does): minutes instead of hours for
    100,000, and dispatch reads nothing else of them (the idle cost of their workflows is bench.clocks').
 2. Probes: `--probe-leads` raw leads POSTed to /v1/leads as lead ops at a steady `--rate` (open loop), through
    the real intake, scoring, dispatch (the slot reserved under the dealer's lock) and notification. Intake
@@ -35,36 +36,6 @@ import httpx
 from bench.intake import inbox_latency, post_lead
 from bench.stack import Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
 
-SEED_CHUNK = 5000
-
-
-def seed_rows(stack: Stack, raws: list, start: int) -> None:
-    """Open leads as read-model rows only (lead, holding), spread over the brand's dealers in turn."""
-    from sqlalchemy import insert
-
-    from db.models import HoldingRow, Lead
-
-    dealers: dict[str, list[tuple[str, str]]] = {}
-    for dealer_id, brand, region in stack.sql("SELECT id, brand, region FROM dealer WHERE active ORDER BY id"):
-        dealers.setdefault(brand, []).append((dealer_id, region))
-    now = datetime.now(UTC)
-    for at in range(0, len(raws), SEED_CHUNK):
-        leads, holdings = [], []
-        for i, raw in enumerate(raws[at:at + SEED_CHUNK], start=start + at):
-            dealer_id, region = dealers[raw.brand][i % len(dealers[raw.brand])]
-            lead_id = f"lead-bench-{i:07d}"
-            leads.append(dict(lead_id=lead_id, brand=raw.brand, customer_key=f"bench-{i}", customer_name="-",
-                              phone="-", city=raw.city, series=raw.series, channel=raw.channel.value,
-                              stage="dispatched", furthest_stage="dispatched", grade="B", score=60.0, region=region,
-                              dealer_id=dealer_id, created_at=now, updated_at=now, last_seq=3, workflow_id=lead_id,
-                              run_id="-", clocks=[], score_items=[], detail={}))
-            holdings.append(dict(lead_id=lead_id, dealer_id=dealer_id, started_at=now))
-        with stack.engine.begin() as conn:
-            conn.execute(insert(Lead), leads)
-            conn.execute(insert(HoldingRow), holdings)
-        log(f"seeded {at + len(leads)} of {len(raws)} lead rows")
-
-
 async def grow_to(stack: Stack, args, size: int, background: list, have: int, seeder) -> float:
     """Add open leads until `size`; answers the seconds it took."""
     t0 = time.time()
@@ -72,8 +43,10 @@ async def grow_to(stack: Stack, args, size: int, background: list, have: int, se
     if not batch:
         return 0.0
     if args.seed == "rows":
-        seed_rows(stack, batch, have)
+        from bench.background import seed_open_leads
         from db.limits import repair_counters
+
+        seed_open_leads(stack.engine, len(batch), prefix=f"BG{size}")
 
         repair_counters(stack.engine, datetime.now(UTC))
     else:

@@ -300,7 +300,7 @@ class Stack:
         os.environ.update({k: v for k, v in self.env.items() if k.startswith(("TEMPORAL_", "LEADFLOW_", "DATABASE_"))})
         for key in ("TEMPORAL_API_KEY", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY"):
             os.environ.pop(key, None)
-        from settings import get_settings
+        from core.settings import get_settings
 
         get_settings.cache_clear()
         await self._connect()
@@ -363,8 +363,8 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
     async def _connect(self, timeout: float = 60) -> None:
-        from temporal_client import connect
-        from settings import get_settings
+        from core.temporal_client import connect
+        from core.settings import get_settings
         from workflows.search_attributes import register
 
         deadline = time.monotonic() + timeout

@@ -41,7 +41,7 @@ def init_db(engine: Engine) -> None:
 
 @lru_cache
 def default_engine() -> Engine:
-    from settings import get_settings
+    from core.settings import get_settings
 
     engine = make_engine(get_settings().database_url)
     init_db(engine)

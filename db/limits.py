@@ -16,7 +16,7 @@ or a replayed workflow task finds its own row and gets the same answer: it never
 The projection gives slots back (`sync_lead`): when a lead leaves its dealer or consultant, or closes, its
 row is released and the counter moves back, under the same lock. It also adopts a lead that holds a slot it
 never reserved (a lead ops' forced dispatch, a manager's manual assignment, leads older than the ledger), so
-the counters always say what the read model's open leads say; `devtools.reconcile` checks that.
+the counters always say what the read model's open leads say; `ops.reconcile` checks that.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
         session.commit()
 
 
-# --------------------------------------------------------------------------- reconciling (devtools.reconcile)
+# --------------------------------------------------------------------------- reconciling (ops.reconcile)
 
 
 def _open_leads(session: Session) -> list:

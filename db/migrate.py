@@ -34,7 +34,7 @@ def revision(engine: Engine, message: str) -> None:
 
 if __name__ == "__main__":
     from db.engine import make_engine
-    from settings import get_settings
+    from core.settings import get_settings
 
     engine = make_engine(get_settings().database_url)
     if len(sys.argv) > 2 and sys.argv[1] == "revision":

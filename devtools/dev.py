@@ -172,7 +172,7 @@ def server_command(temporal: str, namespace: str) -> list[str]:
 def local_codec_keys(data: Path = DATA) -> str:
     """LEADFLOW_CODEC_KEYS for the local stack: data/codec.key, made once (a fresh random key), kept with the
     Temporal data it decrypts (--fresh deletes both)."""
-    from temporal_client import new_key, parse_keys
+    from core.temporal_client import new_key, parse_keys
 
     path = data / "codec.key"
     if not path.exists():
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"==> --fresh: deleting {DATA}")
         shutil.rmtree(DATA)
     DATA.mkdir(exist_ok=True)
-    from settings import Settings
+    from core.settings import Settings
 
     if Settings().codec_keys is None:  # neither the environment nor .env names keys: the local stack's own
         env["LEADFLOW_CODEC_KEYS"] = local_codec_keys()

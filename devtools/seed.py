@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from db.engine import default_engine
 from db.models import Consultant, Dealer, User
 from devtools.network import generate_dealers
-from devtools.users import issue_token
+from ops.users import issue_token
 from domain.stages import Role
 
 BRAND = "Aurora"

@@ -239,8 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.parallel < 1 or args.limit < 0:
         parser.error("--parallel is at least 1 and --limit at least 0")
 
-    from settings import get_settings
-    from temporal_client import connect
+    from core.settings import get_settings
+    from core.temporal_client import connect
     from worker import SANDBOX, WORKFLOWS
 
     async def go() -> Report:

@@ -16,9 +16,9 @@ import pytest_asyncio
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
-from api.deps import hash_token
-from settings import Settings
-from temporal_client import data_converter, new_key
+from core.security import hash_token
+from core.settings import Settings
+from core.temporal_client import data_converter, new_key
 from db.engine import init_db, make_engine
 from tests.fixtures import CONSULTANTS, DEALERS, USERS
 from workflows import lead_ids
@@ -32,7 +32,7 @@ lead_ids.configure(TEST_LEAD_ID_KEYS)
 
 
 def suite_converter():
-    """The production data converter (temporal_client.data_converter) with the test keys."""
+    """The production data converter (core.temporal_client.data_converter) with the test keys."""
     return data_converter(Settings(codec_keys=TEST_CODEC_KEYS))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from settings import Settings
+from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def test_compose_gives_our_services_only_settings_the_code_reads():
         env = service.get("environment", {})
         names = set(env) if isinstance(env, dict) else {re.split(r"[=:]", item)[0] for item in env}
         unknown = {n for n in names if n.startswith(("TEMPORAL_", "LEADFLOW_", "DATABASE_"))} - known
-        assert not unknown, f"{name} sets {sorted(unknown)} that settings.py does not read"
+        assert not unknown, f"{name} sets {sorted(unknown)} that core/settings.py does not read"
         assert {"TEMPORAL_ADDRESS", "DATABASE_URL"} <= names or name == "setup"
 
 
@@ -96,7 +96,7 @@ def test_the_worker_scales_and_setup_migrates_and_registers_before_anything_star
     assert "container_name" not in worker, "a fixed container name stops `--scale worker=N`"
     assert all(":" not in str(port) for port in worker.get("ports", [])), "a fixed host port stops `--scale worker=N`"
     setup = " ".join(services["setup"]["command"])
-    assert "python -m db.migrate" in setup and "python -m devtools.register_search_attributes" in setup
+    assert "python -m db.migrate" in setup and "python -m ops.register_search_attributes" in setup
     for name in ("api", "worker"):
         assert services[name]["depends_on"]["setup"]["condition"] == "service_completed_successfully"
 

@@ -34,7 +34,7 @@ Afterwards, once nothing is pending and no clock is due for QUIET_FOR, it assert
     and review decision received, and an event received twice only if its first copy arrived at
     most 2 s before (0.5 s after) a worker kill (the at-least-once window: 2xx seen, record not yet
     written), with identical bytes, so a receiver deduplicating by id sees it once;
-  - `python -m devtools.reconcile --since 1d` exits 0 with no drift; then a deleted row, an edited
+  - `python -m ops.reconcile --since 1d` exits 0 with no drift; then a deleted row, an edited
     stage and an orphan row are found, repaired, and a second pass is clean.
 
 Size (defaults in brackets; the README has the numbers of bigger runs):
@@ -78,14 +78,14 @@ from activities.webhooks import ALERT_RAISED, DISPATCHED, REVIEW_DECIDED
 from db.engine import aware, init_db, make_engine
 from db.models import (ClockRun, Consultant, Dealer, Lead, Notification, TimelineEntry, User, WebhookDelivery,
                        WebhookSubscription)
-from devtools.reconcile import last_projection, reconcile
+from ops.reconcile import last_projection, reconcile
 from domain import commands as c
 from domain.clocks import SURVIVE_END
 from domain.models import Actor, LeadState
 from domain.policy import Clocks, Policy, load_policy
 from domain.stages import LeadStage, Role
-from settings import Settings
-from temporal_client import connect
+from core.settings import Settings
+from core.temporal_client import connect
 from tests.conftest import POSTGRES_URL, _binary, seed
 from tests.fixtures import CALL_CENTER, OPS, raw_lead
 from workflows import gateway
@@ -724,7 +724,7 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         # -- the read model matches the workflows: the command, then drift injected and repaired
         cli_env = os.environ | {"TEMPORAL_ADDRESS": stack.address, "DATABASE_URL": database_url,
                                 "LEADFLOW_TASK_QUEUE": TASK_QUEUE}
-        command = [sys.executable, "-m", "devtools.reconcile", "--since", "1d", "--settle", "1"]
+        command = [sys.executable, "-m", "ops.reconcile", "--since", "1d", "--settle", "1"]
         done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, env=cli_env, capture_output=True, text=True,
                                        timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.import_csv import ImportFailed, Progress, import_csv
+from ops.import_csv import ImportFailed, Progress, import_csv
 from domain import commands as c
 from workflows.lead_ids import new_lead_id
 from tests.fixtures import BRAND, CALL_CENTER
@@ -261,7 +261,7 @@ class TestCommandLine:
     """The thin main(): exit codes and messages (a dry run needs no Temporal server)."""
 
     def cli(self, *args) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "devtools.import_csv", *map(str, args)], cwd=ROOT,
+        return subprocess.run([sys.executable, "-m", "ops.import_csv", *map(str, args)], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
 
     def test_exit_codes(self, tmp_path):

@@ -9,7 +9,7 @@ from sqlmodel import Session, func, select
 from temporalio.service import RPCError
 
 from db.models import Lead
-from devtools.import_csv import import_csv
+from ops.import_csv import import_csv
 from domain.customers import normalize_phone
 from tests.test_api import api, auth, body
 from workflows import gateway

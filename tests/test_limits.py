@@ -199,7 +199,7 @@ async def test_reconcile_finds_and_repairs_drifted_limit_counters(env, pg_engine
     from datetime import UTC, datetime
 
     from db import limits
-    from devtools.reconcile import Reconciler
+    from ops.reconcile import Reconciler
 
     async with lab(env, pg_engine) as L:
         for n in (6090, 6091):

@@ -11,7 +11,7 @@ from temporalio.client import Client
 
 from domain import commands as c
 from domain.policy import load_policy
-from settings import Settings
+from core.settings import Settings
 from tests.fixtures import OPS, manager, raw_lead
 from worker import build_worker
 from workflows import gateway

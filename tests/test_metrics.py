@@ -40,7 +40,7 @@ from domain.clocks import CLOCKS
 from domain.models import AppealCase, ClockState
 from domain.policy import load_policy
 from domain.stages import LeadStage
-from settings import Settings, get_settings
+from core.settings import Settings, get_settings
 from tests.conftest import _binary, token_for
 from tests.fixtures import OPS, raw_lead
 from tests.test_lifecycle_rules import NOW as RULES_NOW, POLICY, REVIEWER, base_state

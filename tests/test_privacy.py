@@ -28,11 +28,11 @@ from temporalio.worker import Replayer
 from api.routes.codec import COOKIE
 from db.engine import make_engine
 from devtools import dev
-from devtools.logging import get_logger, mask_phones_in
+from core.logging import get_logger, mask_phones_in
 from domain import commands as c
 from domain.policy import load_policy
-from settings import Settings, get_settings
-from temporal_client import (ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys)
+from core.settings import Settings, get_settings
+from core.temporal_client import (ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys)
 from tests.conftest import TEST_CODEC_KEYS, suite_converter
 from tests.fixtures import OPS, manager, raw_lead
 from tests.harness import payloads_in as harness_payloads_in

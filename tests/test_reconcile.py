@@ -1,4 +1,4 @@
-"""devtools.reconcile: the read model compared with the lead workflows, drift found and repaired.
+"""ops.reconcile: the read model compared with the lead workflows, drift found and repaired.
 
 Each test takes its own raw_lead numbers (1200-1249). Most run on the time-skipping server with the
 leads named; listing them from visibility needs a real dev server. tests/test_faults.py runs the
@@ -22,10 +22,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import ClockRun, Lead, TimelineEntry
-from devtools.reconcile import main, parse_since, reconcile
+from ops.reconcile import main, parse_since, reconcile
 from domain import commands as c
 from domain.policy import load_policy
-from settings import get_settings
+from core.settings import get_settings
 from tests.conftest import _binary
 from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
 from tests.harness import lab

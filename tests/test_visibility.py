@@ -74,7 +74,7 @@ async def test_the_compose_setup_creates_the_namespace_and_registers_the_search_
         created = subprocess.run(["sh", str(root / "deploy/temporal/create-namespace.sh")], env=env,
                                  capture_output=True, text=True, timeout=120)
         assert created.returncode == 0, created.stdout + created.stderr
-        registered = subprocess.run([sys.executable, "-m", "devtools.register_search_attributes", "--timeout", "30"],
+        registered = subprocess.run([sys.executable, "-m", "ops.register_search_attributes", "--timeout", "30"],
                                     cwd=root, env=env, capture_output=True, text=True, timeout=120)
         assert registered.returncode == 0, registered.stdout + registered.stderr
     described = await dev_server.client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))

@@ -5,7 +5,7 @@
 const ZH = {
   app: { title: "线索管理", brand: "Leadflow 线索平台" },
   ui: {
-    signIn: "登录", signOut: "退出", token: "访问令牌", tokenHint: "粘贴您的访问令牌（由管理员通过 python -m devtools.users create 生成，或见运行命令的输出）",
+    signIn: "登录", signOut: "退出", token: "访问令牌", tokenHint: "粘贴您的访问令牌（由管理员通过 python -m ops.users create 生成，或见运行命令的输出）",
     signInTitle: "登录经销商门户 / 主机厂控制台", badToken: "令牌无效或已停用", loading: "加载中…", empty: "暂无数据",
     retry: "重试", back: "返回", more: "加载更多", all: "全部", any: "不限", yes: "是", no: "否", none: "无",
     submit: "提交", cancel: "取消", close: "关闭", done: "已完成", refresh: "刷新", updated: "已更新",
@@ -146,7 +146,7 @@ const ZH = {
 const EN = {
   app: { title: "Leads", brand: "Leadflow" },
   ui: {
-    signIn: "Sign in", signOut: "Sign out", token: "Access token", tokenHint: "Paste your access token (issued with python -m devtools.users create, or printed by the run command)",
+    signIn: "Sign in", signOut: "Sign out", token: "Access token", tokenHint: "Paste your access token (issued with python -m ops.users create, or printed by the run command)",
     signInTitle: "Dealer portal / OEM console", badToken: "Unknown or inactive token", loading: "Loading…", empty: "Nothing here",
     retry: "Retry", back: "Back", more: "Load more", all: "All", any: "Any", yes: "Yes", no: "No", none: "None",
     submit: "Submit", cancel: "Cancel", close: "Close", done: "Done", refresh: "Refresh", updated: "Updated",

@@ -7,7 +7,7 @@ the older keys, then the legacy unkeyed id, and a customer whose lead already ex
 there (duplicate detection, idempotent intake and the customer's later leads all follow it).
 
 LEADFLOW_LEAD_ID_KEYS is `id:base64key[,id:base64key...]`, newest first (the same shape as the codec keys;
-`python -c "from temporal_client import new_key; print(new_key('ids-2026'))"`). Rotation: put the new key
+`python -c "from core.temporal_client import new_key; print(new_key('ids-2026'))"`). Rotation: put the new key
 first and keep every older key for as long as leads made with it may come back (their customers' next
 leads follow the older id). Unset (a local run): `data/lead-id.key`, made once.
 """
@@ -25,7 +25,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.customers import lead_id_candidates
-from settings import get_settings
+from core.settings import get_settings
 
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "data" / "lead-id.key"
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -33,10 +33,10 @@ from temporalio.api.common.v1 import Payloads
 
 from api.access import LEAD_OPS, require
 from api.deps import SessionDep, current_actor
-from devtools.logging import get_logger
+from core.logging import get_logger
 from domain.models import Actor
-from settings import get_settings
-from temporal_client import CodecError
+from core.settings import get_settings
+from core.temporal_client import CodecError
 
 PREFIX = "/codec"
 COOKIE = "leadflow_codec"

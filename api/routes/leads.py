@@ -19,7 +19,7 @@ from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, 
                          LeadPage, LeadSummary, TimelineView)
 from db import intake_keys
 from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
-from devtools.logging import get_logger
+from core.logging import get_logger
 from domain import commands as c
 from domain import visibility
 from domain.clocks import CLOCKS

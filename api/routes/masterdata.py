@@ -18,7 +18,7 @@ from api.deps import ActorDep, SessionDep
 from api.errors import responses
 from api.schemas import ConsultantView, DealerView
 from db.models import Consultant, Dealer, Lead, User
-from devtools.users import UserError, create_user
+from ops.users import UserError, create_user
 from domain.stages import DEALER_ROLES, END_STAGES, Role
 
 router = APIRouter(tags=["master data"])

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import NowDep, SessionDep, current_time  # noqa: F401 (tests pin current_time)
 from db import metrics as product
-from settings import get_settings
+from core.settings import get_settings
 
 router = APIRouter(include_in_schema=False)
 

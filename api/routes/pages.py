@@ -33,7 +33,7 @@ from domain import visibility
 from domain.clocks import CLOCKS
 from domain.models import Actor
 from domain.stages import DEALER_ROLES
-from settings import get_settings
+from core.settings import get_settings
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 

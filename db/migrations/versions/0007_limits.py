@@ -52,7 +52,7 @@ END = "('completed', 'closed_invalid', 'closed_lost')"
 
 def backfill() -> None:
     """Open leads already held spend their dealer's and consultant's slot; the counters start from them
-    (the same figures `python -m devtools.reconcile` computes)."""
+    (the same figures `python -m ops.reconcile` computes)."""
     empty = "CAST('{}' AS JSON)" if op.get_bind().dialect.name == "postgresql" else "'{}'"
     holding_no = "(SELECT count(*) FROM holding h WHERE h.lead_id = l.lead_id) - 1"
     for kind, column in (("dealer", "dealer_id"), ("consultant", "consultant_id")):

@@ -1,6 +1,6 @@
 """Register the lead's search attributes on a Temporal server: the docker compose `setup` service.
 
-    python -m devtools.register_search_attributes [--timeout SECONDS]
+    python -m ops.register_search_attributes [--timeout SECONDS]
 
 Connects as every Leadflow process does (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, and an API key or
 client certificate when set), and retries until the server answers and the namespace exists (the
@@ -15,9 +15,9 @@ import asyncio
 import sys
 import time
 
-from devtools.cli import exit_now
-from settings import get_settings
-from temporal_client import connect
+from ops.cli import exit_now
+from core.settings import get_settings
+from core.temporal_client import connect
 from workflows.search_attributes import ALL_KEYS, register
 
 

@@ -1,24 +1,23 @@
 """Create a user and print their bearer token (only its hash is stored).
 
-    python -m devtools.users create --id ops-wang --name "Wang Fang" --role lead_ops
-    python -m devtools.users create --id sh1-li --name "Li Lei" --role consultant --dealer D-SH-01 --series A5,A7
+    python -m ops.users create --id ops-wang --name "Wang Fang" --role lead_ops
+    python -m ops.users create --id sh1-li --name "Li Lei" --role consultant --dealer D-SH-01 --series A5,A7
 """
 
 from __future__ import annotations
 
 import argparse
-import secrets
 
 from sqlmodel import Session
 
-from api.deps import hash_token
+from core.security import hash_token, new_token
 from db.engine import default_engine
 from db.models import Consultant, Dealer, User
 from domain.stages import DEALER_ROLES, Role
 
 
 def issue_token(session: Session, user: User) -> str:
-    token = "lf_" + secrets.token_urlsafe(24)
+    token = new_token()
     user.token_hash = hash_token(token)
     session.add(user)
     return token
@@ -48,7 +47,7 @@ def create_user(session: Session, user_id: str, name: str, role: Role, dealer_id
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m devtools.users")
+    parser = argparse.ArgumentParser(prog="python -m ops.users")
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create", help="create (or re-issue the token of) a user")
     create.add_argument("--id", required=True)

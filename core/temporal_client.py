@@ -30,7 +30,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 from temporalio.runtime import Runtime
 
-from settings import Settings
+from core.settings import Settings
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -68,7 +68,7 @@ def parse_keys(text: str) -> dict[str, bytes]:
             raise CodecError(f"LEADFLOW_CODEC_KEYS key {key_id!r} is not valid base64") from None
         if len(key) != 32:
             raise CodecError(f"LEADFLOW_CODEC_KEYS key {key_id!r} is {len(key)} bytes; AES-256 needs 32 "
-                             "(generate one with: python -c \"from temporal_client import new_key; print(new_key('k1'))\")")
+                             "(generate one with: python -c \"from core.temporal_client import new_key; print(new_key('k1'))\")")
         keys[key_id] = key
     if not keys:
         raise CodecError("LEADFLOW_CODEC_KEYS holds no key")
@@ -134,7 +134,7 @@ def data_converter(settings: Settings) -> DataConverter:
     """The one data converter: the worker, the API, the tools, the replayer and the tests use it."""
     codec = codec_for(settings)
     if codec is None:
-        from devtools.logging import get_logger
+        from core.logging import get_logger
 
         get_logger("privacy").warning(
             "payload encryption is off: customer names and phones go to Temporal in clear; set LEADFLOW_CODEC_KEYS "

@@ -1,6 +1,6 @@
 """Import raw leads from a CSV file (线索导入): one row, one raw lead, through the same intake as the API.
 
-    python -m devtools.import_csv FILE.csv [--brand Aurora] [--channel autohome] [--concurrency 8]
+    python -m ops.import_csv FILE.csv [--brand Aurora] [--channel autohome] [--concurrency 8]
                                            [--errors PATH] [--dry-run]
 
 Columns are matched by their header, Chinese or English (姓名/name, 手机/phone, 城市/city, 车系/series,
@@ -51,8 +51,8 @@ from domain.lifecycle import duplicate_outcome
 from domain.models import Actor, Channel, RawLead, Timeframe
 from domain.policy import Policy, load_policy
 from domain.stages import Role
-from settings import get_settings
-from temporal_client import connect
+from core.settings import get_settings
+from core.temporal_client import connect
 from workflows import gateway, lead_ids
 
 IMPORT_ACTOR = Actor(user_id="csv-import", role=Role.SYSTEM, name="CSV import")
@@ -452,7 +452,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m devtools.import_csv", description=__doc__.partition("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ops.import_csv", description=__doc__.partition("\n")[0])
     parser.add_argument("file", help="the CSV file (UTF-8 or GBK, comma- or tab-separated)")
     parser.add_argument("--brand", help="the brand of rows without a 品牌/brand cell")
     parser.add_argument("--channel", type=Channel, choices=list(Channel),

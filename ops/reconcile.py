@@ -1,9 +1,9 @@
 """Compare the read model with the lead workflows, report drift per lead, and repair it.
 
-    python -m devtools.reconcile                  # report only
-    python -m devtools.reconcile --repair         # rewrite the drifted leads
-    python -m devtools.reconcile --since 24h      # running leads and those closed in the last 24 h
-    python -m devtools.reconcile --lead lead-aurora-... --lead ...
+    python -m ops.reconcile                  # report only
+    python -m ops.reconcile --repair         # rewrite the drifted leads
+    python -m ops.reconcile --since 24h      # running leads and those closed in the last 24 h
+    python -m ops.reconcile --lead lead-aurora-... --lead ...
 
 The workflows are the truth. A running lead answers the `lead` query (a worker must run); a closed
 one is read from the end of its history: the last state its workflow projected. For each lead the
@@ -518,7 +518,7 @@ def parse_since(text: str, now: Callable[[], datetime] = lambda: datetime.now(UT
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m devtools.reconcile", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m ops.reconcile", description=__doc__.split("\n\n")[0])
     p.add_argument("--repair", action="store_true", help="rewrite drifted leads from their workflows; delete orphan rows")
     p.add_argument("--since", type=parse_since, help="only leads running or closed since then: '24h', '7d' or ISO 8601")
     p.add_argument("--lead", action="append", dest="lead_ids", metavar="LEAD_ID", help="only this lead (repeatable)")
@@ -530,8 +530,8 @@ def parser() -> argparse.ArgumentParser:
 
 async def main(argv: list[str] | None = None) -> int:
     from db.engine import make_engine
-    from settings import get_settings
-    from temporal_client import connect
+    from core.settings import get_settings
+    from core.temporal_client import connect
 
     args = parser().parse_args(argv)
     settings = get_settings()

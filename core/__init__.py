@@ -1,0 +1,1 @@
+"""What every Leadflow process shares: settings, logging, the Temporal client, security helpers."""
