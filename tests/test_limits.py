@@ -52,6 +52,15 @@ def seed_pushes(engine, dealer_id: str, count: int, at) -> None:
 @pytest.mark.parametrize("n, first", [(2, 6000), (5, 6010), (20, 6030)])
 async def test_declines_at_once_at_the_quota_edge_exactly_the_allowed_number_succeed(env, pg_engine, n, first):
     """N declines of N leads at the same moment: the quota (20% of pushes) allows N // 2 of them (at least 1)."""
+    await declines_at_once(env, pg_engine, n, first)
+
+
+async def test_declines_at_once_on_sqlite_take_turns_too(env, engine):
+    """SQLite has one writer: the reservation's transaction begins IMMEDIATE, so the same holds there."""
+    await declines_at_once(env, engine, 5, 6100)
+
+
+async def declines_at_once(env, pg_engine, n: int, first: int) -> None:
     allowed = max(1, n // 2)
     pushed = 5 * allowed  # 20% of the pushes is exactly `allowed` declines
     async with lab(env, pg_engine, record="v6-limits-decline-quota" if n == 2 else None) as L:
