@@ -25,6 +25,17 @@ from tests.test_api import api, auth
 from workflows.gateway import ActionRefused
 
 
+def _limits_migration():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "db" / "migrations" / "versions" / "0007_limits.py"
+    spec = importlib.util.spec_from_file_location("limits_migration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def counter(engine, scope: str, subject: str) -> int:
     with Session(engine) as session:
         row = session.get(LimitCounter, (scope, subject))
@@ -243,14 +254,16 @@ def test_the_migration_fills_the_ledger_and_counters_from_the_open_leads(backend
     from db.limits import counter_drift
     from db.migrate import _config
 
+    LIMITS_MIGRATION = _limits_migration()
+
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
     else:
         engine = postgres_engine
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), "0006")
+    with engine.begin() as connection:  # the revision before the limits' (0007_limits.py)
+        command.upgrade(_config(connection), LIMITS_MIGRATION.down_revision)
     now = datetime.now(UTC)
     with Session(engine) as session:
         session.add(Dealer(id="D-1", name="d", brand="Aurora", region="East", city="Shanghai"))

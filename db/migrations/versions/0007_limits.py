@@ -1,7 +1,7 @@
 """limits shared by many leads (issue 12.2): the reservation ledger and the per-dealer/consultant counters
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0013
 Create Date: 2026-12-06 02:22:57.198643
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes  # noqa: F401
 
 
 revision = '0007'
-down_revision = '0006'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
