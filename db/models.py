@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -260,3 +260,19 @@ class IntakeKey(SQLModel, table=True):
     external_id: str = Field(primary_key=True, max_length=128)
     fingerprint: str = Field(max_length=64)  # sha256 of the normalized raw lead: no customer data in clear
     claimed_at: datetime
+
+
+# ---- issue 13, find a customer: what a search matches, so no phone is ever scanned in the clear ----
+class LeadLookup(SQLModel, table=True):
+    """Search keys of a lead, written by the projection: `name` (the customer's name, case-folded, matched
+    by prefix) and `phone4` (the phone's last 4 digits). A full phone is matched on `lead.customer_key` (a
+    hash of the E.164 number), a lead id on the key, an external id on `raw_lead.external_id`."""
+
+    __tablename__ = "lead_lookup"
+    __table_args__ = (Index("ix_lead_lookup_kind_value", "kind", "value", postgresql_ops={"value": "varchar_pattern_ops"}),)
+    lead_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(primary_key=True, max_length=16)  # name | phone4
+    value: str = Field(primary_key=True, max_length=128)
+
+
+Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)

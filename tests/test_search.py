@@ -1,0 +1,65 @@
+"""Find a customer (issue 13 section 3): GET /v1/leads?q= by name, phone (any format, whole or last 4 digits),
+lead id and external id; a dealer finds only what it may see; the phone is matched on keys, never in clear."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from db.models import LeadLookup
+from domain import search
+from tests.test_api import api, auth, body
+
+
+def test_a_query_means_a_name_a_phone_or_its_last_4_digits():
+    assert search.parse("  ") is None
+    assert search.parse("1234").phone4 == "1234" and search.parse("1234").name_prefix is None
+    full = search.parse("+86 138-0000-0601")
+    assert full.customer_key == search.parse("13800000601").customer_key is not None
+    assert search.parse("张").name_prefix == "张" and search.parse("Li Lei").name_prefix == "li lei"
+    assert search.lookup_keys("  Li   Lei ", "+8613800000601") == {("name", "li lei"), ("phone4", "0601")}
+
+
+async def _found(http, user: str, q: str) -> list[str]:
+    answer = await http.get("/v1/leads", params={"q": q}, headers=auth(user))
+    assert answer.status_code == 200, answer.text
+    return [row["customer_name"] for row in answer.json()["items"]]
+
+
+async def test_search_finds_a_lead_by_name_phone_last_4_lead_id_and_external_id_within_the_callers_sight(env, engine):
+    async with api(env, engine) as (http, L):
+        sh = (await http.post("/v1/leads", json=body(601, customer_name="张伟", external_id="ext-zw-1"),
+                              headers=auth("ops"))).json()
+        gz = (await http.post("/v1/leads", json=body(602, customer_name="张敏", city="Guangzhou"),
+                              headers=auth("ops"))).json()
+        assert sh["dealer_id"] == "D-SH-1" and gz["dealer_id"] == "D-GZ-1"
+        assert sorted(await _found(http, "ops", "张")) == ["张伟", "张敏"]
+        assert await _found(http, "ops", "张伟") == ["张伟"]
+        assert await _found(http, "ops", "0601") == ["张伟"]  # the last 4 digits
+        assert await _found(http, "ops", "138 0000 0602") == ["张敏"]  # the whole number, any format
+        assert await _found(http, "ops", "+86-138-0000-0601") == ["张伟"]
+        assert await _found(http, "ops", sh["lead_id"]) == ["张伟"]
+        assert await _found(http, "ops", "ext-zw-1") == ["张伟"]
+        assert await _found(http, "ops", "王") == [] and await _found(http, "ops", "9999") == []
+        assert await _found(http, "ops", "%") == []  # a wildcard is a character, not a pattern
+        # a dealer finds only the leads it may see: the other dealer's customer is as unknown as nobody
+        assert await _found(http, "d-sh-1-mgr", "张") == ["张伟"]
+        assert await _found(http, "d-sh-1-mgr", "0602") == [] and await _found(http, "d-sh-1-mgr", gz["lead_id"]) == []
+        assert await _found(http, "d-gz-1-mgr", "138 0000 0601") == []
+        # search combines with the other filters
+        answer = await http.get("/v1/leads", params={"q": "张", "dealer_id": "D-GZ-1"}, headers=auth("ops"))
+        assert [r["customer_name"] for r in answer.json()["items"]] == ["张敏"]
+        too_long = await http.get("/v1/leads", params={"q": "x" * 65}, headers=auth("ops"))
+        assert too_long.status_code == 422 and "q" in too_long.text
+        with Session(engine) as session:  # the keys: a name and 4 digits, never the whole phone
+            rows = session.exec(select(LeadLookup).where(LeadLookup.lead_id == sh["lead_id"])).all()
+            assert {(r.kind, r.value) for r in rows} == {("name", "张伟"), ("phone4", "0601")}
+
+
+@pytest.mark.postgres
+def test_the_search_keys_have_their_indexes_in_postgresql(pg_engine):
+    from sqlalchemy import text
+    with pg_engine.connect() as conn:
+        indexes = {r[0] for r in conn.execute(text(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('lead_lookup', 'raw_lead')"))}
+    assert {"ix_lead_lookup_kind_value", "ix_raw_lead_external_id"} <= indexes
