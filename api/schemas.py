@@ -17,6 +17,7 @@ class ClockView(BaseModel):
     started_at: datetime
     deadline: datetime | None
     paused: bool
+    lapsed: bool = False  # ran out and still waits for its action (domain/overdue.py): late by now - deadline
 
 
 class TimelineView(BaseModel):

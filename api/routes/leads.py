@@ -12,6 +12,7 @@ from sqlalchemy import exists, func, union_all
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
+from api.lapsed import lapsed_clocks
 from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
@@ -233,8 +234,9 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
                               budget=p.budget, timeframe=p.timeframe.value),
         score_items=state.score_items,
-        clocks=[ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
-                          paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
+        clocks=lapsed_clocks(session, [lead]).get(lead.lead_id, []) + [
+            ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
+                      paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
         dispatch=visibility.own_dispatch(actor.role, actor.dealer_id, everything),
         holdings=[HoldingView.model_validate(h) for h in holdings],
         timeline=[TimelineView.model_validate(e) for e in timeline],

@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from api.access import lead_filter
+from api.lapsed import lapsed_clocks
 from api.deps import ActorDep, NowDep, SessionDep, current_actor
 from api.routes.inbox import addressed_to
 from api.schemas import ClockView, LeadClocks, MeView
@@ -81,11 +82,13 @@ LeadIdQuery = Annotated[str, StringConstraints(min_length=1, max_length=128, pat
 def open_clocks(actor: ActorDep, session: SessionDep,
                 lead_id: Annotated[list[LeadIdQuery], Query(max_length=200, description="the leads (a page of a list)")] = []):  # noqa: B006
     """The open clocks of the named leads the caller may see, for a lead list's countdowns (others are left out,
-    as from a list)."""
+    as from a list), and before them the lapsed clocks still waiting for their action (`lapsed: true`)."""
     if not lead_id:
         return []
-    rows = session.exec(select(Lead.lead_id, Lead.clocks).where(Lead.lead_id.in_(lead_id), lead_filter(actor))).all()
-    return [LeadClocks(lead_id=lid, clocks=[_clock_view(c) for c in clocks or []]) for lid, clocks in rows]
+    rows = session.exec(select(Lead).where(Lead.lead_id.in_(lead_id), lead_filter(actor))).all()
+    lapsed = lapsed_clocks(session, list(rows))  # lapsed and still awaited: they stay, in red (issue 13)
+    return [LeadClocks(lead_id=r.lead_id, clocks=lapsed.get(r.lead_id, []) + [_clock_view(c) for c in r.clocks or []])
+            for r in rows]
 
 
 def _clock_view(clock: dict[str, Any]) -> ClockView:
