@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase, aware
+from activities.db import UsesDatabase, announce_change, aware
 from activities.webhooks import WebhookTarget, matching_targets
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
 from domain.clocks import CLOCKS
@@ -80,6 +80,7 @@ class ProjectionActivities(UsesDatabase):
                     if penalty is not None and penalty.revoked_at is None:
                         penalty.revoked_at = e.at
                         session.add(penalty)
+            announce_change(session)  # the live streams' listener (PostgreSQL)
             session.commit()
         activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
 
