@@ -58,6 +58,19 @@ def portal() -> FileResponse:
     return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> FileResponse:
+    """The installable app's service worker, at the root so its scope is the whole portal (web/sw.js)."""
+    return FileResponse(WEB / "sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/manifest.webmanifest", include_in_schema=False)
+def manifest() -> FileResponse:
+    """The web app manifest: name, icons, colours; the portal installs as an app from it."""
+    return FileResponse(WEB / "manifest.webmanifest", media_type="application/manifest+json",
+                        headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/v1/me", response_model=MeView)
 def me(actor: ActorDep, now: NowDep) -> MeView:
     """Who the token belongs to, where the Temporal UI is, and the server's clock (for the countdowns)."""
