@@ -55,6 +55,7 @@ class CustomerView(BaseModel):
     model: str | None
     budget: int | None
     timeframe: str
+    wechat_id: str | None = None  # for one-tap contact when known (intake takes none yet)
 
 
 class LeadSummary(BaseModel):

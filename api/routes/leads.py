@@ -232,7 +232,7 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
-                              budget=p.budget, timeframe=p.timeframe.value),
+                              budget=p.budget, timeframe=p.timeframe.value, wechat_id=getattr(p, "wechat_id", None)),
         score_items=state.score_items,
         clocks=lapsed_clocks(session, [lead]).get(lead.lead_id, []) + [
             ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
