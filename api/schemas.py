@@ -108,6 +108,11 @@ class NotificationView(BaseModel):
     message: str
     created_at: datetime
     read_at: datetime | None
+    # issue 13: the customer behind the row (when the caller may see the lead) and how many times it repeated
+    customer_name: str | None = None
+    grade: str | None = None
+    stage: str | None = None
+    repeats: int = 1
 
 
 class LeadPage(BaseModel):

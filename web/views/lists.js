@@ -249,10 +249,11 @@ function inboxItem(note, unread) {
   return h("a", { class: "row inbox" + (unread ? " unread" : ""), href,
     testid: "inbox-item", data: { kind: note.kind, leadId: note.lead_id } },
   h("div", { class: "row-main" },
-    h("div", { class: "row-title" }, h("strong", {}, noticeName(note.kind)),
+    h("div", { class: "row-title" }, h("strong", {}, note.customer_name || noticeName(note.kind)),
+      note.grade ? gradeBadge(note.grade) : null, note.stage ? stageBadge(note.stage) : null,
+      note.repeats > 1 ? h("span", { class: "badge", testid: "inbox-repeats" }, `×${note.repeats}`) : null,
       h("span", { class: "muted small" }, formatTime(note.created_at))),
-    h("div", { class: "row-sub" }, note.message),
-    h("div", { class: "row-sub muted" }, note.lead_id)));
+    h("div", { class: "row-sub" }, note.customer_name ? [h("strong", {}, noticeName(note.kind)), " · ", note.message] : note.message)));
 }
 
 // ------------------------------------------------------------------ team (dealer manager)
