@@ -1,4 +1,4 @@
-"""The portal's app icons (web/icons/*.png), drawn without any imaging library: `python -m devtools.icons`.
+"""The portal's app icons (web/icons/*.png), drawn without any imaging library: `python scripts/make_icons.py`.
 
 A rounded square in the portal's blue with a white funnel (a lead funnel), at 192 and 512 px, plus a maskable
 512 px one (full-bleed background, the mark inside the safe zone). The PNGs are committed; run this again only
