@@ -147,7 +147,8 @@ class StreamHub:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:  # never hold the app's shutdown up for long (a listener stuck on a dead connection)
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks.clear()
         self._started = False
         self._end_all()
