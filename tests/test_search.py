@@ -63,3 +63,37 @@ def test_the_search_keys_have_their_indexes_in_postgresql(pg_engine):
         indexes = {r[0] for r in conn.execute(text(
             "SELECT indexname FROM pg_indexes WHERE tablename IN ('lead_lookup', 'raw_lead')"))}
     assert {"ix_lead_lookup_kind_value", "ix_raw_lead_external_id"} <= indexes
+
+
+def _backfilled(engine) -> set[tuple[str, str, str]]:
+    from alembic import command
+    from sqlalchemy import text
+
+    from db.migrate import _config
+
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0006")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO lead (lead_id, brand, customer_key, customer_name, phone, channel, stage, furthest_stage, "
+            "sla_breached, alerts, created_at, updated_at, last_seq, workflow_id, run_id, clocks, score_items, detail) "
+            "VALUES ('lead-old', 'Aurora', 'k', ' Li  Lei ', '+8613800000777', 'website', 'dispatched', 'dispatched', "
+            "false, 0, '2026-12-01 08:00:00', '2026-12-01 08:00:00', 1, 'lead-old', 'r', '[]', '[]', '{}')"))
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "head")
+    with engine.connect() as conn:
+        return {tuple(r) for r in conn.execute(text("SELECT lead_id, kind, value FROM lead_lookup"))}
+
+
+def test_migration_0012_gives_existing_leads_their_search_keys_on_sqlite(tmp_path):
+    from db.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert _backfilled(engine) == {("lead-old", "name", "li lei"), ("lead-old", "phone4", "0777")}
+
+
+@pytest.mark.postgres
+def test_migration_0012_gives_existing_leads_their_search_keys_on_postgresql(postgres_engine):
+    with postgres_engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    assert _backfilled(postgres_engine) == {("lead-old", "name", "li lei"), ("lead-old", "phone4", "0777")}

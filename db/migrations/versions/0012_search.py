@@ -4,6 +4,8 @@ Revision ID: 0012
 Revises: 0006
 Create Date: 2026-12-06 02:30:00
 """
+import re
+
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
@@ -26,12 +28,21 @@ def upgrade() -> None:
     op.create_index('ix_lead_lookup_kind_value', 'lead_lookup', ['kind', 'value'], unique=False,
                     postgresql_ops={'value': 'varchar_pattern_ops'})
     op.create_index('ix_raw_lead_external_id', 'raw_lead', ['external_id'], unique=False)
-    # existing leads: their keys from the read model (the projection keeps them from now on)
-    last4 = "right(phone, 4)" if op.get_bind().dialect.name == "postgresql" else "substr(phone, -4)"
-    op.execute("INSERT INTO lead_lookup (lead_id, kind, value) "
-               "SELECT lead_id, 'name', substr(lower(trim(customer_name)), 1, 128) FROM lead WHERE trim(customer_name) <> ''")
-    op.execute(f"INSERT INTO lead_lookup (lead_id, kind, value) SELECT lead_id, 'phone4', {last4} FROM lead "
-               "WHERE length(phone) >= 4")
+    # existing leads: their keys from the read model, as domain/search.py `lookup_keys` makes them (the
+    # projection keeps them from now on); copied here so this migration stays what it was
+    bind = op.get_bind()
+    table = sa.table('lead_lookup', sa.column('lead_id'), sa.column('kind'), sa.column('value'))
+    batch = []
+    for lead_id, name, phone in bind.execute(sa.text("SELECT lead_id, customer_name, phone FROM lead")):
+        key = " ".join((name or "").split()).casefold()[:128]
+        digits = re.sub(r"\D", "", phone or "")
+        batch += [{"lead_id": lead_id, "kind": "name", "value": key}] if key else []
+        batch += [{"lead_id": lead_id, "kind": "phone4", "value": digits[-4:]}] if len(digits) >= 4 else []
+        if len(batch) >= 5000:
+            op.bulk_insert(table, batch)
+            batch = []
+    if batch:
+        op.bulk_insert(table, batch)
 
 
 def downgrade() -> None:
