@@ -1,7 +1,7 @@
 """search: lead_lookup (a customer's name and the phone's last 4 digits), raw_lead.external_id index (issue 13)
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0013
 Create Date: 2026-12-06 02:30:00
 """
 import re
@@ -13,7 +13,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0012'
-down_revision = '0006'
+down_revision = '0013'  # after main's places (0013); the lead re-chains at merge
 branch_labels = None
 depends_on = None
 
