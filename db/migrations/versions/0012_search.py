@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.PrimaryKeyConstraint('lead_id', 'kind', 'value')
     )
-    op.create_index('ix_lead_lookup_kind_value', 'lead_lookup', ['kind', 'value'], unique=False,
+    op.create_index('ix_lead_lookup_kind_value', 'lead_lookup', ['kind', 'value', 'lead_id'], unique=False,
                     postgresql_ops={'value': 'varchar_pattern_ops'})
     op.create_index('ix_raw_lead_external_id', 'raw_lead', ['external_id'], unique=False)
     # existing leads: their keys from the read model, as domain/search.py `lookup_keys` makes them (the
