@@ -97,3 +97,20 @@ def test_migration_0012_gives_existing_leads_their_search_keys_on_postgresql(pos
     with postgres_engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     assert _backfilled(postgres_engine) == {("lead-old", "name", "li lei"), ("lead-old", "phone4", "0777")}
+
+
+async def test_a_wechat_id_taken_in_shows_on_the_lead_and_leaves_older_submissions_idempotent(env, engine):
+    import hashlib
+    import json
+
+    from db.intake_keys import fingerprint
+    from tests.fixtures import raw_lead
+
+    plain = raw_lead(611).model_copy(update={"phone": "+8613800000611"})
+    before = plain.model_dump(mode="json")
+    before.pop("wechat_id")  # the digest a submission without a WeChat id had before the field existed
+    assert fingerprint(plain) == hashlib.sha256(json.dumps(before, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    async with api(env, engine) as (http, L):
+        lead = (await http.post("/v1/leads", json=body(612, wechat_id="zhang_wei_88"), headers=auth("ops"))).json()
+        detail = (await http.get(f"/v1/leads/{lead['lead_id']}", headers=auth("d-sh-1-mgr"))).json()
+        assert detail["customer"]["wechat_id"] == "zhang_wei_88"

@@ -32,10 +32,12 @@ async def test_search_finds_a_lead_by_the_last_4_digits_of_the_phone(site: Site)
 
 async def test_a_lapsed_clock_stays_red_with_how_late_and_a_call_offers_its_follow_up(site: Site):
     L = site.lab
-    lead_id = (await L.intake(raw_lead(4303))).lead_id
+    lead_id = (await L.intake(raw_lead(4303, wechat_id="hmm_4303"))).lead_id
     await L.act(lead_id, manager_of("D-SH-1"), c.Acknowledge())
     manager = await site.open(locale="zh-CN")
     await site.sign_in(manager, "d-sh-1-mgr")
+    # the stream's `ready` sets the page's server time: had it come after the jump, the page would be 27 min behind
+    await expect(manager.get_by_test_id("live-status")).to_have_attribute("data-state", "live")
     await site.advance(timedelta(minutes=27))  # the first response was due after 15 minutes
     await L.settle(lead_id)
     await go(manager, "nav-leads")
@@ -49,6 +51,7 @@ async def test_a_lapsed_clock_stays_red_with_how_late_and_a_call_offers_its_foll
     # one tap on "call" leaves for the phone app; coming back, the page offers to log it, contact mode preset
     await expect(manager.get_by_test_id("contact-call")).to_have_attribute("href", "tel:+8613800004303")
     await expect(manager.get_by_test_id("contact-sms")).to_have_attribute("href", "sms:+8613800004303")
+    await expect(manager.get_by_test_id("contact-wechat")).to_be_visible()  # the WeChat id is known: one tap copies it
     await manager.evaluate("""id => { sessionStorage.setItem('leadflow.contact', JSON.stringify(
         {lead_id: id, mode: 'call', at: Date.now()})); document.dispatchEvent(new Event('visibilitychange')); }""", lead_id)
     await manager.get_by_test_id("follow-up-offer-log").click()
