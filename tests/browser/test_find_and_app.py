@@ -81,3 +81,20 @@ async def test_the_portal_is_an_installable_app(site: Site):
         return (await c.keys()).map(r => new URL(r.url).pathname); }""")
     assert "/web/app.js" in cached and "/" in cached
     assert not site.page_errors
+
+
+async def test_a_paused_clock_shows_as_paused_on_the_lead_and_in_the_list(site: Site):
+    L = site.lab
+    lead_id = (await L.intake(raw_lead(4304))).lead_id
+    await L.act(lead_id, manager_of("D-SH-1"), c.Acknowledge())
+    await L.act(lead_id, manager_of("D-SH-1"), c.RequestTransfer(reason=c.TransferReason.REGION_MISMATCH,
+                                                               text="customer lives in the other district"))
+    manager = await site.open(locale="zh-CN")
+    await site.sign_in(manager, "d-sh-1-mgr")
+    row_clock = by_id(manager, "lead-row", lead_id=lead_id).locator('[data-clock="first_response"]')
+    await expect(row_clock).to_have_attribute("data-state", "paused")
+    await open_lead(manager, lead_id)
+    paused = manager.locator('[data-testid="lead-detail"] [data-clock="first_response"]')
+    await expect(paused).to_have_attribute("data-state", "paused")
+    await expect(paused).to_contain_text("已暂停")
+    assert not site.page_errors
