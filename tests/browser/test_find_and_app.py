@@ -9,7 +9,7 @@ from datetime import timedelta
 from playwright.async_api import expect
 
 from domain import commands as c
-from tests.browser.site import Site
+from tests.browser.site import Site, screenshot
 from tests.browser.test_dealer_day import by_id, go, open_lead
 from tests.fixtures import manager as manager_of
 from tests.fixtures import raw_lead
@@ -27,6 +27,7 @@ async def test_search_finds_a_lead_by_the_last_4_digits_of_the_phone(site: Site)
     await expect(by_id(manager, "lead-row", lead_id=wanted)).to_be_visible()
     await expect(by_id(manager, "lead-row", lead_id=other)).to_have_count(0)
     assert "q=4301" in manager.url
+    await screenshot(manager, "dealer-search-phone")
     assert not site.page_errors
 
 
@@ -48,6 +49,7 @@ async def test_a_lapsed_clock_stays_red_with_how_late_and_a_call_offers_its_foll
     await expect(lapsed).to_have_attribute("data-state", "lapsed")
     await expect(lapsed).to_contain_text("已超时 12 分钟")
     assert await lapsed.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(185, 28, 28)"
+    await screenshot(manager, "dealer-lapsed-clock-phone")
     # one tap on "call" leaves for the phone app; coming back, the page offers to log it, contact mode preset
     await expect(manager.get_by_test_id("contact-call")).to_have_attribute("href", "tel:+8613800004303")
     await expect(manager.get_by_test_id("contact-sms")).to_have_attribute("href", "sms:+8613800004303")
