@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -297,3 +297,19 @@ class LimitReservation(SQLModel, table=True):
     created_at: datetime
     released_at: datetime | None = None
     answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# ---- issue 13, find a customer: what a search matches, so no phone is ever scanned in the clear ----
+class LeadLookup(SQLModel, table=True):
+    """Search keys of a lead, written by the projection: `name` (the customer's name, case-folded, matched
+    by prefix) and `phone4` (the phone's last 4 digits). A full phone is matched on `lead.customer_key` (a
+    hash of the E.164 number), a lead id on the key, an external id on `raw_lead.external_id`."""
+
+    __tablename__ = "lead_lookup"
+    __table_args__ = (Index("ix_lead_lookup_kind_value", "kind", "value", "lead_id", postgresql_ops={"value": "varchar_pattern_ops"}),)
+    lead_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(primary_key=True, max_length=16)  # name | phone4
+    value: str = Field(primary_key=True, max_length=128)
+
+
+Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)

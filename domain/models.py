@@ -68,6 +68,8 @@ class RawLead(Model):
     note: str | None = Field(default=None, max_length=2000)
     consent: bool = True
     submitted_at: datetime | None = None
+    # issue 13: the customer's WeChat id when the channel knows it (the lead page copies it in one tap)
+    wechat_id: str | None = Field(default=None, min_length=1, max_length=64)
 
     @property
     def touchpoint_key(self) -> str:
