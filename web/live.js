@@ -1,9 +1,6 @@
-// The live stream (GET /v1/stream, Server-Sent Events), read with fetch so the token travels in the
-// Authorization header rather than in the URL (EventSource cannot send headers; the server accepts
-// ?token= too). Reconnects on its own; after a reconnect the page re-fetches what it shows, since
-// events may have been missed in between.
-
-import { getToken } from "./api.js";
+// The live stream (GET /v1/stream, Server-Sent Events), read with fetch: the session cookie travels by
+// itself (a machine may send a bearer token or ?token= instead). Reconnects on its own; after a reconnect
+// the page re-fetches what it shows, since events may have been missed in between.
 
 export function connect({ onEvent, onStatus, onUnauthorized }) {
   let stopped = false;
@@ -15,7 +12,7 @@ export function connect({ onEvent, onStatus, onUnauthorized }) {
       controller = new AbortController();
       try {
         const response = await fetch("/v1/stream", {
-          headers: { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" },
+          headers: { Accept: "text/event-stream" }, credentials: "same-origin",
           signal: controller.signal, cache: "no-store",
         });
         if (response.status === 401) { onUnauthorized?.(); return; }
