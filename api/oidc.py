@@ -33,6 +33,7 @@ from domain.stages import DEALER_ROLES, Role
 
 log = get_logger("api.oidc")
 DISCOVERY_SECONDS = 3600
+JWKS_COOLDOWN_SECONDS = 30.0  # an unknown kid refetches the JWKS at most this often (a flood of forged kids cannot)
 LOGIN_MINUTES = 10  # an OIDC login in flight (its state) expires after
 _discovery: dict[str, tuple[float, dict[str, Any]]] = {}
 _jwks: dict[str, jwt.PyJWKClient] = {}
@@ -93,7 +94,8 @@ def validate(id_token: str, document: dict[str, Any], nonce: str | None) -> dict
     """The ID token's claims, checked: signature by the issuer's current keys, issuer, audience, expiry, nonce."""
     s = get_settings()
     uri = document["jwks_uri"]
-    keys = _jwks.setdefault(uri, jwt.PyJWKClient(uri, cache_keys=True, lifespan=DISCOVERY_SECONDS, timeout=10))
+    keys = _jwks.setdefault(uri, jwt.PyJWKClient(uri, cache_keys=True, lifespan=DISCOVERY_SECONDS, timeout=10,
+                                                       cooldown_duration=JWKS_COOLDOWN_SECONDS))
     try:
         key = keys.get_signing_key_from_jwt(id_token)  # an unknown kid refetches the JWKS once (rotation)
         claims = jwt.decode(id_token, key.key, algorithms=document.get("id_token_signing_alg_values_supported", ["RS256"]),
