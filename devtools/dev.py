@@ -193,7 +193,25 @@ def _banner(time_scale: str, database_url: str, temporal_only: bool) -> None:
     faster = "" if float(time_scale) == 1 else f" (policy clocks run {time_scale} times faster)"
     lines.append(f"  time scale   {time_scale}{faster}")
     lines.append(f"  data         {DATA}  (Temporal: data/temporal.db; app: {database_url})")
+    if not temporal_only:
+        lines += demo_sign_in_lines()
     print("\n".join(lines) + "\n", flush=True)
+
+
+def demo_sign_in_lines() -> list[str]:
+    """The demo sign-ins the seed wrote (a manager, a consultant, an OEM user), for the banner."""
+    import json
+
+    from devtools.seed import DEMO_SIGN_INS, SIGN_INS_FILE
+
+    path = SIGN_INS_FILE if SIGN_INS_FILE.is_absolute() else ROOT / SIGN_INS_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    lines = [f"  sign in at   {API}/ as:"] if known else []
+    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3] if user_id in known]
+    if known:
+        lines.append("  Temporal UI decoding: sign in as ops-wang, then in the UI's codec settings (the glasses icon)"
+                     " turn on \"Include cross-origin credentials\" once")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
