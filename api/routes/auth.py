@@ -246,7 +246,7 @@ def reset(body: Reset, request: Request, actor: ActorDep, session: SessionDep, n
     return Link(user_id=user.id, kind="reset", link=_link(request, secret), expires_at=ticket.expires_at)
 
 
-@router.post("/accept", response_model=Signed, responses={410: {}})
+@router.post("/accept", response_model=Signed, responses={404: {}})
 def accept(body: Accept, request: Request, response: Response, session: SessionDep, now: NowDep) -> Signed:
     """Set the password of an invite or reset link (once, before it expires), and sign in."""
     now = _wall(now)
@@ -254,7 +254,7 @@ def accept(body: Accept, request: Request, response: Response, session: SessionD
     user = session.get(User, ticket.user_id) if ticket is not None else None
     if ticket is None or user is None or not user.active:
         session.rollback()
-        raise HTTPException(410, "this link is unknown, used or expired: ask for a new one")
+        raise HTTPException(404, "this link is unknown, used or expired: ask for a new one")
     row = session.get(UserLogin, user.id) or UserLogin(user_id=user.id)
     row.password_hash, row.password_changed_at = hash_password(body.password), now
     session.add(row)
