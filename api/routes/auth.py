@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from api import auth, oidc
 from api.access import LEAD_OPS, require
+from api.errors import responses
 from api.deps import ActorDep, NowDep, SessionDep, _wall
 from core.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from core.settings import get_settings
@@ -33,7 +34,7 @@ from db.models import ApiToken, Consultant, Dealer, User, UserLogin
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 
-router = APIRouter(prefix="/v1/auth", tags=["sign-in"])
+router = APIRouter(prefix="/v1/auth", tags=["sign-in"], responses=responses(403, 404, 409))
 oidc_router = APIRouter(prefix="/auth/oidc", include_in_schema=False)
 
 Password = Annotated[str, StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
@@ -129,7 +130,7 @@ def config() -> AuthConfig:
     return AuthConfig(oidc=oidc.configured())
 
 
-@router.post("/login", response_model=Signed, responses={401: {}, 429: {}})
+@router.post("/login", response_model=Signed, responses=responses(401, 429))
 def login(body: Login, request: Request, response: Response, session: SessionDep, now: NowDep) -> Signed:
     """Sign in with a password: sets the session cookie (HttpOnly) and the CSRF cookie."""
     now = _wall(now)
@@ -168,7 +169,7 @@ def logout(request: Request, session: SessionDep, now: NowDep) -> Response:
     return response
 
 
-@router.post("/password", status_code=204, responses={401: {}, 409: {}})
+@router.post("/password", status_code=204)
 def change_password(body: PasswordChange, request: Request, actor: ActorDep, session: SessionDep,
                     now: NowDep) -> Response:
     """Change your own password (your other sessions end)."""
@@ -202,7 +203,7 @@ def _link(request: Request, secret: str) -> str:
     return f"{base}/#/set-password/{secret}"
 
 
-@router.post("/invites", response_model=Link, status_code=201, responses={403: {}, 404: {}, 409: {}, 422: {}})
+@router.post("/invites", response_model=Link, status_code=201)
 def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep, now: NowDep) -> Link:
     """Invite a person: creates the user and answers a single-use link to set their password."""
     now = _wall(now)
@@ -231,7 +232,7 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
     return Link(user_id=body.user_id, kind="invite", link=_link(request, secret), expires_at=ticket.expires_at)
 
 
-@router.post("/resets", response_model=Link, status_code=201, responses={403: {}, 404: {}})
+@router.post("/resets", response_model=Link, status_code=201)
 def reset(body: Reset, request: Request, actor: ActorDep, session: SessionDep, now: NowDep) -> Link:
     """Reset a person's password: answers a single-use link to set a new one (the old one keeps working until)."""
     now = _wall(now)
@@ -246,7 +247,7 @@ def reset(body: Reset, request: Request, actor: ActorDep, session: SessionDep, n
     return Link(user_id=user.id, kind="reset", link=_link(request, secret), expires_at=ticket.expires_at)
 
 
-@router.post("/accept", response_model=Signed, responses={404: {}})
+@router.post("/accept", response_model=Signed)
 def accept(body: Accept, request: Request, response: Response, session: SessionDep, now: NowDep) -> Signed:
     """Set the password of an invite or reset link (once, before it expires), and sign in."""
     now = _wall(now)
@@ -287,7 +288,7 @@ def _token_view(row: ApiToken) -> TokenView:
     return TokenView.model_validate(row, from_attributes=True)
 
 
-@router.post("/tokens", response_model=NewToken, status_code=201, responses={403: {}, 404: {}})
+@router.post("/tokens", response_model=NewToken, status_code=201)
 def issue_token(body: TokenRequest, actor: ActorDep, session: SessionDep, now: NowDep) -> NewToken:
     """An API token for a machine, with its own role and dealer. The token is in this answer only."""
     dealer_id = _token_scope(session, actor, body)
@@ -308,7 +309,7 @@ def list_tokens(actor: ActorDep, session: SessionDep) -> list[TokenView]:
     return [_token_view(r) for r in session.exec(_tokens_of(actor).order_by(ApiToken.id)).all()]
 
 
-@router.delete("/tokens/{token_id}", response_model=TokenView, responses={404: {}})
+@router.delete("/tokens/{token_id}", response_model=TokenView)
 def revoke_token(token_id: int, actor: ActorDep, session: SessionDep, now: NowDep) -> TokenView:
     """Revoke an API token: it is refused (401) from now on."""
     row = session.exec(_tokens_of(actor).where(ApiToken.id == token_id)).first()
