@@ -59,3 +59,29 @@ async def test_lead_ops_sign_in_with_a_password_and_the_temporal_ui_decodes_with
     await site.sign_in(dealer, "d-sh-1-mgr")
     assert await dealer.evaluate(DECODE) == 403
     assert site.page_errors == []
+
+
+async def test_a_manager_invites_a_consultant_who_sets_a_password_from_the_link(site: Site):
+    manager = await site.open(DESKTOP)
+    await site.sign_in(manager, "d-sh-1-mgr")
+    await manager.get_by_test_id("nav-account").click()
+    invite = manager.get_by_test_id("invite")
+    await invite.locator('input[name="user_id"]').fill("sh1-newbie")
+    await invite.locator('input[name="name"]').fill("新同事")
+    await invite.get_by_role("button").click()
+    note = manager.get_by_test_id("invite-note")
+    await expect(note).to_contain_text("/#/set-password/")
+    link = (await note.inner_text()).rsplit(" ", 1)[-1].split("：")[-1].strip()
+    assert link.startswith(site.base_url)
+
+    newbie = await site.open(DESKTOP)
+    await newbie.goto(link)
+    await newbie.get_by_test_id("new-password").fill("my-first-password")
+    await newbie.get_by_test_id("set-password").click()
+    await expect(newbie.get_by_test_id("whoami")).to_contain_text("新同事")
+    await newbie.get_by_test_id("sign-out").click()
+    await newbie.get_by_test_id("login-input").fill("sh1-newbie")
+    await newbie.get_by_test_id("password-input").fill("my-first-password")
+    await newbie.get_by_test_id("sign-in").click()
+    await expect(newbie.get_by_test_id("whoami")).to_be_visible()
+    assert site.page_errors == []
