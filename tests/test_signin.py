@@ -66,6 +66,8 @@ async def test_a_password_sign_in_sets_an_httponly_session_cookie_and_sign_out_e
         for wrong in ("nope-nope-nope", ""):
             bad = await http.post("/v1/auth/login", json={"login": "d-sh-1-mgr", "password": wrong})
             assert bad.status_code in (401, 422)
+        very_long = await http.post("/v1/auth/login", json={"login": "x" * 254, "password": "whatever-123"})
+        assert very_long.status_code == 401
         unknown = await http.post("/v1/auth/login", json={"login": "ghost", "password": "whatever-123"})
         assert unknown.status_code == 401 and unknown.json()["detail"] == "wrong user or password"
         by_email = await http.post("/v1/auth/login", json={"login": "ops@example.com", "password": password_for("ops")})
@@ -279,3 +281,20 @@ async def test_every_page_response_carries_a_strict_csp_and_the_other_security_h
         assert "script-src 'self' https://cdn.jsdelivr.net 'sha256-" in docs.headers["content-security-policy"]
         page = (await http.get("/")).text
         assert "<script>" not in page and "localStorage" not in (await http.get("/web/api.js")).text
+
+
+async def test_sign_in_sessions_limits_and_tokens_on_postgresql(env, pg_engine):
+    """The same rows on PostgreSQL (production): column lengths, the conditional updates, JSON."""
+    async with api(env, pg_engine) as (http, _):
+        assert (await http.post("/v1/auth/login", json={"login": "x" * 254, "password": "whatever-123"})).status_code == 401
+        csrf = await sign_in(http, "d-sh-1-mgr")
+        made = await http.post("/v1/auth/invites", json={"user_id": "pg-new", "name": "x", "role": "consultant"}, headers=csrf)
+        assert made.status_code == 201, made.text
+        token = await http.post("/v1/auth/tokens", json={"name": "pg", "role": "consultant"}, headers=csrf)
+        assert token.status_code == 201
+        assert (await http.get("/v1/me", headers={"Authorization": f"Bearer {token.json()['token']}"})).status_code == 200
+        assert (await http.post("/v1/auth/logout", headers=csrf)).status_code == 204
+        accepted = await http.post("/v1/auth/accept", json={"ticket": ticket_of(made.json()["link"]), "password": "pg-password-1"})
+        assert accepted.status_code == 200
+        assert (await http.post("/v1/auth/accept", json={"ticket": ticket_of(made.json()["link"]),
+                                                         "password": "pg-password-1"})).status_code == 404

@@ -135,8 +135,8 @@ def login(body: Login, request: Request, response: Response, session: SessionDep
     """Sign in with a password: sets the session cookie (HttpOnly) and the CSRF cookie."""
     now = _wall(now)
     user, row = _login_row(session, body.login)
-    account = f"account:{(user.id if user else body.login).lower()}"
-    address = f"address:{_address(request)}"
+    account = f"account:{(user.id if user else body.login).lower()[:180]}"  # login_limit.key is 200 at most
+    address = f"address:{_address(request)[:180]}"
     if wait := auth.locked_for(session, [account, address], now):
         raise auth.too_many(wait)
     ok = verify_password(row.password_hash if row else None, body.password)
