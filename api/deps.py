@@ -65,11 +65,11 @@ def current_actor(
     return actor
 
 
-def caller(request: Request, session: SessionDep, now: NowDep,
+def caller(request: Request, session: SessionDep,
            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     """The caller: a bearer token if one is sent, else the session cookie (a write also needs its CSRF token)."""
     if credentials is None:
-        found = auth.cookie_actor(session, request, _wall(now))
+        found = auth.cookie_actor(session, request, datetime.now(UTC))  # sessions live by the wall clock
         if found is not None:
             session.close()
             return found[0]
@@ -77,7 +77,7 @@ def caller(request: Request, session: SessionDep, now: NowDep,
 
 
 def _wall(now: datetime) -> datetime:
-    """Sessions expire by the wall clock; a test's skipped clock (NowDep) only ever moves forward from it."""
+    """Login limits and links expire by the wall clock; a test's clock (NowDep) only ever moves forward from it."""
     return max(now, datetime.now(UTC))
 
 

@@ -298,3 +298,19 @@ async def test_sign_in_sessions_limits_and_tokens_on_postgresql(env, pg_engine):
         assert accepted.status_code == 200
         assert (await http.post("/v1/auth/accept", json={"ticket": ticket_of(made.json()["link"]),
                                                          "password": "pg-password-1"})).status_code == 404
+
+
+def test_an_operator_sets_the_first_password_from_the_command_line(engine):
+    from core.passwords import verify_password
+    from db.models import UserLogin
+    from ops.users import UserError, set_password
+
+    with Session(engine) as session:
+        set_password(session, "cc", "first-password-1")
+        assert verify_password(session.get(UserLogin, "cc").password_hash, "first-password-1")
+        for user_id, password in (("ghost", "first-password-1"), ("cc", "short")):
+            try:
+                set_password(session, user_id, password)
+            except UserError:
+                continue
+            raise AssertionError(f"{user_id} {password} accepted")

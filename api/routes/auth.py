@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -156,7 +156,7 @@ def login(body: Login, request: Request, response: Response, session: SessionDep
 @router.post("/logout", status_code=204)
 def logout(request: Request, session: SessionDep, now: NowDep) -> Response:
     """Sign out: the session ends on the server, and its cookies are cleared."""
-    now = _wall(now)
+    now = datetime.now(UTC)  # sessions live by the wall clock
     sid = request.cookies.get(auth.SESSION_COOKIE)
     row = auth.live_session(session, sid, now) if sid else None
     if row is not None:
