@@ -11,6 +11,7 @@ from temporalio import activity
 
 from activities.db import UsesDatabase, aware
 from activities.webhooks import WebhookTarget, matching_targets
+from db.limits import sync_lead
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.places import display_city
 from domain.clocks import CLOCKS
@@ -80,6 +81,7 @@ class ProjectionActivities(UsesDatabase):
                         penalty.revoked_at = e.at
                         session.add(penalty)
             session.commit()
+        sync_lead(self.engine, s, s.updated_at)  # the lead's dealer and consultant slots follow its state
         activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
 
     @staticmethod

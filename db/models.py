@@ -262,6 +262,43 @@ class IntakeKey(SQLModel, table=True):
     claimed_at: datetime
 
 
+# --------------------------------------------------------------------------- issue 12.2: limits shared by many leads
+
+
+class LimitCounter(SQLModel, table=True):
+    """How much of a dealer's or consultant's limit is spent now: `open` leads held (scope `dealer`) or
+    carried (scope `consultant`). Maintained by the same transaction that writes a `limit_reservation`, under
+    this row's lock (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite): the per-dealer lock every
+    limit decision takes. Dispatch reads its load from here, not by counting open leads."""
+
+    __tablename__ = "limit_counter"
+    scope: str = Field(primary_key=True, max_length=16)  # dealer | consultant
+    subject: str = Field(primary_key=True, max_length=64)  # the dealer's or the consultant's id
+    open: int = 0
+    last_reserved_at: datetime | None = None  # the latest dispatch to the dealer (round-robin ties)
+    updated_at: datetime | None = None
+
+
+class LimitReservation(SQLModel, table=True):
+    """One spending of a shared limit by one lead: unique by (lead, holding, kind), so a retried activity or a
+    replayed workflow task never spends twice. kind: `dealer` (a slot of the dealer's capacity, while it holds
+    the lead), `consultant` (a slot of the consultant's max_open_leads), `decline` (a choice-right decline,
+    counted at `counted_at`: when the declined lead was pushed). `released_at` is set when the lead gives the
+    slot back (it left the dealer or consultant, or closed); `answer` is what the activity answered."""
+
+    __tablename__ = "limit_reservation"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    holding: int = Field(primary_key=True)  # the lead's holding number: 0 for the first dealer, 1 for the next ...
+    kind: str = Field(primary_key=True, max_length=16)
+    scope: str = Field(max_length=16)  # the counter it spends: dealer | consultant
+    subject: str = Field(index=True, max_length=64)
+    counted_at: datetime = Field(index=True)
+    since_seq: int = 0  # the lead's event number when reserved: a projection of an older state never releases it
+    created_at: datetime
+    released_at: datetime | None = None
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 # ------------------------------------------------------------------ sign-in (issue 14 section 1)
 # Passwords, browser sessions, invite/reset links and OIDC logins in flight, login limits, API tokens.
 # Only hashes of secrets are stored: a session cookie, a link's ticket, an API token are never kept in clear.

@@ -241,9 +241,10 @@ async def _knows(client, lead_id: str, actor: Actor) -> bool:
 async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
     try:
         result = await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
-    except gateway.ActionRefused:
+    except gateway.ActionRefused as refused:
         # a dealer-side caller refused on a lead it may not see learns exactly what an unknown lead answers
-        if actor.role in DEALER_ROLES and not await _knows(client, lead_id, actor):
+        # (except the consultant whose claim lost to a colleague's: the lead was in their own dealer's pool)
+        if actor.role in DEALER_ROLES and refused.kind != "claimed" and not await _knows(client, lead_id, actor):
             raise gateway.LeadNotFound(f"lead {lead_id} not found") from None
         raise
     if not visible_to(actor, result):

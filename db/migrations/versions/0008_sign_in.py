@@ -1,7 +1,7 @@
 """sign-in
 
 Revision ID: 0008
-Revises: 0013
+Revises: 0007
 Create Date: 2026-12-06 02:29:02.178008
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0008'
-down_revision = '0013'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
