@@ -31,26 +31,31 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
     return users or [None]
 
 
+def write_notifications(session, req: NotifyRequest) -> int:
+    """The inbox rows of one notification, each once (a retried or replayed activity inserts nothing new)."""
+    created = 0
+    at = req.at or datetime.now(UTC)
+    for role in req.roles:
+        for user_id in recipients(session, req, role):
+            key = f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}"
+            if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
+                continue
+            session.add(Notification(
+                idempotency_key=key, lead_id=req.lead_id, kind=req.kind, recipient_role=role.value,
+                recipient_user_id=user_id, dealer_id=req.dealer_id, region=req.region,
+                message=req.message, data=req.data, created_at=at,
+            ))
+            try:
+                session.commit()
+                created += 1
+            except IntegrityError:  # a concurrent attempt inserted it first
+                session.rollback()
+    activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
+    return created
+
+
 class NotifyActivities(UsesDatabase):
     @activity.defn
     def notify(self, req: NotifyRequest) -> int:
-        created = 0
-        at = req.at or datetime.now(UTC)
         with self.session() as session:
-            for role in req.roles:
-                for user_id in recipients(session, req, role):
-                    key = f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}"
-                    if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
-                        continue
-                    session.add(Notification(
-                        idempotency_key=key, lead_id=req.lead_id, kind=req.kind, recipient_role=role.value,
-                        recipient_user_id=user_id, dealer_id=req.dealer_id, region=req.region,
-                        message=req.message, data=req.data, created_at=at,
-                    ))
-                    try:
-                        session.commit()
-                        created += 1
-                    except IntegrityError:  # a concurrent attempt inserted it first
-                        session.rollback()
-        activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
-        return created
+            return write_notifications(session, req)

@@ -10,6 +10,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
+from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
 from domain.clocks import CLOCKS
@@ -40,9 +41,14 @@ def lead_row(req: ProjectionRequest) -> Lead:
 class ProjectionActivities(UsesDatabase):
     @activity.defn
     def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
-        """Write the read model; answer which webhook subscribers want this batch's event types (so the
+        """Write the read model, then the batch's inbox rows (patch notify-in-projection: one activity, and one
+        workflow task, fewer per alert); answer which webhook subscribers want this batch's event types (so the
         workflow needs no separate look-up, and no Temporal action, to decide whether to fan out)."""
         self._write(req)
+        if req.notifications:  # patch notify-in-projection: the batch's alerts ride on this activity
+            with self.session() as session:
+                for notification in req.notifications:
+                    write_notifications(session, notification)
         if not req.webhook_event_types:
             return []
         with self.session() as session:

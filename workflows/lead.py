@@ -52,6 +52,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year shows in the timeline and is alerted
 CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar moves open working-day deadlines
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
+NOTIFY_IN_PROJECTION = "notify-in-projection"  # the patch: a run that began with it writes its alerts with the read model
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
 
@@ -118,6 +119,8 @@ class LeadWorkflow:
         self._search: dict[str, object] = {}
         self._went_dormant = False
         self._local = False
+        self._inline_notify = False
+        self._notifications: list = []  # alerts carried out with the next read-model write (notify-in-projection)
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
 
     # ------------------------------------------------------------------ the loop
@@ -125,6 +128,7 @@ class LeadWorkflow:
     @workflow.run
     async def run(self, inp: LeadInput) -> LeadOutcome:
         self._local = workflow.patched(LOCAL_ACTIVITIES)  # decided once per run, in its first task
+        self._inline_notify = workflow.patched(NOTIFY_IN_PROJECTION)  # likewise
         await workflow.wait_condition(lambda: self.state is not None)
         if inp.state is not None:  # continued as new: the read model learns the new run id
             self._committed += 1
@@ -228,7 +232,10 @@ class LeadWorkflow:
             self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
-            await self._activity(NotifyActivities.notify, request)
+            if self._inline_notify:  # written by the projection that follows in this settle: no round trip of its own
+                self._notifications.append(request)
+            else:
+                await self._activity(NotifyActivities.notify, request)
         else:  # a new effect type without a handler: a bug in this code, not in the lead
             raise EngineBug(f"no handler for effect {type(effect).__name__}")
 
@@ -241,6 +248,7 @@ class LeadWorkflow:
     async def _project(self) -> None:
         events, self._events = self._events, []
         clock_ends, self._clock_ends = self._clock_ends, []
+        notifications, self._notifications = self._notifications, []
         info = workflow.info()
         stage_before = self._projected_stage
         # The projection also answers which webhook subscribers want this batch (one activity where there
@@ -250,7 +258,7 @@ class LeadWorkflow:
         kinds = webhook_event_types(self.state, stage_before, events) if inline else []
         request = ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events,
                                     clock_ends=clock_ends, workflow_id=info.workflow_id, run_id=info.run_id,
-                                    webhook_event_types=kinds)
+                                    webhook_event_types=kinds, notifications=notifications)
         targets = await self._activity(ProjectionActivities.record_lead, request)
         self._upsert_search_attributes()
         self._projected_stage = self.state.stage
