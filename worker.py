@@ -98,8 +98,12 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)
+        # No more workflow tasks in hand than threads for their local activities (the SDK's default is 100): under
+        # a backlog, as after a restart with hundreds of leads due, a task polled beyond that waited for a thread
+        # while its 10-s timeout ran, timed out, and came back to be run again (issue 15: 1,092 timeouts, alerts
+        # 72-214 s late). Tasks not taken wait on the server's queue instead, where waiting costs nothing.
+        **{"max_concurrent_workflow_tasks": executor._max_workers, **options},
         patch_activation_callback=None if local_activities else (lambda p: p.patch_id != LOCAL_ACTIVITIES),
-        **options,
     )
 
 
@@ -109,7 +113,7 @@ async def main() -> None:
     log = get_logger("worker")
     cache_workflow_bytecode()
     client = await connect_worker(settings)
-    with ThreadPoolExecutor(max_workers=16) as executor:
+    with ThreadPoolExecutor(max_workers=settings.worker_threads) as executor:
         worker = build_worker(client, settings.task_queue, default_engine(), executor,
                               local_activities=settings.local_activities)
         await ensure_calendar_schedule(client, settings.task_queue)

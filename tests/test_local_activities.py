@@ -89,3 +89,14 @@ async def test_a_run_begun_with_remote_activities_keeps_them_after_an_upgraded_w
 def test_local_activities_are_on_unless_the_environment_turns_them_off():
     assert Settings().local_activities is True
     assert Settings(LEADFLOW_LOCAL_ACTIVITIES="false").local_activities is False
+
+
+async def test_the_worker_takes_no_more_workflow_tasks_than_it_has_threads_for_their_local_activities(env, engine):
+    """After a restart hundreds of leads are due at once: with the SDK's default (100 workflow tasks in hand) the
+    tasks beyond the 16 threads waited in the worker while their timeout ran (bench/restart.py). The worker takes
+    as many tasks as it has threads; LEADFLOW_WORKER_THREADS sets both."""
+    with ThreadPoolExecutor(max_workers=6) as executor:
+        config = build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor).config()
+    assert config["max_concurrent_workflow_tasks"] == config["max_concurrent_local_activities"] == 6
+    assert config["max_concurrent_activities"] == 6
+    assert Settings().worker_threads == 16 and Settings(LEADFLOW_WORKER_THREADS="4").worker_threads == 4

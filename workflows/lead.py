@@ -36,14 +36,16 @@ with workflow.unsafe.imports_passed_through():
         DeclineQuotaRequest,
         DispatchRequest,
         LeadState,
-        Model,
         ProjectionRequest,
         ScoreRequest,
         TimelineEvent,
     )
-    from domain.policy import Policy
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
+    # the lead's input, result and signals: pydantic classes built once per worker, not once per workflow run
+    # (defined in this sandboxed module, every new run's sandbox built their schemas again: ~7 % of the worker's
+    # CPU at intake, py-spy)
+    from workflows.messages import AppealSignal, LeadInput, LeadOutcome, ReassignSignal
 
 from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
@@ -54,39 +56,6 @@ CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar m
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 NOTIFY_IN_PROJECTION = "notify-in-projection"  # the patch: a run that began with it writes its alerts with the read model
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-
-class LeadInput(Model):
-    lead_id: str
-    customer_key: str
-    policy: Policy
-    state: LeadState | None = None  # carried over continue-as-new
-    previous_lead_id: str | None = None  # the customer's earlier lead of this brand (a repurchase)
-
-
-class LeadOutcome(Model):
-    lead_id: str
-    stage: LeadStage
-    dealer_id: str | None = None
-    previous_lead_id: str | None = None
-    touchpoints: dict[str, str] = {}  # channel:external id -> the answer it got (a repeat after the end gets it again)
-
-
-class ReassignSignal(Model):
-    """Lead ops, from the Temporal UI or CLI: `temporal workflow signal --name reassign`."""
-
-    reason: str
-    dealer_id: str | None = None
-    to_call_center: bool = False
-    by: str = "temporal-ui"
-
-
-class AppealSignal(Model):
-    """A dealer's appeal entered by ops from the Temporal UI or CLI."""
-
-    evidence: str
-    dealer_id: str
-    by: str = "temporal-ui"
 
 
 class EngineBug(Exception):
