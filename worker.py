@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import os
+import signal
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +120,26 @@ async def main() -> None:
         await ensure_calendar_schedule(client, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
                  metrics=settings.worker_metrics_address, local_activities=settings.local_activities)
-        await worker.run()
+        await run_until_stopped(worker)
+        log.info("worker stopped")
+
+
+async def run_until_stopped(worker: Worker, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """Run the worker until SIGTERM (a deploy, `docker stop`) or Ctrl-C, then shut it down gracefully: the SDK tells
+    the server this worker is gone, so its leads' next workflow tasks go to the shared queue at once. Killed by
+    SIGTERM instead, the server kept offering each cached lead's next task to the dead worker's sticky queue until
+    that timed out (5 s, a WorkflowTaskTimedOut per lead): after a restart every due lead lost those 5 s first
+    (bench/restart.py)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with worker:  # runs it; leaving the block shuts it down
+            await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 if __name__ == "__main__":

@@ -100,3 +100,22 @@ async def test_the_worker_takes_no_more_workflow_tasks_than_it_has_threads_for_t
     assert config["max_concurrent_workflow_tasks"] == config["max_concurrent_local_activities"] == 6
     assert config["max_concurrent_activities"] == 6
     assert Settings().worker_threads == 16 and Settings(LEADFLOW_WORKER_THREADS="4").worker_threads == 4
+
+
+async def test_sigterm_shuts_the_worker_down_gracefully(env, engine):
+    """A deploy or `docker stop` sends SIGTERM: the worker shuts down through the SDK (which tells the server it is
+    gone) instead of dying, and the leads it had cached are not left to its sticky queue (bench/restart.py)."""
+    import asyncio
+    import os
+    import signal
+
+    from worker import run_until_stopped
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        worker = build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor)
+        running = asyncio.create_task(run_until_stopped(worker, signals=(signal.SIGUSR1,)))
+        await asyncio.sleep(0.5)
+        assert not running.done()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await asyncio.wait_for(running, timeout=30)
+    assert worker.is_shutdown
