@@ -42,13 +42,15 @@ def lead_row(req: ProjectionRequest) -> Lead:
 class ProjectionActivities(UsesDatabase):
     @activity.defn
     def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
-        """Write the read model, then the batch's inbox rows (patch notify-in-projection: one activity, and one
-        workflow task, fewer per alert); answer which webhook subscribers want this batch's event types (so the
+        """Write the batch's inbox rows (patch notify-in-projection: one activity, and one workflow task, fewer per
+        alert), then the read model; answer which webhook subscribers want this batch's event types (so the
         workflow needs no separate look-up, and no Temporal action, to decide whether to fan out)."""
         with self.session() as session:  # one connection for all of it
-            self._write(session, req)
-            for notification in req.notifications:  # patch notify-in-projection: the batch's alerts ride on this
+            # patch notify-in-projection: the batch's alerts ride on this activity, written first as the notify
+            # activity did, so whoever sees the lead row at this seq finds its inbox rows there too
+            for notification in req.notifications:
                 write_notifications(session, notification)
+            self._write(session, req)
             if not req.webhook_event_types:
                 return []
             return matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
