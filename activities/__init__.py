@@ -16,11 +16,11 @@ from activities.webhooks import WebhookActivities
 def all_activities(engine: Engine, push_starter=None) -> list:
     """push_starter (channels.delivery.PushStarter): the notify activity starts each notice's push workflow."""
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
-    notify, projection = NotifyActivities(engine, push_starter), ProjectionActivities(engine)
+    notify, projection = NotifyActivities(engine, push_starter), ProjectionActivities(engine, push_starter)
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
     calendar = CalendarActivities(engine)
     return [
-        assignment.pick_consultant,
+        assignment.pick_consultant, assignment.reserve_claim, dispatch.reserve_decline,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
         notify.notify, projection.record_lead, calendar.working_day_deadline,
         calendar.affected_leads, calendar.next_year_state,

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     worker_metrics_address: str = Field(default="off", alias="LEADFLOW_WORKER_METRICS_ADDRESS")
     # new lead runs use local activities (patch local-activities); "false" while older workers still run
     local_activities: bool = Field(default=True, alias="LEADFLOW_LOCAL_ACTIVITIES")
+    # the worker's threads for activities, local and remote (one pool), and as many workflow tasks in hand at once:
+    # a task is only taken when a thread is there for its local activities, so a backlog (a restart) waits on the
+    # server instead of timing out in the worker (bench/restart.py; worker.py build_worker)
+    worker_threads: int = Field(default=16, ge=1, alias="LEADFLOW_WORKER_THREADS")
     metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
     # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")
@@ -39,6 +43,22 @@ class Settings(BaseSettings):
     channel_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CHANNEL_KEYS")
     vapid_private_key: SecretStr | None = Field(default=None, alias="LEADFLOW_VAPID_PRIVATE_KEY")
     vapid_subject: str = Field(default="mailto:ops@leadflow.invalid", alias="LEADFLOW_VAPID_SUBJECT")
+    # sign-in (api/auth.py, api/routes/auth.py; docs/operations.md "Sign-in and SSO")
+    session_hours: float = Field(default=12, gt=0, alias="LEADFLOW_SESSION_HOURS")  # a browser session's lifetime
+    invite_hours: float = Field(default=72, gt=0, alias="LEADFLOW_INVITE_HOURS")  # an invite link's
+    reset_hours: float = Field(default=2, gt=0, alias="LEADFLOW_RESET_HOURS")  # a reset link's
+    login_account_limit: int = Field(default=5, ge=1, alias="LEADFLOW_LOGIN_ACCOUNT_LIMIT")  # failures per account
+    login_address_limit: int = Field(default=20, ge=1, alias="LEADFLOW_LOGIN_ADDRESS_LIMIT")  # failures per address
+    login_lock_minutes: float = Field(default=15, gt=0, alias="LEADFLOW_LOGIN_LOCK_MINUTES")  # window and lock
+    public_url: str | None = Field(default=None, alias="LEADFLOW_PUBLIC_URL")  # links and the OIDC redirect; else the request's
+    oidc_issuer: str | None = Field(default=None, alias="LEADFLOW_OIDC_ISSUER")  # set: "company account" sign-in
+    oidc_client_id: str | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_SECRET")
+    oidc_scopes: str = Field(default="openid email profile", alias="LEADFLOW_OIDC_SCOPES")
+    oidc_user_claim: str = Field(default="sub", pattern="^(sub|email)$", alias="LEADFLOW_OIDC_USER_CLAIM")
+    oidc_role_claim: str | None = Field(default=None, alias="LEADFLOW_OIDC_ROLE_CLAIM")  # optional
+    oidc_dealer_claim: str | None = Field(default=None, alias="LEADFLOW_OIDC_DEALER_CLAIM")  # optional
+    oidc_auto_provision: bool = Field(default=False, alias="LEADFLOW_OIDC_AUTO_PROVISION")
 
 
 @lru_cache

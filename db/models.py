@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -342,3 +342,126 @@ class PushDelivery(SQLModel, table=True):
     sending_at: datetime | None = None
     sent_at: datetime | None = None
     failed_at: datetime | None = None
+
+
+# --------------------------------------------------------------------------- issue 12.2: limits shared by many leads
+
+
+class LimitCounter(SQLModel, table=True):
+    """How much of a dealer's or consultant's limit is spent now: `open` leads held (scope `dealer`) or
+    carried (scope `consultant`). Maintained by the same transaction that writes a `limit_reservation`, under
+    this row's lock (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite): the per-dealer lock every
+    limit decision takes. Dispatch reads its load from here, not by counting open leads."""
+
+    __tablename__ = "limit_counter"
+    scope: str = Field(primary_key=True, max_length=16)  # dealer | consultant
+    subject: str = Field(primary_key=True, max_length=64)  # the dealer's or the consultant's id
+    open: int = 0
+    last_reserved_at: datetime | None = None  # the latest dispatch to the dealer (round-robin ties)
+    updated_at: datetime | None = None
+
+
+class LimitReservation(SQLModel, table=True):
+    """One spending of a shared limit by one lead: unique by (lead, holding, kind), so a retried activity or a
+    replayed workflow task never spends twice. kind: `dealer` (a slot of the dealer's capacity, while it holds
+    the lead), `consultant` (a slot of the consultant's max_open_leads), `decline` (a choice-right decline,
+    counted at `counted_at`: when the declined lead was pushed). `released_at` is set when the lead gives the
+    slot back (it left the dealer or consultant, or closed); `answer` is what the activity answered."""
+
+    __tablename__ = "limit_reservation"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    holding: int = Field(primary_key=True)  # the lead's holding number: 0 for the first dealer, 1 for the next ...
+    kind: str = Field(primary_key=True, max_length=16)
+    scope: str = Field(max_length=16)  # the counter it spends: dealer | consultant
+    subject: str = Field(index=True, max_length=64)
+    counted_at: datetime = Field(index=True)
+    since_seq: int = 0  # the lead's event number when reserved: a projection of an older state never releases it
+    created_at: datetime
+    released_at: datetime | None = None
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# ---- issue 13, find a customer: what a search matches, so no phone is ever scanned in the clear ----
+class LeadLookup(SQLModel, table=True):
+    """Search keys of a lead, written by the projection: `name` (the customer's name, case-folded, matched
+    by prefix) and `phone4` (the phone's last 4 digits). A full phone is matched on `lead.customer_key` (a
+    hash of the E.164 number), a lead id on the key, an external id on `raw_lead.external_id`."""
+
+    __tablename__ = "lead_lookup"
+    __table_args__ = (Index("ix_lead_lookup_kind_value", "kind", "value", "lead_id", postgresql_ops={"value": "varchar_pattern_ops"}),)
+    lead_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(primary_key=True, max_length=16)  # name | phone4
+    value: str = Field(primary_key=True, max_length=128)
+
+
+Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)
+# ------------------------------------------------------------------ sign-in (issue 14 section 1)
+# Passwords, browser sessions, invite/reset links and OIDC logins in flight, login limits, API tokens.
+# Only hashes of secrets are stored: a session cookie, a link's ticket, an API token are never kept in clear.
+
+
+class UserLogin(SQLModel, table=True):
+    """How a user signs in: an argon2 password hash, and/or the company account (OIDC subject or email)."""
+
+    __tablename__ = "user_login"
+    user_id: str = Field(primary_key=True, max_length=64, foreign_key="user.id")
+    password_hash: str | None = None
+    password_changed_at: datetime | None = None
+    email: str | None = Field(default=None, unique=True, max_length=254)
+    oidc_subject: str | None = Field(default=None, unique=True, max_length=255)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random id, this row its hash. Ended on sign-out."""
+
+    __tablename__ = "web_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(index=True, max_length=64, foreign_key="user.id")
+    csrf_token: str = Field(max_length=64)
+    via: str = Field(max_length=16)  # password | oidc | invite | reset
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None = None
+
+
+class AuthTicket(SQLModel, table=True):
+    """A single-use, expiring secret: an invite or a reset link (set a password), or an OIDC login in flight
+    (its state; `data` keeps the PKCE verifier and the nonce)."""
+
+    __tablename__ = "auth_ticket"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(index=True, max_length=16)  # invite | reset | oidc
+    user_id: str | None = Field(default=None, index=True, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class LoginLimit(SQLModel, table=True):
+    """Failed sign-ins per key (`account:<id>` or `address:<ip>`) in the current window, and the lock."""
+
+    __tablename__ = "login_limit"
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    window_started_at: datetime
+    locked_until: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A machine's bearer token (an integration, an ops script): acts with its own role and dealer, shown once,
+    revocable, its last use recorded."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=32)
+    dealer_id: str | None = Field(default=None, index=True, foreign_key="dealer.id")
+    region: str | None = Field(default=None, max_length=64)
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

@@ -46,13 +46,19 @@ def _on_signal(signum, _frame):
 class Children:
     """The child processes, stopped in reverse order of start."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_dir: Path | None = None) -> None:
         self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.log_dir = log_dir  # None: the children write to this terminal (--show-logs)
 
     def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop the
         # children in order instead of all of them racing each other.
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        out = None
+        if self.log_dir is not None:  # data/logs/<name>.log, appended: the terminal stays readable
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name.replace(' ', '-')}.log", "ab")  # noqa: SIM115 - the child keeps it
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out,
+                                stderr=subprocess.STDOUT if out else None)
         self.procs.append((name, proc))
         return proc
 
@@ -185,15 +191,40 @@ def local_codec_keys(data: Path = DATA) -> str:
     return keys
 
 
-def _banner(time_scale: str, database_url: str, temporal_only: bool) -> None:
+def banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Path | None = None) -> str:
     lines = ["", "Leadflow is running. Ctrl-C stops everything."]
     if not temporal_only:
+        lines.append(f"  portal       {API}/   (门户 · dealer portal and OEM console; installable as an app)")
         lines.append(f"  API          {API}   (docs at {API}/docs)")
     lines.append(f"  Temporal UI  {UI}")
     faster = "" if float(time_scale) == 1 else f" (policy clocks run {time_scale} times faster)"
     lines.append(f"  time scale   {time_scale}{faster}")
     lines.append(f"  data         {DATA}  (Temporal: data/temporal.db; app: {database_url})")
-    print("\n".join(lines) + "\n", flush=True)
+    lines.append(f"  logs         {log_dir}/  (--show-logs prints them here instead)" if log_dir else
+                 "  logs         in this terminal (--show-logs)")
+    if not temporal_only:
+        lines += demo_sign_in_lines()
+    return "\n".join(lines) + "\n"
+
+
+def _banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Path | None = None) -> None:
+    print(banner(time_scale, database_url, temporal_only, log_dir), flush=True)
+
+
+def demo_sign_in_lines() -> list[str]:
+    """The demo sign-ins the seed wrote (a manager, a consultant, an OEM user), for the banner."""
+    import json
+
+    from devtools.seed import DEMO_SIGN_INS, SIGN_INS_FILE
+
+    path = SIGN_INS_FILE if SIGN_INS_FILE.is_absolute() else ROOT / SIGN_INS_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    lines = [f"  sign in at   {API}/ as:"] if known else []
+    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3] if user_id in known]
+    if known:
+        lines.append("  Temporal UI decoding: sign in as ops-wang, then in the UI's codec settings (the glasses icon)"
+                     " turn on \"Include cross-origin credentials\" once")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--demo-leads", type=int, default=5, metavar="N",
         help="post N sample leads once the API is up (default 5; 0 for none)")
     add("--temporal-only", action="store_true", help="run only the Temporal dev server (no seed, worker or API)")
+    add("--show-logs", action="store_true", help="print the servers' logs in this terminal (default: data/logs/)")
     args = parser.parse_args(argv)
 
     env = dict(os.environ, TEMPORAL_ADDRESS=TEMPORAL_ADDRESS, PYTHONUNBUFFERED="1")
@@ -239,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     if Settings().codec_keys is None:  # neither the environment nor .env names keys: the local stack's own
         env["LEADFLOW_CODEC_KEYS"] = local_codec_keys()
 
-    children = Children()
+    log_dir = None if args.show_logs else DATA / "logs"
+    children = Children(log_dir)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
@@ -256,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"==> warning: the API did not answer at {API} within 30 s", flush=True)
             elif args.demo_leads > 0:
                 _post_demo_leads(args.demo_leads)
-        _banner(env["LEADFLOW_TIME_SCALE"], env["DATABASE_URL"], args.temporal_only)
+        _banner(env["LEADFLOW_TIME_SCALE"], env["DATABASE_URL"], args.temporal_only, log_dir)
         while True:
             children.check()
             time.sleep(0.5)

@@ -660,6 +660,7 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "wrong_role": ("「{action}」不能由{role}操作", "{action} is not done by the {role}"),
     "not_your_dealer": ("此线索不在贵店名下", "this lead is not held by your dealer"),
     "not_in_your_pool": ("此线索不在贵店公海池中", "this lead is not in your dealer's public pool"),
+    "claimed_by_another": ("认领失败：另一位销售顾问已先认领此线索", "claim refused: another consultant claimed this lead first"),
     "not_assigned_to_you": ("此线索未分配给您", "this lead is not assigned to you"),
     "outside_region": ("此线索不在您的区域", "this lead is outside your region"),
     "stage": ("线索处于「{stage}」阶段，不能「{action}」", "{action} is not allowed while the lead is {stage}"),

@@ -7,7 +7,12 @@ import { MESSAGES } from "./messages.js";
 const ZH = {
   app: { title: "线索管理", brand: "Leadflow 线索平台" },
   ui: {
-    signIn: "登录", signOut: "退出", token: "访问令牌", tokenHint: "粘贴您的访问令牌（由管理员通过 python -m ops.users create 生成，或见运行命令的输出）",
+    search: "搜索", searchHint: "姓名、手机号（或后 4 位）、线索号、外部单号", lapsedFor: "已超时 {t}",
+    minutes: "{n} 分钟", hours: "{n} 小时", days: "{n} 天", offlineBanner: "离线：显示的是上次加载的内容，恢复网络后自动更新",
+    call: "打电话", sms: "发短信", copyWechat: "复制微信号", copied: "已复制", logCall: "刚才的通话要记一笔跟进吗？", logIt: "记录跟进", later: "稍后",
+    signIn: "登录", signOut: "退出", login: "用户名或邮箱", password: "密码", badLogin: "用户名或密码错误",
+    signInSso: "使用公司账号登录", sessionEnded: "登录已失效，请重新登录", setPassword: "设置您的密码（至少 10 个字符）",
+    newPassword: "新密码", save: "保存",
     signInTitle: "登录经销商门户 / 主机厂控制台", badToken: "令牌无效或已停用", loading: "加载中…", empty: "暂无数据",
     retry: "重试", back: "返回", more: "加载更多", all: "全部", any: "不限", yes: "是", no: "否", none: "无",
     submit: "提交", cancel: "取消", close: "关闭", done: "已完成", refresh: "刷新", updated: "已更新",
@@ -38,7 +43,13 @@ const ZH = {
     endedBy: "结束原因", dispatchReason: "派发原因", holdingOpen: "持有中", notVisible: "（无权查看）",
     liveLead: "线索动态：{stage}", liveGone: "一条线索已离开您的视野", liveNote: "新提醒：{kind}", lapsedAlert: "已超时", notified: "已通知", actionDone: "{action}：完成，线索现为「{stage}」", showAll: "显示全部 {n} 家", pastIntake: "已受理",
   },
-  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历" },
+  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", account: "我的账号" },
+  account: {
+    current_password: "当前密码", new_password: "新密码", changePassword: "修改密码", passwordChanged: "密码已修改，其他会话已退出",
+    invite: "邀请", reset: "重置密码", user_id: "用户名", name: "姓名", dealer_id: "经销商", token_name: "名称",
+    linkOnce: "链接仅显示一次，{until} 前有效，只能使用一次：{link}", tokens: "API 令牌（供系统集成）", newToken: "新建令牌",
+    tokenOnce: "令牌仅显示这一次：{token}", lastUsed: "最近使用", revoke: "吊销", revoked: "已吊销",
+  },
   role: {
     lead_ops: "线索运营", head_of_lead_ops: "线索运营负责人", review_team: "战败复核", review_team_lead: "复核组长",
     regional_manager: "区域经理", call_center: "中央呼叫中心", dealer_manager: "网销经理", consultant: "销售顾问",
@@ -122,7 +133,12 @@ const ZH = {
 const EN = {
   app: { title: "Leads", brand: "Leadflow" },
   ui: {
-    signIn: "Sign in", signOut: "Sign out", token: "Access token", tokenHint: "Paste your access token (issued with python -m ops.users create, or printed by the run command)",
+    search: "Search", searchHint: "Name, phone (or its last 4 digits), lead id, external id", lapsedFor: "{t} late",
+    minutes: "{n} min", hours: "{n} h", days: "{n} d", offlineBanner: "Offline: showing what was last loaded; it updates when the network is back",
+    call: "Call", sms: "SMS", copyWechat: "Copy WeChat id", copied: "Copied", logCall: "Log a follow-up for that call?", logIt: "Log follow-up", later: "Later",
+    signIn: "Sign in", signOut: "Sign out", login: "User id or email", password: "Password", badLogin: "Wrong user or password",
+    signInSso: "Sign in with the company account", sessionEnded: "Your session ended: sign in again", setPassword: "Set your password (10 characters or more)",
+    newPassword: "New password", save: "Save",
     signInTitle: "Dealer portal / OEM console", badToken: "Unknown or inactive token", loading: "Loading…", empty: "Nothing here",
     retry: "Retry", back: "Back", more: "Load more", all: "All", any: "Any", yes: "Yes", no: "No", none: "None",
     submit: "Submit", cancel: "Cancel", close: "Close", done: "Done", refresh: "Refresh", updated: "Updated",
@@ -153,7 +169,13 @@ const EN = {
     endedBy: "Ended by", dispatchReason: "Why this dealer", holdingOpen: "holding", notVisible: "(not visible)",
     liveLead: "Lead update: {stage}", liveGone: "A lead left your view", liveNote: "New alert: {kind}", lapsedAlert: "lapsed", notified: "Notified", actionDone: "{action} done: the lead is now {stage}", showAll: "Show all {n}", pastIntake: "Past intake",
   },
-  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar" },
+  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", account: "My account" },
+  account: {
+    current_password: "Current password", new_password: "New password", changePassword: "Change password", passwordChanged: "Password changed; your other sessions ended",
+    invite: "Invite", reset: "Reset password", user_id: "User id", name: "Name", dealer_id: "Dealer", token_name: "Name",
+    linkOnce: "Shown once, valid until {until}, works once: {link}", tokens: "API tokens (for integrations)", newToken: "New token",
+    tokenOnce: "The token, shown this once only: {token}", lastUsed: "last used", revoke: "Revoke", revoked: "revoked",
+  },
   role: {
     lead_ops: "Lead ops", head_of_lead_ops: "Head of lead ops", review_team: "Defeat review", review_team_lead: "Review lead",
     regional_manager: "Regional manager", call_center: "Call center", dealer_manager: "Dealer manager", consultant: "Consultant",

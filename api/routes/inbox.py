@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import select
 
+from api import inbox_rows
 from api.deps import ActorDep, LangDep, NowDep, SessionDep
 from api.errors import responses
 from api.schemas import NotificationView
@@ -40,9 +41,11 @@ def addressed_to(actor: Actor):
 def my_inbox(actor: ActorDep, session: SessionDep, lang: LangDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
     rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
-    shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump() | {"text": notice_text(r, lang)})
-             for r in rows)
-    return [NotificationView.model_validate(n) for n in shown if n is not None]
+    shown = [n for r in rows if (n := visibility.notification(actor.role, actor.dealer_id,
+                                                              r.model_dump() | {"text": notice_text(r, lang)})) is not None]
+    # issue 13: one row per alert and lead (its repeats counted), with the customer's name, grade and stage;
+    # `text` in the reader's language (rendered before the dealer view drops the data)
+    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor, inbox_rows.collapse(shown))]
 
 
 class ReadState(BaseModel):

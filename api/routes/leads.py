@@ -8,20 +8,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import exists, func
+from sqlalchemy import exists, func, union_all
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
+from api.lapsed import lapsed_clocks
 from api.deps import ActorDep, ClientDep, LangDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
                          LeadPage, LeadSummary, ScoreItemView, TimelineView)
 from db import intake_keys
-from db.models import ClockRun, HoldingRow, Lead, TimelineEntry, User
+from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry, User
 from core.logging import get_logger
 from domain import commands as c
-from domain import visibility
+from domain import search, visibility
 from domain import places
 from domain.places import PlaceError
 from domain.clocks import CLOCKS
@@ -30,7 +32,7 @@ from domain.lifecycle import allowed_actions
 from domain.messages import CATALOG, render, render_entry
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
-from workflows import gateway
+from workflows import gateway, lead_ids
 
 log = get_logger("api.leads")
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -59,10 +61,26 @@ def _placed(raw: RawLead) -> RawLead:
     return raw.model_copy(update={"city": name, "city_code": code}) if name else raw
 
 
-async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) -> IntakeAnswer:
+def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
+    """Which of these customers' older lead ids (older id keys, legacy) have a lead in the read model: the
+    intake then needs no DescribeWorkflow per older id (workflows/lead_ids.resolve). None when the read model
+    does not answer (the gateway asks Temporal instead). Ends its transaction, so the connection goes back to
+    the pool before the Temporal wait."""
+    older = sorted({i for raw in raws for i in lead_ids.older_ids(raw.brand, raw.phone)})
+    try:
+        found = set(session.exec(select(Lead.lead_id).where(Lead.lead_id.in_(older))).all()) if older else set()
+    except SQLAlchemyError as err:
+        log.warning("read model did not answer the older lead ids; asking Temporal", error=type(err).__name__)
+        found = None
+    session.rollback()
+    return found
+
+
+async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor,
+                   known_ids: set[str] | None = None) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
-    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
+    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor, known_ids)
     if not visible_to(actor, result):
         # taken in, but not a lead this caller may see (merged into a lead another dealer holds, dispatched
         # elsewhere, sent to cleansing): one answer for all, so it tells nothing about who follows the customer
@@ -81,8 +99,9 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     _may_take_in(actor)
     raw = _placed(raw.model_copy(update={"phone": normalize_phone(raw.phone)}))  # InvalidPhone, PlaceError: 422
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
+    known = await asyncio.to_thread(_known_older_ids, session, [raw])
     try:
-        return await _take_in(client, task_queue, policy, raw, actor)
+        return await _take_in(client, task_queue, policy, raw, actor, known)
     except gateway.ActionRefused:
         if claimed:  # refused: nothing was created, so the id is free for the corrected submission
             await asyncio.to_thread(intake_keys.release, session, raw)
@@ -131,9 +150,12 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             same_customer.setdefault(customer_key(phone) + "|" + " ".join(raw.brand.split()).casefold(), []).append(
                 (index, raw))
 
+    known = await asyncio.to_thread(_known_older_ids, session, [raw for items in same_customer.values()
+                                                                for _, raw in items])
+
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
         try:
-            answer = await _take_in(client, task_queue, policy, raw, actor)
+            answer = await _take_in(client, task_queue, policy, raw, actor, known)
         except gateway.ActionRefused as refused:
             return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
@@ -155,6 +177,9 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
 @router.get("", response_model=LeadPage)
 def list_leads(
     actor: ActorDep, session: SessionDep,
+    q: Annotated[str | None, Query(max_length=search.MAX_QUERY, description="find a customer: a name (its beginning), "
+                                   "a phone in any format (the whole number or its last 4 digits), a lead id or an "
+                                   "external id")] = None,
     stage: Annotated[list[LeadStage] | None, Query(description="one or more stages")] = None,
     grade: Annotated[list[str] | None, Query(max_length=8)] = None,
     dealer_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -173,6 +198,8 @@ def list_leads(
 ):
     """The leads the caller may see, filtered, sorted and paginated (a dealer's people: their dealer's only)."""
     where = [lead_filter(actor)]
+    if q is not None and (wanted := search.parse(q)) is not None:
+        where.append(Lead.lead_id.in_(_found(wanted)))
     for column, value in ((Lead.dealer_id, dealer_id), (Lead.region, region), (Lead.series, series),
                           (Lead.channel, channel), (Lead.brand, brand), (Lead.consultant_id, consultant_id),
                           (Lead.sla_breached, sla_breached)):
@@ -196,6 +223,24 @@ def list_leads(
     rows = session.exec(select(Lead).where(*where).order_by(*order).offset(offset).limit(limit)).all()
     return LeadPage(items=[LeadSummary.of(r) for r in rows], total=total, limit=limit, offset=offset,
                     next_offset=offset + limit if offset + limit < total else None)
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _found(wanted: search.Search):
+    """The ids of the leads a search matches, each way on an index (never the phone in clear)."""
+    ways = [select(Lead.lead_id).where(Lead.lead_id == wanted.text),
+            select(RawLeadRow.lead_id).where(RawLeadRow.external_id == wanted.text)]
+    if wanted.customer_key:
+        ways.append(select(Lead.lead_id).where(Lead.customer_key == wanted.customer_key))
+    if wanted.phone4:
+        ways.append(select(LeadLookup.lead_id).where(LeadLookup.kind == "phone4", LeadLookup.value == wanted.phone4))
+    if wanted.name_prefix:
+        ways.append(select(LeadLookup.lead_id).where(
+            LeadLookup.kind == "name", LeadLookup.value.like(_like_prefix(wanted.name_prefix), escape="\\")))
+    return union_all(*ways)
 
 
 @router.get("/{lead_id}", response_model=LeadDetail, responses=responses(404))
@@ -229,11 +274,12 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
-                              budget=p.budget, timeframe=p.timeframe.value),
+                              budget=p.budget, timeframe=p.timeframe.value, wechat_id=getattr(p, "wechat_id", None)),
         score_items=[ScoreItemView(**i.model_dump(), text=render(i.code, i.params, lang) if i.code else i.reason)
                      for i in state.score_items],
-        clocks=[ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
-                          paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
+        clocks=lapsed_clocks(session, [lead]).get(lead.lead_id, []) + [
+            ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
+                      paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
         dispatch=visibility.own_dispatch(actor.role, actor.dealer_id, everything),
         holdings=[HoldingView.model_validate(h) for h in holdings],
         timeline=[TimelineView.model_validate(e) for e in timeline],
@@ -253,9 +299,10 @@ async def _knows(client, lead_id: str, actor: Actor) -> bool:
 async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
     try:
         result = await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
-    except gateway.ActionRefused:
+    except gateway.ActionRefused as refused:
         # a dealer-side caller refused on a lead it may not see learns exactly what an unknown lead answers
-        if actor.role in DEALER_ROLES and not await _knows(client, lead_id, actor):
+        # (except the consultant whose claim lost to a colleague's: the lead was in their own dealer's pool)
+        if actor.role in DEALER_ROLES and refused.kind != "claimed" and not await _knows(client, lead_id, actor):
             raise gateway.LeadNotFound(f"lead {lead_id} not found") from None
         raise
     if not visible_to(actor, result):

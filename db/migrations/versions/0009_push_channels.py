@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0009'
-down_revision = '0013'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
