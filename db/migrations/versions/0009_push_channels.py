@@ -1,7 +1,7 @@
 """push channels
 
 Revision ID: 0009
-Revises: 0013
+Revises: 0008
 Create Date: 2026-12-06 02:33:30.137323
 """
 from alembic import op
