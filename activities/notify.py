@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase
+from activities.db import UsesDatabase, announce_change
 from db.models import Notification, User
 from domain.models import NotifyRequest
 from domain.stages import Role
@@ -56,6 +56,9 @@ class NotifyActivities(UsesDatabase):
                         created += 1
                     except IntegrityError:  # a concurrent attempt inserted it first
                         session.rollback()
+            if created:
+                announce_change(session)  # the live streams' listener (PostgreSQL)
+                session.commit()
         if self.push_starter is not None:  # also when nothing was new: a retry after a crash must still start it
             self.push_starter.start(req)
         activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})

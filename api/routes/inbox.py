@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import select
 
+from api import inbox_rows
 from api.deps import ActorDep, NowDep, SessionDep
 from api.errors import responses
 from api.schemas import NotificationView
@@ -34,8 +35,9 @@ def addressed_to(actor: Actor):
 def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
     rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
-    shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump()) for r in rows)
-    return [NotificationView.model_validate(n) for n in shown if n is not None]
+    shown = [n for r in rows if (n := visibility.notification(actor.role, actor.dealer_id, r.model_dump())) is not None]
+    # issue 13: one row per alert and lead (its repeats counted), with the customer's name, grade and stage
+    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor, inbox_rows.collapse(shown))]
 
 
 class ReadState(BaseModel):
@@ -65,9 +67,10 @@ def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: N
     row = session.exec(select(Notification).where(Notification.id == int(notification_id), addressed_to(actor))).first()
     if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
         raise HTTPException(404, "no such notification")
-    if row.read_at is None:
-        row.read_at = now
-        session.add(row)
+    if row.read_at is None:  # with the older repeats of the same alert for the same lead (the inbox shows one row)
+        session.exec(update(Notification).where(addressed_to(actor), Notification.lead_id == row.lead_id,
+                                                Notification.kind == row.kind, Notification.id <= row.id,
+                                                Notification.read_at.is_(None)).values(read_at=now))
         session.commit()
         session.refresh(row)
     return ReadState(id=row.id, read_at=row.read_at)

@@ -1,7 +1,7 @@
 """push channels
 
 Revision ID: 0009
-Revises: 0013
+Revises: 0012
 Create Date: 2026-12-06 02:33:30.137323
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0009'
-down_revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
