@@ -75,9 +75,10 @@ def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: N
     row = session.exec(select(Notification).where(Notification.id == int(notification_id), addressed_to(actor))).first()
     if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
         raise HTTPException(404, "no such notification")
-    if row.read_at is None:
-        row.read_at = now
-        session.add(row)
+    if row.read_at is None:  # with the older repeats of the same alert for the same lead (the inbox shows one row)
+        session.exec(update(Notification).where(addressed_to(actor), Notification.lead_id == row.lead_id,
+                                                Notification.kind == row.kind, Notification.id <= row.id,
+                                                Notification.read_at.is_(None)).values(read_at=now))
         session.commit()
         session.refresh(row)
     return ReadState(id=row.id, read_at=row.read_at)
