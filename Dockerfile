@@ -13,6 +13,7 @@ WORKDIR /app
 # packages or modules here and in pyproject.toml.
 COPY pyproject.toml worker.py ./
 COPY core ./core
+COPY channels ./channels
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities

@@ -28,15 +28,18 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
+from channels.delivery import PushStarter, push_activities
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from core.temporal_client import connect
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
+from workflows.push import PushTestWorkflow, PushWorkflow
 from workflows.webhooks import WebhookFanout
 
-WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow]
+WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow, PushWorkflow,
+             PushTestWorkflow]
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
@@ -85,6 +88,14 @@ async def ensure_calendar_schedule(client: Client, task_queue: str) -> bool:
     return True
 
 
+def _push_starter(client: Client, task_queue: str) -> PushStarter | None:
+    """The notify activity starts each notice's PushWorkflow on this loop (None outside an event loop)."""
+    try:
+        return PushStarter(client, task_queue, asyncio.get_running_loop())
+    except RuntimeError:
+        return None
+
+
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
                  local_activities: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
@@ -95,7 +106,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine),
+        activities=all_activities(engine, _push_starter(client, task_queue)) + push_activities(engine),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

@@ -67,7 +67,14 @@ def write_notifications(session, req: NotifyRequest) -> int:
 
 
 class NotifyActivities(UsesDatabase):
+    def __init__(self, engine, push_starter=None):
+        super().__init__(engine)
+        self.push_starter = push_starter  # channels.delivery.PushStarter: the push channels (None: inbox only)
+
     @activity.defn
     def notify(self, req: NotifyRequest) -> int:
         with self.session() as session:
-            return write_notifications(session, req)
+            created = write_notifications(session, req)
+        if self.push_starter is not None:  # also when nothing was new: a retry after a crash must still start it
+            self.push_starter.start(req)
+        return created

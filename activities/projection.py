@@ -42,6 +42,10 @@ def lead_row(req: ProjectionRequest) -> Lead:
 
 
 class ProjectionActivities(UsesDatabase):
+    def __init__(self, engine, push_starter=None):
+        super().__init__(engine)
+        self.push_starter = push_starter  # channels.delivery.PushStarter: each alert's push channels (None: inbox only)
+
     @activity.defn
     def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
         """Write the batch's inbox rows (patch notify-in-projection: one activity, and one workflow task, fewer per
@@ -53,9 +57,12 @@ class ProjectionActivities(UsesDatabase):
             for notification in req.notifications:
                 write_notifications(session, notification)
             self._write(session, req)
-            if not req.webhook_event_types:
-                return []
-            return matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
+            targets = (matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
+                       if req.webhook_event_types else [])
+        if self.push_starter is not None:  # after the rows are committed; a retry starts nothing twice (its id)
+            for notification in req.notifications:
+                self.push_starter.start(notification)
+        return targets
 
     def _write(self, session, req: ProjectionRequest) -> None:
         s = req.state

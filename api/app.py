@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors, headers
-from api.routes import auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
+from api.routes import (auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, push, queues,
+                        webhooks)
 from api.stream import StreamHub
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
@@ -66,6 +67,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
         return response
     app.include_router(leads.router)
     app.include_router(inbox.router)
+    app.include_router(push.router)
     app.include_router(behaviour.router)
     app.include_router(webhooks.router)
     app.include_router(calendar.router)

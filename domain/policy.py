@@ -110,6 +110,13 @@ class Scorecard(_Frozen):
         return self
 
 
+class NotifyPolicy(_Frozen):
+    """Push channels (issue 14): an SLA alert still unread after this many minutes goes to the person's next
+    channel (0: never). A default, so policies in older histories still load."""
+
+    escalate_unread_minutes: int = Field(default=10, ge=0)
+
+
 class Policy(_Frozen):
     name: str
     version: str
@@ -121,6 +128,7 @@ class Policy(_Frozen):
     scoring: Scoring
     dispatch: DispatchPolicy
     scorecard: Scorecard = Scorecard()
+    notify: NotifyPolicy = NotifyPolicy()
 
     def scaled(self, delta: timedelta) -> timedelta:
         """A policy duration as the engine runs it (compressed by LEADFLOW_TIME_SCALE)."""

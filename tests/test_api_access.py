@@ -66,6 +66,11 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/auth/resets"): {"user_id": "d-sh-1-c1"},
         ("POST", "/v1/auth/accept"): {"ticket": "no-such-ticket", "password": "whatever-1234"},
         ("POST", "/v1/auth/tokens"): {"name": "intruder", "role": "consultant", "dealer_id": "D-SH-1"},
+        ("POST", "/v1/push/targets"): {"kind": "wecom", "name": "team", "config": {"webhook_url": "https://example.com/r?key=k"}},
+        ("PUT", "/v1/push/preferences"): {"channels": ["webpush"]},
+        ("POST", "/v1/push/subscriptions"): {"endpoint": "https://push.example.com/s/1",
+                                             "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
+        ("POST", "/v1/push/subscriptions/delete"): {"endpoint": "https://push.example.com/s/1"},
     }
 
 

@@ -30,7 +30,7 @@ const ZH = {
     request: "申请内容", claim: "认领", claimed: "已认领", open: "打开", actor: "操作人",
     onDuty: "在岗", offDuty: "休息", load: "负荷", breached: "超时线索", openLeads: "未结线索", capacity: "上限",
     teamBreaches: "团队超时线索", myScorecard: "本店考核", rank: "排名 {r} / {n}", unranked: "本期未收到线索，不参与排名",
-    approvals: "待我审批", poolEmpty: "公海池暂无线索", inboxEmpty: "暂无提醒",
+    approvals: "待我审批", poolEmpty: "公海池暂无线索", pushOn: "开启推送通知", pushOff: "关闭推送通知", inboxEmpty: "暂无提醒",
     period: "期间", thisMonth: "本月", last3: "近 3 个月", last12: "近 12 个月",
     funnel: "转化漏斗", sla: "SLA 达成率（按周）", slaByClock: "各计时达成率", scorecards: "经销商考核排名",
     channels: "渠道成本", costPerLead: "单条线索成本", costPerDeal: "单个成交成本", dispatch: "派发匹配率（按区域）",
@@ -145,6 +145,7 @@ const ZH = {
     transfer_rejected: "调单被驳回", cancel_approval_needed: "待审批退单", defeat_approval_needed: "待审批战败",
     defeat_review_needed: "待复核战败", pseudo_defeat: "判定伪战败", appeal_review_needed: "待复核申诉",
     calendar_provisional: "节假日安排未确认（截止时间按推算日历）", calendar_unconfirmed: "明年节假日安排尚未确认",
+    push_target_broken: "推送渠道已停用",
   },
   calendar: {
     year: "年份", state: "状态", confirmed: "已确认", provisional: "推算（未确认）", holiday: "节假日", workday: "调休上班",
@@ -182,7 +183,7 @@ const EN = {
     request: "Request", claim: "Claim", claimed: "Claimed", open: "Open", actor: "By",
     onDuty: "On duty", offDuty: "Off duty", load: "Load", breached: "Breached", openLeads: "Open leads", capacity: "Capacity",
     teamBreaches: "Team's breached leads", myScorecard: "Our scorecard", rank: "Rank {r} of {n}", unranked: "No leads received this period: not ranked",
-    approvals: "Waiting for my approval", poolEmpty: "The public pool is empty", inboxEmpty: "No alerts",
+    approvals: "Waiting for my approval", poolEmpty: "The public pool is empty", pushOn: "Turn on push notifications", pushOff: "Turn off push notifications", inboxEmpty: "No alerts",
     period: "Period", thisMonth: "This month", last3: "Last 3 months", last12: "Last 12 months",
     funnel: "Funnel", sla: "SLA compliance (weekly)", slaByClock: "Compliance per clock", scorecards: "Dealer scorecards",
     channels: "Channel cost", costPerLead: "Cost per lead", costPerDeal: "Cost per deal", dispatch: "Dispatch match rate (by region)",
@@ -277,6 +278,7 @@ const EN = {
     defeat_review_needed: "Defeat to review", pseudo_defeat: "Pseudo-defeat verdict", appeal_review_needed: "Appeal to review",
     calendar_provisional: "Holiday schedule not confirmed (deadlines on the computed calendar)",
     calendar_unconfirmed: "Next year's holiday schedule is not confirmed",
+    push_target_broken: "Push channel disabled",
   },
   calendar: {
     year: "Year", state: "State", confirmed: "Confirmed", provisional: "Provisional (computed)", holiday: "Holiday",

@@ -30,8 +30,9 @@ BATCH = 50  # signals in flight at once
 SCHEDULE_ID = "calendar-check"
 LEAD_SIGNAL = "calendar_changed"
 
-# Every channel that reaches people: today the inbox (the `notify` activity). A new channel (SMS, WeCom, e-mail:
-# see CONTRIBUTING.md) adds its activity here, taking the same NotifyRequest.
+# Every channel that reaches people: the inbox (the `notify` activity), which also starts the notice's PushWorkflow
+# (workflows/push.py: WeCom, DingTalk, Feishu, SMS, Web Push). A channel with its own activity adds it here,
+# taking the same NotifyRequest.
 ALERT_CHANNELS = [NotifyActivities.notify]
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from sqlalchemy import and_, or_
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import select
 
 from api import inbox_rows
-from api.deps import ActorDep, SessionDep
+from api.deps import ActorDep, NowDep, SessionDep
+from api.errors import responses
 from api.schemas import NotificationView
 from db.models import Notification
 from domain import visibility
@@ -34,3 +38,48 @@ def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     shown = [n for r in rows if (n := visibility.notification(actor.role, actor.dealer_id, r.model_dump())) is not None]
     # issue 13: one row per alert and lead (its repeats counted), with the customer's name, grade and stage
     return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor, inbox_rows.collapse(shown))]
+
+
+class ReadState(BaseModel):
+    id: int
+    read_at: datetime
+
+
+class Count(BaseModel):
+    unread: int
+
+
+@router.get("/unread-count", response_model=Count)
+def unread_count(actor: ActorDep, session: SessionDep):
+    """How many notifications in the caller's inbox are unread (the pages' badge)."""
+    n = session.exec(select(func.count()).select_from(Notification)
+                     .where(addressed_to(actor), Notification.read_at.is_(None))).one()
+    return Count(unread=n)
+
+
+@router.post("/{notification_id}/read", response_model=ReadState, responses=responses(404))
+def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: NowDep):
+    """Mark one notification read (idempotent: the first time stays). An unread SLA alert is escalated to the
+    person's next push channel after `[notify] escalate_unread_minutes`; reading it stops that. A notification
+    addressed to a role (nobody in it) is read for the whole role."""
+    if not notification_id.isdigit() or len(notification_id) > 18:  # answered like an unknown one
+        raise HTTPException(404, "no such notification")
+    row = session.exec(select(Notification).where(Notification.id == int(notification_id), addressed_to(actor))).first()
+    if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
+        raise HTTPException(404, "no such notification")
+    if row.read_at is None:  # with the older repeats of the same alert for the same lead (the inbox shows one row)
+        session.exec(update(Notification).where(addressed_to(actor), Notification.lead_id == row.lead_id,
+                                                Notification.kind == row.kind, Notification.id <= row.id,
+                                                Notification.read_at.is_(None)).values(read_at=now))
+        session.commit()
+        session.refresh(row)
+    return ReadState(id=row.id, read_at=row.read_at)
+
+
+@router.post("/read-all", response_model=Count)
+def mark_all_read(actor: ActorDep, session: SessionDep, now: NowDep):
+    """Mark every unread notification of the caller's inbox read; answers how many were marked."""
+    result = session.exec(update(Notification).where(addressed_to(actor), Notification.read_at.is_(None))
+                          .values(read_at=now))
+    session.commit()
+    return Count(unread=result.rowcount)

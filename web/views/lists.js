@@ -7,6 +7,7 @@ import { clear, h } from "../dom.js";
 import { actionPath } from "../forms.js";
 import { code, formatPercent, formatTime, noticeName, t } from "../i18n.js";
 import { END_STAGES, dealerList, enumValues, isDealer, isManager, isOem, session } from "../session.js";
+import { currentSubscription, pushSupported, subscribe, unsubscribe } from "../push.js";
 
 const PAGE = 50;
 
@@ -227,7 +228,7 @@ export function markSeen(id) { if (id > lastSeen()) localStorage.setItem(seenKey
 
 export async function inboxView({ el, onSeen }) {
   const list = h("div", { class: "list" });
-  clear(el, h("h2", {}, t("nav.inbox")), searchBox(), list);
+  clear(el, h("h2", {}, t("nav.inbox")), searchBox(), pushToggle(), list);
 
   async function refresh() {
     const items = await get("/v1/inbox", { limit: 200 });
@@ -240,13 +241,29 @@ export async function inboxView({ el, onSeen }) {
   return { refresh };
 }
 
+// Web Push on this device: a button that subscribes or unsubscribes (web/push.js); hidden where unsupported.
+function pushToggle() {
+  const button = h("button", { class: "secondary small", testid: "push-toggle", hidden: !pushSupported() });
+  const show = async () => { button.textContent = (await currentSubscription()) ? t("ui.pushOff") : t("ui.pushOn"); };
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try { if (await currentSubscription()) await unsubscribe(); else await subscribe(); } catch { /* denied or not configured */ }
+    button.disabled = false;
+    await show();
+  });
+  if (pushSupported()) show();
+  return button;
+}
+
 function inboxItem(note, unread) {
   // A pseudo-defeat verdict takes the lead away; the judged dealer may still appeal it from here.
   const appeal = note.kind === "pseudo_defeat" && isManager() ? "?appeal=1" : "";
   // The working-day calendar's alerts are the year's, not a lead's (lead_id "calendar-2027"): open the calendar.
   const year = /^calendar-(\d{4})$/.exec(note.lead_id)?.[1];
   const href = year ? `#/calendar?year=${year}` : `#/leads/${encodeURIComponent(note.lead_id)}${appeal}`;
-  return h("a", { class: "row inbox" + (unread ? " unread" : ""), href,
+  // opening it marks it read on the server: an SLA alert read in time is not escalated to the next channel
+  const read = () => { if (!note.read_at) post(`/v1/inbox/${note.id}/read`).catch(() => {}); };
+  return h("a", { class: "row inbox" + (unread ? " unread" : ""), href, onclick: read,
     testid: "inbox-item", data: { kind: note.kind, leadId: note.lead_id } },
   h("div", { class: "row-main" },
     h("div", { class: "row-title" }, h("strong", {}, note.customer_name || noticeName(note.kind)),
