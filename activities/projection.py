@@ -6,12 +6,14 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
 from activities.webhooks import WebhookTarget, matching_targets
-from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
+from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadFact, RawLeadRow, TimelineEntry
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
@@ -51,6 +53,14 @@ class ProjectionActivities(UsesDatabase):
     def _write(self, req: ProjectionRequest) -> None:
         s = req.state
         with self.session() as session:
+            if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
+                known = set(session.exec(select(LeadFact.seq).where(
+                    LeadFact.lead_id == s.lead_id, LeadFact.seq.in_([f["seq"] for f in req.facts]))).all())
+                for f in req.facts:
+                    if f["seq"] not in known:
+                        session.add(LeadFact(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
+                                             kind=f["kind"], data=f["data"]))
+                session.commit()
             lead = session.get(Lead, s.lead_id)
             if lead is not None and lead.last_seq > s.seq:
                 return  # an older snapshot arriving late (a retry): never go back in time

@@ -921,3 +921,12 @@ def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refuse
     t.emit("signal_refused", action=action, reason=refused.reason)
     t.alert("signal_refused", (R.LEAD_OPS,), f"{action} signal refused: {refused.reason}", action=action)
     return t
+
+
+def migrate_policy(state: LeadState, old: Policy, new: Policy, reason: str, actor: Actor, now: datetime) -> Transition:
+    """Lead ops moved this running lead to another policy version (issue 16). Clocks already running keep their
+    deadlines; every clock started from now on runs under the new version."""
+    t = Transition.begin(state, new, now, actor)
+    t.emit("policy_migrated", from_version=old.version, to_version=new.version, reason=reason,
+           message=f"线索策略由版本 {old.version} 迁移到版本 {new.version}：{reason}")
+    return t

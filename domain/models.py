@@ -421,3 +421,4 @@ class ProjectionRequest(Model):
     workflow_id: str
     run_id: str
     webhook_event_types: list[str] = []  # the batch's webhook event types: record_lead answers who wants them
+    facts: list[dict[str, Any]] = []  # the decider's inputs since the last batch (issue 16, the what-if simulator)

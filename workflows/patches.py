@@ -53,4 +53,10 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("calendar-correction", "the calendar_changed signal counts open working-day clocks again and records "
           "deadline_moved (before it, a run ignores the signal)",
           date(2026, 12, 5), "LeadWorkflow", no_run_before(date(2026, 12, 5))),
+    Patch("policy-facts", "the decider's inputs (intakes, behaviour, actions, signals, the reads' answers) go to the "
+          "read model with each projection (lead_fact), for the what-if simulator",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("policy-migration", "the migrate_policy signal moves a running lead to another policy version and records "
+          "policy_migrated (before it, a run ignores the signal)",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
 ]}
