@@ -60,8 +60,10 @@ def fact(kind: str, at: datetime, **data: Any) -> dict[str, Any]:
 
 
 def _plain(v: Any) -> Any:
-    if hasattr(v, "model_dump"):
+    if isinstance(v, RawLead):  # which fields were given matters (a merge takes only those)
         return v.model_dump(mode="json", exclude_unset=True)
+    if hasattr(v, "model_dump"):
+        return v.model_dump(mode="json")
     if isinstance(v, datetime):
         return v.isoformat()
     if isinstance(v, list):
@@ -126,11 +128,14 @@ class _Run:
     def run(self) -> Outcome:
         facts = self.facts
         while self.i < len(facts):
-            f = facts[self.i]
-            self.i += 1
+            here = self.i
+            f = facts[here]
             at = _at(f)
             if self.state is not None:
-                self._lapse_until(at)
+                self._lapse_until(at)  # a lapse's effects may take this very fact (the re-dispatch's answer)
+                if self.i != here:
+                    continue
+            self.i += 1
             self._apply(f, at)
         if self.state is not None and self.until is not None:
             self._lapse_until(self.until)
