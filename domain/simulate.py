@@ -82,6 +82,48 @@ class _SimState(LeadState):
         return super().model_copy(update=update, deep=False)
 
 
+_STATE_FIELDS = frozenset(LeadState.model_fields)
+_SimState.__setattr__ = object.__setattr__  # plain attribute writes (into __dict__): no pydantic bookkeeping per write
+
+# The models the decider builds for every step (events, clocks, alerts, holdings) from values that are valid already.
+_FAST = ("TimelineEvent", "ClockState", "ClockEnd", "NotifyRequest", "NotifyEffect", "Holding", "DefeatCase",
+         "AppealCase", "TransferRequest")
+
+
+def fast_decider() -> None:
+    """In a simulator process only (never in the API or the worker): the decider's modules build those models with
+    `model_construct` (no validation; the same values). Called by `ops.simulate`'s worker processes."""
+    import sys
+
+    from pydantic import BaseModel
+    for name, module in list(sys.modules.items()):
+        if name != "domain.lifecycle" and not name.startswith("domain.lifecycle."):
+            continue
+        for cls_name in _FAST:
+            cls = getattr(module, cls_name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseModel):
+                setattr(module, cls_name, _plain_class(cls))
+
+
+def _plain_class(cls):
+    """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object."""
+    import copy
+
+    defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
+    mutable = {n for n, v in defaults.items() if isinstance(v, (list, dict, set))}
+
+    def __init__(self, **kw):
+        d = self.__dict__
+        d.update(defaults)
+        d.update(kw)
+        for n in mutable:
+            if n not in kw:
+                d[n] = copy.copy(defaults[n])
+
+    props = {n: v for n, v in vars(cls).items() if isinstance(v, property)}
+    return type(f"Sim{cls.__name__}", (), {"__init__": __init__, **props})
+
+
 def _lean(state: LeadState) -> _SimState:
     return _SimState.model_construct(_fields_set=state.model_fields_set, **state.__dict__)
 
@@ -196,7 +238,9 @@ class _Run:
             else:
                 raw, at = f["data"]["result"], _at(f)
                 self.last_score = raw
-            self._commit(lc.on_scored(s, self._score(raw), effect.then, p, at))
+            result = _model(f, "result", ScoreResult) if f is not None and "scoring" not in self.changed \
+                else self._score(raw)
+            self._commit(lc.on_scored(s, result, effect.then, p, at))
         elif isinstance(effect, lc.DispatchEffect):
             f = self._next_read("dispatched")
             at = _at(f) if f is not None else s.updated_at
@@ -245,7 +289,8 @@ class _Run:
         if raw is not None:
             self.last_candidates = raw.get("candidates", []) or self.last_candidates
             if "dispatch" not in self.changed and raw.get("dealer_id") not in held:
-                return DispatchResult.model_validate(raw)
+                # without its candidates: they only go into the timeline's dispatched event, not into any outcome
+                return DispatchResult.model_validate({**raw, "candidates": []})
         else:
             self._assume("dispatch_from_recorded_candidates")
         weights = self.policy.dispatch.weights
@@ -264,14 +309,13 @@ class _Run:
                               region=template.get("region"), choice_right=template.get("choice_right", False),
                               competitive_region=template.get("competitive_region", False),
                               auto_assign=template.get("auto_assign", False),
-                              reason=f"simulated: top score under the draft's weights",
-                              candidates=[DispatchCandidate.model_validate(cand) for cand in ranked[:10]])
+                              reason="simulated: top score under the draft's weights")
 
     # -- the recorded inputs
     def _apply(self, f: dict, at: datetime) -> None:
         kind, d, s, p = f["kind"], f["data"], self.state, self.policy
         if kind == "intake":
-            raw, actor = RawLead.model_validate(d["raw"]), Actor.model_validate(d["actor"])
+            raw, actor = _model(f, "raw", RawLead), _model(f, "actor", Actor)
             if s is None:
                 t = lc.start_lead(self.lead_id, d.get("customer_key", ""), raw, p, at, actor,
                                   previous_lead_id=d.get("previous_lead_id"))
@@ -285,14 +329,13 @@ class _Run:
             return self._assume("fact_before_intake")
         if kind == "behaviour":
             try:
-                t = lc.record_behaviour(s, BehaviourEvent.model_validate(d["event"]), p, at,
-                                        Actor.model_validate(d["actor"]))
+                t = lc.record_behaviour(s, _model(f, "event", BehaviourEvent), p, at, _model(f, "actor", Actor))
             except lc.Refused:
                 return self._assume("recorded_behaviour_refused")
             if t is not None:
                 self._commit(t)
         elif kind in ("act", "signal"):
-            envelope = c.CommandEnvelope.model_validate(d["envelope"])
+            envelope = _model(f, "envelope", c.CommandEnvelope)
             try:
                 t = lc.decide(s, envelope, p, at)
             except lc.Refused as refused:
@@ -304,6 +347,15 @@ class _Run:
             pass  # the simulator runs every lead under the one policy it was given
         elif kind in READS:
             self._assume(f"recorded_{kind}_not_asked")  # reality asked for it, the draft did not
+
+
+def _model(f: dict, key: str, cls):
+    """The fact's `key` as a model, decoded once for both runs (the decider never changes its inputs in place)."""
+    cache = f.setdefault("_models", {})
+    m = cache.get(key)
+    if m is None:
+        m = cache[key] = cls.model_validate(f["data"][key])
+    return m
 
 
 def _at(f: dict) -> datetime:
