@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors
-from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
+from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, policies, queues, webhooks
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -65,6 +65,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(behaviour.router)
     app.include_router(webhooks.router)
     app.include_router(calendar.router)
+    app.include_router(policies.router)  # issue 16: policy versions, migrations, what-if simulations
     app.include_router(queues.router)
     app.include_router(masterdata.router)
     app.include_router(dashboards.router)

@@ -49,6 +49,7 @@ from domain.stages import FUNNEL, LeadStage
 # Timeline events that put something in front of a reviewer (the review queues' work).
 REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
 READS = ("scored", "dispatched", "deadline", "consultant")
+READ_SLACK = timedelta(minutes=1)
 
 
 # --------------------------------------------------------------------------- recording (called by the workflow)
@@ -217,10 +218,12 @@ class _Run:
         self.out.assumptions[kind] += 1
 
     def _next_read(self, kind: str, clock: str | None = None) -> dict | None:
-        """The next recorded answer of this kind, if it is the next fact (as the workflow would have asked)."""
+        """The next recorded answer of this kind, if it is the next fact and was given at the moment the simulated
+        lead asks (the workflow asks at once; a minute covers its latency): reality asked the same question then."""
         if self.i < len(self.facts):
             f = self.facts[self.i]
-            if f["kind"] == kind and (clock is None or f["data"].get("clock") == clock):
+            if f["kind"] == kind and (clock is None or f["data"].get("clock") == clock) \
+                    and abs(_at(f) - self.state.updated_at) <= READ_SLACK:
                 self.i += 1
                 return f
         return None
