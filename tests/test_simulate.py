@@ -170,3 +170,22 @@ async def test_facts_are_recorded_in_order_from_the_intake(env, engine):
         with Session(engine) as s:
             kinds = [f.kind for f in s.exec(select(LeadFact).where(LeadFact.lead_id == lead_id).order_by(LeadFact.seq))]
         assert kinds[:3] == ["intake", "scored", "dispatched"]
+
+
+def _fast_report(leads, until) -> dict:
+    from domain.simulate import fast_decider
+    fast_decider()  # in a child process only: it changes the decider's modules for the process
+    return report(compare(leads, lambda *_: POLICY, draft(clocks={"receipt": "1h"}), until), "2", None)
+
+
+def test_the_fast_path_of_the_simulator_processes_gives_the_same_report():
+    import multiprocessing as mp
+
+    from bench.simulate import generate
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    leads, until = list(generate(300, start)), start + timedelta(days=30)
+    slow = report(compare([(i, [dict(f) for f in fs]) for i, fs in leads], lambda *_: POLICY,
+                          draft(clocks={"receipt": "1h"}), until), "2", None)
+    with mp.get_context("spawn").Pool(1) as pool:
+        fast = pool.apply(_fast_report, (leads, until))
+    assert fast == slow and slow["differing_leads"] > 0
