@@ -204,7 +204,11 @@ def main() -> None:
         leads = list(generate(args.leads, start))
         print(f"generated {args.leads:,} leads, {sum(len(f) for _, f in leads):,} facts in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
+        from domain.simulate import fast_decider
+        fast_decider()
+        c0 = time.process_time()
         r = report(compare(leads, lambda *_: POLICY, draft, end), "draft", (start, end))
+        r["cpu_seconds"] = round(time.process_time() - c0, 1)
     else:
         from ops.simulate import run
         _ensure_db(args.pg, args.database)
@@ -215,7 +219,8 @@ def main() -> None:
         r = run(url, draft, start, end, POLICY, args.workers, draft_version="draft")
     elapsed = time.perf_counter() - t
     print(f"simulated {r['leads']:,} leads (reality and draft) in {elapsed:.1f} s "
-          f"({r['leads'] / elapsed:,.0f} leads/s), {r['differing_leads']:,} differ; workers={args.workers}")
+          f"({r['leads'] / elapsed:,.0f} leads/s), {r['differing_leads']:,} differ; workers={args.workers}; "
+          f"worker CPU {r.get('cpu_seconds', float('nan'))} s ({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead)")
     print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->", r["draft"]["sla_lapses"].get("receipt", 0))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
