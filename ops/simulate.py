@@ -92,7 +92,7 @@ def run(url: str, draft: Policy, start: datetime, end: datetime, fallback: Polic
     postgres = engine.dialect.name == "postgresql"
     engine.dispose()
     parts = max(1, workers) if postgres else 1
-    ctx = mp.get_context("fork" if sys.platform != "win32" else "spawn")
+    ctx = mp.get_context("spawn")  # not fork: the API and the worker have threads (a fork can inherit a held lock)
     done = ctx.Value("i", 0)
     jobs = [(url, k, parts, start, end, draft.model_dump(mode="json"), fallback.model_dump(mode="json"))
             for k in range(parts)]
