@@ -1,7 +1,7 @@
 """policy versions, their audit, and the leads' recorded facts (issue 16)
 
 Revision ID: 0010
-Revises: 0012
+Revises: 0008
 Create Date: 2026-12-06 02:40:00
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0010'
-down_revision = '0012'  # main's head when merged (0012_search); the lead may re-chain
+down_revision = '0008'  # main's head when merged (0008, i14-signin); the lead may re-chain
 branch_labels = None
 depends_on = None
 
