@@ -56,6 +56,10 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("atomic-limits", "dispatch, auto-assignment, declines and claims spend the dealer's or consultant's limit "
           "in the reservation ledger under its lock (db/limits.py); a spending action waits for the one before it",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("notify-in-projection", "a run that began with it writes its alerts' inbox rows in the read-model "
+          "activity that follows them (record_lead) instead of a notify activity each: one workflow task and one "
+          "activity fewer per alert (the intake: two workflow tasks, not three)",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
     Patch("policy-facts", "the decider's inputs (intakes, behaviour, actions, signals, the reads' answers) go to the "
           "read model with each projection (lead_fact), for the what-if simulator",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),

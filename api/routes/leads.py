@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, func, union_all
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
@@ -30,7 +31,7 @@ from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
-from workflows import gateway
+from workflows import gateway, lead_ids
 
 log = get_logger("api.leads")
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -59,10 +60,26 @@ def _placed(raw: RawLead) -> RawLead:
     return raw.model_copy(update={"city": name, "city_code": code}) if name else raw
 
 
-async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) -> IntakeAnswer:
+def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
+    """Which of these customers' older lead ids (older id keys, legacy) have a lead in the read model: the
+    intake then needs no DescribeWorkflow per older id (workflows/lead_ids.resolve). None when the read model
+    does not answer (the gateway asks Temporal instead). Ends its transaction, so the connection goes back to
+    the pool before the Temporal wait."""
+    older = sorted({i for raw in raws for i in lead_ids.older_ids(raw.brand, raw.phone)})
+    try:
+        found = set(session.exec(select(Lead.lead_id).where(Lead.lead_id.in_(older))).all()) if older else set()
+    except SQLAlchemyError as err:
+        log.warning("read model did not answer the older lead ids; asking Temporal", error=type(err).__name__)
+        found = None
+    session.rollback()
+    return found
+
+
+async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor,
+                   known_ids: set[str] | None = None) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
-    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
+    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor, known_ids)
     if not visible_to(actor, result):
         # taken in, but not a lead this caller may see (merged into a lead another dealer holds, dispatched
         # elsewhere, sent to cleansing): one answer for all, so it tells nothing about who follows the customer
@@ -81,8 +98,9 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     _may_take_in(actor)
     raw = _placed(raw.model_copy(update={"phone": normalize_phone(raw.phone)}))  # InvalidPhone, PlaceError: 422
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
+    known = await asyncio.to_thread(_known_older_ids, session, [raw])
     try:
-        return await _take_in(client, task_queue, policy, raw, actor)
+        return await _take_in(client, task_queue, policy, raw, actor, known)
     except gateway.ActionRefused:
         if claimed:  # refused: nothing was created, so the id is free for the corrected submission
             await asyncio.to_thread(intake_keys.release, session, raw)
@@ -131,9 +149,12 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             same_customer.setdefault(customer_key(phone) + "|" + " ".join(raw.brand.split()).casefold(), []).append(
                 (index, raw))
 
+    known = await asyncio.to_thread(_known_older_ids, session, [raw for items in same_customer.values()
+                                                                for _, raw in items])
+
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
         try:
-            answer = await _take_in(client, task_queue, policy, raw, actor)
+            answer = await _take_in(client, task_queue, policy, raw, actor, known)
         except gateway.ActionRefused as refused:
             return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer

@@ -26,7 +26,7 @@ from db import policies as pol
 from domain.models import Actor
 from domain.policy_versions import PolicyProblem
 from domain.stages import Role
-from workflows.lead import PolicyMigrationSignal
+from workflows.messages import PolicyMigrationSignal
 
 router = APIRouter(prefix="/v1", tags=["policies"], responses=responses(403))
 LEAD_OPS = frozenset({Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS})

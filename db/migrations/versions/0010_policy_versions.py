@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0010'
-down_revision = '0008'  # main's head when merged (0008, i14-signin); the lead may re-chain
+down_revision = '0008'  # main's head when merged (0008, i14-signin, then i15-perf added none); the lead may re-chain
 branch_labels = None
 depends_on = None
 
