@@ -6,6 +6,8 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import select
 from temporalio import activity
 
@@ -13,7 +15,8 @@ from activities.db import UsesDatabase, announce_change, aware
 from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
 from db.limits import sync_lead
-from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
+from db.models import (ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadFact, LeadLookup, RawLeadRow,
+                       TimelineEntry)
 from domain.places import display_city
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
@@ -66,6 +69,14 @@ class ProjectionActivities(UsesDatabase):
 
     def _write(self, session, req: ProjectionRequest) -> None:
         s = req.state
+        if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
+            known = set(session.exec(select(LeadFact.seq).where(
+                LeadFact.lead_id == s.lead_id, LeadFact.seq.in_([f["seq"] for f in req.facts]))).all())
+            for f in req.facts:
+                if f["seq"] not in known:
+                    session.add(LeadFact(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
+                                         kind=f["kind"], data=f["data"]))
+            session.flush()
         lead = session.get(Lead, s.lead_id)
         if lead is not None and lead.last_seq > s.seq:
             return  # an older snapshot arriving late (a retry): never go back in time

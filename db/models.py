@@ -465,3 +465,49 @@ class PushDelivery(SQLModel, table=True):
     sending_at: datetime | None = None
     sent_at: datetime | None = None
     failed_at: datetime | None = None
+
+
+# --- issue 16: policies as versioned data, and the simulator's recorded facts -------------------------------
+
+
+class PolicyVersion(SQLModel, table=True):
+    """One version of the policy (issue 16). Version 1 is seeded from the shipped TOML. A draft (by lead ops) becomes
+    active when the head of lead ops approves it (never its own author); the version it replaces is superseded."""
+
+    __tablename__ = "policy_version"
+    version: int = Field(primary_key=True)
+    status: str = Field(index=True)  # draft | active | superseded | rejected
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    diff: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    base_version: int | None = None  # the version the diff is against
+    author: str
+    reason: str
+    created_at: datetime
+    effective_from: datetime | None = None  # when it became active
+    approved_by: str | None = None
+
+
+class PolicyAudit(SQLModel, table=True):
+    """Every step on a policy version: drafted, approved, rejected, leads migrated."""
+
+    __tablename__ = "policy_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(index=True)
+    at: datetime = Field(index=True)
+    actor: str
+    action: str  # seeded | drafted | approved | rejected | migrated
+    reason: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LeadFact(SQLModel, table=True):
+    """What the decider was given for a lead, in order (the simulator's input): intakes, behaviour, people's
+    actions with their times, and the answers of the lead's reads (score, dispatch, consultant, working-day deadline).
+    Written by the projection activity with the lead's timeline; `data` is lean JSON (see domain/simulate.py)."""
+
+    __tablename__ = "lead_fact"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(index=True)
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
