@@ -14,7 +14,8 @@ from activities.webhooks import WebhookActivities
 
 
 def all_activities(engine: Engine, push_starter=None) -> list:
-    """push_starter (channels.delivery.PushStarter): the notify activity starts each notice's push workflow."""
+    """push_starter (channels.delivery.PushStarter): the activity that writes a notice's inbox rows (the projection,
+    or notify for runs begun before patch notify-in-projection) starts its push workflow."""
     scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
     notify, projection = NotifyActivities(engine, push_starter), ProjectionActivities(engine, push_starter)
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)

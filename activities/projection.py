@@ -6,6 +6,8 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import select
 from temporalio import activity
 
@@ -13,7 +15,8 @@ from activities.db import UsesDatabase, announce_change, aware
 from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
 from db.limits import sync_lead
-from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
+from db.models import (ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadFact, LeadLookup, RawLeadRow,
+                       TimelineEntry)
 from domain.places import display_city
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
@@ -44,7 +47,7 @@ def lead_row(req: ProjectionRequest) -> Lead:
 class ProjectionActivities(UsesDatabase):
     def __init__(self, engine, push_starter=None):
         super().__init__(engine)
-        self.push_starter = push_starter  # channels.delivery.PushStarter (None: inbox only)
+        self.push_starter = push_starter  # channels.delivery.PushStarter: each alert's push channels (None: inbox only)
 
     @activity.defn
     def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
@@ -56,15 +59,24 @@ class ProjectionActivities(UsesDatabase):
             # activity did, so whoever sees the lead row at this seq finds its inbox rows there too
             for notification in req.notifications:
                 write_notifications(session, notification)
-                if self.push_starter is not None:  # the push channels (i14-push), as the notify activity does
-                    self.push_starter.start(notification)
             self._write(session, req)
-            if not req.webhook_event_types:
-                return []
-            return matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
+            targets = (matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
+                       if req.webhook_event_types else [])
+        if self.push_starter is not None:  # after the rows are committed; a retry starts nothing twice (its id)
+            for notification in req.notifications:
+                self.push_starter.start(notification)
+        return targets
 
     def _write(self, session, req: ProjectionRequest) -> None:
         s = req.state
+        if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
+            known = set(session.exec(select(LeadFact.seq).where(
+                LeadFact.lead_id == s.lead_id, LeadFact.seq.in_([f["seq"] for f in req.facts]))).all())
+            for f in req.facts:
+                if f["seq"] not in known:
+                    session.add(LeadFact(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
+                                         kind=f["kind"], data=f["data"]))
+            session.flush()
         lead = session.get(Lead, s.lead_id)
         if lead is not None and lead.last_seq > s.seq:
             return  # an older snapshot arriving late (a retry): never go back in time

@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors, headers
-from api.routes import (auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, messages, metrics, pages,
-                        push, queues, webhooks)
+from api.routes import (auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, messages, metrics, pages, push,
+                        queues, webhooks)
+from api.routes import policies
 from api.stream import StreamHub
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
@@ -71,6 +72,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(behaviour.router)
     app.include_router(webhooks.router)
     app.include_router(calendar.router)
+    app.include_router(policies.router)  # issue 16: policy versions, migrations, what-if simulations
     app.include_router(queues.router)
     app.include_router(masterdata.router)
     app.include_router(dashboards.router)

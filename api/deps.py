@@ -27,7 +27,19 @@ def get_session(request: Request):
 
 
 def get_policy(request: Request) -> Policy:
-    return request.app.state.policy
+    """The policy new leads take: the active version in the read model (issue 16), else the one the app started
+    with (no version recorded yet). Read per call (one indexed row), kept parsed per version."""
+    from db.models import PolicyVersion
+    from db.policies import policy_of
+    shipped: Policy = request.app.state.policy
+    with Session(request.app.state.engine) as session:
+        row = session.exec(select(PolicyVersion.version).where(PolicyVersion.status == "active")).first()
+        if row is None:
+            return shipped
+        cache = request.app.state.__dict__.setdefault("policy_versions", {})
+        if row not in cache:
+            cache[row] = policy_of(session.get(PolicyVersion, row), shipped.time_scale)
+        return cache[row]
 
 
 def get_task_queue(request: Request) -> str:

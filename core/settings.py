@@ -37,12 +37,6 @@ class Settings(BaseSettings):
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still
     # resolving the leads it made (workflows/lead_ids.py); unset: data/lead-id.key, made once for a local run
     lead_id_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_LEAD_ID_KEYS")
-    # push channels (channels/): Fernet keys of the channel secrets, first encrypting; unset:
-    # data/channel.key, made once for a local run. The VAPID key pair's private half (base64url, 32 bytes) and
-    # its contact; unset: Web Push is off.
-    channel_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CHANNEL_KEYS")
-    vapid_private_key: SecretStr | None = Field(default=None, alias="LEADFLOW_VAPID_PRIVATE_KEY")
-    vapid_subject: str = Field(default="mailto:ops@leadflow.invalid", alias="LEADFLOW_VAPID_SUBJECT")
     # sign-in (api/auth.py, api/routes/auth.py; docs/operations.md "Sign-in and SSO")
     session_hours: float = Field(default=12, gt=0, alias="LEADFLOW_SESSION_HOURS")  # a browser session's lifetime
     invite_hours: float = Field(default=72, gt=0, alias="LEADFLOW_INVITE_HOURS")  # an invite link's
@@ -59,6 +53,12 @@ class Settings(BaseSettings):
     oidc_role_claim: str | None = Field(default=None, alias="LEADFLOW_OIDC_ROLE_CLAIM")  # optional
     oidc_dealer_claim: str | None = Field(default=None, alias="LEADFLOW_OIDC_DEALER_CLAIM")  # optional
     oidc_auto_provision: bool = Field(default=False, alias="LEADFLOW_OIDC_AUTO_PROVISION")
+    # push channels (channels/): Fernet keys of the channel secrets, first encrypting; unset:
+    # data/channel.key, made once for a local run. The VAPID key pair's private half (base64url, 32 bytes) and
+    # its contact; unset: Web Push is off.
+    channel_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CHANNEL_KEYS")
+    vapid_private_key: SecretStr | None = Field(default=None, alias="LEADFLOW_VAPID_PRIVATE_KEY")
+    vapid_subject: str = Field(default="mailto:ops@leadflow.invalid", alias="LEADFLOW_VAPID_SUBJECT")
 
 
 @lru_cache

@@ -262,88 +262,6 @@ class IntakeKey(SQLModel, table=True):
     claimed_at: datetime
 
 
-# -- push channels (issue 14 section 2): targets, people's preferences, the delivery ledger ------------------
-
-
-class PushTarget(SQLModel, table=True):
-    """Where pushes go: a group robot (WeCom, DingTalk, Feishu) of the OEM or of one dealer's team, the OEM's
-    SMS gateway, or one person's Web Push subscription. `secret` is the Fernet-encrypted JSON of everything
-    secret (robot URL with its key, signing secret, provider credentials, the subscription); never logged.
-    `roles`: whose notices it carries (empty: every role of its scope)."""
-
-    __tablename__ = "push_target"
-    id: str = Field(primary_key=True, max_length=40)
-    kind: str = Field(max_length=16)  # wecom | dingtalk | feishu | sms | webpush
-    name: str = Field(max_length=100)
-    scope: str = Field(max_length=8)  # oem | dealer | user
-    dealer_id: str | None = Field(default=None, index=True, max_length=64)
-    user_id: str | None = Field(default=None, index=True, max_length=64)
-    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    secret: str
-    status: str = Field(default="active", max_length=8)  # active | broken
-    failures: int = 0  # consecutive failed requests; reset by a success
-    created_by: str = Field(max_length=64)
-    created_at: datetime
-    broken_at: datetime | None = None
-
-
-class PushPreference(SQLModel, table=True):
-    """A person's choice: the channels their notices reach at once (kinds; empty: every group robot of their
-    scope and their Web Push), the channel an unread SLA alert escalates to, quiet hours (Asia/Shanghai,
-    "22:00"-"08:00": other notices wait; SLA alerts do not) and their mobile (for @mention and SMS), encrypted."""
-
-    __tablename__ = "push_preference"
-    user_id: str = Field(primary_key=True, max_length=64)
-    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    escalate_to: str | None = Field(default="sms", max_length=16)
-    quiet_start: str | None = Field(default=None, max_length=5)
-    quiet_end: str | None = Field(default=None, max_length=5)
-    mobile: str | None = None  # Fernet-encrypted
-    updated_at: datetime
-
-
-class PushRequest(SQLModel, table=True):
-    """One request to a provider (one message or one digest): what the per-target limiter counts."""
-
-    __tablename__ = "push_request"
-    id: int | None = Field(default=None, primary_key=True)
-    target_id: str = Field(index=True, max_length=40)
-    at: datetime = Field(index=True)
-    items: int = 1
-    status: str = Field(default="sending", max_length=10)  # sending | sent | failed | uncertain
-    provider_message_id: str | None = None
-
-
-class PushDelivery(SQLModel, table=True):
-    """The delivery ledger: one row per (notice, target, person). status: queued -> sending -> sent, or
-    failed (not retryable, or the target broke), or uncertain (a worker died between claiming and the
-    provider's answer: not sent again). `due_at`: not before (quiet hours, back-off, the limiter)."""
-
-    __tablename__ = "push_delivery"
-    __table_args__ = (UniqueConstraint("key"),)
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=300)  # lead:event:kind:target:user:level
-    notice: str = Field(index=True, max_length=200)  # lead:event:kind
-    notification_id: int | None = Field(default=None, index=True)
-    target_id: str = Field(index=True, max_length=40)
-    user_id: str | None = Field(default=None, max_length=64)
-    kind: str = Field(max_length=64)
-    text: str
-    title: str
-    urgent: bool = False
-    level: int = 0  # 0: the first send; 1: the escalation
-    status: str = Field(default="queued", index=True, max_length=10)
-    attempts: int = 0
-    error: str | None = None
-    request_id: int | None = None
-    provider_message_id: str | None = None
-    due_at: datetime = Field(index=True)
-    queued_at: datetime
-    sending_at: datetime | None = None
-    sent_at: datetime | None = None
-    failed_at: datetime | None = None
-
-
 # --------------------------------------------------------------------------- issue 12.2: limits shared by many leads
 
 
@@ -465,3 +383,131 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+# -- push channels (issue 14 section 2): targets, people's preferences, the delivery ledger ------------------
+
+
+class PushTarget(SQLModel, table=True):
+    """Where pushes go: a group robot (WeCom, DingTalk, Feishu) of the OEM or of one dealer's team, the OEM's
+    SMS gateway, or one person's Web Push subscription. `secret` is the Fernet-encrypted JSON of everything
+    secret (robot URL with its key, signing secret, provider credentials, the subscription); never logged.
+    `roles`: whose notices it carries (empty: every role of its scope)."""
+
+    __tablename__ = "push_target"
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=16)  # wecom | dingtalk | feishu | sms | webpush
+    name: str = Field(max_length=100)
+    scope: str = Field(max_length=8)  # oem | dealer | user
+    dealer_id: str | None = Field(default=None, index=True, max_length=64)
+    user_id: str | None = Field(default=None, index=True, max_length=64)
+    roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    secret: str
+    status: str = Field(default="active", max_length=8)  # active | broken
+    failures: int = 0  # consecutive failed requests; reset by a success
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    broken_at: datetime | None = None
+
+
+class PushPreference(SQLModel, table=True):
+    """A person's choice: the channels their notices reach at once (kinds; empty: every group robot of their
+    scope and their Web Push), the channel an unread SLA alert escalates to, quiet hours (Asia/Shanghai,
+    "22:00"-"08:00": other notices wait; SLA alerts do not) and their mobile (for @mention and SMS), encrypted."""
+
+    __tablename__ = "push_preference"
+    user_id: str = Field(primary_key=True, max_length=64)
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    escalate_to: str | None = Field(default="sms", max_length=16)
+    quiet_start: str | None = Field(default=None, max_length=5)
+    quiet_end: str | None = Field(default=None, max_length=5)
+    mobile: str | None = None  # Fernet-encrypted
+    updated_at: datetime
+
+
+class PushRequest(SQLModel, table=True):
+    """One request to a provider (one message or one digest): what the per-target limiter counts."""
+
+    __tablename__ = "push_request"
+    id: int | None = Field(default=None, primary_key=True)
+    target_id: str = Field(index=True, max_length=40)
+    at: datetime = Field(index=True)
+    items: int = 1
+    status: str = Field(default="sending", max_length=10)  # sending | sent | failed | uncertain
+    provider_message_id: str | None = None
+
+
+class PushDelivery(SQLModel, table=True):
+    """The delivery ledger: one row per (notice, target, person). status: queued -> sending -> sent, or
+    failed (not retryable, or the target broke), or uncertain (a worker died between claiming and the
+    provider's answer: not sent again). `due_at`: not before (quiet hours, back-off, the limiter)."""
+
+    __tablename__ = "push_delivery"
+    __table_args__ = (UniqueConstraint("key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300)  # lead:event:kind:target:user:level
+    notice: str = Field(index=True, max_length=200)  # lead:event:kind
+    notification_id: int | None = Field(default=None, index=True)
+    target_id: str = Field(index=True, max_length=40)
+    user_id: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=64)
+    text: str
+    title: str
+    urgent: bool = False
+    level: int = 0  # 0: the first send; 1: the escalation
+    status: str = Field(default="queued", index=True, max_length=10)
+    attempts: int = 0
+    error: str | None = None
+    request_id: int | None = None
+    provider_message_id: str | None = None
+    due_at: datetime = Field(index=True)
+    queued_at: datetime
+    sending_at: datetime | None = None
+    sent_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+# --- issue 16: policies as versioned data, and the simulator's recorded facts -------------------------------
+
+
+class PolicyVersion(SQLModel, table=True):
+    """One version of the policy (issue 16). Version 1 is seeded from the shipped TOML. A draft (by lead ops) becomes
+    active when the head of lead ops approves it (never its own author); the version it replaces is superseded."""
+
+    __tablename__ = "policy_version"
+    version: int = Field(primary_key=True)
+    status: str = Field(index=True)  # draft | active | superseded | rejected
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    diff: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    base_version: int | None = None  # the version the diff is against
+    author: str
+    reason: str
+    created_at: datetime
+    effective_from: datetime | None = None  # when it became active
+    approved_by: str | None = None
+
+
+class PolicyAudit(SQLModel, table=True):
+    """Every step on a policy version: drafted, approved, rejected, leads migrated."""
+
+    __tablename__ = "policy_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    version: int = Field(index=True)
+    at: datetime = Field(index=True)
+    actor: str
+    action: str  # seeded | drafted | approved | rejected | migrated
+    reason: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LeadFact(SQLModel, table=True):
+    """What the decider was given for a lead, in order (the simulator's input): intakes, behaviour, people's
+    actions with their times, and the answers of the lead's reads (score, dispatch, consultant, working-day deadline).
+    Written by the projection activity with the lead's timeline; `data` is lean JSON (see domain/simulate.py)."""
+
+    __tablename__ = "lead_fact"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    seq: int = Field(primary_key=True)
+    at: datetime = Field(index=True)
+    kind: str
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -52,6 +52,7 @@ class Ev(StrEnum):
     ORDERED = "ordered"
     PENALTY_RECORDED = "penalty_recorded"
     PENALTY_REVOKED = "penalty_revoked"
+    POLICY_MIGRATED = "policy_migrated"  # issue 16: lead ops moved the running lead to another policy version
     PSEUDO_DEFEAT_DECIDED = "pseudo_defeat_decided"
     QUOTED = "quoted"
     RAW_LEAD_MERGED = "raw_lead_merged"

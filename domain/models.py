@@ -439,6 +439,7 @@ class ProjectionRequest(Model):
     run_id: str
     webhook_event_types: list[str] = []  # the batch's webhook event types: record_lead answers who wants them
     notifications: list[NotifyRequest] = []  # since patch notify-in-projection: the batch's inbox rows, written here
+    facts: list[dict[str, Any]] = []  # the decider's inputs since the last batch (issue 16, the what-if simulator)
 
 
 # --------------------------------------------------------------------------- issue 12.2: limits shared by many leads

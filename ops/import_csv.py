@@ -442,9 +442,16 @@ async def _run(args: argparse.Namespace) -> int:
         except RuntimeError as err:
             print(f"error: cannot reach Temporal at {settings.temporal_address}: {err}", file=sys.stderr)
             return 2
+    policy = load_policy(settings.policy_path, settings.time_scale)
+    if not args.dry_run:  # new leads take the active policy version (issue 16), when the read model has one
+        from db.policies import active, policy_of
+        from sqlmodel import Session
+        with Session(make_engine(settings.database_url)) as session:
+            row = active(session)
+            policy = policy_of(row, settings.time_scale) if row else policy
     try:
         report = await import_csv(
-            client, settings.task_queue, load_policy(settings.policy_path, settings.time_scale), Path(args.file),
+            client, settings.task_queue, policy, Path(args.file),
             brand=args.brand, channel=args.channel, concurrency=args.concurrency,
             errors_path=Path(args.errors) if args.errors else None, dry_run=args.dry_run,
             engine=None if args.dry_run else make_engine(settings.database_url))

@@ -57,11 +57,11 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/webhooks"): {"url": "https://example.com/hook", "event_types": ["lead.dispatched"]},
         ("POST", "/v1/calendar/{year}/schedule"): [{"date": "2027-02-13", "kind": "workday"}],
         ("PUT", "/v1/calendar/days/{day}"): {"kind": "workday", "name": "调休"},
-        ("POST", "/v1/push/targets"): {"kind": "wecom", "name": "team", "config": {"webhook_url": "https://example.com/r?key=k"}},
-        ("PUT", "/v1/push/preferences"): {"channels": ["webpush"]},
-        ("POST", "/v1/push/subscriptions"): {"endpoint": "https://push.example.com/s/1",
-                                             "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
-        ("POST", "/v1/push/subscriptions/delete"): {"endpoint": "https://push.example.com/s/1"},
+        ("POST", "/v1/policies/drafts"): {"reason": "x", "changes": {}},
+        ("POST", "/v1/policies/{version}/approve"): {},
+        ("POST", "/v1/policies/{version}/reject"): {"note": "no"},
+        ("POST", "/v1/policies/{version}/migrations"): {"query": "Region='East'", "reason": "x"},
+        ("POST", "/v1/simulations"): {"version": 1},
         # sign-in (api/routes/auth.py): a wrong current password, another dealer's consultant, an unknown link;
         # signing in is the outsider's own (valid) sign-in: nothing of D-SH-1 in it
         ("POST", "/v1/auth/login"): {"login": "d-sh-2-mgr", "password": password_for("d-sh-2-mgr")},
@@ -71,6 +71,11 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/auth/resets"): {"user_id": "d-sh-1-c1"},
         ("POST", "/v1/auth/accept"): {"ticket": "no-such-ticket", "password": "whatever-1234"},
         ("POST", "/v1/auth/tokens"): {"name": "intruder", "role": "consultant", "dealer_id": "D-SH-1"},
+        ("POST", "/v1/push/targets"): {"kind": "wecom", "name": "team", "config": {"webhook_url": "https://example.com/r?key=k"}},
+        ("PUT", "/v1/push/preferences"): {"channels": ["webpush"]},
+        ("POST", "/v1/push/subscriptions"): {"endpoint": "https://push.example.com/s/1",
+                                             "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
+        ("POST", "/v1/push/subscriptions/delete"): {"endpoint": "https://push.example.com/s/1"},
     }
 
 
@@ -82,7 +87,7 @@ def operations(app) -> list[tuple[str, str, bool]]:
 
 def paths(template: str, lead_id: str) -> list[str]:
     values = {"lead_id": [lead_id], "dealer_id": ["D-SH-1"], "user_id": ["d-sh-1-c1"], "queue": list(QUEUES),
-              "year": ["2027"], "day": ["2027-02-13"],
+              "year": ["2027"], "day": ["2027-02-13"], "version": ["1"],
               "token_id": ["1"]}
     out = [template]
     for name in re.findall(r"{(\w+)}", template):

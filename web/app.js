@@ -10,6 +10,7 @@ import { installPwa, setOffline } from "./pwa.js";
 import { forget, isDealer, isManager, isOem, session } from "./session.js";
 import { accountView } from "./views/account.js";
 import { calendarView, canManageCalendar } from "./views/calendar.js";
+import { canManagePolicies, policiesView } from "./views/policies.js";
 import { detailView } from "./views/detail.js";
 import { inboxView, lastSeen, leadsView, poolView, teamView } from "./views/lists.js";
 import { dashboardsView, queuesView, queueView } from "./views/oem.js";
@@ -39,6 +40,7 @@ const ROUTES = [
   { pattern: /^\/queues$/, view: queuesView, nav: "queues", when: isOem },
   { pattern: /^\/dashboards$/, view: dashboardsView, nav: "dashboards", when: isOem },
   { pattern: /^\/calendar$/, view: calendarView, nav: "calendar", when: () => canManageCalendar(session.me) },
+  { pattern: /^\/policies$/, view: policiesView, nav: "policies", when: () => canManagePolicies(session.me) },
   { pattern: /^\/account$/, view: accountView, nav: "account" },
 ];
 
@@ -56,6 +58,7 @@ function navItems() {
     isManager() && { key: "team", href: "#/team", label: t("nav.team"), icon: "M9 11a3.5 3.5 0 1 0 0-7a3.5 3.5 0 1 0 0 7M2 20c0-4 3-6 7-6s7 2 7 6M16 4.5a3.5 3.5 0 0 1 0 6.5M18 14c2.5.5 4 2.5 4 6" },
     isOem() && { key: "queues", href: "#/queues", label: t("nav.queues"), icon: "M4 5h10M4 12h10M4 19h10M17 5l2 2l3-4M17 12l2 2l3-4" },
     canManageCalendar(session.me) && { key: "calendar", href: "#/calendar", label: t("nav.calendar"), icon: "M4 6h16v14H4zM4 10h16M9 3v5M15 3v5" },
+    canManagePolicies(session.me) && { key: "policies", href: "#/policies", label: t("nav.policies"), icon: "M6 3h9l3 3v15H6zM9 9h6M9 13h6M9 17h4" },
     isOem() && { key: "dashboards", href: "#/dashboards", label: t("nav.dashboards"), icon: "M4 20V10M10 20V4M16 20v-7M22 20H2" },
   ].filter(Boolean);
 }

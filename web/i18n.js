@@ -43,7 +43,7 @@ const ZH = {
     endedBy: "结束原因", dispatchReason: "派发原因", holdingOpen: "持有中", notVisible: "（无权查看）",
     liveLead: "线索动态：{stage}", liveGone: "一条线索已离开您的视野", liveNote: "新提醒：{kind}", lapsedAlert: "已超时", notified: "已通知", actionDone: "{action}：完成，线索现为「{stage}」", showAll: "显示全部 {n} 家", pastIntake: "已受理",
   },
-  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", account: "我的账号" },
+  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", policies: "线索策略", account: "我的账号" },
   account: {
     current_password: "当前密码", new_password: "新密码", changePassword: "修改密码", passwordChanged: "密码已修改，其他会话已退出",
     invite: "邀请", reset: "重置密码", user_id: "用户名", name: "姓名", dealer_id: "经销商", token_name: "名称",
@@ -128,6 +128,15 @@ const ZH = {
     confirm: "确认本年安排", upload: "上传国务院安排（JSON 或 CSV）", uploadAndConfirm: "上传并确认", setDay: "设置单日",
     remove: "恢复为普通日", audit: "变更记录", signalled: "已通知受影响的线索重新计算截止时间",
   },
+  policy: {
+    reason: "原因", newDraft: "起草新版本（在当前生效版本上的修改，JSON）", badJson: "修改内容不是有效的 JSON", drafted: "已起草版本 {v}，待线索运营负责人审批",
+    migrate: "将运行中的线索迁移到当前生效版本（可见性查询）", migrated: "已将 {n} 条运行中的线索迁移到版本 {v}",
+    simulate: "假设分析：该版本在过去一段时间的真实线索上会怎样", version: "版本", days: "天数", run: "运行模拟",
+    reality: "实际", draftSide: "版本 {v}", summary: "{n} 条线索，其中 {d} 条在该版本下结果不同",
+    reviews: "待审核", alerts: "提醒", lapses: "各时钟超时次数", penalties: "各经销商处罚", perDealer: "各经销商分得线索",
+    grades: "等级分布", reach: "到达各阶段的线索", assumptions: "假设（非事实）", differing: "结果不同的线索及原因",
+    approve: "批准", reject: "驳回", rejected: "已驳回", draft: "草稿", active: "生效中", superseded: "已被取代",
+  },
 };
 
 const EN = {
@@ -169,7 +178,7 @@ const EN = {
     endedBy: "Ended by", dispatchReason: "Why this dealer", holdingOpen: "holding", notVisible: "(not visible)",
     liveLead: "Lead update: {stage}", liveGone: "A lead left your view", liveNote: "New alert: {kind}", lapsedAlert: "lapsed", notified: "Notified", actionDone: "{action} done: the lead is now {stage}", showAll: "Show all {n}", pastIntake: "Past intake",
   },
-  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", account: "My account" },
+  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", policies: "Policies", account: "My account" },
   account: {
     current_password: "Current password", new_password: "New password", changePassword: "Change password", passwordChanged: "Password changed; your other sessions ended",
     invite: "Invite", reset: "Reset password", user_id: "User id", name: "Name", dealer_id: "Dealer", token_name: "Name",
@@ -249,6 +258,16 @@ const EN = {
     computed: "Computed", lead_ops: "Lead ops", confirm: "Confirm the year", upload: "Upload the State Council's schedule (JSON or CSV)",
     uploadAndConfirm: "Upload and confirm", setDay: "Set one day", remove: "Make ordinary", audit: "Changes",
     signalled: "The affected leads were told to count their deadlines again",
+  },
+  policy: {
+    reason: "Reason", newDraft: "Draft a version (changes over the active one, JSON)", badJson: "The changes are not valid JSON",
+    drafted: "Version {v} drafted: the head of lead ops approves it", migrate: "Move running leads to the active version (visibility query)",
+    migrated: "{n} running leads moved to version {v}", simulate: "What if: this version on the recorded leads of the last days",
+    version: "Version", days: "Days", run: "Simulate", reality: "Reality", draftSide: "Version {v}",
+    summary: "{n} leads, {d} of them differ under this version", reviews: "Reviews due", alerts: "Alerts",
+    lapses: "SLA lapses per clock", penalties: "Penalties per dealer", perDealer: "Leads per dealer", grades: "Grade mix",
+    reach: "Leads reaching each stage", assumptions: "Assumptions (not facts)", differing: "Leads that differ, and why",
+    approve: "Approve", reject: "Reject", rejected: "Rejected", draft: "Draft", active: "Active", superseded: "Superseded",
   },
 };
 

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import ClaimRequest
     from domain import commands as c
     from domain import lifecycle as lc
+    from domain.simulate import fact as policy_fact
     from domain.calendar import touches
     from domain.clocks import CLOCKS
     from domain.models import (
@@ -46,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     # the lead's input, result and signals: pydantic classes built once per worker, not once per workflow run
     # (defined in this sandboxed module, every new run's sandbox built their schemas again: ~7 % of the worker's
     # CPU at intake, py-spy)
-    from workflows.messages import AppealSignal, LeadInput, LeadOutcome, ReassignSignal
+    from workflows.messages import AppealSignal, LeadInput, LeadOutcome, PolicyMigrationSignal, ReassignSignal
 
 from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
@@ -54,6 +55,8 @@ from workflows.webhooks import webhook_event_types
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year shows in the timeline and is alerted
 CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar moves open working-day deadlines
+POLICY_FACTS = "policy-facts"  # the patch: the decider's inputs are recorded (lead_fact) for the what-if simulator
+POLICY_MIGRATION = "policy-migration"  # the patch: the migrate_policy signal moves a running lead to another version
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 ATOMIC_LIMITS = "atomic-limits"  # the patch: dealer/consultant limits are spent in the ledger (db/limits.py)
 NOTIFY_IN_PROJECTION = "notify-in-projection"  # the patch: a run that began with it writes its alerts with the read model
@@ -96,6 +99,8 @@ class LeadWorkflow:
         self._inline_notify = False
         self._notifications: list = []  # alerts carried out with the next read-model write (notify-in-projection)
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
+        self._facts: list[dict] = []  # the decider's inputs, not yet in the read model (patch policy-facts)
+        self._fact_key = (-1, 0)
 
     # ------------------------------------------------------------------ the loop
 
@@ -153,6 +158,17 @@ class LeadWorkflow:
                                                          retry_policy=RETRY)
         return await workflow.execute_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
 
+    def _record(self, kind: str, **data) -> None:
+        """A fact for the what-if simulator: what the decider is about to be given (domain/simulate.py)."""
+        if not workflow.patched(POLICY_FACTS):
+            return
+        seq = self.state.seq if self.state is not None else 0
+        n = self._fact_key[1] + 1 if self._fact_key[0] == seq else 0
+        self._fact_key = (seq, n)
+        item = policy_fact(kind, workflow.now(), **data)
+        item["seq"] = seq * 1000 + n
+        self._facts.append(item)
+
     def _commit(self, t: lc.Transition) -> int:
         self.state = t.state
         self._events.extend(t.events)
@@ -183,6 +199,7 @@ class LeadWorkflow:
                 lead_id=s.lead_id, customer_key=s.customer_key, raw=s.profile,
                 touchpoint_channels=[t.channel for t in s.touchpoints], behaviour=s.behaviour,
                 policy_items=self.policy.scoring.items, thresholds=self.policy.scoring.thresholds), local=True)
+            self._record("scored", result=result, then=effect.then)
             self._commit(lc.on_scored(self.state, result, effect.then, self.policy, workflow.now()))
         elif isinstance(effect, lc.DispatchEffect):
             d = self.policy.dispatch
@@ -194,17 +211,20 @@ class LeadWorkflow:
                 max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
                 as_of=now, forced_dealer_id=effect.forced_dealer_id,
                 holding=len(s.held_by) if workflow.patched(ATOMIC_LIMITS) else None, since_seq=s.seq), local=True)
+            self._record("dispatched", result=result)
             self._commit(lc.on_dispatched(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.DeadlineEffect):
             result = await self._activity(CalendarActivities.working_day_deadline,
                                           self._deadline_request(effect.started_at, effect.working_days), local=True)
             provisional = result.provisional_years if workflow.patched(CALENDAR_TABLE) else []
+            self._record("deadline", clock=effect.clock, started_at=effect.started_at, deadline=result.deadline)
             self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
                                         self.policy, workflow.now(), provisional_years=provisional))
         elif isinstance(effect, lc.AssignEffect):
             result = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
                 lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series,
                 holding=len(s.held_by) - 1 if workflow.patched(ATOMIC_LIMITS) else None, since_seq=s.seq), local=True)
+            self._record("consultant", result=result)
             self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
@@ -232,9 +252,10 @@ class LeadWorkflow:
         # Histories recorded before it replay the separate look-up.
         inline = workflow.patched("webhook-targets-in-projection")
         kinds = webhook_event_types(self.state, stage_before, events) if inline else []
+        facts, self._facts = self._facts, []
         request = ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events,
                                     clock_ends=clock_ends, workflow_id=info.workflow_id, run_id=info.run_id,
-                                    webhook_event_types=kinds, notifications=notifications)
+                                    webhook_event_types=kinds, notifications=notifications, facts=facts)
         targets = await self._activity(ProjectionActivities.record_lead, request)
         self._upsert_search_attributes()
         self._projected_stage = self.state.stage
@@ -265,6 +286,8 @@ class LeadWorkflow:
         """A raw lead for this customer and brand: creates the lead, or merges into it (SPEC 2)."""
         now = workflow.now()
         if self.state is None:
+            self._record("intake", raw=req.raw, actor=req.actor, customer_key=self.customer_key,
+                         previous_lead_id=self.previous_lead_id, policy_version=self.policy.version)
             mark = self._commit(lc.start_lead(self.lead_id, self.customer_key, req.raw, self.policy, now, req.actor,
                                               previous_lead_id=self.previous_lead_id))
             outcome = "created"
@@ -278,6 +301,7 @@ class LeadWorkflow:
                 t = lc.merge_raw_lead(self.state, req.raw, self.policy, now, req.actor)
             except lc.Refused as refused:
                 raise refusal_error(refused) from None
+            self._record("intake", raw=req.raw, actor=req.actor)
             mark, outcome = self._commit(t), t.message
         await self._wait_settled(mark)
         return c.IntakeResult(lead_id=self.lead_id, outcome=outcome, stage=self.state.stage.value,
@@ -294,6 +318,7 @@ class LeadWorkflow:
             raise refusal_error(refused) from None
         if t is None:
             return c.IntakeResult(lead_id=self.lead_id, outcome="duplicate", stage=self.state.stage.value)
+        self._record("behaviour", event=req.event, actor=req.actor)
         await self._wait_settled(self._commit(t))
         return c.IntakeResult(lead_id=self.lead_id, outcome="recorded", stage=self.state.stage.value)
 
@@ -321,6 +346,7 @@ class LeadWorkflow:
                 t = lc.decide(self.state, envelope, self.policy, workflow.now())
             except lc.Refused as refused:  # the lead changed between validation and now
                 raise refusal_error(refused) from None
+            self._record("act", envelope=envelope)
             mark = self._commit(t)
         finally:
             if spends:
@@ -404,7 +430,22 @@ class LeadWorkflow:
             t = lc.decide(self.state, envelope, self.policy, workflow.now())
         except lc.Refused as refused:
             t = lc.refuse_signal(self.state, envelope, refused, self.policy, workflow.now())
+        self._record("signal", envelope=envelope)
         self._commit(t)
+
+    @workflow.signal
+    async def migrate_policy(self, sig: PolicyMigrationSignal) -> None:
+        """Lead ops move this running lead to another policy version: the timeline says so (policy_migrated);
+        clocks already running keep their deadlines, clocks started from now on follow the new version."""
+        if not workflow.patched(POLICY_MIGRATION):
+            return
+        await workflow.wait_condition(lambda: self.state is not None)
+        if sig.policy.version == self.policy.version or lc.is_finished(self.state):
+            return
+        old, self.policy = self.policy, sig.policy
+        self._record("migrated", to_version=sig.policy.version, reason=sig.reason)
+        self._commit(lc.migrate_policy(self.state, old, sig.policy, sig.reason,
+                                       Actor(user_id=sig.by, role=sig.role), workflow.now()))
 
     # ------------------------------------------------------------------ reading
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from domain.models import LeadState, Model
 from domain.policy import Policy
-from domain.stages import LeadStage
+from domain.stages import LeadStage, Role
 
 
 class LeadInput(Model):
@@ -43,6 +43,15 @@ class AppealSignal(Model):
     evidence: str
     dealer_id: str
     by: str = "temporal-ui"
+
+
+class PolicyMigrationSignal(Model):
+    """Lead ops move a running lead to another policy version (issue 16), with their reason."""
+
+    policy: Policy
+    reason: str
+    by: str
+    role: Role = Role.LEAD_OPS
 
 
 class DeliveryOutcome(Model):

@@ -60,4 +60,10 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
           "activity that follows them (record_lead) instead of a notify activity each: one workflow task and one "
           "activity fewer per alert (the intake: two workflow tasks, not three)",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("policy-facts", "the decider's inputs (intakes, behaviour, actions, signals, the reads' answers) go to the "
+          "read model with each projection (lead_fact), for the what-if simulator",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("policy-migration", "the migrate_policy signal moves a running lead to another policy version and records "
+          "policy_migrated (before it, a run ignores the signal)",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
 ]}

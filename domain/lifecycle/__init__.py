@@ -41,7 +41,8 @@ from domain.lifecycle.intake import (
     start_lead,
 )
 from domain.lifecycle.lapses import LAPSE_ACTIONS, lapse
-from domain.lifecycle.results import (
+from domain.lifecycle.results import (  # noqa: I001
+    migrate_policy,
     DEADLINE_MOVED,
     PROVISIONAL_CALENDAR,
     calendar_notice_key,
@@ -86,6 +87,7 @@ __all__ = [
     "is_finished",
     "lapse",
     "merge_raw_lead",
+    "migrate_policy",
     "next_deadline",
     "on_consultant_picked",
     "on_deadline",

@@ -10,6 +10,7 @@ from domain.events import Ev
 from domain.lifecycle.effects import NotifyEffect
 from domain.lifecycle.transition import GRADE_ORDER, R, S, Transition
 from domain.models import (
+    Actor,
     ConsultantResult,
     DispatchResult,
     Holding,
@@ -137,4 +138,13 @@ def on_deadline_moved(state: LeadState, clock: str, started_at: datetime, deadli
         old, running.deadline = running.deadline, deadline
         t.emit(Ev.DEADLINE_MOVED, clock=clock, old_deadline=old.isoformat(), deadline=deadline.isoformat(),
                reason=reason, message=DEADLINE_MOVED.format(old=_local(old), new=_local(deadline), reason=reason))
+    return t
+
+
+def migrate_policy(state: LeadState, old: Policy, new: Policy, reason: str, actor: Actor, now: datetime) -> Transition:
+    """Lead ops moved this running lead to another policy version (issue 16). Clocks already running keep their
+    deadlines; every clock started from now on runs under the new version."""
+    t = Transition.begin(state, new, now, actor)
+    t.emit(Ev.POLICY_MIGRATED, from_version=old.version, to_version=new.version, reason=reason,
+           message=f"线索策略由版本 {old.version} 迁移到版本 {new.version}：{reason}")
     return t

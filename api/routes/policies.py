@@ -1,0 +1,292 @@
+"""Policies as versioned data, and the what-if simulator (issue 16).
+
+Lead ops draft a version (a whole document, or changes over the active one); the head of lead ops approves it (never
+the draft's author) and it becomes active: new leads take it at intake. Running leads keep theirs unless lead ops
+migrate a chosen set, picked by a Temporal visibility query, with a reason (each lead's timeline says so). Every
+step is audited. A simulation runs a draft over a period's recorded facts (`ops/simulate.py`) in the background;
+its progress and report are read back by id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import Session
+
+from api.deps import ActorDep, ClientDep, NowDep, SessionDep
+from api.errors import responses
+from db import policies as pol
+from domain.models import Actor
+from domain.policy_versions import PolicyProblem
+from domain.stages import Role
+from workflows.messages import PolicyMigrationSignal
+
+router = APIRouter(prefix="/v1", tags=["policies"], responses=responses(403))
+LEAD_OPS = frozenset({Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS})
+Version = Annotated[int, Path(ge=1, le=1_000_000, description="a policy version number")]
+MAX_MIGRATED = 10_000
+
+
+def lead_ops(actor: ActorDep) -> Actor:
+    if actor.role not in LEAD_OPS:
+        raise HTTPException(403, f"{actor.role.value} cannot see or change policies: lead ops only")
+    return actor
+
+
+def head_of_lead_ops(actor: ActorDep) -> Actor:
+    if actor.role != Role.HEAD_OF_LEAD_OPS:
+        raise HTTPException(403, f"a policy version is approved by the head of lead ops, not {actor.role.value}")
+    return actor
+
+
+OpsDep = Annotated[Actor, Depends(lead_ops)]
+HeadDep = Annotated[Actor, Depends(head_of_lead_ops)]
+
+
+class VersionView(BaseModel):
+    version: int
+    status: Literal["draft", "active", "superseded", "rejected"]
+    author: str
+    reason: str
+    created_at: datetime
+    effective_from: datetime | None
+    approved_by: str | None
+    base_version: int | None
+    diff: list[dict[str, Any]]
+    document: dict[str, Any] | None = None
+
+
+class DraftBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    changes: dict[str, Any] | None = Field(default=None, description="tables laid over the active version, e.g. "
+                                           '{"clocks": {"receipt": "1h"}}')
+    document: dict[str, Any] | None = Field(default=None, description="a whole policy document instead")
+
+    @model_validator(mode="after")
+    def _one(self) -> "DraftBody":
+        if (self.changes is None) == (self.document is None):
+            raise ValueError("give either changes or a whole document")
+        return self
+
+
+class Decision(BaseModel):
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Rejection(BaseModel):
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class MigrationBody(BaseModel):
+    query: str = Field(min_length=1, max_length=2000, description="a Temporal visibility query over the leads' "
+                       "search attributes, e.g. Region='East' AND LeadStage='dispatched'")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class MigrationView(BaseModel):
+    version: int
+    leads: int
+    lead_ids: list[str]
+
+
+class AuditView(BaseModel):
+    version: int
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None
+    data: dict[str, Any]
+
+
+def _view(row, document: bool = False) -> VersionView:
+    return VersionView(version=row.version, status=row.status, author=row.author, reason=row.reason,
+                       created_at=row.created_at, effective_from=row.effective_from, approved_by=row.approved_by,
+                       base_version=row.base_version, diff=row.diff, document=row.document if document else None)
+
+
+def _seeded(request: Request, session: Session, now: datetime) -> None:
+    pol.ensure_seeded(session, request.app.state.policy, now)
+
+
+def _problem(e: PolicyProblem, where: str) -> JSONResponse:
+    detail = [{"loc": ["body", where, *(p.split(".") if p else [])], "path": p, "msg": why, "type": "value_error"}
+              for p, why in e.problems]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _get(session: Session, version: int):
+    try:
+        return pol.get(session, version)
+    except pol.UnknownVersion as e:
+        raise HTTPException(404, str(e)) from None
+
+
+@router.get("/policies", summary="Every policy version, newest first (lead ops)")
+def list_versions(request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> list[VersionView]:
+    _seeded(request, session, now)
+    return [_view(row) for row in pol.listing(session)]
+
+
+@router.get("/policies/audit", summary="Every step on every version: drafted, approved, rejected, migrated")
+def all_audit(request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> list[AuditView]:
+    _seeded(request, session, now)
+    return [AuditView(version=a.version, at=a.at, actor=a.actor, action=a.action, reason=a.reason, data=a.data)
+            for a in pol.audit(session)]
+
+
+@router.get("/policies/{version}", summary="One version with its document and its diff", responses=responses(404))
+def get_version(version: Version, request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> VersionView:
+    _seeded(request, session, now)
+    return _view(_get(session, version), document=True)
+
+
+@router.post("/policies/drafts", status_code=201, summary="Draft a version (lead ops): changes over the active one, "
+             "or a whole document; 422 names the key path at fault")
+def draft(body: DraftBody, request: Request, session: SessionDep, now: NowDep, actor: OpsDep):
+    _seeded(request, session, now)
+    try:
+        row = pol.draft(session, actor.user_id, body.reason, now, document=body.document, changes=body.changes)
+    except PolicyProblem as e:
+        session.rollback()
+        return _problem(e, "changes" if body.changes is not None else "document")
+    return _view(row, document=True)
+
+
+@router.post("/policies/{version}/approve", summary="Approve a draft (head of lead ops, not its author): it becomes "
+             "the active version for new leads", responses=responses(404, 409))
+def approve(version: Version, body: Decision, request: Request, session: SessionDep, now: NowDep,
+            actor: HeadDep) -> VersionView:
+    _seeded(request, session, now)
+    try:
+        row = pol.approve(session, version, actor.user_id, now, body.note)
+    except pol.UnknownVersion as e:
+        raise HTTPException(404, str(e)) from None
+    except pol.PolicyForbidden as e:
+        raise HTTPException(403, str(e)) from None
+    except pol.PolicyConflict as e:
+        raise HTTPException(409, str(e)) from None
+    return _view(row, document=True)
+
+
+@router.post("/policies/{version}/reject", summary="Reject a draft (head of lead ops)", responses=responses(404, 409))
+def reject(version: Version, body: Rejection, request: Request, session: SessionDep, now: NowDep,
+           actor: HeadDep) -> VersionView:
+    _seeded(request, session, now)
+    try:
+        row = pol.reject(session, version, actor.user_id, now, body.note)
+    except pol.UnknownVersion as e:
+        raise HTTPException(404, str(e)) from None
+    except pol.PolicyConflict as e:
+        raise HTTPException(409, str(e)) from None
+    return _view(row)
+
+
+@router.get("/policies/{version}/audit", summary="The version's audit", responses=responses(404))
+def version_audit(version: Version, request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> list[AuditView]:
+    _seeded(request, session, now)
+    _get(session, version)
+    return [AuditView(version=a.version, at=a.at, actor=a.actor, action=a.action, reason=a.reason, data=a.data)
+            for a in pol.audit(session, version)]
+
+
+@router.post("/policies/{version}/migrations", summary="Move running leads picked by a visibility query to this "
+             "(active) version, with a reason; each lead's timeline says so", responses=responses(404, 409))
+async def migrate(version: Version, body: MigrationBody, request: Request, session: SessionDep, client: ClientDep,
+                  now: NowDep, actor: OpsDep) -> MigrationView:
+    _seeded(request, session, now)
+    row = _get(session, version)
+    if row.status != "active":
+        raise HTTPException(409, f"policy version {version} is {row.status}: running leads move to the active version only")
+    policy = pol.policy_of(row, request.app.state.policy.time_scale)
+    query = f"WorkflowType='LeadWorkflow' AND ExecutionStatus='Running' AND ({body.query})"
+    try:
+        lead_ids = [w.id async for w in client.list_workflows(query, limit=MAX_MIGRATED + 1)]
+    except Exception as e:  # the visibility store refused the query (a syntax error, an unknown attribute)
+        raise HTTPException(422, [{"loc": ["body", "query"], "msg": f"not a visibility query the server accepts: {e}",
+                                   "type": "value_error"}]) from None
+    if len(lead_ids) > MAX_MIGRATED:
+        raise HTTPException(409, f"the query picks more than {MAX_MIGRATED} running leads: narrow it")
+    await migrate_leads(client, lead_ids, policy, body.reason, actor)
+    pol.record_migration(session, version, actor.user_id, now, body.reason, body.query, lead_ids)
+    return MigrationView(version=version, leads=len(lead_ids), lead_ids=lead_ids[:1000])
+
+
+async def migrate_leads(client, lead_ids: list[str], policy, reason: str, actor: Actor, batch: int = 50) -> None:
+    signal = PolicyMigrationSignal(policy=policy, reason=reason, by=actor.user_id, role=actor.role)
+    for i in range(0, len(lead_ids), batch):
+        await asyncio.gather(*(client.get_workflow_handle(lead_id).signal("migrate_policy", signal)
+                               for lead_id in lead_ids[i:i + batch]))
+
+
+# --------------------------------------------------------------------------- the what-if simulator
+
+
+class SimulationBody(BaseModel):
+    version: int = Field(ge=1, description="the policy version to try (usually a draft)")
+    days: float = Field(default=30, gt=0, le=366, description="the last N days, unless start/end are given")
+    start: datetime | None = None
+    end: datetime | None = None
+    workers: int = Field(default=2, ge=1, le=8)
+
+
+class SimulationView(BaseModel):
+    id: str
+    version: int
+    status: Literal["running", "done", "failed"]
+    done: int
+    total: int
+    started_at: datetime
+    period: list[datetime]
+    error: str | None = None
+    report: dict[str, Any] | None = None
+
+
+_RUNS: dict[str, dict[str, Any]] = {}
+
+
+@router.post("/simulations", status_code=202, summary="Start a what-if simulation of a version over a period's "
+             "recorded leads; read its progress and report by id", responses=responses(404))
+def start_simulation(body: SimulationBody, request: Request, session: SessionDep, now: NowDep,
+                     actor: OpsDep) -> SimulationView:
+    _seeded(request, session, now)
+    row = _get(session, body.version)
+    active = pol.active(session)
+    end = (body.end or now).astimezone(UTC)
+    start = (body.start or end - timedelta(days=body.days)).astimezone(UTC)
+    if start >= end:
+        raise HTTPException(422, [{"loc": ["body", "start"], "msg": "start must come before end", "type": "value_error"}])
+    draft_policy, fallback = pol.policy_of(row), pol.policy_of(active) if active else request.app.state.policy
+    url = request.app.state.engine.url.render_as_string(hide_password=False)
+    run = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0, "total": 0,
+           "started_at": now, "period": [start, end], "error": None, "report": None, "by": actor.user_id}
+    _RUNS[run["id"]] = run
+
+    def work():
+        from ops.simulate import run as simulate
+
+        def progress(done: int, total: int) -> None:
+            run["done"], run["total"] = done, total
+        try:
+            run["report"] = simulate(url, draft_policy, start, end, fallback, body.workers, progress, str(body.version))
+            run["status"] = "done"
+        except Exception as e:  # reported with the run, not lost in a thread
+            run["status"], run["error"] = "failed", f"{type(e).__name__}: {e}"
+
+    threading.Thread(target=work, daemon=True, name=f"simulation-{run['id']}").start()
+    return SimulationView(**{k: v for k, v in run.items() if k != "by"})
+
+
+@router.get("/simulations/{run_id}", summary="A simulation's progress, and its report when done",
+            responses=responses(404))
+def get_simulation(run_id: Annotated[str, Path(max_length=32)], _: OpsDep) -> SimulationView:
+    run = _RUNS.get(run_id)
+    if run is None:
+        raise HTTPException(404, f"no simulation {run_id}")
+    return SimulationView(**{k: v for k, v in run.items() if k != "by"})

@@ -1,0 +1,514 @@
+"""The what-if simulator (issue 16): a lead's recorded facts through the same pure decider, under another policy.
+
+Pure: no Temporal, no database, no clock reads. The workflow records the *facts* it gave the decider
+(`LeadFact` rows, written with the timeline by the projection): every intake and behaviour event, every person's
+action and ops signal with its time, and every answer of the lead's reads (score, dispatch, consultant pick,
+working-day deadline). `simulate_lead()` replays them the way `workflows/lead.py` runs a lead: decide, carry out the
+effects at once (each read answered by the next recorded answer of its kind), and lapse every clock whose deadline
+comes before the next fact. Under the policy the lead ran with, that reproduces what happened (the oracle test).
+
+Under a draft, what the draft changes is decided again:
+- scoring: the recorded items are re-weighted with the draft's points and graded with its thresholds;
+- dispatch: the recorded candidates (with their factor scores, the dealer network as it was then) are ranked
+  again with the draft's weights, skipping dealers that held the lead;
+- clocks: deadlines come from the draft's durations, so clocks lapse earlier or later.
+
+People act at their recorded times. Where the draft asks for something nobody recorded (a re-dispatch after a lapse
+that did not happen, a consultant pick), the answer is made from what was recorded (the next candidate; no
+consultant) and counted as an *assumption*; a recorded action the draft's lead no longer allows (the dealer it was
+taken away from acknowledges) is skipped and counted. Assumptions are stated in the report, never taken as facts.
+
+Speed: the state is built once per lead and each step copies it shallowly (`_SimState`), since nothing keeps the
+previous state; the facts arrive as plain dicts and are turned into models only when the decider needs them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from domain import commands as c
+from domain import lifecycle as lc
+from domain.models import (
+    Actor,
+    BehaviourEvent,
+    ConsultantResult,
+    DispatchCandidate,
+    DispatchResult,
+    LeadState,
+    RawLead,
+    ScoreItem,
+    ScoreResult,
+)
+from domain.policy import Policy
+from domain.scoring import grade_for
+from domain.stages import FUNNEL, LeadStage
+
+# Timeline events that put something in front of a reviewer (the review queues' work).
+REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
+READS = ("scored", "dispatched", "deadline", "consultant")
+READ_SLACK = timedelta(minutes=1)
+
+
+# --------------------------------------------------------------------------- recording (called by the workflow)
+
+
+def fact(kind: str, at: datetime, **data: Any) -> dict[str, Any]:
+    """A fact as the workflow records it: plain JSON (models dumped), with its time."""
+    return {"kind": kind, "at": at.isoformat(), "data": {k: _plain(v) for k, v in data.items()}}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, RawLead):  # which fields were given matters (a merge takes only those)
+        return v.model_dump(mode="json", exclude_unset=True)
+    if hasattr(v, "model_dump"):
+        return v.model_dump(mode="json")
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+# --------------------------------------------------------------------------- the lean state
+
+
+class _SimState(LeadState):
+    """A LeadState whose copies are shallow: the simulator keeps no previous state, so the decider's defensive deep
+    copy per step (the ~650 s of the first attempt) is not needed."""
+
+    def model_copy(self, *, update=None, deep: bool = False):  # noqa: D102
+        return super().model_copy(update=update, deep=False)
+
+
+_STATE_FIELDS = frozenset(LeadState.model_fields)
+_SimState.__setattr__ = object.__setattr__  # plain attribute writes (into __dict__): no pydantic bookkeeping per write
+
+# The models the decider builds for every step (events, clocks, alerts, holdings) from values that are valid already.
+_FAST = ("TimelineEvent", "ClockState", "ClockEnd", "NotifyRequest", "NotifyEffect", "Holding", "DefeatCase",
+         "AppealCase", "TransferRequest")
+
+
+def fast_decider() -> None:
+    """In a simulator process only (never in the API or the worker): the decider's modules build those models with
+    `model_construct` (no validation; the same values). Called by `ops.simulate`'s worker processes."""
+    import sys
+
+    from pydantic import BaseModel
+    for name, module in list(sys.modules.items()):
+        if name != "domain.lifecycle" and not name.startswith("domain.lifecycle."):
+            continue
+        for cls_name in _FAST:
+            cls = getattr(module, cls_name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseModel):
+                setattr(module, cls_name, _plain_class(cls))
+
+
+def _plain_class(cls):
+    """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object."""
+    import copy
+
+    defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
+    mutable = {n for n, v in defaults.items() if isinstance(v, (list, dict, set))}
+
+    def __init__(self, **kw):
+        d = self.__dict__
+        d.update(defaults)
+        d.update(kw)
+        for n in mutable:
+            if n not in kw:
+                d[n] = copy.copy(defaults[n])
+
+    props = {n: v for n, v in vars(cls).items() if isinstance(v, property)}
+    return type(f"Sim{cls.__name__}", (), {"__init__": __init__, **props})
+
+
+def _lean(state: LeadState) -> _SimState:
+    return _SimState.model_construct(_fields_set=state.model_fields_set, **state.__dict__)
+
+
+# --------------------------------------------------------------------------- one lead
+
+
+@dataclass
+class Outcome:
+    """What one lead came to under one policy."""
+
+    lead_id: str
+    stage: str = "new"
+    furthest: str = "new"
+    grade: str | None = None
+    dealers: list[str] = field(default_factory=list)  # dispatches in order
+    lapses: Counter = field(default_factory=Counter)  # clock -> lapses
+    penalties: Counter = field(default_factory=Counter)  # dealer -> penalties
+    reviews: int = 0
+    alerts: int = 0
+    assumptions: Counter = field(default_factory=Counter)  # kind -> count
+
+    def key(self) -> tuple:
+        return (self.stage, self.furthest, self.grade, tuple(self.dealers), tuple(sorted(self.lapses.items())),
+                tuple(sorted(self.penalties.items())), self.reviews)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "furthest_stage": self.furthest, "grade": self.grade, "dealers": self.dealers,
+                "lapses": dict(self.lapses), "penalties": dict(self.penalties), "reviews": self.reviews,
+                "alerts": self.alerts, "assumptions": dict(self.assumptions)}
+
+
+class _Run:
+    def __init__(self, lead_id: str, facts: list[dict[str, Any]], policy: Policy, changed: frozenset[str],
+                 until: datetime | None):
+        self.lead_id, self.facts, self.policy, self.changed, self.until = lead_id, facts, policy, changed, until
+        self.i = 0
+        self.state: LeadState | None = None
+        self.out = Outcome(lead_id)
+        self.last_candidates: list[dict] = []
+        self.last_score: dict | None = None
+
+    # -- the workflow's loop
+    def run(self) -> Outcome:
+        facts = self.facts
+        while self.i < len(facts):
+            here = self.i
+            f = facts[here]
+            at = _at(f)
+            if self.state is not None:
+                self._lapse_until(at)  # a lapse's effects may take this very fact (the re-dispatch's answer)
+                if self.i != here:
+                    continue
+            self.i += 1
+            self._apply(f, at)
+        if self.state is not None and self.until is not None:
+            self._lapse_until(self.until)
+        s = self.state
+        if s is not None:
+            self.out.stage, self.out.furthest, self.out.grade = s.stage.value, s.furthest_stage.value, s.grade
+        return self.out
+
+    def _lapse_until(self, at: datetime) -> None:
+        while True:
+            deadline = lc.next_deadline(self.state)
+            if deadline is None or deadline > at or lc.is_finished(self.state):
+                return
+            for name in lc.due_clocks(self.state, deadline):
+                if lc.is_due(self.state, name, deadline):
+                    self._commit(lc.lapse(self.state, name, self.policy, deadline))
+
+    def _commit(self, t: lc.Transition) -> None:
+        self.state = t.state
+        out = self.out
+        for e in t.events:
+            kind = e.kind
+            if kind == "clock_lapsed":
+                out.lapses[e.data["clock"]] += 1
+            elif kind == "penalty_recorded":
+                out.penalties[e.data["penalized_dealer_id"]] += 1
+            elif kind == "dispatched":
+                out.dealers.append(e.dealer_id)
+            elif kind == "alert_raised":
+                out.alerts += 1
+            elif kind in REVIEW_EVENTS:
+                out.reviews += 1
+        for effect in t.effects:
+            self._carry_out(effect)
+
+    def _assume(self, kind: str) -> None:
+        self.out.assumptions[kind] += 1
+
+    def _next_read(self, kind: str, clock: str | None = None) -> dict | None:
+        """The next recorded answer of this kind, if it is the next fact and was given at the moment the simulated
+        lead asks (the workflow asks at once; a minute covers its latency): reality asked the same question then."""
+        if self.i < len(self.facts):
+            f = self.facts[self.i]
+            if f["kind"] == kind and (clock is None or f["data"].get("clock") == clock) \
+                    and abs(_at(f) - self.state.updated_at) <= READ_SLACK:
+                self.i += 1
+                return f
+        return None
+
+    # -- effects: the recorded answers, decided again where the draft changes them
+    def _carry_out(self, effect) -> None:
+        s, p = self.state, self.policy
+        if isinstance(effect, lc.ScoreEffect):
+            f = self._next_read("scored")
+            if f is None:
+                if self.last_score is None:
+                    return self._assume("score_not_recorded")
+                self._assume("score_reused")
+                raw, at = self.last_score, s.updated_at
+            else:
+                raw, at = f["data"]["result"], _at(f)
+                self.last_score = raw
+            result = _model(f, "result", ScoreResult) if f is not None and "scoring" not in self.changed \
+                else self._score(raw)
+            self._commit(lc.on_scored(s, result, effect.then, p, at))
+        elif isinstance(effect, lc.DispatchEffect):
+            f = self._next_read("dispatched")
+            at = _at(f) if f is not None else s.updated_at
+            result = self._dispatch(f["data"]["result"] if f is not None else None, effect)
+            self._commit(lc.on_dispatched(s, result, p, at))
+        elif isinstance(effect, lc.DeadlineEffect):
+            f = self._next_read("deadline", effect.clock)
+            if f is not None and "working_days" not in self.changed:
+                deadline, at = datetime.fromisoformat(f["data"]["deadline"]), _at(f)
+            else:  # not recorded, or the draft counts other working days: calendar days (an assumption)
+                self._assume("working_day_deadline_estimated")
+                deadline, at = effect.started_at + timedelta(days=effect.working_days * 7 / 5), s.updated_at
+            self._commit(lc.on_deadline(s, effect.clock, effect.started_at, deadline, p, at))
+        elif isinstance(effect, lc.AssignEffect):
+            f = self._next_read("consultant")
+            if f is None:
+                self._assume("consultant_pick_not_recorded")
+                result, at = ConsultantResult(consultant_id=None, reason="not recorded"), s.updated_at
+            else:
+                result, at = ConsultantResult.model_validate(f["data"]["result"]), _at(f)
+            self._commit(lc.on_consultant_picked(s, result, p, at))
+        # NotifyEffect: an alert or message; counted from the events
+
+    def _score(self, raw: dict) -> ScoreResult:
+        if "scoring" not in self.changed:
+            return ScoreResult.model_validate(raw)
+        items_points = self.policy.scoring.items
+        items, total, got = [], 0.0, 0.0
+        for item in raw.get("items", []):
+            old_max = item.get("max_points") or 0.0
+            fraction = (item.get("points", 0.0) / old_max) if old_max else 0.0
+            new_max = max(0.0, float(items_points.get(item["name"], 0.0)))
+            if new_max == 0:
+                continue
+            points = min(new_max, round(new_max * fraction, 2))
+            total, got = total + new_max, got + points
+            items.append(ScoreItem(name=item["name"], dimension=item["dimension"], points=points,
+                                   max_points=new_max, reason=item.get("reason", "")))
+        score = min(100.0, max(0.0, round(100 * got / total, 1))) if total else 0.0
+        grade = grade_for(score, self.policy.scoring.thresholds)
+        return ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),
+                           complete=raw.get("complete", True), missing=raw.get("missing", []))
+
+    def _dispatch(self, raw: dict | None, effect: lc.DispatchEffect) -> DispatchResult:
+        held = set(self.state.held_by)
+        if raw is not None:
+            self.last_candidates = raw.get("candidates", []) or self.last_candidates
+            if "dispatch" not in self.changed and raw.get("dealer_id") not in held:
+                # without its candidates: they only go into the timeline's dispatched event, not into any outcome
+                return DispatchResult.model_validate({**raw, "candidates": []})
+        else:
+            self._assume("dispatch_from_recorded_candidates")
+        weights = self.policy.dispatch.weights
+        pool = [cand for cand in self.last_candidates if cand["dealer_id"] not in held]
+        if effect.forced_dealer_id:
+            pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
+        if not pool:
+            return DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
+        ranked = sorted(pool, key=lambda cand: (-round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4),
+                                                cand["dealer_id"]))
+        win = ranked[0]
+        template = raw or {}
+        if raw is not None and win["dealer_id"] != raw.get("dealer_id"):
+            self._assume("dealer_attributes_from_recorded_dispatch")
+        return DispatchResult(dealer_id=win["dealer_id"], dealer_name=win.get("dealer_name"),
+                              region=template.get("region"), choice_right=template.get("choice_right", False),
+                              competitive_region=template.get("competitive_region", False),
+                              auto_assign=template.get("auto_assign", False),
+                              reason="simulated: top score under the draft's weights")
+
+    # -- the recorded inputs
+    def _apply(self, f: dict, at: datetime) -> None:
+        kind, d, s, p = f["kind"], f["data"], self.state, self.policy
+        if kind == "intake":
+            raw, actor = _model(f, "raw", RawLead), _model(f, "actor", Actor)
+            if s is None:
+                t = lc.start_lead(self.lead_id, d.get("customer_key", ""), raw, p, at, actor,
+                                  previous_lead_id=d.get("previous_lead_id"))
+                t.state = _lean(t.state)
+                return self._commit(t)
+            try:
+                return self._commit(lc.merge_raw_lead(s, raw, p, at, actor))
+            except lc.Refused:
+                return self._assume("recorded_intake_refused")
+        if s is None:
+            return self._assume("fact_before_intake")
+        if kind == "behaviour":
+            try:
+                t = lc.record_behaviour(s, _model(f, "event", BehaviourEvent), p, at, _model(f, "actor", Actor))
+            except lc.Refused:
+                return self._assume("recorded_behaviour_refused")
+            if t is not None:
+                self._commit(t)
+        elif kind in ("act", "signal"):
+            envelope = _model(f, "envelope", c.CommandEnvelope)
+            try:
+                t = lc.decide(s, envelope, p, at)
+            except lc.Refused as refused:
+                if kind == "signal":
+                    return self._commit(lc.refuse_signal(s, envelope, refused, p, at))
+                return self._assume(f"recorded_action_not_allowed:{envelope.command.action}")
+            self._commit(t)
+        elif kind == "migrated":
+            pass  # the simulator runs every lead under the one policy it was given
+        elif kind in READS:
+            self._assume(f"recorded_{kind}_not_asked")  # reality asked for it, the draft did not
+
+
+def _model(f: dict, key: str, cls):
+    """The fact's `key` as a model, decoded once for both runs (the decider never changes its inputs in place)."""
+    cache = f.setdefault("_models", {})
+    m = cache.get(key)
+    if m is None:
+        m = cache[key] = cls.model_validate(f["data"][key])
+    return m
+
+
+def _at(f: dict) -> datetime:
+    at = f["at"]
+    return at if isinstance(at, datetime) else datetime.fromisoformat(at)
+
+
+def changed_sections(base: Policy, draft: Policy) -> frozenset[str]:
+    """Which tables of the policy differ (the simulator decides those again)."""
+    return frozenset(name for name in ("clocks", "working_days", "rules", "scoring", "dispatch")
+                     if getattr(base, name) != getattr(draft, name))
+
+
+def simulate_lead(lead_id: str, facts: list[dict[str, Any]], policy: Policy, changed: frozenset[str] = frozenset(),
+                  until: datetime | None = None) -> Outcome:
+    """One lead's facts (in order) under `policy`; clocks lapse up to `until` (the end of the period)."""
+    return _Run(lead_id, facts, policy, changed, until).run()
+
+
+# --------------------------------------------------------------------------- the report
+
+
+STAGES = [s.value for s in FUNNEL]
+
+
+@dataclass
+class Totals:
+    leads: int = 0
+    lapses: Counter = field(default_factory=Counter)
+    penalties: Counter = field(default_factory=Counter)
+    dispatches: Counter = field(default_factory=Counter)  # dealer -> leads dispatched to it
+    reviews: int = 0
+    alerts: int = 0
+    grades: Counter = field(default_factory=Counter)
+    reached: Counter = field(default_factory=Counter)  # stage -> leads that reached it (furthest stage rank)
+    assumptions: Counter = field(default_factory=Counter)
+
+    def add(self, o: Outcome) -> None:
+        self.leads += 1
+        self.lapses.update(o.lapses)
+        self.penalties.update(o.penalties)
+        self.dispatches.update(o.dealers)
+        self.reviews += o.reviews
+        self.alerts += o.alerts
+        self.grades[o.grade or "-"] += 1
+        if o.furthest in STAGES:
+            for stage in STAGES[: STAGES.index(o.furthest) + 1]:
+                self.reached[stage] += 1
+        self.assumptions.update(o.assumptions)
+
+    def merge(self, other: "Totals") -> None:
+        self.leads += other.leads
+        for name in ("lapses", "penalties", "dispatches", "grades", "reached", "assumptions"):
+            getattr(self, name).update(getattr(other, name))
+        self.reviews += other.reviews
+        self.alerts += other.alerts
+
+    def to_json(self) -> dict[str, Any]:
+        return {"leads": self.leads, "sla_lapses": dict(self.lapses), "penalties_per_dealer": dict(self.penalties),
+                "leads_per_dealer": dict(self.dispatches), "reviews_due": self.reviews, "alerts": self.alerts,
+                "grade_mix": dict(self.grades), "stage_reach": {s: self.reached.get(s, 0) for s in STAGES},
+                "assumptions": dict(self.assumptions)}
+
+
+def why(base: Outcome, draft: Outcome) -> list[str]:
+    """What differs for one lead, in words."""
+    out = []
+    if base.grade != draft.grade:
+        out.append(f"grade {base.grade} -> {draft.grade}")
+    for clock in sorted(set(base.lapses) | set(draft.lapses)):
+        if base.lapses[clock] != draft.lapses[clock]:
+            out.append(f"{clock} lapses {base.lapses[clock]} -> {draft.lapses[clock]}")
+    if base.dealers != draft.dealers:
+        out.append(f"dispatched to {' > '.join(base.dealers) or '-'} -> {' > '.join(draft.dealers) or '-'}")
+    if base.penalties != draft.penalties:
+        out.append(f"penalties {dict(base.penalties)} -> {dict(draft.penalties)}")
+    if base.reviews != draft.reviews:
+        out.append(f"reviews {base.reviews} -> {draft.reviews}")
+    if base.stage != draft.stage:
+        out.append(f"stage {base.stage} -> {draft.stage}")
+    if base.furthest != draft.furthest:
+        out.append(f"furthest stage {base.furthest} -> {draft.furthest}")
+    if draft.assumptions:
+        out.append("assumed: " + ", ".join(f"{k} x{n}" for k, n in sorted(draft.assumptions.items())))
+    return out
+
+
+@dataclass
+class Chunk:
+    """The result of simulating some leads: totals under each policy and the leads that differ."""
+
+    base: Totals = field(default_factory=Totals)
+    draft: Totals = field(default_factory=Totals)
+    differing: list[dict[str, Any]] = field(default_factory=list)
+    differing_count: int = 0
+
+    def merge(self, other: "Chunk", keep: int = 500) -> None:
+        self.base.merge(other.base)
+        self.draft.merge(other.draft)
+        self.differing_count += other.differing_count
+        self.differing.extend(other.differing[: max(0, keep - len(self.differing))])
+
+
+def compare(leads: Iterable[tuple[str, list[dict]]], base_of, draft: Policy, until: datetime | None,
+            keep: int = 500) -> Chunk:
+    """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft."""
+    chunk = Chunk()
+    for lead_id, facts in leads:
+        base_policy = base_of(lead_id, facts)
+        changed = changed_sections(base_policy, draft)
+        base = simulate_lead(lead_id, facts, base_policy, frozenset(), until)
+        new = simulate_lead(lead_id, facts, draft, changed, until) if changed else base
+        chunk.base.add(base)
+        chunk.draft.add(new)
+        if new.key() != base.key():
+            chunk.differing_count += 1
+            if len(chunk.differing) < keep:
+                chunk.differing.append({"lead_id": lead_id, "reality": base.to_json(), "draft": new.to_json(),
+                                        "why": why(base, new)})
+    return chunk
+
+
+def report(chunk: Chunk, draft_version: str | None, period: tuple[datetime, datetime] | None) -> dict[str, Any]:
+    """The side-by-side report (JSON), with the assumptions stated."""
+    base, new = chunk.base.to_json(), chunk.draft.to_json()
+    notes = {
+        "score_reused": "a rescoring the draft asked for reused the lead's last recorded score",
+        "dispatch_from_recorded_candidates": "a dispatch reality never made went to the best recorded candidate "
+                                             "that had not held the lead",
+        "working_day_deadline_estimated": "a working-day deadline not recorded was estimated in calendar days (x7/5)",
+        "consultant_pick_not_recorded": "an auto-assignment reality never asked for found nobody",
+        "dealer_attributes_from_recorded_dispatch": "another dealer won: its choice right, region and auto-assign "
+                                                    "were taken from the recorded winner",
+    }
+    assumptions = []
+    for kind, n in sorted(new["assumptions"].items()):
+        text = notes.get(kind)
+        if text is None and kind.startswith("recorded_action_not_allowed:"):
+            text = (f"a recorded {kind.split(':', 1)[1]} was not possible on the simulated lead (e.g. the lead "
+                    "had moved to another dealer): skipped; the person is assumed not to have acted")
+        if text is None and kind.startswith("recorded_") and kind.endswith("_not_asked"):
+            text = "a recorded answer the draft's lead never asked for was left unused"
+        assumptions.append({"kind": kind, "count": n, "assumption": text or kind})
+    return {
+        "draft_version": draft_version,
+        "period": [period[0].isoformat(), period[1].isoformat()] if period else None,
+        "leads": base["leads"],
+        "differing_leads": chunk.differing_count,
+        "reality": base,
+        "draft": new,
+        "assumptions": assumptions,
+        "differing": chunk.differing,
+    }
