@@ -361,6 +361,7 @@ NOTICE_NAMES: dict[str, tuple[str, str]] = {
     "calendar_unconfirmed": ("明年节假日安排尚未确认", "Next year's holiday schedule is not confirmed"),
     "push_target_broken": ("推送渠道已停用", "Push channel disabled"),
 }
+EVENT_NAMES["policy_migrated"] = ("规则版本迁移", "Policy version migrated")
 _add(EVENT_NAMES, "event.")
 _add(NOTICE_NAMES, "notice.")
 
@@ -491,6 +492,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "behaviour_recorded": ("客户行为：{behaviour} {count} 次", "Customer activity: {behaviour} ×{count}"),
     "signal_refused": ("操作被拒：{action}", "Refused: {action}"),
     "closed_invalid": ("关闭为无效线索", "Closed as invalid"), "closed_lost": ("关闭为流失", "Closed as lost"),
+    "policy_migrated": ("线索改用规则版本 {to_version}（原版本 {from_version}）", "Moved to policy version {to_version} (was {from_version})"),
     "calendar_provisional": ("{year} 年节假日安排未确认，{clock}按推算日历计算",
                              "The {year} holiday schedule is unconfirmed; {clock} is counted on the computed calendar"),
     "notified": ("已提醒{roles}：{notice}", "Told {roles}: {notice}"),
@@ -500,7 +502,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
 _add(TIMELINE, "timeline.")
 _TYPED = ("note", "text", "explanation", "evidence")  # free text people typed: shown as typed
 _ENGINE_NOTES = {"penalty_recorded"}  # there the note is the engine's own (English) words: the code says it
-_TYPED_REASON = {"declined", "cancel_requested", "reassigned", "sent_to_call_center"}  # there `reason` is typed text
+_TYPED_REASON = {"declined", "cancel_requested", "reassigned", "sent_to_call_center", "policy_migrated"}  # there `reason` is typed text
 _ENUM_PARAMS = {"reason": "enum", "reason_code": "enum", "verdict": "enum", "outcome": "enum", "action": "action",
                 "penalty": "penalty", "payment": "enum"}
 
