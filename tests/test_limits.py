@@ -160,7 +160,7 @@ async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_cle
         codes = sorted([first.status_code, second.status_code])
         assert codes == [200, 409], (first.text, second.text)
         loser = first if first.status_code == 409 else second
-        assert "another consultant claimed this lead first" in loser.json()["detail"]
+        assert loser.json()["code"] == "refused.claimed_by_another" and "另一位销售顾问已先认领" in loser.json()["detail"]
         winner = "d-sh-1-c1" if first.status_code == 200 else "d-sh-1-c2"
         s = await L.settle(r.lead_id)
         assert s.stage == "assigned" and s.consultant_id == winner
