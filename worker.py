@@ -27,15 +27,17 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
+from activities.owner_care import owner_care_activities
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from core.temporal_client import connect
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
+from workflows.owner_care import OwnerCareWorkflow
 from workflows.webhooks import WebhookFanout
 
-WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow]
+WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow, OwnerCareWorkflow]
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
@@ -94,7 +96,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine),
+        activities=all_activities(engine) + owner_care_activities(engine, client, task_queue),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

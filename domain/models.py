@@ -28,6 +28,7 @@ class Channel(StrEnum):
     REFERRAL = "referral"
     WALK_IN = "walk_in"
     CSV_IMPORT = "csv_import"
+    OWNER_CARE = "owner_care"  # the trade-in review of owner care (issue 17)
 
 
 class Timeframe(StrEnum):
@@ -64,6 +65,8 @@ class RawLead(Model):
     note: str | None = Field(default=None, max_length=2000)
     consent: bool = True
     submitted_at: datetime | None = None
+    referral_code: str | None = Field(default=None, max_length=32,
+                                      description="An owner's referral code (转介绍): the lead is attributed to them")
 
     @property
     def touchpoint_key(self) -> str:

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.assignment import AssignmentActivities
@@ -41,10 +42,12 @@ with workflow.unsafe.imports_passed_through():
         ScoreRequest,
         TimelineEvent,
     )
+    from domain.owner_care import OwnershipState
     from domain.policy import Policy
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
 
+from workflows.owner_care import OWNER_CARE, OwnerCareInput, OwnerCareWorkflow, ownership_id_for
 from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
 
@@ -256,6 +259,27 @@ class LeadWorkflow:
         self._projected_stage = self.state.stage
         # starts a fan-out only when someone subscribes
         await publish_webhooks(self.state, stage_before, events, targets=targets if inline else None)
+        delivered = next((e for e in events if e.kind == "delivered"), None)
+        if delivered is not None and workflow.patched(OWNER_CARE):  # issue 17: owner care after the keys
+            await self._start_owner_care(delivered.at)
+
+    async def _start_owner_care(self, delivered_at) -> None:
+        """The vehicle's owner-care workflow, an abandoned child: it lives on for years after the lead ends."""
+        care = self.policy.owner_care
+        if not care.enabled:
+            return
+        s = self.state
+        state = OwnershipState(
+            ownership_id=ownership_id_for(self.lead_id), lead_id=self.lead_id, customer_key=s.customer_key,
+            brand=s.brand, dealer_id=s.dealer_id, consultant_id=s.consultant_id, region=s.region,
+            series=s.profile.series, delivered_at=delivered_at, policy_version=self.policy.version,
+            time_scale=self.policy.time_scale)
+        try:
+            await workflow.start_child_workflow(
+                OwnerCareWorkflow.run, OwnerCareInput(state=state, policy=care, policy_version=self.policy.version),
+                id=state.ownership_id, parent_close_policy=ParentClosePolicy.ABANDON)
+        except WorkflowAlreadyStartedError:  # started before (a lead delivered once more): it is the same vehicle
+            pass
 
     def _upsert_search_attributes(self) -> None:
         s = self.state
