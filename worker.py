@@ -86,6 +86,16 @@ async def ensure_calendar_schedule(client: Client, task_queue: str) -> bool:
     return True
 
 
+def trade_in_intake(client: Client, task_queue: str):
+    """Owner care's trade-in review takes its lead in through the gateway, as the API does (issue 17)."""
+    from domain.policy import load_policy
+    from workflows import gateway
+
+    async def submit(raw, actor):
+        return await gateway.submit_raw_lead(client, task_queue, load_policy(), raw, actor)
+    return submit
+
+
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
                  local_activities: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
@@ -96,7 +106,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine) + owner_care_activities(engine, client, task_queue),
+        activities=all_activities(engine) + owner_care_activities(engine, trade_in_intake(client, task_queue)),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

@@ -215,35 +215,34 @@ def _days(days: float):
 
 
 class TradeInActivities:
-    """The trade-in review's lead: a raw lead through the normal intake (dedup, scoring, dispatch, clocks)."""
+    """The trade-in review's lead: a raw lead through the normal intake (dedup, scoring, dispatch, clocks).
+    `submit(raw, actor)` is the gateway's intake, given by the worker (activities do not import workflows)."""
 
-    def __init__(self, engine, client, task_queue: str):
-        self.engine, self.client, self.task_queue = engine, client, task_queue
+    def __init__(self, engine, submit: Callable):
+        self.engine, self.submit = engine, submit
 
     @activity.defn
     async def create_trade_in_lead(self, state: OwnershipState) -> TradeInResult:
-        from domain.policy import load_policy
-        from workflows import gateway
-
         with Session(self.engine) as session:
             lead = session.get(Lead, state.lead_id)
             if lead is None:
                 return TradeInResult(lead_id=None, outcome="no lead row")
             raw = RawLead(external_id=f"trade-in-{state.ownership_id}", channel=Channel.OWNER_CARE, brand=lead.brand,
                           customer_name=lead.customer_name, phone=lead.phone, city=lead.city, series=lead.series,
-                          trade_in=True, preferred_dealer_id=state.dealer_id, campaign="owner_care_trade_in",
-                          submitted_at=datetime.now(UTC))
+                          trade_in=True, preferred_dealer_id=state.dealer_id, campaign="owner_care_trade_in")
         actor = Actor(user_id="owner-care", role=Role.SYSTEM)
         try:
-            result = await gateway.submit_raw_lead(self.client, self.task_queue, load_policy(), raw, actor)
-        except gateway.ActionRefused as refused:
-            return TradeInResult(lead_id=None, outcome=f"refused: {refused.reason}")
+            result = await self.submit(raw, actor)
+        except Exception as err:  # noqa: BLE001 - the gateway's refusal (ActionRefused): recorded, not retried
+            if not hasattr(err, "reason"):
+                raise
+            return TradeInResult(lead_id=None, outcome=f"refused: {err.reason}")
         return TradeInResult(lead_id=result.lead_id, outcome=result.outcome, dealer_id=result.dealer_id)
 
 
-def owner_care_activities(engine, client=None, task_queue: str | None = None) -> list:
+def owner_care_activities(engine, submit: Callable | None = None) -> list:
     care = OwnerCareActivities(engine)
     out = [care.record_ownership, care.touch, care.lapse_task]
-    if client is not None:
-        out.append(TradeInActivities(engine, client, task_queue).create_trade_in_lead)
+    if submit is not None:
+        out.append(TradeInActivities(engine, submit).create_trade_in_lead)
     return out

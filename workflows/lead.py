@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
 
-from workflows.owner_care import OWNER_CARE, OwnerCareInput, OwnerCareWorkflow, ownership_id_for
+from workflows.owner_care import OwnerCareInput, OwnerCareWorkflow, ownership_id_for
 from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
 
@@ -260,7 +260,7 @@ class LeadWorkflow:
         # starts a fan-out only when someone subscribes
         await publish_webhooks(self.state, stage_before, events, targets=targets if inline else None)
         delivered = next((e for e in events if e.kind == "delivered"), None)
-        if delivered is not None and workflow.patched(OWNER_CARE):  # issue 17: owner care after the keys
+        if delivered is not None and workflow.patched("owner-care"):  # issue 17: owner care after the keys
             await self._start_owner_care(delivered.at)
 
     async def _start_owner_care(self, delivered_at) -> None:
