@@ -54,6 +54,7 @@ class CustomerView(BaseModel):
     model: str | None
     budget: int | None
     timeframe: str
+    referral_code: str | None = None  # the owner's code the lead came with (issue 17): attributed to that referrer
 
 
 class LeadSummary(BaseModel):

@@ -12,12 +12,12 @@ from sqlalchemy import exists, func
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
-from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
+from api.deps import ActorDep, ClientDep, NowDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
                          LeadPage, LeadSummary, TimelineView)
-from db import intake_keys
+from db import intake_keys, referrals
 from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
 from core.logging import get_logger
 from domain import commands as c
@@ -50,10 +50,12 @@ def _may_take_in(actor: Actor) -> None:
         raise HTTPException(403, f"{actor.role.value} cannot submit raw leads")
 
 
-async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) -> IntakeAnswer:
+async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor, taken=None) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
     result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
+    if taken is not None and not result.repeat:
+        taken(result)
     if not visible_to(actor, result):
         # taken in, but not a lead this caller may see (merged into a lead another dealer holds, dispatched
         # elsewhere, sent to cleansing): one answer for all, so it tells nothing about who follows the customer
@@ -63,7 +65,7 @@ async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) 
 
 @router.post("", response_model=IntakeAnswer, status_code=200, responses=responses(403, 409, 503))
 async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
-                           task_queue: TaskQueueDep):
+                           task_queue: TaskQueueDep, now: NowDep):
     """One raw lead from any channel. Answers the lead id (= workflow id) and whether it was created or merged.
     The same channel and external id again gets the same answer and changes nothing; the same channel and
     external id with other content is refused (409, `kind: external_id_reused`, `field: external_id`) and
@@ -71,9 +73,15 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     theirs to see."""
     _may_take_in(actor)
     raw = raw.model_copy(update={"phone": normalize_phone(raw.phone)})  # InvalidPhone: 422, nothing claimed
+    code = None
+    if raw.referral_code:  # issue 17: unknown 422, expired or the customer's own 409; nothing claimed or created
+        code = referrals.check(session, raw.referral_code, customer_key(raw.phone), now)
+        raw = raw.model_copy(update={"referral_code": code.code, "channel": Channel.REFERRAL})
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
     try:
-        return await _take_in(client, task_queue, policy, raw, actor)
+        def attribute(result) -> None:  # the referrer is credited whoever holds the lead
+            referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
+        return await _take_in(client, task_queue, policy, raw, actor, attribute if code is not None else None)
     except gateway.ActionRefused:
         if claimed:  # refused: nothing was created, so the id is free for the corrected submission
             await asyncio.to_thread(intake_keys.release, session, raw)
@@ -208,7 +216,7 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
-                              budget=p.budget, timeframe=p.timeframe.value),
+                              budget=p.budget, timeframe=p.timeframe.value, referral_code=p.referral_code),
         score_items=state.score_items,
         clocks=[ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
                           paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
