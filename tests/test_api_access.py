@@ -56,6 +56,11 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/webhooks"): {"url": "https://example.com/hook", "event_types": ["lead.dispatched"]},
         ("POST", "/v1/calendar/{year}/schedule"): [{"date": "2027-02-13", "kind": "workday"}],
         ("PUT", "/v1/calendar/days/{day}"): {"kind": "workday", "name": "调休"},
+        ("PATCH", "/v1/ownerships/{ownership_id}"): {"birthday": "1990-01-01"},
+        ("POST", "/v1/ownerships/{ownership_id}/events"): {"event_id": "dms-1", "kind": "service_visit"},
+        ("POST", "/v1/ownerships/{ownership_id}/stop"): {"reason": "sold"},
+        ("POST", "/v1/ownerships/{ownership_id}/consent"): {"purpose": "service", "granted": True, "source": "app"},
+        ("POST", "/v1/owner-care/sms-reply"): {"phone": same_customer["phone"], "text": "TD"},
     }
 
 

@@ -12,7 +12,7 @@ from domain import commands as c
 from domain import owner_care as oc
 from domain.policy import OwnerCare, load_policy
 from tests.fixtures import consultant, manager, raw_lead
-from tests.harness import lab
+from tests.harness import HISTORIES, RECORDING, decode_payloads, lab
 from workflows.owner_care import OwnerCareResult, PolicyChange, StopRequest, ownership_id_for
 
 DAY = timedelta(days=1)
@@ -30,6 +30,18 @@ async def delivered_lead(L, n: int) -> tuple[str, datetime]:
     delivered = next(e for e in state.recent if e.kind == "delivered").at
     await ownership_row(L, lead_id)
     return lead_id, delivered
+
+
+async def record_owner(L, lead_id: str, name: str, run_ids: list[str] | None = None) -> None:
+    """Write the owner-care workflow's histories (each run given, else the latest) for tests/test_replay.py."""
+    if not RECORDING["on"]:
+        return
+    wid = ownership_id_for(lead_id)
+    await L.quiet(wid)
+    for i, run_id in enumerate(run_ids or [None]):
+        history = await L.client.get_workflow_handle(wid, run_id=run_id).fetch_history()
+        await decode_payloads(history.events, L.client.data_converter.payload_codec)
+        (HISTORIES / f"{name}-{i}.json").write_text(history.to_json())
 
 
 async def ownership_row(L, lead_id: str, tries: int = 200) -> Ownership:
@@ -73,10 +85,11 @@ async def test_37_months_after_delivery_every_touchpoint_fires_at_its_time(env, 
         consent(L, key, "marketing", at=d)
         handle = L.client.get_workflow_handle(ownership_id_for(lead_id))
         await handle.execute_update("edit", oc.OwnershipEdit(birthday=date(1990, 5, 20)))
-        runs = set()
+        runs: list[str] = []
         for _ in range(38):
             await L.sleep(30 * DAY)
-            runs.add((await ownership_row(L, lead_id)).run_id)
+            run = (await ownership_row(L, lead_id)).run_id
+            runs += [] if run in runs else [run]
         await L.sleep(3 * DAY)
         done = {t.touchpoint_key: aware(t.created_at) for t in tasks(L, lead_id)}
         expected = {"first_maintenance": d + 91 * DAY, "trade_in": oc.add_months(d, 36)}
@@ -120,10 +133,11 @@ async def test_37_months_after_delivery_every_touchpoint_fires_at_its_time(env, 
         assert first_dispatch.dealer_id == "D-SH-1", "dispatched, to the delivering dealer first"
         state = await L.state(trade_in)
         assert next(i for i in state.score_items if i.name == "repeat_customer").points > 0
+        await record_owner(L, lead_id, "v6-owner-37-months", runs[:2])
 
 
 async def test_a_service_visit_before_the_first_maintenance_reminder_stops_it(env, engine):
-    async with lab(env, engine) as L:
+    async with lab(env, engine, record="v6-owner-delivered") as L:
         lead_id, d = await delivered_lead(L, 1702)
         handle = L.client.get_workflow_handle(ownership_id_for(lead_id))
         await L.sleep(60 * DAY)
@@ -136,6 +150,7 @@ async def test_a_service_visit_before_the_first_maintenance_reminder_stops_it(en
         assert "first_maintenance" not in {t.touchpoint_key for t in tasks(L, lead_id)}
         yearly = next(t for t in schedule if t.kind == oc.TouchpointKind.MAINTENANCE)
         assert abs(yearly.due_at - (d + 60 * DAY + 365 * DAY)) < timedelta(hours=1), "a year after the visit"
+        await record_owner(L, lead_id, "v6-owner-service-visit")
 
 
 async def test_reported_mileage_brings_the_first_maintenance_forward(env, engine):
@@ -194,6 +209,7 @@ async def test_stopped_for_one_vehicle_with_the_reason_and_a_new_policy_reaches_
         row = await ownership_row(L, lead_id)
         assert row.status == "stopped" and row.stop_reason == "sold" and row.upcoming == []
         assert tasks(L, lead_id)[0].status == "cancelled"
+        await record_owner(L, lead_id, "v6-owner-policy-stop")
 
 
 # ------------------------------------------------------------------ the pure schedule

@@ -322,7 +322,7 @@ def sms_reply(body: SmsReply, actor: ActorDep, session: SessionDep, now: NowDep)
 
 @router.get("/v1/owner-care/unsubscribe/{token}", response_model=SmsReplyAnswer,
             summary="The unsubscribe link in every owner message (no sign-in): honoured at once")
-def unsubscribe_link(token: Annotated[str, Path(min_length=8, max_length=64)], session: SessionDep,
+def unsubscribe_link(token: Annotated[str, Path(min_length=1, max_length=64)], session: SessionDep,
                      now: NowDep) -> SmsReplyAnswer:
     row = session.exec(select(Ownership).where(Ownership.unsubscribe_token == token)).first()
     if row is None:
@@ -402,10 +402,22 @@ def list_rewards(actor: ActorDep, session: SessionDep, state: Literal["earned", 
     return [RewardView.model_validate(r, from_attributes=True) for r in session.exec(query.order_by(ReferralReward.earned_at)).all()]
 
 
-@router.post("/v1/rewards/{reward_id}/{step}", response_model=RewardView, responses=responses(409),
-             summary="Issue an earned reward, or record it redeemed")
-def move_reward(reward_id: Annotated[str, Path(min_length=1, max_length=200)], step: Literal["issue", "redeem"],
-                actor: ActorDep, session: SessionDep, now: NowDep) -> RewardView:
+RewardId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.post("/v1/rewards/{reward_id}/issue", response_model=RewardView, responses=responses(409),
+             summary="Issue an earned reward (earned -> issued)")
+def issue_reward(reward_id: RewardId, actor: ActorDep, session: SessionDep, now: NowDep) -> RewardView:
+    return _move_reward(reward_id, "issue", actor, session, now)
+
+
+@router.post("/v1/rewards/{reward_id}/redeem", response_model=RewardView, responses=responses(409),
+             summary="Record an issued reward redeemed (issued -> redeemed)")
+def redeem_reward(reward_id: RewardId, actor: ActorDep, session: SessionDep, now: NowDep) -> RewardView:
+    return _move_reward(reward_id, "redeem", actor, session, now)
+
+
+def _move_reward(reward_id: str, step: str, actor: Actor, session, now: datetime) -> RewardView:
     _require(actor, frozenset({Role.DEALER_MANAGER, *LEAD_OPS}), "moving a reward")
     row = session.get(ReferralReward, reward_id)
     if row is None or (actor.role in DEALER_ROLES and row.referrer_dealer_id != actor.dealer_id):
