@@ -24,7 +24,7 @@ from db.engine import aware
 from db.models import (Lead, Notification, OwnerConsent, OwnerEventRow, OwnerTask, Ownership, Referral, ReferralCode,
                        ReferralReward)
 from domain import owner_care as oc
-from domain.customers import InvalidPhone, customer_key, normalize_phone
+from domain.customers import customer_key, normalize_phone
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 from workflows.gateway import ActionRefused, _refusal
@@ -253,7 +253,7 @@ class StopBody(BaseModel):
     reason: str = Field(min_length=1, max_length=200, description="sold, scrapped, moved away, ...")
 
 
-@router.post("/v1/ownerships/{ownership_id}/stop", response_model=OwnershipView,
+@router.post("/v1/ownerships/{ownership_id}/stop", response_model=OwnershipView, responses=responses(409),
              summary="Stop owner care for this vehicle, with the reason (open tasks are cancelled)")
 async def stop_ownership(ownership_id: OwnershipId, body: StopBody, actor: ActorDep, session: SessionDep,
                          client: ClientDep) -> OwnershipView:
@@ -310,10 +310,7 @@ class SmsReplyAnswer(BaseModel):
              summary="An owner's SMS reply, from the SMS gateway: TD / 退订 unsubscribes at once")
 def sms_reply(body: SmsReply, actor: ActorDep, session: SessionDep, now: NowDep) -> SmsReplyAnswer:
     _require(actor, frozenset({Role.SYSTEM, *LEAD_OPS}), "the SMS gateway's replies")
-    try:
-        key = customer_key(normalize_phone(body.phone))
-    except InvalidPhone:
-        raise HTTPException(422, "phone: not a valid phone number") from None
+    key = customer_key(normalize_phone(body.phone))  # InvalidPhone: 422 on `phone`
     if body.text.strip().upper() not in UNSUBSCRIBE_WORDS:
         return SmsReplyAnswer(unsubscribed=False)
     _withdraw_all(session, key, "sms_reply", now)
