@@ -23,6 +23,9 @@ async def test_after_sales_tasks_with_countdowns_the_owner_card_and_the_oem_dash
     await site.sign_in(ops, "ops")
     await site.advance(timedelta(days=91, hours=1))  # the first maintenance falls due: a task, due in 3 days
 
+    await mgr.get_by_test_id("nav-inbox").click()  # the inbox lists the task; it opens the owner's card
+    item = mgr.get_by_test_id("inbox-item").filter(has_text="车主关怀任务").first
+    await expect(item).to_have_attribute("href", f"#/owners/{oid}")
     await mgr.get_by_test_id("nav-owners").click()
     task = mgr.get_by_test_id("owner-task")
     await expect(task).to_have_count(1)
