@@ -175,3 +175,21 @@ async def test_consent_unsubscribe_by_reply_and_link_dms_events_and_tasks(env, e
         late = await http.post(f"/v1/ownerships/{oid}/events", json={"event_id": "dms-3", "kind": "service_visit"},
                                headers=auth("d-sh-1-mgr"))
         assert late.status_code == 409 and "stopped" in late.text
+
+
+async def test_referral_codes_in_a_batch_are_checked_item_by_item(env, engine):
+    async with api(env, engine) as (http, L):
+        owner_lead, _ = await delivered_lead(L, 1715)
+        code = (await http.get(f"/v1/ownerships/{ownership_id_for(owner_lead)}", headers=auth("ops"))).json()["referral_code"]
+        items = [body(1716, referral_code="NOSUCHCD"), body(1715, external_id="web-own-b", referral_code=code),
+                 body(1717, referral_code=code)]
+        answer = (await http.post("/v1/leads/batch", json={"items": items}, headers=auth("ops"))).json()
+        statuses = [r["status"] for r in answer["results"]]
+        assert statuses == ["invalid", "refused", "created"], answer
+        assert answer["results"][0]["errors"][0]["loc"] == ["referral_code"]
+        assert answer["results"][1]["errors"][0]["kind"] == "self_referral"
+        referred = answer["results"][2]["lead_id"]
+        L.started.add(referred)
+        with Session(L.engine) as session:
+            assert [r.lead_id for r in session.exec(select(Referral)).all()] == [referred]
+        assert L.lead_row(referred).channel == "referral"

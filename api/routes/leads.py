@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, func
 from sqlmodel import select
@@ -95,7 +96,7 @@ class Batch(BaseModel):
 
 @router.post("/batch", response_model=BatchAnswer, responses=responses(403))
 async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
-                        task_queue: TaskQueueDep):
+                        task_queue: TaskQueueDep, now: NowDep):
     """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
 
     One customer's items (same phone and brand) are taken one after another in the batch's order, so the
@@ -108,11 +109,23 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
     gate = asyncio.Semaphore(BATCH_CONCURRENCY)
     results: list[BatchItemAnswer | None] = [None] * len(batch.items)
     same_customer: dict[str, list[tuple[int, RawLead]]] = {}
+    codes: dict[int, Any] = {}  # index -> the referral code the item carries (issue 17)
     for index, item in enumerate(batch.items):
         try:
             raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
             phone = normalize_phone(raw.phone)
             raw = raw.model_copy(update={"phone": phone})
+            if raw.referral_code:
+                codes[index] = referrals.check(session, raw.referral_code, customer_key(phone), now)
+                raw = raw.model_copy(update={"referral_code": codes[index].code, "channel": Channel.REFERRAL})
+        except RequestValidationError as err:
+            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
+                {"loc": list(e["loc"])[1:], "msg": e["msg"]} for e in err.errors()])
+            continue
+        except referrals.ReferralRefused as refused:
+            results[index] = BatchItemAnswer(index=index, status="refused", errors=[
+                {"loc": ["referral_code"], "msg": refused.reason, "kind": refused.kind}])
+            continue
         except ValidationError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
@@ -129,8 +142,12 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
                 (index, raw))
 
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
+        code = codes.get(index)
+
+        def attribute(result) -> None:
+            referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
         try:
-            answer = await _take_in(client, task_queue, policy, raw, actor)
+            answer = await _take_in(client, task_queue, policy, raw, actor, attribute if code is not None else None)
         except gateway.ActionRefused as refused:
             return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
