@@ -241,3 +241,18 @@ def test_a_touchpoint_switched_on_long_after_its_time_is_skipped_not_sent():
     s = _state()
     fire, missed = oc.due(s, OwnerCare(), s.delivered_at + 200 * DAY)
     assert {t.key for t in missed} == {"first_maintenance"} and fire == []
+
+
+async def test_a_new_policy_version_is_pushed_to_running_ownerships(env, engine):
+    from ops.owner_care import push_policy
+
+    async with lab(env, engine) as L:
+        lead_id, d = await delivered_lead(L, 1707)
+        policy = load_policy().model_copy(update={
+            "version": "2027-02", "owner_care": OwnerCare(first_maintenance_after=timedelta(days=10))})
+        assert await push_policy(L.client, L.engine, policy) == {"active": 1, "signalled": 1, "not_running": 0}
+        await L.sleep(11 * DAY)
+        assert [t.touchpoint_key for t in tasks(L, lead_id)] == ["first_maintenance"]
+        state = await L.client.get_workflow_handle(ownership_id_for(lead_id)).query(
+            "ownership", result_type=oc.OwnershipState)
+        assert state.policy_version == "2027-02"
