@@ -18,13 +18,13 @@ from workflows.owner_care import OwnerCareResult, PolicyChange, StopRequest, own
 DAY = timedelta(days=1)
 
 
-async def delivered_lead(L, n: int) -> tuple[str, datetime]:
+async def delivered_lead(L, n: int, **delivery) -> tuple[str, datetime]:
     lead_id = (await L.intake(raw_lead(n))).lead_id
     mgr, cons = manager("D-SH-1"), consultant("D-SH-1")
     await L.act(lead_id, mgr, c.Acknowledge())
     await L.act(lead_id, mgr, c.Assign(consultant_id=cons.user_id))
     for command in (c.LogFollowUp(channel=c.ContactChannel.CALL, duration_minutes=8), c.RecordOrder(deposit=5000),
-                    c.RecordWin(payment=c.PaymentMethod.CASH, amount=200_000), c.RecordDelivery(vin="LAURORA000000017")):
+                    c.RecordWin(payment=c.PaymentMethod.CASH, amount=200_000), c.RecordDelivery(vin="LAURORA000000017", **delivery)):
         await L.act(lead_id, cons, command)
     state = await L.state(lead_id)
     delivered = next(e for e in state.recent if e.kind == "delivered").at
@@ -256,3 +256,17 @@ async def test_a_new_policy_version_is_pushed_to_running_ownerships(env, engine)
         state = await L.client.get_workflow_handle(ownership_id_for(lead_id)).query(
             "ownership", result_type=oc.OwnershipState)
         assert state.policy_version == "2027-02"
+
+
+async def test_the_insurance_expiry_and_birthday_given_at_delivery_start_the_schedule(env, engine):
+    async with lab(env, engine) as L:
+        expiry = (await L.env.get_current_time()).date() + timedelta(days=200)
+        lead_id, d = await delivered_lead(L, 1708, insurance_expiry=expiry, owner_birthday=date(1988, 2, 29))
+        await L.quiet(ownership_id_for(lead_id))
+        schedule = await L.client.get_workflow_handle(ownership_id_for(lead_id)).query(
+            "schedule", result_type=list[oc.Touchpoint])
+        keys = {t.key for t in schedule}
+        assert f"insurance:{expiry}" in keys and any(k.startswith("birthday:") for k in keys)
+        insurance = next(t for t in schedule if t.kind == oc.TouchpointKind.INSURANCE_RENEWAL)
+        assert insurance.due_at == datetime.combine(expiry - timedelta(days=30), oc.SHANGHAI_MORNING), \
+            "30 days before, at 09:00 Shanghai"

@@ -122,6 +122,7 @@ class LeadWorkflow:
         self._went_dormant = False
         self._local = False
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
+        self._delivery: c.RecordDelivery | None = None  # the delivery's data, for the owner-care workflow
 
     # ------------------------------------------------------------------ the loop
 
@@ -273,7 +274,9 @@ class LeadWorkflow:
             ownership_id=ownership_id_for(self.lead_id), lead_id=self.lead_id, customer_key=s.customer_key,
             brand=s.brand, dealer_id=s.dealer_id, consultant_id=s.consultant_id, region=s.region,
             series=s.profile.series, delivered_at=delivered_at, policy_version=self.policy.version,
-            time_scale=self.policy.time_scale)
+            time_scale=self.policy.time_scale,
+            insurance_expiry=self._delivery.insurance_expiry if self._delivery else None,
+            birthday=self._delivery.owner_birthday if self._delivery else None)
         try:
             await workflow.start_child_workflow(
                 OwnerCareWorkflow.run, OwnerCareInput(state=state, policy=care, policy_version=self.policy.version),
@@ -344,6 +347,8 @@ class LeadWorkflow:
         """A person's action on the lead; the validator has already checked the stage allows it."""
         if envelope.command.action == "decline":
             await self._check_decline_quota()
+        if envelope.command.action == "record_delivery":
+            self._delivery = envelope.command
         try:
             t = lc.decide(self.state, envelope, self.policy, workflow.now())
         except lc.Refused as refused:  # the lead changed between validation and now
