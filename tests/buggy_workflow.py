@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from domain import commands as c
-from domain.models import Model
+with workflow.unsafe.imports_passed_through():  # as workflows/lead.py does: one copy of the models
+    from domain import commands as c
+    from domain.models import Model
 from workflows.lead import LeadInput, LeadOutcome, LeadWorkflow
 
 

@@ -1,0 +1,90 @@
+"""The clock engine: clocks start and stop on the timeline events that name them (domain/clocks.py),
+dealer clocks pause and resume with the holding, and which clocks are due when."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from domain.clocks import CLOCKS, PAUSE_ON, RESUME_ON, ClockSpec, duration_of
+from domain.events import Ev
+from domain.lifecycle.effects import DeadlineEffect
+from domain.models import (
+    ClockEnd,
+    ClockState,
+    LeadState,
+)
+from domain.policy import Policy
+from domain.stages import reached
+
+
+class ClockEngine:
+    """Mixed into `Transition`: every emitted event passes through `_follow_clocks`."""
+
+    state: LeadState
+    now: datetime
+    policy: Policy
+
+    def _follow_clocks(self, kind: str) -> None:
+        s = self.state
+        if kind in PAUSE_ON or kind in RESUME_ON:
+            for clock in s.clocks.values():
+                if not CLOCKS[clock.name].dealer_clock:
+                    continue
+                if kind in PAUSE_ON and clock.running:
+                    clock.paused_remaining_s = max(0.0, (clock.deadline - self.now).total_seconds())
+                elif kind in RESUME_ON and clock.paused_remaining_s is not None:
+                    clock.deadline = self.now + timedelta(seconds=clock.paused_remaining_s)
+                    clock.paused_remaining_s = None
+        for spec in CLOCKS.values():
+            if spec.name in s.clocks and kind in spec.stops_on:
+                self.end_clock(spec.name, "met")
+            elif spec.name in s.clocks and kind == Ev.HOLDING_ENDED and spec.dealer_clock:
+                self.end_clock(spec.name, "cancelled")
+        for spec in CLOCKS.values():
+            if kind in spec.starts_on and self._may_start(spec):
+                self.start_clock(spec)
+
+    def _may_start(self, spec: ClockSpec) -> bool:
+        s = self.state
+        if spec.dealer_clock and s.holding is None:
+            return False
+        if spec.stop_at_stage and reached(s.stage, spec.stop_at_stage):
+            return False
+        return spec.start_if is None or spec.start_if(s)
+
+    def end_clock(self, name: str, outcome: str) -> ClockState:
+        s = self.state
+        clock = s.clocks.pop(name)
+        dealer = (s.holding.dealer_id if s.holding else None) if CLOCKS[name].dealer_clock else None
+        self.clock_ends.append(ClockEnd(name=name, started_at=clock.started_at, deadline=clock.deadline,
+                                        ended_at=self.now, outcome=outcome, dealer_id=dealer))
+        return clock
+
+    def start_clock(self, spec: ClockSpec) -> None:
+        if spec.name in self.state.clocks:  # started again by what it waited for (a cadence clock)
+            self.end_clock(spec.name, "met")
+        if spec.working_days:
+            days = getattr(self.policy.working_days, spec.working_days)
+            self.state.clocks[spec.name] = ClockState(name=spec.name, started_at=self.now, deadline=None)
+            self.effects.append(DeadlineEffect(clock=spec.name, started_at=self.now, working_days=days))
+        else:
+            deadline = self.now + self.policy.scaled(duration_of(spec, self.state, self.policy))
+            self.state.clocks[spec.name] = ClockState(name=spec.name, started_at=self.now, deadline=deadline)
+
+    # -- people
+
+
+def is_due(state: LeadState, name: str, now: datetime) -> bool:
+    """Still due: an earlier lapse in the same pass may have stopped, paused or restarted it."""
+    clock = state.clocks.get(name)
+    return clock is not None and clock.running and clock.deadline <= now
+
+
+def due_clocks(state: LeadState, now: datetime) -> list[str]:
+    due = [c for c in state.clocks.values() if c.running and c.deadline <= now]
+    return [c.name for c in sorted(due, key=lambda c: (c.deadline, c.name))]
+
+
+def next_deadline(state: LeadState) -> datetime | None:
+    deadlines = [c.deadline for c in state.clocks.values() if c.running]
+    return min(deadlines) if deadlines else None

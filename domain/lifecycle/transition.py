@@ -1,0 +1,162 @@
+"""The transition: a lead's new state, the timeline events and the effects one decision produced, and
+the helpers every rule uses to change a lead (move, emit, hold, dispatch, notify)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.clocks import CLOCKS, SURVIVE_END
+from domain.events import Ev, is_event_kind, notified
+from domain.lifecycle.clock_engine import ClockEngine
+from domain.lifecycle.effects import DispatchEffect, Effect, NotifyEffect
+from domain.models import (
+    SYSTEM_ACTOR,
+    Actor,
+    ClockEnd,
+    LeadState,
+    NotifyRequest,
+    RawLead,
+    TimelineEvent,
+    Touchpoint,
+)
+from domain.policy import Policy
+from domain.stages import END_STAGES, LeadStage, Role, funnel_rank, reached
+
+S = LeadStage
+R = Role
+RECENT_EVENTS = 50
+GRADE_ORDER = {"H": 3, "A": 2, "B": 1, "C": 0}
+
+
+class Refused(Exception):
+    """An action the lead's stage (or the actor's role) does not allow. Nothing was changed."""
+
+    def __init__(self, reason: str, kind: str = "stage"):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind  # stage (409) | forbidden (403) | invalid (422)
+
+
+@dataclass
+class Transition(ClockEngine):
+    """A step being decided: a working copy of the state plus what the step produced."""
+
+    state: LeadState
+    policy: Policy
+    now: datetime
+    actor: Actor = field(default_factory=lambda: SYSTEM_ACTOR)
+    events: list[TimelineEvent] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    clock_ends: list[ClockEnd] = field(default_factory=list)
+    message: str = ""
+
+    @classmethod
+    def begin(cls, state: LeadState, policy: Policy, now: datetime, actor: Actor = SYSTEM_ACTOR):
+        return cls(state.model_copy(deep=True), policy, now, actor)
+
+    # -- the timeline, and the clocks that follow it
+    def emit(self, kind: str, **data: Any) -> TimelineEvent:
+        if not is_event_kind(kind):  # a programming error: fails the workflow task, never the lead
+            raise ValueError(f"unknown timeline event kind {kind!r}: name it in domain/events.py")
+        kind = str(kind)
+        s = self.state
+        s.seq += 1
+        s.updated_at = self.now
+        event = TimelineEvent(
+            seq=s.seq, at=self.now, kind=kind, stage=s.stage, actor=self.actor.user_id,
+            role=self.actor.role, dealer_id=s.dealer_id, data=data,
+        )
+        self.events.append(event)
+        s.recent = (s.recent + [event])[-RECENT_EVENTS:]
+        self._follow_clocks(kind)
+        return event
+
+    def move(self, stage: LeadStage) -> None:
+        s = self.state
+        s.stage = stage
+        if funnel_rank(stage) > funnel_rank(s.furthest_stage):
+            s.furthest_stage = stage
+        if s.reactivations and reached(stage, S.ENGAGED):
+            s.progress_since_reactivation = True
+        for name in [n for n, spec in _running_specs(s) if spec.stop_at_stage and reached(stage, spec.stop_at_stage)]:
+            self.end_clock(name, "met")
+        if stage in END_STAGES:
+            for name in [n for n in s.clocks if n not in SURVIVE_END]:
+                self.end_clock(name, "cancelled")
+
+    def step_aside(self, stage: LeadStage) -> None:
+        """Into a side stage that goes back where it came from (transfer review, defeat approval, cancellation)."""
+        self.state.return_stage = self.state.stage
+        self.move(stage)
+
+    def step_back(self, default: LeadStage | None = None) -> None:
+        self.move(self.state.return_stage or default)
+        self.state.return_stage = None
+
+    def notify(self, kind: str, roles: tuple[Role, ...], message: str, event: TimelineEvent | None = None, **data):
+        s = self.state
+        event = event or self.emit(notified(kind), roles=[r.value for r in roles], message=message)
+        consultant = s.consultant_id
+        # the consultant, or the manager while nobody is assigned (SPEC 4.1)
+        resolved = tuple(dict.fromkeys(R.DEALER_MANAGER if r == R.CONSULTANT and not consultant else r for r in roles))
+        self.effects.append(NotifyEffect(request=NotifyRequest(
+            lead_id=s.lead_id, event_seq=event.seq, kind=kind, message=message, roles=list(resolved),
+            dealer_id=s.dealer_id, consultant_id=consultant, region=s.region, data=data,
+        )))
+
+    def alert(self, kind: str, roles: tuple[Role, ...], message: str, **data) -> None:
+        s = self.state
+        s.alerts += 1
+        event = self.emit(Ev.ALERT_RAISED, alert=kind, roles=[r.value for r in roles], message=message, **data)
+        self.notify(kind, roles, message, event=event, **data)
+        if R.REGIONAL_MANAGER in roles:
+            self.emit(Ev.REGIONAL_MANAGER_ALERTED, alert=kind)
+
+    # -- holdings
+    def end_holding(self, reason: str) -> None:
+        s = self.state
+        if s.holding is None:
+            return
+        s.holding.ended_at = self.now
+        s.holding.end_reason = reason
+        dealer = s.holding.dealer_id
+        self.emit(Ev.HOLDING_ENDED, reason=reason, ended_dealer_id=dealer)
+        s.past_holdings.append(s.holding)
+        s.holding = None
+        s.consultant_id = None
+        s.follow_ups = 0
+        s.return_stage = None
+        s.transfer = None
+
+    def dispatch(self, reason: str, priority: bool = False, forced_dealer_id: str | None = None) -> None:
+        self.state.priority = self.state.priority or priority
+        self.effects.append(DispatchEffect(reason=reason, priority=priority, forced_dealer_id=forced_dealer_id))
+
+    def record_penalty(self, dealer_id: str, kind: str, note: str) -> str:
+        penalty_id = f"{self.state.lead_id}:{self.state.seq + 1}"
+        self.emit(Ev.PENALTY_RECORDED, penalty_id=penalty_id, penalized_dealer_id=dealer_id, penalty=kind, note=note)
+        return penalty_id
+
+    def go_dormant(self) -> None:
+        s = self.state
+        if s.reactivations >= self.policy.rules.max_reactivations and not s.progress_since_reactivation:
+            self.move(S.CLOSED_LOST)
+            self.emit(Ev.CLOSED_LOST, reactivations=s.reactivations)
+        else:
+            self.move(S.DORMANT)
+            self.emit(Ev.WENT_DORMANT)
+
+    def start_nurturing(self, why: str) -> None:
+        self.move(S.NURTURING)
+        self.emit(Ev.NURTURING_STARTED, reason=why)
+
+
+def touchpoint(raw: RawLead, now: datetime, outcome: str) -> Touchpoint:
+    return Touchpoint(key=raw.touchpoint_key, channel=raw.channel, external_id=raw.external_id, at=now, outcome=outcome,
+                      campaign=raw.campaign, acquisition_cost=raw.acquisition_cost)
+
+
+def _running_specs(s: LeadState):
+    return [(name, CLOCKS[name]) for name in list(s.clocks)]
