@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, false, true
 from sqlmodel import func, select
 from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import LEAD_OPS
 from api.deps import ActorDep, ClientDep, NowDep, SessionDep
@@ -210,6 +211,10 @@ async def _update(client, ownership_id: str, name: str, arg, result_type=None):
         return await client.get_workflow_handle(ownership_id).execute_update(name, arg, result_type=result_type)
     except WorkflowUpdateFailedError as err:
         raise _refusal(err) from None
+    except RPCError as err:  # the row exists (checked), so its workflow has ended: stopped
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise ActionRefused("owner care for this vehicle has stopped", "stage") from None
+        raise
 
 
 @router.patch("/v1/ownerships/{ownership_id}", response_model=list[oc.Touchpoint], responses=responses(409),
