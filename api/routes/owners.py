@@ -51,6 +51,14 @@ def ownership_filter(actor: Actor):
     return and_(mine, Ownership.consultant_id == actor.user_id) if actor.role == Role.CONSULTANT else mine
 
 
+def running_ownership(session, actor: Actor, ownership_id: str) -> Ownership:
+    """A visible ownership still in care: a stopped one is a 409 with its reason (its workflow has ended)."""
+    row = visible_ownership(session, actor, ownership_id)
+    if row.status == "stopped":
+        raise ActionRefused(f"owner care stopped: {row.stop_reason}", "stage")
+    return row
+
+
 def visible_ownership(session, actor: Actor, ownership_id: str) -> Ownership:
     row = session.get(Ownership, ownership_id)
     mine = row is not None and (actor.role not in DEALER_ROLES or (
@@ -222,7 +230,7 @@ async def _update(client, ownership_id: str, name: str, arg, result_type=None):
 async def edit_ownership(ownership_id: OwnershipId, body: oc.OwnershipEdit, actor: ActorDep, session: SessionDep,
                          client: ClientDep):
     _require(actor, EDITORS, "editing an ownership")
-    visible_ownership(session, actor, ownership_id)
+    running_ownership(session, actor, ownership_id)
     session.close()
     return await _update(client, ownership_id, "edit", body, list[oc.Touchpoint])
 
@@ -238,7 +246,7 @@ class EventAnswer(BaseModel):
 async def post_event(ownership_id: OwnershipId, event: oc.OwnerEvent, actor: ActorDep, session: SessionDep,
                      client: ClientDep, now: NowDep) -> EventAnswer:
     _require(actor, DMS, "posting a DMS event")
-    row = visible_ownership(session, actor, ownership_id)
+    row = running_ownership(session, actor, ownership_id)
     seen = session.get(OwnerEventRow, event.event_id)
     if seen is not None and seen.ownership_id != ownership_id:
         raise ActionRefused(f"event id {event.event_id} was used for another vehicle", "event_id_reused")
@@ -263,8 +271,11 @@ class StopBody(BaseModel):
 async def stop_ownership(ownership_id: OwnershipId, body: StopBody, actor: ActorDep, session: SessionDep,
                          client: ClientDep) -> OwnershipView:
     _require(actor, DMS, "stopping owner care")
-    row = visible_ownership(session, actor, ownership_id)
+    row = running_ownership(session, actor, ownership_id)
     state = await _update(client, ownership_id, "stop", StopRequest(reason=body.reason), oc.OwnershipState)
+    row.status, row.stop_reason, row.stopped_at = "stopped", state.stopped, state.stopped_at  # the projection agrees
+    session.add(row)
+    session.commit()
     view = OwnershipView.model_validate(row, from_attributes=True)
     return view.model_copy(update={"status": "stopped", "stop_reason": state.stopped, "upcoming": [],
                                    "next_due_at": None})
