@@ -1,7 +1,7 @@
 """owner care referrals consent
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0008
 Create Date: 2026-12-06 02:26:57.836544
 """
 from alembic import op
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 
 
 revision = '0011'
-down_revision = '0012'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
