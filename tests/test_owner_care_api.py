@@ -101,7 +101,9 @@ async def test_referral_codes_bad_ones_refused_with_the_reason_a_good_one_attrib
         card = (await http.get(f"/v1/ownerships/{oid}", headers=auth("ops"))).json()
         assert card["referrals"] == [{"lead_id": referred, "attributed_at": card["referrals"][0]["attributed_at"],
                                       "won": True}]
-        channels = (await http.get("/v1/dashboards/channels", headers=auth("ops"))).json()
+        created = L.lead_row(referred).created_at
+        window = {"from": (created - DAY).date().isoformat(), "to": (created + 2 * DAY).date().isoformat()}
+        channels = (await http.get("/v1/dashboards/channels", params=window, headers=auth("ops"))).json()
         assert "referral" in {ch["channel"] for ch in channels["channels"]}
         board = (await http.get("/v1/dashboards/owner-care", headers=auth("ops"))).json()
         assert board["referrals"] == 1 and board["referrals_won"] == 1 and board["rewards_by_state"] == {"issued": 1}
