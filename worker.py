@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import os
+import signal
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -110,8 +111,12 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)
+        # No more workflow tasks in hand than threads for their local activities (the SDK's default is 100): under
+        # a backlog, as after a restart with hundreds of leads due, a task polled beyond that waited for a thread
+        # while its 10-s timeout ran, timed out, and came back to be run again (issue 15: 1,092 timeouts, alerts
+        # 72-214 s late). Tasks not taken wait on the server's queue instead, where waiting costs nothing.
+        **{"max_concurrent_workflow_tasks": executor._max_workers, **options},
         patch_activation_callback=None if local_activities else (lambda p: p.patch_id != LOCAL_ACTIVITIES),
-        **options,
     )
 
 
@@ -121,13 +126,32 @@ async def main() -> None:
     log = get_logger("worker")
     cache_workflow_bytecode()
     client = await connect_worker(settings)
-    with ThreadPoolExecutor(max_workers=16) as executor:
+    with ThreadPoolExecutor(max_workers=settings.worker_threads) as executor:
         worker = build_worker(client, settings.task_queue, default_engine(), executor,
                               local_activities=settings.local_activities)
         await ensure_calendar_schedule(client, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
                  metrics=settings.worker_metrics_address, local_activities=settings.local_activities)
-        await worker.run()
+        await run_until_stopped(worker)
+        log.info("worker stopped")
+
+
+async def run_until_stopped(worker: Worker, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+    """Run the worker until SIGTERM (a deploy, `docker stop`) or Ctrl-C, then shut it down gracefully: the SDK tells
+    the server this worker is gone, so its leads' next workflow tasks go to the shared queue at once. Killed by
+    SIGTERM instead, the server kept offering each cached lead's next task to the dead worker's sticky queue until
+    that timed out (5 s, a WorkflowTaskTimedOut per lead): after a restart every due lead lost those 5 s first
+    (bench/restart.py)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with worker:  # runs it; leaving the block shuts it down
+            await stop.wait()
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 if __name__ == "__main__":

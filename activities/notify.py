@@ -31,29 +31,43 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
     return users or [None]
 
 
+def write_notifications(session, req: NotifyRequest) -> int:
+    """The inbox rows of one notification, each once (a retried or replayed activity inserts nothing new): the
+    keys already there read in one query and the new rows written in one transaction; when a concurrent attempt
+    inserted one of them meanwhile, one row at a time."""
+    at = req.at or datetime.now(UTC)
+    rows = {f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}": dict(
+                lead_id=req.lead_id, kind=req.kind, recipient_role=role.value, recipient_user_id=user_id,
+                dealer_id=req.dealer_id, region=req.region, message=req.message, data=req.data, created_at=at)
+            for role in req.roles for user_id in recipients(session, req, role)}
+    there = set(session.exec(select(Notification.idempotency_key).where(
+        Notification.idempotency_key.in_(list(rows)))).all())
+    new = {key: row for key, row in rows.items() if key not in there}
+    session.add_all([Notification(idempotency_key=key, **row) for key, row in new.items()])
+    try:
+        session.commit()
+        created = len(new)
+    except IntegrityError:  # a concurrent attempt inserted one of them first
+        session.rollback()
+        created = 0
+        for key, row in new.items():
+            if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
+                continue
+            session.add(Notification(idempotency_key=key, **row))
+            try:
+                session.commit()
+                created += 1
+            except IntegrityError:
+                session.rollback()
+    if created:
+        announce_change(session)  # the live streams' listener (PostgreSQL)
+        session.commit()
+    activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
+    return created
+
+
 class NotifyActivities(UsesDatabase):
     @activity.defn
     def notify(self, req: NotifyRequest) -> int:
-        created = 0
-        at = req.at or datetime.now(UTC)
         with self.session() as session:
-            for role in req.roles:
-                for user_id in recipients(session, req, role):
-                    key = f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}"
-                    if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
-                        continue
-                    session.add(Notification(
-                        idempotency_key=key, lead_id=req.lead_id, kind=req.kind, recipient_role=role.value,
-                        recipient_user_id=user_id, dealer_id=req.dealer_id, region=req.region,
-                        message=req.message, data=req.data, created_at=at,
-                    ))
-                    try:
-                        session.commit()
-                        created += 1
-                    except IntegrityError:  # a concurrent attempt inserted it first
-                        session.rollback()
-            if created:
-                announce_change(session)  # the live streams' listener (PostgreSQL)
-                session.commit()
-        activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
-        return created
+            return write_notifications(session, req)

@@ -12,6 +12,7 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.db import UsesDatabase, announce_change, aware
+from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
 from db.limits import sync_lead
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
@@ -53,50 +54,54 @@ def lead_row(req: ProjectionRequest) -> Lead:
 class ProjectionActivities(UsesDatabase):
     @activity.defn
     def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
-        """Write the read model; answer which webhook subscribers want this batch's event types (so the
+        """Write the batch's inbox rows (patch notify-in-projection: one activity, and one workflow task, fewer per
+        alert), then the read model; answer which webhook subscribers want this batch's event types (so the
         workflow needs no separate look-up, and no Temporal action, to decide whether to fan out)."""
-        self._write(req)
-        if not req.webhook_event_types:
-            return []
-        with self.session() as session:
+        with self.session() as session:  # one connection for all of it
+            # patch notify-in-projection: the batch's alerts ride on this activity, written first as the notify
+            # activity did, so whoever sees the lead row at this seq finds its inbox rows there too
+            for notification in req.notifications:
+                write_notifications(session, notification)
+            self._write(session, req)
+            if not req.webhook_event_types:
+                return []
             return matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
 
-    def _write(self, req: ProjectionRequest) -> None:
+    def _write(self, session, req: ProjectionRequest) -> None:
         s = req.state
-        with self.session() as session:
-            lead = session.get(Lead, s.lead_id)
-            if lead is not None and lead.last_seq > s.seq:
-                return  # an older snapshot arriving late (a retry): never go back in time
-            session.merge(lead_row(req))
-            self._lookups(session, s)
-            seen = set(session.exec(select(TimelineEntry.seq).where(
-                TimelineEntry.lead_id == s.lead_id, TimelineEntry.seq.in_([e.seq for e in req.events]))).all())
-            for e in req.events:
-                if e.seq not in seen:
-                    session.add(TimelineEntry(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value,
-                                              actor=e.actor, role=e.role, dealer_id=e.dealer_id, data=e.data))
-            for h in s.past_holdings + ([s.holding] if s.holding else []):
-                session.merge(HoldingRow(lead_id=s.lead_id, dealer_id=h.dealer_id, started_at=h.started_at,
-                                         ended_at=h.ended_at, end_reason=h.end_reason, dispatch_reason=h.dispatch_reason))
-            for e in req.events:
-                if e.kind == "penalty_recorded":
-                    session.merge(DealerPenalty(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"],
-                                                lead_id=s.lead_id, kind=e.data["penalty"], note=e.data.get("note", ""),
-                                                created_at=e.at))
-            self._customer_and_raw_leads(session, s)
-            for e in req.events:
-                if e.kind == "won":  # a referred lead won: the referrer's reward, once (issue 17)
-                    referrals.on_won(session, s.lead_id, e.at, _reward_tiers())
-            self._clock_runs(session, req)
-            session.flush()
-            for e in req.events:
-                if e.kind == "penalty_revoked":
-                    penalty = session.get(DealerPenalty, e.data["penalty_id"])
-                    if penalty is not None and penalty.revoked_at is None:
-                        penalty.revoked_at = e.at
-                        session.add(penalty)
-            announce_change(session)  # the live streams' listener (PostgreSQL)
-            session.commit()
+        lead = session.get(Lead, s.lead_id)
+        if lead is not None and lead.last_seq > s.seq:
+            return  # an older snapshot arriving late (a retry): never go back in time
+        session.merge(lead_row(req))
+        self._lookups(session, s)
+        seen = set(session.exec(select(TimelineEntry.seq).where(
+            TimelineEntry.lead_id == s.lead_id, TimelineEntry.seq.in_([e.seq for e in req.events]))).all())
+        for e in req.events:
+            if e.seq not in seen:
+                session.add(TimelineEntry(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value,
+                                          actor=e.actor, role=e.role, dealer_id=e.dealer_id, data=e.data))
+        for h in s.past_holdings + ([s.holding] if s.holding else []):
+            session.merge(HoldingRow(lead_id=s.lead_id, dealer_id=h.dealer_id, started_at=h.started_at,
+                                     ended_at=h.ended_at, end_reason=h.end_reason, dispatch_reason=h.dispatch_reason))
+        for e in req.events:
+            if e.kind == "penalty_recorded":
+                session.merge(DealerPenalty(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"],
+                                            lead_id=s.lead_id, kind=e.data["penalty"], note=e.data.get("note", ""),
+                                            created_at=e.at))
+        self._customer_and_raw_leads(session, s)
+        for e in req.events:
+            if e.kind == "won":  # a referred lead won: the referrer's reward, once (issue 17)
+                referrals.on_won(session, s.lead_id, e.at, _reward_tiers())
+        self._clock_runs(session, req)
+        session.flush()
+        for e in req.events:
+            if e.kind == "penalty_revoked":
+                penalty = session.get(DealerPenalty, e.data["penalty_id"])
+                if penalty is not None and penalty.revoked_at is None:
+                    penalty.revoked_at = e.at
+                    session.add(penalty)
+        announce_change(session)  # the live streams' listener (PostgreSQL)
+        session.commit()
         sync_lead(self.engine, s, s.updated_at)  # the lead's dealer and consultant slots follow its state
         activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
 

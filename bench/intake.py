@@ -15,6 +15,13 @@ lead ops, one request per raw lead.
 2. Maximum: a closed loop of `--concurrency` requests in flight for `--max-leads` leads. The
    maximum sustainable rate = leads answered / wall time (a closed loop cannot build a backlog: at
    saturation it answers as fast as the stack can), with the POST latency at that load.
+0. Bare, first (`--bare` workflows, 0 to skip): bench.bare's workflow (one activity, one timer, one
+   signal) on its own worker process against the same server, `--concurrency` at a time, after a
+   warm-up. Its CPU per workflow (Temporal server + its worker) is the yardstick:
+   `cpu_ratio_vs_bare` = intake CPU per lead (Temporal server + lead worker(s) + API) / the bare
+   workflow's, in the same run. PostgreSQL is reported per lead but left out of the ratio (the bare
+   workflow has no database). Top level: over all measured intake (steady phases and maximum together);
+   each phase also has its own.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from collections import Counter
 
 import httpx
 
-from bench.stack import Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
+from bench.bare import run_one
+from bench.stack import PYTHON, Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
 
 
 async def post_lead(http: httpx.AsyncClient, raw) -> dict:
@@ -48,7 +56,34 @@ def inbox_latency(stack: Stack, answers: list[dict]) -> dict:
     return percentiles(latency)
 
 
-async def steady_phase(stack: Stack, http: httpx.AsyncClient, rate: float, leads: list) -> dict:
+RATIO_PARTS = ("temporal", "worker", "api")  # the intake's CPU that the ratio compares
+BARE_PARTS = ("temporal", "bare_worker")  # the bare workflow's
+
+
+def cpu_ratio(cpu: dict[str, float], leads: int, bare_cpu_per_workflow: float | None) -> float | None:
+    if not bare_cpu_per_workflow or not leads:
+        return None
+    return round(sum(cpu.get(k, 0.0) for k in RATIO_PARTS) / leads / bare_cpu_per_workflow, 2)
+
+
+async def bare_phase(stack: Stack, n: int, concurrency: int, timer: float) -> dict:
+    await stack.wait_for_log("bare_worker", "bare worker started")
+    await run_pool([f"bare-warmup-{i}" for i in range(20)], lambda wid: run_one(stack.client, wid, timer), 8)
+    log(f"bare: {n} workflows, {concurrency} at a time")
+    c0 = stack.cpu()
+    t0 = time.time()
+    await run_pool([f"bare-{i}" for i in range(n)], lambda wid: run_one(stack.client, wid, timer), concurrency, "bare")
+    wall = time.time() - t0
+    cpu = cpu_delta(c0, stack.cpu())
+    per = {k: round(v / n, 4) for k, v in cpu.items()}
+    total = round(sum(cpu.get(k, 0.0) for k in BARE_PARTS) / n, 4)
+    log(f"bare: {n / wall:.1f}/s, {total} CPU-s per workflow (Temporal + its worker)")
+    return {"workflows": n, "timer_s": timer, "concurrency": concurrency, "per_s": round(n / wall, 2),
+            "cpu_s_per_workflow": per, "cpu_s_per_workflow_total": total}
+
+
+async def steady_phase(stack: Stack, http: httpx.AsyncClient, rate: float, leads: list,
+                       bare_total: float | None = None) -> dict:
     log(f"steady: {len(leads)} leads at {rate}/s")
     c0 = stack.cpu()
     t0 = time.time()
@@ -71,6 +106,8 @@ async def steady_phase(stack: Stack, http: httpx.AsyncClient, rate: float, leads
         "post_latency_s": percentiles(a["answered"] - a["sent"] for a in ok),
         "achieved_rate_per_s": round(len(ok) / wall, 2),
         "cpu_s_per_lead": {k: round(v / max(len(ok), 1), 4) for k, v in cpu.items()},
+        "cpu_ratio_vs_bare": cpu_ratio(cpu, len(ok), bare_total),
+        "_cpu": cpu,
     }
     log(f"steady {rate}/s: inbox p50 {result['inbox_latency_s'].get('p50')} s, "
         f"p99 {result['inbox_latency_s'].get('p99')} s")
@@ -83,8 +120,12 @@ async def main_async(args) -> dict:
     sizes = [int(r * args.steady_seconds) for r in rates]
     steady_n = sum(sizes)
     stack = Stack("intake", api=True, database_url=args.database_url, log_level=args.log_level, keep=args.keep,
-                  workers=args.workers)
+                  workers=args.workers,
+                  extra_workers=[("bare_worker", [PYTHON, "-m", "bench.bare"])] if args.bare else [])
     async with stack:
+        # 0. the yardstick: the bare workflow on the same server, before any lead
+        bare = await bare_phase(stack, args.bare, args.concurrency, args.bare_timer) if args.bare else None
+        bare_total = bare["cpu_s_per_workflow_total"] if bare else None
         leads = raw_leads(args.warmup + steady_n + args.max_leads)
         stack.raise_dealer_capacity(len(leads))
         warmup, steady, maximum = (leads[:args.warmup], leads[args.warmup:args.warmup + steady_n],
@@ -101,7 +142,7 @@ async def main_async(args) -> dict:
             # 1. steady open loops, one per rate
             steady_results = []
             for rate, batch in zip(rates, steady_batches):
-                steady_results.append(await steady_phase(stack, http, rate, batch))
+                steady_results.append(await steady_phase(stack, http, rate, batch, bare_total))
 
             # 2. closed loop at saturation
             log(f"maximum: {len(maximum)} leads, {args.concurrency} in flight")
@@ -119,10 +160,23 @@ async def main_async(args) -> dict:
                 "inbox_latency_s": inbox_latency(stack, ok),
                 "cpu_s_per_lead": {k: round(v / max(len(ok), 1), 4) for k, v in max_cpu.items()},
                 "cpu_utilisation": {k: round(v / wall, 2) for k, v in max_cpu.items()},
+                "cpu_ratio_vs_bare": cpu_ratio(max_cpu, len(ok), bare_total),
             }
+        # all measured intake together: the steady phases and the maximum
+        all_cpu, all_leads = dict(max_cpu), len(ok)
+        for phase in steady_results:
+            for k, v in phase.pop("_cpu").items():
+                all_cpu[k] = all_cpu.get(k, 0.0) + v
+            all_leads += phase["answered_ok"]
+        intake_total = round(sum(all_cpu.get(k, 0.0) for k in RATIO_PARTS) / max(all_leads, 1), 4)
         result = {"read_model": "postgresql" if stack.postgres else "sqlite", "workers": args.workers,
+                  "cpu_ratio_vs_bare": cpu_ratio(all_cpu, all_leads, bare_total),
+                  "intake_cpu_s_per_lead": {k: round(v / max(all_leads, 1), 4) for k, v in all_cpu.items()},
+                  "intake_cpu_s_per_lead_total": intake_total, "bare": bare,
                   "steady": steady_results,
                   "maximum": max_result, "memory_mib": stack.memory()}
+    log(f"intake {result['intake_cpu_s_per_lead_total']} CPU-s per lead (Temporal + worker + API) vs bare "
+        f"{bare_total}: cpu_ratio_vs_bare {result['cpu_ratio_vs_bare']}")
     return record("intake", result, info)
 
 
@@ -135,6 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=16,
                         help="requests in flight in the maximum phase (default 16: the API holds a database "
                              "connection per request, 20 at most)")
+    parser.add_argument("--bare", type=int, default=300,
+                        help="bare workflows measured first, the yardstick of cpu_ratio_vs_bare (default 300; 0: skip)")
+    parser.add_argument("--bare-timer", type=float, default=0.1, help="the bare workflow's timer, seconds (0.1)")
     parser.add_argument("--warmup", type=int, default=20, help="leads posted first, not measured (default 20)")
     add_database_args(parser)
     args = parser.parse_args(argv)

@@ -62,15 +62,22 @@ async def start_again(stack: Stack) -> float:
     return time.time()
 
 
-async def task_timeouts(stack: Stack, lead_ids: list[str], since: float) -> int:
-    """WorkflowTaskTimedOut events after `since` in these leads' histories."""
+async def task_timeouts(stack: Stack, lead_ids: list[str], since: float, kinds: dict | None = None) -> int:
+    """WorkflowTaskTimedOut events after `since` in these leads' histories; `kinds` is filled with their count per
+    timeout type (START_TO_CLOSE: the worker took too long; SCHEDULE_TO_START: a sticky queue nobody polled)."""
+    from temporalio.api.enums.v1 import TimeoutType
+
     total = 0
 
     async def one(lead_id: str) -> None:
         nonlocal total
         history = await stack.client.get_workflow_handle(lead_id).fetch_history()
-        total += sum(1 for e in history.events if e.HasField("workflow_task_timed_out_event_attributes")
-                     and e.event_time.ToDatetime().timestamp() >= since - 1)
+        for e in history.events:
+            if e.HasField("workflow_task_timed_out_event_attributes") and e.event_time.ToDatetime().timestamp() >= since - 1:
+                total += 1
+                if kinds is not None:
+                    kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)
+                    kinds[kind] = kinds.get(kind, 0) + 1
 
     await run_pool(lead_ids, one, 16, "histories")
     return total
@@ -134,6 +141,7 @@ async def main_async(args) -> dict:
             await asyncio.sleep(1)
         lateness = [at - up for lead, at in fired.items() if lead not in already]
         worker_log = (stack.workdir / "worker.log").read_text(errors="replace")
+        timeout_kinds: dict[str, int] = {}
         result = {
             "open_leads": args.open_leads, "due": len(due_ids), "fired_before_stop": len(already),
             "down_s": round(up - started + (started - (down_until - args.down_margin)), 1),
@@ -141,7 +149,8 @@ async def main_async(args) -> dict:
             "alert_after_up_s": percentiles(lateness),
             "not_fired_within_wait": len(due_ids) - len(fired),
             "within_goal": sum(1 for x in lateness if x <= args.goal_s), "goal_s": args.goal_s,
-            "workflow_task_timeouts": await task_timeouts(stack, sorted(due_ids), up),
+            "workflow_task_timeouts": await task_timeouts(stack, sorted(due_ids), up, timeout_kinds),
+            "workflow_task_timeouts_by_type": timeout_kinds,
             "worker_log_slow_task_warnings": worker_log.count("took over"),
             "worker_log_timeouts": worker_log.lower().count("timed out"),
             "worker_env": {k: v for k, v in os.environ.items() if k.startswith("LEADFLOW_WORKER_")},

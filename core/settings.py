@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     worker_metrics_address: str = Field(default="off", alias="LEADFLOW_WORKER_METRICS_ADDRESS")
     # new lead runs use local activities (patch local-activities); "false" while older workers still run
     local_activities: bool = Field(default=True, alias="LEADFLOW_LOCAL_ACTIVITIES")
+    # the worker's threads for activities, local and remote (one pool), and as many workflow tasks in hand at once:
+    # a task is only taken when a thread is there for its local activities, so a backlog (a restart) waits on the
+    # server instead of timing out in the worker (bench/restart.py; worker.py build_worker)
+    worker_threads: int = Field(default=16, ge=1, alias="LEADFLOW_WORKER_THREADS")
     metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
     # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")

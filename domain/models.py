@@ -437,6 +437,7 @@ class ProjectionRequest(Model):
     workflow_id: str
     run_id: str
     webhook_event_types: list[str] = []  # the batch's webhook event types: record_lead answers who wants them
+    notifications: list[NotifyRequest] = []  # since patch notify-in-projection: the batch's inbox rows, written here
 
 
 # --------------------------------------------------------------------------- issue 12.2: limits shared by many leads

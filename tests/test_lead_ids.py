@@ -54,7 +54,7 @@ async def test_a_lead_started_before_keyed_ids_keeps_its_legacy_id(env, engine, 
         legacy = lead_id_for(BRAND, phone)
         resolve = lead_ids.resolve
 
-        async def before_keys(client, brand, e164):  # the code of before: the unkeyed id
+        async def before_keys(client, brand, e164, known=None):  # the code of before: the unkeyed id
             return lead_id_for(brand, e164)
 
         monkeypatch.setattr(lead_ids, "resolve", before_keys)
@@ -74,3 +74,42 @@ def test_keys_are_checked_and_a_local_key_is_made_once(tmp_path):
     made = lead_ids.dev_keys(path)
     assert lead_ids.parse_keys(made) and lead_ids.dev_keys(path) == made
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+async def test_the_read_model_answers_for_the_older_ids_without_asking_temporal(env, engine, monkeypatch):
+    """The API reads which older ids (legacy, older keys) have a lead row, and the intake then describes no
+    workflow: a new customer costs no DescribeWorkflow per older id, a legacy customer still finds their lead."""
+    from sqlmodel import Session
+
+    from api.routes.leads import _known_older_ids
+    from tests.fixtures import OPS
+    from workflows import gateway
+
+    async with lab(env, engine) as L:
+        legacy_raw, new_raw = raw_lead(1924), raw_lead(1925)
+        legacy = lead_id_for(BRAND, normalize_phone(legacy_raw.phone))
+        resolve = lead_ids.resolve
+
+        async def before_keys(client, brand, e164, known=None):  # the code of before: the unkeyed id
+            return lead_id_for(brand, e164)
+
+        monkeypatch.setattr(lead_ids, "resolve", before_keys)
+        assert (await L.intake(legacy_raw)).lead_id == legacy  # projected before the intake answers
+        monkeypatch.setattr(lead_ids, "resolve", resolve)
+
+        async def no_describe(client, workflow_id):
+            raise AssertionError(f"DescribeWorkflow {workflow_id}: the read model should have answered")
+
+        monkeypatch.setattr(lead_ids, "_exists", no_describe)
+        with Session(engine) as session:
+            again = legacy_raw.model_copy(update={"external_id": "web-1924-b", "phone": normalize_phone(legacy_raw.phone)})
+            fresh = new_raw.model_copy(update={"phone": normalize_phone(new_raw.phone)})
+            known = _known_older_ids(session, [again, fresh])
+        assert known == {legacy}
+        merged = await gateway.submit_raw_lead(L.client, L.task_queue, L.policy, again, OPS, known)
+        assert (merged.lead_id, merged.outcome) == (legacy, "merged")
+        created = await gateway.submit_raw_lead(L.client, L.task_queue, L.policy, fresh, OPS, known)
+        L.started.add(created.lead_id)
+        assert created.outcome == "created" and created.lead_id == lead_ids.new_lead_id(BRAND, fresh.phone)
+        with pytest.raises(AssertionError, match="DescribeWorkflow"):  # the control: without it, Temporal is asked
+            await lead_ids.resolve(L.client, BRAND, fresh.phone)

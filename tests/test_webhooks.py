@@ -194,7 +194,7 @@ async def test_the_projection_answers_the_subscribers_so_no_lookup_costs_an_acti
         assert {d.status for d in result.deliveries} == {"delivered"}
         for lead in (quiet_lead, lead_id):
             remote, local = _activity_types(await L.client.get_workflow_handle(lead).fetch_history())
-            assert remote == ["notify", "record_lead"] and local == ["score_lead", "dispatch_lead"], (remote, local)
+            assert remote == ["record_lead"] and local == ["score_lead", "dispatch_lead"], (remote, local)
 
 
 async def test_a_dispatched_lead_posts_signed_dispatched_and_stage_changed_events(env, engine, receiver):

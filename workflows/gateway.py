@@ -7,6 +7,7 @@ update names and how a refusal comes back.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import timedelta
 
 from temporalio.client import (
@@ -65,15 +66,17 @@ def _already_closed(err: Exception) -> bool:
     return isinstance(err, WorkflowUpdateFailedError) and getattr(err.cause, "type", None) == "Refused.closed"
 
 
-async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: RawLead, actor: Actor) -> c.IntakeResult:
+async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: RawLead, actor: Actor,
+                          known_ids: Collection[str] | None = None) -> c.IntakeResult:
     """Take in one raw lead: exactly one open lead per customer and brand, however many arrive at once.
 
     The customer's open lead takes it (merged, or reactivated if dormant). When that lead has closed
     (bought, lost, invalid), the raw lead starts the customer's next lead, linked to the previous one.
+    `known_ids`: the customer's older lead ids the read model holds (lead_ids.resolve), read by the caller.
     """
     phone = normalize_phone(raw.phone)  # InvalidPhone: the raw lead is rejected with the reason
     raw = raw.model_copy(update={"phone": phone})
-    base, key = await lead_ids.resolve(client, raw.brand, phone), customer_key(phone)
+    base, key = await lead_ids.resolve(client, raw.brand, phone, known_ids), customer_key(phone)
     for generation in range(1, MAX_GENERATIONS + 1):
         lead_id = generation_id(base, generation)
         start = WithStartWorkflowOperation(

@@ -38,15 +38,17 @@ with workflow.unsafe.imports_passed_through():
         DeclineQuotaRequest,
         DispatchRequest,
         LeadState,
-        Model,
         ProjectionRequest,
         ScoreRequest,
         TimelineEvent,
     )
     from domain.owner_care import OwnershipState
-    from domain.policy import Policy
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
+    # the lead's input, result and signals: pydantic classes built once per worker, not once per workflow run
+    # (defined in this sandboxed module, every new run's sandbox built their schemas again: ~7 % of the worker's
+    # CPU at intake, py-spy)
+    from workflows.messages import AppealSignal, LeadInput, LeadOutcome, ReassignSignal
 
 from workflows.owner_care import OwnerCareInput, OwnerCareWorkflow, ownership_id_for
 from workflows.webhooks import publish as publish_webhooks
@@ -57,40 +59,8 @@ CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year show
 CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar moves open working-day deadlines
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 ATOMIC_LIMITS = "atomic-limits"  # the patch: dealer/consultant limits are spent in the ledger (db/limits.py)
+NOTIFY_IN_PROJECTION = "notify-in-projection"  # the patch: a run that began with it writes its alerts with the read model
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-
-class LeadInput(Model):
-    lead_id: str
-    customer_key: str
-    policy: Policy
-    state: LeadState | None = None  # carried over continue-as-new
-    previous_lead_id: str | None = None  # the customer's earlier lead of this brand (a repurchase)
-
-
-class LeadOutcome(Model):
-    lead_id: str
-    stage: LeadStage
-    dealer_id: str | None = None
-    previous_lead_id: str | None = None
-    touchpoints: dict[str, str] = {}  # channel:external id -> the answer it got (a repeat after the end gets it again)
-
-
-class ReassignSignal(Model):
-    """Lead ops, from the Temporal UI or CLI: `temporal workflow signal --name reassign`."""
-
-    reason: str
-    dealer_id: str | None = None
-    to_call_center: bool = False
-    by: str = "temporal-ui"
-
-
-class AppealSignal(Model):
-    """A dealer's appeal entered by ops from the Temporal UI or CLI."""
-
-    evidence: str
-    dealer_id: str
-    by: str = "temporal-ui"
 
 
 class EngineBug(Exception):
@@ -124,6 +94,8 @@ class LeadWorkflow:
         self._went_dormant = False
         self._local = False
         self._spending = False  # a person's action is spending a shared limit (decline, claim): one at a time
+        self._inline_notify = False
+        self._notifications: list = []  # alerts carried out with the next read-model write (notify-in-projection)
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
         self._delivery: c.RecordDelivery | None = None  # the delivery's data, for the owner-care workflow
 
@@ -132,6 +104,7 @@ class LeadWorkflow:
     @workflow.run
     async def run(self, inp: LeadInput) -> LeadOutcome:
         self._local = workflow.patched(LOCAL_ACTIVITIES)  # decided once per run, in its first task
+        self._inline_notify = workflow.patched(NOTIFY_IN_PROJECTION)  # likewise
         await workflow.wait_condition(lambda: self.state is not None)
         if inp.state is not None:  # continued as new: the read model learns the new run id
             self._committed += 1
@@ -237,7 +210,10 @@ class LeadWorkflow:
             self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
-            await self._activity(NotifyActivities.notify, request)
+            if self._inline_notify:  # written by the projection that follows in this settle: no round trip of its own
+                self._notifications.append(request)
+            else:
+                await self._activity(NotifyActivities.notify, request)
         else:  # a new effect type without a handler: a bug in this code, not in the lead
             raise EngineBug(f"no handler for effect {type(effect).__name__}")
 
@@ -250,6 +226,7 @@ class LeadWorkflow:
     async def _project(self) -> None:
         events, self._events = self._events, []
         clock_ends, self._clock_ends = self._clock_ends, []
+        notifications, self._notifications = self._notifications, []
         info = workflow.info()
         stage_before = self._projected_stage
         # The projection also answers which webhook subscribers want this batch (one activity where there
@@ -259,7 +236,7 @@ class LeadWorkflow:
         kinds = webhook_event_types(self.state, stage_before, events) if inline else []
         request = ProjectionRequest(state=self.state.model_copy(update={"recent": []}), events=events,
                                     clock_ends=clock_ends, workflow_id=info.workflow_id, run_id=info.run_id,
-                                    webhook_event_types=kinds)
+                                    webhook_event_types=kinds, notifications=notifications)
         targets = await self._activity(ProjectionActivities.record_lead, request)
         self._upsert_search_attributes()
         self._projected_stage = self.state.stage

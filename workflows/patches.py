@@ -56,6 +56,10 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("atomic-limits", "dispatch, auto-assignment, declines and claims spend the dealer's or consultant's limit "
           "in the reservation ledger under its lock (db/limits.py); a spending action waits for the one before it",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("notify-in-projection", "a run that began with it writes its alerts' inbox rows in the read-model "
+          "activity that follows them (record_lead) instead of a notify activity each: one workflow task and one "
+          "activity fewer per alert (the intake: two workflow tasks, not three)",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
     Patch("owner-care", "a delivered lead starts its vehicle's owner-care workflow (`owner-<lead id>`, an abandoned "
           "child): touchpoints, tasks, owner messages, the trade-in lead (issue 17)",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),

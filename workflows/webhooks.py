@@ -31,8 +31,9 @@ with workflow.unsafe.imports_passed_through():
         WebhookLead,
         WebhookTarget,
     )
-    from domain.models import LeadState, Model, TimelineEvent
+    from domain.models import LeadState, TimelineEvent
     from domain.stages import LeadStage
+    from workflows.messages import DeliveryOutcome, FanoutResult  # built once per worker, not per run
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -146,16 +147,6 @@ async def publish(state: LeadState, stage_before: LeadStage, events: list[Timeli
 
 
 # --------------------------------------------------------------------------- the fan-out
-
-
-class DeliveryOutcome(Model):
-    subscription_id: str
-    event_id: str
-    status: str  # delivered | already_delivered | skipped | failed
-
-
-class FanoutResult(Model):
-    deliveries: list[DeliveryOutcome]
 
 
 @workflow.defn

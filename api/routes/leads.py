@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, func, union_all
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
@@ -31,7 +32,7 @@ from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
 from domain.models import Actor, Channel, LeadState, RawLead
 from domain.stages import DEALER_ROLES, LeadStage, Role
-from workflows import gateway
+from workflows import gateway, lead_ids
 
 log = get_logger("api.leads")
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
@@ -60,11 +61,27 @@ def _placed(raw: RawLead) -> RawLead:
     return raw.model_copy(update={"city": name, "city_code": code}) if name else raw
 
 
-async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor, taken=None) -> IntakeAnswer:
+def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
+    """Which of these customers' older lead ids (older id keys, legacy) have a lead in the read model: the
+    intake then needs no DescribeWorkflow per older id (workflows/lead_ids.resolve). None when the read model
+    does not answer (the gateway asks Temporal instead). Ends its transaction, so the connection goes back to
+    the pool before the Temporal wait."""
+    older = sorted({i for raw in raws for i in lead_ids.older_ids(raw.brand, raw.phone)})
+    try:
+        found = set(session.exec(select(Lead.lead_id).where(Lead.lead_id.in_(older))).all()) if older else set()
+    except SQLAlchemyError as err:
+        log.warning("read model did not answer the older lead ids; asking Temporal", error=type(err).__name__)
+        found = None
+    session.rollback()
+    return found
+
+
+async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor,
+                   known_ids: set[str] | None = None, taken=None) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
-    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor)
-    if taken is not None and not result.repeat:
+    result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor, known_ids)
+    if taken is not None and not result.repeat:  # issue 17: a referral is attributed to the lead it reached
         taken(result)
     if not visible_to(actor, result):
         # taken in, but not a lead this caller may see (merged into a lead another dealer holds, dispatched
@@ -88,10 +105,11 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
         code = referrals.check(session, raw.referral_code, customer_key(raw.phone), now)
         raw = raw.model_copy(update={"referral_code": code.code, "channel": Channel.REFERRAL})
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
+    known = await asyncio.to_thread(_known_older_ids, session, [raw])
     try:
         def attribute(result) -> None:  # the referrer is credited whoever holds the lead
             referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
-        return await _take_in(client, task_queue, policy, raw, actor, attribute if code is not None else None)
+        return await _take_in(client, task_queue, policy, raw, actor, known, attribute if code is not None else None)
     except gateway.ActionRefused:
         if claimed:  # refused: nothing was created, so the id is free for the corrected submission
             await asyncio.to_thread(intake_keys.release, session, raw)
@@ -152,13 +170,17 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             same_customer.setdefault(customer_key(phone) + "|" + " ".join(raw.brand.split()).casefold(), []).append(
                 (index, raw))
 
+    known = await asyncio.to_thread(_known_older_ids, session, [raw for items in same_customer.values()
+                                                                for _, raw in items])
+
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
         code = codes.get(index)
 
         def attribute(result) -> None:
             referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
         try:
-            answer = await _take_in(client, task_queue, policy, raw, actor, attribute if code is not None else None)
+            answer = await _take_in(client, task_queue, policy, raw, actor, known,
+                                    attribute if code is not None else None)
         except gateway.ActionRefused as refused:
             return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
