@@ -28,6 +28,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
+from activities.owner_care import owner_care_activities
 from channels.delivery import PushStarter, push_activities
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
@@ -35,11 +36,12 @@ from core.settings import Settings, get_settings
 from core.temporal_client import connect
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
+from workflows.owner_care import OwnerCareWorkflow
 from workflows.push import PushTestWorkflow, PushWorkflow
 from workflows.webhooks import WebhookFanout
 
 WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow, PushWorkflow,
-             PushTestWorkflow]
+             PushTestWorkflow, OwnerCareWorkflow]
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
@@ -96,6 +98,16 @@ def _push_starter(client: Client, task_queue: str) -> PushStarter | None:
         return None
 
 
+def trade_in_intake(client: Client, task_queue: str):
+    """Owner care's trade-in review takes its lead in through the gateway, as the API does (issue 17)."""
+    from domain.policy import load_policy
+    from workflows import gateway
+
+    async def submit(raw, actor):
+        return await gateway.submit_raw_lead(client, task_queue, load_policy(), raw, actor)
+    return submit
+
+
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
                  local_activities: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
@@ -106,7 +118,8 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine, _push_starter(client, task_queue)) + push_activities(engine),
+        activities=all_activities(engine, _push_starter(client, task_queue)) + push_activities(engine)
+        + owner_care_activities(engine, trade_in_intake(client, task_queue)),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

@@ -6,6 +6,7 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlmodel import select
@@ -23,6 +24,14 @@ from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
 from domain.models import ProjectionRequest
 from domain.search import lookup_keys
+from domain.policy import load_policy
+from db import referrals
+
+
+@functools.cache
+def _reward_tiers():
+    """The referral reward tiers of the policy this worker runs (LEADFLOW_POLICY)."""
+    return load_policy().owner_care.referral_tiers
 
 
 def lead_row(req: ProjectionRequest) -> Lead:
@@ -97,6 +106,9 @@ class ProjectionActivities(UsesDatabase):
                                             lead_id=s.lead_id, kind=e.data["penalty"], note=e.data.get("note", ""),
                                             created_at=e.at))
         self._customer_and_raw_leads(session, s)
+        for e in req.events:
+            if e.kind == "won":  # a referred lead won: the referrer's reward, once (issue 17)
+                referrals.on_won(session, s.lead_id, e.at, _reward_tiers())
         self._clock_runs(session, req)
         session.flush()
         for e in req.events:

@@ -18,6 +18,7 @@ from api.routes import (auth, behaviour, calendar, codec, dashboards, inbox, lea
                         queues, webhooks)
 from api.routes import policies
 from api.stream import StreamHub
+from api.routes import owners
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -77,6 +78,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(masterdata.router)
     app.include_router(dashboards.router)
     app.include_router(messages.router)  # GET /v1/messages: the catalog the pages render engine codes with
+    app.include_router(owners.router)  # owner care, consent, referrals (issue 17)
     app.include_router(pages.router)  # the portal: GET /, /v1/me, /v1/clocks, /v1/stream
     metrics.install(app)  # GET /metrics for Prometheus, and the request latency histogram
     codec.install(app)  # POST /codec/decode, /codec/encode for the Temporal UI and CLI (lead ops only), CORS

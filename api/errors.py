@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.edge import MAX_BODY_BYTES
 from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
+from db.referrals import ReferralRefused
 from domain.places import PlaceError
 from domain.customers import InvalidPhone
 from domain.messages import CATALOG, negotiate, render
@@ -89,6 +90,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidPhone)
     async def _phone(_: Request, exc: InvalidPhone):
         return _validation_error([{"loc": ["body", "phone"], "msg": str(exc), "type": "value_error.phone"}])
+
+    @app.exception_handler(ReferralRefused)
+    async def _referral(_: Request, exc: ReferralRefused):
+        return JSONResponse({"detail": exc.reason, "kind": exc.kind, "field": "referral_code"}, status_code=409)
 
     @app.exception_handler(PlaceError)
     async def _place(_: Request, exc: PlaceError):

@@ -61,6 +61,7 @@ class CustomerView(BaseModel):
     budget: int | None
     timeframe: str
     wechat_id: str | None = None  # for one-tap contact when known (intake takes none yet)
+    referral_code: str | None = None  # the owner's code the lead came with (issue 17): attributed to that referrer
 
 
 class LeadSummary(BaseModel):

@@ -511,3 +511,119 @@ class LeadFact(SQLModel, table=True):
     at: datetime = Field(index=True)
     kind: str
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# -- owner care, referrals and consent (issue 17) ----------------------------------------------------------
+class Ownership(SQLModel, table=True):
+    """One delivered vehicle and its owner-care workflow (`owner-<lead id>`), as the workflow last projected it."""
+
+    ownership_id: str = Field(primary_key=True, max_length=160)
+    lead_id: str = Field(index=True, max_length=128)
+    customer_key: str = Field(index=True, max_length=64)
+    brand: str = Field(index=True)
+    dealer_id: str = Field(index=True, max_length=64)
+    consultant_id: str | None = Field(default=None, index=True)
+    region: str | None = Field(default=None, index=True)
+    series: str | None = None
+    delivered_at: datetime = Field(index=True)
+    status: str = Field(default="active", index=True)  # active | stopped
+    stop_reason: str | None = None
+    stopped_at: datetime | None = None
+    insurance_expiry: date | None = None
+    birthday: date | None = None
+    mileage_km: int | None = None
+    last_service_at: datetime | None = None
+    upcoming: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    next_due_at: datetime | None = Field(default=None, index=True)
+    trade_in_lead_id: str | None = Field(default=None, index=True)
+    unsubscribe_token: str = Field(max_length=64, unique=True)
+    workflow_id: str
+    run_id: str
+    updated_at: datetime
+
+
+class OwnerTask(SQLModel, table=True):
+    """A touchpoint's task for the dealer's after-sales or sales person; it lapses like a lead's clock."""
+
+    __tablename__ = "owner_task"
+    task_id: str = Field(primary_key=True, max_length=240)  # <ownership id>:<touchpoint key>
+    ownership_id: str = Field(index=True, max_length=160)
+    dealer_id: str = Field(index=True, max_length=64)
+    kind: str = Field(index=True)
+    touchpoint_key: str = Field(max_length=64)
+    desk: str  # after_sales | sales
+    assignee_user_id: str | None = Field(default=None, index=True)
+    title: str
+    created_at: datetime
+    due_at: datetime = Field(index=True)
+    status: str = Field(default="open", index=True)  # open | done | lapsed | cancelled
+    done_at: datetime | None = None
+    done_by: str | None = None
+    lapsed_at: datetime | None = None
+    purpose: str
+    message_sent: bool = False
+    message_note: str | None = None  # why no message went out (no consent, ...)
+    lead_created: str | None = None  # the trade-in review's lead
+
+
+class OwnerEventRow(SQLModel, table=True):
+    """A DMS event, once per event id."""
+
+    __tablename__ = "owner_event"
+    event_id: str = Field(primary_key=True, max_length=128)
+    ownership_id: str = Field(index=True, max_length=160)
+    kind: str
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime
+
+
+class OwnerConsent(SQLModel, table=True):
+    """Each consent given or withdrawn (PIPL), per customer and purpose, with time and source; the newest wins."""
+
+    __tablename__ = "owner_consent"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_key: str = Field(index=True, max_length=64)
+    purpose: str = Field(index=True)  # service | marketing | referral
+    granted: bool
+    at: datetime = Field(index=True)
+    source: str = Field(max_length=64)  # delivery_form | app | sms_reply | link | dealer | ...
+
+
+class ReferralCode(SQLModel, table=True):
+    __tablename__ = "referral_code"
+    code: str = Field(primary_key=True, max_length=32)
+    ownership_id: str = Field(index=True, max_length=160)
+    customer_key: str = Field(index=True, max_length=64)
+    dealer_id: str = Field(index=True, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+
+
+class Referral(SQLModel, table=True):
+    """A lead attributed to a referrer (one per lead)."""
+
+    lead_id: str = Field(primary_key=True, max_length=128)
+    code: str = Field(index=True, max_length=32)
+    referrer_customer_key: str = Field(index=True, max_length=64)
+    referrer_dealer_id: str = Field(index=True, max_length=64)
+    referred_customer_key: str = Field(max_length=64)
+    attributed_at: datetime
+    won_at: datetime | None = None
+
+
+class ReferralReward(SQLModel, table=True):
+    """A referrer's reward for one won referral, recorded once (the lead is unique): earned -> issued -> redeemed."""
+
+    __tablename__ = "referral_reward"
+    reward_id: str = Field(primary_key=True, max_length=200)
+    lead_id: str = Field(unique=True, max_length=128)
+    code: str = Field(index=True, max_length=32)
+    referrer_customer_key: str = Field(index=True, max_length=64)
+    referrer_dealer_id: str = Field(index=True, max_length=64)
+    nth: int
+    reward: str
+    state: str = Field(default="earned", index=True)  # earned | issued | redeemed
+    earned_at: datetime
+    issued_at: datetime | None = None
+    redeemed_at: datetime | None = None

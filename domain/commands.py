@@ -7,7 +7,7 @@ decider in `domain.lifecycle` decides whether the lead's stage allows them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Union
 
@@ -175,6 +175,10 @@ class RecordDelivery(Model):
 
     action: Literal["record_delivery"] = "record_delivery"
     vin: str | None = Field(default=None, max_length=32)
+    # owner care (issue 17): the insurance policy's expiry (editable later on the owner's card) and the owner's
+    # birthday when known; both start the vehicle's owner-care schedule
+    insurance_expiry: date | None = None
+    owner_birthday: date | None = None
 
 
 class LogRevisit(Model):

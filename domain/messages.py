@@ -363,6 +363,9 @@ NOTICE_NAMES: dict[str, tuple[str, str]] = {
 }
 EVENT_NAMES["policy_migrated"] = ("规则版本迁移", "Policy version migrated")
 _add(EVENT_NAMES, "event.")
+NOTICE_NAMES.update({"owner_care_task": ("车主关怀任务", "Owner-care task"),  # issue 17 (main)
+                     "owner_care_task_lapsed": ("车主关怀任务逾期", "Owner-care task overdue"),
+                     "referral_reward": ("转介绍奖励", "Referral reward")})
 _add(NOTICE_NAMES, "notice.")
 
 # enum values and actions as people read them (also were web/i18n.js tables)

@@ -28,6 +28,7 @@ class Channel(StrEnum):
     REFERRAL = "referral"
     WALK_IN = "walk_in"
     CSV_IMPORT = "csv_import"
+    OWNER_CARE = "owner_care"  # the trade-in review of owner care (issue 17)
 
 
 class Timeframe(StrEnum):
@@ -70,6 +71,8 @@ class RawLead(Model):
     submitted_at: datetime | None = None
     # issue 13: the customer's WeChat id when the channel knows it (the lead page copies it in one tap)
     wechat_id: str | None = Field(default=None, min_length=1, max_length=64)
+    referral_code: str | None = Field(default=None, max_length=32,
+                                      description="An owner's referral code (转介绍): the lead is attributed to them")
 
     @property
     def touchpoint_key(self) -> str:

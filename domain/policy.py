@@ -117,6 +117,39 @@ class NotifyPolicy(_Frozen):
     escalate_unread_minutes: int = Field(default=10, ge=0)
 
 
+# -- owner care and referrals (issue 17) -------------------------------------------------------------------
+class RewardTier(_Frozen):
+    """The n-th won referral of one owner earns this reward (the tier with the largest `count` <= n)."""
+
+    count: int = Field(ge=1)
+    reward: str = Field(min_length=1, max_length=64)
+
+
+class OwnerCare(_Frozen):
+    """The owner-care schedule after delivery (SPEC 10, policy `[owner_care]`): every offset and switch. Defaults
+    keep policies written before this table readable (running leads' histories hold them)."""
+
+    enabled: bool = True
+    first_maintenance: bool = True
+    first_maintenance_after: Duration = timedelta(days=91)  # 3 months ...
+    first_maintenance_km: int = Field(default=5000, ge=1)  # ... or 5,000 km, whichever first
+    yearly_maintenance: bool = True
+    maintenance_every: Duration = timedelta(days=365)  # after the last service (or the last reminder)
+    insurance_renewal: bool = True
+    insurance_notice: Duration = timedelta(days=30)  # before the policy expires
+    insurance_term: Duration = timedelta(days=365)  # expiry when none was given: delivery + term; next: + term
+    anniversary: bool = True
+    birthday: bool = True
+    trade_in_review: bool = True
+    trade_in_after_months: int = Field(default=36, ge=1)
+    task_due: Duration = timedelta(days=3)  # a touchpoint's task lapses (alert) this long after it is created
+    catch_up: Duration = timedelta(days=7)  # a touchpoint missed by more than this (switched on late) is skipped
+    continue_every: Duration = timedelta(days=365)  # the workflow continues as new at least this often
+    referral_code_valid_for: Duration = timedelta(days=730)
+    referral_tiers: list[RewardTier] = [RewardTier(count=1, reward="maintenance_voucher"),
+                                        RewardTier(count=3, reward="charger")]
+
+
 class Policy(_Frozen):
     name: str
     version: str
@@ -129,6 +162,7 @@ class Policy(_Frozen):
     dispatch: DispatchPolicy
     scorecard: Scorecard = Scorecard()
     notify: NotifyPolicy = NotifyPolicy()
+    owner_care: OwnerCare = OwnerCare()
 
     def scaled(self, delta: timedelta) -> timedelta:
         """A policy duration as the engine runs it (compressed by LEADFLOW_TIME_SCALE)."""

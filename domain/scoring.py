@@ -35,6 +35,7 @@ TIMEFRAME_CREDIT: dict[Timeframe, float] = {
 CHANNEL_QUALITY: dict[Channel, float] = {
     # high: the customer is physically present or personally vouched for
     Channel.WALK_IN: 1.0, Channel.REFERRAL: 1.0, Channel.HOTLINE: 0.9, Channel.AUTO_SHOW: 0.9,
+    Channel.OWNER_CARE: 1.0,  # our own owner, at the trade-in review (issue 17)
     # medium: the brand's own digital channels
     Channel.APP: 0.7, Channel.MINI_PROGRAM: 0.7, Channel.WEBSITE: 0.6,
     # lower: third-party media and live streams

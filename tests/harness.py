@@ -73,11 +73,12 @@ class Lab:
         worker. Terminating one in the middle of a workflow task (as right after continue-as-new) would
         leave the server unable to skip time for every later test, so each is left quiet first."""
         for lead_id in self.leads():
-            try:
-                await self.quiet(lead_id)
-                await self.client.get_workflow_handle(lead_id).terminate("test finished")
-            except RPCError:
-                pass  # never started (a refused intake) or already completed
+            for workflow_id in (lead_id, f"owner-{lead_id}"):  # and the vehicle's owner care (issue 17)
+                try:
+                    await self.quiet(workflow_id)
+                    await self.client.get_workflow_handle(workflow_id).terminate("test finished")
+                except RPCError:
+                    pass  # never started (a refused intake, not delivered) or already completed
 
     async def act(self, lead_id: str, actor: Actor, command) -> c.ActionResult:
         return await gateway.act(self.client, lead_id, c.CommandEnvelope(actor=actor, command=command))

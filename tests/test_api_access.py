@@ -76,6 +76,11 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/push/subscriptions"): {"endpoint": "https://push.example.com/s/1",
                                              "keys": {"p256dh": "B" * 87, "auth": "A" * 22}},
         ("POST", "/v1/push/subscriptions/delete"): {"endpoint": "https://push.example.com/s/1"},
+        ("PATCH", "/v1/ownerships/{ownership_id}"): {"birthday": "1990-01-01"},
+        ("POST", "/v1/ownerships/{ownership_id}/events"): {"event_id": "dms-1", "kind": "service_visit"},
+        ("POST", "/v1/ownerships/{ownership_id}/stop"): {"reason": "sold"},
+        ("POST", "/v1/ownerships/{ownership_id}/consent"): {"purpose": "service", "granted": True, "source": "app"},
+        ("POST", "/v1/owner-care/sms-reply"): {"phone": same_customer["phone"], "text": "TD"},
     }
 
 

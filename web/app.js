@@ -14,6 +14,7 @@ import { canManagePolicies, policiesView } from "./views/policies.js";
 import { detailView } from "./views/detail.js";
 import { inboxView, lastSeen, leadsView, poolView, teamView } from "./views/lists.js";
 import { dashboardsView, queuesView, queueView } from "./views/oem.js";
+import { ownerCardView, ownerCareDashboardView, ownersView } from "./views/owners.js";
 
 const root = document.getElementById("app");
 const toasts = h("div", { class: "toasts", "aria-live": "polite" });
@@ -42,6 +43,9 @@ const ROUTES = [
   { pattern: /^\/calendar$/, view: calendarView, nav: "calendar", when: () => canManageCalendar(session.me) },
   { pattern: /^\/policies$/, view: policiesView, nav: "policies", when: () => canManagePolicies(session.me) },
   { pattern: /^\/account$/, view: accountView, nav: "account" },
+  { pattern: /^\/owners\/([^/]+)$/, view: ownerCardView, nav: "owners" },  // owner care (issue 17)
+  { pattern: /^\/owners$/, view: ownersView, nav: "owners" },
+  { pattern: /^\/owner-care$/, view: ownerCareDashboardView, nav: "ownerCare", when: isOem },
 ];
 
 function parseHash() {
@@ -60,6 +64,8 @@ function navItems() {
     canManageCalendar(session.me) && { key: "calendar", href: "#/calendar", label: t("nav.calendar"), icon: "M4 6h16v14H4zM4 10h16M9 3v5M15 3v5" },
     canManagePolicies(session.me) && { key: "policies", href: "#/policies", label: t("nav.policies"), icon: "M6 3h9l3 3v15H6zM9 9h6M9 13h6M9 17h4" },
     isOem() && { key: "dashboards", href: "#/dashboards", label: t("nav.dashboards"), icon: "M4 20V10M10 20V4M16 20v-7M22 20H2" },
+    { key: "owners", href: "#/owners", label: t("nav.owners"), icon: "M5 16h14l-2-6H7zM7 19a1.5 1.5 0 1 0 0-.1M17 19a1.5 1.5 0 1 0 0-.1" },
+    isOem() && { key: "ownerCare", href: "#/owner-care", label: t("nav.ownerCare"), icon: "M12 21s-7-4.5-7-10a4 4 0 0 1 7-2.5A4 4 0 0 1 19 11c0 5.5-7 10-7 10z" },
   ].filter(Boolean);
 }
 

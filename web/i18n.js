@@ -44,6 +44,7 @@ const ZH = {
     liveLead: "线索动态：{stage}", liveGone: "一条线索已离开您的视野", liveNote: "新提醒：{kind}", lapsedAlert: "已超时", notified: "已通知", actionDone: "{action}：完成，线索现为「{stage}」", showAll: "显示全部 {n} 家", pastIntake: "已受理",
   },
   nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", policies: "线索策略", account: "我的账号" },
+  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", account: "我的账号", owners: "车主关怀", ownerCare: "车主关怀看板" },
   account: {
     current_password: "当前密码", new_password: "新密码", changePassword: "修改密码", passwordChanged: "密码已修改，其他会话已退出",
     invite: "邀请", reset: "重置密码", user_id: "用户名", name: "姓名", dealer_id: "经销商", token_name: "名称",
@@ -100,6 +101,7 @@ const ZH = {
   channel: {
     website: "官网", app: "App", mini_program: "小程序", douyin: "抖音", autohome: "汽车之家", yiche: "易车",
     live_stream: "直播", hotline: "400 热线", auto_show: "车展", referral: "转介绍", walk_in: "自然到店", csv_import: "CSV 导入",
+    owner_care: "车主关怀（置换）",
   },
   timeframe: {
     within_7_days: "7 天内", within_15_days: "15 天内", within_30_days: "30 天内", within_90_days: "90 天内",
@@ -121,6 +123,22 @@ const ZH = {
   measure: {
     conversion: "转化率", store_visit: "到店率", deal: "成交率", follow_up_timeliness: "跟进及时率",
     status_update_accuracy: "状态更新准确率", defeat_report_compliance: "战败报备合规", cooperation: "配合度",
+  },
+  touchpoint: {
+    first_maintenance: "首次保养", maintenance: "年度保养", insurance_renewal: "保险续保", anniversary: "购车周年",
+    birthday: "生日问候", trade_in_review: "置换评估",
+  },
+  reward: { maintenance_voucher: "保养券", charger: "充电桩" },
+  owners: {
+    tasks: "待办任务（含倒计时）", upcoming: "即将到来", ownerships: "车主", overdue: "已逾期", done: "完成", next: "下次",
+    active: "关怀中", stopped: "已停止", open: "待办", lapsed: "逾期", cancelled: "已取消", delivered: "交车",
+    insurance: "保险到期", mileage: "里程", history: "关怀记录", consent: "授权（个人信息保护法）", referrals: "转介绍",
+    code: "推荐码", won: "已成交", pending: "跟进中", earned: "已获得", issued: "已发放", redeemed: "已兑换",
+    messageSent: "已发送短信", noMessage: "未发送短信", purpose_service: "服务提醒", purpose_marketing: "营销",
+    purpose_referral: "转介绍",
+    dash_active: "关怀中车主", dash_due: "7 天内到期任务", dash_onTime: "按时完成", dash_late: "逾期完成", dash_lapsed: "逾期未办",
+    dash_tradeIns: "置换线索", dash_tradeInsWon: "置换成交", dash_referrals: "转介绍线索", dash_referralsWon: "转介绍成交",
+    dash_rewards: "奖励", dash_messages: "车主短信",
   },
   calendar: {
     year: "年份", state: "状态", confirmed: "已确认", provisional: "推算（未确认）", holiday: "节假日", workday: "调休上班",
@@ -179,6 +197,7 @@ const EN = {
     liveLead: "Lead update: {stage}", liveGone: "A lead left your view", liveNote: "New alert: {kind}", lapsedAlert: "lapsed", notified: "Notified", actionDone: "{action} done: the lead is now {stage}", showAll: "Show all {n}", pastIntake: "Past intake",
   },
   nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", policies: "Policies", account: "My account" },
+  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", account: "My account", owners: "Owner care", ownerCare: "Owner-care dashboard" },
   account: {
     current_password: "Current password", new_password: "New password", changePassword: "Change password", passwordChanged: "Password changed; your other sessions ended",
     invite: "Invite", reset: "Reset password", user_id: "User id", name: "Name", dealer_id: "Dealer", token_name: "Name",
@@ -236,6 +255,7 @@ const EN = {
   channel: {
     website: "Website", app: "App", mini_program: "Mini-program", douyin: "Douyin", autohome: "Autohome", yiche: "Yiche",
     live_stream: "Live stream", hotline: "400 hotline", auto_show: "Auto show", referral: "Referral", walk_in: "Walk-in", csv_import: "CSV import",
+    owner_care: "Owner care (trade-in)",
   },
   timeframe: {
     within_7_days: "within 7 days", within_15_days: "within 15 days", within_30_days: "within 30 days",
@@ -251,6 +271,22 @@ const EN = {
   measure: {
     conversion: "Conversion", store_visit: "Store visits", deal: "Deals", follow_up_timeliness: "Follow-up timeliness",
     status_update_accuracy: "Status accuracy", defeat_report_compliance: "Defeat reports", cooperation: "Cooperation",
+  },
+  touchpoint: {
+    first_maintenance: "First maintenance", maintenance: "Yearly maintenance", insurance_renewal: "Insurance renewal",
+    anniversary: "Purchase anniversary", birthday: "Birthday greeting", trade_in_review: "Trade-in review",
+  },
+  reward: { maintenance_voucher: "Maintenance voucher", charger: "Charger" },
+  owners: {
+    tasks: "Tasks (with countdowns)", upcoming: "Upcoming", ownerships: "Owners", overdue: "Overdue", done: "Done", next: "next",
+    active: "Active", stopped: "Stopped", open: "Open", lapsed: "Lapsed", cancelled: "Cancelled", delivered: "Delivered",
+    insurance: "Insurance expires", mileage: "Mileage", history: "History", consent: "Consent (PIPL)", referrals: "Referrals",
+    code: "Referral code", won: "Won", pending: "In progress", earned: "Earned", issued: "Issued", redeemed: "Redeemed",
+    messageSent: "SMS sent", noMessage: "No SMS", purpose_service: "Service reminders", purpose_marketing: "Marketing",
+    purpose_referral: "Referral",
+    dash_active: "Active ownerships", dash_due: "Tasks due in 7 days", dash_onTime: "Done on time", dash_late: "Done late",
+    dash_lapsed: "Lapsed", dash_tradeIns: "Trade-in leads", dash_tradeInsWon: "Trade-in leads won",
+    dash_referrals: "Referred leads", dash_referralsWon: "Referrals won", dash_rewards: "Rewards", dash_messages: "Owner SMS",
   },
   calendar: {
     year: "Year", state: "State", confirmed: "Confirmed", provisional: "Provisional (computed)", holiday: "Holiday",

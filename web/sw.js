@@ -4,11 +4,11 @@
 // network is gone; the API (/v1/...) and the stream are never cached: offline, the page says so
 // (web/pwa.js) and shows what it last loaded.
 
-const CACHE = "leadflow-shell-v5";  // v4: Web Push (sw-push.js, push.js), the account and policies pages; v5: messages.js
+const CACHE = "leadflow-shell-v6";  // v5: Web Push (sw-push.js, push.js), the account, policies and owner pages; v6: messages.js
 const SHELL = [
   "/", "/web/style.css", "/web/app.js", "/web/api.js", "/web/charts.js", "/web/countdown.js", "/web/dom.js",
   "/web/forms.js", "/web/i18n.js", "/web/live.js", "/web/messages.js", "/web/pwa.js", "/web/push.js", "/web/session.js", "/web/views/account.js", "/web/views/calendar.js",
-  "/web/views/detail.js", "/web/views/lists.js", "/web/views/oem.js", "/web/views/policies.js", "/web/manifest.webmanifest",
+  "/web/views/detail.js", "/web/views/lists.js", "/web/views/oem.js", "/web/views/owners.js", "/web/views/policies.js", "/web/manifest.webmanifest",
   "/web/icons/icon-192.png", "/web/icons/icon-512.png",
 ];
 

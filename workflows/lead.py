@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.assignment import AssignmentActivities
@@ -42,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ScoreRequest,
         TimelineEvent,
     )
+    from domain.owner_care import OwnershipState
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
     # the lead's input, result and signals: pydantic classes built once per worker, not once per workflow run
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     # CPU at intake, py-spy)
     from workflows.messages import AppealSignal, LeadInput, LeadOutcome, PolicyMigrationSignal, ReassignSignal
 
+from workflows.owner_care import OwnerCareInput, OwnerCareWorkflow, ownership_id_for
 from workflows.webhooks import publish as publish_webhooks
 from workflows.webhooks import webhook_event_types
 
@@ -101,6 +104,7 @@ class LeadWorkflow:
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
         self._facts: list[dict] = []  # the decider's inputs, not yet in the read model (patch policy-facts)
         self._fact_key = (-1, 0)
+        self._delivery: c.RecordDelivery | None = None  # the delivery's data, for the owner-care workflow
 
     # ------------------------------------------------------------------ the loop
 
@@ -261,6 +265,29 @@ class LeadWorkflow:
         self._projected_stage = self.state.stage
         # starts a fan-out only when someone subscribes
         await publish_webhooks(self.state, stage_before, events, targets=targets if inline else None)
+        delivered = next((e for e in events if e.kind == "delivered"), None)
+        if delivered is not None and workflow.patched("owner-care"):  # issue 17: owner care after the keys
+            await self._start_owner_care(delivered.at)
+
+    async def _start_owner_care(self, delivered_at) -> None:
+        """The vehicle's owner-care workflow, an abandoned child: it lives on for years after the lead ends."""
+        care = self.policy.owner_care
+        if not care.enabled:
+            return
+        s = self.state
+        state = OwnershipState(
+            ownership_id=ownership_id_for(self.lead_id), lead_id=self.lead_id, customer_key=s.customer_key,
+            brand=s.brand, dealer_id=s.dealer_id, consultant_id=s.consultant_id, region=s.region,
+            series=s.profile.series, delivered_at=delivered_at, policy_version=self.policy.version,
+            time_scale=self.policy.time_scale,
+            insurance_expiry=self._delivery.insurance_expiry if self._delivery else None,
+            birthday=self._delivery.owner_birthday if self._delivery else None)
+        try:
+            await workflow.start_child_workflow(
+                OwnerCareWorkflow.run, OwnerCareInput(state=state, policy=care, policy_version=self.policy.version),
+                id=state.ownership_id, parent_close_policy=ParentClosePolicy.ABANDON)
+        except WorkflowAlreadyStartedError:  # started before (a lead delivered once more): it is the same vehicle
+            pass
 
     def _upsert_search_attributes(self) -> None:
         s = self.state
@@ -328,6 +355,8 @@ class LeadWorkflow:
     async def act(self, envelope: c.CommandEnvelope) -> c.ActionResult:
         """A person's action on the lead; the validator has already checked the stage allows it."""
         action = envelope.command.action
+        if action == "record_delivery":  # its data starts the vehicle's owner care (issue 17)
+            self._delivery = envelope.command
         spends = action in ("decline", "claim") and workflow.patched(ATOMIC_LIMITS)
         if spends:  # one spending action at a time, each decided again after the one before it committed
             await workflow.wait_condition(lambda: not self._spending)

@@ -66,4 +66,7 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("policy-migration", "the migrate_policy signal moves a running lead to another policy version and records "
           "policy_migrated (before it, a run ignores the signal)",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("owner-care", "a delivered lead starts its vehicle's owner-care workflow (`owner-<lead id>`, an abandoned "
+          "child): touchpoints, tasks, owner messages, the trade-in lead (issue 17)",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
 ]}

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, func, union_all
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,12 +15,12 @@ from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
 from api.lapsed import lapsed_clocks
-from api.deps import ActorDep, ClientDep, LangDep, PolicyDep, SessionDep, TaskQueueDep
+from api.deps import ActorDep, ClientDep, LangDep, NowDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
                          LeadPage, LeadSummary, ScoreItemView, TimelineView)
-from db import intake_keys
+from db import intake_keys, referrals
 from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry, User
 from core.logging import get_logger
 from domain import commands as c
@@ -77,10 +78,12 @@ def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
 
 
 async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor,
-                   known_ids: set[str] | None = None) -> IntakeAnswer:
+                   known_ids: set[str] | None = None, taken=None) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
     result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor, known_ids)
+    if taken is not None and not result.repeat:  # issue 17: a referral is attributed to the lead it reached
+        taken(result)
     if not visible_to(actor, result):
         # taken in, but not a lead this caller may see (merged into a lead another dealer holds, dispatched
         # elsewhere, sent to cleansing): one answer for all, so it tells nothing about who follows the customer
@@ -90,7 +93,7 @@ async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor,
 
 @router.post("", response_model=IntakeAnswer, status_code=200, responses=responses(403, 409, 503))
 async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
-                           task_queue: TaskQueueDep):
+                           task_queue: TaskQueueDep, now: NowDep):
     """One raw lead from any channel. Answers the lead id (= workflow id) and whether it was created or merged.
     The same channel and external id again gets the same answer and changes nothing; the same channel and
     external id with other content is refused (409, `kind: external_id_reused`, `field: external_id`) and
@@ -98,10 +101,16 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     theirs to see."""
     _may_take_in(actor)
     raw = _placed(raw.model_copy(update={"phone": normalize_phone(raw.phone)}))  # InvalidPhone, PlaceError: 422
+    code = None
+    if raw.referral_code:  # issue 17: unknown 422, expired or the customer's own 409; nothing claimed or created
+        code = referrals.check(session, raw.referral_code, customer_key(raw.phone), now)
+        raw = raw.model_copy(update={"referral_code": code.code, "channel": Channel.REFERRAL})
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
     known = await asyncio.to_thread(_known_older_ids, session, [raw])
     try:
-        return await _take_in(client, task_queue, policy, raw, actor, known)
+        def attribute(result) -> None:  # the referrer is credited whoever holds the lead
+            referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
+        return await _take_in(client, task_queue, policy, raw, actor, known, attribute if code is not None else None)
     except gateway.ActionRefused:
         if claimed:  # refused: nothing was created, so the id is free for the corrected submission
             await asyncio.to_thread(intake_keys.release, session, raw)
@@ -115,7 +124,7 @@ class Batch(BaseModel):
 
 @router.post("/batch", response_model=BatchAnswer, responses=responses(403))
 async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
-                        task_queue: TaskQueueDep):
+                        task_queue: TaskQueueDep, now: NowDep):
     """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
 
     One customer's items (same phone and brand) are taken one after another in the batch's order, so the
@@ -128,11 +137,23 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
     gate = asyncio.Semaphore(BATCH_CONCURRENCY)
     results: list[BatchItemAnswer | None] = [None] * len(batch.items)
     same_customer: dict[str, list[tuple[int, RawLead]]] = {}
+    codes: dict[int, Any] = {}  # index -> the referral code the item carries (issue 17)
     for index, item in enumerate(batch.items):
         try:
             raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
             phone = normalize_phone(raw.phone)
             raw = _placed(raw.model_copy(update={"phone": phone}))
+            if raw.referral_code:
+                codes[index] = referrals.check(session, raw.referral_code, customer_key(phone), now)
+                raw = raw.model_copy(update={"referral_code": codes[index].code, "channel": Channel.REFERRAL})
+        except RequestValidationError as err:
+            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
+                {"loc": list(e["loc"])[1:], "msg": e["msg"]} for e in err.errors()])
+            continue
+        except referrals.ReferralRefused as refused:
+            results[index] = BatchItemAnswer(index=index, status="refused", errors=[
+                {"loc": ["referral_code"], "msg": refused.reason, "kind": refused.kind}])
+            continue
         except ValidationError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
@@ -154,8 +175,13 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
                                                                 for _, raw in items])
 
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
+        code = codes.get(index)
+
+        def attribute(result) -> None:
+            referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
         try:
-            answer = await _take_in(client, task_queue, policy, raw, actor, known)
+            answer = await _take_in(client, task_queue, policy, raw, actor, known,
+                                    attribute if code is not None else None)
         except gateway.ActionRefused as refused:
             return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
@@ -274,7 +300,8 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
-                              budget=p.budget, timeframe=p.timeframe.value, wechat_id=getattr(p, "wechat_id", None)),
+                              budget=p.budget, timeframe=p.timeframe.value, wechat_id=getattr(p, "wechat_id", None),
+                              referral_code=p.referral_code),
         score_items=[ScoreItemView(**i.model_dump(), text=render(i.code, i.params, lang) if i.code else i.reason)
                      for i in state.score_items],
         clocks=lapsed_clocks(session, [lead]).get(lead.lead_id, []) + [

@@ -260,7 +260,9 @@ function inboxItem(note, unread) {
   const appeal = note.kind === "pseudo_defeat" && isManager() ? "?appeal=1" : "";
   // The working-day calendar's alerts are the year's, not a lead's (lead_id "calendar-2027"): open the calendar.
   const year = /^calendar-(\d{4})$/.exec(note.lead_id)?.[1];
-  const href = year ? `#/calendar?year=${year}` : `#/leads/${encodeURIComponent(note.lead_id)}${appeal}`;
+  // Owner care's tasks and overdue alerts are an ownership's (lead_id "owner-<lead id>"): open the owner's card.
+  const owner = note.lead_id.startsWith("owner-") ? `#/owners/${encodeURIComponent(note.lead_id)}` : null;
+  const href = year ? `#/calendar?year=${year}` : owner || `#/leads/${encodeURIComponent(note.lead_id)}${appeal}`;
   // opening it marks it read on the server: an SLA alert read in time is not escalated to the next channel
   const read = () => { if (!note.read_at) post(`/v1/inbox/${note.id}/read`).catch(() => {}); };
   return h("a", { class: "row inbox" + (unread ? " unread" : ""), href, onclick: read,
