@@ -43,8 +43,7 @@ const ZH = {
     endedBy: "结束原因", dispatchReason: "派发原因", holdingOpen: "持有中", notVisible: "（无权查看）",
     liveLead: "线索动态：{stage}", liveGone: "一条线索已离开您的视野", liveNote: "新提醒：{kind}", lapsedAlert: "已超时", notified: "已通知", actionDone: "{action}：完成，线索现为「{stage}」", showAll: "显示全部 {n} 家", pastIntake: "已受理",
   },
-  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", policies: "线索策略", account: "我的账号" },
-  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", account: "我的账号", owners: "车主关怀", ownerCare: "车主关怀看板" },
+  nav: { leads: "我的线索", leadsOem: "线索", pool: "公海池", inbox: "提醒", team: "团队", queues: "审核队列", dashboards: "数据看板", calendar: "工作日历", policies: "线索策略", account: "我的账号", owners: "车主关怀", ownerCare: "车主关怀看板" },
   account: {
     current_password: "当前密码", new_password: "新密码", changePassword: "修改密码", passwordChanged: "密码已修改，其他会话已退出",
     invite: "邀请", reset: "重置密码", user_id: "用户名", name: "姓名", dealer_id: "经销商", token_name: "名称",
@@ -196,8 +195,7 @@ const EN = {
     endedBy: "Ended by", dispatchReason: "Why this dealer", holdingOpen: "holding", notVisible: "(not visible)",
     liveLead: "Lead update: {stage}", liveGone: "A lead left your view", liveNote: "New alert: {kind}", lapsedAlert: "lapsed", notified: "Notified", actionDone: "{action} done: the lead is now {stage}", showAll: "Show all {n}", pastIntake: "Past intake",
   },
-  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", policies: "Policies", account: "My account" },
-  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", account: "My account", owners: "Owner care", ownerCare: "Owner-care dashboard" },
+  nav: { leads: "My leads", leadsOem: "Leads", pool: "Public pool", inbox: "Inbox", team: "Team", queues: "Queues", dashboards: "Dashboards", calendar: "Calendar", policies: "Policies", account: "My account", owners: "Owner care", ownerCare: "Owner-care dashboard" },
   account: {
     current_password: "Current password", new_password: "New password", changePassword: "Change password", passwordChanged: "Password changed; your other sessions ended",
     invite: "Invite", reset: "Reset password", user_id: "User id", name: "Name", dealer_id: "Dealer", token_name: "Name",
