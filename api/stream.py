@@ -128,7 +128,6 @@ class StreamHub:
         self._lead_cursor: datetime | None = None
         self._note_cursor = 0
         self._seen_notes: set[int] = set()
-        self._idle = False  # no stream open: nothing is read (the cost follows the pages, not the intake)
 
     # ---------------------------------------------------------------- life
 
@@ -201,16 +200,6 @@ class StreamHub:
                 pass
             if self.exiting():  # the server is shutting down: end every stream so it need not wait for them
                 self._end_all()
-            if not self.subscribers:  # nobody listens: read nothing (an API that only takes in leads pays nothing)
-                self._idle = True
-                self.wake.clear()
-                continue
-            if self._idle:  # the first stream after a quiet spell: start from now, as at start-up
-                self._idle = False
-                self.epoch, self.kept = secrets.token_hex(4), deque(maxlen=KEEP)
-                await asyncio.to_thread(self._begin)
-                next_read = loop.time() + (self.safety_seconds if self.listening else self.poll_seconds)
-                continue
             if not self.wake.is_set() and loop.time() < next_read:
                 continue
             self.wake.clear()
@@ -283,7 +272,7 @@ class StreamHub:
         """A new stream; with a Last-Event-ID of this process still kept, the events since are queued first."""
         sub = Subscriber(actor)
         resumed = False
-        if last_event_id and not self._idle:  # after a quiet spell nothing was read: the page re-fetches
+        if last_event_id:
             epoch, _, n = last_event_id.partition("-")
             if epoch == self.epoch and n.isdigit():
                 since = int(n)

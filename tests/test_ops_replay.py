@@ -47,7 +47,8 @@ async def fleet(engine_for_module):
                 state = await gateway.current_state(client, ids[0])
                 await gateway.act(client, ids[0], c.CommandEnvelope(actor=manager(state.dealer_id),
                                                                     command=c.Acknowledge()))
-        query = f'TaskQueue="{task_queue}"'
+        # the leads (each alert also starts a PushWorkflow on the queue; the gate is tried on the leads)
+        query = f'TaskQueue="{task_queue}" AND WorkflowType="LeadWorkflow"'
         for _ in range(100):  # visibility is eventually consistent
             if len([w async for w in client.list_workflows(query)]) >= len(ids):
                 break
