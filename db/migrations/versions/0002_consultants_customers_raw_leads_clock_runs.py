@@ -6,7 +6,7 @@ Create Date: 2026-11-23 13:51:23.631790
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
 
 revision = '0002'
 down_revision = '0001'

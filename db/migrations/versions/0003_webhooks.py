@@ -6,7 +6,7 @@ Create Date: 2026-11-23 14:03:11.493786
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
 
 
 revision = '0003'

@@ -6,7 +6,7 @@ Create Date: 2026-12-05 23:26:26.903329
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
 
 
 revision = '0004'
