@@ -39,7 +39,7 @@ def is_working_day(d: date, overrides: CalendarOverrides) -> bool:
     if d in overrides.extra_workdays:
         return True
     try:
-        return chinese_calendar.is_workday(d)
+        return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:
         return d.weekday() < 5
 

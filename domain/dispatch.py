@@ -114,7 +114,8 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
     ranked: list[tuple[DispatchCandidate, DealerProfile]] = []
     for d in dealers:
         distance = None
-        if None not in (req.latitude, req.longitude, d.latitude, d.longitude):
+        if req.latitude is not None and req.longitude is not None and d.latitude is not None \
+                and d.longitude is not None:
             distance = haversine_km(req.latitude, req.longitude, d.latitude, d.longitude)
         rule = _exclusion(req, d, distance)
         if rule:
@@ -127,7 +128,7 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
                                          factors=factors,
                                          distance_km=None if distance is None else round(distance, 2)), d))
 
-    def rank_key(item: tuple[DispatchCandidate, DealerProfile]) -> tuple:
+    def rank_key(item: tuple[DispatchCandidate, DealerProfile]) -> tuple[float, bool, datetime, str]:
         c, d = item
         return (-c.total, d.last_dispatched_at is not None, d.last_dispatched_at or datetime.min, c.dealer_id)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from domain import commands as c
 from domain.events import Ev
 from domain.lifecycle.effects import AssignEffect, ScoreEffect
-from domain.lifecycle.transition import R, Refused, S, Transition
+from domain.lifecycle.transition import R, Refused, S, Transition, required
 from domain.models import (
     Actor,
     AppealCase,
@@ -46,8 +47,8 @@ def _until(stage: LeadStage, start: LeadStage = S.CONTACTED) -> frozenset[LeadSt
     return frozenset(FUNNEL[FUNNEL.index(start): FUNNEL.index(stage)])
 
 
-def _advance(stage: LeadStage, kind: str):
-    def apply(t: Transition, cmd) -> None:
+def _advance(stage: LeadStage, kind: str) -> Callable[[Transition, c.Command], None]:
+    def apply(t: Transition, cmd: c.Command) -> None:
         t.move(stage)
         t.emit(kind, **cmd.model_dump(mode="json", exclude={"action"}))
     return apply
@@ -56,7 +57,7 @@ def _advance(stage: LeadStage, kind: str):
 def _acknowledge(t: Transition, cmd: c.Acknowledge) -> None:
     t.move(S.ACKNOWLEDGED)
     t.emit(Ev.ACKNOWLEDGED)
-    if t.state.holding.auto_assign and t.state.consultant_id is None:
+    if required(t.state.holding, "the holding of a dispatched lead").auto_assign and t.state.consultant_id is None:
         t.effects.append(AssignEffect())
 
 
@@ -166,11 +167,12 @@ def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
 def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) -> None:
     s = t.state
     if cmd.approve:
-        s.defeat.manager_approved_by = t.actor.user_id
+        defeat = required(s.defeat, "the defeat case awaiting the manager")
+        defeat.manager_approved_by = t.actor.user_id
         s.return_stage = None
         t.move(S.DEFEAT_REVIEW)
         event = t.emit(Ev.DEFEAT_SUBMITTED, source="dealer", note=cmd.note)
-        t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {s.defeat.reason_code}", event=event)
+        t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {defeat.reason_code}", event=event)
     else:
         t.step_back()
         s.defeat = None
@@ -179,8 +181,9 @@ def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) ->
 
 def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
     s = t.state
-    s.defeat.reviewer, s.defeat.verdict = t.actor.user_id, cmd.verdict.value
-    dealer = s.dealer_id
+    defeat = required(s.defeat, "the defeat case under review")
+    defeat.reviewer, defeat.verdict = t.actor.user_id, cmd.verdict.value
+    dealer = required(s.dealer_id, "the dealer holding a lead in defeat review")
     t.emit(Ev.DEFEAT_DECIDED, verdict=cmd.verdict.value, note=cmd.note)
     if cmd.verdict == c.DefeatVerdict.TRUE_DEFEAT:
         t.end_holding("true_defeat")
@@ -210,7 +213,7 @@ def _may_appeal(s: LeadState, actor: Actor) -> None:
 
 
 def _appeal(t: Transition, cmd: c.Appeal) -> None:
-    a = t.state.appeal
+    a = required(t.state.appeal, "the appeal case (`_may_appeal`)")
     a.evidence, a.filed_by, a.filed_at = cmd.evidence, t.actor.user_id, t.now
     event = t.emit(Ev.APPEAL_FILED, evidence=cmd.evidence, appealing_dealer_id=a.dealer_id)
     t.notify("appeal_review_needed", (R.REVIEW_TEAM,), "a dealer appealed a pseudo-defeat verdict", event=event)
@@ -225,7 +228,7 @@ def _may_decide_appeal(s: LeadState, actor: Actor) -> None:
 
 
 def _decide_appeal(t: Transition, cmd: c.DecideAppeal) -> None:
-    a = t.state.appeal
+    a = required(t.state.appeal, "the appeal case (`_may_decide_appeal`)")
     a.outcome = cmd.outcome.value
     t.emit(Ev.APPEAL_DECIDED, outcome=cmd.outcome.value, note=cmd.note, appealing_dealer_id=a.dealer_id)
     if cmd.outcome == c.AppealOutcome.OVERTURNED:
