@@ -42,7 +42,10 @@ SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama", "better_exceptions"))
 
 
-def cache_workflow_bytecode(root: Path = Path(__file__).resolve().parent) -> Path:
+HERE = Path(__file__).resolve().parent
+
+
+def cache_workflow_bytecode(root: Path = HERE) -> Path:
     """Compile the workflow modules once. The sandbox imports `workflows.*` afresh for every workflow run it
     creates (each new lead, each replay after an eviction or a restart); with PYTHONDONTWRITEBYTECODE (our image
     sets it, and so do many shells) no bytecode was on disk, so each run compiled workflows/lead.py from source

@@ -77,7 +77,7 @@ class LeadSummary(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, lead) -> "LeadSummary":
+    def of(cls, lead) -> LeadSummary:
         """From a read-model row; the phone only masked (the detail shows it to whoever may call)."""
         fields = {f: getattr(lead, f) for f in LeadSummary.model_fields if f != "phone_masked"}
         return cls(**fields, phone_masked=mask_phone(lead.phone))

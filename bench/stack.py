@@ -30,7 +30,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -278,7 +279,7 @@ class Stack:
 
     # -- lifecycle
 
-    async def __aenter__(self) -> "Stack":
+    async def __aenter__(self) -> Stack:
         try:
             await self.start()
         except BaseException:

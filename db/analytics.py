@@ -148,7 +148,7 @@ class PeriodView(_Report):
     end: datetime = Field(alias="to", description="exclusive")
 
     @classmethod
-    def of(cls, period: Period) -> "PeriodView":
+    def of(cls, period: Period) -> PeriodView:
         return cls(start=period.start, end=period.end)
 
 
@@ -182,7 +182,7 @@ def funnel(session: Session, period: Period, filters: Filters) -> FunnelReport:
                for s in FUNNEL]
     total, *counts = session.exec(select(func.count(), *reached).where(*where)).one()
     steps, previous, top = [], None, None
-    for stage, n in zip(FUNNEL, counts):
+    for stage, n in zip(FUNNEL, counts, strict=True):
         n = _n(n)
         top = n if top is None else top
         steps.append(FunnelStep(stage=stage.value, leads=n,

@@ -127,7 +127,7 @@ def _distribution(session: Session, observations, buckets: tuple[float, ...], *g
 
 def _add(metric: GaugeHistogramMetricFamily, labels: list[str], buckets: tuple[float, ...], row) -> None:
     count, total, *cumulative = row
-    metric.add_metric(labels, [(floatToGoString(b), int(n)) for b, n in zip(buckets, cumulative)]
+    metric.add_metric(labels, [(floatToGoString(b), int(n)) for b, n in zip(buckets, cumulative, strict=True)]
                       + [("+Inf", int(count))], float(total))
 
 

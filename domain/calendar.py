@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, UTC
 
 import chinese_calendar
 
@@ -55,13 +55,13 @@ def add_working_days_on(start: datetime, days: int, working: Callable[[date], bo
     if days < 0:
         raise ValueError("days must be >= 0")
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     day, left = start.astimezone(SHANGHAI).date(), days
     while left:
         day += timedelta(days=1)
         left -= working(day)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI)
-    return end.astimezone(timezone.utc)
+    return end.astimezone(UTC)
 
 
 def compress(start: datetime, deadline: datetime, time_scale: float) -> datetime:

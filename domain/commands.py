@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -255,33 +255,31 @@ class LogRegionalContact(Model):
 
 
 Command = Annotated[
-    Union[
-        Acknowledge,
-        Decline,
-        Assign,
-        Claim,
-        LogFollowUp,
-        RequestTransfer,
-        ReviewTransfer,
-        Invite,
-        RecordVisit,
-        RecordTestDrive,
-        RecordQuote,
-        RecordOrder,
-        RequestCancel,
-        ReviewCancel,
-        RecordWin,
-        RecordDelivery,
-        LogRevisit,
-        ApplyForDefeat,
-        ReviewDefeatApplication,
-        DecideDefeat,
-        Appeal,
-        DecideAppeal,
-        RecordCleansing,
-        Reassign,
-        LogRegionalContact,
-    ],
+    Acknowledge
+    | Decline
+    | Assign
+    | Claim
+    | LogFollowUp
+    | RequestTransfer
+    | ReviewTransfer
+    | Invite
+    | RecordVisit
+    | RecordTestDrive
+    | RecordQuote
+    | RecordOrder
+    | RequestCancel
+    | ReviewCancel
+    | RecordWin
+    | RecordDelivery
+    | LogRevisit
+    | ApplyForDefeat
+    | ReviewDefeatApplication
+    | DecideDefeat
+    | Appeal
+    | DecideAppeal
+    | RecordCleansing
+    | Reassign
+    | LogRegionalContact,
     Field(discriminator="action"),
 ]
 

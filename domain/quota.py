@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Iterable
+from collections.abc import Iterable
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from sqlmodel import Session
 
 from db import intake_keys
 from db.engine import make_engine
-from domain.customers import InvalidPhone, normalize_phone
+from domain.customers import normalize_phone
 from domain.lifecycle import duplicate_outcome
 from domain.models import Actor, Channel, RawLead, Timeframe
 from domain.policy import Policy, load_policy

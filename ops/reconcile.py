@@ -36,7 +36,7 @@ import asyncio
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
@@ -364,7 +364,7 @@ class Reconciler:
         else:
             executions = {}
             for lead_id, d in zip(lead_ids, await asyncio.gather(*(self._limited(_describe(self.client, i))
-                                                                   for i in lead_ids))):
+                                                                   for i in lead_ids)), strict=True):
                 if d is not None:
                     executions[lead_id] = (d.run_id, d.status == WorkflowExecutionStatus.RUNNING)
             rows = await asyncio.to_thread(_row_ids, self.engine, None, lead_ids)
@@ -412,7 +412,7 @@ class Reconciler:
         self.report.retained += sum(1 for i in missing if LeadStage(rows[i]) in END_STAGES)
         candidates = [i for i in missing if LeadStage(rows[i]) not in END_STAGES]
         described = await asyncio.gather(*(self._limited(_describe(self.client, i)) for i in candidates))
-        for lead_id, d in zip(candidates, described):
+        for lead_id, d in zip(candidates, described, strict=True):
             if d is not None:
                 executions[lead_id] = (d.run_id, d.status == WorkflowExecutionStatus.RUNNING)
             else:

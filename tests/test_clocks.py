@@ -11,7 +11,6 @@ uses its own `raw_lead(n)` (lead ids derive from brand + phone) and reads "now" 
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from functools import cache
 

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from activities.dispatch import DispatchActivities
 from api.app import create_app
 from db.engine import init_db, make_engine
-from db.models import Consultant, Dealer, DealerPenalty, HoldingRow, Lead, User
+from db.models import Consultant, Dealer, DealerPenalty, HoldingRow, Lead
 from domain import commands as c
 from domain.models import BehaviourEvent, BehaviourKind, DispatchRequest
 from domain.policy import load_policy

@@ -549,13 +549,13 @@ async def quiet(client: Client, lead_ids: list[str], deadline: float) -> dict[st
         same = before is not None and [f[0].seq for f in found] == [f[0].seq for f in before]
         before = found
         horizon = datetime.now(UTC) + QUIET_FOR
-        busy = [i for i, (_, _, pending) in zip(lead_ids, found) if pending]
-        due = [(i, ck.name, ck.deadline) for i, (s, status, _) in zip(lead_ids, found)
+        busy = [i for i, (_, _, pending) in zip(lead_ids, found, strict=True) if pending]
+        due = [(i, ck.name, ck.deadline) for i, (s, status, _) in zip(lead_ids, found, strict=True)
                if status == WorkflowExecutionStatus.RUNNING for ck in s.clocks.values() if ck.running and ck.deadline < horizon]
         overdue = [x for x in due if x[2] < datetime.now(UTC) - OVERDUE_GRACE]
         fanouts = (await client.count_workflows('WorkflowType="WebhookFanout" AND ExecutionStatus="Running"')).count
         if not busy and not due and not fanouts and same:
-            return {i: (s, status) for i, (s, status, _) in zip(lead_ids, found)}
+            return {i: (s, status) for i, (s, status, _) in zip(lead_ids, found, strict=True)}
         assert time.monotonic() < deadline, (f"never quiet: {len(busy)} leads busy {busy[:5]}, clocks due soon {due[:5]}, "
                                              f"clocks past their deadline, never fired: {overdue[:5]}, {fanouts} fan-outs running")
         await asyncio.sleep(1)
@@ -718,7 +718,7 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
 
         # -- the checks above saw one moment: no lead moved while they ran
         again = await asyncio.gather(*(snapshot(client, i) for i in lead_ids))
-        moved = [(i, states[i][0].seq, s.seq) for i, (s, _, _) in zip(lead_ids, again) if s.seq != states[i][0].seq]
+        moved = [(i, states[i][0].seq, s.seq) for i, (s, _, _) in zip(lead_ids, again, strict=True) if s.seq != states[i][0].seq]
         assert not moved, f"leads moved during the checks (lead, seq then, seq now): {moved[:5]}; quiet at {quiet_at}"
 
         # -- the read model matches the workflows: the command, then drift injected and repaired

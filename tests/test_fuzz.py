@@ -466,8 +466,8 @@ async def test_the_workflow_engine_failing_is_503_or_422_never_500(env, engine, 
                               (WorkflowUpdateRPCTimeoutOrCancelledError(), 503),
                               (RPCError("WorkflowId length exceeds limit", RPCStatusCode.INVALID_ARGUMENT, b""), 422),
                               (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), 404)):
-            async def failing(*args, **kwargs):
-                raise error
+            async def failing(*args, _error=error, **kwargs):  # bound now, not at the loop's end
+                raise _error
 
             monkeypatch.setattr(gateway, "act", failing)
             monkeypatch.setattr(gateway, "submit_raw_lead", failing)

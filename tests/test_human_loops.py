@@ -520,7 +520,7 @@ async def test_concurrent_duplicates_yield_exactly_one_lead(env, engine):
         assert {tp.external_id for tp in s.touchpoints} == {f"race-{i}" for i in range(10)}
 
         # the same external id from the same channel again: the same answer, nothing added
-        first = next(a for a, raw in zip(answers, raws) if raw.external_id == "race-3")
+        first = next(a for a, raw in zip(answers, raws, strict=True) if raw.external_id == "race-3")
         again = await L.intake(raws[3])
         assert (again.lead_id, again.outcome) == (lead_id, first.outcome)
         after = await L.state(lead_id)

@@ -12,7 +12,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from api.app import create_app
-from core.logging import configure_logging, json_formatter
+from core.logging import configure_logging
 from tests.conftest import suite_converter, token_for
 from tests.fixtures import manager, raw_lead
 from tests.harness import lab

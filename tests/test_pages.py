@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlmodel import Session
 
 from api.routes import pages
-from tests.fixtures import actor, raw_lead
+from tests.fixtures import actor
 from tests.test_api import api, auth, body
 
 PAGES_FILES = ["app.js", "api.js", "i18n.js", "charts.js", "countdown.js", "dom.js", "forms.js", "live.js", "session.js",

@@ -34,7 +34,7 @@ from domain.policy import load_policy
 from core.settings import Settings, get_settings
 from core.temporal_client import (ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys)
 from tests.conftest import TEST_CODEC_KEYS, suite_converter
-from tests.fixtures import OPS, manager, raw_lead
+from tests.fixtures import manager, raw_lead
 from tests.harness import payloads_in as harness_payloads_in
 from tests.harness import Lab, decode_payloads
 from tests.test_api import api, auth, body

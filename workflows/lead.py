@@ -8,7 +8,6 @@ the loop sleeps until the earliest deadline or until something happens.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from datetime import timedelta
 
@@ -156,7 +155,7 @@ class LeadWorkflow:
             return
         try:
             await workflow.wait_condition(lambda: self._committed > self._settled, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _activity(self, fn, arg, *, local: bool = False):

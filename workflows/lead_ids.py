@@ -108,4 +108,4 @@ async def resolve(client: Client, brand: str, e164: str) -> str:
     ids = lead_id_candidates(brand, e164, keys())
     older = ids[1:]
     found = await asyncio.gather(*(_exists(client, i) for i in older))
-    return next((i for i, there in zip(older, found) if there), ids[0])
+    return next((i for i, there in zip(older, found, strict=True) if there), ids[0])

@@ -167,7 +167,7 @@ class WebhookFanout:
         jobs = [(t.subscription_id, e) for t in inp.targets for e in inp.events if e.type in t.event_types]
         statuses = await asyncio.gather(*(self._deliver(sub, inp.lead, e) for sub, e in jobs))
         return FanoutResult(deliveries=[DeliveryOutcome(subscription_id=sub, event_id=e.id, status=status)
-                                        for (sub, e), status in zip(jobs, statuses)])
+                                        for (sub, e), status in zip(jobs, statuses, strict=True)])
 
     async def _deliver(self, subscription_id: str, lead: WebhookLead, event: WebhookEvent) -> str:
         try:

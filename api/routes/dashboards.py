@@ -9,7 +9,6 @@ forced to it; naming another dealer answers 404, as for another dealer's lead); 
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 

@@ -43,6 +43,7 @@ SORTS = {
     "next_deadline": Lead.next_deadline, "grade": Lead.grade,
 }
 Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})
+DEFAULT_SORT = Sort("-updated_at")
 
 
 def _may_take_in(actor: Actor) -> None:
@@ -156,7 +157,7 @@ def list_leads(
     breached_clock: Annotated[ClockName | None, Query(description="leads on which this clock has lapsed")] = None,
     created_from: Annotated[Moment | None, Query(description="created at or after; without an offset: Asia/Shanghai")] = None,
     created_to: Annotated[Moment | None, Query(description="created before; without an offset: Asia/Shanghai")] = None,
-    sort: Annotated[Sort, Query(description="a field, `-` first for descending; next_deadline = most urgent first")] = Sort("-updated_at"),
+    sort: Annotated[Sort, Query(description="a field, `-` first for descending; next_deadline = most urgent first")] = DEFAULT_SORT,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable
+from collections.abc import Callable
 
 from domain.clocks import CLOCKS, ClockSpec
 from domain.events import Ev

@@ -1,7 +1,7 @@
 """read model and master data
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:08:06.932930
 """
 from alembic import op
