@@ -9,10 +9,12 @@ the loop sleeps until the earliest deadline or until something happens.
 from __future__ import annotations
 
 from collections import deque
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -52,6 +54,8 @@ CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year show
 CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar moves open working-day deadlines
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+A = TypeVar("A")  # an activity's argument ...
+R = TypeVar("R")  # ... and its result
 
 
 class LeadInput(Model):
@@ -107,9 +111,9 @@ class LeadWorkflow:
         self.lead_id = inp.lead_id
         self.customer_key = inp.customer_key
         self.policy = inp.policy
-        self.state: LeadState | None = inp.state
+        self._state: LeadState | None = inp.state  # None until the intake update takes the lead in
         self.previous_lead_id = inp.previous_lead_id
-        self._effects: deque = deque()
+        self._effects: deque[lc.Effect] = deque()
         self._events: list[TimelineEvent] = []  # decided, not yet in the read model
         self._clock_ends: list[ClockEnd] = []  # likewise
         self._committed = 0  # transitions committed ...
@@ -119,12 +123,27 @@ class LeadWorkflow:
         self._local = False
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
 
+    @property
+    def state(self) -> LeadState:
+        """The lead's state. What reads it runs once intake has set it (the loop and the handlers wait for
+        `_taken_in`); a read before that is a bug in this code, which fails the task, never the lead."""
+        if self._state is None:
+            raise EngineBug("the lead's state was read before intake set it")
+        return self._state
+
+    @state.setter
+    def state(self, value: LeadState) -> None:
+        self._state = value
+
+    def _taken_in(self) -> bool:
+        return self._state is not None
+
     # ------------------------------------------------------------------ the loop
 
     @workflow.run
     async def run(self, inp: LeadInput) -> LeadOutcome:
         self._local = workflow.patched(LOCAL_ACTIVITIES)  # decided once per run, in its first task
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         if inp.state is not None:  # continued as new: the read model learns the new run id
             self._committed += 1
         while True:
@@ -158,7 +177,7 @@ class LeadWorkflow:
         except TimeoutError:
             pass
 
-    async def _activity(self, fn, arg, *, local: bool = False):
+    async def _activity(self, fn: Callable[[Any, A], R], arg: A, *, local: bool = False) -> R:
         """Run one of the lead's activities (short database reads and writes, a calendar computation).
 
         local=True, since patch `local-activities`: the reads the lead decides on (score, dispatch,
@@ -170,9 +189,10 @@ class LeadWorkflow:
         task decides again at a later time and the first attempt's rows would describe events that never
         happened: the fault test showed that drift.) Runs begun before the patch stay remote to their end."""
         if local and self._local:
-            return await workflow.execute_local_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                                         retry_policy=RETRY)
-        return await workflow.execute_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            return await workflow.execute_local_activity_method(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                                                retry_policy=RETRY)
+        return await workflow.execute_activity_method(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                                      retry_policy=RETRY)
 
     def _commit(self, t: lc.Transition) -> int:
         self.state = t.state
@@ -197,41 +217,41 @@ class LeadWorkflow:
             await self._project()
             self._settled = target
 
-    async def _carry_out(self, effect) -> None:
+    async def _carry_out(self, effect: lc.Effect) -> None:
         s, now = self.state, workflow.now()
         if isinstance(effect, lc.ScoreEffect):
-            result = await self._activity(ScoringActivities.score_lead, ScoreRequest(
+            scored = await self._activity(ScoringActivities.score_lead, ScoreRequest(
                 lead_id=s.lead_id, customer_key=s.customer_key, raw=s.profile,
                 touchpoint_channels=[t.channel for t in s.touchpoints], behaviour=s.behaviour,
                 policy_items=self.policy.scoring.items, thresholds=self.policy.scoring.thresholds), local=True)
-            self._commit(lc.on_scored(self.state, result, effect.then, self.policy, workflow.now()))
+            self._commit(lc.on_scored(self.state, scored, effect.then, self.policy, workflow.now()))
         elif isinstance(effect, lc.DispatchEffect):
             d = self.policy.dispatch
-            result = await self._activity(DispatchActivities.dispatch_lead, DispatchRequest(
+            dispatched = await self._activity(DispatchActivities.dispatch_lead, DispatchRequest(
                 lead_id=s.lead_id, brand=s.brand, series=s.profile.series, city=s.profile.city,
                 latitude=s.profile.latitude, longitude=s.profile.longitude,
                 preferred_dealer_id=s.profile.preferred_dealer_id, exclude_dealer_ids=s.held_by,
                 weights=d.weights, penalty_window_days=d.penalty_window.total_seconds() / 86400,
                 max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
                 as_of=now, forced_dealer_id=effect.forced_dealer_id), local=True)
-            self._commit(lc.on_dispatched(self.state, result, self.policy, workflow.now()))
+            self._commit(lc.on_dispatched(self.state, dispatched, self.policy, workflow.now()))
         elif isinstance(effect, lc.DeadlineEffect):
-            result = await self._activity(CalendarActivities.working_day_deadline,
-                                          self._deadline_request(effect.started_at, effect.working_days), local=True)
-            provisional = result.provisional_years if workflow.patched(CALENDAR_TABLE) else []
-            self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
+            counted = await self._activity(CalendarActivities.working_day_deadline,
+                                           self._deadline_request(effect.started_at, effect.working_days), local=True)
+            provisional = counted.provisional_years if workflow.patched(CALENDAR_TABLE) else []
+            self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, counted.deadline,
                                         self.policy, workflow.now(), provisional_years=provisional))
         elif isinstance(effect, lc.AssignEffect):
-            result = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
+            picked = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
                 lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series), local=True)
-            self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
+            self._commit(lc.on_consultant_picked(self.state, picked, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
             await self._activity(NotifyActivities.notify, request)
         else:  # a new effect type without a handler: a bug in this code, not in the lead
             raise EngineBug(f"no handler for effect {type(effect).__name__}")
 
-    def _deadline_request(self, start, working_days: int) -> DeadlineRequest:
+    def _deadline_request(self, start: datetime, working_days: int) -> DeadlineRequest:
         return DeadlineRequest(start=start, working_days=working_days,
                                extra_holidays=self.policy.calendar.extra_holidays,
                                extra_workdays=self.policy.calendar.extra_workdays,
@@ -258,11 +278,11 @@ class LeadWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         s = self.state
-        wanted = {
+        wanted: dict[SearchAttributeKey[Any], Any] = {
             sa.LEAD_STAGE: s.stage.value, sa.DEALER_ID: s.dealer_id, sa.LEAD_GRADE: s.grade,
             sa.BRAND: s.brand, sa.REGION: s.region, sa.SLA_BREACHED: s.sla_breached,
         }
-        updates = []
+        updates: list[SearchAttributeUpdate[Any]] = []
         for key, value in wanted.items():
             if self._search.get(key.name) != value:
                 updates.append(key.value_set(value) if value is not None else key.value_unset())
@@ -279,7 +299,7 @@ class LeadWorkflow:
     async def intake(self, req: c.IntakeRequest) -> c.IntakeResult:
         """A raw lead for this customer and brand: creates the lead, or merges into it (SPEC 2)."""
         now = workflow.now()
-        if self.state is None:
+        if self._state is None:
             mark = self._commit(lc.start_lead(self.lead_id, self.customer_key, req.raw, self.policy, now, req.actor,
                                               previous_lead_id=self.previous_lead_id))
             outcome = "created"
@@ -302,7 +322,7 @@ class LeadWorkflow:
     @workflow.update
     async def record_behaviour(self, req: c.BehaviourRequest) -> c.IntakeResult:
         """A behaviour signal for this customer (page view, test-drive booking...): counted and rescored."""
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         try:
             t = lc.record_behaviour(self.state, req.event, self.policy, workflow.now(), req.actor)
         except lc.Refused as refused:
@@ -330,7 +350,7 @@ class LeadWorkflow:
 
     @act.validator
     def _validate_act(self, envelope: c.CommandEnvelope) -> None:
-        if self.state is None:
+        if self._state is None:
             raise ApplicationError("the lead has not been taken in yet", type="Refused.stage", non_retryable=True)
         try:
             lc.decide(self.state, envelope, self.policy, workflow.now())
@@ -365,10 +385,10 @@ class LeadWorkflow:
         (defeat review, appeal window, appeal review) whose window holds a changed day is counted again."""
         if not workflow.patched(CALENDAR_CORRECTION):
             return
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         for name, clock in sorted(self.state.clocks.items()):
             spec = CLOCKS[name]
-            if not spec.working_days or not clock.running:
+            if not spec.working_days or not clock.running or clock.deadline is None:
                 continue
             if self.policy.time_scale == 1 and not touches(clock.started_at, clock.deadline, change.dates):
                 continue  # (a demo's compressed window cannot be compared with dates: count it again anyway)
@@ -382,7 +402,7 @@ class LeadWorkflow:
 
     async def _signalled(self, envelope: c.CommandEnvelope) -> None:
         """A signal cannot be rejected like an update: a refused one changes nothing but is recorded and alerted."""
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         try:
             t = lc.decide(self.state, envelope, self.policy, workflow.now())
         except lc.Refused as refused:
@@ -393,4 +413,4 @@ class LeadWorkflow:
 
     @workflow.query
     def lead(self) -> LeadState | None:
-        return self.state
+        return self._state

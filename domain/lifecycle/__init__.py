@@ -31,6 +31,7 @@ from domain.lifecycle.effects import (
     AssignEffect,
     DeadlineEffect,
     DispatchEffect,
+    Effect,
     NotifyEffect,
     ScoreEffect,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "DEADLINE_MOVED",
     "DeadlineEffect",
     "DispatchEffect",
+    "Effect",
     "GRADE_ORDER",
     "LAPSE_ACTIONS",
     "NotifyEffect",
