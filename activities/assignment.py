@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase
@@ -21,8 +21,8 @@ class AssignmentActivities(UsesDatabase):
             sells = [c for c in consultants if not req.series or not c.series or req.series in c.series]
             load = dict(session.exec(
                 select(Lead.consultant_id, func.count()).where(
-                    Lead.consultant_id.in_([c.user_id for c in sells]), Lead.lead_id != req.lead_id,
-                    Lead.stage.not_in([s.value for s in END_STAGES]),
+                    col(Lead.consultant_id).in_([c.user_id for c in sells]), Lead.lead_id != req.lead_id,
+                    col(Lead.stage).not_in([s.value for s in END_STAGES]),
                 ).group_by(Lead.consultant_id)
             ).all())
         able = [c for c in sells if load.get(c.user_id, 0) < c.max_open_leads]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
@@ -45,14 +45,14 @@ class CalendarActivities(UsesDatabase):
         with self.session() as session:
             first, last = min(change.dates), max(change.dates)
             runs = session.exec(select(ClockRun).where(  # a coarse window in SQL, the exact test below
-                ClockRun.outcome.is_(None), ClockRun.clock.in_(WORKING_DAY_CLOCKS),
+                col(ClockRun.outcome).is_(None), col(ClockRun.clock).in_(WORKING_DAY_CLOCKS),
                 ClockRun.started_at < datetime.combine(last, time(0), tzinfo=SHANGHAI),
                 ClockRun.deadline > datetime.combine(first, time(0), tzinfo=SHANGHAI))).all()
             lead_ids = sorted({r.lead_id for r in runs
                                if cal.touches(aware(r.started_at), aware(r.deadline), change.dates)})
             if not lead_ids:
                 return []
-            rows = session.exec(select(Lead.lead_id, Lead.workflow_id).where(Lead.lead_id.in_(lead_ids))).all()
+            rows = session.exec(select(Lead.lead_id, Lead.workflow_id).where(col(Lead.lead_id).in_(lead_ids))).all()
         return sorted(workflow_id for _, workflow_id in rows)
 
     @activity.defn

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
@@ -26,19 +26,19 @@ class DispatchActivities(UsesDatabase):
             ids = [d.id for d in dealers]
             load = dict(session.exec(
                 select(Lead.dealer_id, func.count()).where(
-                    Lead.dealer_id.in_(ids), Lead.stage.not_in([s.value for s in END_STAGES]),
+                    col(Lead.dealer_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES]),
                     Lead.lead_id != req.lead_id,
                 ).group_by(Lead.dealer_id)
             ).all())
             since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
             penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
-                DealerPenalty.dealer_id.in_(ids), DealerPenalty.revoked_at.is_(None))
+                col(DealerPenalty.dealer_id).in_(ids), col(DealerPenalty.revoked_at).is_(None))
             if since is not None:
                 penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
             penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
             last = dict(session.exec(
                 select(HoldingRow.dealer_id, func.max(HoldingRow.started_at))
-                .where(HoldingRow.dealer_id.in_(ids)).group_by(HoldingRow.dealer_id)
+                .where(col(HoldingRow.dealer_id).in_(ids)).group_by(HoldingRow.dealer_id)
             ).all())
         profiles = [
             DealerProfile(

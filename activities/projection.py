@@ -6,7 +6,7 @@ activity writes nothing twice.
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
@@ -56,7 +56,7 @@ class ProjectionActivities(UsesDatabase):
                 return  # an older snapshot arriving late (a retry): never go back in time
             session.merge(lead_row(req))
             seen = set(session.exec(select(TimelineEntry.seq).where(
-                TimelineEntry.lead_id == s.lead_id, TimelineEntry.seq.in_([e.seq for e in req.events]))).all())
+                TimelineEntry.lead_id == s.lead_id, col(TimelineEntry.seq).in_([e.seq for e in req.events]))).all())
             for e in req.events:
                 if e.seq not in seen:
                     session.add(TimelineEntry(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value,

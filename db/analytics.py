@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Date, and_, case, cast, distinct, exists, extract, func, literal, or_
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import aware
 from db.models import ClockRun, Dealer, HoldingRow, Lead, RawLeadRow, TimelineEntry
@@ -178,7 +178,7 @@ class FunnelReport(_Report):
 
 def funnel(session: Session, period: Period, filters: Filters) -> FunnelReport:
     where = [period.holds(Lead.created_at), *_lead_filters(filters)]
-    reached = [func.coalesce(func.sum(case((Lead.furthest_stage.in_(at_or_beyond(s)), 1), else_=0)), 0)
+    reached = [func.coalesce(func.sum(case((col(Lead.furthest_stage).in_(at_or_beyond(s)), 1), else_=0)), 0)
                for s in FUNNEL]
     total, *counts = session.exec(select(func.count(), *reached).where(*where)).one()
     steps, previous, top = [], None, None
@@ -237,9 +237,9 @@ class SlaReport(_Report):
 
 
 def _outcome_counts(now: datetime):
-    running = ClockRun.outcome.is_(None)
+    running = col(ClockRun.outcome).is_(None)
     return (func.count(), _sum_if(ClockRun.outcome == "met"), _sum_if(ClockRun.outcome == "lapsed"),
-            _sum_if(ClockRun.outcome == "cancelled"), _sum_if(running), _sum_if(and_(running, ClockRun.deadline < now)))
+            _sum_if(col(ClockRun.outcome) == "cancelled"), _sum_if(running), _sum_if(and_(running, col(ClockRun.deadline) < now)))
 
 
 def sla_compliance(session: Session, period: Period, filters: Filters, now: datetime, clock: str | None = None,
@@ -268,7 +268,7 @@ def sla_compliance(session: Session, period: Period, filters: Filters, now: date
     if bucket:
         start = _bucket_start(session, ClockRun.deadline, bucket).label("bucket_start")
         series = session.exec(
-            select(ClockRun.clock, start, *_outcome_counts(now)[1:5]).join(Lead, Lead.lead_id == ClockRun.lead_id)
+            select(ClockRun.clock, start, *_outcome_counts(now)[1:5]).join(Lead, col(Lead.lead_id) == ClockRun.lead_id)
             .where(*where).group_by(ClockRun.clock, start).order_by(ClockRun.clock, start)).all()
         report.series = [
             CompliancePoint(clock=name, bucket_start=_as_date(at), met=_n(met), lapsed=_n(lapsed),
@@ -346,7 +346,7 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
     received = (select(HoldingRow.dealer_id, HoldingRow.lead_id).where(period.holds(HoldingRow.started_at))
                 .distinct().subquery())
     progress = (select(T.lead_id, T.dealer_id, func.max(_funnel_rank(T.stage)).label("rank"))
-                .where(T.dealer_id.is_not(None), T.lead_id.in_(select(received.c.lead_id)))
+                .where(col(T.dealer_id).is_not(None), col(T.lead_id).in_(select(received.c.lead_id)))
                 .group_by(T.lead_id, T.dealer_id).subquery())
     funnel_counts = _by_dealer(session, select(
         received.c.dealer_id, func.count(),
@@ -355,12 +355,12 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
                                                        progress.c.dealer_id == received.c.dealer_id)))
         .group_by(received.c.dealer_id))
 
-    timely, met, lapsed = ClockRun.clock.in_(TIMELINESS_CLOCKS), ClockRun.outcome == "met", ClockRun.outcome == "lapsed"
+    timely, met, lapsed = col(ClockRun.clock).in_(TIMELINESS_CLOCKS), ClockRun.outcome == "met", ClockRun.outcome == "lapsed"
     clock_counts = _by_dealer(session, select(
         ClockRun.dealer_id, _sum_if(and_(timely, met)), _sum_if(and_(timely, lapsed)),
-        _sum_if(and_(ClockRun.clock == "stall", lapsed)),
-        _sum_if(and_(ClockRun.clock == "receipt", met)), _sum_if(and_(ClockRun.clock == "receipt", lapsed)))
-        .where(period.holds(ClockRun.deadline), ClockRun.dealer_id.is_not(None)).group_by(ClockRun.dealer_id))
+        _sum_if(and_(col(ClockRun.clock) == "stall", lapsed)),
+        _sum_if(and_(col(ClockRun.clock) == "receipt", met)), _sum_if(and_(col(ClockRun.clock) == "receipt", lapsed)))
+        .where(period.holds(ClockRun.deadline), col(ClockRun.dealer_id).is_not(None)).group_by(ClockRun.dealer_id))
 
     # a defeat decision answers the latest defeat_submitted before it: `source` says whether the dealer
     # applied (dealer) or the stall clock sent the lead to review (stall: counted by accuracy instead)
@@ -368,15 +368,15 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
     source = (select(submitted.data["source"].as_string())
               .where(submitted.lead_id == decided.lead_id, submitted.seq < decided.seq,
                      submitted.kind == "defeat_submitted")
-              .order_by(submitted.seq.desc()).limit(1).scalar_subquery())
-    overturned = exists().where(appeal.lead_id == decided.lead_id, appeal.seq > decided.seq,
-                                appeal.kind == "appeal_decided",
+              .order_by(col(submitted.seq).desc()).limit(1).scalar_subquery())
+    overturned = exists().where(col(appeal.lead_id) == decided.lead_id, col(appeal.seq) > decided.seq,
+                                col(appeal.kind) == "appeal_decided",
                                 appeal.data["outcome"].as_string() == "overturned",
                                 appeal.data["appealing_dealer_id"].as_string() == decided.dealer_id)
     real = or_(decided.data["verdict"].as_string() == "true_defeat", overturned)
     defeat_counts = _by_dealer(session, select(decided.dealer_id, func.count(), _sum_if(real))
                                .where(decided.kind == "defeat_decided", period.holds(decided.at),
-                                      decided.dealer_id.is_not(None), source == "dealer")
+                                      col(decided.dealer_id).is_not(None), source == "dealer")
                                .group_by(decided.dealer_id))
 
     cards = []
@@ -444,7 +444,7 @@ class DispatchReport(_Report):
 
 def dispatch_match(session: Session, period: Period, filters: Filters,
                    group_by: Literal["region", "dealer"] | None = None) -> DispatchReport:
-    matched = or_(HoldingRow.end_reason.is_(None), HoldingRow.end_reason.not_in(NOT_MATCHED))
+    matched = or_(col(HoldingRow.end_reason).is_(None), col(HoldingRow.end_reason).not_in(NOT_MATCHED))
     reason = func.coalesce(HoldingRow.end_reason, OPEN)
     key = {"region": Dealer.region, "dealer": HoldingRow.dealer_id, None: literal(None)}[group_by].label("key")
     where = [period.holds(HoldingRow.started_at), *_lead_filters(filters, region=False, dealer=False)]
@@ -524,28 +524,28 @@ def review_queues(session: Session, period: Period, filters: Filters, now: datet
         request, later, decision, previous = aliased(T), aliased(T), aliased(T), aliased(T)
         dealer_where = [] if filters.dealer_id is None else [_request_dealer(request) == filters.dealer_id]
         if q.stage is not None:  # waiting: the lead is in the queue's stage; since its latest request
-            latest = (select(func.max(later.seq)).where(later.lead_id == request.lead_id, later.kind.in_(q.requests))
+            latest = (select(func.max(later.seq)).where(later.lead_id == request.lead_id, col(later.kind).in_(q.requests))
                       .scalar_subquery())
             waiting = (select(func.count(), func.min(request.at)).select_from(Lead)
-                       .join(request, and_(request.lead_id == Lead.lead_id, request.kind.in_(q.requests)))
+                       .join(request, and_(col(request.lead_id) == Lead.lead_id, col(request.kind).in_(q.requests)))
                        .where(Lead.stage == q.stage.value, request.seq == latest, *lead_where, *dealer_where))
         else:  # waiting: a request with no decision after it
-            answered = exists().where(later.lead_id == request.lead_id, later.seq > request.seq,
-                                      later.kind.in_(q.decisions))
+            answered = exists().where(col(later.lead_id) == request.lead_id, col(later.seq) > request.seq,
+                                      col(later.kind).in_(q.decisions))
             waiting = (select(func.count(), func.min(request.at)).select_from(request)
-                       .join(Lead, Lead.lead_id == request.lead_id)
-                       .where(request.kind.in_(q.requests), ~answered, *lead_where, *dealer_where))
+                       .join(Lead, col(Lead.lead_id) == request.lead_id)
+                       .where(col(request.kind).in_(q.requests), ~answered, *lead_where, *dealer_where))
         open_now, oldest = session.exec(waiting).one()
         # a decision answers the queue's latest request or decision event before it, if that is a request
         before = (select(func.max(previous.seq))
                   .where(previous.lead_id == decision.lead_id, previous.seq < decision.seq,
-                         previous.kind.in_(q.requests + q.decisions)).scalar_subquery())
+                         col(previous.kind).in_(q.requests + q.decisions)).scalar_subquery())
         hours = _hours_between(session, request.at, decision.at)
         decided, avg_hours, max_hours = session.exec(
             select(func.count(), func.avg(hours), func.max(hours)).select_from(decision)
-            .join(request, and_(request.lead_id == decision.lead_id, request.kind.in_(q.requests)))
-            .join(Lead, Lead.lead_id == decision.lead_id)
-            .where(decision.kind.in_(q.decisions), period.holds(decision.at), request.seq == before,
+            .join(request, and_(col(request.lead_id) == decision.lead_id, col(request.kind).in_(q.requests)))
+            .join(Lead, col(Lead.lead_id) == decision.lead_id)
+            .where(col(decision.kind).in_(q.decisions), period.holds(decision.at), request.seq == before,
                    *lead_where, *dealer_where)).one()
         oldest = aware(oldest)
         queues.append(QueueStats(
@@ -578,7 +578,7 @@ class ChannelReport(_Report):
 
 
 def channel_costs(session: Session, period: Period, filters: Filters) -> ChannelReport:
-    won = Lead.furthest_stage.in_(at_or_beyond(S.WON))
+    won = col(Lead.furthest_stage).in_(at_or_beyond(S.WON))
     where = [period.holds(RawLeadRow.received_at), *_lead_filters(filters, channel=False, brand=False)]
     if filters.channel is not None:
         where.append(RawLeadRow.channel == filters.channel)

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 import chinese_calendar
 import holidays as holidays_package
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from db.models import CalendarAudit, CalendarDay, CalendarYear
 from domain.calendar import SHANGHAI, add_working_days_on, calendar_covers, touches  # noqa: F401 (re-exported)
@@ -212,7 +212,7 @@ def replace_year(session: Session, year: int, days: list[DayIn], actor: str, now
     row = ensure_year(session, year, now)
     old = session.exec(select(CalendarDay).where(CalendarDay.year == year)).all()
     before = _snapshot(old)
-    session.exec(delete(CalendarDay).where(CalendarDay.year == year))
+    session.exec(delete(CalendarDay).where(col(CalendarDay.year) == year))
     session.add_all([CalendarDay(day=d.day, year=year, kind=d.kind, name=d.name, source="lead_ops") for d in days])
     after = {d.day.isoformat(): d.kind for d in days}
     state_before = row.state

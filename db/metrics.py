@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import and_, case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.analytics import _hours_between, _sum_if
 from db.models import CalendarYear, ClockRun, HoldingRow, Lead, Notification, TimelineEntry
@@ -136,12 +136,12 @@ def _alert_lateness(session: Session, now: datetime) -> Metric:
     alert_kind = case(ALERT_KIND, value=ClockRun.clock, else_=None)
     alerted = func.min(Notification.created_at)
     runs = (
-        select(ClockRun.clock.label("clock"), _seconds(session, ClockRun.deadline, alerted).label("seconds"))
-        .join(Lead, Lead.lead_id == ClockRun.lead_id)
-        .join(Notification, and_(Notification.lead_id == ClockRun.lead_id, Notification.kind == alert_kind,
-                                 Notification.created_at >= ClockRun.ended_at))
+        select(col(ClockRun.clock).label("clock"), _seconds(session, ClockRun.deadline, alerted).label("seconds"))
+        .join(Lead, col(Lead.lead_id) == ClockRun.lead_id)
+        .join(Notification, and_(col(Notification.lead_id) == ClockRun.lead_id, col(Notification.kind) == alert_kind,
+                                 col(Notification.created_at) >= ClockRun.ended_at))
         .where(Lead.updated_at >= since, ClockRun.outcome == "lapsed", ClockRun.ended_at >= since,
-               ClockRun.ended_at <= now, ClockRun.deadline.is_not(None))
+               ClockRun.ended_at <= now, col(ClockRun.deadline).is_not(None))
         .group_by(ClockRun.lead_id, ClockRun.clock, ClockRun.started_at, ClockRun.deadline)
     ).subquery()
     rows = {clock: rest for clock, *rest in _distribution(session, runs, LATENESS_BUCKETS, runs.c.clock)}
@@ -159,7 +159,7 @@ def _dispatch_latency(session: Session, now: datetime) -> Metric:
     dispatched = func.min(HoldingRow.started_at)
     leads = (
         select(_seconds(session, Lead.created_at, dispatched).label("seconds"))
-        .join(HoldingRow, HoldingRow.lead_id == Lead.lead_id)
+        .join(HoldingRow, col(HoldingRow.lead_id) == Lead.lead_id)
         .where(Lead.updated_at >= since)
         .group_by(Lead.lead_id, Lead.created_at)
         .having(and_(dispatched >= since, dispatched <= now))

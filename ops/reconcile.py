@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -212,14 +212,14 @@ def compare(truth: Truth, seen: Observed) -> Drift:
 def observe(engine: Engine, lead_ids: list[str]) -> dict[str, Observed]:
     seen = {lead_id: Observed() for lead_id in lead_ids}
     with Session(engine) as session:
-        for row in session.exec(select(Lead).where(Lead.lead_id.in_(lead_ids))):
+        for row in session.exec(select(Lead).where(col(Lead.lead_id).in_(lead_ids))):
             seen[row.lead_id].row = row
         for lead_id, seq, kind in session.exec(select(TimelineEntry.lead_id, TimelineEntry.seq, TimelineEntry.kind)
-                                               .where(TimelineEntry.lead_id.in_(lead_ids))):
+                                               .where(col(TimelineEntry.lead_id).in_(lead_ids))):
             seen[lead_id].timeline[seq] = kind
         for lead_id, clock, started, deadline in session.exec(
                 select(ClockRun.lead_id, ClockRun.clock, ClockRun.started_at, ClockRun.deadline)
-                .where(ClockRun.lead_id.in_(lead_ids), ClockRun.ended_at.is_(None))):
+                .where(col(ClockRun.lead_id).in_(lead_ids), col(ClockRun.ended_at).is_(None))):
             seen[lead_id].open_clocks[(clock, aware(started))] = aware(deadline)
     return seen
 
@@ -230,7 +230,7 @@ def _row_ids(engine: Engine, since: datetime | None, lead_ids: list[str] | None 
     if since is not None:
         query = query.where(Lead.updated_at >= since)
     if lead_ids is not None:
-        query = query.where(Lead.lead_id.in_(lead_ids))
+        query = query.where(col(Lead.lead_id).in_(lead_ids))
     with Session(engine) as session:
         return dict(session.exec(query).all())
 
@@ -238,8 +238,8 @@ def _row_ids(engine: Engine, since: datetime | None, lead_ids: list[str] | None 
 def _delete_orphan(engine: Engine, lead_id: str) -> None:
     with Session(engine) as session:
         for model in (TimelineEntry, ClockRun, HoldingRow, RawLeadRow):
-            session.exec(delete(model).where(model.lead_id == lead_id))
-        session.exec(delete(Lead).where(Lead.lead_id == lead_id))
+            session.exec(delete(model).where(col(model.lead_id) == lead_id))
+        session.exec(delete(Lead).where(col(Lead.lead_id) == lead_id))
         session.commit()
 
 
@@ -247,7 +247,7 @@ def _clear_for_projection(engine: Engine, lead_id: str, seq: int, drop_seqs: set
     """What the projection never overwrites: timeline rows it did not write, a row ahead of the workflow."""
     with Session(engine) as session:
         if drop_seqs:
-            session.exec(delete(TimelineEntry).where(TimelineEntry.lead_id == lead_id, TimelineEntry.seq.in_(drop_seqs)))
+            session.exec(delete(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id, col(TimelineEntry.seq).in_(drop_seqs)))
         if row_ahead:
             row = session.get(Lead, lead_id)
             row.last_seq = seq  # so the projection's never-go-back guard lets the workflow's state in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from sqlalchemy import and_, or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import ActorDep, SessionDep
 from api.schemas import NotificationView
@@ -18,17 +18,17 @@ router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
 def addressed_to(actor: Actor):
     """A WHERE clause: the notifications in this actor's inbox (also what the portal's live stream sends)."""
-    addressed_to_role = and_(Notification.recipient_user_id.is_(None), Notification.recipient_role == actor.role.value)
+    addressed_to_role = and_(col(Notification.recipient_user_id).is_(None), col(Notification.recipient_role) == actor.role.value)
     if actor.role in DEALER_ROLES:
-        addressed_to_role = and_(addressed_to_role, Notification.dealer_id == actor.dealer_id)
+        addressed_to_role = and_(addressed_to_role, col(Notification.dealer_id) == actor.dealer_id)
     elif actor.role == Role.REGIONAL_MANAGER:
-        addressed_to_role = and_(addressed_to_role, Notification.region == actor.region)
-    return or_(Notification.recipient_user_id == actor.user_id, addressed_to_role)
+        addressed_to_role = and_(addressed_to_role, col(Notification.region) == actor.region)
+    return or_(col(Notification.recipient_user_id) == actor.user_id, addressed_to_role)
 
 
 @router.get("", response_model=list[NotificationView])
 def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
-    rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
+    rows = session.exec(query.order_by(col(Notification.id).desc()).limit(max(1, min(limit, 500)))).all()
     shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump()) for r in rows)
     return [NotificationView.model_validate(n) for n in shown if n is not None]

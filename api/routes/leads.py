@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import exists, func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.access import lead_filter, visible_lead, visible_to
 from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
@@ -39,8 +39,8 @@ BATCH_CONCURRENCY = 32
 
 ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})
 SORTS = {
-    "updated_at": Lead.updated_at, "created_at": Lead.created_at, "score": Lead.score,
-    "next_deadline": Lead.next_deadline, "grade": Lead.grade,
+    "updated_at": col(Lead.updated_at), "created_at": col(Lead.created_at), "score": col(Lead.score),
+    "next_deadline": col(Lead.next_deadline), "grade": col(Lead.grade),
 }
 Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})
 DEFAULT_SORT = Sort("-updated_at")
@@ -169,12 +169,12 @@ def list_leads(
         if value is not None:
             where.append(column == (value.value if isinstance(value, StrEnum) else value))
     if stage:
-        where.append(Lead.stage.in_([s.value for s in stage]))
+        where.append(col(Lead.stage).in_([s.value for s in stage]))
     if grade:
-        where.append(Lead.grade.in_(grade))
+        where.append(col(Lead.grade).in_(grade))
     if breached_clock is not None:
-        where.append(exists().where(ClockRun.lead_id == Lead.lead_id, ClockRun.clock == breached_clock.value,
-                                    ClockRun.outcome == "lapsed"))
+        where.append(exists().where(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == breached_clock.value,
+                                    col(ClockRun.outcome) == "lapsed"))
     if created_from is not None:
         where.append(Lead.created_at >= created_from)
     if created_to is not None:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.access import LEAD_OPS, own_dealer, require
 from api.deps import ActorDep, SessionDep
@@ -113,7 +113,7 @@ def _not_null(changes: dict) -> None:
 def _consultant_views(session, rows: list[tuple[Consultant, User]]) -> list[ConsultantView]:
     ids = [c.user_id for c, _ in rows]
     counts = session.exec(select(Lead.consultant_id, func.count(), func.count().filter(Lead.sla_breached)).where(
-        Lead.consultant_id.in_(ids), Lead.stage.not_in([s.value for s in END_STAGES])).group_by(Lead.consultant_id)).all()
+        col(Lead.consultant_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES])).group_by(Lead.consultant_id)).all()
     load = {who: (total, breached) for who, total, breached in counts}
     return [ConsultantView(user_id=c.user_id, name=u.name, dealer_id=c.dealer_id, series=c.series,
                            max_open_leads=c.max_open_leads, on_duty=c.on_duty, active=u.active,

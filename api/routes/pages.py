@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.access import lead_filter
 from api.deps import ActorDep, NowDep, SessionDep, current_actor
@@ -84,7 +84,7 @@ def open_clocks(actor: ActorDep, session: SessionDep,
     as from a list)."""
     if not lead_id:
         return []
-    rows = session.exec(select(Lead.lead_id, Lead.clocks).where(Lead.lead_id.in_(lead_id), lead_filter(actor))).all()
+    rows = session.exec(select(Lead.lead_id, Lead.clocks).where(col(Lead.lead_id).in_(lead_id), lead_filter(actor))).all()
     return [LeadClocks(lead_id=lid, clocks=[_clock_view(c) for c in clocks or []]) for lid, clocks in rows]
 
 

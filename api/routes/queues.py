@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import and_, func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.access import lead_filter
 from api.deps import ActorDep, NowDep, SessionDep
@@ -65,11 +65,11 @@ def _members(queue: Queue, actor: Actor):
     if actor.role == R.REGIONAL_MANAGER and actor.region:
         where.append(Lead.region == actor.region)
     if queue.clock:
-        return (select(Lead, ClockRun.started_at.label("since"), ClockRun.deadline.label("due"))
-                .join(ClockRun, and_(ClockRun.lead_id == Lead.lead_id, ClockRun.clock == queue.clock,
-                                     ClockRun.outcome.is_(None)))
+        return (select(Lead, col(ClockRun.started_at).label("since"), col(ClockRun.deadline).label("due"))
+                .join(ClockRun, and_(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == queue.clock,
+                                     col(ClockRun.outcome).is_(None)))
                 .where(*where))
-    return select(Lead, Lead.updated_at.label("since"), Lead.next_deadline.label("due")).where(
+    return select(Lead, col(Lead.updated_at).label("since"), col(Lead.next_deadline).label("due")).where(
         Lead.stage == queue.stage.value, *where)
 
 
