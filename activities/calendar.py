@@ -47,9 +47,9 @@ class CalendarActivities(UsesDatabase):
             runs = session.exec(select(ClockRun).where(  # a coarse window in SQL, the exact test below
                 col(ClockRun.outcome).is_(None), col(ClockRun.clock).in_(WORKING_DAY_CLOCKS),
                 ClockRun.started_at < datetime.combine(last, time(0), tzinfo=SHANGHAI),
-                ClockRun.deadline > datetime.combine(first, time(0), tzinfo=SHANGHAI))).all()
-            lead_ids = sorted({r.lead_id for r in runs
-                               if cal.touches(aware(r.started_at), aware(r.deadline), change.dates)})
+                col(ClockRun.deadline) > datetime.combine(first, time(0), tzinfo=SHANGHAI))).all()
+            lead_ids = sorted({r.lead_id for r in runs if r.deadline is not None  # (the query asks for one)
+                               and cal.touches(aware(r.started_at), aware(r.deadline), change.dates)})
             if not lead_ids:
                 return []
             rows = session.exec(select(Lead.lead_id, Lead.workflow_id).where(col(Lead.lead_id).in_(lead_ids))).all()
@@ -58,6 +58,8 @@ class CalendarActivities(UsesDatabase):
     @activity.defn
     def next_year_state(self, check: CalendarCheck) -> CalendarCheckResult:
         """Next year's state as of `check.as_of` (Asia/Shanghai); alerted=1 means: warn now."""
+        if check.as_of is None:  # the workflow fills it in with its own now
+            raise ValueError("next_year_state needs as_of")
         today: date = check.as_of.astimezone(SHANGHAI).date()
         year = today.year + 1
         with self.session() as session:

@@ -56,7 +56,7 @@ def require(actor: Actor, roles: frozenset[Role] | set[Role], what: str) -> None
         raise HTTPException(403, f"{what} is for {', '.join(sorted(r.value for r in roles))}, not {actor.role.value}")
 
 
-def own_dealer(actor: Actor, dealer_id: str) -> None:
+def own_dealer(actor: Actor, dealer_id: str | None) -> None:
     """A dealer's people reach only their own dealer's master data; others' is 'not found'."""
     if actor.role in DEALER_ROLES and actor.dealer_id != dealer_id:
         raise HTTPException(404, f"dealer {dealer_id} not found")

@@ -133,7 +133,7 @@ async def check_input(request: Request) -> None:
         errors += _walk(body, ("body",))
     if errors:
         raise RequestValidationError(errors)
-    if body is not _NOT_JSON:
+    if body is not _NOT_JSON and route.body_field is not None:
         strictly(route.body_field.field_info.annotation, raw, ("body",))
 
 

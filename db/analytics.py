@@ -347,7 +347,7 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
                 .distinct().subquery())
     progress = (select(T.lead_id, T.dealer_id, func.max(_funnel_rank(T.stage)).label("rank"))
                 .where(col(T.dealer_id).is_not(None), col(T.lead_id).in_(select(received.c.lead_id)))
-                .group_by(T.lead_id, T.dealer_id).subquery())
+                .group_by(col(T.lead_id), col(T.dealer_id)).subquery())
     funnel_counts = _by_dealer(session, select(
         received.c.dealer_id, func.count(),
         *(_sum_if(progress.c.rank >= FUNNEL_RANK[stage.value]) for stage in FUNNEL_MEASURES.values()))
@@ -357,7 +357,7 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
 
     timely, met, lapsed = col(ClockRun.clock).in_(TIMELINESS_CLOCKS), ClockRun.outcome == "met", ClockRun.outcome == "lapsed"
     clock_counts = _by_dealer(session, select(
-        ClockRun.dealer_id, _sum_if(and_(timely, met)), _sum_if(and_(timely, lapsed)),
+        col(ClockRun.dealer_id), _sum_if(and_(timely, met)), _sum_if(and_(timely, lapsed)),
         _sum_if(and_(col(ClockRun.clock) == "stall", lapsed)),
         _sum_if(and_(col(ClockRun.clock) == "receipt", met)), _sum_if(and_(col(ClockRun.clock) == "receipt", lapsed)))
         .where(period.holds(ClockRun.deadline), col(ClockRun.dealer_id).is_not(None)).group_by(ClockRun.dealer_id))
@@ -584,10 +584,10 @@ def channel_costs(session: Session, period: Period, filters: Filters) -> Channel
         where.append(RawLeadRow.channel == filters.channel)
     if filters.brand is not None:
         where.append(RawLeadRow.brand == filters.brand)
-    figures = (func.count(), func.count(RawLeadRow.acquisition_cost),
+    figures = (func.count(), func.count(col(RawLeadRow.acquisition_cost)),
                func.coalesce(func.sum(RawLeadRow.acquisition_cost), 0.0),
-               func.count(distinct(RawLeadRow.lead_id)), func.count(distinct(case((won, RawLeadRow.lead_id)))))
-    base = select(RawLeadRow.channel, *figures).join(Lead, Lead.lead_id == RawLeadRow.lead_id).where(*where)
+               func.count(distinct(col(RawLeadRow.lead_id))), func.count(distinct(case((won, col(RawLeadRow.lead_id))))))
+    base = select(col(RawLeadRow.channel), *figures).join(Lead, col(Lead.lead_id) == col(RawLeadRow.lead_id)).where(*where)
 
     def view(channel, raw, with_cost, cost, leads, won_leads) -> ChannelCost:
         cost = float(cost or 0)

@@ -118,7 +118,7 @@ def working_day_deadline(session: Session, start: datetime, working_days: int,
 
 def year_view(session: Session, year: int) -> tuple[CalendarYear, list[CalendarDay]]:
     row = ensure_year(session, year)
-    days = session.exec(select(CalendarDay).where(CalendarDay.year == year).order_by(CalendarDay.day)).all()
+    days = session.exec(select(CalendarDay).where(col(CalendarDay.year) == year).order_by(col(CalendarDay.day))).all()
     return row, list(days)
 
 
@@ -265,4 +265,4 @@ def confirm_year(session: Session, year: int, actor: str, now: datetime) -> Cale
 
 
 def audit_rows(session: Session, year: int) -> list[CalendarAudit]:
-    return list(session.exec(select(CalendarAudit).where(CalendarAudit.year == year).order_by(CalendarAudit.id)).all())
+    return list(session.exec(select(CalendarAudit).where(col(CalendarAudit.year) == year).order_by(col(CalendarAudit.id))).all())

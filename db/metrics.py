@@ -140,9 +140,9 @@ def _alert_lateness(session: Session, now: datetime) -> Metric:
         .join(Lead, col(Lead.lead_id) == ClockRun.lead_id)
         .join(Notification, and_(col(Notification.lead_id) == ClockRun.lead_id, col(Notification.kind) == alert_kind,
                                  col(Notification.created_at) >= ClockRun.ended_at))
-        .where(Lead.updated_at >= since, ClockRun.outcome == "lapsed", ClockRun.ended_at >= since,
-               ClockRun.ended_at <= now, col(ClockRun.deadline).is_not(None))
-        .group_by(ClockRun.lead_id, ClockRun.clock, ClockRun.started_at, ClockRun.deadline)
+        .where(col(Lead.updated_at) >= since, col(ClockRun.outcome) == "lapsed", col(ClockRun.ended_at) >= since,
+               col(ClockRun.ended_at) <= now, col(ClockRun.deadline).is_not(None))
+        .group_by(col(ClockRun.lead_id), col(ClockRun.clock), col(ClockRun.started_at), col(ClockRun.deadline))
     ).subquery()
     rows = {clock: rest for clock, *rest in _distribution(session, runs, LATENESS_BUCKETS, runs.c.clock)}
     metric = GaugeHistogramMetricFamily(
@@ -161,7 +161,7 @@ def _dispatch_latency(session: Session, now: datetime) -> Metric:
         select(_seconds(session, Lead.created_at, dispatched).label("seconds"))
         .join(HoldingRow, col(HoldingRow.lead_id) == Lead.lead_id)
         .where(Lead.updated_at >= since)
-        .group_by(Lead.lead_id, Lead.created_at)
+        .group_by(col(Lead.lead_id), col(Lead.created_at))
         .having(and_(dispatched >= since, dispatched <= now))
     ).subquery()
     [row] = _distribution(session, leads, DISPATCH_BUCKETS)

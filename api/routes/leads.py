@@ -3,12 +3,13 @@
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import exists, func
+from sqlalchemy import ColumnElement, exists, func
 from sqlmodel import col, select
 
 from api.access import lead_filter, visible_lead, visible_to
@@ -37,12 +38,12 @@ INTAKE_ROLES = {Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS, Role.CALL_CENTER, Role.SYS
 MAX_BATCH = 1000
 BATCH_CONCURRENCY = 32
 
-ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})
+ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})  # type: ignore[misc]  # members built from CLOCKS: mypy only reads literal ones
 SORTS = {
     "updated_at": col(Lead.updated_at), "created_at": col(Lead.created_at), "score": col(Lead.score),
     "next_deadline": col(Lead.next_deadline), "grade": col(Lead.grade),
 }
-Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})
+Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})  # type: ignore[misc]  # members built from SORTS: mypy only reads literal ones
 DEFAULT_SORT = Sort("-updated_at")
 
 
@@ -139,7 +140,8 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
                 results[index] = await one(index, raw)
 
     await asyncio.gather(*(in_order(items) for items in same_customer.values()))
-    return BatchAnswer(results=results, counts=dict(Counter(r.status for r in results)))
+    answers = [r for r in results if r is not None]  # every item has its answer by now
+    return BatchAnswer(results=answers, counts=dict(Counter(r.status for r in answers)))
 
 
 @router.get("", response_model=LeadPage)
@@ -163,9 +165,9 @@ def list_leads(
 ):
     """The leads the caller may see, filtered, sorted and paginated (a dealer's people: their dealer's only)."""
     where = [lead_filter(actor)]
-    for column, value in ((Lead.dealer_id, dealer_id), (Lead.region, region), (Lead.series, series),
-                          (Lead.channel, channel), (Lead.brand, brand), (Lead.consultant_id, consultant_id),
-                          (Lead.sla_breached, sla_breached)):
+    for column, value in ((col(Lead.dealer_id), dealer_id), (col(Lead.region), region), (col(Lead.series), series),
+                          (col(Lead.channel), channel), (col(Lead.brand), brand),
+                          (col(Lead.consultant_id), consultant_id), (col(Lead.sla_breached), sla_breached)):
         if value is not None:
             where.append(column == (value.value if isinstance(value, StrEnum) else value))
     if stage:
@@ -176,13 +178,13 @@ def list_leads(
         where.append(exists().where(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == breached_clock.value,
                                     col(ClockRun.outcome) == "lapsed"))
     if created_from is not None:
-        where.append(Lead.created_at >= created_from)
+        where.append(col(Lead.created_at) >= created_from)
     if created_to is not None:
-        where.append(Lead.created_at < created_to)
+        where.append(col(Lead.created_at) < created_to)
     total = session.exec(select(func.count()).select_from(Lead).where(*where)).one()
     key = sort.value.lstrip("-")
-    column = SORTS[key]
-    order = [column.is_(None), column.desc() if sort.value.startswith("-") else column.asc(), Lead.lead_id]
+    by = SORTS[key]
+    order: list[ColumnElement[Any]] = [by.is_(None), by.desc() if sort.value.startswith("-") else by.asc(), col(Lead.lead_id)]
     rows = session.exec(select(Lead).where(*where).order_by(*order).offset(offset).limit(limit)).all()
     return LeadPage(items=[LeadSummary.of(r) for r in rows], total=total, limit=limit, offset=offset,
                     next_offset=offset + limit if offset + limit < total else None)
@@ -196,8 +198,8 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     state = LeadState.model_validate(
         {k: v for k, v in lead.detail.items() if k != "phone_masked"}
         | {"clocks": {c["name"]: c for c in lead.clocks}, "score_items": lead.score_items})
-    entries = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq)).all()
-    rows = session.exec(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at)).all()
+    entries = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq))).all()
+    rows = session.exec(select(HoldingRow).where(col(HoldingRow.lead_id) == lead_id).order_by(col(HoldingRow.started_at))).all()
     # what of it the caller may see: one place decides (domain/visibility.py)
     everything = [TimelineView.model_validate(e, from_attributes=True).model_dump() for e in entries]
     timeline = [v for e in everything if (v := visibility.timeline_entry(actor.role, actor.dealer_id, e)) is not None]
@@ -244,16 +246,17 @@ async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
     return result
 
 
-def _action_route(name: str, model: type):
-    if any(f.is_required() for f in model.model_fields.values()):
-        async def perform(lead_id: LeadId, actor: ActorDep, client: ClientDep,
-                          command: Annotated[model, Body()]) -> c.ActionResult:  # type: ignore[valid-type]
-            return await _act(client, lead_id, actor, command)
-    else:  # nothing to say (e.g. acknowledge): the body may be left out
-        async def perform(lead_id: LeadId, actor: ActorDep, client: ClientDep,
-                          command: Annotated[model | None, Body()] = None) -> c.ActionResult:  # type: ignore[valid-type]
-            return await _act(client, lead_id, actor, command or model())
+def _action_route(name: str, model: type[BaseModel]) -> Callable[..., Awaitable[c.ActionResult]]:
+    async def with_body(lead_id: LeadId, actor: ActorDep, client: ClientDep,
+                        command: Annotated[model, Body()]) -> c.ActionResult:  # type: ignore[valid-type]
+        return await _act(client, lead_id, actor, command)
 
+    # nothing to say (e.g. acknowledge): the body may be left out
+    async def body_optional(lead_id: LeadId, actor: ActorDep, client: ClientDep,
+                            command: Annotated[model | None, Body()] = None) -> c.ActionResult:  # type: ignore[valid-type]
+        return await _act(client, lead_id, actor, command or model())
+
+    perform = with_body if any(f.is_required() for f in model.model_fields.values()) else body_optional
     perform.__name__ = name
     perform.__doc__ = (model.__doc__ or name.replace("_", " ")).strip()
     return perform

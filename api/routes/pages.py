@@ -123,8 +123,8 @@ def _visible_ids(session: Session, actor: Actor) -> set[str] | None:
 
 def _new_notifications(session: Session, watch: Watch):
     return session.exec(select(Notification).where(
-        addressed_to(watch.actor), Notification.id > watch.notification_cursor - NOTIFICATION_LOOKBACK)
-        .order_by(Notification.id)).all()
+        addressed_to(watch.actor), col(Notification.id) > watch.notification_cursor - NOTIFICATION_LOOKBACK)
+        .order_by(col(Notification.id))).all()
 
 
 def start_watch(session: Session, actor: Actor) -> Watch:
@@ -153,7 +153,7 @@ def poll(session: Session, watch: Watch) -> list[tuple[str, dict[str, Any]]]:
         horizon = watch.lead_cursor - LOOKBACK
         watch.seen_leads = {k: v for k, v in watch.seen_leads.items() if v[1] >= horizon}
     if watch.visible is not None:
-        now_visible = _visible_ids(session, watch.actor)
+        now_visible = _visible_ids(session, watch.actor) or set()  # (a dealer role: never None)
         events += [("lead", {"lead_id": gone, "stage": None, "updated_at": None})
                    for gone in sorted(watch.visible - now_visible)]
         watch.visible = now_visible

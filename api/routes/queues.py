@@ -54,7 +54,7 @@ QUEUES: dict[str, Queue] = {
     "public_pool": Queue("公海池 public pool", frozenset({R.DEALER_MANAGER, R.CONSULTANT, R.DEALER_OPS_LEAD}) | OPS,
                          stage=LeadStage.PUBLIC_POOL),
 }
-QueueName = StrEnum("QueueName", {name: name for name in QUEUES})
+QueueName = StrEnum("QueueName", {name: name for name in QUEUES})  # type: ignore[misc]  # members built from QUEUES: mypy only reads literal ones
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
@@ -63,12 +63,14 @@ def _members(queue: Queue, actor: Actor):
     """(select of Lead, since, deadline) for the queue's leads the actor may see."""
     where = [lead_filter(actor)]
     if actor.role == R.REGIONAL_MANAGER and actor.region:
-        where.append(Lead.region == actor.region)
+        where.append(col(Lead.region) == actor.region)
     if queue.clock:
         return (select(Lead, col(ClockRun.started_at).label("since"), col(ClockRun.deadline).label("due"))
                 .join(ClockRun, and_(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == queue.clock,
                                      col(ClockRun.outcome).is_(None)))
                 .where(*where))
+    if queue.stage is None:  # a queue is either a clock's or a stage's (QUEUES)
+        raise ValueError(f"queue {queue.title} names neither a clock nor a stage")
     return select(Lead, col(Lead.updated_at).label("since"), col(Lead.next_deadline).label("due")).where(
         Lead.stage == queue.stage.value, *where)
 

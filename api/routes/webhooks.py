@@ -122,7 +122,7 @@ def list_webhooks(actor: ManagerDep, session: SessionDep, include_inactive: bool
     if not include_inactive:
         query = query.where(WebhookSubscription.active)
     return [WebhookView.model_validate(r, from_attributes=True)
-            for r in session.exec(query.order_by(WebhookSubscription.created_at)).all()]
+            for r in session.exec(query.order_by(col(WebhookSubscription.created_at))).all()]
 
 
 @router.get("/{webhook_id}", response_model=WebhookView, responses=responses(404))
