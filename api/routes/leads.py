@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, exists, func
+from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
 from api.access import lead_filter, visible_lead, visible_to
@@ -184,7 +185,7 @@ def list_leads(
     total = session.exec(select(func.count()).select_from(Lead).where(*where)).one()
     key = sort.value.lstrip("-")
     by = SORTS[key]
-    order: list[ColumnElement[Any]] = [by.is_(None), by.desc() if sort.value.startswith("-") else by.asc(), col(Lead.lead_id)]
+    order: list[ColumnElement[Any] | Mapped[Any]] = [by.is_(None), by.desc() if sort.value.startswith("-") else by.asc(), col(Lead.lead_id)]
     rows = session.exec(select(Lead).where(*where).order_by(*order).offset(offset).limit(limit)).all()
     return LeadPage(items=[LeadSummary.of(r) for r in rows], total=total, limit=limit, offset=offset,
                     next_offset=offset + limit if offset + limit < total else None)
