@@ -212,7 +212,7 @@ async def main_async(args) -> dict:
             await seeder.settled(len(background))
         creation_s = time.time() - t0
         creation_cpu = cpu_delta(c0, stack.cpu())
-        stages = defaultdict(int)
+        stages: defaultdict[str, int] = defaultdict(int)
         for r in created:
             stages[r.stage] += 1
         worker_rss_after_creation = rss_mib(stack.child("worker").pid)
@@ -278,7 +278,7 @@ async def main_async(args) -> dict:
                             WHERE clock IN ('first_response', 'receipt') AND deadline IS NOT NULL""")
         probe_set = set(probe_ids)
         runs = [r for r in rows if r[0] in probe_set and _epoch(r[3]) <= cutoff]
-        seen = defaultdict(dict)  # (lead, kind) -> {event seq: first inbox row time}
+        seen: defaultdict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # (lead, kind) -> {event seq: first inbox row time}
         for lead_id, kind, key, at in stack.sql(
                 "SELECT lead_id, kind, idempotency_key, seen_at FROM bench_notification_seen WHERE kind IN "
                 "('first_response', 'receipt')"):
@@ -289,7 +289,8 @@ async def main_async(args) -> dict:
         by_key = defaultdict(list)
         for r in runs:
             by_key[(r[0], r[1])].append(r)
-        late = {c: {"temporal_inbox": [], "temporal_workflow": [], "cron": []} for c in CLOCKS}
+        late: dict[str, dict[str, list[float]]] = {c: {"temporal_inbox": [], "temporal_workflow": [], "cron": []}
+                                                   for c in CLOCKS}
         missed = {c: {"temporal": 0, "cron": 0} for c in CLOCKS}
         for (lead_id, clock), lead_runs in by_key.items():
             alerts = [seen[(lead_id, clock)][s] for s in sorted(seen[(lead_id, clock)])]

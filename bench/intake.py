@@ -31,6 +31,7 @@ from bench.stack import Stack, add_database_args, cpu_delta, log, machine, perce
 
 async def post_lead(http: httpx.AsyncClient, raw) -> dict:
     sent = time.time()
+    status: int | str  # the HTTP status, or the name of the error that prevented one
     try:
         response = await http.post("/v1/leads", json=raw.model_dump(mode="json", exclude_none=True))
         body = response.json() if response.status_code == 200 else {}

@@ -20,7 +20,7 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Date, and_, case, cast, distinct, exists, extract, func, literal, or_
+from sqlalchemy import Date, Label, and_, case, cast, distinct, exists, extract, func, literal, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -118,7 +118,9 @@ def _bucket_start(session: Session, column, bucket: Bucket):
     if _dialect(session) == "postgresql":
         return cast(func.date_trunc(bucket, func.timezone(str(LOCAL_TZ), column)), Date)
     # SQLite keeps UTC text; China has had no daylight saving since 1991, so a fixed shift is exact
-    shift = f"{int(LOCAL_TZ.utcoffset(datetime(2000, 1, 1)).total_seconds() // 3600):+d} hours"
+    offset = LOCAL_TZ.utcoffset(datetime(2000, 1, 1))
+    assert offset is not None  # a ZoneInfo always has one
+    shift = f"{int(offset.total_seconds() // 3600):+d} hours"
     modifiers = {"day": (), "week": ("weekday 0", "-6 days"), "month": ("start of month",)}[bucket]
     return func.date(column, shift, *modifiers)
 
@@ -180,7 +182,9 @@ def funnel(session: Session, period: Period, filters: Filters) -> FunnelReport:
     where = [period.holds(Lead.created_at), *_lead_filters(filters)]
     reached = [func.coalesce(func.sum(case((col(Lead.furthest_stage).in_(at_or_beyond(s)), 1), else_=0)), 0)
                for s in FUNNEL]
-    total, *counts = session.exec(select(func.count(), *reached).where(*where)).one()
+    # sqlmodel types select() for 1-4 fixed columns, not a list: the row's parts are Any
+    row: Any = session.exec(select(func.count(), *reached).where(*where)).one()
+    total, *counts = row
     steps, previous, top = [], None, None
     for stage, n in zip(FUNNEL, counts, strict=True):
         n = _n(n)
@@ -355,8 +359,9 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
                                                        progress.c.dealer_id == received.c.dealer_id)))
         .group_by(received.c.dealer_id))
 
-    timely, met, lapsed = col(ClockRun.clock).in_(TIMELINESS_CLOCKS), ClockRun.outcome == "met", ClockRun.outcome == "lapsed"
-    clock_counts = _by_dealer(session, select(
+    timely = col(ClockRun.clock).in_(TIMELINESS_CLOCKS)
+    met, lapsed = col(ClockRun.outcome) == "met", col(ClockRun.outcome) == "lapsed"
+    clock_counts = _by_dealer(session, select(  # type: ignore[call-overload]  # sqlmodel: select() of 1-4 columns
         col(ClockRun.dealer_id), _sum_if(and_(timely, met)), _sum_if(and_(timely, lapsed)),
         _sum_if(and_(col(ClockRun.clock) == "stall", lapsed)),
         _sum_if(and_(col(ClockRun.clock) == "receipt", met)), _sum_if(and_(col(ClockRun.clock) == "receipt", lapsed)))
@@ -410,8 +415,8 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
     # received nothing is not ranked (its compliance measures would count as perfect)
     ranked = sorted((pair for pair in cards if pair[1].received_leads), key=lambda pair: (-pair[0], pair[1].dealer_id))
     idle = sorted((pair for pair in cards if not pair[1].received_leads), key=lambda pair: pair[1].dealer_id)
-    for i, (total, card) in enumerate(ranked):
-        card.rank = ranked[i - 1][1].rank if i and ranked[i - 1][0] == total else i + 1
+    for i, (shown, card) in enumerate(ranked):
+        card.rank = ranked[i - 1][1].rank if i and ranked[i - 1][0] == shown else i + 1
     for _, card in ranked + idle:
         card.ranked_out_of = len(ranked)
     for _, card in idle:
@@ -446,7 +451,7 @@ def dispatch_match(session: Session, period: Period, filters: Filters,
                    group_by: Literal["region", "dealer"] | None = None) -> DispatchReport:
     matched = or_(col(HoldingRow.end_reason).is_(None), col(HoldingRow.end_reason).not_in(NOT_MATCHED))
     reason = func.coalesce(HoldingRow.end_reason, OPEN)
-    key = {"region": Dealer.region, "dealer": HoldingRow.dealer_id, None: literal(None)}[group_by].label("key")
+    key: Label[Any] = {"region": col(Dealer.region), "dealer": col(HoldingRow.dealer_id), None: literal(None)}[group_by].label("key")
     where = [period.holds(HoldingRow.started_at), *_lead_filters(filters, region=False, dealer=False)]
     if filters.dealer_id is not None:
         where.append(HoldingRow.dealer_id == filters.dealer_id)
@@ -587,7 +592,8 @@ def channel_costs(session: Session, period: Period, filters: Filters) -> Channel
     figures = (func.count(), func.count(col(RawLeadRow.acquisition_cost)),
                func.coalesce(func.sum(RawLeadRow.acquisition_cost), 0.0),
                func.count(distinct(col(RawLeadRow.lead_id))), func.count(distinct(case((won, col(RawLeadRow.lead_id))))))
-    base = select(col(RawLeadRow.channel), *figures).join(Lead, col(Lead.lead_id) == col(RawLeadRow.lead_id)).where(*where)
+    base = select(col(RawLeadRow.channel), *figures).join(  # type: ignore[call-overload]  # sqlmodel: 1-4 columns
+        Lead, col(Lead.lead_id) == col(RawLeadRow.lead_id)).where(*where)
 
     def view(channel, raw, with_cost, cost, leads, won_leads) -> ChannelCost:
         cost = float(cost or 0)
@@ -596,7 +602,7 @@ def channel_costs(session: Session, period: Period, filters: Filters) -> Channel
                            cost_per_deal=_ratio(cost, won_leads))
 
     rows = session.exec(base.group_by(RawLeadRow.channel).order_by(RawLeadRow.channel)).all()
-    total = session.exec(select(literal("all"), *figures).select_from(RawLeadRow)
+    total = session.exec(select(literal("all"), *figures).select_from(RawLeadRow)  # type: ignore[call-overload]  # sqlmodel types select() for 1-4 fixed columns, not a list
                          .join(Lead, Lead.lead_id == RawLeadRow.lead_id).where(*where)).one()
     return ChannelReport(period=PeriodView.of(period), filters=filters, channels=[view(*r) for r in rows],
                          total=view(*total))

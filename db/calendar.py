@@ -49,6 +49,14 @@ def seed_days(year: int) -> tuple[str, list[CalendarDay]]:
                         for d, name in sorted(computed.items()) if d.year == year]
 
 
+def _year(session: Session, year: int) -> CalendarYear:
+    """The year's row, which `ensure_year` (or a concurrent seeding) has written: missing, it is a bug."""
+    row = session.get(CalendarYear, year)
+    if row is None:
+        raise LookupError(f"calendar year {year} is missing after it was seeded")
+    return row
+
+
 def ensure_year(session: Session, year: int, now: datetime | None = None) -> CalendarYear:
     """The year's row, seeding the year first if nobody has yet (concurrent seeders: the first one wins)."""
     row = session.get(CalendarYear, year)
@@ -63,7 +71,7 @@ def ensure_year(session: Session, year: int, now: datetime | None = None) -> Cal
         session.commit()
     except IntegrityError:  # another activity seeded it meanwhile
         session.rollback()
-        row = session.get(CalendarYear, year)
+        row = _year(session, year)
     return row
 
 
@@ -237,8 +245,7 @@ def set_day(session: Session, day: date, kind: str, name: str, actor: str, now: 
     _audit(session, day.year, actor, "set_day", now, {day.isoformat(): before},
            {day.isoformat(): {"kind": kind, "name": name, "source": "lead_ops"}})
     session.commit()
-    year = session.get(CalendarYear, day.year)
-    return Change(day.year, [day] if before.get("kind") != kind else [], year.state)
+    return Change(day.year, [day] if before.get("kind") != kind else [], _year(session, day.year).state)
 
 
 def delete_day(session: Session, day: date, actor: str, now: datetime) -> Change | None:
@@ -251,7 +258,7 @@ def delete_day(session: Session, day: date, actor: str, now: datetime) -> Change
            {day.isoformat(): {"kind": row.kind, "name": row.name, "source": row.source}}, {day.isoformat(): {}})
     session.delete(row)
     session.commit()
-    return Change(day.year, [day], session.get(CalendarYear, day.year).state)
+    return Change(day.year, [day], _year(session, day.year).state)
 
 
 def confirm_year(session: Session, year: int, actor: str, now: datetime) -> CalendarYear:

@@ -121,7 +121,7 @@ def _seconds(session: Session, earlier, later):
 def _distribution(session: Session, observations, buckets: tuple[float, ...], *group):
     """(group values..., count, sum, cumulative count at each bucket) from a subquery with a `seconds` column."""
     seconds = observations.c.seconds
-    return session.exec(select(*group, func.count(), func.coalesce(func.sum(seconds), 0.0),
+    return session.exec(select(*group, func.count(), func.coalesce(func.sum(seconds), 0.0),  # type: ignore[call-overload]  # sqlmodel: 1-4 columns
                                *[_sum_if(seconds <= bound) for bound in buckets]).group_by(*group)).all()
 
 

@@ -216,7 +216,8 @@ def read_table(text: str, need_brand: bool) -> Table:
     header = next((cells for cells in reader if any(c.strip() for c in cells)), None)
     if header is None:
         raise ImportFailed("the file is empty: no header line")
-    columns, ignored = {}, []
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
     for i, name in enumerate(header):
         target = HEADERS.get(_key(name))
         if target in columns:
@@ -372,21 +373,29 @@ async def import_csv(client: Client | None, task_queue: str, policy: Policy, sou
     bar.advance(len(report.bad))
     gate = asyncio.Semaphore(concurrency)
 
+    def raw_of(row: Row) -> RawLead:
+        if row.raw is None:  # only rows that became raw leads are in first_of
+            raise ValueError(f"line {row.line} has no raw lead")
+        return row.raw
+
     async def take_in(rows: list[Row]) -> None:
         first, outcome, lead_id = rows[0], "valid", None
+        raw = raw_of(first)
         # one source id = one submission: a later row with the id and other content is refused, not a repeat
-        content = intake_keys.fingerprint(first.raw)
+        content = intake_keys.fingerprint(raw)
         for row in rows[1:]:
-            if intake_keys.fingerprint(row.raw) != content:
-                row.reason = f"{intake_keys.ExternalIdReused(first.raw.channel.value)} (line {first.line})"
+            if intake_keys.fingerprint(raw_of(row)) != content:
+                row.reason = f"{intake_keys.ExternalIdReused(raw.channel.value)} (line {first.line})"
                 report.bad.append(row)
         count, rows = len(rows), [r for r in rows if not r.reason]
-        if not dry_run and engine is not None and not await asyncio.to_thread(_claim, engine, first.raw):
-            first.reason = str(intake_keys.ExternalIdReused(first.raw.channel.value))
+        if not dry_run and engine is not None and not await asyncio.to_thread(_claim, engine, raw):
+            first.reason = str(intake_keys.ExternalIdReused(raw.channel.value))
         if not dry_run and not first.reason:
+            if client is None:
+                raise ValueError("importing (not a dry run) needs a Temporal client")
             async with gate:
                 try:
-                    outcome, lead_id = await _take_in(client, task_queue, policy, first.raw, actor)
+                    outcome, lead_id = await _take_in(client, task_queue, policy, raw, actor)
                 except gateway.ActionRefused as refused:
                     first.reason = f"refused: {refused.reason}"
                 except RPCError as err:

@@ -55,7 +55,7 @@ from workflows.lead import LeadWorkflow
 
 CHUNK = 500  # leads compared per database round trip
 JSON_COLUMNS = {"clocks", "score_items", "detail"}
-ROW_COLUMNS = [c.name for c in Lead.__table__.columns]
+ROW_COLUMNS = [c.name for c in Lead.__table__.columns]  # type: ignore[attr-defined]  # set by SQLModel's metaclass
 
 
 # --------------------------------------------------------------------------- what is compared
@@ -151,7 +151,8 @@ def _show(value) -> str:
 
 def _seqs(seqs: Iterable[int]) -> str:
     """1,2,3,7 -> '1-3, 7'"""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for q in sorted(seqs):
         if run and q == run[-1] + 1:
             run.append(q)
@@ -167,6 +168,8 @@ def _seqs(seqs: Iterable[int]) -> str:
 def compare(truth: Truth, seen: Observed) -> Drift:
     """The differences between a lead's workflow state and its read model (pure)."""
     drift, s = Drift(), truth.state
+    if s is None:  # callers compare only leads that have been taken in
+        raise ValueError(f"{truth.lead_id}: no state to compare yet")
     if seen.row is None:
         drift.problems.append("no read-model row")
     else:
@@ -250,6 +253,8 @@ def _clear_for_projection(engine: Engine, lead_id: str, seq: int, drop_seqs: set
             session.exec(delete(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id, col(TimelineEntry.seq).in_(drop_seqs)))
         if row_ahead:
             row = session.get(Lead, lead_id)
+            if row is None:  # row_ahead: compare() read this row
+                raise LookupError(f"{lead_id}: the read-model row went away during the repair")
             row.last_seq = seq  # so the projection's never-go-back guard lets the workflow's state in
             session.add(row)
         session.commit()
@@ -455,6 +460,8 @@ class Reconciler:
 
     async def _repair(self, truth: Truth, drift: Drift) -> None:
         s = truth.state
+        if s is None:  # a drift was found by compare(), which needs a state
+            raise ValueError(f"{truth.lead_id}: no state to repair from")
         needed = drift.missing_seqs | drift.wrong_kind_seqs
         events: dict[int, TimelineEvent] = {e.seq: e for e in s.recent}
         ends: list[ClockEnd] = []
