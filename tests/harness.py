@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
 from temporalio.testing import WorkflowEnvironment
 
@@ -63,7 +63,8 @@ class Lab:
             description = await handle.describe()
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return
-            last = (await handle.fetch_history()).events[-1].WhichOneof("attributes").removesuffix("_event_attributes")
+            kind = (await handle.fetch_history()).events[-1].WhichOneof("attributes") or ""
+            last = kind.removesuffix("_event_attributes")
             if last in WAITING and not description.raw_description.pending_activities:
                 return
             await asyncio.sleep(0.005)
@@ -112,7 +113,7 @@ class Lab:
             return list(session.exec(query).all())
 
     def timeline(self, lead_id: str) -> list[str]:
-        return [e.kind for e in self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq))]
+        return [e.kind for e in self._rows(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq)))]
 
     def events(self, lead_id: str, kind: str) -> list[TimelineEntry]:
         return self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id, TimelineEntry.kind == kind))
@@ -125,14 +126,14 @@ class Lab:
         query = select(Notification).where(Notification.lead_id == lead_id)
         if kind:
             query = query.where(Notification.kind == kind)
-        return self._rows(query.order_by(Notification.id))
+        return self._rows(query.order_by(col(Notification.id)))
 
     def alerts(self, lead_id: str) -> list[str]:
         return [e.data["alert"] for e in self.events(lead_id, "alert_raised")]
 
     def penalties(self, dealer_id: str) -> list[DealerPenalty]:
         return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id)
-                          .order_by(DealerPenalty.created_at, DealerPenalty.penalty_id))
+                          .order_by(col(DealerPenalty.created_at), col(DealerPenalty.penalty_id)))
 
 
 def payloads_in(messages) -> list[Payload]:

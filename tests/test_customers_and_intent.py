@@ -154,10 +154,12 @@ async def test_behaviour_events_through_the_api(env, engine):
 def set_auto_assign(engine, dealer_id: str, consultant_series: dict[str, list[str]] | None = None) -> None:
     with Session(engine) as session:
         dealer = session.get(Dealer, dealer_id)
+        assert dealer is not None, dealer_id
         dealer.auto_assign = True
         session.add(dealer)
         for user_id, series in (consultant_series or {}).items():
             consultant = session.get(Consultant, user_id)
+            assert consultant is not None, user_id
             consultant.series = series
             session.add(consultant)
         session.commit()

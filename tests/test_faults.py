@@ -61,10 +61,12 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -244,7 +246,7 @@ async def connected(address: str, timeout: float = 30) -> Client:
 # --------------------------------------------------------------------------- the read model and its master data
 
 
-def database(tmp: Path) -> tuple[str, callable]:
+def database(tmp: Path) -> tuple[str, Callable[[], None]]:
     """A PostgreSQL database of this run's own when PostgreSQL answers, else an SQLite file."""
     name = f"leadflow_faults_{os.getpid()}"
     admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
@@ -341,7 +343,7 @@ class View:
     running: bool = True
 
 
-def next_action(goal: str, v: View, transferred: bool) -> tuple[Actor, object] | str | None:
+def next_action(goal: str, v: View, transferred: bool) -> tuple[Actor, Any] | str | None:
     """What a person does next for this lifecycle; None: the lead is where it should end; "wait": a clock's turn."""
     stage, dealer = v.stage, v.dealer_id
     S = LeadStage
@@ -434,12 +436,15 @@ class Drivers:
 
     async def view(self, d: Drive) -> View:
         """From the search attributes the workflow keeps current: the server answers, no worker needed."""
-        description = await self._retry(d, lambda: self.client.get_workflow_handle(d.lead_id).describe())
+        lead_id = d.lead_id
+        assert lead_id is not None, "viewed before intake"
+        description = await self._retry(d, lambda: self.client.get_workflow_handle(lead_id).describe())
         attributes = description.typed_search_attributes
         return View(LeadStage(attributes.get(sa.LEAD_STAGE) or "new"), attributes.get(sa.DEALER_ID),
                     description.status == WorkflowExecutionStatus.RUNNING)
 
     async def transferred_before(self, d: Drive) -> bool:
+        assert d.lead_id is not None, "asked before intake"
         handle = self.client.get_workflow_handle_for(LeadWorkflow.run, d.lead_id)
         s = await self._retry(d, lambda: handle.query(LeadWorkflow.lead, rpc_timeout=timedelta(seconds=10)))
         return any(h.end_reason == "transferred" for h in s.past_holdings)
@@ -473,6 +478,7 @@ class Drivers:
             if not view.running:
                 d.problem = f"{d.goal} lead {d.lead_id} closed in stage {view.stage.value}"
                 return
+            assert not isinstance(step, str), step  # "wait" and "unexpected" are handled above
             actor, command = step
             if command.action == "request_transfer" and await self.transferred_before(d):
                 transferred = True  # the approval went through, its answer was lost (a kill)
@@ -484,6 +490,7 @@ class Drivers:
                     LeadWorkflow.act, c.CommandEnvelope(actor=actor, command=command), id=update_id), 30)
                 d.actions += 1
                 transferred = transferred or command.action == "review_transfer"
+                assert done.stage is not None  # the engine's own actions: it always says the stage
                 view = View(LeadStage(done.stage), done.dealer_id)
             except WorkflowUpdateFailedError:
                 d.refusals += 1  # the lead moved on meanwhile (a clock): planned again from what it is now
@@ -531,11 +538,14 @@ async def snapshot(client: Client, lead_id: str) -> tuple[LeadState, WorkflowExe
     """The lead's state (running: its query; closed: its last projection) and whether anything is pending."""
     d = await client.get_workflow_handle(lead_id).describe()
     if d.status != WorkflowExecutionStatus.RUNNING:
-        return await projected_state(client, lead_id, d.run_id), d.status, False
+        projected = await projected_state(client, lead_id, d.run_id)
+        assert projected is not None and d.status is not None, f"{lead_id} closed without a projection"
+        return projected, d.status, False
     raw = d.raw_description
     pending = bool(raw.pending_activities or raw.pending_children or raw.HasField("pending_workflow_task"))
     state = await client.get_workflow_handle_for(LeadWorkflow.run, lead_id).query(
         LeadWorkflow.lead, rpc_timeout=timedelta(seconds=10))
+    assert state is not None, f"{lead_id} has not been taken in"
     return state, d.status, pending
 
 
@@ -551,7 +561,8 @@ async def quiet(client: Client, lead_ids: list[str], deadline: float) -> dict[st
         horizon = datetime.now(UTC) + QUIET_FOR
         busy = [i for i, (_, _, pending) in zip(lead_ids, found, strict=True) if pending]
         due = [(i, ck.name, ck.deadline) for i, (s, status, _) in zip(lead_ids, found, strict=True)
-               if status == WorkflowExecutionStatus.RUNNING for ck in s.clocks.values() if ck.running and ck.deadline < horizon]
+               if status == WorkflowExecutionStatus.RUNNING for ck in s.clocks.values()
+               if ck.running and ck.deadline is not None and ck.deadline < horizon]
         overdue = [x for x in due if x[2] < datetime.now(UTC) - OVERDUE_GRACE]
         fanouts = (await client.count_workflows('WorkflowType="WebhookFanout" AND ExecutionStatus="Running"')).count
         if not busy and not due and not fanouts and same:

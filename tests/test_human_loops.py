@@ -10,7 +10,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import WorkflowExecutionStatus
 
 from db.models import HoldingRow
@@ -37,7 +37,7 @@ SHANGHAI_DEALERS = {"D-SH-1", "D-SH-2", "D-HZ-1"}
 
 
 def holdings(L, lead_id: str) -> list[HoldingRow]:
-    return L._rows(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at))
+    return L._rows(select(HoldingRow).where(col(HoldingRow.lead_id) == lead_id).order_by(col(HoldingRow.started_at)))
 
 
 def in_order(timeline: list[str], *kinds: str) -> bool:

@@ -21,6 +21,7 @@ from domain.models import (
     DispatchResult,
     Holding,
     LeadState,
+    Model,
 )
 from domain.policy import load_policy
 from domain.stages import END_STAGES, LeadStage, Role
@@ -33,7 +34,7 @@ DEALER = "D-SH-1"
 DEALER_CLOCKS = {"receipt", "first_response", "first_deep_contact", "store_invitation"}
 
 # one valid command per action: the exhaustive tables below are only exhaustive if this is
-COMMANDS: dict[str, c.Model] = {
+COMMANDS: dict[str, Model] = {
     "acknowledge": c.Acknowledge(),
     "decline": c.Decline(reason="not our customer"),
     "assign": c.Assign(consultant_id="d-sh-1-c1"),

@@ -20,7 +20,9 @@ from workflows.lead import LOCAL_ACTIVITIES
 
 async def activities_of(client: Client, lead_id: str) -> tuple[list[str], list[str], list[str]]:
     """(remote activity types, local activity types, patches) in the lead's history, in order."""
-    remote, local, patches = [], [], []
+    remote: list[str] = []
+    local: list[str] = []
+    patches: list[str] = []
     for e in (await client.get_workflow_handle(lead_id).fetch_history()).events:
         if e.HasField("activity_task_scheduled_event_attributes"):
             remote.append(e.activity_task_scheduled_event_attributes.activity_type.name)

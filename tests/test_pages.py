@@ -22,7 +22,8 @@ class Stream:
     has ended, and this one does not end while the page is open."""
 
     def __init__(self, app, query: str = "", headers: dict[str, str] | None = None):
-        self.app, self.chunks, self.left = app, asyncio.Queue(), asyncio.Event()
+        self.app, self.left = app, asyncio.Event()
+        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.status: int | None = None
         self.buffer = ""
         self.scope = {

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -37,13 +37,13 @@ from workflows.lead import LeadInput, LeadWorkflow
 
 def timeline(engine, lead_id: str) -> list[tuple]:
     with Session(engine) as session:
-        rows = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq))
+        rows = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq)))
         return [(e.seq, e.kind, e.stage, e.actor, e.dealer_id, e.data) for e in rows]
 
 
 def clock_runs(engine, lead_id: str) -> list[tuple]:
     with Session(engine) as session:
-        rows = session.exec(select(ClockRun).where(ClockRun.lead_id == lead_id).order_by(ClockRun.clock, ClockRun.started_at))
+        rows = session.exec(select(ClockRun).where(col(ClockRun.lead_id) == lead_id).order_by(col(ClockRun.clock), col(ClockRun.started_at)))
         return [(r.clock, r.started_at, r.deadline, r.ended_at, r.outcome) for r in rows]
 
 
