@@ -39,7 +39,8 @@ WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCh
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama", "better_exceptions"))
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama",
+                                                                      "better_exceptions"))
 
 
 HERE = Path(__file__).resolve().parent

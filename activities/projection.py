@@ -27,7 +27,8 @@ def lead_row(req: ProjectionRequest) -> Lead:
         series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
         furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
         dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
-        alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
+        alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at,
+                last_seq=s.seq,
         previous_lead_id=s.previous_lead_id,
         workflow_id=req.workflow_id, run_id=req.run_id,
         clocks=[c.model_dump(mode="json") for c in s.clocks.values()],
@@ -63,10 +64,12 @@ class ProjectionActivities(UsesDatabase):
                                               actor=e.actor, role=e.role, dealer_id=e.dealer_id, data=e.data))
             for h in s.past_holdings + ([s.holding] if s.holding else []):
                 session.merge(HoldingRow(lead_id=s.lead_id, dealer_id=h.dealer_id, started_at=h.started_at,
-                                         ended_at=h.ended_at, end_reason=h.end_reason, dispatch_reason=h.dispatch_reason))
+                                         ended_at=h.ended_at, end_reason=h.end_reason,
+                                         dispatch_reason=h.dispatch_reason))
             for e in req.events:
                 if e.kind == "penalty_recorded":
-                    session.merge(DealerPenalty(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"],
+                    session.merge(DealerPenalty(penalty_id=e.data["penalty_id"],
+                                                dealer_id=e.data["penalized_dealer_id"],
                                                 lead_id=s.lead_id, kind=e.data["penalty"], note=e.data.get("note", ""),
                                                 created_at=e.at))
             self._customer_and_raw_leads(session, s)
@@ -111,4 +114,5 @@ class ProjectionActivities(UsesDatabase):
                                    dealer_id=end.dealer_id, ended_at=end.ended_at, outcome=end.outcome))
         for clock in s.clocks.values():
             session.merge(ClockRun(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at,
-                                   deadline=clock.deadline, dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))
+                                   deadline=clock.deadline,
+                                   dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))

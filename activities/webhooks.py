@@ -158,7 +158,8 @@ class WebhookActivities(UsesDatabase):
         retryable = code >= 500 or code in RETRYABLE_4XX
         self._record(req, "retrying" if retryable else "failed", code, f"HTTP {code}: {response.text[:300]}")
         raise ApplicationError(f"the receiver answered HTTP {code}", type="WebhookRejected",
-                               non_retryable=not retryable, next_retry_delay=_retry_after(response) if retryable else None)
+                               non_retryable=not retryable,
+                               next_retry_delay=_retry_after(response) if retryable else None)
 
     @activity.defn
     def give_up_webhook(self, req: DeliveryGaveUp) -> None:

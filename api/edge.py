@@ -48,7 +48,8 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > self.max_bytes:
             body = json.dumps({"detail": too_large().detail}).encode()
             await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode()),
                                     (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": body})
             return

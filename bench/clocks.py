@@ -294,7 +294,8 @@ async def main_async(args) -> dict:
         missed = {c: {"temporal": 0, "cron": 0} for c in CLOCKS}
         for (lead_id, clock), lead_runs in by_key.items():
             alerts = [seen[(lead_id, clock)][s] for s in sorted(seen[(lead_id, clock)])]
-            for i, (_, _, started_at, deadline, ended_at, outcome) in enumerate(sorted(lead_runs, key=lambda r: _epoch(r[3]))):
+            for i, (_, _, started_at, deadline, ended_at,
+                    outcome) in enumerate(sorted(lead_runs, key=lambda r: _epoch(r[3]))):
                 d = _epoch(deadline)
                 if outcome == "lapsed" and i < len(alerts):
                     late[clock]["temporal_inbox"].append(alerts[i] - d)
@@ -333,7 +334,8 @@ async def main_async(args) -> dict:
                                  "cpu_s_per_min": window,
                                  "temporal_cpu_s_per_alert": round(above_idle / in_window, 4) if in_window else None,
                                  "temporal_cpu_s_per_alert_incl_idle":
-                                     round(window["temporal_total"] * window_s / 60 / in_window, 4) if in_window else None},
+                                     round(window["temporal_total"] * window_s / 60 / in_window,
+                                           4) if in_window else None},
                 "cron": {"alerts": cron_alerts, "scans": len(scan_s), "scan_seconds": percentiles(scan_s, 4),
                          "cpu_s_per_alert": round(cron_cpu / cron_alerts, 5) if cron_alerts else None},
             },

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     while not stop:
         started = time.monotonic()
         now = datetime.now(UTC)
-        rows = conn.execute(due, {"clocks": clocks, "since": _param(since, postgres), "now": _param(now, postgres)}).all()
+        rows = conn.execute(due,
+                            {"clocks": clocks, "since": _param(since, postgres), "now": _param(now, postgres)}).all()
         for lead_id, clock, started_at, deadline in rows:
             conn.execute(fire, {"lead_id": lead_id, "clock": clock, "started_at": started_at, "deadline": deadline})
         conn.commit()

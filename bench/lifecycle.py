@@ -77,7 +77,8 @@ class Driver:
                                      {"outcome": "verified", "corrections": fix, "note": "called the customer"})
             stage, dealer = answer["stage"], answer.get("dealer_id")
         if stage != "dispatched" or dealer is None:
-            await self.call("cc-zhou", f"/v1/leads/{lead}/record-cleansing", {"outcome": "invalid", "note": "no dealer"})
+            await self.call("cc-zhou", f"/v1/leads/{lead}/record-cleansing",
+                            {"outcome": "invalid", "note": "no dealer"})
             return {"lead_id": lead, "end": "closed_invalid", "seconds": time.time() - started}
         manager = f"{dealer.lower()}-manager"
         answer = await self.call(manager, f"/v1/leads/{lead}/acknowledge", {})

@@ -21,13 +21,15 @@ class Settings(BaseSettings):
     time_scale: float = Field(default=1.0, gt=0, alias="LEADFLOW_TIME_SCALE")
     policy_path: str | None = Field(default=None, alias="LEADFLOW_POLICY")
     log_level: str = Field(default="INFO", alias="LEADFLOW_LOG_LEVEL")
-    temporal_ui_url: str = Field(default="http://127.0.0.1:8233", alias="LEADFLOW_TEMPORAL_UI_URL")  # the portal links leads there
+    temporal_ui_url: str = Field(default="http://127.0.0.1:8233",
+                                 alias="LEADFLOW_TEMPORAL_UI_URL")  # the portal links leads there
     # the worker's Temporal SDK metrics for Prometheus at http://<address>/metrics; "off" (the default, so
     # several local workers never fight over a port): none. compose and ./scripts/run.sh set one.
     worker_metrics_address: str = Field(default="off", alias="LEADFLOW_WORKER_METRICS_ADDRESS")
     # new lead runs use local activities (patch local-activities); "false" while older workers still run
     local_activities: bool = Field(default=True, alias="LEADFLOW_LOCAL_ACTIVITIES")
-    metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
+    metrics_token: SecretStr | None = Field(default=None,
+                                            alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
     # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still

@@ -243,7 +243,8 @@ class SlaReport(_Report):
 def _outcome_counts(now: datetime):
     running = col(ClockRun.outcome).is_(None)
     return (func.count(), _sum_if(ClockRun.outcome == "met"), _sum_if(ClockRun.outcome == "lapsed"),
-            _sum_if(col(ClockRun.outcome) == "cancelled"), _sum_if(running), _sum_if(and_(running, col(ClockRun.deadline) < now)))
+            _sum_if(col(ClockRun.outcome) == "cancelled"), _sum_if(running),
+            _sum_if(and_(running, col(ClockRun.deadline) < now)))
 
 
 def sla_compliance(session: Session, period: Period, filters: Filters, now: datetime, clock: str | None = None,
@@ -276,7 +277,8 @@ def sla_compliance(session: Session, period: Period, filters: Filters, now: date
             .where(*where).group_by(ClockRun.clock, start).order_by(ClockRun.clock, start)).all()
         report.series = [
             CompliancePoint(clock=name, bucket_start=_as_date(at), met=_n(met), lapsed=_n(lapsed),
-                            cancelled=_n(cancelled), running=_n(running), compliance=_ratio(_n(met), _n(met) + _n(lapsed)))
+                            cancelled=_n(cancelled), running=_n(running),
+                            compliance=_ratio(_n(met), _n(met) + _n(lapsed)))
             for name, at, met, lapsed, cancelled, running in series]
     return report
 
@@ -451,7 +453,8 @@ def dispatch_match(session: Session, period: Period, filters: Filters,
                    group_by: Literal["region", "dealer"] | None = None) -> DispatchReport:
     matched = or_(col(HoldingRow.end_reason).is_(None), col(HoldingRow.end_reason).not_in(NOT_MATCHED))
     reason = func.coalesce(HoldingRow.end_reason, OPEN)
-    key: Label[Any] = {"region": col(Dealer.region), "dealer": col(HoldingRow.dealer_id), None: literal(None)}[group_by].label("key")
+    key: Label[Any] = {"region": col(Dealer.region), "dealer": col(HoldingRow.dealer_id),
+                       None: literal(None)}[group_by].label("key")
     where = [period.holds(HoldingRow.started_at), *_lead_filters(filters, region=False, dealer=False)]
     if filters.dealer_id is not None:
         where.append(HoldingRow.dealer_id == filters.dealer_id)
@@ -494,7 +497,8 @@ class ReviewQueue:
 
 REVIEW_QUEUES = (
     ReviewQueue("cleansing", S.CLEANSING, ("cleansing_started",), ("cleansing_recorded",)),
-    ReviewQueue("transfer_review", S.TRANSFER_REVIEW, ("transfer_requested",), ("transfer_approved", "transfer_rejected")),
+    ReviewQueue("transfer_review", S.TRANSFER_REVIEW, ("transfer_requested",),
+                ("transfer_approved", "transfer_rejected")),
     ReviewQueue("defeat_review", S.DEFEAT_REVIEW, ("defeat_submitted",), ("defeat_decided",)),
     ReviewQueue("appeal_review", None, ("appeal_filed",), ("appeal_decided",)),
 )
@@ -529,7 +533,8 @@ def review_queues(session: Session, period: Period, filters: Filters, now: datet
         request, later, decision, previous = aliased(T), aliased(T), aliased(T), aliased(T)
         dealer_where = [] if filters.dealer_id is None else [_request_dealer(request) == filters.dealer_id]
         if q.stage is not None:  # waiting: the lead is in the queue's stage; since its latest request
-            latest = (select(func.max(later.seq)).where(later.lead_id == request.lead_id, col(later.kind).in_(q.requests))
+            latest = (select(func.max(later.seq)).where(later.lead_id == request.lead_id,
+                                                        col(later.kind).in_(q.requests))
                       .scalar_subquery())
             waiting = (select(func.count(), func.min(request.at)).select_from(Lead)
                        .join(request, and_(col(request.lead_id) == Lead.lead_id, col(request.kind).in_(q.requests)))
@@ -591,7 +596,8 @@ def channel_costs(session: Session, period: Period, filters: Filters) -> Channel
         where.append(RawLeadRow.brand == filters.brand)
     figures = (func.count(), func.count(col(RawLeadRow.acquisition_cost)),
                func.coalesce(func.sum(RawLeadRow.acquisition_cost), 0.0),
-               func.count(distinct(col(RawLeadRow.lead_id))), func.count(distinct(case((won, col(RawLeadRow.lead_id))))))
+               func.count(distinct(col(RawLeadRow.lead_id))),
+               func.count(distinct(case((won, col(RawLeadRow.lead_id))))))
     base = select(col(RawLeadRow.channel), *figures).join(  # type: ignore[call-overload]  # sqlmodel: 1-4 columns
         Lead, col(Lead.lead_id) == col(RawLeadRow.lead_id)).where(*where)
 

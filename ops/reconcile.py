@@ -250,7 +250,8 @@ def _clear_for_projection(engine: Engine, lead_id: str, seq: int, drop_seqs: set
     """What the projection never overwrites: timeline rows it did not write, a row ahead of the workflow."""
     with Session(engine) as session:
         if drop_seqs:
-            session.exec(delete(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id, col(TimelineEntry.seq).in_(drop_seqs)))
+            session.exec(delete(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id,
+                                                     col(TimelineEntry.seq).in_(drop_seqs)))
         if row_ahead:
             row = session.get(Lead, lead_id)
             if row is None:  # row_ahead: compare() read this row
@@ -421,7 +422,8 @@ class Reconciler:
             if d is not None:
                 executions[lead_id] = (d.run_id, d.status == WorkflowExecutionStatus.RUNNING)
             else:
-                finding = Finding(lead_id, [f"open read-model row (stage {rows[lead_id]}) and no workflow"], orphan=True)
+                finding = Finding(lead_id, [f"open read-model row (stage {rows[lead_id]}) and no workflow"],
+                                  orphan=True)
                 if self.repair:
                     await asyncio.to_thread(_delete_orphan, self.engine, lead_id)
                     finding.repaired = (await asyncio.to_thread(observe, self.engine, [lead_id]))[lead_id].row is None
@@ -451,7 +453,8 @@ class Reconciler:
                 finding = Finding(truth.lead_id, drift.problems)
                 if self.repair:
                     await self._repair(truth, drift)
-                    left = compare(truth, (await asyncio.to_thread(observe, self.engine, [truth.lead_id]))[truth.lead_id])
+                    left = compare(truth,
+                                   (await asyncio.to_thread(observe, self.engine, [truth.lead_id]))[truth.lead_id])
                     finding.repaired, finding.left = not left, left.problems
                 return finding
             except RPCError as err:
@@ -510,7 +513,8 @@ def parse_since(text: str, now: Callable[[], datetime] = lambda: datetime.now(UT
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ops.reconcile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--repair", action="store_true", help="rewrite drifted leads from their workflows; delete orphan rows")
+    p.add_argument("--repair", action="store_true",
+                   help="rewrite drifted leads from their workflows; delete orphan rows")
     p.add_argument("--since", type=parse_since, help="only leads running or closed since then: '24h', '7d' or ISO 8601")
     p.add_argument("--lead", action="append", dest="lead_ids", metavar="LEAD_ID", help="only this lead (repeatable)")
     p.add_argument("--concurrency", type=int, default=32, help="workflows queried at once (default 32)")

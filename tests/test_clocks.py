@@ -712,7 +712,8 @@ async def test_receipt_clock_pauses_during_a_transfer_request_made_before_acknow
         await L.act(lead_id, manager("D-SH-1"), transfer())
         s = await L.state(lead_id)
         requested_at = s.transfer.requested_at
-        assert s.clocks["receipt"].paused_remaining_s == pytest.approx((deadline - requested_at).total_seconds(), abs=1e-3)
+        assert s.clocks["receipt"].paused_remaining_s == pytest.approx((deadline - requested_at).total_seconds(),
+                                                                       abs=1e-3)
         await L.sleep(timedelta(hours=3))
         s = await L.settle(lead_id)
         assert "receipt" not in L.alerts(lead_id) and s.dealer_id == "D-SH-1"

@@ -154,14 +154,17 @@ class Stack:
     def _spawn(self, cmd: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
         out = open(self.tmp / log, "ab")
         try:
-            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         finally:
             out.close()
 
     def start_server(self) -> None:
         port = self.address.rsplit(":", 1)[1]
-        self.server = self._spawn([_binary("temporal"), "server", "start-dev", "--db-filename", str(self.tmp / "temporal.db"),
-                                   "--ip", "127.0.0.1", "--port", port, "--headless", "--log-level", "error", *cli_flags(),
+        self.server = self._spawn([_binary("temporal"), "server", "start-dev", "--db-filename",
+                                   str(self.tmp / "temporal.db"),
+                                   "--ip", "127.0.0.1", "--port", port, "--headless", "--log-level", "error",
+                                   *cli_flags(),
                                    *[f for p in SERVER_PRAGMAS for f in ("--sqlite-pragma", p)]],
                                   "server.log")
 
@@ -273,14 +276,16 @@ def seed_network(engine, webhook_url: str) -> None:
     with Session(engine) as session:
         for i, dealer_id in enumerate(EXTRA_DEALERS):
             session.merge(Dealer(id=dealer_id, name=f"Aurora Shanghai {i + 1}", brand="Aurora", region="East",
-                                 city="Shanghai", latitude=31.2 + i / 100, longitude=121.4 + i / 100, series=["A5", "A7"],
+                                 city="Shanghai", latitude=31.2 + i / 100, longitude=121.4 + i / 100,
+                                 series=["A5", "A7"],
                                  stock={"A5": 3 + i % 4}, conversion_90d=0.1 + i / 100, rating=4.0))
         session.flush()
         for dealer_id in EXTRA_DEALERS:
             slug = dealer_id.lower()
             for suffix, role in (("mgr", Role.DEALER_MANAGER), ("opslead", Role.DEALER_OPS_LEAD),
                                  ("c1", Role.CONSULTANT), ("c2", Role.CONSULTANT)):
-                session.merge(User(id=f"{slug}-{suffix}", name=f"{dealer_id} {suffix}", role=role.value, dealer_id=dealer_id))
+                session.merge(User(id=f"{slug}-{suffix}", name=f"{dealer_id} {suffix}", role=role.value,
+                                   dealer_id=dealer_id))
         session.flush()
         for dealer_id in EXTRA_DEALERS:
             for n in (1, 2):
@@ -411,7 +416,8 @@ def fault_policy() -> Policy:
     have ended the leads settle and the checks see one moment."""
     policy = load_policy(time_scale=TIME_SCALE)
     hour, month = timedelta(hours=1), timedelta(days=30)
-    durations = {name: hour if name in TESTED_CLOCKS else month for name in Clocks.model_fields if name != "grade_cadence"}
+    durations = {name: hour if name in TESTED_CLOCKS else month for name in Clocks.model_fields
+                 if name != "grade_cadence"}
     cadence = policy.clocks.grade_cadence.model_copy(update={grade: month for grade in ("H", "A", "B", "C")})
     return policy.model_copy(update={"clocks": policy.clocks.model_copy(update=durations | {"grade_cadence": cadence})})
 
@@ -516,7 +522,8 @@ async def projected_state(client: Client, lead_id: str, run_id: str) -> LeadStat
 async def chaos(stack: Stack, client: Client, rng: random.Random, stop: asyncio.Event) -> None:
     """SIGKILL the worker (and the server) at seeded random moments; restart after a seeded downtime."""
     plan = sorted([(rng.uniform(1, SPREAD + 3), "worker", rng.uniform(0.2, 2.5)) for _ in range(WORKER_KILLS)]
-                  + [(rng.uniform(SPREAD * 0.3, SPREAD * 0.8), "server", rng.uniform(0.5, 2.0)) for _ in range(SERVER_KILLS)])
+                  + [(rng.uniform(SPREAD * 0.3, SPREAD * 0.8), "server",
+                      rng.uniform(0.5, 2.0)) for _ in range(SERVER_KILLS)])
     began = time.monotonic()
     for at, what, down in plan + [(float("inf"), "", 0.0)]:
         while time.monotonic() < began + at and not stop.is_set():
@@ -549,7 +556,8 @@ async def snapshot(client: Client, lead_id: str) -> tuple[LeadState, WorkflowExe
     return state, d.status, pending
 
 
-async def quiet(client: Client, lead_ids: list[str], deadline: float) -> dict[str, tuple[LeadState, WorkflowExecutionStatus]]:
+async def quiet(client: Client, lead_ids: list[str],
+                deadline: float) -> dict[str, tuple[LeadState, WorkflowExecutionStatus]]:
     """Wait until nothing moves: no workflow task, activity or child pending, no fan-out running, no clock due
     within QUIET_FOR, and every lead as it was one look before (so the checks and the reconciliation see one
     moment); the leads' states then."""
@@ -637,7 +645,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
             lapsed_only = set(ended) <= {"receipt_lapsed"}
             ok = {
                 "win": s.stage == LeadStage.COMPLETED and lapsed_only and (not running or set(s.clocks) <= SURVIVE_END),
-                "invalid": s.stage == LeadStage.CLOSED_INVALID and not running and not s.past_holdings and not s.holding,
+                "invalid": s.stage == LeadStage.CLOSED_INVALID and not running and not s.past_holdings
+                  and not s.holding,
                 "ignore": s.stage == LeadStage.CALL_CENTER and running and not s.holding
                 and [(h.dealer_id, h.end_reason) for h in s.past_holdings] == [("D-GZ-1", "receipt_lapsed")],
                 "pool": s.stage == LeadStage.PUBLIC_POOL and running and lapsed_only,
@@ -659,7 +668,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         assert not early, f"clocks fired before their deadline: {early[:10]}"
         twice = [k for k, n in Counter(x[:3] for x in lapses).items() if n > 1]
         assert not twice, f"clock runs lapsed twice: {twice[:10]}"
-        lapsed_runs = {(r.lead_id, r.clock, aware(r.deadline)) for r in rows(engine, ClockRun, ClockRun.outcome == "lapsed")}
+        lapsed_runs = {(r.lead_id, r.clock, aware(r.deadline)) for r in rows(engine, ClockRun,
+                                                                             ClockRun.outcome == "lapsed")}
         differ = lapsed_runs ^ {x[:3] for x in lapses}
         assert not differ, (f"lapses in clock_run and the timeline differ: {sorted(differ)[:5]}; quiet at {quiet_at}; "
                             + "; ".join(f"{i}: {[(e.seq, e.kind, e.at) for e in sorted(timeline[i], key=lambda e: e.seq)][-6:]}"
@@ -692,7 +702,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
             seq = int(n.idempotency_key.split(":")[1])
             notified[(n.lead_id, seq)].append(n)
             e = events.get((n.lead_id, seq))
-            assert e is not None and (e.kind == f"notified_{n.kind}" or (e.kind == "alert_raised" and e.data["alert"] == n.kind)
+            assert e is not None and (e.kind == f"notified_{n.kind}"
+                                      or (e.kind == "alert_raised" and e.data["alert"] == n.kind)
                                       ), f"notification {n.idempotency_key} ({n.kind}) has no such event: {e and e.kind}"
         notifying = [k for k, e in events.items() if e.kind == "alert_raised" or e.kind.startswith("notified_")]
         unnotified = [k for k in notifying if k not in notified]
@@ -702,7 +713,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         fanouts_failed = (await client.count_workflows(
             'WorkflowType="WebhookFanout" AND ExecutionStatus!="Completed"')).count
         assert fanouts_failed == 0
-        deliveries = {d.event_id: d for d in rows(engine, WebhookDelivery, WebhookDelivery.subscription_id == "wh-faults")}
+        deliveries = {d.event_id: d for d in rows(engine, WebhookDelivery,
+                                                  WebhookDelivery.subscription_id == "wh-faults")}
         assert {d.status for d in deliveries.values()} == {"delivered"}
         received = defaultdict(list)
         for event_id, body, at in receiver.got:
@@ -729,7 +741,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
 
         # -- the checks above saw one moment: no lead moved while they ran
         again = await asyncio.gather(*(snapshot(client, i) for i in lead_ids))
-        moved = [(i, states[i][0].seq, s.seq) for i, (s, _, _) in zip(lead_ids, again, strict=True) if s.seq != states[i][0].seq]
+        moved = [(i, states[i][0].seq, s.seq) for i, (s, _, _) in zip(lead_ids, again,
+                                                                      strict=True) if s.seq != states[i][0].seq]
         assert not moved, f"leads moved during the checks (lead, seq then, seq now): {moved[:5]}; quiet at {quiet_at}"
 
         # -- the read model matches the workflows: the command, then drift injected and repaired

@@ -64,7 +64,8 @@ class TestColumnsByHeader:
             assert row.detail["touchpoints"][0]["external_id"].startswith("csv-"), "no id column: derived from the row"
             other = L.lead_row(lead_of("+8613912340002"))
             assert (other.city, other.series, other.channel) == ("Hangzhou", "A7", "douyin")
-            assert (other.detail["profile"]["budget"], other.detail["profile"]["timeframe"]) == (300_000, "within_90_days")
+            assert (other.detail["profile"]["budget"], other.detail["profile"]["timeframe"]) == (300_000,
+                                                                                                 "within_90_days")
 
     async def test_an_english_tab_separated_file_with_ids_brand_and_flags(self, env, engine, tmp_path):
         text = (
@@ -78,7 +79,8 @@ class TestColumnsByHeader:
 
             alice = await L.state(lead_of("+8613912340011"))
             p = alice.profile
-            assert (p.customer_name, p.city, p.series, p.budget, p.timeframe) == ("Alice", "Guangzhou", "A7", 180_000, "within_15_days")
+            assert (p.customer_name, p.city, p.series, p.budget, p.timeframe) == ("Alice", "Guangzhou", "A7", 180_000,
+                                                                                  "within_15_days")
             assert (p.financing_interest, p.trade_in, p.preferred_dealer_id) == (True, False, "D-GZ-1")
             assert [(t.channel, t.external_id, t.campaign, t.acquisition_cost) for t in alice.touchpoints] == [
                 ("website", "ext-11", "spring", 55.5)]
@@ -223,7 +225,8 @@ class TestReRuns:
         async with lab(env, engine) as L:
             first, _ = await run(L, path)
             lead_id = first.lead_ids[2]
-            await L.act(lead_id, CALL_CENTER, c.RecordCleansing(outcome=c.CleansingOutcome.INVALID, note="wrong number"))
+            await L.act(lead_id, CALL_CENTER,
+                        c.RecordCleansing(outcome=c.CleansingOutcome.INVALID, note="wrong number"))
             await L.handle(lead_id).result()
             again, _ = await run(L, path)
             assert again.outcomes == {"duplicate": 1} and again.lead_ids == {2: lead_id}
@@ -269,7 +272,8 @@ class TestCommandLine:
         assert good.returncode == 0, good.stderr
         assert "rows read 2: valid 2 (dry run: nothing submitted), bad 0" in good.stdout
 
-        bad = self.cli(write(tmp_path, BAD, name="bad.csv"), "--brand", BRAND, "--dry-run", "--errors", tmp_path / "out.csv")
+        bad = self.cli(write(tmp_path, BAD, name="bad.csv"), "--brand", BRAND, "--dry-run", "--errors",
+                       tmp_path / "out.csv")
         assert bad.returncode == 1
         assert "line 3: 手机: phone '12345' is not a valid number" in bad.stdout
         assert (tmp_path / "out.csv").exists() and not (tmp_path / "bad.errors.csv").exists()

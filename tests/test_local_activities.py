@@ -64,7 +64,8 @@ async def test_a_run_begun_with_remote_activities_keeps_them_after_an_upgraded_w
                                 max_cached_workflows=0):  # no sticky queue for the next worker to wait on
             old = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(1310), OPS)
         async with build_worker(client, task_queue, engine, executor):  # the upgraded fleet
-            await gateway.act(client, old.lead_id, c.CommandEnvelope(actor=manager(old.dealer_id), command=c.Acknowledge()))
+            await gateway.act(client, old.lead_id,
+                              c.CommandEnvelope(actor=manager(old.dealer_id), command=c.Acknowledge()))
             new = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(1311), OPS)
             old_run, new_run = await activities_of(client, old.lead_id), await activities_of(client, new.lead_id)
             for lead_id in (old.lead_id, new.lead_id):
@@ -72,7 +73,8 @@ async def test_a_run_begun_with_remote_activities_keeps_them_after_an_upgraded_w
     remote, local, patches = old_run
     assert remote == ["score_lead", "dispatch_lead", "notify", "record_lead", "record_lead"] and local == []
     assert LOCAL_ACTIVITIES not in patches
-    assert new_run[:2] == (["notify", "record_lead"], ["score_lead", "dispatch_lead"]) and LOCAL_ACTIVITIES in new_run[2]
+    assert new_run[:2] == (["notify", "record_lead"],
+                           ["score_lead", "dispatch_lead"]) and LOCAL_ACTIVITIES in new_run[2]
 
 
 def test_local_activities_are_on_unless_the_environment_turns_them_off():

@@ -321,7 +321,8 @@ async def test_the_worker_serves_the_sdk_metrics_for_prometheus(engine):
         task_queue = f"leads-{uuid.uuid4()}"
         with ThreadPoolExecutor(max_workers=4) as executor:
             async with build_worker(client, task_queue, engine, executor):
-                result = await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(801), OPS)
+                result = await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(801),
+                                                       OPS)
                 assert (await gateway.current_state(client, result.lead_id)).stage == LeadStage.DISPATCHED
                 async with httpx.AsyncClient() as http:
                     for _ in range(50):  # the SDK exports on its own schedule

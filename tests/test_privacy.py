@@ -145,7 +145,8 @@ async def test_a_rotated_key_encrypts_from_then_on_and_the_old_keys_history_stil
                 lead_id = (await L.intake(raw_lead(2, customer_name=NAME, phone=phone(2)))).lead_id
                 await L.quiet(lead_id)
             async with build_worker(rotated, task_queue, engine, executor):
-                done = await gateway.act(rotated, lead_id, c.CommandEnvelope(actor=manager("D-SH-1"), command=c.Acknowledge()))
+                done = await gateway.act(rotated, lead_id,
+                                         c.CommandEnvelope(actor=manager("D-SH-1"), command=c.Acknowledge()))
                 assert done.stage == "acknowledged"
                 L.client = rotated
                 await L.quiet(lead_id)
@@ -193,7 +194,8 @@ async def test_rotation_unknown_keys_corruption_and_clear_payloads():
 
 def test_keys_are_checked_and_errors_never_show_key_material():
     secret = base64.b64encode(os.urandom(16)).decode()
-    for value, message in [("", "holds no key"), ("k1", "not `id:base64key`"), ("bad id!:" + secret, "not `id:base64key`"),
+    for value, message in [("", "holds no key"), ("k1", "not `id:base64key`"),
+                           ("bad id!:" + secret, "not `id:base64key`"),
                            ("k1:not base64!", "not valid base64"), (f"k1:{secret}", "16 bytes; AES-256 needs 32"),
                            (f"{new_key('k1')},{new_key('k1')}", "twice")]:
         with pytest.raises(CodecError, match=message) as raised:
@@ -265,7 +267,8 @@ async def test_the_codec_endpoint_decodes_for_lead_ops_only(env, engine):
             assert refused.status_code == 403 and NAME not in refused.text, user
         missing = await http.post("/codec/decode", json=request, headers=headers)
         assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
-        assert (await http.post("/codec/decode", json=request, headers=headers | {"Authorization": "Bearer nope"})).status_code == 401
+        assert (await http.post("/codec/decode", json=request,
+                                headers=headers | {"Authorization": "Bearer nope"})).status_code == 401
         assert (await http.post("/codec/encode", json=request, headers=headers | auth("d-sh-1-mgr"))).status_code == 403
 
 
@@ -285,7 +288,8 @@ async def test_the_codec_endpoint_encodes_and_refuses_bad_bodies_and_unknown_key
         unknown = await http.post("/codec/decode", json=as_json([foreign]), headers=auth("ops"))
         assert unknown.status_code == 422 and "'elsewhere'" in unknown.json()["detail"]
         for bad in (b"[1, 2]", b'{"payloads": [{"data": "not base64!"}]}', b"{", b'{"payloads": 7}'):
-            answer = await http.post("/codec/decode", content=bad, headers=auth("ops") | {"Content-Type": "application/json"})
+            answer = await http.post("/codec/decode", content=bad,
+                                     headers=auth("ops") | {"Content-Type": "application/json"})
             assert answer.status_code == 422, (bad, answer.status_code, answer.text)
 
 

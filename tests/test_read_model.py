@@ -47,7 +47,8 @@ async def test_a_redispatch_records_the_penalty_and_both_holdings(env, pg_engine
         state = await L.settle(lead_id)
         assert state.dealer_id not in (None, "D-SH-1")
         holdings = L._rows(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at))
-        assert [(h.dealer_id, h.end_reason) for h in holdings] == [("D-SH-1", "receipt_lapsed"), (state.dealer_id, None)]
+        assert [(h.dealer_id, h.end_reason) for h in holdings] == [("D-SH-1", "receipt_lapsed"),
+                                                                   (state.dealer_id, None)]
         assert [p.kind for p in L.penalties("D-SH-1")] == ["first_response_late", "receipt_not_confirmed"]
 
 
@@ -67,7 +68,8 @@ def test_a_retried_notification_is_written_once(any_engine):
 
 
 def test_a_role_with_nobody_in_it_still_gets_the_alert(any_engine):
-    req = NotifyRequest(lead_id="lead-y", event_seq=1, kind="x", message="m", roles=[Role.REGIONAL_MANAGER], region="Nowhere")
+    req = NotifyRequest(lead_id="lead-y", event_seq=1, kind="x", message="m", roles=[Role.REGIONAL_MANAGER],
+                        region="Nowhere")
     assert NotifyActivities(any_engine).notify(req) == 1
     with Session(any_engine) as session:
         row = session.exec(select(Notification).where(Notification.lead_id == "lead-y")).one()

@@ -69,7 +69,8 @@ def _already_closed(err: Exception) -> bool:
     return isinstance(err, WorkflowUpdateFailedError) and getattr(err.cause, "type", None) == "Refused.closed"
 
 
-async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: RawLead, actor: Actor) -> c.IntakeResult:
+async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: RawLead,
+                          actor: Actor) -> c.IntakeResult:
     """Take in one raw lead: exactly one open lead per customer and brand, however many arrive at once.
 
     The customer's open lead takes it (merged, or reactivated if dormant). When that lead has closed
@@ -120,7 +121,8 @@ async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.Inta
                           previous_lead_id=outcome.previous_lead_id, repeat=True)
 
 
-async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
+async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent,
+                           actor: Actor) -> c.IntakeResult:
     """A behaviour signal for the customer's open lead of the brand (LeadNotFound when there is none)."""
     base = await lead_ids.resolve(client, brand, normalize_phone(phone))
     for generation in range(1, MAX_GENERATIONS + 1):

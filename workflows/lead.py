@@ -164,7 +164,8 @@ class LeadWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._settle()
         s = self.state
-        return LeadOutcome(lead_id=self.lead_id, stage=s.stage, dealer_id=s.dealer_id, previous_lead_id=s.previous_lead_id,
+        return LeadOutcome(lead_id=self.lead_id, stage=s.stage, dealer_id=s.dealer_id,
+                           previous_lead_id=s.previous_lead_id,
                            touchpoints={t.key: t.outcome for t in s.touchpoints})
 
     async def _sleep_until_next_deadline(self) -> None:

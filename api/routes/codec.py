@@ -124,7 +124,8 @@ class CodecCORS:
     def __init__(self, app: ASGIApp, origin: str | None = None):
         self.app = app
         self.cors = CORSMiddleware(app, allow_origins=[origin or ui_origin(get_settings().temporal_ui_url)],
-                                   allow_methods=["POST"], allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+                                   allow_methods=["POST"],
+                                   allow_headers=["Authorization", "Content-Type", "X-Namespace"],
                                    allow_credentials=True, max_age=600)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

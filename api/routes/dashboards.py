@@ -56,7 +56,8 @@ def _invalid(field: str, message: str) -> HTTPException:
 
 def viewer(actor: ActorDep) -> Actor:
     if actor.role == Role.CONSULTANT:
-        raise HTTPException(403, "dashboards are for lead ops, reviewers, managers and dealer managers, not consultants")
+        raise HTTPException(403,
+                            "dashboards are for lead ops, reviewers, managers and dealer managers, not consultants")
     return actor
 
 

@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
 def addressed_to(actor: Actor):
     """A WHERE clause: the notifications in this actor's inbox (also what the portal's live stream sends)."""
-    addressed_to_role = and_(col(Notification.recipient_user_id).is_(None), col(Notification.recipient_role) == actor.role.value)
+    addressed_to_role = and_(col(Notification.recipient_user_id).is_(None),
+                             col(Notification.recipient_role) == actor.role.value)
     if actor.role in DEALER_ROLES:
         addressed_to_role = and_(addressed_to_role, col(Notification.dealer_id) == actor.dealer_id)
     elif actor.role == Role.REGIONAL_MANAGER:

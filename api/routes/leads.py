@@ -112,7 +112,8 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
         except InvalidPhone as err:
-            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
+            results[index] = BatchItemAnswer(index=index, status="invalid",
+                                             errors=[{"loc": ["phone"], "msg": str(err)}])
         else:
             # claimed in the batch's order, so of two items with one external id the first one wins
             if await asyncio.to_thread(intake_keys.claim, session, raw) == "reused":
@@ -185,7 +186,9 @@ def list_leads(
     total = session.exec(select(func.count()).select_from(Lead).where(*where)).one()
     key = sort.value.lstrip("-")
     by = SORTS[key]
-    order: list[ColumnElement[Any] | Mapped[Any]] = [by.is_(None), by.desc() if sort.value.startswith("-") else by.asc(), col(Lead.lead_id)]
+    order: list[ColumnElement[Any] | Mapped[Any]] = [by.is_(None),
+                                                     by.desc() if sort.value.startswith("-") else by.asc(),
+                                                     col(Lead.lead_id)]
     rows = session.exec(select(Lead).where(*where).order_by(*order).offset(offset).limit(limit)).all()
     return LeadPage(items=[LeadSummary.of(r) for r in rows], total=total, limit=limit, offset=offset,
                     next_offset=offset + limit if offset + limit < total else None)

@@ -38,7 +38,8 @@ class DealerFields(BaseModel):
     city: str | None = Field(default=None, min_length=1, max_length=64)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    service_cities: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None, max_length=200)
+    service_cities: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None,
+                                                                                            max_length=200)
     service_radius_km: float | None = Field(default=None, gt=0, le=2000)
     series: list[Series] | None = Field(default=None, max_length=100)
     stock: dict[Series, Annotated[int, Field(ge=0, le=100_000)]] | None = None
@@ -94,7 +95,8 @@ def _sold_only(sold: list[str], wanted, field: str) -> None:
     """422 naming the field when it names series the dealer does not sell."""
     unknown = sorted(set(wanted or []) - set(sold))
     if unknown:
-        raise HTTPException(422, [{"loc": ["body", field], "msg": f"series the dealer does not sell: {', '.join(unknown)}",
+        raise HTTPException(422,
+                            [{"loc": ["body", field], "msg": f"series the dealer does not sell: {', '.join(unknown)}",
                                    "type": "value_error"}])
 
 
@@ -141,7 +143,8 @@ def list_dealers(actor: ActorDep, session: SessionDep,
                  brand: Annotated[str | None, Query(max_length=64)] = None,
                  series: Annotated[str | None, Query(max_length=64)] = None,
                  active: bool | None = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The dealer network (a dealer's people: their own dealer only)."""
     query = select(Dealer)
     if actor.role in DEALER_ROLES:
@@ -224,7 +227,8 @@ def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, se
     consultant.on_duty = body.on_duty if body.on_duty is not None else True
     session.add(consultant)
     session.commit()
-    return NewConsultantAnswer(consultant=_consultant_views(session, [(consultant, _existing(session, User, body.user_id))])[0],
+    return NewConsultantAnswer(consultant=_consultant_views(session,
+                                                            [(consultant, _existing(session, User, body.user_id))])[0],
                                token=token)
 
 

@@ -84,7 +84,8 @@ def open_clocks(actor: ActorDep, session: SessionDep,
     as from a list)."""
     if not lead_id:
         return []
-    rows = session.exec(select(Lead.lead_id, Lead.clocks).where(col(Lead.lead_id).in_(lead_id), lead_filter(actor))).all()
+    rows = session.exec(select(Lead.lead_id, Lead.clocks).where(col(Lead.lead_id).in_(lead_id),
+                                                                lead_filter(actor))).all()
     return [LeadClocks(lead_id=lid, clocks=[_clock_view(c) for c in clocks or []]) for lid, clocks in rows]
 
 
@@ -191,7 +192,8 @@ async def live_stream(
     request: Request,
     now: NowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_stream_bearer)],
-    token: Annotated[str | None, Query(max_length=512, description="the bearer token (EventSource sends no headers)")] = None,
+    token: Annotated[str | None, Query(max_length=512,
+                                       description="the bearer token (EventSource sends no headers)")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for the portal: `lead` {lead_id, stage, updated_at} when a lead the caller may see
     changes, `notification` {id, kind, lead_id, message} for a new inbox row, a comment every 15 s. Ends after

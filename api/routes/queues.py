@@ -84,14 +84,16 @@ def my_queues(actor: ActorDep, session: SessionDep, now: NowDep):
             continue
         members = _members(queue, actor).subquery()
         waiting, overdue, oldest = session.exec(select(
-            func.count(), func.count().filter(members.c.due < now), func.min(members.c.since)).select_from(members)).one()
+            func.count(), func.count().filter(members.c.due < now),
+                                                       func.min(members.c.since)).select_from(members)).one()
         out.append(QueueSummary(queue=name, title=queue.title, waiting=waiting, overdue=overdue, oldest_since=oldest))
     return out
 
 
 @router.get("/{queue}", response_model=list[QueueItem], responses=responses(403))
 def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep, now: NowDep,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+                limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The leads waiting in one queue, the nearest deadline first, with the request to decide."""
     spec = QUEUES[queue.value]
     if actor.role not in spec.roles:

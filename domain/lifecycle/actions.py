@@ -101,7 +101,8 @@ def _log_follow_up(t: Transition, cmd: c.LogFollowUp) -> None:
         t.move(S.CONTACTED)
     if deep and funnel_rank(s.stage) < funnel_rank(S.ENGAGED) and s.stage == S.CONTACTED:
         t.move(S.ENGAGED)
-    t.emit(Ev.FOLLOW_UP_LOGGED, needs_captured=deep, **cmd.model_dump(mode="json", exclude={"action", "needs_captured"}))
+    t.emit(Ev.FOLLOW_UP_LOGGED, needs_captured=deep,
+           **cmd.model_dump(mode="json", exclude={"action", "needs_captured"}))
 
 
 def _request_transfer(t: Transition, cmd: c.RequestTransfer) -> None:
@@ -278,7 +279,8 @@ def _log_regional_contact(t: Transition, cmd: c.LogRegionalContact) -> None:
 
 
 ACTIONS: dict[str, ActionRule] = {
-    "acknowledge": ActionRule(frozenset({S.DISPATCHED}), frozenset({R.DEALER_MANAGER, R.DEALER_OPS_LEAD}), _acknowledge),
+    "acknowledge": ActionRule(frozenset({S.DISPATCHED}), frozenset({R.DEALER_MANAGER, R.DEALER_OPS_LEAD}),
+                              _acknowledge),
     "decline": ActionRule(frozenset({S.DISPATCHED}), MANAGER, _decline, guard=_may_decline),
     "assign": ActionRule(WORKING | {S.PUBLIC_POOL}, MANAGER, _assign),
     "claim": ActionRule(frozenset({S.PUBLIC_POOL}), frozenset({R.CONSULTANT}), _claim),
@@ -300,11 +302,12 @@ ACTIONS: dict[str, ActionRule] = {
     "decide_defeat": ActionRule(frozenset({S.DEFEAT_REVIEW}), REVIEWERS, _decide_defeat, "oem"),
     "appeal": ActionRule(ANY_OPEN | END_STAGES, MANAGER, _appeal, "original_dealer", _may_appeal),
     "decide_appeal": ActionRule(ANY_OPEN | END_STAGES, REVIEWERS, _decide_appeal, "oem", _may_decide_appeal),
-    "record_cleansing": ActionRule(frozenset({S.CLEANSING, S.CALL_CENTER}), frozenset({R.CALL_CENTER}), _record_cleansing, "oem"),
+    "record_cleansing": ActionRule(frozenset({S.CLEANSING, S.CALL_CENTER}), frozenset({R.CALL_CENTER}),
+                                   _record_cleansing, "oem"),
     "reassign": ActionRule(PRE_ORDER | {S.DISPATCHED, S.PUBLIC_POOL, S.CALL_CENTER, S.NURTURING, S.CLEANSING},
                            LEAD_OPS, _reassign, "oem"),
-    "log_regional_contact": ActionRule(ANY_OPEN | END_STAGES, frozenset({R.REGIONAL_MANAGER}), _log_regional_contact, "oem",
-                                       _may_log_regional_contact),
+    "log_regional_contact": ActionRule(ANY_OPEN | END_STAGES, frozenset({R.REGIONAL_MANAGER}),
+                                       _log_regional_contact, "oem", _may_log_regional_contact),
 }
 assert set(ACTIONS) == set(c.COMMAND_TYPES), "every command has exactly one rule"
 
@@ -323,7 +326,8 @@ def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) 
     elif rule.scope == "original_dealer":
         if state.appeal is None or actor.dealer_id != state.appeal.dealer_id:
             raise Refused("only the dealer that was judged may appeal", "forbidden")
-    if rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region and actor.region not in (None, state.region):
+    if (rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region
+            and actor.region not in (None, state.region)):
         raise Refused("this lead is outside your region", "forbidden")
 
 
@@ -366,7 +370,8 @@ def is_finished(state: LeadState) -> bool:
     return state.stage in END_STAGES and not state.clocks and not appeal_undecided
 
 
-def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refused, policy: Policy, now: datetime) -> Transition:
+def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refused, policy: Policy,
+                  now: datetime) -> Transition:
     """A signal the rules refuse: nothing changes but the timeline, and lead ops are alerted."""
     t = Transition.begin(state, policy, now, envelope.actor)
     action = envelope.command.action

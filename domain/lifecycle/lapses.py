@@ -22,7 +22,8 @@ def lapse(state: LeadState, name: str, policy: Policy, now: datetime, sla_penalt
     t = Transition.begin(state, policy, now)
     spec = CLOCKS[name]
     clock = t.end_clock(name, "lapsed")
-    t.emit(Ev.CLOCK_LAPSED, clock=name, title=spec.title, deadline=required(clock.deadline, "the lapsed clock's deadline").isoformat())
+    t.emit(Ev.CLOCK_LAPSED, clock=name, title=spec.title,
+           deadline=required(clock.deadline, "the lapsed clock's deadline").isoformat())
     if spec.dealer_clock:
         t.state.sla_breached = True
     if spec.penalty and sla_penalties and t.state.dealer_id:
