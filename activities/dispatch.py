@@ -58,7 +58,8 @@ class DispatchActivities(UsesDatabase):
     def _forced(self, session, req: DispatchRequest) -> DispatchResult:
         dealer = session.get(Dealer, req.forced_dealer_id)
         if dealer is None or not dealer.active or dealer.brand.lower() != req.brand.lower():
-            return DispatchResult(dealer_id=None, reason=f"dealer {req.forced_dealer_id} named by lead ops is not an active dealer of {req.brand}")
+            return DispatchResult(dealer_id=None, reason=f"dealer {req.forced_dealer_id} named by lead ops is not an "
+                                                         f"active dealer of {req.brand}")
         if dealer.id in req.exclude_dealer_ids:
             return DispatchResult(dealer_id=None, reason=f"dealer {dealer.id} held this lead before")
         return DispatchResult(

@@ -41,9 +41,11 @@ _MEANING = {
     401: "no bearer token, or an unknown or inactive one",
     403: "the caller's role (or dealer) may not do this",
     404: "not found, or not one the caller may see",
-    409: "the current state does not allow it: the lead's stage, or it exists already, or the external id was used for other content",
+    409: "the current state does not allow it: the lead's stage, or it exists already, or the external id was used for "
+         "other content",
     413: f"the request body is over {MAX_BODY_BYTES} bytes",
-    503: "the workflow engine did not answer in time; retry: intake is idempotent, an action already done is refused (409)",
+    503: "the workflow engine did not answer in time; retry: intake is idempotent, an action already done is refused "
+         "(409)",
 }
 
 

@@ -131,7 +131,8 @@ class IntakeAnswer(BaseModel):
 
 class BatchItemAnswer(BaseModel):
     index: int  # the item's position in the batch, from 0
-    status: str  # created | merged | reactivated | accepted (dealer roles: taken in, not yours) | invalid | refused | error
+    # created | merged | reactivated | accepted (dealer roles: taken in, not yours) | invalid | refused | error
+    status: str
     lead_id: str | None = None
     stage: str | None = None
     dealer_id: str | None = None

@@ -102,7 +102,8 @@ class StateSeeder:
     def __init__(self, stack: Stack, policy):
         self.stack, self.policy, self.turn = stack, policy, 0
         self.dealers: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        for dealer_id, name, brand, region in stack.sql("SELECT id, name, brand, region FROM dealer WHERE active ORDER BY id"):
+        for dealer_id, name, brand, region in stack.sql("SELECT id, name, brand, region FROM dealer WHERE active ORDER "
+                                                        "BY id"):
             self.dealers[brand].append((dealer_id, name, region))
 
     def state_for(self, raw):
@@ -278,7 +279,8 @@ async def main_async(args) -> dict:
                             WHERE clock IN ('first_response', 'receipt') AND deadline IS NOT NULL""")
         probe_set = set(probe_ids)
         runs = [r for r in rows if r[0] in probe_set and _epoch(r[3]) <= cutoff]
-        seen: defaultdict[tuple[str, str], dict[int, float]] = defaultdict(dict)  # (lead, kind) -> {event seq: first inbox row time}
+        # (lead, kind) -> {event seq: first inbox row time}
+        seen: defaultdict[tuple[str, str], dict[int, float]] = defaultdict(dict)
         for lead_id, kind, key, at in stack.sql(
                 "SELECT lead_id, kind, idempotency_key, seen_at FROM bench_notification_seen WHERE kind IN "
                 "('first_response', 'receipt')"):

@@ -34,7 +34,8 @@ from bench.actions import history_actions
 from bench.bare import run_one
 from bench.stack import PYTHON, Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
 
-FOLLOW_THROUGH: list[tuple[str, dict[str, Any]]] = [  # the consultant's actions from first contact to the revisit, with their bodies
+# the consultant's actions from first contact to the revisit, with their bodies
+FOLLOW_THROUGH: list[tuple[str, dict[str, Any]]] = [
     ("log-follow-up", {"channel": "call", "duration_minutes": 6, "needs_captured": True, "note": "needs captured"}),
     ("invite", {"note": "Saturday 10:00"}),
     ("record-visit", {}),

@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     local_activities: bool = Field(default=True, alias="LEADFLOW_LOCAL_ACTIVITIES")
     metrics_token: SecretStr | None = Field(default=None,
                                             alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
-    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in clear
+    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in
+    # clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still
     # resolving the leads it made (workflows/lead_ids.py); unset: data/lead-id.key, made once for a local run

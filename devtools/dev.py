@@ -249,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.temporal_only:
             _seed(env)
             children.start("worker", [sys.executable, "worker.py"], env)
-            # no access log: our own request log (api/app.py) names the path but never the query (?token= for the stream)
+            # no access log: our own request log (api/app.py) names the path but never the query (?token= for the
+            # stream)
             uvicorn = ["-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000", "--no-access-log"]
             children.start("api", [sys.executable, *uvicorn], env)
             if not _wait_for_api(children):

@@ -74,7 +74,8 @@ def demo_consultants() -> list[Consultant]:
 
 _DEALER_FIELDS = [f for f in Dealer.model_fields if f != "id"]
 _USER_FIELDS = ["name", "role", "dealer_id", "region"]
-_CONSULTANT_FIELDS = ["dealer_id", "series"]  # capacity and duty are the dealer manager's to change  # never the token or the active flag
+# capacity and duty are the dealer manager's to change  # never the token or the active flag
+_CONSULTANT_FIELDS = ["dealer_id", "series"]
 
 
 def _update(row, wanted, fields: list[str]) -> None:

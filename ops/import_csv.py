@@ -134,8 +134,10 @@ CONVERTERS = {
     "phone": normalize_phone,  # InvalidPhone is a ValueError with the reason
     "budget": lambda text: round(_amount(text)),
     "acquisition_cost": _amount,
-    "timeframe": _lookup(TIMEFRAMES, "purchase timeframe", "一周内, 半个月内, 一个月内, 三个月内, 半年内, within_30_days ..."),
-    "channel": _lookup(CHANNELS, "channel", "官网, 抖音, 汽车之家, 易车, 直播, 400热线, 车展, 转介绍, 到店, website, douyin ..."),
+    "timeframe": _lookup(TIMEFRAMES, "purchase timeframe", "一周内, 半个月内, 一个月内, 三个月内, 半年内, "
+                                                           "within_30_days ..."),
+    "channel": _lookup(CHANNELS, "channel", "官网, 抖音, 汽车之家, 易车, 直播, 400热线, 车展, 转介绍, 到店, website, "
+                                            "douyin ..."),
     "financing_interest": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
     "trade_in": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
     "consent": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),

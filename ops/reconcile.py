@@ -133,7 +133,8 @@ class Report:
         repaired = sum(1 for f in self.findings if f.repaired)
         orphans = sum(1 for f in self.findings if f.orphan)
         out.append(
-            f"checked {self.checked} leads ({self.running} running, {self.closed} closed; {self.empty} not taken in yet); "
+            f"checked {self.checked} leads ({self.running} running, {self.closed} closed; {self.empty} not taken in "
+            "yet); "
             f"{len(self.findings)} drifted ({orphans} orphan rows), {repaired} repaired; {len(self.busy)} busy; "
             f"{self.retained} closed rows kept without a workflow history (retention); {len(self.errors)} errors")
         return out
@@ -203,7 +204,8 @@ def compare(truth: Truth, seen: Observed) -> Drift:
     if missing_runs:
         drift.problems.append(f"no open clock run for {', '.join(sorted(missing_runs))}")
     if drift.stale_open_clocks:
-        drift.problems.append(f"clock runs still open that ended: {', '.join(sorted(n for n, _ in drift.stale_open_clocks))}")
+        drift.problems.append("clock runs still open that ended: "
+                              f"{', '.join(sorted(n for n, _ in drift.stale_open_clocks))}")
     if moved:
         drift.problems.append(f"clock run deadline differs for {', '.join(sorted(moved))}")
     return drift
@@ -331,7 +333,8 @@ async def _executions(client: Client, since: datetime | None) -> dict[str, tuple
     """lead id -> (run id, running) of every lead workflow in visibility (the newest run of each)."""
     query = 'WorkflowType="LeadWorkflow" AND ExecutionStatus!="ContinuedAsNew"'
     if since is not None:
-        query += f' AND (ExecutionStatus="Running" OR CloseTime>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}")'
+        query += (' AND (ExecutionStatus="Running" OR '
+                  f'CloseTime>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}")')
     found: dict[str, tuple[str, bool, datetime]] = {}
     async for w in client.list_workflows(query):
         if w.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:

@@ -111,7 +111,8 @@ SPREAD = max(15.0, LEADS / 12)  # seconds over which the leads arrive; the kills
 GOALS = {"win": 0.45, "invalid": 0.10, "ignore": 0.15, "pool": 0.15, "transfer": 0.15}
 EXTRA_DEALERS = [f"D-SX-{i:02d}" for i in range(1, 13)]  # more Shanghai dealers: a re-dispatched lead finds one
 OVERDUE_GRACE = timedelta(seconds=5)  # a due clock fires within this (the worker is up, nothing pending)
-QUIET_FOR = timedelta(seconds=30)  # no clock due this long after the checks begin: they and the reconciliation see one moment
+# no clock due this long after the checks begin: they and the reconciliation see one moment
+QUIET_FOR = timedelta(seconds=30)
 DUPLICATE_WINDOW = (2.0, 0.5)  # a receipt this long before (after) a worker kill may be resent: 2xx seen, not recorded
 # SQLite skips fsync: a SIGKILLed server loses nothing the OS already has (only a power cut would); with an
 # fsync per transaction about half as many lifecycles fit in the time
@@ -501,7 +502,8 @@ class Drivers:
             except WorkflowUpdateFailedError:
                 d.refusals += 1  # the lead moved on meanwhile (a clock): planned again from what it is now
                 if d.refusals > 50:
-                    d.problem = f"{d.goal} lead {d.lead_id}: {command.action} refused again and again in {view.stage.value}"
+                    d.problem = (f"{d.goal} lead {d.lead_id}: {command.action} refused again and again in "
+                                 f"{view.stage.value}")
                     return
                 await asyncio.sleep(0.5)
                 view = await self.view(d)
@@ -575,8 +577,10 @@ async def quiet(client: Client, lead_ids: list[str],
         fanouts = (await client.count_workflows('WorkflowType="WebhookFanout" AND ExecutionStatus="Running"')).count
         if not busy and not due and not fanouts and same:
             return {i: (s, status) for i, (s, status, _) in zip(lead_ids, found, strict=True)}
-        assert time.monotonic() < deadline, (f"never quiet: {len(busy)} leads busy {busy[:5]}, clocks due soon {due[:5]}, "
-                                             f"clocks past their deadline, never fired: {overdue[:5]}, {fanouts} fan-outs running")
+        assert time.monotonic() < deadline, (f"never quiet: {len(busy)} leads busy {busy[:5]}, clocks due soon "
+                                             f"{due[:5]}, "
+                                             f"clocks past their deadline, never fired: {overdue[:5]}, {fanouts} "
+                                             "fan-outs running")
         await asyncio.sleep(1)
 
 
@@ -609,7 +613,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         await wait_for_server(client)
         stack.start_worker()
         drivers = Drivers(client, SEED)
-        print(f"faults: lifecycles {dict(Counter(d.goal for d in drivers.drives))}; set up in {time.monotonic() - began:.1f} s",
+        print(f"faults: lifecycles {dict(Counter(d.goal for d in drivers.drives))}; set up in "
+              f"{time.monotonic() - began:.1f} s",
               flush=True)
         chaos_task = asyncio.create_task(chaos(stack, client, random.Random(SEED + 1), stop))
         hard_deadline = time.monotonic() + DRIVE_LIMIT
@@ -654,7 +659,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                 and set(ended) <= {"transferred", "receipt_lapsed"},
             }[d.goal]
             if not ok:
-                wrong.append(f"{d.goal} {d.lead_id}: {s.stage.value} {status.name} {[h.end_reason for h in s.past_holdings]}")
+                wrong.append(f"{d.goal} {d.lead_id}: {s.stage.value} {status.name} "
+                             f"{[h.end_reason for h in s.past_holdings]}")
         assert not wrong, "\n".join(wrong)
 
         # -- every due clock fired: none overdue, none early, none twice, each lapse in the read model
@@ -687,7 +693,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                 "pool": have["public_pool"] == 1 and have["first_response"] == holdings,  # nobody ever followed up
                 "transfer": have["first_response"] >= 1,  # the last dealer's, never followed up
             }[d.goal]
-            assert ok, f"{d.goal} {d.lead_id}: lapses {dict(have)}, {holdings} holdings, {receipts} ended by the receipt clock"
+            assert ok, (f"{d.goal} {d.lead_id}: lapses {dict(have)}, {holdings} holdings, {receipts} ended by the "
+                        "receipt clock")
         lateness = sorted((x[3] - x[2]).total_seconds() for x in lapses) or [0.0]
 
         # -- every dispatch decided once; every notifying event notified, no notification without its event
@@ -704,7 +711,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
             e = events.get((n.lead_id, seq))
             assert e is not None and (e.kind == f"notified_{n.kind}"
                                       or (e.kind == "alert_raised" and e.data["alert"] == n.kind)
-                                      ), f"notification {n.idempotency_key} ({n.kind}) has no such event: {e and e.kind}"
+                                      ), (f"notification {n.idempotency_key} ({n.kind}) has no such event: "
+                                          f"{e and e.kind}")
         notifying = [k for k, e in events.items() if e.kind == "alert_raised" or e.kind.startswith("notified_")]
         unnotified = [k for k in notifying if k not in notified]
         assert not unnotified, f"notifying events without a notification: {unnotified[:10]}"
@@ -728,7 +736,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                 expected_ids.add(f"{lead_id}:{seq}:lead.alert_raised")
             elif e.kind in REVIEW_DECISIONS:
                 expected_ids.add(f"{lead_id}:{seq}:lead.review_decided")
-        assert expected_ids <= set(received), f"webhook events never delivered: {sorted(expected_ids - set(received))[:10]}"
+        assert expected_ids <= set(received), ("webhook events never delivered: "
+                                               f"{sorted(expected_ids - set(received))[:10]}")
         worker_kills = [k.at for k in stack.kills if k.what == "worker"]
         before, after = DUPLICATE_WINDOW
         resent = {i: copies for i, copies in received.items() if len(copies) > 1}
@@ -776,8 +785,10 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
               f"{stack.worker_starts} worker starts ({stack.connect_failures} exited at once: the server was down); "
               f"driven in {driven_s:.0f} s, quiet at {settled_s:.0f} s, "
               f"total {time.monotonic() - began:.0f} s; {sum(d.actions for d in drives)} actions, "
-              f"{sum(d.refusals for d in drives)} refused and re-planned, {sum(d.resends for d in drives)} calls resent; "
-              f"clock lapses {dict(by_clock)}, lateness median {lateness[len(lateness) // 2]:.1f} s max {lateness[-1]:.1f} s; "
+              f"{sum(d.refusals for d in drives)} refused and re-planned, {sum(d.resends for d in drives)} calls "
+              "resent; "
+              f"clock lapses {dict(by_clock)}, lateness median {lateness[len(lateness) // 2]:.1f} s max "
+              f"{lateness[-1]:.1f} s; "
               f"{len(notifications)} notifications; {len(receiver.got)} webhook posts of {len(received)} events, "
               f"{len(resent)} resent (all within {before} s before a worker kill); reconcile: {summary}", flush=True)
         assert not stack.unexpected_exits, stack.unexpected_exits
@@ -788,7 +799,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
               f"{own.ru_utime + own.ru_stime:.0f} s in this test process", flush=True)
     except BaseException:
         traceback.print_exc()
-        print(f"--- worker log (tail)\n{stack.log_tail('worker.log')}\n--- server log (tail)\n{stack.log_tail('server.log')}")
+        print(f"--- worker log (tail)\n{stack.log_tail('worker.log')}\n--- server log "
+              f"(tail)\n{stack.log_tail('server.log')}")
         raise
     finally:
         for task in tasks:

@@ -110,7 +110,8 @@ class Fuzzer:
         params = [(k, v) for k, values in (kwargs.get("params") or {}).items() if values is not None
                   for v in (values if isinstance(values, list) else [values])]
         url = _with_query(kwargs["url"], params)
-        described = f"{kwargs['method']} {url} {_preview(headers.get('Content-Type') or headers.get('content-type'))} {_preview(content)}"
+        described = (f"{kwargs['method']} {url} {_preview(headers.get('Content-Type') or headers.get('content-type'))} "
+                     f"{_preview(content)}")
         self.sent += 1
         try:
             request = self.http.request(kwargs["method"], url, headers=headers, content=content)

@@ -70,7 +70,8 @@ class TestColumnsByHeader:
     async def test_an_english_tab_separated_file_with_ids_brand_and_flags(self, env, engine, tmp_path):
         text = (
             "External ID\tName\tMobile\tCity\tSeries\tBudget\tTimeframe\tSource\tCampaign\tCost\tBrand\tFinancing\tTrade-in\tDealer\n"
-            "ext-11\tAlice\t+86 139 1234 0011\tGuangzhou\tA7\t180000\twithin 15 days\twebsite\tspring\t55.5\tAurora\tyes\tno\tD-GZ-1\n"
+            "ext-11\tAlice\t+86 139 1234 0011\tGuangzhou\tA7\t180000\twithin 15 "
+            "days\twebsite\tspring\t55.5\tAurora\tyes\tno\tD-GZ-1\n"
             "ext-12\tBob\t13912340012\tShanghai\tA5\t20w\t\t\t\t\tAurora\t\t1\t\n"
         )
         async with lab(env, engine) as L:
@@ -102,7 +103,8 @@ class TestColumnsByHeader:
     async def test_a_missing_required_column_stops_the_import_before_any_row(self, env, engine, tmp_path):
         path = write(tmp_path, "客户姓名,微信,城市\n张伟,13912340041,Shanghai\n")
         async with lab(env, engine) as L:
-            with pytest.raises(ImportFailed, match=r"missing column: phone \(手机/手机号.*columns are: 客户姓名, 微信, 城市"):
+            with pytest.raises(ImportFailed, match=r"missing column: phone \(手机/手机号.*columns are: 客户姓名, 微信, "
+                                                   r"城市"):
                 await run(L, path)
             with pytest.raises(ImportFailed, match=r"missing column: brand .* or pass --brand"):
                 await run(L, write(tmp_path, "姓名,手机\n张伟,13912340041\n"), brand=None)
@@ -183,7 +185,8 @@ class TestBadRows:
         async with lab(env, engine) as L:
             report, _ = await run(L, write(tmp_path, text))
             assert report.exit_code == 1 and report.outcomes == {"created": 2}
-            assert [(r.line, r.reason) for r in report.bad] == [(3, "refused: this customer is on the do-not-contact list")]
+            assert [(r.line, r.reason) for r in report.bad] == [(3, "refused: this customer is on the do-not-contact "
+                                                                    "list")]
             assert set(report.lead_ids) == {2, 4}
 
 

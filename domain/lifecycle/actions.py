@@ -194,7 +194,8 @@ def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
     s.appeal = AppealCase(dealer_id=dealer, defeat_reviewer=t.actor.user_id, penalty_id=penalty_id)
     t.emit(Ev.PSEUDO_DEFEAT_DECIDED, penalized_dealer_id=dealer)
     t.notify("pseudo_defeat", (R.DEALER_MANAGER, R.DEALER_OPS_LEAD),
-             "defeat judged a pseudo-defeat: the lead is reassigned and a penalty recorded; you may appeal within 2 working days")
+             "defeat judged a pseudo-defeat: the lead is reassigned and a penalty recorded; you may appeal within 2 "
+             "working days")
     t.end_holding("pseudo_defeat")
     if cmd.reassign_to_call_center:
         t.move(S.CALL_CENTER)
