@@ -95,7 +95,8 @@ class ProjectionActivities(UsesDatabase):
         else:
             customer.first_seen_at = min(aware(customer.first_seen_at), first)
             if aware(customer.last_seen_at) <= s.updated_at:
-                customer.name, customer.city, customer.last_seen_at = s.profile.customer_name, s.profile.city, s.updated_at
+                customer.name, customer.city = s.profile.customer_name, s.profile.city
+                customer.last_seen_at = s.updated_at
         session.add(customer)
         known = set(session.exec(select(RawLeadRow.touchpoint_key).where(RawLeadRow.lead_id == s.lead_id)).all())
         for t in s.touchpoints:

@@ -272,4 +272,5 @@ def confirm_year(session: Session, year: int, actor: str, now: datetime) -> Cale
 
 
 def audit_rows(session: Session, year: int) -> list[CalendarAudit]:
-    return list(session.exec(select(CalendarAudit).where(col(CalendarAudit.year) == year).order_by(col(CalendarAudit.id))).all())
+    return list(session.exec(select(CalendarAudit).where(col(CalendarAudit.year) == year)
+                             .order_by(col(CalendarAudit.id))).all())

@@ -106,7 +106,8 @@ CHANNELS = {_key(c.value): c for c in Channel} | {_key(k): v for k, v in {
     "推荐": C.REFERRAL, "到店": C.WALK_IN, "自然到店": C.WALK_IN, "导入": C.CSV_IMPORT,
 }.items()}
 FLAGS = {"是": True, "有": True, "需要": True, "同意": True, "y": True, "yes": True, "true": True, "1": True,
-         "否": False, "无": False, "不需要": False, "不同意": False, "n": False, "no": False, "false": False, "0": False}
+         "否": False, "无": False, "不需要": False, "不同意": False,
+         "n": False, "no": False, "false": False, "0": False}
 
 
 def _amount(text: str) -> float:

@@ -308,7 +308,8 @@ async def last_projection(client: Client, lead_id: str, run_id: str) -> Projecti
                     maximum_page_size=25, next_page_token=token))
             for event in page.history.events:
                 attrs = event.activity_task_scheduled_event_attributes
-                if event.HasField("activity_task_scheduled_event_attributes") and attrs.activity_type.name == "record_lead":
+                if (event.HasField("activity_task_scheduled_event_attributes")
+                        and attrs.activity_type.name == "record_lead"):
                     return (await client.data_converter.decode(attrs.input.payloads, [ProjectionRequest]))[0]
             if not page.next_page_token:
                 return None

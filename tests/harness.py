@@ -113,7 +113,8 @@ class Lab:
             return list(session.exec(query).all())
 
     def timeline(self, lead_id: str) -> list[str]:
-        return [e.kind for e in self._rows(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq)))]
+        query = select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq))
+        return [e.kind for e in self._rows(query)]
 
     def events(self, lead_id: str, kind: str) -> list[TimelineEntry]:
         return self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id, TimelineEntry.kind == kind))
@@ -146,7 +147,8 @@ def payloads_in(messages) -> list[Payload]:
             if field.type != field.TYPE_MESSAGE:
                 continue
             if field.message_type.GetOptions().map_entry:
-                items = list(value.values()) if field.message_type.fields_by_name["value"].type == field.TYPE_MESSAGE else []
+                by_message = field.message_type.fields_by_name["value"].type == field.TYPE_MESSAGE
+                items = list(value.values()) if by_message else []
             else:
                 items = list(value) if field.is_repeated else [value]
             for item in items:

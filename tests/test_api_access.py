@@ -136,7 +136,8 @@ async def test_the_holding_dealer_and_the_assigned_consultant_do_see_the_lead(en
                                   headers=auth("d-sh-1-c2"))
         # the dealer's other consultant may not see it: answered as a lead that does not exist
         assert followed.status_code == unknown.status_code == 404
-        assert followed.json() == {"detail": f"lead {lead_id} not found"} and unknown.json() == {"detail": f"lead {UNKNOWN} not found"}
+        assert followed.json() == {"detail": f"lead {lead_id} not found"}
+        assert unknown.json() == {"detail": f"lead {UNKNOWN} not found"}
         forbidden = await http.post(f"/v1/leads/{lead_id}/review-defeat-application", json={"approve": True},
                                     headers=auth("d-sh-1-c1"))
         assert forbidden.status_code == 403  # a lead one may see: the role's refusal is said as it is

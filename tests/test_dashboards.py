@@ -21,7 +21,7 @@ The story, D1 = D-SH-1, D2 = D-SH-2 (both East), G = D-GZ-1 (South); D-HZ-1 has 
 | L10 | Nov 20 | website | C | cleansing, waiting | cleansing |
 | L11 | Dec 1 00:30 local | website | H | D1: acknowledged (outside the period) | acknowledged |
 | L12 | Nov 1 00:55 local | douyin | H | D1: acknowledged; transfer requested Nov 25 (waiting) | transfer_review |
-"""
+"""  # noqa: E501 - the scenario as a Markdown table, one row per lead: a row cannot wrap
 
 from __future__ import annotations
 

@@ -639,7 +639,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         settled_s = time.monotonic() - began
 
         # -- no lead lost: every lead a workflow, in its lifecycle's end state
-        listed = (await client.count_workflows('WorkflowType="LeadWorkflow" AND ExecutionStatus!="ContinuedAsNew"')).count
+        listed = (await client.count_workflows(
+            'WorkflowType="LeadWorkflow" AND ExecutionStatus!="ContinuedAsNew"')).count
         assert listed == LEADS, f"{listed} lead workflows for {LEADS} leads"
         wrong = []
         for d in drives:
@@ -677,9 +678,10 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         lapsed_runs = {(r.lead_id, r.clock, aware(r.deadline)) for r in rows(engine, ClockRun,
                                                                              ClockRun.outcome == "lapsed")}
         differ = lapsed_runs ^ {x[:3] for x in lapses}
+        recent = {i: [(e.seq, e.kind, e.at) for e in sorted(timeline[i], key=lambda e: e.seq)][-6:]
+                  for i in {x[0] for x in differ}}
         assert not differ, (f"lapses in clock_run and the timeline differ: {sorted(differ)[:5]}; quiet at {quiet_at}; "
-                            + "; ".join(f"{i}: {[(e.seq, e.kind, e.at) for e in sorted(timeline[i], key=lambda e: e.seq)][-6:]}"
-                                        for i in {x[0] for x in differ}))
+                            + "; ".join(f"{i}: {events}" for i, events in recent.items()))
         by_clock = Counter(x[1] for x in lapses)
         for d in drives:  # the lapses each lifecycle must have had, given how its holdings ended
             s, _ = states[d.lead_id]
@@ -762,8 +764,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                                        timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         summary = done.stdout.strip().splitlines()[-1]
-        assert summary.startswith(f"checked {LEADS} leads") and "; 0 drifted (0 orphan rows), 0 repaired; 0 busy;" in summary \
-            and summary.endswith("; 0 errors"), summary
+        assert summary.startswith(f"checked {LEADS} leads"), summary
+        assert "; 0 drifted (0 orphan rows), 0 repaired; 0 busy;" in summary and summary.endswith("; 0 errors"), summary
 
         victim, edited = lead_ids[0], lead_ids[1]
         with Session(engine) as session:

@@ -405,7 +405,8 @@ async def test_a_json_body_is_read_with_json_types(env, engine):
         invite = await http.post(f"/v1/leads/{lead_id}/invite", json={"visit_at": 0}, headers=auth("d-sh-1-mgr"))
         assert _loc(invite) == ["body", "visit_at"]
         batch = await http.post("/v1/leads/batch", json={"items": [body(997) | {"consent": 1}]}, headers=auth("ops"))
-        assert batch.json()["results"][0]["status"] == "invalid" and batch.json()["results"][0]["errors"][0]["loc"] == ["consent"]
+        first = batch.json()["results"][0]
+        assert first["status"] == "invalid" and first["errors"][0]["loc"] == ["consent"]
         still = await http.get("/v1/dealers/D-SH-1/consultants", headers=auth("d-sh-1-mgr"))
         assert {c["user_id"]: c["on_duty"] for c in still.json()}["d-sh-1-c1"] is True
 
@@ -424,7 +425,8 @@ async def test_query_timestamps_are_iso_read_in_shanghai_without_an_offset_and_w
         assert await leads(created_from=shanghai) == [lead_id]
         assert await leads(created_to=shanghai) == []
         for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0", "1.5"):
-            assert _loc(await http.get("/v1/leads", params={"created_from": value}, headers=auth("ops"))) == ["query", "created_from"]
+            answer = await http.get("/v1/leads", params={"created_from": value}, headers=auth("ops"))
+            assert _loc(answer) == ["query", "created_from"]
             assert _loc(await http.get("/v1/dashboards/sla", params={"to": value}, headers=auth("ops"))) == ["query",
                                                                                                              "to"]
         assert (await http.get("/v1/dashboards/funnel", params={"from": "2026-11-01"},

@@ -69,7 +69,8 @@ class TestColumnsByHeader:
 
     async def test_an_english_tab_separated_file_with_ids_brand_and_flags(self, env, engine, tmp_path):
         text = (
-            "External ID\tName\tMobile\tCity\tSeries\tBudget\tTimeframe\tSource\tCampaign\tCost\tBrand\tFinancing\tTrade-in\tDealer\n"
+            "External ID\tName\tMobile\tCity\tSeries\tBudget\tTimeframe\tSource\tCampaign\tCost\tBrand\t"
+            "Financing\tTrade-in\tDealer\n"
             "ext-11\tAlice\t+86 139 1234 0011\tGuangzhou\tA7\t180000\twithin 15 "
             "days\twebsite\tspring\t55.5\tAurora\tyes\tno\tD-GZ-1\n"
             "ext-12\tBob\t13912340012\tShanghai\tA5\t20w\t\t\t\t\tAurora\t\t1\t\n"
@@ -98,7 +99,8 @@ class TestColumnsByHeader:
             report, _ = await run(L, path)
             assert report.exit_code == 0 and report.outcomes == {"created": 2}
             row = L.lead_row(lead_of("+8613912340031"))
-            assert (row.customer_name, row.channel, row.detail["profile"]["campaign"]) == ("张伟", "autohome", "春季试驾")
+            assert (row.customer_name, row.channel, row.detail["profile"]["campaign"]) == ("张伟", "autohome",
+                                                                                           "春季试驾")
 
     async def test_a_missing_required_column_stops_the_import_before_any_row(self, env, engine, tmp_path):
         path = write(tmp_path, "客户姓名,微信,城市\n张伟,13912340041,Shanghai\n")
@@ -281,6 +283,7 @@ class TestCommandLine:
         assert "line 3: 手机: phone '12345' is not a valid number" in bad.stdout
         assert (tmp_path / "out.csv").exists() and not (tmp_path / "bad.errors.csv").exists()
 
-        missing = self.cli(write(tmp_path, "姓名,城市\n张伟,Shanghai\n", name="missing.csv"), "--brand", BRAND, "--dry-run")
+        missing = self.cli(write(tmp_path, "姓名,城市\n张伟,Shanghai\n", name="missing.csv"), "--brand", BRAND,
+                           "--dry-run")
         assert missing.returncode == 2 and "error: missing column: phone" in missing.stderr
         assert self.cli(tmp_path / "nowhere.csv", "--dry-run").returncode == 2

@@ -13,7 +13,7 @@ against rows whose numbers were worked out by hand, and the worker's Temporal SD
 
 Besides: a met, a cancelled and a running receipt run (not lapsed), and notifications of other kinds
 after a lapse (not its alert).
-"""
+"""  # noqa: E501 - the scenario as a Markdown table, one row per lead: a row cannot wrap
 
 from __future__ import annotations
 

@@ -34,7 +34,8 @@ async def test_a_lead_lifecycle_is_projected_into_postgresql(env, pg_engine):
         row = L.lead_row(lead_id)
         assert row.stage == state.stage.value == "acknowledged" and row.dealer_id == "D-SH-1"
         assert row.last_seq == state.seq and row.sla_breached
-        assert [e.seq for e in L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))] == list(range(1, state.seq + 1))
+        rows = L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))
+        assert [e.seq for e in rows] == list(range(1, state.seq + 1))
         assert count(pg_engine, HoldingRow, HoldingRow.lead_id == lead_id) == 1
         kinds = {n.kind for n in L.notifications(lead_id)}
         assert kinds == {"lead_dispatched", "first_response"}
@@ -83,7 +84,8 @@ async def test_a_replayed_projection_writes_nothing_twice(env, any_engine):
     project = ProjectionActivities(any_engine)
     from domain.models import TimelineEvent
 
-    events = [TimelineEvent.model_validate(e, from_attributes=True) for e in L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))]
+    rows = L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))
+    events = [TimelineEvent.model_validate(e, from_attributes=True) for e in rows]
     tables = (TimelineEntry, RawLeadRow, ClockRun, HoldingRow)
     before = [count(any_engine, t, t.lead_id == lead_id) for t in tables]
     for _ in range(2):

@@ -37,7 +37,8 @@ from workflows.lead import LeadInput, LeadWorkflow
 
 def timeline(engine, lead_id: str) -> list[tuple]:
     with Session(engine) as session:
-        rows = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq)))
+        rows = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id)
+                            .order_by(col(TimelineEntry.seq)))
         return [(e.seq, e.kind, e.stage, e.actor, e.dealer_id, e.data) for e in rows]
 
 

@@ -103,7 +103,8 @@ def _dealer_for(actor: Actor, session: Session, dealer_id: str | None) -> str | 
 def lead_filters(
     actor: ViewerDep, session: SessionDep,
     region: Annotated[Text, Query(description="A region of the dealer network (e.g. East).")] = None,
-    dealer_id: Annotated[Text, Query(description="One dealer. Forced to the caller's own dealer for dealer roles.")] = None,
+    dealer_id: Annotated[Text, Query(
+        description="One dealer. Forced to the caller's own dealer for dealer roles.")] = None,
     series: Annotated[Text, Query(description="The intended series (e.g. A5).")] = None,
     channel: Annotated[Channel | None, Query(description="The channel.")] = None,
     brand: Annotated[Text, Query(description="The brand.")] = None,

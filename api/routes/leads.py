@@ -159,9 +159,11 @@ def list_leads(
     consultant_id: Annotated[str | None, Query(max_length=64)] = None,
     sla_breached: bool | None = None,
     breached_clock: Annotated[ClockName | None, Query(description="leads on which this clock has lapsed")] = None,
-    created_from: Annotated[Moment | None, Query(description="created at or after; without an offset: Asia/Shanghai")] = None,
+    created_from: Annotated[Moment | None, Query(
+        description="created at or after; without an offset: Asia/Shanghai")] = None,
     created_to: Annotated[Moment | None, Query(description="created before; without an offset: Asia/Shanghai")] = None,
-    sort: Annotated[Sort, Query(description="a field, `-` first for descending; next_deadline = most urgent first")] = DEFAULT_SORT,
+    sort: Annotated[Sort, Query(
+        description="a field, `-` first for descending; next_deadline = most urgent first")] = DEFAULT_SORT,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
@@ -202,8 +204,10 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     state = LeadState.model_validate(
         {k: v for k, v in lead.detail.items() if k != "phone_masked"}
         | {"clocks": {c["name"]: c for c in lead.clocks}, "score_items": lead.score_items})
-    entries = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq))).all()
-    rows = session.exec(select(HoldingRow).where(col(HoldingRow.lead_id) == lead_id).order_by(col(HoldingRow.started_at))).all()
+    entries = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id)
+                           .order_by(col(TimelineEntry.seq))).all()
+    rows = session.exec(select(HoldingRow).where(col(HoldingRow.lead_id) == lead_id)
+                        .order_by(col(HoldingRow.started_at))).all()
     # what of it the caller may see: one place decides (domain/visibility.py)
     everything = [TimelineView.model_validate(e, from_attributes=True).model_dump() for e in entries]
     timeline = [v for e in everything if (v := visibility.timeline_entry(actor.role, actor.dealer_id, e)) is not None]

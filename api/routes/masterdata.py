@@ -126,7 +126,8 @@ def _existing(session: Session, model: type[Row], key: str) -> Row:
 def _consultant_views(session: Session, rows: list[tuple[Consultant, User]]) -> list[ConsultantView]:
     ids = [c.user_id for c, _ in rows]
     counts = session.exec(select(Lead.consultant_id, func.count(), func.count().filter(col(Lead.sla_breached))).where(
-        col(Lead.consultant_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES])).group_by(Lead.consultant_id)).all()
+        col(Lead.consultant_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES])
+    ).group_by(Lead.consultant_id)).all()
     load = {who: (total, breached) for who, total, breached in counts}
     return [ConsultantView(user_id=c.user_id, name=u.name, dealer_id=c.dealer_id, series=c.series,
                            max_open_leads=c.max_open_leads, on_duty=c.on_duty, active=u.active,

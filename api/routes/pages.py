@@ -79,7 +79,9 @@ LeadIdQuery = Annotated[str, StringConstraints(min_length=1, max_length=128, pat
 
 @router.get("/v1/clocks", response_model=list[LeadClocks])
 def open_clocks(actor: ActorDep, session: SessionDep,
-                lead_id: Annotated[list[LeadIdQuery], Query(max_length=200, description="the leads (a page of a list)")] = []):  # noqa: B006
+                lead_id: Annotated[list[LeadIdQuery],
+                                   Query(max_length=200, description="the leads (a page of a list)")
+                                   ] = []):  # noqa: B006 - FastAPI copies a default per request
     """The open clocks of the named leads the caller may see, for a lead list's countdowns (others are left out,
     as from a list)."""
     if not lead_id:

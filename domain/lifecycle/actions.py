@@ -63,7 +63,8 @@ def _acknowledge(t: Transition, cmd: c.Acknowledge) -> None:
 
 def _may_decline(s: LeadState, actor: Actor) -> None:
     if not (s.holding and s.holding.choice_right):
-        raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads", "forbidden")
+        raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads",
+                      "forbidden")
 
 
 def _decline(t: Transition, cmd: c.Decline) -> None:

@@ -12,7 +12,8 @@ from tests.browser.site import DESKTOP, Site
 
 # what the Temporal UI does with "include credentials": POST /codec/decode with no Authorization header
 DECODE = """() => fetch("/codec/decode", {method: "POST", headers: {"Content-Type": "application/json"},
-                                        body: JSON.stringify({payloads: []}), credentials: "include"}).then(r => r.status)"""
+                                        body: JSON.stringify({payloads: []}), credentials: "include"})
+                 .then(r => r.status)"""
 
 
 async def codec_cookies(page, want: int | None = None) -> list[dict]:
