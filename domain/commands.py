@@ -284,6 +284,7 @@ Command = Annotated[
 ]
 
 COMMAND_TYPES: dict[str, type[Model]] = {
+    # the union inside Annotated; typing does not declare __origin__ on Annotated aliases
     t.model_fields["action"].default: t for t in Command.__origin__.__args__  # type: ignore[attr-defined]
 }
 

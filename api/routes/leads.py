@@ -255,6 +255,7 @@ async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
 
 
 def _action_route(name: str, model: type[BaseModel]) -> Callable[..., Awaitable[c.ActionResult]]:
+    # `model` is a class chosen at run time (one route per command): FastAPI reads it, mypy cannot
     async def with_body(lead_id: LeadId, actor: ActorDep, client: ClientDep,
                         command: Annotated[model, Body()]) -> c.ActionResult:  # type: ignore[valid-type]
         return await _act(client, lead_id, actor, command)
