@@ -12,6 +12,7 @@ from temporalio import activity
 from activities.db import UsesDatabase, aware
 from activities.webhooks import WebhookTarget, matching_targets
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
+from domain.places import display_city
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
@@ -23,7 +24,7 @@ def lead_row(req: ProjectionRequest) -> Lead:
     s = req.state
     return Lead(
         lead_id=s.lead_id, brand=s.brand, customer_key=s.customer_key,
-        customer_name=s.profile.customer_name, phone=s.profile.phone, city=s.profile.city,
+        customer_name=s.profile.customer_name, phone=s.profile.phone, city=display_city(s.profile.city),
         series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
         furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
         dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
@@ -91,11 +92,11 @@ class ProjectionActivities(UsesDatabase):
         first = min((t.at for t in s.touchpoints), default=s.created_at)
         if customer is None:
             customer = Customer(customer_key=s.customer_key, phone=s.profile.phone, name=s.profile.customer_name,
-                                city=s.profile.city, first_seen_at=first, last_seen_at=s.updated_at)
+                                city=display_city(s.profile.city), first_seen_at=first, last_seen_at=s.updated_at)
         else:
             customer.first_seen_at = min(aware(customer.first_seen_at), first)
             if aware(customer.last_seen_at) <= s.updated_at:
-                customer.name, customer.city = s.profile.customer_name, s.profile.city
+                customer.name, customer.city = s.profile.customer_name, display_city(s.profile.city)
                 customer.last_seen_at = s.updated_at
         session.add(customer)
         known = set(session.exec(select(RawLeadRow.touchpoint_key).where(RawLeadRow.lead_id == s.lead_id)).all())

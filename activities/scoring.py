@@ -8,13 +8,14 @@ from temporalio import activity
 from activities.db import UsesDatabase
 from db.models import Dealer, Lead
 from domain.models import ScoreRequest, ScoreResult
+from domain.places import same_city
 from domain.scoring import score_lead as score
 
 
 class ScoringActivities(UsesDatabase):
     @activity.defn
     def score_lead(self, req: ScoreRequest) -> ScoreResult:
-        city = (req.raw.city or "").strip().lower()
+        city = req.raw.city
         region = None
         with self.session() as session:
             if city:
@@ -22,7 +23,7 @@ class ScoringActivities(UsesDatabase):
                 dealers = session.exec(select(Dealer.region, Dealer.city, Dealer.service_cities).where(
                     Dealer.brand == req.raw.brand, Dealer.active)).all()
                 region = next((d_region for d_region, d_city, served in dealers
-                               if d_city.lower() == city or city in (c.lower() for c in served)), None)
+                               if any(same_city(city, c) for c in [d_city, *served])), None)
             repeat = req.repeat_customer or self._bought_before(session, req)
         return score(req.model_copy(update={"repeat_customer": repeat}), city_served=region is not None, region=region)
 

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.edge import MAX_BODY_BYTES
 from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
+from domain.places import PlaceError
 from domain.customers import InvalidPhone
 from workflows.gateway import ActionRefused, LeadNotFound
 
@@ -83,6 +84,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidPhone)
     async def _phone(_: Request, exc: InvalidPhone):
         return _validation_error([{"loc": ["body", "phone"], "msg": str(exc), "type": "value_error.phone"}])
+
+    @app.exception_handler(PlaceError)
+    async def _place(_: Request, exc: PlaceError):
+        return _validation_error([{"loc": ["body", "city"], "msg": str(exc), "type": "value_error.city"}])
 
     @app.exception_handler(LeadNotFound)
     async def _not_found(_: Request, exc: LeadNotFound):

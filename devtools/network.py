@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from db.models import Dealer
+from domain import places
 from domain.dispatch import haversine_km
 from domain.models import Channel, RawLead, Timeframe
 
@@ -62,6 +63,11 @@ class City:
     @property
     def region(self) -> str:
         return REGION_OF_PROVINCE[self.province]
+
+    @property
+    def division_name(self) -> str:
+        """The city's name as leads and dealers carry it: its GB/T 2260 division's Chinese name (上海市)."""
+        return places.canonical_city(self.name)[1]
 
 
 def _c(name, zh, code, province, lat, lon, tier, districts=""):
@@ -143,7 +149,7 @@ CITIES: tuple[City, ...] = (
     _c("Xining", "西宁", "XN", "Qinghai", 36.62, 101.78, 3),
     _c("Urumqi", "乌鲁木齐", "URC", "Xinjiang", 43.83, 87.62, 3),
 )
-CITY_BY_NAME = {c.name: c for c in CITIES}
+CITY_BY_NAME = {c.name: c for c in CITIES} | {c.division_name: c for c in CITIES}  # Shanghai, 上海市
 assert len({c.code for c in CITIES}) == len(CITIES), "city codes must be unique"
 
 GENERIC_DISTRICTS = ("中心", "高新", "经开", "新区", "城南", "城北")
@@ -259,11 +265,11 @@ def generate_dealers(count: int = 220, seed: int = 7, brand: str = DEFAULT_BRAND
                      for s in series}
             service_cities: list[str] = []
             if near and rng.random() < (0.7 if flagship else 0.35):
-                service_cities = [o.name for o in near[: rng.randint(1, 2)]]
+                service_cities = [o.division_name for o in near[: rng.randint(1, 2)]]
             cap_lo, cap_hi = _CAPACITY[city.tier]
             dealers.append(Dealer(
                 id=_dealer_id(brand, city, n), name=_store_name(brand, city, n), brand=brand,
-                region=city.region, city=city.name, latitude=lat, longitude=lon,
+                region=city.region, city=city.division_name, latitude=lat, longitude=lon,
                 service_cities=service_cities,
                 service_radius_km=float(rng.randrange(30, 61, 5) if city.tier < 3 else rng.randrange(40, 61, 5)),
                 series=series, stock=stock,
@@ -434,9 +440,9 @@ def generate_raw_leads(
             if channel != Channel.WALK_IN and rng.random() < MISSING_CITY_SHARE:
                 city = None
             people.append((name, digits, city))
-        if city is not None and by_city.get(city.name) and (
+        if city is not None and by_city.get(city.division_name) and (
                 channel == Channel.WALK_IN or (channel == Channel.WEBSITE and rng.random() < 0.25)):
-            preferred = rng.choice(by_city[city.name])  # the showroom, or the dealer's own page
+            preferred = rng.choice(by_city[city.division_name])  # the showroom, or the dealer's own page
         series: str | None = None
         if rng.random() < SERIES_NAMED_SHARE or preferred is not None and channel == Channel.WALK_IN:
             series = rng.choices(series_codes, weights=series_weights)[0]
@@ -464,7 +470,7 @@ def generate_raw_leads(
         leads.append(RawLead(
             external_id=f"{_EXTERNAL_PREFIX[channel]}{salt}-{i:06d}",
             channel=channel, brand=brand, customer_name=name, phone=_format_phone(rng, digits),
-            city=city.name if city else None, latitude=lat, longitude=lon,
+            city=city.division_name if city else None, latitude=lat, longitude=lon,
             series=series, model=model, budget=budget, timeframe=timeframe,
             financing_interest=rng.random() < 0.35, trade_in=rng.random() < 0.22,
             preferred_dealer_id=preferred.id if preferred else None,

@@ -222,7 +222,8 @@ class DecideAppeal(Model):
 
 class CleansingCorrections(Model):
     customer_name: str | None = Field(default=None, min_length=1, max_length=64)
-    city: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=64, description="the city as intake takes it (name or code); "
+                             "the API stores its Chinese name")
     series: str | None = Field(default=None, max_length=64)
     model: str | None = Field(default=None, max_length=64)
     budget: int | None = Field(default=None, ge=0, le=100_000_000)

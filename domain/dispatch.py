@@ -14,6 +14,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from domain.places import same_city
 from domain.models import DispatchCandidate, DispatchRequest, DispatchResult
 
 STOCK_SATURATION = 5  # units of the series in stock that score a full stock factor
@@ -68,7 +69,7 @@ def _exclusion(req: DispatchRequest, d: DealerProfile, distance: float | None) -
     if req.series and _norm(req.series) not in {_norm(s) for s in d.series}:
         return "series"
     radius = d.service_radius_km if d.service_radius_km is not None else req.default_radius_km
-    city_served = bool(req.city) and _norm(req.city) in {_norm(c) for c in [d.city, *d.service_cities]}
+    city_served = bool(req.city) and any(same_city(req.city, c) for c in [d.city, *d.service_cities])
     if not city_served and not (distance is not None and distance <= radius):
         return "area"
     if d.dealer_id in req.exclude_dealer_ids:

@@ -49,7 +49,11 @@ class RawLead(Model):
     brand: str = Field(min_length=1, max_length=64)
     customer_name: str = Field(min_length=1, max_length=64)
     phone: str = Field(min_length=5, max_length=32, description="Normalized to E.164 at intake")
-    city: str | None = Field(default=None, max_length=64)
+    city: str | None = Field(default=None, max_length=64,
+                             description="a Chinese or pinyin/English name or the GB/T 2260 code; intake stores the "
+                                         "city's Chinese name (上海 and Shanghai are one city)")
+    city_code: str | None = Field(default=None, pattern=r"^\d{6}$",
+                                  description="GB/T 2260 code of the city (set by intake from `city`)")
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     series: str | None = Field(default=None, max_length=64)

@@ -46,6 +46,7 @@ from sqlmodel import Session
 
 from db import intake_keys
 from db.engine import make_engine
+from domain import places
 from domain.customers import normalize_phone
 from domain.lifecycle import duplicate_outcome
 from domain.models import Actor, Channel, RawLead, Timeframe
@@ -143,6 +144,7 @@ CONVERTERS = {
     "trade_in": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
     "consent": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
     "submitted_at": _time,
+    "city": lambda text: places.canonical_city(text)[1],  # Unknown/Ambiguous are ValueErrors with the reason
 }
 
 
@@ -259,6 +261,8 @@ def to_raw_lead(row: Row, table: Table, brand: str | None, channel: Channel | No
     values.setdefault("brand", brand)
     values.setdefault("channel", channel or Channel.CSV_IMPORT)
     values = {k: v for k, v in values.items() if v is not None}
+    if values.get("city"):  # the converter gave the city's Chinese name; its GB/T 2260 code goes with it
+        values["city_code"] = places.city_code(values["city"])
     try:
         raw = RawLead.model_validate({"external_id": "pending"} | values)
     except ValidationError as err:

@@ -106,21 +106,33 @@ def engine(tmp_path, migrated_sqlite):
 
 @pytest.fixture(scope="session")
 def postgres_engine():
-    """The PostgreSQL read model (CI and production). Required when LEADFLOW_REQUIRE_POSTGRES=1."""
+    """The PostgreSQL read model (CI and production). Required when LEADFLOW_REQUIRE_POSTGRES=1.
+
+    Each test session gets a database of its own on that server (created from LEADFLOW_TEST_POSTGRES_URL's, dropped
+    at the end), so two runs at once (two checkouts, CI beside a developer) never reset each other's schema."""
+    import uuid
+
     from sqlalchemy import text
 
-    engine = make_engine(POSTGRES_URL)
+    admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
     try:
-        with engine.connect() as conn:
+        with admin.connect() as conn:
             conn.execute(text("select 1"))
     except Exception as exc:  # noqa: BLE001 - any connection failure means "no PostgreSQL"
-        engine.dispose()
+        admin.dispose()
         message = f"PostgreSQL not reachable at {POSTGRES_URL}: {exc.__class__.__name__}"
         if os.environ.get("LEADFLOW_REQUIRE_POSTGRES") == "1":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+    name = f"{POSTGRES_URL.rsplit('/', 1)[1]}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}")
     yield engine
     engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture

@@ -450,7 +450,7 @@ async def test_a_lead_without_a_city_is_cleansed_then_verified_and_dispatched(en
         s = await L.state(r.lead_id)
         assert s.profile.city == "Shanghai" and "cleansing" not in s.clocks
         assert in_order(L.timeline(r.lead_id), "cleansing_started", "cleansing_recorded", "scored", "dispatched")
-        assert L.lead_row(r.lead_id).city == "Shanghai"
+        assert L.lead_row(r.lead_id).city == "上海市"  # the read model shows the division's Chinese name
 
 
 async def test_a_low_intent_lead_from_cleansing_is_nurtured(env, engine):

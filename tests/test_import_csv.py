@@ -57,13 +57,13 @@ class TestColumnsByHeader:
             assert report.ignored == ["微信号"] and "ignoring columns: 微信号" in progress
 
             row = L.lead_row(lead_of("+8613912340001"))
-            assert (row.customer_name, row.city, row.series, row.channel) == ("张伟", "Shanghai", "A5", "autohome")
+            assert (row.customer_name, row.city, row.series, row.channel) == ("张伟", "上海市", "A5", "autohome")
             profile = row.detail["profile"]
             assert (profile["model"], profile["budget"], profile["timeframe"]) == ("A5 Pro", 250_000, "within_30_days")
             assert (profile["campaign"], profile["acquisition_cost"], profile["note"]) == ("春季试驾", 80, "想要白色")
             assert row.detail["touchpoints"][0]["external_id"].startswith("csv-"), "no id column: derived from the row"
             other = L.lead_row(lead_of("+8613912340002"))
-            assert (other.city, other.series, other.channel) == ("Hangzhou", "A7", "douyin")
+            assert (other.city, other.series, other.channel) == ("杭州市", "A7", "douyin")
             assert (other.detail["profile"]["budget"], other.detail["profile"]["timeframe"]) == (300_000,
                                                                                                  "within_90_days")
 
@@ -81,7 +81,7 @@ class TestColumnsByHeader:
 
             alice = await L.state(lead_of("+8613912340011"))
             p = alice.profile
-            assert (p.customer_name, p.city, p.series, p.budget, p.timeframe) == ("Alice", "Guangzhou", "A7", 180_000,
+            assert (p.customer_name, p.city, p.series, p.budget, p.timeframe) == ("Alice", "广州市", "A7", 180_000,
                                                                                   "within_15_days")
             assert (p.financing_interest, p.trade_in, p.preferred_dealer_id) == (True, False, "D-GZ-1")
             assert [(t.channel, t.external_id, t.campaign, t.acquisition_cost) for t in alice.touchpoints] == [

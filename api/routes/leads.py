@@ -24,6 +24,8 @@ from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
 from core.logging import get_logger
 from domain import commands as c
 from domain import visibility
+from domain import places
+from domain.places import PlaceError
 from domain.clocks import CLOCKS
 from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
@@ -53,6 +55,12 @@ def _may_take_in(actor: Actor) -> None:
         raise HTTPException(403, f"{actor.role.value} cannot submit raw leads")
 
 
+def _placed(raw: RawLead) -> RawLead:
+    """The city as its Chinese name and GB/T 2260 code (domain/places.py); an unknown place is a 422 on `city`."""
+    name, code = places.placed(raw.city, raw.city_code)
+    return raw.model_copy(update={"city": name, "city_code": code}) if name else raw
+
+
 async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
@@ -73,7 +81,7 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     creates nothing. A dealer's people get `outcome: accepted` and no lead id when the customer's lead is not
     theirs to see."""
     _may_take_in(actor)
-    raw = raw.model_copy(update={"phone": normalize_phone(raw.phone)})  # InvalidPhone: 422, nothing claimed
+    raw = _placed(raw.model_copy(update={"phone": normalize_phone(raw.phone)}))  # InvalidPhone, PlaceError: 422
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
     try:
         return await _take_in(client, task_queue, policy, raw, actor)
@@ -107,13 +115,16 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
         try:
             raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
             phone = normalize_phone(raw.phone)
-            raw = raw.model_copy(update={"phone": phone})
+            raw = _placed(raw.model_copy(update={"phone": phone}))
         except ValidationError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
         except InvalidPhone as err:
             results[index] = BatchItemAnswer(index=index, status="invalid",
                                              errors=[{"loc": ["phone"], "msg": str(err)}])
+        except PlaceError as err:
+            results[index] = BatchItemAnswer(index=index, status="invalid",
+                                             errors=[{"loc": ["city"], "msg": str(err)}])
         else:
             # claimed in the batch's order, so of two items with one external id the first one wins
             if await asyncio.to_thread(intake_keys.claim, session, raw) == "reused":

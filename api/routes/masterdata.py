@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
+from fastapi.exceptions import RequestValidationError
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
@@ -19,6 +20,7 @@ from api.errors import responses
 from api.schemas import ConsultantView, DealerView
 from db.models import Consultant, Dealer, Lead, User
 from ops.users import UserError, create_user
+from domain import places
 from domain.stages import DEALER_ROLES, END_STAGES, Role
 
 router = APIRouter(tags=["master data"])
@@ -48,6 +50,17 @@ class DealerFields(BaseModel):
     choice_right: bool | None = None
     competitive_region: bool | None = None
     auto_assign: bool | None = None
+
+
+    @field_validator("city")
+    @classmethod
+    def _city(cls, value: str | None) -> str | None:
+        return None if value is None else places.canonical_city(value)[1]  # PlaceError is a ValueError: 422
+
+    @field_validator("service_cities")
+    @classmethod
+    def _cities(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(places.canonical_city(c)[1] for c in value))
 
 
 class NewDealer(DealerFields):
@@ -150,10 +163,17 @@ def list_dealers(actor: ActorDep, session: SessionDep,
     query = select(Dealer)
     if actor.role in DEALER_ROLES:
         query = query.where(Dealer.id == actor.dealer_id)
-    for column, value in ((Dealer.region, region), (Dealer.city, city), (Dealer.brand, brand), (Dealer.active, active)):
+    for column, value in ((Dealer.region, region), (Dealer.brand, brand), (Dealer.active, active)):
         if value is not None:
             query = query.where(column == value)
     rows = session.exec(query.order_by(Dealer.id)).all()
+    if city:  # 上海, Shanghai or 310000: one city (rows written before the names were canonical included)
+        wanted = places.city_code(city)
+        if wanted is None:
+            raise RequestValidationError([{"loc": ("query", "city"), "type": "value_error.city",
+                                           "msg": f"unknown place {city!r}: give a Chinese name, its pinyin, or the "
+                                                  "GB/T 2260 code"}])
+        rows = [d for d in rows if places.city_code(d.city) == wanted]
     if series:  # a JSON list: filtered here, portable across SQLite and PostgreSQL
         rows = [d for d in rows if series in d.series]
     return [DealerView.model_validate(d, from_attributes=True) for d in rows[offset:offset + limit]]
