@@ -19,7 +19,7 @@ def all_activities(engine: Engine) -> list:
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
     calendar = CalendarActivities(engine)
     return [
-        assignment.pick_consultant,
+        assignment.pick_consultant, assignment.reserve_claim, dispatch.reserve_decline,
         scoring.score_lead, dispatch.dispatch_lead, dispatch.check_decline_quota,
         notify.notify, projection.record_lead, calendar.working_day_deadline,
         calendar.affected_leads, calendar.next_year_state,

@@ -9,7 +9,8 @@ from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
-from db.models import Dealer, DealerPenalty, HoldingRow, Lead
+from db import limits
+from db.models import Dealer, DealerPenalty, HoldingRow, Lead, LimitReservation
 from domain.dispatch import DealerProfile, rank_dealers
 from domain.models import DeclineQuotaRequest, DeclineQuotaResult, DispatchRequest, DispatchResult
 from domain.quota import check_decline
@@ -19,6 +20,8 @@ from domain.stages import END_STAGES
 class DispatchActivities(UsesDatabase):
     @activity.defn
     def dispatch_lead(self, req: DispatchRequest) -> DispatchResult:
+        if req.holding is not None:  # patch atomic-limits
+            return self._dispatch_reserving(req)
         with self.session() as session:
             if req.forced_dealer_id:
                 return self._forced(session, req)
@@ -55,6 +58,68 @@ class DispatchActivities(UsesDatabase):
         activity.logger.info("dispatch decided", extra={"lead_id": req.lead_id, "dealer_id": result.dealer_id})
         return result
 
+    def _dispatch_reserving(self, req: DispatchRequest) -> DispatchResult:
+        """Rank on the counters (no count of open leads: the cost stays flat as they grow), then spend a slot of
+        the chosen dealer's capacity under its lock; if another lead took the last slot meanwhile, rank again
+        without it. A retry finds its reservation and answers the same (db/limits.py)."""
+        now = req.as_of or activity.info().current_attempt_scheduled_time
+        with self.session() as session:
+            done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
+            if done is not None and done.answer.get("dealer_id"):
+                return DispatchResult.model_validate(done.answer)
+            if req.forced_dealer_id:
+                result = self._forced(session, req)
+                dealers = []
+            else:
+                dealers = session.exec(select(Dealer).where(func.lower(Dealer.brand) == req.brand.lower())).all()
+                ids = [d.id for d in dealers]
+                load = limits.counters(session, limits.DEALER, ids)
+                since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
+                penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
+                    DealerPenalty.dealer_id.in_(ids), DealerPenalty.revoked_at.is_(None))
+                if since is not None:
+                    penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
+                penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
+                profiles = {d.id: _profile(d, load[d.id].open if d.id in load else 0, penalties.get(d.id, 0),
+                                           aware(load[d.id].last_reserved_at) if d.id in load else None)
+                            for d in dealers}
+        if req.forced_dealer_id:
+            if result.dealer_id is None:
+                return result
+            return self._reserve(req, result, capacity=None, now=now) or result
+        while True:
+            result = rank_dealers(req, list(profiles.values()))
+            if result.dealer_id is None:
+                break
+            capacity = profiles[result.dealer_id].capacity
+            reserved = self._reserve(req, result, capacity=capacity, now=now)
+            if reserved is not None:
+                result = reserved
+                break
+            # the last slot went to another lead between the ranking and the lock: rank again, it is full now
+            profiles[result.dealer_id] = profiles[result.dealer_id].model_copy(update={"open_leads": capacity})
+        activity.logger.info("dispatch decided", extra={"lead_id": req.lead_id, "dealer_id": result.dealer_id})
+        return result
+
+    def _reserve(self, req: DispatchRequest, result: DispatchResult, *, capacity: int | None, now) -> DispatchResult | None:
+        """Spend a slot of the dealer's capacity for this lead and holding, or None when it is full."""
+        with limits.locked(self.engine) as session:
+            counter = limits.lock_counter(session, limits.DEALER, result.dealer_id)
+            done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
+            if done is not None and done.answer.get("dealer_id"):
+                return DispatchResult.model_validate(done.answer)
+            if capacity is not None and counter.open >= capacity:
+                return None
+            if done is not None and done.released_at is None:  # an adopted row of another dealer: give it back
+                limits.give_back(session, done, now)
+            limits.spend(session, counter, lead_id=req.lead_id, holding=req.holding, kind=limits.DEALER,
+                         subject=result.dealer_id, counted_at=now, since_seq=req.since_seq, now=now,
+                         answer=result.model_dump(mode="json"))
+            counter.last_reserved_at = now
+            session.add(counter)
+            session.commit()
+        return result
+
     def _forced(self, session, req: DispatchRequest) -> DispatchResult:
         dealer = session.get(Dealer, req.forced_dealer_id)
         if dealer is None or not dealer.active or dealer.brand.lower() != req.brand.lower():
@@ -67,6 +132,38 @@ class DispatchActivities(UsesDatabase):
             competitive_region=dealer.competitive_region, auto_assign=dealer.auto_assign,
             reason=f"named by lead ops: {dealer.name} ({dealer.id})",
         )
+
+    @activity.defn
+    def reserve_decline(self, req: DeclineQuotaRequest) -> DeclineQuotaResult:
+        """Patch atomic-limits: the quota check and the decline's spending in one transaction, under the dealer's
+        lock, so declines of many leads at once are counted one after another. A decline counts at the time its
+        lead was pushed (the seed: the share of *pushed* leads a dealer declines). Idempotent per lead and
+        holding; a refusal spends nothing."""
+        window = timedelta(days=req.window_days)
+        since = req.as_of - window
+        with limits.locked(self.engine) as session:
+            limits.lock_counter(session, limits.DEALER, req.dealer_id)
+            done = limits.reservation(session, req.lead_id, req.holding, limits.DECLINE)
+            if done is not None and done.released_at is None:
+                return DeclineQuotaResult.model_validate(done.answer)
+            held = session.exec(select(HoldingRow.lead_id, HoldingRow.started_at, HoldingRow.end_reason).where(
+                HoldingRow.dealer_id == req.dealer_id, HoldingRow.started_at >= since)).all()
+            pushed = {(lead, aware(started)) for lead, started, _ in held}
+            pushed.add((req.lead_id, req.pushed_at))
+            declined = {(lead, aware(started)) for lead, started, reason in held if reason == "declined"}
+            ledger = session.exec(select(LimitReservation.lead_id, LimitReservation.counted_at).where(
+                LimitReservation.subject == req.dealer_id, LimitReservation.kind == limits.DECLINE,
+                LimitReservation.released_at.is_(None), LimitReservation.counted_at >= since)).all()
+            declined |= {(lead, aware(at)) for lead, at in ledger}
+            check = check_decline([at for _, at in pushed], [at for _, at in declined], req.as_of, window, req.quota)
+            answer = DeclineQuotaResult(allowed=check.allowed, pushed=check.pushed, declined=check.declined,
+                                        reason=check.reason)
+            if check.allowed:
+                limits.spend(session, None, lead_id=req.lead_id, holding=req.holding, kind=limits.DECLINE,
+                             subject=req.dealer_id, counted_at=req.pushed_at, since_seq=req.since_seq, now=req.as_of,
+                             answer=answer.model_dump(mode="json"))
+                session.commit()
+        return answer
 
     @activity.defn
     def check_decline_quota(self, req: DeclineQuotaRequest) -> DeclineQuotaResult:
@@ -84,3 +181,14 @@ class DispatchActivities(UsesDatabase):
         check = check_decline(pushed_at, declined_at, req.as_of, window, req.quota)
         return DeclineQuotaResult(allowed=check.allowed, pushed=check.pushed, declined=check.declined,
                                   reason=check.reason)
+
+
+def _profile(d: Dealer, open_leads: int, penalties: int, last_dispatched_at) -> DealerProfile:
+    return DealerProfile(
+        dealer_id=d.id, name=d.name, brand=d.brand, active=d.active, region=d.region, city=d.city,
+        latitude=d.latitude, longitude=d.longitude, service_cities=d.service_cities,
+        service_radius_km=d.service_radius_km, series=d.series, stock=d.stock,
+        conversion_90d=d.conversion_90d, rating=d.rating, open_leads=open_leads,
+        capacity=d.capacity, penalties=penalties, last_dispatched_at=last_dispatched_at,
+        choice_right=d.choice_right, competitive_region=d.competitive_region, auto_assign=d.auto_assign,
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase
+from activities.db import UsesDatabase, announce_change
 from db.models import Notification, User
 from domain.models import NotifyRequest
 from domain.stages import Role
@@ -52,5 +52,8 @@ class NotifyActivities(UsesDatabase):
                         created += 1
                     except IntegrityError:  # a concurrent attempt inserted it first
                         session.rollback()
+            if created:
+                announce_change(session)  # the live streams' listener (PostgreSQL)
+                session.commit()
         activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
         return created

@@ -9,14 +9,16 @@ from __future__ import annotations
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.db import UsesDatabase, aware
+from activities.db import UsesDatabase, announce_change, aware
 from activities.webhooks import WebhookTarget, matching_targets
-from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, RawLeadRow, TimelineEntry
+from db.limits import sync_lead
+from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
 from domain.places import display_city
 from domain.clocks import CLOCKS
 from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
 from domain.models import ProjectionRequest
+from domain.search import lookup_keys
 
 
 def lead_row(req: ProjectionRequest) -> Lead:
@@ -57,6 +59,7 @@ class ProjectionActivities(UsesDatabase):
             if lead is not None and lead.last_seq > s.seq:
                 return  # an older snapshot arriving late (a retry): never go back in time
             session.merge(lead_row(req))
+            self._lookups(session, s)
             seen = set(session.exec(select(TimelineEntry.seq).where(
                 TimelineEntry.lead_id == s.lead_id, col(TimelineEntry.seq).in_([e.seq for e in req.events]))).all())
             for e in req.events:
@@ -82,8 +85,21 @@ class ProjectionActivities(UsesDatabase):
                     if penalty is not None and penalty.revoked_at is None:
                         penalty.revoked_at = e.at
                         session.add(penalty)
+            announce_change(session)  # the live streams' listener (PostgreSQL)
             session.commit()
+        sync_lead(self.engine, s, s.updated_at)  # the lead's dealer and consultant slots follow its state
         activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
+
+    @staticmethod
+    def _lookups(session, s) -> None:
+        """The keys a search finds the lead by (domain/search.py), following the customer's profile."""
+        want = lookup_keys(s.profile.customer_name, s.profile.phone)
+        have = {(r.kind, r.value): r for r in session.exec(select(LeadLookup).where(LeadLookup.lead_id == s.lead_id)).all()}
+        for key, row in have.items():
+            if key not in want:
+                session.delete(row)
+        for kind, value in want - set(have):
+            session.add(LeadLookup(lead_id=s.lead_id, kind=kind, value=value))
 
     @staticmethod
     def _customer_and_raw_leads(session, s) -> None:

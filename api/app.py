@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors
+from api.stream import StreamHub
 from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
@@ -34,7 +35,10 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
         app.state.engine = engine or default_engine()
         app.state.policy = policy or load_policy(settings.policy_path, settings.time_scale)
         app.state.task_queue = task_queue or settings.task_queue
+        hub = app.state.stream_hub = StreamHub(app.state.engine, exiting=pages.server_exiting)  # the live stream's
+        await hub.start()  # one listener per process (api/stream.py)
         yield
+        await hub.stop()
 
     app = FastAPI(
         title="Leadflow",

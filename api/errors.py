@@ -26,7 +26,7 @@ from domain.customers import InvalidPhone
 from workflows.gateway import ActionRefused, LeadNotFound
 
 log = get_logger("api.errors")
-_STATUS = {"stage": 409, "closed": 409, "forbidden": 403, "invalid": 422}
+_STATUS = {"stage": 409, "closed": 409, "claimed": 409, "forbidden": 403, "invalid": 422}
 
 
 class ErrorMessage(BaseModel):

@@ -17,6 +17,7 @@ class ClockView(BaseModel):
     started_at: datetime
     deadline: datetime | None
     paused: bool
+    lapsed: bool = False  # ran out and still waits for its action (domain/overdue.py): late by now - deadline
 
 
 class TimelineView(BaseModel):
@@ -54,6 +55,7 @@ class CustomerView(BaseModel):
     model: str | None
     budget: int | None
     timeframe: str
+    wechat_id: str | None = None  # for one-tap contact when known (intake takes none yet)
 
 
 class LeadSummary(BaseModel):
@@ -106,6 +108,11 @@ class NotificationView(BaseModel):
     message: str
     created_at: datetime
     read_at: datetime | None
+    # issue 13: the customer behind the row (when the caller may see the lead) and how many times it repeated
+    customer_name: str | None = None
+    grade: str | None = None
+    stage: str | None = None
+    repeats: int = 1
 
 
 class LeadPage(BaseModel):

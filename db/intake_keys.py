@@ -29,6 +29,8 @@ class ExternalIdReused(Exception):
 def fingerprint(raw: RawLead) -> str:
     """The content of a raw lead (its phone normalized by the caller), as one digest: no customer data in clear."""
     content = raw.model_dump(mode="json")
+    if content.get("wechat_id") is None:  # added later (issue 13): without one, the digest is what it always was
+        content.pop("wechat_id", None)
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

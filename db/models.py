@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -260,3 +260,56 @@ class IntakeKey(SQLModel, table=True):
     external_id: str = Field(primary_key=True, max_length=128)
     fingerprint: str = Field(max_length=64)  # sha256 of the normalized raw lead: no customer data in clear
     claimed_at: datetime
+
+
+# --------------------------------------------------------------------------- issue 12.2: limits shared by many leads
+
+
+class LimitCounter(SQLModel, table=True):
+    """How much of a dealer's or consultant's limit is spent now: `open` leads held (scope `dealer`) or
+    carried (scope `consultant`). Maintained by the same transaction that writes a `limit_reservation`, under
+    this row's lock (SELECT ... FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite): the per-dealer lock every
+    limit decision takes. Dispatch reads its load from here, not by counting open leads."""
+
+    __tablename__ = "limit_counter"
+    scope: str = Field(primary_key=True, max_length=16)  # dealer | consultant
+    subject: str = Field(primary_key=True, max_length=64)  # the dealer's or the consultant's id
+    open: int = 0
+    last_reserved_at: datetime | None = None  # the latest dispatch to the dealer (round-robin ties)
+    updated_at: datetime | None = None
+
+
+class LimitReservation(SQLModel, table=True):
+    """One spending of a shared limit by one lead: unique by (lead, holding, kind), so a retried activity or a
+    replayed workflow task never spends twice. kind: `dealer` (a slot of the dealer's capacity, while it holds
+    the lead), `consultant` (a slot of the consultant's max_open_leads), `decline` (a choice-right decline,
+    counted at `counted_at`: when the declined lead was pushed). `released_at` is set when the lead gives the
+    slot back (it left the dealer or consultant, or closed); `answer` is what the activity answered."""
+
+    __tablename__ = "limit_reservation"
+    lead_id: str = Field(primary_key=True, max_length=128)
+    holding: int = Field(primary_key=True)  # the lead's holding number: 0 for the first dealer, 1 for the next ...
+    kind: str = Field(primary_key=True, max_length=16)
+    scope: str = Field(max_length=16)  # the counter it spends: dealer | consultant
+    subject: str = Field(index=True, max_length=64)
+    counted_at: datetime = Field(index=True)
+    since_seq: int = 0  # the lead's event number when reserved: a projection of an older state never releases it
+    created_at: datetime
+    released_at: datetime | None = None
+    answer: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# ---- issue 13, find a customer: what a search matches, so no phone is ever scanned in the clear ----
+class LeadLookup(SQLModel, table=True):
+    """Search keys of a lead, written by the projection: `name` (the customer's name, case-folded, matched
+    by prefix) and `phone4` (the phone's last 4 digits). A full phone is matched on `lead.customer_key` (a
+    hash of the E.164 number), a lead id on the key, an external id on `raw_lead.external_id`."""
+
+    __tablename__ = "lead_lookup"
+    __table_args__ = (Index("ix_lead_lookup_kind_value", "kind", "value", "lead_id", postgresql_ops={"value": "varchar_pattern_ops"}),)
+    lead_id: str = Field(primary_key=True, max_length=128)
+    kind: str = Field(primary_key=True, max_length=16)  # name | phone4
+    value: str = Field(primary_key=True, max_length=128)
+
+
+Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)

@@ -46,13 +46,19 @@ def _on_signal(signum, _frame):
 class Children:
     """The child processes, stopped in reverse order of start."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_dir: Path | None = None) -> None:
         self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.log_dir = log_dir  # None: the children write to this terminal (--show-logs)
 
     def start(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
         # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop the
         # children in order instead of all of them racing each other.
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        out = None
+        if self.log_dir is not None:  # data/logs/<name>.log, appended: the terminal stays readable
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{name.replace(' ', '-')}.log", "ab")  # noqa: SIM115 - the child keeps it
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True, stdout=out,
+                                stderr=subprocess.STDOUT if out else None)
         self.procs.append((name, proc))
         return proc
 
@@ -185,15 +191,42 @@ def local_codec_keys(data: Path = DATA) -> str:
     return keys
 
 
-def _banner(time_scale: str, database_url: str, temporal_only: bool) -> None:
+DEMO_SIGN_INS = (("d-sh-01-manager", "网销经理 dealer manager"), ("d-sh-01-c1", "销售顾问 consultant"),
+                 ("ops-wang", "线索运营 OEM lead ops"))
+
+
+def demo_sign_ins() -> list[tuple[str, str, str]]:
+    """(user id, role, token) of one manager, one consultant and one OEM user, from the seed's tokens file."""
+    import json
+
+    from devtools.seed import TOKENS_FILE
+
+    path = TOKENS_FILE if TOKENS_FILE.is_absolute() else ROOT / TOKENS_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    return [(user, role, known[user]) for user, role in DEMO_SIGN_INS if user in known]
+
+
+def banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Path | None = None) -> str:
     lines = ["", "Leadflow is running. Ctrl-C stops everything."]
     if not temporal_only:
+        lines.append(f"  portal       {API}/   (门户 · dealer portal and OEM console; installable as an app)")
         lines.append(f"  API          {API}   (docs at {API}/docs)")
     lines.append(f"  Temporal UI  {UI}")
     faster = "" if float(time_scale) == 1 else f" (policy clocks run {time_scale} times faster)"
     lines.append(f"  time scale   {time_scale}{faster}")
     lines.append(f"  data         {DATA}  (Temporal: data/temporal.db; app: {database_url})")
-    print("\n".join(lines) + "\n", flush=True)
+    lines.append(f"  logs         {log_dir}/  (--show-logs prints them here instead)" if log_dir else
+                 "  logs         in this terminal (--show-logs)")
+    if not temporal_only:
+        sign_ins = demo_sign_ins()
+        if sign_ins:
+            lines.append("  sign in with (演示账号 demo users; paste the token on the portal's sign-in page):")
+            lines += [f"    {user:<16} {role:<24} {token}" for user, role, token in sign_ins]
+    return "\n".join(lines) + "\n"
+
+
+def _banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Path | None = None) -> None:
+    print(banner(time_scale, database_url, temporal_only, log_dir), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--demo-leads", type=int, default=5, metavar="N",
         help="post N sample leads once the API is up (default 5; 0 for none)")
     add("--temporal-only", action="store_true", help="run only the Temporal dev server (no seed, worker or API)")
+    add("--show-logs", action="store_true", help="print the servers' logs in this terminal (default: data/logs/)")
     args = parser.parse_args(argv)
 
     env = dict(os.environ, TEMPORAL_ADDRESS=TEMPORAL_ADDRESS, PYTHONUNBUFFERED="1")
@@ -239,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     if Settings().codec_keys is None:  # neither the environment nor .env names keys: the local stack's own
         env["LEADFLOW_CODEC_KEYS"] = local_codec_keys()
 
-    children = Children()
+    log_dir = None if args.show_logs else DATA / "logs"
+    children = Children(log_dir)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
@@ -257,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"==> warning: the API did not answer at {API} within 30 s", flush=True)
             elif args.demo_leads > 0:
                 _post_demo_leads(args.demo_leads)
-        _banner(env["LEADFLOW_TIME_SCALE"], env["DATABASE_URL"], args.temporal_only)
+        _banner(env["LEADFLOW_TIME_SCALE"], env["DATABASE_URL"], args.temporal_only, log_dir)
         while True:
             children.check()
             time.sleep(0.5)

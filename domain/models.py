@@ -68,6 +68,8 @@ class RawLead(Model):
     note: str | None = Field(default=None, max_length=2000)
     consent: bool = True
     submitted_at: datetime | None = None
+    # issue 13: the customer's WeChat id when the channel knows it (the lead page copies it in one tap)
+    wechat_id: str | None = Field(default=None, min_length=1, max_length=64)
 
     @property
     def touchpoint_key(self) -> str:
@@ -151,6 +153,8 @@ class DispatchRequest(Model):
     default_radius_km: float
     as_of: datetime | None = None  # workflow time: windows (penalties) are counted back from it
     forced_dealer_id: str | None = None  # lead ops named the dealer
+    holding: int | None = None  # patch atomic-limits: the holding number to reserve the dealer's slot for
+    since_seq: int = 0  # the lead's event number when asked (limit reservations)
 
 
 class DispatchResult(Model):
@@ -168,6 +172,8 @@ class ConsultantRequest(Model):
     lead_id: str
     dealer_id: str
     series: str | None
+    holding: int | None = None  # patch atomic-limits: reserve the consultant's slot for this holding
+    since_seq: int = 0
 
 
 class ConsultantResult(Model):
@@ -368,6 +374,9 @@ class DeclineQuotaRequest(Model):
     as_of: datetime
     window_days: float
     quota: float
+    holding: int | None = None  # patch atomic-limits: reserve the decline for this holding (reserve_decline)
+    pushed_at: datetime | None = None  # when this holding began: the decline counts then
+    since_seq: int = 0
 
 
 class DeclineQuotaResult(Model):
@@ -425,3 +434,22 @@ class ProjectionRequest(Model):
     workflow_id: str
     run_id: str
     webhook_event_types: list[str] = []  # the batch's webhook event types: record_lead answers who wants them
+
+
+# --------------------------------------------------------------------------- issue 12.2: limits shared by many leads
+
+
+class ClaimRequest(Model):
+    """A consultant claims a lead from the dealer's public pool: a slot of the consultant's max_open_leads."""
+
+    lead_id: str
+    dealer_id: str
+    consultant_id: str
+    holding: int
+    since_seq: int
+    as_of: datetime
+
+
+class ClaimResult(Model):
+    allowed: bool
+    reason: str

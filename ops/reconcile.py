@@ -25,6 +25,9 @@ lead's histories (every run of it). An orphan row (with its timeline, clock runs
 leads) is deleted; notifications, penalties and webhook deliveries are kept. Each repaired lead is
 checked again.
 
+The dealers' and consultants' limit counters and reservation ledger (db/limits.py) are compared with the
+read model's open leads when every lead is reconciled (not with --lead); --repair rebuilds them from those.
+
 Exit code: 0 consistent, 1 drift found (listed, repaired or not), 2 error (Temporal or the
 database unreachable, a running lead that does not answer its query: is a worker running?).
 """
@@ -397,7 +400,20 @@ class Reconciler:
                 if compare(truth, seen[truth.lead_id]):
                     suspects[truth.lead_id] = truth
         await self._confirm(suspects)
+        if lead_ids is None:  # the dealers' and consultants' limit counters (db/limits.py), against the open leads
+            await self._limit_counters()
         return report
+
+    async def _limit_counters(self) -> None:
+        from db import limits
+
+        drift = await asyncio.to_thread(limits.counter_drift, self.engine)
+        if drift and self.repair:
+            await asyncio.to_thread(limits.repair_counters, self.engine, datetime.now(UTC))
+            left = await asyncio.to_thread(limits.counter_drift, self.engine)
+            self.report.findings.append(Finding("limit-counters", drift, repaired=not left, left=left))
+        elif drift:
+            self.report.findings.append(Finding("limit-counters", drift))
 
     async def _limited(self, awaitable):
         async with self.limit:

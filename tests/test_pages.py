@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from api.routes import pages
-from tests.fixtures import actor
+from api.routes import pages  # noqa: F401
+from api.stream import StreamHub
+from tests.fixtures import actor, raw_lead
 from tests.test_api import api, auth, body
 
 PAGES_FILES = ["app.js", "api.js", "i18n.js", "charts.js", "countdown.js", "dom.js", "forms.js", "live.js",
@@ -175,20 +176,31 @@ async def test_the_stream_also_takes_the_token_in_the_header(env, engine):
         assert seen[-1][1]["lead_id"] == lead_id and seen[-1][1]["stage"] == "dispatched"
 
 
+def drain(sub) -> list[tuple[str, dict]]:
+    out = []
+    while not sub.queue.empty():
+        _, event, data = sub.queue.get_nowait()
+        out.append((event, data))
+    return out
+
+
 async def test_a_consultant_hears_when_a_lead_leaves_their_sight(env, engine):
     async with api(env, engine) as (http, L):
         lead_id = (await http.post("/v1/leads", json=body(533), headers=auth("ops"))).json()["lead_id"]
         await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-sh-1-mgr"))
         await http.post(f"/v1/leads/{lead_id}/assign", json={"consultant_id": "d-sh-1-c1"}, headers=auth("d-sh-1-mgr"))
-        with Session(engine) as session:
-            first, second = pages.start_watch(session, actor("d-sh-1-c1")), pages.start_watch(session,
-                                                                                              actor("d-sh-1-c2"))
-            assert pages.poll(session, first) == [] and pages.poll(session, second) == []
+        hub = StreamHub(engine)
+        hub._begin()
+        (first, _), (second, _) = hub.subscribe(actor("d-sh-1-c1")), hub.subscribe(actor("d-sh-1-c2"))
+        for change in hub._read():
+            hub._publish(change)
+        assert drain(first) == [] and drain(second) == []
         await http.post(f"/v1/leads/{lead_id}/assign", json={"consultant_id": "d-sh-1-c2"}, headers=auth("d-sh-1-mgr"))
-        with Session(engine) as session:
-            assert pages.poll(session, first) == [("lead", {"lead_id": lead_id, "stage": None, "updated_at": None})]
-            [(event, data)] = [e for e in pages.poll(session, second) if e[0] == "lead"]
-            assert data["lead_id"] == lead_id and data["stage"] == "assigned"
+        for change in hub._read():
+            hub._publish(change)
+        assert [e for e in drain(first) if e[0] == "lead"] == [("lead", {"lead_id": lead_id, "stage": None, "updated_at": None})]
+        [(event, data)] = [e for e in drain(second) if e[0] == "lead"]
+        assert data["lead_id"] == lead_id and data["stage"] == "assigned"
 
 
 async def test_the_team_view_counts_each_consultants_breached_leads(env, engine):

@@ -6,6 +6,7 @@ import { setServerTime, tickAll } from "./countdown.js";
 import { clear, h, s } from "./dom.js";
 import { code, getLang, noticeName, setLang, t } from "./i18n.js";
 import { connect } from "./live.js";
+import { installPwa, setOffline } from "./pwa.js";
 import { forget, isDealer, isManager, isOem, session } from "./session.js";
 import { calendarView, canManageCalendar } from "./views/calendar.js";
 import { detailView } from "./views/detail.js";
@@ -16,11 +17,13 @@ const root = document.getElementById("app");
 const toasts = h("div", { class: "toasts", "aria-live": "polite" });
 document.body.append(toasts);
 setLang(getLang());
+installPwa();  // the installable app: service worker, offline banner (web/pwa.js)
 
 let stopLive = null;
 let current = null;  // {route, refresh, wants, minInterval, lastRefresh}
 let unread = 0;
 let liveState = "offline";
+let offlineTimer = null;
 const quietUntil = new Map();  // lead id -> until when its lead events make no toast (the user's own action)
 
 // ------------------------------------------------------------------ routes
@@ -186,6 +189,9 @@ function onLive(event, data) {
 
 function setLiveStatus(state, reconnected) {
   liveState = state;
+  // the banner once the server stays out of reach (not for the stream's own reconnect every 10 minutes)
+  clearTimeout(offlineTimer);
+  if (state === "live") setOffline(!navigator.onLine); else offlineTimer = setTimeout(() => setOffline(true), 4000);
   const dot = document.querySelector('[data-testid="live-status"]');
   if (dot) { dot.dataset.state = state; dot.title = state === "live" ? t("ui.live") : t("ui.reconnecting"); }
   if (reconnected) { refreshSoon(); countUnread(); }  // events may have been missed while away

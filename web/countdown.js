@@ -1,6 +1,7 @@
 // Live countdowns for the SLA clocks, ticking every second in the browser.
 // data-state: ok (more than 25% of the clock's span left), amber (25% or less), red (the deadline has
-// passed: lapsed, not yet processed by the engine), paused (the dealer's request is being looked at).
+// passed: lapsed, not yet processed by the engine), paused (the dealer's request is being looked at),
+// lapsed (the engine recorded the lapse and the clock still waits for its action: red, "已超时 12 分钟").
 // "Now" is the server's: the offset to /v1/me's server_time corrects a phone whose clock is off.
 
 import { h } from "./dom.js";
@@ -30,7 +31,8 @@ export function clockState(startedAt, deadline, paused, now = serverNow()) {
 export function countdown(clock, { label = true } = {}) {
   const el = h("span", {
     class: "countdown", testid: "countdown",
-    data: { clock: clock.name, deadline: clock.deadline || "", started: clock.started_at || "", paused: clock.paused ? "1" : "" },
+    data: { clock: clock.name, deadline: clock.deadline || "", started: clock.started_at || "", paused: clock.paused ? "1" : "",
+      lapsed: clock.lapsed ? "1" : "" },
     title: clock.deadline ? new Date(clock.deadline).toLocaleString() : "",
   },
   label ? h("span", { class: "countdown-name" }, code("clock", clock.name)) : null,
@@ -39,13 +41,23 @@ export function countdown(clock, { label = true } = {}) {
   return el;
 }
 
+/** How late, in whole minutes (12 分钟, 2 小时 5 分钟, 1 天 3 小时). */
+export function lateness(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  const d = Math.floor(minutes / 1440), hr = Math.floor((minutes % 1440) / 60), m = minutes % 60;
+  const parts = d ? [t("ui.days", { n: d }), hr ? t("ui.hours", { n: hr }) : ""]
+    : hr ? [t("ui.hours", { n: hr }), m ? t("ui.minutes", { n: m }) : ""] : [t("ui.minutes", { n: m })];
+  return parts.filter(Boolean).join(" ");
+}
+
 function update(el, now = serverNow()) {
-  const { deadline, started, paused } = el.dataset;
-  const state = clockState(started, deadline, paused === "1", now);
+  const { deadline, started, paused, lapsed } = el.dataset;
+  const state = lapsed === "1" ? "lapsed" : clockState(started, deadline, paused === "1", now);
   el.dataset.state = state;
   const time = el.querySelector(".countdown-time");
   let text;
-  if (state === "paused") text = t("ui.paused");
+  if (state === "lapsed") text = t("ui.lapsedFor", { t: lateness(now - Date.parse(deadline)) });
+  else if (state === "paused") text = t("ui.paused");
   else if (!deadline) text = t("ui.computing");
   else {
     const left = Date.parse(deadline) - now;

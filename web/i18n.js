@@ -5,6 +5,9 @@
 const ZH = {
   app: { title: "线索管理", brand: "Leadflow 线索平台" },
   ui: {
+    search: "搜索", searchHint: "姓名、手机号（或后 4 位）、线索号、外部单号", lapsedFor: "已超时 {t}",
+    minutes: "{n} 分钟", hours: "{n} 小时", days: "{n} 天", offlineBanner: "离线：显示的是上次加载的内容，恢复网络后自动更新",
+    call: "打电话", sms: "发短信", copyWechat: "复制微信号", copied: "已复制", logCall: "刚才的通话要记一笔跟进吗？", logIt: "记录跟进", later: "稍后",
     signIn: "登录", signOut: "退出", token: "访问令牌", tokenHint: "粘贴您的访问令牌（由管理员通过 python -m ops.users create 生成，或见运行命令的输出）",
     signInTitle: "登录经销商门户 / 主机厂控制台", badToken: "令牌无效或已停用", loading: "加载中…", empty: "暂无数据",
     retry: "重试", back: "返回", more: "加载更多", all: "全部", any: "不限", yes: "是", no: "否", none: "无",
@@ -146,6 +149,9 @@ const ZH = {
 const EN = {
   app: { title: "Leads", brand: "Leadflow" },
   ui: {
+    search: "Search", searchHint: "Name, phone (or its last 4 digits), lead id, external id", lapsedFor: "{t} late",
+    minutes: "{n} min", hours: "{n} h", days: "{n} d", offlineBanner: "Offline: showing what was last loaded; it updates when the network is back",
+    call: "Call", sms: "SMS", copyWechat: "Copy WeChat id", copied: "Copied", logCall: "Log a follow-up for that call?", logIt: "Log follow-up", later: "Later",
     signIn: "Sign in", signOut: "Sign out", token: "Access token", tokenHint: "Paste your access token (issued with python -m ops.users create, or printed by the run command)",
     signInTitle: "Dealer portal / OEM console", badToken: "Unknown or inactive token", loading: "Loading…", empty: "Nothing here",
     retry: "Retry", back: "Back", more: "Load more", all: "All", any: "Any", yes: "Yes", no: "No", none: "None",

@@ -1,7 +1,7 @@
 // The live stream (GET /v1/stream, Server-Sent Events), read with fetch so the token travels in the
 // Authorization header rather than in the URL (EventSource cannot send headers; the server accepts
-// ?token= too). Reconnects on its own; after a reconnect the page re-fetches what it shows, since
-// events may have been missed in between.
+// ?token= too). Reconnects on its own with the last event id (Last-Event-ID): when the server still has
+// what was missed it replays it (ready {resumed: true}); otherwise the page re-fetches what it shows.
 
 import { getToken } from "./api.js";
 
@@ -9,20 +9,26 @@ export function connect({ onEvent, onStatus, onUnauthorized }) {
   let stopped = false;
   let controller = null;
   let attempt = 0;
+  let lastId = null;
 
   async function run() {
     while (!stopped) {
       controller = new AbortController();
       try {
+        const headers = { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" };
+        if (lastId) headers["Last-Event-ID"] = lastId;
         const response = await fetch("/v1/stream", {
-          headers: { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" },
+          headers,
           signal: controller.signal, cache: "no-store",
         });
         if (response.status === 401) { onUnauthorized?.(); return; }
         if (!response.ok || !response.body) throw new Error("HTTP " + response.status);
-        onStatus?.("live", attempt > 0);
+        const reconnected = attempt > 0;
         attempt = 0;
-        await read(response.body, onEvent);
+        await read(response.body, (event, data) => {
+          if (event === "ready") onStatus?.("live", reconnected && !data.resumed);
+          onEvent(event, data);
+        }, (id) => { lastId = id; });
       } catch (err) {
         if (stopped) return;
       }
@@ -38,7 +44,7 @@ export function connect({ onEvent, onStatus, onUnauthorized }) {
 }
 
 /** The SSE wire format: blocks separated by a blank line; `event:` and `data:` lines; `:` comments. */
-async function read(body, onEvent) {
+async function read(body, onEvent, onId) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -57,6 +63,7 @@ async function read(body, onEvent) {
         const field = colon < 0 ? line : line.slice(0, colon);
         const text = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
         if (field === "event") event = text;
+        else if (field === "id") onId(text);
         else if (field === "data") data.push(text);
       }
       if (!data.length) continue;

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.projection import ProjectionActivities
     from activities.scoring import ScoringActivities
+    from domain.models import ClaimRequest
     from domain import commands as c
     from domain import lifecycle as lc
     from domain.calendar import touches
@@ -53,6 +54,7 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year shows in the timeline and is alerted
 CALENDAR_CORRECTION = "calendar-correction"  # the patch: a corrected calendar moves open working-day deadlines
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
+ATOMIC_LIMITS = "atomic-limits"  # the patch: dealer/consultant limits are spent in the ledger (db/limits.py)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 A = TypeVar("A")  # an activity's argument ...
 R = TypeVar("R")  # ... and its result
@@ -121,6 +123,7 @@ class LeadWorkflow:
         self._search: dict[str, object] = {}
         self._went_dormant = False
         self._local = False
+        self._spending = False  # a person's action is spending a shared limit (decline, claim): one at a time
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
 
     @property
@@ -234,7 +237,8 @@ class LeadWorkflow:
                 preferred_dealer_id=s.profile.preferred_dealer_id, exclude_dealer_ids=s.held_by,
                 weights=d.weights, penalty_window_days=d.penalty_window.total_seconds() / 86400,
                 max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
-                as_of=now, forced_dealer_id=effect.forced_dealer_id), local=True)
+                as_of=now, forced_dealer_id=effect.forced_dealer_id,
+                holding=len(s.held_by) if workflow.patched(ATOMIC_LIMITS) else None, since_seq=s.seq), local=True)
             self._commit(lc.on_dispatched(self.state, dispatched, self.policy, workflow.now()))
         elif isinstance(effect, lc.DeadlineEffect):
             counted = await self._activity(CalendarActivities.working_day_deadline,
@@ -244,7 +248,8 @@ class LeadWorkflow:
                                         self.policy, workflow.now(), provisional_years=provisional))
         elif isinstance(effect, lc.AssignEffect):
             picked = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
-                lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series), local=True)
+                lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series,
+                holding=len(s.held_by) - 1 if workflow.patched(ATOMIC_LIMITS) else None, since_seq=s.seq), local=True)
             self._commit(lc.on_consultant_picked(self.state, picked, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
@@ -338,13 +343,30 @@ class LeadWorkflow:
     @workflow.update
     async def act(self, envelope: c.CommandEnvelope) -> c.ActionResult:
         """A person's action on the lead; the validator has already checked the stage allows it."""
-        if envelope.command.action == "decline":
-            await self._check_decline_quota()
+        action = envelope.command.action
+        spends = action in ("decline", "claim") and workflow.patched(ATOMIC_LIMITS)
+        if spends:  # one spending action at a time, each decided again after the one before it committed
+            await workflow.wait_condition(lambda: not self._spending)
+            self._spending = True
         try:
-            t = lc.decide(self.state, envelope, self.policy, workflow.now())
-        except lc.Refused as refused:  # the lead changed between validation and now
-            raise refusal_error(refused) from None
-        await self._wait_settled(self._commit(t))
+            if spends:
+                try:
+                    lc.decide(self.state, envelope, self.policy, workflow.now())  # nothing is spent for a refusal
+                except lc.Refused as refused:
+                    raise refusal_error(refused) from None
+            if action == "decline":
+                await self._check_decline_quota(reserve=spends)
+            elif spends:
+                await self._reserve_claim(envelope.actor)
+            try:
+                t = lc.decide(self.state, envelope, self.policy, workflow.now())
+            except lc.Refused as refused:  # the lead changed between validation and now
+                raise refusal_error(refused) from None
+            mark = self._commit(t)
+        finally:
+            if spends:
+                self._spending = False
+        await self._wait_settled(mark)
         s = self.state
         return c.ActionResult(lead_id=self.lead_id, action=envelope.command.action, stage=s.stage.value,
                               dealer_id=s.dealer_id, consultant_id=s.consultant_id, message=t.message)
@@ -358,14 +380,29 @@ class LeadWorkflow:
         except lc.Refused as refused:
             raise refusal_error(refused) from None
 
-    async def _check_decline_quota(self) -> None:
-        rules = self.policy.rules
-        quota = await self._activity(DispatchActivities.check_decline_quota, DeclineQuotaRequest(
-            dealer_id=self.state.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
-            window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota), local=True)
+    async def _check_decline_quota(self, reserve: bool = False) -> None:
+        """reserve (patch atomic-limits): the quota is checked and the decline spent in one step under the dealer's
+        lock (`reserve_decline`), so declines of many leads at once cannot all pass."""
+        rules, s = self.policy.rules, self.state
+        request = DeclineQuotaRequest(
+            dealer_id=s.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
+            window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota)
+        if reserve:
+            request = request.model_copy(update={"holding": len(s.held_by) - 1, "pushed_at": s.holding.started_at,
+                                                 "since_seq": s.seq})
+        check = DispatchActivities.reserve_decline if reserve else DispatchActivities.check_decline_quota
+        quota = await self._activity(check, request, local=True)
         if not quota.allowed:
             raise ApplicationError(f"decline refused: over the choice-right quota ({quota.reason})",
                                    type="Refused.stage", non_retryable=True)
+
+    async def _reserve_claim(self, actor: Actor) -> None:
+        s = self.state
+        answer = await self._activity(AssignmentActivities.reserve_claim, ClaimRequest(
+            lead_id=self.lead_id, dealer_id=s.dealer_id, consultant_id=actor.user_id, holding=len(s.held_by) - 1,
+            since_seq=s.seq, as_of=workflow.now()), local=True)
+        if not answer.allowed:
+            raise ApplicationError(answer.reason, type="Refused.stage", non_retryable=True)
 
     # ------------------------------------------------------------------ ops signals (Temporal UI / CLI)
 

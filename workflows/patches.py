@@ -54,4 +54,7 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("calendar-correction", "the calendar_changed signal counts open working-day clocks again and records "
           "deadline_moved (before it, a run ignores the signal)",
           date(2026, 12, 5), "LeadWorkflow", no_run_before(date(2026, 12, 5))),
+    Patch("atomic-limits", "dispatch, auto-assignment, declines and claims spend the dealer's or consultant's limit "
+          "in the reservation ledger under its lock (db/limits.py); a spending action waits for the one before it",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
 ]}

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
+from api import inbox_rows
 from api.deps import ActorDep, SessionDep
 from api.schemas import NotificationView
 from db.models import Notification
@@ -30,6 +31,7 @@ def addressed_to(actor: Actor):
 @router.get("", response_model=list[NotificationView])
 def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
-    rows = session.exec(query.order_by(col(Notification.id).desc()).limit(max(1, min(limit, 500)))).all()
-    shown = (visibility.notification(actor.role, actor.dealer_id, r.model_dump()) for r in rows)
-    return [NotificationView.model_validate(n) for n in shown if n is not None]
+    rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
+    shown = [n for r in rows if (n := visibility.notification(actor.role, actor.dealer_id, r.model_dump())) is not None]
+    # issue 13: one row per alert and lead (its repeats counted), with the customer's name, grade and stage
+    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor, inbox_rows.collapse(shown))]

@@ -9,21 +9,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import ColumnElement, exists, func
+from sqlalchemy import ColumnElement, exists, func, union_all
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
 from api.access import lead_filter, visible_lead, visible_to
+from api.lapsed import lapsed_clocks
 from api.deps import ActorDep, ClientDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
 from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
                          LeadPage, LeadSummary, TimelineView)
 from db import intake_keys
-from db.models import ClockRun, HoldingRow, Lead, TimelineEntry
+from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
 from core.logging import get_logger
 from domain import commands as c
-from domain import visibility
+from domain import search, visibility
 from domain import places
 from domain.places import PlaceError
 from domain.clocks import CLOCKS
@@ -160,6 +161,9 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
 @router.get("", response_model=LeadPage)
 def list_leads(
     actor: ActorDep, session: SessionDep,
+    q: Annotated[str | None, Query(max_length=search.MAX_QUERY, description="find a customer: a name (its beginning), "
+                                   "a phone in any format (the whole number or its last 4 digits), a lead id or an "
+                                   "external id")] = None,
     stage: Annotated[list[LeadStage] | None, Query(description="one or more stages")] = None,
     grade: Annotated[list[str] | None, Query(max_length=8)] = None,
     dealer_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -180,6 +184,8 @@ def list_leads(
 ):
     """The leads the caller may see, filtered, sorted and paginated (a dealer's people: their dealer's only)."""
     where = [lead_filter(actor)]
+    if q is not None and (wanted := search.parse(q)) is not None:
+        where.append(col(Lead.lead_id).in_(_found(wanted)))
     for column, value in ((col(Lead.dealer_id), dealer_id), (col(Lead.region), region), (col(Lead.series), series),
                           (col(Lead.channel), channel), (col(Lead.brand), brand),
                           (col(Lead.consultant_id), consultant_id), (col(Lead.sla_breached), sla_breached)):
@@ -207,6 +213,24 @@ def list_leads(
                     next_offset=offset + limit if offset + limit < total else None)
 
 
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _found(wanted: search.Search):
+    """The ids of the leads a search matches, each way on an index (never the phone in clear)."""
+    ways = [select(Lead.lead_id).where(Lead.lead_id == wanted.text),
+            select(RawLeadRow.lead_id).where(RawLeadRow.external_id == wanted.text)]
+    if wanted.customer_key:
+        ways.append(select(Lead.lead_id).where(Lead.customer_key == wanted.customer_key))
+    if wanted.phone4:
+        ways.append(select(LeadLookup.lead_id).where(LeadLookup.kind == "phone4", LeadLookup.value == wanted.phone4))
+    if wanted.name_prefix:
+        ways.append(select(LeadLookup.lead_id).where(
+            LeadLookup.kind == "name", LeadLookup.value.like(_like_prefix(wanted.name_prefix), escape="\\")))
+    return union_all(*ways)
+
+
 @router.get("/{lead_id}", response_model=LeadDetail, responses=responses(404))
 def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
     """Everything about one lead: customer, score explanation, open clocks, holdings, the whole timeline,
@@ -230,10 +254,11 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep):
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
-                              budget=p.budget, timeframe=p.timeframe.value),
+                              budget=p.budget, timeframe=p.timeframe.value, wechat_id=getattr(p, "wechat_id", None)),
         score_items=state.score_items,
-        clocks=[ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
-                          paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
+        clocks=lapsed_clocks(session, [lead]).get(lead.lead_id, []) + [
+            ClockView(name=k.name, title=CLOCKS[k.name].title, started_at=k.started_at, deadline=k.deadline,
+                      paused=k.paused_remaining_s is not None) for k in state.clocks.values()],
         dispatch=visibility.own_dispatch(actor.role, actor.dealer_id, everything),
         holdings=[HoldingView.model_validate(h) for h in holdings],
         timeline=[TimelineView.model_validate(e) for e in timeline],
@@ -253,9 +278,10 @@ async def _knows(client, lead_id: str, actor: Actor) -> bool:
 async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
     try:
         result = await gateway.act(client, lead_id, c.CommandEnvelope(actor=actor, command=command))
-    except gateway.ActionRefused:
+    except gateway.ActionRefused as refused:
         # a dealer-side caller refused on a lead it may not see learns exactly what an unknown lead answers
-        if actor.role in DEALER_ROLES and not await _knows(client, lead_id, actor):
+        # (except the consultant whose claim lost to a colleague's: the lead was in their own dealer's pool)
+        if actor.role in DEALER_ROLES and refused.kind != "claimed" and not await _knows(client, lead_id, actor):
             raise gateway.LeadNotFound(f"lead {lead_id} not found") from None
         raise
     if not visible_to(actor, result):

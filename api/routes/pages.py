@@ -10,40 +10,33 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from api.access import lead_filter
+from api.lapsed import lapsed_clocks
+from api.stream import StreamHub
 from api.deps import ActorDep, NowDep, SessionDep, current_actor
-from api.routes.inbox import addressed_to
 from api.schemas import ClockView, LeadClocks, MeView
-from db.engine import aware
-from db.models import Lead, Notification
-from domain import visibility
+from db.models import Lead
 from domain.clocks import CLOCKS
 from domain.models import Actor
-from domain.stages import DEALER_ROLES
 from core.settings import get_settings
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 
 router = APIRouter(tags=["portal"])
 
-POLL_SECONDS = 1.0
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 600.0  # then the stream ends and the page reconnects: its token is checked again
-LOOKBACK = timedelta(minutes=2)  # a projection written late (a retried activity) is still noticed
-NOTIFICATION_LOOKBACK = 200  # ids: a notification committed out of order is still noticed
 
 
 class _NoCacheStatic(StaticFiles):
@@ -65,6 +58,19 @@ def portal() -> FileResponse:
     return FileResponse(WEB / "index.html", headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/sw.js", include_in_schema=False)
+def service_worker() -> FileResponse:
+    """The installable app's service worker, at the root so its scope is the whole portal (web/sw.js)."""
+    return FileResponse(WEB / "sw.js", media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/manifest.webmanifest", include_in_schema=False)
+def manifest() -> FileResponse:
+    """The web app manifest: name, icons, colours; the portal installs as an app from it."""
+    return FileResponse(WEB / "manifest.webmanifest", media_type="application/manifest+json",
+                        headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/v1/me", response_model=MeView)
 def me(actor: ActorDep, now: NowDep) -> MeView:
     """Who the token belongs to, where the Temporal UI is, and the server's clock (for the countdowns)."""
@@ -83,12 +89,13 @@ def open_clocks(actor: ActorDep, session: SessionDep,
                                    Query(max_length=200, description="the leads (a page of a list)")
                                    ] = []):  # noqa: B006 - FastAPI copies a default per request
     """The open clocks of the named leads the caller may see, for a lead list's countdowns (others are left out,
-    as from a list)."""
+    as from a list), and before them the lapsed clocks still waiting for their action (`lapsed: true`)."""
     if not lead_id:
         return []
-    rows = session.exec(select(Lead.lead_id, Lead.clocks).where(col(Lead.lead_id).in_(lead_id),
-                                                                lead_filter(actor))).all()
-    return [LeadClocks(lead_id=lid, clocks=[_clock_view(c) for c in clocks or []]) for lid, clocks in rows]
+    rows = session.exec(select(Lead).where(Lead.lead_id.in_(lead_id), lead_filter(actor))).all()
+    lapsed = lapsed_clocks(session, list(rows))  # lapsed and still awaited: they stay, in red (issue 13)
+    return [LeadClocks(lead_id=r.lead_id, clocks=lapsed.get(r.lead_id, []) + [_clock_view(c) for c in r.clocks or []])
+            for r in rows]
 
 
 def _clock_view(clock: dict[str, Any]) -> ClockView:
@@ -98,87 +105,13 @@ def _clock_view(clock: dict[str, Any]) -> ClockView:
 
 
 # ------------------------------------------------------------------ live stream
-
-@dataclass
-class Watch:
-    """What one live stream has seen of the read model, so each poll sends only what changed."""
-
-    actor: Actor
-    lead_cursor: datetime | None = None  # the newest lead update seen
-    seen_leads: dict[str, tuple[int, datetime]] = field(default_factory=dict)  # lead -> (last_seq, updated_at)
-    visible: set[str] | None = None  # dealer roles: the leads they could see at the last poll
-    notification_cursor: int = 0
-    seen_notifications: set[int] = field(default_factory=set)
+# One shared listener per API process (api/stream.py) reads what changed and fans it out; a stream waits
+# on its own queue and costs nothing while nothing changes for it.
 
 
-def _changed_leads(session: Session, watch: Watch):
-    query = select(Lead.lead_id, Lead.stage, Lead.updated_at, Lead.last_seq).where(lead_filter(watch.actor))
-    if watch.lead_cursor is not None:
-        query = query.where(Lead.updated_at >= watch.lead_cursor - LOOKBACK)
-    return session.exec(query).all()
-
-
-def _visible_ids(session: Session, actor: Actor) -> set[str] | None:
-    if actor.role not in DEALER_ROLES:
-        return None  # the OEM sees every lead: none ever leaves its sight
-    return set(session.exec(select(Lead.lead_id).where(lead_filter(actor))).all())
-
-
-def _new_notifications(session: Session, watch: Watch):
-    return session.exec(select(Notification).where(
-        addressed_to(watch.actor), col(Notification.id) > watch.notification_cursor - NOTIFICATION_LOOKBACK)
-        .order_by(col(Notification.id))).all()
-
-
-def start_watch(session: Session, actor: Actor) -> Watch:
-    """A watch that has seen everything up to now: only later changes become events."""
-    watch = Watch(actor=actor)
-    watch.lead_cursor = session.exec(select(func.max(Lead.updated_at)).where(lead_filter(actor))).one()
-    if watch.lead_cursor is not None:
-        watch.seen_leads = {lid: (seq, at) for lid, _, at, seq in _changed_leads(session, watch)}
-    watch.visible = _visible_ids(session, actor)
-    watch.notification_cursor = session.exec(select(func.max(Notification.id))).one() or 0
-    watch.seen_notifications = {n.id for n in _new_notifications(session, watch)}
-    return watch
-
-
-def poll(session: Session, watch: Watch) -> list[tuple[str, dict[str, Any]]]:
-    """The events since the last poll: `lead` for every lead the actor may see whose read model moved (or that
-    left their sight: stage null), `notification` for every new row of their inbox."""
-    events: list[tuple[str, dict[str, Any]]] = []
-    for lead_id, stage, updated_at, seq in _changed_leads(session, watch):
-        if watch.seen_leads.get(lead_id, (None,))[0] != seq:
-            events.append(("lead", {"lead_id": lead_id, "stage": stage, "updated_at": _iso(updated_at)}))
-        watch.seen_leads[lead_id] = (seq, updated_at)
-        if watch.lead_cursor is None or updated_at > watch.lead_cursor:
-            watch.lead_cursor = updated_at
-    if watch.lead_cursor is not None:
-        horizon = watch.lead_cursor - LOOKBACK
-        watch.seen_leads = {k: v for k, v in watch.seen_leads.items() if v[1] >= horizon}
-    if watch.visible is not None:
-        now_visible = _visible_ids(session, watch.actor) or set()  # (a dealer role: never None)
-        events += [("lead", {"lead_id": gone, "stage": None, "updated_at": None})
-                   for gone in sorted(watch.visible - now_visible)]
-        watch.visible = now_visible
-    for note in _new_notifications(session, watch):
-        if note.id in watch.seen_notifications:
-            continue
-        watch.seen_notifications.add(note.id)
-        shown = visibility.notification(watch.actor.role, watch.actor.dealer_id, note.model_dump())
-        if shown is not None:
-            events.append(("notification", {k: shown[k] for k in ("id", "kind", "lead_id", "message")}))
-        watch.notification_cursor = max(watch.notification_cursor, note.id)
-    horizon_id = watch.notification_cursor - NOTIFICATION_LOOKBACK
-    watch.seen_notifications = {i for i in watch.seen_notifications if i > horizon_id}
-    return events
-
-
-def _iso(moment: datetime) -> str:
-    return aware(moment).isoformat()
-
-
-def _sse(event: str, data: dict[str, Any]) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def _in_session(engine, fn, *args):
@@ -189,6 +122,14 @@ def _in_session(engine, fn, *args):
 _stream_bearer = HTTPBearer(auto_error=False)
 
 
+def stream_hub(app) -> StreamHub:
+    """The process's one hub, started with the app (api/app.py); made here for an app started without it."""
+    hub = getattr(app.state, "stream_hub", None)
+    if hub is None:
+        hub = app.state.stream_hub = StreamHub(app.state.engine, exiting=server_exiting)
+    return hub
+
+
 @router.get("/v1/stream", include_in_schema=False)
 async def live_stream(
     request: Request,
@@ -196,36 +137,51 @@ async def live_stream(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_stream_bearer)],
     token: Annotated[str | None, Query(max_length=512,
                                        description="the bearer token (EventSource sends no headers)")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for the portal: `lead` {lead_id, stage, updated_at} when a lead the caller may see
-    changes, `notification` {id, kind, lead_id, message} for a new inbox row, a comment every 15 s. Ends after
-    10 minutes (the page reconnects). Not in the OpenAPI schema: it never ends on its own within a request."""
+    changes (stage null: it left their sight), `notification` {id, kind, lead_id, message} for a new inbox row,
+    a heartbeat comment every 15 s. Every event has an id; a reconnect with `Last-Event-ID` gets the events it
+    missed and `ready {resumed: true}` (else `resumed: false`: reload). Ends after 10 minutes (the page
+    reconnects). Not in the OpenAPI schema: it never ends on its own within a request."""
     if credentials is None and token:
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
     engine = request.app.state.engine
     actor = await asyncio.to_thread(_in_session, engine, current_actor, credentials)  # 401 like every endpoint
-    return StreamingResponse(_events(request, engine, actor, now), media_type="text/event-stream",
+    hub = stream_hub(request.app)
+    if not hub.started:
+        await hub.start()
+    return StreamingResponse(_events(request, hub, actor, now, last_event_id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _server_exiting() -> bool:
+def server_exiting() -> bool:
     """Whether uvicorn is shutting down. It tells a response in flight nothing, and waits for it to end: an open
     stream would hold a restart up for minutes. Its signal handler is the server's own bound method."""
     server = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
     return bool(getattr(server, "should_exit", False))
 
 
-async def _events(request: Request, engine, actor: Actor, now: datetime):
+async def _events(request: Request, hub: StreamHub, actor: Actor, now: datetime, last_event_id: str | None):
     loop = asyncio.get_running_loop()
-    watch = await asyncio.to_thread(_in_session, engine, start_watch, actor)
-    yield "retry: 3000\n" + _sse("ready", {"server_time": now.isoformat()})
-    started = last_beat = loop.time()
-    while loop.time() - started < STREAM_SECONDS:
-        await asyncio.sleep(POLL_SECONDS)
-        if _server_exiting() or await request.is_disconnected():
-            return
-        for event, data in await asyncio.to_thread(_in_session, engine, poll, watch):
-            yield _sse(event, data)
-        if loop.time() - last_beat >= HEARTBEAT_SECONDS:
-            last_beat = loop.time()
-            yield ": heartbeat\n\n"
+    sub, resumed = hub.subscribe(actor, last_event_id)
+    try:
+        yield "retry: 3000\n" + _sse("ready", {"server_time": now.isoformat(), "resumed": resumed},
+                                     None if resumed else hub.event_id(hub.seq))
+        ends = loop.time() + STREAM_SECONDS
+        while (left := ends - loop.time()) > 0:
+            try:
+                seq, event, data = await asyncio.wait_for(sub.queue.get(), min(HEARTBEAT_SECONDS, left))
+            except TimeoutError:
+                if sub.overflowed or server_exiting() or await request.is_disconnected():
+                    return
+                # nothing waiting for this stream: it has everything up to the hub's latest change
+                yield f"id: {hub.event_id(hub.seq)}\n: heartbeat\n\n"
+                continue
+            if event == "__end__":
+                return
+            yield _sse(event, data, hub.event_id(seq))
+            if sub.overflowed and sub.queue.empty():
+                return  # it fell behind and lost events: the page reconnects and reloads
+    finally:
+        hub.unsubscribe(sub)

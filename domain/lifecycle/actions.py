@@ -322,6 +322,8 @@ def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) 
         if actor.dealer_id is None or actor.dealer_id != state.dealer_id:
             raise Refused("this lead is not held by your dealer", "forbidden")
         if actor.role == R.CONSULTANT and action == "claim" and state.stage != S.PUBLIC_POOL:
+            if _claimed_by_another(state, actor):  # two consultants claimed at once: the loser is told (409)
+                raise Refused("claim refused: another consultant claimed this lead first", "claimed")
             raise Refused("this lead is not in your dealer's public pool", "forbidden")
         if actor.role == R.CONSULTANT and action != "claim" and state.consultant_id != actor.user_id:
             raise Refused("this lead is not assigned to you", "forbidden")
@@ -331,6 +333,13 @@ def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) 
     if (rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region
             and actor.region not in (None, state.region)):
         raise Refused("this lead is outside your region", "forbidden")
+
+
+def _claimed_by_another(state: LeadState, actor: Actor) -> bool:
+    """The lead left the pool by another consultant's claim, and nothing happened to it since."""
+    last = next((e for e in reversed(state.recent) if e.kind in ("claimed", "moved_to_public_pool", "assigned",
+                                                                 "holding_ended")), None)
+    return last is not None and last.kind == "claimed" and state.consultant_id not in (None, actor.user_id)
 
 
 def decide(state: LeadState, envelope: c.CommandEnvelope, policy: Policy, now: datetime) -> Transition:

@@ -9,10 +9,58 @@ import { code, eventName, formatMoney, formatTime, has, t } from "../i18n.js";
 import { isManager, isOem, temporalUrl } from "../session.js";
 import { gradeBadge, stageBadge } from "./lists.js";
 
+// ------------------------------------------------------------------ one-tap contact (issue 13 section 5)
+// Tapping call / SMS / copy WeChat remembers it; coming back to the page offers to log the follow-up with the
+// contact mode preset.
+const CONTACT_KEY = "leadflow.contact";
+let onReturn = null;
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") onReturn?.(); });
+
+export function rememberContact(leadId, mode) {
+  sessionStorage.setItem(CONTACT_KEY, JSON.stringify({ lead_id: leadId, mode, at: Date.now() }));
+}
+
+function pendingContact(leadId) {
+  try {
+    const c = JSON.parse(sessionStorage.getItem(CONTACT_KEY) || "null");
+    return c && c.lead_id === leadId && Date.now() - c.at < 4 * 3600 * 1000 ? c : null;
+  } catch { return null; }
+}
+
+function contactBar(lead, toast) {
+  const c = lead.customer;
+  if (!c?.phone) return null;
+  return h("div", { class: "contact-bar", testid: "contact" },
+    h("a", { href: `tel:${c.phone}`, testid: "contact-call", on: { click: () => rememberContact(lead.lead_id, "call") } }, t("ui.call")),
+    h("a", { href: `sms:${c.phone}`, testid: "contact-sms", on: { click: () => rememberContact(lead.lead_id, "sms") } }, t("ui.sms")),
+    c.wechat_id ? h("button", { type: "button", testid: "contact-wechat", on: { click: async () => {
+      await navigator.clipboard?.writeText(c.wechat_id);
+      rememberContact(lead.lead_id, "wechat");
+      toast(t("ui.copied"));
+    } } }, t("ui.copyWechat")) : null);
+}
+
 export async function detailView({ el, params, query, toast, quiet }) {
   const leadId = decodeURIComponent(params[0]);
   let formOpen = false;
   let stale = false;
+  let shown = null;
+
+  /** Back from a call (or SMS, WeChat): offer to log the follow-up, its contact mode preset. */
+  function offerFollowUp() {
+    const contact = pendingContact(leadId);
+    const box = el.querySelector(".contact-offer");
+    if (!contact || !box || formOpen || !shown?.allowed_actions.includes("log_follow_up")) return;
+    clear(box, h("div", { class: "notice", testid: "follow-up-offer", data: { mode: contact.mode } }, t("ui.logCall"), " ",
+      h("button", { class: "primary", testid: "follow-up-offer-log", on: { click: () => {
+        sessionStorage.removeItem(CONTACT_KEY);
+        clear(box);
+        const formBox = el.querySelector(".form-box");
+        actionButton(shown, "log_follow_up", formBox, { channel: contact.mode }).click();
+      } } }, t("ui.logIt")),
+      h("button", { class: "ghost", on: { click: () => { sessionStorage.removeItem(CONTACT_KEY); clear(box); } } }, t("ui.later"))));
+  }
+  onReturn = offerFollowUp;
 
   function markStale() {
     if (!stale) {
@@ -32,7 +80,9 @@ export async function detailView({ el, params, query, toast, quiet }) {
     }
     if (formOpen) { markStale(); return; }  // a form was opened while the lead was loading
     stale = false;
+    shown = lead;
     render(lead);
+    offerFollowUp();
   }
 
   function renderGone() {
@@ -45,7 +95,7 @@ export async function detailView({ el, params, query, toast, quiet }) {
       box);
   }
 
-  function actionButton(lead, action, box) {
+  function actionButton(lead, action, box, preset = {}) {
     return h("button", { class: "action", testid: `action-${action}`, data: { action }, on: { click: async () => {
       el.querySelectorAll(".action-buttons button").forEach((b) => b.classList.toggle("active", b.dataset.action === action));
       formOpen = true;  // from the click on: a refresh under way must not re-render over the form
@@ -66,6 +116,7 @@ export async function detailView({ el, params, query, toast, quiet }) {
         throw err;
       }
       clear(box, form);
+      for (const [name, value] of Object.entries(preset)) { if (form.elements[name]) form.elements[name].value = value; }
       form.querySelector("input, select, textarea")?.focus();
       form.scrollIntoView({ block: "nearest", behavior: "smooth" });
     } } }, code("action", action));
@@ -85,6 +136,7 @@ export async function detailView({ el, params, query, toast, quiet }) {
             lead.sla_breached ? h("span", { class: "badge red" }, "SLA") : null),
           h("div", { class: "row-sub" }, [lead.dealer_id, lead.consultant_id, lead.region].filter(Boolean).join(" · ")),
           h("div", { class: "row-sub muted small" }, lead.lead_id),
+          contactBar(lead, toast), h("div", { class: "contact-offer" }),
           isOem() ? h("a", { href: temporalUrl(lead.workflow_id), target: "_blank", rel: "noopener", class: "temporal", testid: "temporal-link" },
             t("ui.temporal"), " ↗") : null),
 
@@ -100,7 +152,7 @@ export async function detailView({ el, params, query, toast, quiet }) {
               h("div", { class: "clock-list" }, clocks.map((k) => countdown(k)))) : null,
             h("section", { class: "card" }, h("h3", {}, t("ui.customer")),
               h("dl", { class: "facts" },
-                fact(t("ui.phone"), h("a", { href: `tel:${c.phone}` }, c.phone)),
+                fact(t("ui.phone"), h("a", { href: `tel:${c.phone}`, on: { click: () => rememberContact(lead.lead_id, "call") } }, c.phone)),
                 fact(t("ui.city"), c.city), fact(t("ui.series"), c.series), fact(t("ui.model"), c.model),
                 fact(t("ui.budget"), formatMoney(c.budget)), fact(t("ui.timeframe"), code("timeframe", c.timeframe)),
                 fact(t("ui.channel"), code("channel", lead.channel)), fact(t("ui.createdAt"), formatTime(lead.created_at)))),

@@ -12,6 +12,17 @@ const PAGE = 50;
 
 // ------------------------------------------------------------------ shared pieces
 
+/** Find a customer (GET /v1/leads?q=): on every list page; it opens the leads list with the search. */
+export function searchBox(value = "") {
+  const input = h("input", { type: "search", name: "q", value, testid: "search", enterkeyhint: "search",
+    placeholder: t("ui.searchHint"), "aria-label": t("ui.search") });
+  return h("form", { class: "search", role: "search", on: { submit: (e) => {
+    e.preventDefault();
+    const q = input.value.trim();
+    location.hash = q ? withQuery("/leads", { q, open: "0" }) : "#/leads";
+  } } }, input, h("button", { type: "submit", class: "ghost" }, t("ui.search")));
+}
+
 export function stageBadge(stage) {
   return h("span", { class: `badge stage stage-${stage}` }, code("stage", stage));
 }
@@ -79,7 +90,7 @@ export function withQuery(path, query) {
 export async function leadsView({ el, query }) {
   const filters = { open: query.open ?? "1", breached: query.breached ?? "", stage: query.stage ?? "", region: query.region ?? "",
     dealer_id: query.dealer_id ?? "", series: query.series ?? "", channel: query.channel ?? "", grade: query.grade ?? "",
-    consultant_id: query.consultant_id ?? "", breached_clock: query.breached_clock ?? "" };
+    consultant_id: query.consultant_id ?? "", breached_clock: query.breached_clock ?? "", q: query.q ?? "" };
   const go = (change) => { location.hash = withQuery("/leads", { ...filters, ...change }); };
   const stages = await enumValues("LeadStage");
   const channels = await enumValues("Channel");
@@ -102,7 +113,7 @@ export async function leadsView({ el, query }) {
   const list = h("div", { class: "list" });
   const count = h("div", { class: "muted small" });
   const more = h("button", { class: "ghost wide", hidden: true }, t("ui.more"));
-  clear(el, h("h2", {}, isDealer() ? t("nav.leads") : t("nav.leadsOem")), approvals, bar, count, list, more);
+  clear(el, h("h2", {}, isDealer() ? t("nav.leads") : t("nav.leadsOem")), searchBox(filters.q), approvals, bar, count, list, more);
 
   const params = (offset) => ({
     sort: "next_deadline", limit: PAGE, offset,
@@ -110,6 +121,7 @@ export async function leadsView({ el, query }) {
     sla_breached: filters.breached === "1" ? true : undefined,
     region: filters.region, dealer_id: filters.dealer_id, series: filters.series, channel: filters.channel,
     grade: filters.grade ? [filters.grade] : undefined, consultant_id: filters.consultant_id, breached_clock: filters.breached_clock,
+    q: filters.q,
   });
 
   async function load(offset = 0) {
@@ -169,7 +181,7 @@ function unique(values) {
 
 export async function poolView({ el, navigate, toast }) {
   const list = h("div", { class: "list" });
-  clear(el, h("h2", {}, t("nav.pool")), list);
+  clear(el, h("h2", {}, t("nav.pool")), searchBox(), list);
 
   async function refresh() {
     const items = await get("/v1/queues/public_pool");
@@ -215,7 +227,7 @@ export function markSeen(id) { if (id > lastSeen()) localStorage.setItem(seenKey
 
 export async function inboxView({ el, onSeen }) {
   const list = h("div", { class: "list" });
-  clear(el, h("h2", {}, t("nav.inbox")), list);
+  clear(el, h("h2", {}, t("nav.inbox")), searchBox(), list);
 
   async function refresh() {
     const items = await get("/v1/inbox", { limit: 200 });
@@ -237,10 +249,11 @@ function inboxItem(note, unread) {
   return h("a", { class: "row inbox" + (unread ? " unread" : ""), href,
     testid: "inbox-item", data: { kind: note.kind, leadId: note.lead_id } },
   h("div", { class: "row-main" },
-    h("div", { class: "row-title" }, h("strong", {}, noticeName(note.kind)),
+    h("div", { class: "row-title" }, h("strong", {}, note.customer_name || noticeName(note.kind)),
+      note.grade ? gradeBadge(note.grade) : null, note.stage ? stageBadge(note.stage) : null,
+      note.repeats > 1 ? h("span", { class: "badge", testid: "inbox-repeats" }, `×${note.repeats}`) : null,
       h("span", { class: "muted small" }, formatTime(note.created_at))),
-    h("div", { class: "row-sub" }, note.message),
-    h("div", { class: "row-sub muted" }, note.lead_id)));
+    h("div", { class: "row-sub" }, note.customer_name ? [h("strong", {}, noticeName(note.kind)), " · ", note.message] : note.message)));
 }
 
 // ------------------------------------------------------------------ team (dealer manager)
@@ -250,7 +263,7 @@ export async function teamView({ el }) {
   const team = h("div", { class: "list" });
   const card = h("div");
   const breaches = h("div", { class: "list" });
-  clear(el, h("h2", {}, t("nav.team")), card, team, h("h3", {}, t("ui.teamBreaches")), breaches);
+  clear(el, h("h2", {}, t("nav.team")), searchBox(), card, team, h("h3", {}, t("ui.teamBreaches")), breaches);
 
   async function refresh() {
     const stages = await enumValues("LeadStage");

@@ -6,13 +6,13 @@ import { barChart, lineChart } from "../charts.js";
 import { clear, h } from "../dom.js";
 import { code, formatMoney, formatPercent, formatTime, t } from "../i18n.js";
 import { dealerList, enumValues } from "../session.js";
-import { queueRow, withQuery } from "./lists.js";
+import { queueRow, searchBox, withQuery } from "./lists.js";
 
 // ------------------------------------------------------------------ queues
 
 export async function queuesView({ el }) {
   const list = h("div", { class: "queue-cards" });
-  clear(el, h("h2", {}, t("nav.queues")), list);
+  clear(el, h("h2", {}, t("nav.queues")), searchBox(), list);
 
   async function refresh() {
     const queues = await get("/v1/queues");

@@ -1,0 +1,289 @@
+"""The live stream's one listener per API process (issue 13 section 6): the cost follows the changes, not the
+open pages.
+
+One `StreamHub` per process learns what changed in the read model and fans each change out to the open
+streams allowed to see it:
+
+- PostgreSQL: the projection and notify activities `pg_notify` on `leadflow_changes` (activities/db.py) in
+  the transaction that writes; the hub LISTENs on one connection and reads the change once per wake-up (plus
+  a slow safety read, `SAFETY_SECONDS`, for a notification lost with a dropped connection).
+- SQLite (and PostgreSQL while the listening connection is down): one shared read every `POLL_SECONDS`.
+
+A read is one query over `lead.updated_at` (indexed) and one over new inbox rows, whatever the number of
+streams. Fan-out decides per stream with the lists' rules (`domain.visibility.may_see_lead`, the inbox's
+addressing): a dealer's stream gets `lead` for a lead it may see now, `lead` with stage null for one that left
+its sight with this change, nothing about any other lead. An idle stream costs a timer for its heartbeat.
+
+Every event carries an id `<process epoch>-<n>`. A reconnect with `Last-Event-ID` from this process, while
+the events since are still kept (`KEEP` changes), replays what that stream may see and says
+`ready {resumed: true}`; otherwise `resumed: false` and the page reloads what it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from activities.db import CHANGES_CHANNEL
+from core.logging import get_logger
+from db.engine import aware
+from db.models import Lead, Notification
+from domain import visibility
+from domain.models import Actor
+from domain.stages import DEALER_ROLES, END_STAGES, Role
+
+log = get_logger("api.stream")
+
+POLL_SECONDS = 1.0  # the shared read without LISTEN/NOTIFY (SQLite)
+SAFETY_SECONDS = 10.0  # PostgreSQL: a read even without a notification
+LOOKBACK = timedelta(minutes=2)  # a projection committed late (a retried activity) is still noticed
+NOTIFICATION_LOOKBACK = 200  # ids: a notification committed out of order is still noticed
+KEEP = 20_000  # changes kept for Last-Event-ID resumption
+QUEUE_LIMIT = 1000  # a stream that falls this far behind is ended (the page reconnects and reloads)
+
+
+@dataclass(frozen=True)
+class Sight:
+    """What decides who may see a lead: its holder, consultant and stage."""
+
+    dealer_id: str | None
+    consultant_id: str | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class Change:
+    seq: int
+    kind: str  # lead | notification
+    data: dict[str, Any]
+    before: Sight | None = None  # lead: who could see it before this change (None: not known to this process)
+    after: Sight | None = None
+    note: dict[str, Any] | None = None  # notification: the row
+
+
+def addressed(actor: Actor, note: dict[str, Any]) -> bool:
+    """The inbox's addressing (api.routes.inbox.addressed_to) for one row, in Python."""
+    if note.get("recipient_user_id") is not None:
+        return note["recipient_user_id"] == actor.user_id
+    if note.get("recipient_role") != actor.role.value:
+        return False
+    if actor.role in DEALER_ROLES:
+        return note.get("dealer_id") == actor.dealer_id
+    if actor.role == Role.REGIONAL_MANAGER:
+        return note.get("region") == actor.region
+    return True
+
+
+def events_for(actor: Actor, change: Change) -> list[tuple[str, dict[str, Any]]]:
+    """What one stream gets of one change: the same rules as the lists and the inbox."""
+    if change.kind == "lead":
+        if visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id, change.after):
+            return [("lead", change.data)]
+        if change.before is not None and visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id, change.before):
+            return [("lead", {"lead_id": change.data["lead_id"], "stage": None, "updated_at": None})]
+        return []
+    if not addressed(actor, change.note):
+        return []
+    shown = visibility.notification(actor.role, actor.dealer_id, change.note)
+    return [] if shown is None else [("notification", change.data)]
+
+
+@dataclass(eq=False)
+class Subscriber:
+    actor: Actor
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    overflowed: bool = False
+
+    def offer(self, seq: int, events: list[tuple[str, dict[str, Any]]]) -> None:
+        for event in events:
+            try:
+                self.queue.put_nowait((seq, *event))
+            except asyncio.QueueFull:
+                self.overflowed = True
+
+
+class StreamHub:
+    def __init__(self, engine, poll_seconds: float = POLL_SECONDS, safety_seconds: float = SAFETY_SECONDS,
+                 exiting: Callable[[], bool] = lambda: False):
+        self.engine, self.exiting = engine, exiting
+        self.poll_seconds, self.safety_seconds = poll_seconds, safety_seconds
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self.kept: deque[Change] = deque(maxlen=KEEP)
+        self.subscribers: set[Subscriber] = set()
+        self.wake = asyncio.Event()
+        self.listening = False
+        self.reads = 0  # shared reads done (tests and the benchmark look)
+        self._tasks: list[asyncio.Task] = []
+        self._started = False
+        self._sights: dict[str, Sight] = {}
+        self._seen: dict[str, tuple[int, datetime]] = {}
+        self._lead_cursor: datetime | None = None
+        self._note_cursor = 0
+        self._seen_notes: set[int] = set()
+
+    # ---------------------------------------------------------------- life
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await asyncio.to_thread(self._begin)
+        self._tasks.append(asyncio.create_task(self._run(), name="stream-hub"))
+        if self.engine.dialect.name == "postgresql":
+            self._tasks.append(asyncio.create_task(self._listen(), name="stream-hub-listen"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:  # never hold the app's shutdown up for long (a listener stuck on a dead connection)
+            await asyncio.wait(self._tasks, timeout=5)
+        self._tasks.clear()
+        self._started = False
+        self._end_all()
+
+    def _begin(self) -> None:
+        """Everything up to now is seen: only later changes become events."""
+        with Session(self.engine) as session:
+            self._lead_cursor = session.exec(select(func.max(Lead.updated_at))).one()
+            self._note_cursor = session.exec(select(func.max(Notification.id))).one() or 0
+            # who may see each open lead now, so a change that takes one out of a stream's sight is told
+            for lead_id, dealer, consultant, stage in session.exec(select(
+                    Lead.lead_id, Lead.dealer_id, Lead.consultant_id, Lead.stage).where(
+                    Lead.stage.notin_([s.value for s in END_STAGES]))).all():
+                self._sights[lead_id] = Sight(dealer, consultant, stage)
+            if self._lead_cursor is not None:
+                for lead_id, seq, at in session.exec(select(Lead.lead_id, Lead.last_seq, Lead.updated_at).where(
+                        Lead.updated_at >= self._lead_cursor - LOOKBACK)).all():
+                    self._seen[lead_id] = (seq, at)
+            self._seen_notes = set(session.exec(select(Notification.id).where(
+                Notification.id > self._note_cursor - NOTIFICATION_LOOKBACK)).all())
+
+    async def _listen(self) -> None:
+        """PostgreSQL: one connection LISTENing; while it is down the hub polls."""
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANGES_CHANNEL}")
+                    self.listening = True
+                    self.wake.set()  # read once: what changed while not listening
+                    async for _ in conn.notifies():
+                        self.wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the database went away: poll until it is back
+                log.warning("stream listener down; polling", error=repr(err))
+            self.listening = False
+            await asyncio.sleep(5)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_read = 0.0
+        while True:
+            try:
+                await asyncio.wait_for(self.wake.wait(), 1.0)
+            except TimeoutError:
+                pass
+            if self.exiting():  # the server is shutting down: end every stream so it need not wait for them
+                self._end_all()
+            if not self.wake.is_set() and loop.time() < next_read:
+                continue
+            self.wake.clear()
+            next_read = loop.time() + (self.safety_seconds if self.listening else self.poll_seconds)
+            try:
+                changes = await asyncio.to_thread(self._read)
+            except Exception as err:  # noqa: BLE001 - a failed read is retried at the next wake-up
+                log.warning("stream read failed", error=repr(err))
+                continue
+            for change in changes:
+                self._publish(change)
+
+    def _end_all(self) -> None:
+        for sub in list(self.subscribers):
+            sub.overflowed = True  # its stream ends at its next wake-up
+            if not sub.queue.full():
+                sub.queue.put_nowait((self.seq, "__end__", {}))
+
+    # ---------------------------------------------------------------- reading and fanning out
+
+    def _read(self) -> list[Change]:
+        """One shared read: the leads whose read model moved, the new inbox rows."""
+        self.reads += 1
+        out: list[Change] = []
+        with Session(self.engine) as session:
+            query = select(Lead.lead_id, Lead.stage, Lead.updated_at, Lead.last_seq, Lead.dealer_id, Lead.consultant_id)
+            if self._lead_cursor is not None:
+                query = query.where(Lead.updated_at >= self._lead_cursor - LOOKBACK)
+            for lead_id, stage, updated_at, seq, dealer, consultant in session.exec(query).all():
+                if self._seen.get(lead_id, (None,))[0] != seq:
+                    after = Sight(dealer, consultant, stage)
+                    before = self._sights.get(lead_id)
+                    self._sights[lead_id] = after
+                    out.append(Change(0, "lead", {"lead_id": lead_id, "stage": stage,
+                                                  "updated_at": aware(updated_at).isoformat()}, before, after))
+                self._seen[lead_id] = (seq, updated_at)
+                if self._lead_cursor is None or updated_at > self._lead_cursor:
+                    self._lead_cursor = updated_at
+            if self._lead_cursor is not None:
+                horizon = self._lead_cursor - LOOKBACK
+                self._seen = {k: v for k, v in self._seen.items() if v[1] >= horizon}
+            notes = session.exec(select(Notification).where(
+                Notification.id > self._note_cursor - NOTIFICATION_LOOKBACK).order_by(Notification.id)).all()
+            for note in notes:
+                if note.id in self._seen_notes:
+                    continue
+                self._seen_notes.add(note.id)
+                row = note.model_dump()
+                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")}, note=row))
+                self._note_cursor = max(self._note_cursor, note.id)
+            horizon_id = self._note_cursor - NOTIFICATION_LOOKBACK
+            self._seen_notes = {i for i in self._seen_notes if i > horizon_id}
+        return out
+
+    def _publish(self, change: Change) -> None:
+        self.seq += 1
+        change = Change(self.seq, change.kind, change.data, change.before, change.after, change.note)
+        self.kept.append(change)
+        for sub in self.subscribers:
+            events = events_for(sub.actor, change)
+            if events:
+                sub.offer(change.seq, events)
+
+    # ---------------------------------------------------------------- streams
+
+    def event_id(self, seq: int) -> str:
+        return f"{self.epoch}-{seq}"
+
+    def subscribe(self, actor: Actor, last_event_id: str | None = None) -> tuple[Subscriber, bool]:
+        """A new stream; with a Last-Event-ID of this process still kept, the events since are queued first."""
+        sub = Subscriber(actor)
+        resumed = False
+        if last_event_id:
+            epoch, _, n = last_event_id.partition("-")
+            if epoch == self.epoch and n.isdigit():
+                since = int(n)
+                oldest = self.kept[0].seq if self.kept else self.seq + 1
+                if since <= self.seq and since >= oldest - 1:
+                    for change in self.kept:
+                        if change.seq > since:
+                            sub.offer(change.seq, events_for(actor, change))
+                    resumed = not sub.overflowed
+        self.subscribers.add(sub)
+        return sub, resumed
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)

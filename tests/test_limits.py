@@ -1,0 +1,286 @@
+"""Limits shared by many leads hold when people act at once (issue 12.2): real concurrency against PostgreSQL.
+
+The choice-right decline quota, a dealer's capacity at dispatch, a consultant's capacity at auto-assignment and
+two consultants claiming one pool lead are each decided by one transaction under the dealer's (consultant's)
+lock, which writes the reservation ledger (db/limits.py). Raw-lead numbers 6000-6199.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.assignment import AssignmentActivities
+from activities.dispatch import DispatchActivities
+from db.models import Consultant, Dealer, HoldingRow, Lead, LimitCounter, LimitReservation
+from domain import commands as c
+from domain.models import ClaimRequest, DeclineQuotaRequest, DispatchRequest
+from tests.fixtures import consultant, manager, raw_lead
+from tests.harness import lab
+from tests.test_api import api, auth
+from workflows.gateway import ActionRefused
+
+
+def _limits_migration():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "db" / "migrations" / "versions" / "0007_limits.py"
+    spec = importlib.util.spec_from_file_location("limits_migration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def counter(engine, scope: str, subject: str) -> int:
+    with Session(engine) as session:
+        row = session.get(LimitCounter, (scope, subject))
+        return row.open if row else 0
+
+
+def set_dealer(engine, dealer_id: str, **fields) -> None:
+    with Session(engine) as session:
+        dealer = session.get(Dealer, dealer_id)
+        for k, v in fields.items():
+            setattr(dealer, k, v)
+        session.add(dealer)
+        session.commit()
+
+
+def seed_pushes(engine, dealer_id: str, count: int, at) -> None:
+    """Earlier pushes to the dealer inside the 30-day window (leads it kept)."""
+    with Session(engine) as session:
+        for i in range(count):
+            session.add(HoldingRow(lead_id=f"lead-background-{dealer_id}-{i}", dealer_id=dealer_id,
+                                   started_at=at - timedelta(minutes=i + 1)))
+        session.commit()
+
+
+@pytest.mark.parametrize("n, first", [(2, 6000), (5, 6010), (20, 6030)])
+async def test_declines_at_once_at_the_quota_edge_exactly_the_allowed_number_succeed(env, pg_engine, n, first):
+    """N declines of N leads at the same moment: the quota (20% of pushes) allows N // 2 of them (at least 1)."""
+    await declines_at_once(env, pg_engine, n, first)
+
+
+async def test_declines_at_once_on_sqlite_take_turns_too(env, engine):
+    """SQLite has one writer: the reservation's transaction begins IMMEDIATE, so the same holds there."""
+    await declines_at_once(env, engine, 5, 6100)
+
+
+async def declines_at_once(env, pg_engine, n: int, first: int) -> None:
+    allowed = max(1, n // 2)
+    pushed = 5 * allowed  # 20% of the pushes is exactly `allowed` declines
+    async with lab(env, pg_engine, record="v6-limits-decline-quota" if n == 2 else None) as L:
+        seed_pushes(pg_engine, "D-SH-2", pushed - n, await L.env.get_current_time())
+        leads = []
+        for k in range(n):
+            r = await L.intake(raw_lead(first + k, preferred_dealer_id="D-SH-2"))
+            assert r.dealer_id == "D-SH-2"
+            leads.append(r.lead_id)
+
+        async def decline(lead_id):
+            try:
+                return await L.act(lead_id, manager("D-SH-2"), c.Decline(reason="our customer already"))
+            except ActionRefused as refused:
+                return refused
+
+        answers = await asyncio.gather(*(decline(lead_id) for lead_id in leads))
+        done = [a for a in answers if isinstance(a, c.ActionResult)]
+        refused = [a for a in answers if isinstance(a, ActionRefused)]
+        assert len(done) == allowed, [getattr(a, "reason", a) for a in answers]
+        assert len(refused) == n - allowed
+        assert all(r.kind == "stage" and "quota" in r.reason for r in refused)
+        for lead_id, answer in zip(leads, answers):  # a refused lead stays where it was, nothing lost
+            s = await L.state(lead_id)
+            if isinstance(answer, ActionRefused):
+                assert s.stage == "dispatched" and s.dealer_id == "D-SH-2"
+                assert "declined" not in [e.kind for e in s.recent]
+            else:
+                assert s.dealer_id != "D-SH-2"
+        with Session(pg_engine) as session:
+            spent = session.exec(select(LimitReservation).where(
+                LimitReservation.kind == "decline", LimitReservation.subject == "D-SH-2")).all()
+        assert len(spent) == allowed
+
+
+async def test_dispatches_at_once_to_a_dealer_one_below_capacity_fill_it_exactly(env, pg_engine):
+    set_dealer(pg_engine, "D-SH-2", capacity=3)
+    async with lab(env, pg_engine, record="v6-limits-dispatch-capacity") as L:
+        for n in (6060, 6061):
+            assert (await L.intake(raw_lead(n, preferred_dealer_id="D-SH-2"))).dealer_id == "D-SH-2"
+        for lead_id in L.leads():
+            await L.quiet(lead_id)
+        assert counter(pg_engine, "dealer", "D-SH-2") == 2  # one below capacity
+
+        answers = await asyncio.gather(*(L.intake(raw_lead(n, preferred_dealer_id="D-SH-2")) for n in range(6062, 6068)))
+        assert [a.dealer_id for a in answers].count("D-SH-2") == 1
+        assert all(a.dealer_id is not None for a in answers)  # the others went to the next best dealers
+        for lead_id in L.leads():
+            await L.quiet(lead_id)
+        with Session(pg_engine) as session:
+            held = session.exec(select(Lead).where(Lead.dealer_id == "D-SH-2")).all()
+        assert len(held) == 3
+        assert counter(pg_engine, "dealer", "D-SH-2") == 3
+
+
+async def test_auto_assignments_at_once_respect_consultants_capacity(env, pg_engine):
+    set_dealer(pg_engine, "D-SH-1", auto_assign=True)
+    with Session(pg_engine) as session:
+        for cons in session.exec(select(Consultant).where(Consultant.dealer_id == "D-SH-1")).all():
+            cons.max_open_leads = 1
+            session.add(cons)
+        session.commit()
+    async with lab(env, pg_engine, record="v6-limits-auto-assign") as L:
+        leads = [(await L.intake(raw_lead(n, preferred_dealer_id="D-SH-1"))).lead_id for n in range(6070, 6074)]
+        await asyncio.gather(*(L.act(lead_id, manager("D-SH-1"), c.Acknowledge()) for lead_id in leads))
+        states = [await L.settle(lead_id) for lead_id in leads]
+        picked = [s.consultant_id for s in states if s.consultant_id]
+        assert sorted(picked) == ["d-sh-1-c1", "d-sh-1-c2"]  # two consultants, one lead each
+        assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+        assert counter(pg_engine, "consultant", "d-sh-1-c2") == 1
+
+
+async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_clear_409(env, pg_engine):
+    async with api(env, pg_engine, record="v6-limits-claim") as (http, L):
+        r = await L.intake(raw_lead(6080, preferred_dealer_id="D-SH-1"))
+        await L.act(r.lead_id, manager("D-SH-1"), c.Acknowledge())
+        await L.act(r.lead_id, manager("D-SH-1"), c.Assign(consultant_id="d-sh-1-c1"))
+        await L.sleep(timedelta(hours=2, minutes=1))
+        s = await L.settle(r.lead_id)
+        assert s.stage == "public_pool"
+        assert counter(pg_engine, "consultant", "d-sh-1-c1") == 0  # the slot went back with the lead
+
+        url = f"/v1/leads/{r.lead_id}/claim"
+        first, second = await asyncio.gather(http.post(url, headers=auth("d-sh-1-c1")),
+                                             http.post(url, headers=auth("d-sh-1-c2")))
+        codes = sorted([first.status_code, second.status_code])
+        assert codes == [200, 409], (first.text, second.text)
+        loser = first if first.status_code == 409 else second
+        assert "another consultant claimed this lead first" in loser.json()["detail"]
+        winner = "d-sh-1-c1" if first.status_code == 200 else "d-sh-1-c2"
+        s = await L.settle(r.lead_id)
+        assert s.stage == "assigned" and s.consultant_id == winner
+        assert counter(pg_engine, "consultant", winner) == 1
+        assert counter(pg_engine, "consultant", ({"d-sh-1-c1", "d-sh-1-c2"} - {winner}).pop()) == 0
+
+
+def test_a_retried_reservation_activity_counts_once(pg_engine):
+    env = ActivityEnvironment()
+    dispatch = DispatchActivities(pg_engine)
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    req = DispatchRequest(lead_id="lead-retried", brand="Aurora", series="A5", city="Shanghai",
+                          preferred_dealer_id="D-SH-2", weights={}, penalty_window_days=30, max_penalties=3,
+                          default_radius_km=50, as_of=now, holding=0, since_seq=1)
+    first = env.run(dispatch.dispatch_lead, req)
+    again = env.run(dispatch.dispatch_lead, req.model_copy(update={"as_of": now + timedelta(seconds=5)}))
+    assert first.dealer_id == again.dealer_id == "D-SH-2"
+    assert counter(pg_engine, "dealer", "D-SH-2") == 1
+
+    seed_pushes(pg_engine, "D-SH-2", 9, now)  # 10 pushes: 2 declines allowed
+    decline = DeclineQuotaRequest(dealer_id="D-SH-2", lead_id="lead-retried", as_of=now, window_days=30, quota=0.2,
+                                  holding=0, pushed_at=now, since_seq=2)
+    answers = [env.run(dispatch.reserve_decline, decline) for _ in range(3)]
+    assert all(a.allowed for a in answers) and {a.declined for a in answers} == {0}
+    other = decline.model_copy(update={"lead_id": "lead-other"})
+    assert (env.run(dispatch.reserve_decline, other)).declined == 1
+
+    claim = ClaimRequest(lead_id="lead-retried", dealer_id="D-SH-1", consultant_id="d-sh-1-c1", holding=0,
+                         since_seq=3, as_of=now)
+    assignment = AssignmentActivities(pg_engine)
+    assert all([(env.run(assignment.reserve_claim, claim)).allowed for _ in range(3)])
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+
+
+def test_a_claim_over_the_consultants_limit_is_refused(pg_engine):
+    from datetime import UTC, datetime
+
+    with Session(pg_engine) as session:
+        cons = session.get(Consultant, "d-sh-1-c1")
+        cons.max_open_leads = 1
+        session.add(cons)
+        session.commit()
+    env, assignment = ActivityEnvironment(), AssignmentActivities(pg_engine)
+    now = datetime.now(UTC)
+    ok = env.run(assignment.reserve_claim, ClaimRequest(
+        lead_id="lead-a", dealer_id="D-SH-1", consultant_id="d-sh-1-c1", holding=0, since_seq=1, as_of=now))
+    over = env.run(assignment.reserve_claim, ClaimRequest(
+        lead_id="lead-b", dealer_id="D-SH-1", consultant_id="d-sh-1-c1", holding=0, since_seq=1, as_of=now))
+    assert ok.allowed and not over.allowed and "limit is 1" in over.reason
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+
+
+async def test_reconcile_finds_and_repairs_drifted_limit_counters(env, pg_engine):
+    from datetime import UTC, datetime
+
+    from db import limits
+    from ops.reconcile import Reconciler
+
+    async with lab(env, pg_engine) as L:
+        for n in (6090, 6091):
+            await L.intake(raw_lead(n, preferred_dealer_id="D-SH-2"))
+        for lead_id in L.leads():
+            await L.quiet(lead_id)
+        assert limits.counter_drift(pg_engine) == []
+        with Session(pg_engine) as session:  # drift: a lost decrement, and a slot the ledger forgot
+            session.merge(LimitCounter(scope="dealer", subject="D-SH-1", open=7))
+            row = session.exec(select(LimitReservation).where(LimitReservation.subject == "D-SH-2")).first()
+            row.released_at = datetime.now(UTC)
+            session.add(row)
+            session.commit()
+        drift = limits.counter_drift(pg_engine)
+        assert any("D-SH-1: counter 7, ledger 0" in line for line in drift)
+        assert any("D-SH-2: counter 2, ledger 1, open leads in the read model 2" in line for line in drift)
+        reconciler = Reconciler(L.client, pg_engine, repair=True)
+        await reconciler._limit_counters()
+        [finding] = reconciler.report.findings
+        assert finding.repaired is True
+        assert limits.counter_drift(pg_engine) == []
+        assert counter(pg_engine, "dealer", "D-SH-2") == 2 and counter(pg_engine, "dealer", "D-SH-1") == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_migration_fills_the_ledger_and_counters_from_the_open_leads(backend, tmp_path, postgres_engine):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from db.engine import make_engine
+    from db.limits import counter_drift
+    from db.migrate import _config
+
+    LIMITS_MIGRATION = _limits_migration()
+
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    else:
+        engine = postgres_engine
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    with engine.begin() as connection:  # the revision before the limits' (0007_limits.py)
+        command.upgrade(_config(connection), LIMITS_MIGRATION.down_revision)
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        session.add(Dealer(id="D-1", name="d", brand="Aurora", region="East", city="Shanghai"))
+        session.commit()
+    with Session(engine) as session:
+        for i, (stage, consultant_id) in enumerate([("assigned", "c-1"), ("dispatched", None), ("completed", "c-1")]):
+            session.add(Lead(lead_id=f"lead-{i}", brand="Aurora", customer_key=f"k{i}", customer_name="-", phone="-",
+                             channel="website", stage=stage, furthest_stage=stage, dealer_id="D-1",
+                             consultant_id=consultant_id, created_at=now, updated_at=now, last_seq=5,
+                             workflow_id=f"lead-{i}", run_id="-"))
+            session.add(HoldingRow(lead_id=f"lead-{i}", dealer_id="D-1", started_at=now))
+        session.commit()
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "head")
+    assert counter(engine, "dealer", "D-1") == 2
+    with Session(engine) as session:
+        rows = session.exec(select(LimitReservation).order_by(LimitReservation.lead_id, LimitReservation.kind)).all()
+    assert [(r.lead_id, r.holding, r.kind, r.subject) for r in rows] == [
+        ("lead-0", 0, "consultant", "c-1"), ("lead-0", 0, "dealer", "D-1"), ("lead-1", 0, "dealer", "D-1")]
+    assert [line for line in counter_drift(engine) if "dealer" in line] == []
