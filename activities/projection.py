@@ -94,7 +94,8 @@ class ProjectionActivities(UsesDatabase):
     def _lookups(session, s) -> None:
         """The keys a search finds the lead by (domain/search.py), following the customer's profile."""
         want = lookup_keys(s.profile.customer_name, s.profile.phone)
-        have = {(r.kind, r.value): r for r in session.exec(select(LeadLookup).where(LeadLookup.lead_id == s.lead_id)).all()}
+        stored = session.exec(select(LeadLookup).where(LeadLookup.lead_id == s.lead_id)).all()
+        have = {(r.kind, r.value): r for r in stored}
         for key, row in have.items():
             if key not in want:
                 session.delete(row)

@@ -75,9 +75,10 @@ def seed(engine, folks: list[dict], batch: int = 5000) -> float:
                              external_id=f"ext-{p['i']}", brand="Aurora", customer_key=customer_key(p["phone"]),
                              received_at=moment, outcome="created"))
         with engine.begin() as conn:
-            conn.execute(insert(Lead.__table__), leads)
-            conn.execute(insert(LeadLookup.__table__), lookups)
-            conn.execute(insert(RawLeadRow.__table__), raws)
+            # __table__ is set by SQLModel's metaclass, which mypy does not see
+            conn.execute(insert(Lead.__table__), leads)  # type: ignore[attr-defined]
+            conn.execute(insert(LeadLookup.__table__), lookups)  # type: ignore[attr-defined]
+            conn.execute(insert(RawLeadRow.__table__), raws)  # type: ignore[attr-defined]
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("VACUUM ANALYZE"))
@@ -104,7 +105,8 @@ def run(engine, qs: list[tuple[str, str, str]]) -> dict:
     found = 0
     with Session(engine) as session:
         for kind, q, dealer in qs:
-            actor = Actor(user_id=f"{dealer}-mgr", role=Role.DEALER_MANAGER, dealer_id=dealer, name="m") if dealer else ops
+            actor = Actor(user_id=f"{dealer}-mgr", role=Role.DEALER_MANAGER, dealer_id=dealer,
+                          name="m") if dealer else ops
             began = time.perf_counter()
             page = list_leads(actor=actor, session=session, q=q, sort=Sort("-updated_at"), limit=50, offset=0,
                               stage=None, grade=None, dealer_id=None, region=None, series=None, channel=None,

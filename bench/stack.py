@@ -436,14 +436,14 @@ class Stack:
 
         return make_engine(self.url)
 
-    def _db(self) -> Engine:
+    def db(self) -> Engine:
         if self.engine is None:
             raise RuntimeError("the stack is not started: no database engine yet")
         return self.engine
 
     def _instrument(self) -> None:
         """bench_notification_seen: each notification row as it is inserted, with the database's clock."""
-        with self._db().begin() as conn:
+        with self.db().begin() as conn:
             if self.postgres:
                 conn.execute(text("""
                     CREATE TABLE bench_notification_seen (id bigint PRIMARY KEY, lead_id text, kind text,
@@ -469,7 +469,7 @@ class Stack:
                     END"""))
 
     def dealer_capacity(self) -> int:
-        with self._db().connect() as conn:
+        with self.db().connect() as conn:
             return int(conn.execute(text("SELECT coalesce(sum(capacity), 0) FROM dealer")).scalar_one())
 
     def raise_dealer_capacity(self, open_leads: int) -> int:
@@ -478,13 +478,13 @@ class Stack:
         total = self.dealer_capacity()
         factor = max(1, -(-2 * open_leads // max(total, 1)))
         if factor > 1:
-            with self._db().begin() as conn:
+            with self.db().begin() as conn:
                 conn.execute(text("UPDATE dealer SET capacity = capacity * :f"), {"f": factor})
             log(f"dealer capacity x{factor} ({total} -> {total * factor}) for {open_leads} open leads")
         return factor
 
     def sql(self, query: str, **params) -> list:
-        with self._db().connect() as conn:
+        with self.db().connect() as conn:
             return list(conn.execute(text(query), params).all())
 
     # -- CPU and memory

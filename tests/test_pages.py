@@ -7,11 +7,10 @@ import asyncio
 import json
 from datetime import timedelta
 
-from sqlmodel import Session
 
 from api.routes import pages  # noqa: F401
 from api.stream import StreamHub
-from tests.fixtures import actor, raw_lead
+from tests.fixtures import actor
 from tests.test_api import api, auth, body
 
 PAGES_FILES = ["app.js", "api.js", "i18n.js", "charts.js", "countdown.js", "dom.js", "forms.js", "live.js",
@@ -198,7 +197,9 @@ async def test_a_consultant_hears_when_a_lead_leaves_their_sight(env, engine):
         await http.post(f"/v1/leads/{lead_id}/assign", json={"consultant_id": "d-sh-1-c2"}, headers=auth("d-sh-1-mgr"))
         for change in hub._read():
             hub._publish(change)
-        assert [e for e in drain(first) if e[0] == "lead"] == [("lead", {"lead_id": lead_id, "stage": None, "updated_at": None})]
+        assert [e for e in drain(first) if e[0] == "lead"] == [("lead",
+                                                                {"lead_id": lead_id, "stage": None,
+                                                                 "updated_at": None})]
         [(event, data)] = [e for e in drain(second) if e[0] == "lead"]
         assert data["lead_id"] == lead_id and data["stage"] == "assigned"
 

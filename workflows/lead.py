@@ -388,6 +388,8 @@ class LeadWorkflow:
             dealer_id=s.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
             window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota)
         if reserve:
+            if s.holding is None:  # a decline is refused by its stage unless the lead is held
+                raise EngineBug("a decline to reserve for a lead without a holding")
             request = request.model_copy(update={"holding": len(s.held_by) - 1, "pushed_at": s.holding.started_at,
                                                  "since_seq": s.seq})
         check = DispatchActivities.reserve_decline if reserve else DispatchActivities.check_decline_quota

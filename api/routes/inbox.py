@@ -31,7 +31,8 @@ def addressed_to(actor: Actor):
 @router.get("", response_model=list[NotificationView])
 def my_inbox(actor: ActorDep, session: SessionDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
-    rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
+    rows = session.exec(query.order_by(col(Notification.id).desc()).limit(max(1, min(limit, 500)))).all()
     shown = [n for r in rows if (n := visibility.notification(actor.role, actor.dealer_id, r.model_dump())) is not None]
     # issue 13: one row per alert and lead (its repeats counted), with the customer's name, grade and stage
-    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor, inbox_rows.collapse(shown))]
+    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor,
+                                                                                  inbox_rows.collapse(shown))]

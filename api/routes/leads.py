@@ -227,7 +227,7 @@ def _found(wanted: search.Search):
         ways.append(select(LeadLookup.lead_id).where(LeadLookup.kind == "phone4", LeadLookup.value == wanted.phone4))
     if wanted.name_prefix:
         ways.append(select(LeadLookup.lead_id).where(
-            LeadLookup.kind == "name", LeadLookup.value.like(_like_prefix(wanted.name_prefix), escape="\\")))
+            LeadLookup.kind == "name", col(LeadLookup.value).like(_like_prefix(wanted.name_prefix), escape="\\")))
     return union_all(*ways)
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.access import lead_filter
 from api.lapsed import lapsed_clocks
@@ -92,7 +92,7 @@ def open_clocks(actor: ActorDep, session: SessionDep,
     as from a list), and before them the lapsed clocks still waiting for their action (`lapsed: true`)."""
     if not lead_id:
         return []
-    rows = session.exec(select(Lead).where(Lead.lead_id.in_(lead_id), lead_filter(actor))).all()
+    rows = session.exec(select(Lead).where(col(Lead.lead_id).in_(lead_id), lead_filter(actor))).all()
     lapsed = lapsed_clocks(session, list(rows))  # lapsed and still awaited: they stay, in red (issue 13)
     return [LeadClocks(lead_id=r.lead_id, clocks=lapsed.get(r.lead_id, []) + [_clock_view(c) for c in r.clocks or []])
             for r in rows]

@@ -57,12 +57,15 @@ def backfill() -> None:
     holding_no = "(SELECT count(*) FROM holding h WHERE h.lead_id = l.lead_id) - 1"
     for kind, column in (("dealer", "dealer_id"), ("consultant", "consultant_id")):
         op.execute(
-            "INSERT INTO limit_reservation (lead_id, holding, kind, scope, subject, counted_at, since_seq, created_at, answer) "
-            f"SELECT l.lead_id, {holding_no}, '{kind}', '{kind}', l.{column}, l.updated_at, l.last_seq, l.updated_at, {empty} "
+            "INSERT INTO limit_reservation (lead_id, holding, kind, scope, subject, counted_at, since_seq, created_at, "
+            "answer) "
+            f"SELECT l.lead_id, {holding_no}, '{kind}', '{kind}', l.{column}, l.updated_at, l.last_seq, l.updated_at, "
+            f"{empty} "
             f"FROM lead l WHERE l.{column} IS NOT NULL AND l.stage NOT IN {END}")
     op.execute(
         'INSERT INTO limit_counter (scope, subject, "open", last_reserved_at) '
-        "SELECT 'dealer', d.id, (SELECT count(*) FROM limit_reservation r WHERE r.kind = 'dealer' AND r.subject = d.id), "
+        "SELECT 'dealer', d.id, (SELECT count(*) FROM limit_reservation r WHERE r.kind = 'dealer' AND r.subject = "
+        "d.id), "
         "(SELECT max(h.started_at) FROM holding h WHERE h.dealer_id = d.id) FROM dealer d")
     op.execute(
         'INSERT INTO limit_counter (scope, subject, "open") '

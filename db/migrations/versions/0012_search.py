@@ -47,5 +47,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_raw_lead_external_id', table_name='raw_lead')
-    op.drop_index('ix_lead_lookup_kind_value', table_name='lead_lookup', postgresql_ops={'value': 'varchar_pattern_ops'})
+    op.drop_index('ix_lead_lookup_kind_value', table_name='lead_lookup',
+                  postgresql_ops={'value': 'varchar_pattern_ops'})
     op.drop_table('lead_lookup')
