@@ -85,7 +85,7 @@ def serve(port: int) -> None:
 
     _more_files()
     os.environ.setdefault("LEADFLOW_LOG_LEVEL", "warning")
-    app = create_app(client=object(), engine=make_engine(URL))  # type: ignore[arg-type]
+    app = create_app(client=object(), engine=make_engine(URL))  # type: ignore[arg-type]  # the streams never call Temporal
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096)
 
 
