@@ -13,9 +13,9 @@ from fastapi import Depends, FastAPI, Request
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from api import edge, errors
+from api import edge, errors, headers
+from api.routes import auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
 from api.stream import StreamHub
-from api.routes import behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
 from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from domain.policy import Policy, load_policy
@@ -75,13 +75,26 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     app.include_router(pages.router)  # the portal: GET /, /v1/me, /v1/clocks, /v1/stream
     metrics.install(app)  # GET /metrics for Prometheus, and the request latency histogram
     codec.install(app)  # POST /codec/decode, /codec/encode for the Temporal UI and CLI (lead ops only), CORS
+    app.include_router(auth.router)  # sign-in: passwords, sessions, invites and resets, API tokens (api/auth.py)
+    app.include_router(auth.oidc_router)  # the company account (api/oidc.py)
     app.mount("/web", pages.static_files(), name="web")
+    app.add_middleware(headers.SecurityHeaders, docs=_docs_policies(app))  # CSP, frame-ancestors, HSTS over https
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _docs_policies(app: FastAPI) -> dict[str, str]:
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    swagger = get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title + " - Swagger UI",
+                                  oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
+                                  init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=app.swagger_ui_parameters)
+    redoc = get_redoc_html(openapi_url=app.openapi_url, title=app.title + " - ReDoc")
+    return {app.docs_url: headers.docs_policy(swagger.body.decode()), app.redoc_url: headers.docs_policy(redoc.body.decode())}
 
 
 app = create_app()

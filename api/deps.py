@@ -10,8 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from core.security import hash_token
-from db.models import Dealer, User
+from api import auth
 from domain.models import Actor
 from domain.policy import Policy
 from domain.stages import Role
@@ -46,22 +45,19 @@ SessionDep = Annotated[Session, Depends(get_session)]
 PolicyDep = Annotated[Policy, Depends(get_policy)]
 TaskQueueDep = Annotated[str, Depends(get_task_queue)]
 
-_bearer = HTTPBearer(auto_error=False, description="A user's token (see `python -m ops.users`)")
+_bearer = HTTPBearer(auto_error=False, description="A machine's token: an API token (POST /v1/auth/tokens) or a "
+                     "user's (`python -m ops.users`). The pages sign in with a session cookie instead (docs/api.md).")
 
 
 def current_actor(
     session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Actor:
+    """The caller by its bearer token (a user's or an API token): 401 without a valid one."""
     if credentials is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-    user = session.exec(select(User).where(User.token_hash == hash_token(credentials.credentials), User.active)).first()
-    if user is None:
+    actor = auth.bearer_actor(session, credentials.credentials)
+    if actor is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive token", {"WWW-Authenticate": "Bearer"})
-    region = user.region
-    if user.dealer_id and region is None:
-        dealer = session.get(Dealer, user.dealer_id)
-        region = dealer.region if dealer else None
-    actor = Actor(user_id=user.id, role=Role(user.role), dealer_id=user.dealer_id, region=region, name=user.name)
     # Give the connection back to the pool now: an intake or an action then waits on Temporal for up to
     # seconds, and holding a connection through that wait ran the pool dry under load (pool timeouts).
     # A route that reads the database later simply takes one again.
@@ -69,4 +65,20 @@ def current_actor(
     return actor
 
 
-ActorDep = Annotated[Actor, Depends(current_actor)]
+def caller(request: Request, session: SessionDep,
+           credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
+    """The caller: a bearer token if one is sent, else the session cookie (a write also needs its CSRF token)."""
+    if credentials is None:
+        found = auth.cookie_actor(session, request, datetime.now(UTC))  # sessions live by the wall clock
+        if found is not None:
+            session.close()
+            return found[0]
+    return current_actor(session, credentials)
+
+
+def _wall(now: datetime) -> datetime:
+    """Login limits and links expire by the wall clock; a test's clock (NowDep) only ever moves forward from it."""
+    return max(now, datetime.now(UTC))
+
+
+ActorDep = Annotated[Actor, Depends(caller)]

@@ -45,6 +45,7 @@ _MEANING = {
     409: "the current state does not allow it: the lead's stage, or it exists already, or the external id was used for "
          "other content",
     413: f"the request body is over {MAX_BODY_BYTES} bytes",
+    429: "too many failed sign-ins for this account or address: locked for Retry-After seconds",
     503: "the workflow engine did not answer in time; retry: intake is idempotent, an action already done is refused "
          "(409)",
 }

@@ -36,6 +36,22 @@ class Settings(BaseSettings):
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still
     # resolving the leads it made (workflows/lead_ids.py); unset: data/lead-id.key, made once for a local run
     lead_id_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_LEAD_ID_KEYS")
+    # sign-in (api/auth.py, api/routes/auth.py; docs/operations.md "Sign-in and SSO")
+    session_hours: float = Field(default=12, gt=0, alias="LEADFLOW_SESSION_HOURS")  # a browser session's lifetime
+    invite_hours: float = Field(default=72, gt=0, alias="LEADFLOW_INVITE_HOURS")  # an invite link's
+    reset_hours: float = Field(default=2, gt=0, alias="LEADFLOW_RESET_HOURS")  # a reset link's
+    login_account_limit: int = Field(default=5, ge=1, alias="LEADFLOW_LOGIN_ACCOUNT_LIMIT")  # failures per account
+    login_address_limit: int = Field(default=20, ge=1, alias="LEADFLOW_LOGIN_ADDRESS_LIMIT")  # failures per address
+    login_lock_minutes: float = Field(default=15, gt=0, alias="LEADFLOW_LOGIN_LOCK_MINUTES")  # window and lock
+    public_url: str | None = Field(default=None, alias="LEADFLOW_PUBLIC_URL")  # links and the OIDC redirect; else the request's
+    oidc_issuer: str | None = Field(default=None, alias="LEADFLOW_OIDC_ISSUER")  # set: "company account" sign-in
+    oidc_client_id: str | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_SECRET")
+    oidc_scopes: str = Field(default="openid email profile", alias="LEADFLOW_OIDC_SCOPES")
+    oidc_user_claim: str = Field(default="sub", pattern="^(sub|email)$", alias="LEADFLOW_OIDC_USER_CLAIM")
+    oidc_role_claim: str | None = Field(default=None, alias="LEADFLOW_OIDC_ROLE_CLAIM")  # optional
+    oidc_dealer_claim: str | None = Field(default=None, alias="LEADFLOW_OIDC_DEALER_CLAIM")  # optional
+    oidc_auto_provision: bool = Field(default=False, alias="LEADFLOW_OIDC_AUTO_PROVISION")
 
 
 @lru_cache

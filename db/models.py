@@ -314,3 +314,73 @@ class LeadLookup(SQLModel, table=True):
 
 
 Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+# ------------------------------------------------------------------ sign-in (issue 14 section 1)
+# Passwords, browser sessions, invite/reset links and OIDC logins in flight, login limits, API tokens.
+# Only hashes of secrets are stored: a session cookie, a link's ticket, an API token are never kept in clear.
+
+
+class UserLogin(SQLModel, table=True):
+    """How a user signs in: an argon2 password hash, and/or the company account (OIDC subject or email)."""
+
+    __tablename__ = "user_login"
+    user_id: str = Field(primary_key=True, max_length=64, foreign_key="user.id")
+    password_hash: str | None = None
+    password_changed_at: datetime | None = None
+    email: str | None = Field(default=None, unique=True, max_length=254)
+    oidc_subject: str | None = Field(default=None, unique=True, max_length=255)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the cookie holds a random id, this row its hash. Ended on sign-out."""
+
+    __tablename__ = "web_session"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: str = Field(index=True, max_length=64, foreign_key="user.id")
+    csrf_token: str = Field(max_length=64)
+    via: str = Field(max_length=16)  # password | oidc | invite | reset
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+    ended_at: datetime | None = None
+
+
+class AuthTicket(SQLModel, table=True):
+    """A single-use, expiring secret: an invite or a reset link (set a password), or an OIDC login in flight
+    (its state; `data` keeps the PKCE verifier and the nonce)."""
+
+    __tablename__ = "auth_ticket"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(index=True, max_length=16)  # invite | reset | oidc
+    user_id: str | None = Field(default=None, index=True, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class LoginLimit(SQLModel, table=True):
+    """Failed sign-ins per key (`account:<id>` or `address:<ip>`) in the current window, and the lock."""
+
+    __tablename__ = "login_limit"
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    window_started_at: datetime
+    locked_until: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A machine's bearer token (an integration, an ops script): acts with its own role and dealer, shown once,
+    revocable, its last use recorded."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=32)
+    dealer_id: str | None = Field(default=None, index=True, foreign_key="dealer.id")
+    region: str | None = Field(default=None, max_length=64)
+    created_by: str = Field(max_length=64)
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None

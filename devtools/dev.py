@@ -191,21 +191,6 @@ def local_codec_keys(data: Path = DATA) -> str:
     return keys
 
 
-DEMO_SIGN_INS = (("d-sh-01-manager", "网销经理 dealer manager"), ("d-sh-01-c1", "销售顾问 consultant"),
-                 ("ops-wang", "线索运营 OEM lead ops"))
-
-
-def demo_sign_ins() -> list[tuple[str, str, str]]:
-    """(user id, role, token) of one manager, one consultant and one OEM user, from the seed's tokens file."""
-    import json
-
-    from devtools.seed import TOKENS_FILE
-
-    path = TOKENS_FILE if TOKENS_FILE.is_absolute() else ROOT / TOKENS_FILE
-    known = json.loads(path.read_text()) if path.exists() else {}
-    return [(user, role, known[user]) for user, role in DEMO_SIGN_INS if user in known]
-
-
 def banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Path | None = None) -> str:
     lines = ["", "Leadflow is running. Ctrl-C stops everything."]
     if not temporal_only:
@@ -218,15 +203,28 @@ def banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Pat
     lines.append(f"  logs         {log_dir}/  (--show-logs prints them here instead)" if log_dir else
                  "  logs         in this terminal (--show-logs)")
     if not temporal_only:
-        sign_ins = demo_sign_ins()
-        if sign_ins:
-            lines.append("  sign in with (演示账号 demo users; paste the token on the portal's sign-in page):")
-            lines += [f"    {user:<16} {role:<24} {token}" for user, role, token in sign_ins]
+        lines += demo_sign_in_lines()
     return "\n".join(lines) + "\n"
 
 
 def _banner(time_scale: str, database_url: str, temporal_only: bool, log_dir: Path | None = None) -> None:
     print(banner(time_scale, database_url, temporal_only, log_dir), flush=True)
+
+
+def demo_sign_in_lines() -> list[str]:
+    """The demo sign-ins the seed wrote (a manager, a consultant, an OEM user), for the banner."""
+    import json
+
+    from devtools.seed import DEMO_SIGN_INS, SIGN_INS_FILE
+
+    path = SIGN_INS_FILE if SIGN_INS_FILE.is_absolute() else ROOT / SIGN_INS_FILE
+    known = json.loads(path.read_text()) if path.exists() else {}
+    lines = [f"  sign in at   {API}/ as:"] if known else []
+    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3] if user_id in known]
+    if known:
+        lines.append("  Temporal UI decoding: sign in as ops-wang, then in the UI's codec settings (the glasses icon)"
+                     " turn on \"Include cross-origin credentials\" once")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

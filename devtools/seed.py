@@ -1,20 +1,23 @@
 """Demo master data: one brand, its dealer network (devtools.network), their people, the OEM's people.
 
-    python -m devtools.seed        (idempotent; prints the demo users' tokens)
+    python -m devtools.seed        (idempotent; prints the demo sign-ins: a manager, a consultant, an OEM user)
 
-Tokens are written once to data/demo-tokens.json (they are not recoverable from the database).
+Passwords (a few demo sign-ins) are written once to data/demo-sign-ins.json, the users' bearer tokens (for
+scripts, as the run command's demo leads) to data/demo-tokens.json: neither is recoverable from the database.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from db.engine import default_engine
-from db.models import Consultant, Dealer, User
+from core.passwords import hash_password
+from db.models import Consultant, Dealer, User, UserLogin
 from devtools.network import generate_dealers
 from ops.users import issue_token
 from domain.stages import Role
@@ -118,19 +121,48 @@ def seed(session: Session) -> dict[str, str]:
     return tokens
 
 
+DEMO_SIGN_INS = ("ops-wang", "d-sh-01-manager", "d-sh-01-c1", "cc-zhou", "review-chen", "rm-east")  # printed: the first three
+SIGN_INS_FILE = Path(os.environ.get("LEADFLOW_DEMO_SIGN_INS", "data/demo-sign-ins.json"))
+
+
+def demo_passwords(session: Session) -> dict[str, str]:
+    """A random password for each demo sign-in user who has none yet (argon2 is slow on purpose: these few
+    only; everyone else is invited from the portal or signs in with the company account)."""
+    passwords = {}
+    for user_id in DEMO_SIGN_INS:
+        if session.get(User, user_id) is None:
+            continue
+        row = session.get(UserLogin, user_id) or UserLogin(user_id=user_id)
+        if row.password_hash is None:
+            passwords[user_id] = secrets.token_urlsafe(9)
+            row.password_hash = hash_password(passwords[user_id])
+            session.add(row)
+    session.commit()
+    return passwords
+
+
+def _keep(path: Path, new: dict[str, str]) -> dict[str, str]:
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known.update(new)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(known, indent=2, ensure_ascii=False))
+    path.chmod(0o600)
+    return known
+
+
 def main() -> None:
     with Session(default_engine()) as session:
         tokens = seed(session)
-    known = json.loads(TOKENS_FILE.read_text()) if TOKENS_FILE.exists() else {}
-    known.update(tokens)
-    TOKENS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    TOKENS_FILE.write_text(json.dumps(known, indent=2, ensure_ascii=False))
-    TOKENS_FILE.chmod(0o600)
-    print(f"demo data loaded: {len(DEALERS)} dealers of {BRAND}; tokens in {TOKENS_FILE}")
+        passwords = demo_passwords(session)
+    signins = _keep(SIGN_INS_FILE, passwords)
+    _keep(TOKENS_FILE, tokens)
+    print(f"demo data loaded: {len(DEALERS)} dealers of {BRAND}; sign-ins in {SIGN_INS_FILE}, "
+          f"machines' bearer tokens in {TOKENS_FILE}")
     roles = {u.id: u.role for u in demo_users()}
-    for user_id in ("ops-wang", "cc-zhou", "review-chen", "review-liu", "rm-east", "d-sh-01-manager", "d-sh-01-c1"):
-        if user_id in known:
-            print(f"  {user_id:<18} {roles[user_id]:<18} Bearer {known[user_id]}")
+    print("demo sign-ins (user / password) at http://127.0.0.1:8000/:")
+    for user_id in DEMO_SIGN_INS[:3]:
+        if user_id in signins:
+            print(f"  {user_id:<18} {roles[user_id]:<18} {signins[user_id]}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Create a user and print their bearer token (only its hash is stored).
+"""Create a user and print their bearer token (only its hash is stored); set a user's password.
 
     python -m ops.users create --id ops-wang --name "Wang Fang" --role lead_ops
     python -m ops.users create --id sh1-li --name "Li Lei" --role consultant --dealer D-SH-01 --series A5,A7
+    python -m ops.users password --id ops-wang        (asks for it; the first lead ops' sign-in, then invite the rest)
 """
 
 from __future__ import annotations
@@ -46,6 +47,22 @@ def create_user(session: Session, user_id: str, name: str, role: Role, dealer_id
     return token
 
 
+def set_password(session: Session, user_id: str, password: str) -> None:
+    from datetime import UTC, datetime
+
+    from core.passwords import MAX_LENGTH, MIN_LENGTH, hash_password
+    from db.models import UserLogin
+
+    if session.get(User, user_id) is None:
+        raise UserError(f"no user {user_id}")
+    if not MIN_LENGTH <= len(password) <= MAX_LENGTH:
+        raise UserError(f"a password has {MIN_LENGTH} to {MAX_LENGTH} characters")
+    row = session.get(UserLogin, user_id) or UserLogin(user_id=user_id)
+    row.password_hash, row.password_changed_at = hash_password(password), datetime.now(UTC)
+    session.add(row)
+    session.commit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m ops.users")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +73,19 @@ def main() -> None:
     create.add_argument("--dealer")
     create.add_argument("--region")
     create.add_argument("--series", help="a consultant's series, comma-separated (default: all)")
+    password = sub.add_parser("password", help="set a user's password (asked for, never on the command line)")
+    password.add_argument("--id", required=True)
     args = parser.parse_args()
+    if args.command == "password":
+        import getpass
+
+        with Session(default_engine()) as session:
+            try:
+                set_password(session, args.id, getpass.getpass(f"password for {args.id}: "))
+            except UserError as err:
+                raise SystemExit(str(err)) from None
+        print(f"{args.id}\tpassword set")
+        return
     series = [s.strip() for s in args.series.split(",") if s.strip()] if args.series else None
     with Session(default_engine()) as session:
         try:

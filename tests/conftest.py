@@ -16,10 +16,12 @@ import pytest_asyncio
 from sqlmodel import Session
 from temporalio.testing import WorkflowEnvironment
 
+from core.passwords import hash_password
 from core.security import hash_token
 from core.settings import Settings
 from core.temporal_client import data_converter, new_key
 from db.engine import init_db, make_engine
+from db.models import UserLogin
 from tests.fixtures import CONSULTANTS, DEALERS, USERS
 from workflows import lead_ids
 from workflows.search_attributes import register
@@ -70,6 +72,13 @@ def token_for(user_id: str) -> str:
     return f"token-{user_id}"
 
 
+def password_for(user_id: str) -> str:
+    return f"pw-{user_id}-secret"
+
+
+SIGN_IN_USERS = ("ops", "ops-head", "rev-1", "rm-east", "d-sh-1-mgr", "d-sh-1-c1", "d-sh-1-c2", "d-sh-1-opslead", "d-sh-2-mgr")
+
+
 def seed(engine) -> None:
     with Session(engine) as session:
         for row in DEALERS:
@@ -79,6 +88,9 @@ def seed(engine) -> None:
         session.flush()
         for consultant in CONSULTANTS:
             session.merge(consultant.model_copy())
+        for user_id in SIGN_IN_USERS:  # these sign in with a password too (argon2 is slow on purpose: a few only)
+            session.merge(UserLogin(user_id=user_id, password_hash=hash_password(password_for(user_id)),
+                                    email=f"{user_id}@example.com"))
         session.commit()
 
 

@@ -11,7 +11,8 @@ import re
 from api.routes.queues import QUEUES
 from domain import commands as c
 from domain.customers import mask_phone, normalize_phone
-from tests.fixtures import DEALERS
+from tests.fixtures import DEALERS, raw_lead
+from tests.conftest import password_for
 from tests.test_api import api, auth, body
 
 OUTSIDERS = ["d-sh-2-mgr", "d-sh-2-opslead", "d-sh-2-c1", "d-gz-1-mgr", "d-gz-1-c1",
@@ -56,6 +57,15 @@ def bodies(customer: int) -> dict[tuple[str, str], object]:
         ("POST", "/v1/webhooks"): {"url": "https://example.com/hook", "event_types": ["lead.dispatched"]},
         ("POST", "/v1/calendar/{year}/schedule"): [{"date": "2027-02-13", "kind": "workday"}],
         ("PUT", "/v1/calendar/days/{day}"): {"kind": "workday", "name": "调休"},
+        # sign-in (api/routes/auth.py): a wrong current password, another dealer's consultant, an unknown link;
+        # signing in is the outsider's own (valid) sign-in: nothing of D-SH-1 in it
+        ("POST", "/v1/auth/login"): {"login": "d-sh-2-mgr", "password": password_for("d-sh-2-mgr")},
+        ("POST", "/v1/auth/password"): {"current_password": "not-the-password", "new_password": "a-new-password"},
+        ("POST", "/v1/auth/invites"): {"user_id": "intruder-2", "name": "Intruder", "role": "consultant",
+                                       "dealer_id": "D-SH-1"},
+        ("POST", "/v1/auth/resets"): {"user_id": "d-sh-1-c1"},
+        ("POST", "/v1/auth/accept"): {"ticket": "no-such-ticket", "password": "whatever-1234"},
+        ("POST", "/v1/auth/tokens"): {"name": "intruder", "role": "consultant", "dealer_id": "D-SH-1"},
     }
 
 
@@ -67,7 +77,8 @@ def operations(app) -> list[tuple[str, str, bool]]:
 
 def paths(template: str, lead_id: str) -> list[str]:
     values = {"lead_id": [lead_id], "dealer_id": ["D-SH-1"], "user_id": ["d-sh-1-c1"], "queue": list(QUEUES),
-              "year": ["2027"], "day": ["2027-02-13"]}
+              "year": ["2027"], "day": ["2027-02-13"],
+              "token_id": ["1"]}
     out = [template]
     for name in re.findall(r"{(\w+)}", template):
         out = [p.replace(f"{{{name}}}", v) for p in out for v in values.get(name, ["x"])]

@@ -221,6 +221,18 @@ class TestSeed:
         assert {d.region for d in dealers} <= regions, "every region has a regional manager"
         assert {"ops-wang", "d-sh-01-manager", "d-sh-01-c1"} <= set(tokens)
 
+    def test_the_demo_sign_ins_get_passwords_once_and_they_verify(self, engine):
+        from core.passwords import verify_password
+        from db.models import UserLogin
+
+        with Session(engine) as session:
+            demo_seed.seed(session)
+            passwords = demo_seed.demo_passwords(session)
+            assert {"ops-wang", "d-sh-01-manager", "d-sh-01-c1"} <= set(passwords)
+            row = session.get(UserLogin, "d-sh-01-c1")
+            assert verify_password(row.password_hash, passwords["d-sh-01-c1"]) and passwords["d-sh-01-c1"] not in row.password_hash
+            assert demo_seed.demo_passwords(session) == {}, "a second seed keeps them"
+
     def test_seeding_twice_changes_nothing(self, engine):
         with Session(engine) as session:
             demo_seed.seed(session)

@@ -25,7 +25,7 @@ from temporalio.converter import DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
-from api.routes.codec import COOKIE
+from api.auth import SESSION_COOKIE
 from db.engine import make_engine
 from devtools import dev
 from core.logging import get_logger, mask_phones_in
@@ -33,8 +33,8 @@ from domain import commands as c
 from domain.policy import load_policy
 from core.settings import Settings, get_settings
 from core.temporal_client import (ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys)
-from tests.conftest import TEST_CODEC_KEYS, suite_converter
-from tests.fixtures import manager, raw_lead
+from tests.conftest import TEST_CODEC_KEYS, password_for, suite_converter
+from tests.fixtures import OPS, manager, raw_lead
 from tests.harness import payloads_in as harness_payloads_in
 from tests.harness import Lab, decode_payloads
 from tests.test_api import api, auth, body
@@ -293,7 +293,7 @@ async def test_the_codec_endpoint_encodes_and_refuses_bad_bodies_and_unknown_key
             assert answer.status_code == 422, (bad, answer.status_code, answer.text)
 
 
-async def test_the_temporal_ui_sends_the_cookie_lead_ops_got_at_sign_in_and_cors_lets_only_it_in(env, engine):
+async def test_the_temporal_ui_sends_the_session_cookie_of_signed_in_lead_ops_and_cors_lets_only_it_in(env, engine):
     async with api(env, engine) as (http, L):
         preflight = await http.options("/codec/decode", headers=UI | {
             "Access-Control-Request-Method": "POST",
@@ -310,22 +310,16 @@ async def test_the_temporal_ui_sends_the_cookie_lead_ops_got_at_sign_in_and_cors
         assert elsewhere.status_code == 200 and "access-control-allow-origin" not in elsewhere.headers
 
         plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"x"')
-        assert (await http.post("/codec/session", headers=auth("d-sh-1-mgr"))).status_code == 403
-        assert (await http.post("/codec/session")).status_code == 401
-        opened = await http.post("/codec/session", headers=auth("ops"))
-        assert opened.status_code == 204
-        cookie = opened.headers["set-cookie"]
-        assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie and "Path=/codec" in cookie
-        assert "SameSite=strict" in cookie
-        http.cookies.clear()
-        http.cookies.set(COOKIE, cookie.split(";")[0].split("=", 1)[1])
+        http.cookies.clear()  # what the UI sends with "include credentials": the portal's session cookie, nothing else
+        signed = await http.post("/v1/auth/login", json={"login": "ops", "password": password_for("ops")})
+        assert signed.status_code == 200 and SESSION_COOKIE in http.cookies
         with_cookie = await http.post("/codec/encode", json=as_json([plain]), headers=UI)
         assert with_cookie.status_code == 200 and with_cookie.headers["access-control-allow-origin"] == UI["Origin"]
-        http.cookies.set(COOKIE, "token-d-sh-1-mgr")
-        assert (await http.post("/codec/encode", json=as_json([plain]))).status_code == 403
-        closed = await http.delete("/codec/session")
-        assert closed.status_code == 204 and f'{COOKIE}=""' in closed.headers["set-cookie"]
-        assert "Max-Age=0" in closed.headers["set-cookie"]
+        http.cookies.clear()
+        assert (await http.post("/v1/auth/login", json={"login": "d-sh-1-mgr", "password": password_for("d-sh-1-mgr")})).status_code == 200
+        assert (await http.post("/codec/encode", json=as_json([plain]), headers=UI)).status_code == 403
+        http.cookies.clear()
+        assert (await http.post("/codec/encode", json=as_json([plain]), headers=UI)).status_code == 401
         assert "/codec" not in json.dumps(http._transport.app.openapi()["paths"])  # Temporal's protocol, not our API
 
 

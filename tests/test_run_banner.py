@@ -10,9 +10,9 @@ from devtools import dev, seed
 
 
 def test_the_banner_names_the_portal_and_three_demo_sign_ins(tmp_path, monkeypatch):
-    tokens = tmp_path / "demo-tokens.json"
-    tokens.write_text(json.dumps({"ops-wang": "t-ops", "d-sh-01-manager": "t-mgr", "d-sh-01-c1": "t-c1", "x": "t-x"}))
-    monkeypatch.setattr(seed, "TOKENS_FILE", tokens)
+    sign_ins = tmp_path / "demo-sign-ins.json"
+    sign_ins.write_text(json.dumps({"ops-wang": "t-ops", "d-sh-01-manager": "t-mgr", "d-sh-01-c1": "t-c1", "x": "t-x"}))
+    monkeypatch.setattr(seed, "SIGN_INS_FILE", sign_ins)
     text = dev.banner("1", "sqlite:///data/leadflow.db", False, tmp_path / "logs")
     assert "portal       http://127.0.0.1:8000/" in text
     for user, token in (("d-sh-01-manager", "t-mgr"), ("d-sh-01-c1", "t-c1"), ("ops-wang", "t-ops")):

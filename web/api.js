@@ -1,13 +1,22 @@
-// The API, called with the signed-in user's bearer token. An error carries the API's own `detail`
-// (409: why the stage forbids it, 403: not your lead or role, 422: the fields at fault).
+// The API, called with the session cookie (HttpOnly: no script here can read it). Every write sends the
+// session's CSRF token in X-CSRF-Token, read from the `leadflow_csrf` cookie (no credential on its own).
+// An error carries the API's own `detail` (409: why the stage forbids it, 403: not your lead or role,
+// 422: the fields at fault).
 
 import { t } from "./i18n.js";
 
-const TOKEN_KEY = "leadflow.token";
+const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export function getToken() { return localStorage.getItem(TOKEN_KEY); }
-export function setToken(token) { localStorage.setItem(TOKEN_KEY, token); }
-export function clearToken() { localStorage.removeItem(TOKEN_KEY); }
+/** The session's CSRF token (double submit: the server compares it with the session's own). */
+export function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith("leadflow_csrf="));
+  return found ? decodeURIComponent(found.slice("leadflow_csrf=".length)) : "";
+}
+
+/** Headers a raw fetch() adds: the CSRF token for a write (the cookie travels by itself). */
+export function authHeaders(method = "GET") {
+  return SAFE.has(method.toUpperCase()) ? {} : { "X-CSRF-Token": csrfToken() };
+}
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -45,15 +54,13 @@ function query(params) {
   return text ? "?" + text : "";
 }
 
-export async function request(method, path, { params, body, token } = {}) {
-  const headers = { Accept: "application/json" };
-  const bearer = token ?? getToken();
-  if (bearer) headers.Authorization = "Bearer " + bearer;
+export async function request(method, path, { params, body, quiet } = {}) {
+  const headers = { Accept: "application/json", ...authHeaders(method) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path + query(params), {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, t("ui.networkError"));
@@ -62,7 +69,7 @@ export async function request(method, path, { params, body, token } = {}) {
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
   if (!response.ok) {
-    if (response.status === 401 && !token) onUnauthorized();
+    if (response.status === 401 && !quiet) onUnauthorized();
     throw new ApiError(response.status, data && typeof data === "object" && "detail" in data ? data.detail : data);
   }
   return data;

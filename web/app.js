@@ -1,13 +1,14 @@
 // The dealer portal and OEM console: sign-in, the shell (header, nav), the hash router, the live
 // stream and the toasts. Views live in views/; each renders into the page and returns {refresh}.
 
-import { ApiError, clearToken, get, getToken, request, setToken, whenUnauthorized } from "./api.js";
+import { ApiError, get, request, whenUnauthorized } from "./api.js";
 import { setServerTime, tickAll } from "./countdown.js";
 import { clear, h, s } from "./dom.js";
 import { code, getLang, noticeName, setLang, t } from "./i18n.js";
 import { connect } from "./live.js";
 import { installPwa, setOffline } from "./pwa.js";
 import { forget, isDealer, isManager, isOem, session } from "./session.js";
+import { accountView } from "./views/account.js";
 import { calendarView, canManageCalendar } from "./views/calendar.js";
 import { detailView } from "./views/detail.js";
 import { inboxView, lastSeen, leadsView, poolView, teamView } from "./views/lists.js";
@@ -38,6 +39,7 @@ const ROUTES = [
   { pattern: /^\/queues$/, view: queuesView, nav: "queues", when: isOem },
   { pattern: /^\/dashboards$/, view: dashboardsView, nav: "dashboards", when: isOem },
   { pattern: /^\/calendar$/, view: calendarView, nav: "calendar", when: () => canManageCalendar(session.me) },
+  { pattern: /^\/account$/, view: accountView, nav: "account" },
 ];
 
 function parseHash() {
@@ -73,7 +75,8 @@ function shell() {
       h("span", { class: "whoami", testid: "whoami" }, h("strong", {}, me.name || me.user_id), " · ", code("role", me.role),
         me.dealer_id ? ` · ${me.dealer_id}` : me.region ? ` · ${me.region}` : ""),
       langToggle(),
-      h("button", { class: "ghost", testid: "sign-out", on: { click: signOut } }, t("ui.signOut"))),
+      h("a", { class: "ghost", href: "#/account", testid: "nav-account" }, t("nav.account")),
+      h("button", { class: "ghost", testid: "sign-out", on: { click: () => signOut() } }, t("ui.signOut"))),
     nav,
     h("main", { id: "view", class: "view" }));
 }
@@ -199,47 +202,62 @@ function setLiveStatus(state, reconnected) {
 
 // ------------------------------------------------------------------ sign-in
 
+// The session lives in an HttpOnly cookie the server set at sign-in: the page never holds a credential.
+function field(label, input) {
+  return h("label", { class: "field" }, h("span", { class: "field-label" }, label), input);
+}
+
 function signInPage(message) {
-  const input = h("input", { type: "password", testid: "token-input", name: "token", autocomplete: "off", placeholder: t("ui.token"), required: true });
+  const login = h("input", { type: "text", testid: "login-input", name: "username", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", testid: "password-input", name: "password", autocomplete: "current-password", required: true });
   const error = h("div", { class: "form-error", testid: "sign-in-error", role: "alert", hidden: !message }, message || "");
+  const sso = h("p", { hidden: true }, h("a", { href: "/auth/oidc/login", class: "button wide", testid: "sign-in-sso" }, t("ui.signInSso")));
   const form = h("form", { class: "card signin", on: { submit: async (e) => {
     e.preventDefault();
-    const token = input.value.trim();
-    if (!token) return;
     try {
-      await start(token);
+      await request("POST", "/v1/auth/login", { body: { login: login.value.trim(), password: password.value }, quiet: true });
+      password.value = "";
+      await start();
     } catch (err) {
-      error.textContent = err instanceof ApiError && err.status === 401 ? t("ui.badToken") : err.message;
+      error.textContent = err instanceof ApiError && err.status === 401 ? t("ui.badLogin") : err.message;
       error.hidden = false;
     }
   } } },
   h("h1", {}, t("app.brand")), h("p", { class: "muted" }, t("ui.signInTitle")),
-  h("label", { class: "field" }, h("span", { class: "field-label" }, t("ui.token")), input),
-  h("p", { class: "muted small" }, t("ui.tokenHint")), error,
-  h("button", { type: "submit", class: "primary wide", testid: "sign-in" }, t("ui.signIn")));
+  field(t("ui.login"), login), field(t("ui.password"), password), error,
+  h("button", { type: "submit", class: "primary wide", testid: "sign-in" }, t("ui.signIn")), sso);
   clear(root, h("header", { class: "top" }, h("span", { class: "brand" }, t("app.brand")), langToggle()), h("main", { class: "view" }, form));
-  input.focus();
+  get("/v1/auth/config").then((c) => { sso.hidden = !c.oidc; }).catch(() => {});
+  login.focus();
 }
 
-// Lead ops read customers' names and phones in the Temporal UI, which decodes them through the API's
-// codec endpoint: the API keeps the token in an HttpOnly cookie only /codec receives, and the UI sends it.
-const CODEC_ROLES = new Set(["lead_ops", "head_of_lead_ops"]);
-
-function openCodecSession(token) {
-  fetch("/codec/session", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(() => {});
+/** #/set-password/<ticket>: an invite or reset link; sets the password once, then signs in. */
+function setPasswordPage(ticket) {
+  const password = h("input", { type: "password", testid: "new-password", autocomplete: "new-password", minlength: 10, required: true });
+  const error = h("div", { class: "form-error", role: "alert", hidden: true });
+  const form = h("form", { class: "card signin", on: { submit: async (e) => {
+    e.preventDefault();
+    try {
+      await request("POST", "/v1/auth/accept", { body: { ticket, password: password.value }, quiet: true });
+      location.replace("#/leads");
+      await start();
+    } catch (err) { error.textContent = err.message; error.hidden = false; }
+  } } },
+  h("h1", {}, t("app.brand")), h("p", { class: "muted" }, t("ui.setPassword")),
+  field(t("ui.newPassword"), password), error,
+  h("button", { type: "submit", class: "primary wide", testid: "set-password" }, t("ui.save")));
+  clear(root, h("header", { class: "top" }, h("span", { class: "brand" }, t("app.brand")), langToggle()), h("main", { class: "view" }, form));
 }
 
-async function start(token) {
+async function start() {
   const sentAt = Date.now();
-  const me = await request("GET", "/v1/me", { token });
+  const me = await request("GET", "/v1/me", { quiet: true });
   setServerTime(me.server_time, (sentAt + Date.now()) / 2);
-  setToken(token);
   session.me = me;
-  if (CODEC_ROLES.has(me.role)) openCodecSession(token);
   document.title = t("app.title");
   shell();
   stopLive?.();
-  stopLive = connect({ onEvent: onLive, onStatus: setLiveStatus, onUnauthorized: () => signOut(t("ui.badToken")) });
+  stopLive = connect({ onEvent: onLive, onStatus: setLiveStatus, onUnauthorized: () => signOut(t("ui.sessionEnded")) });
   countUnread();
   if (!location.hash || location.hash === "#/" || location.hash === "#") location.replace("#/leads");
   await route();
@@ -248,23 +266,22 @@ async function start(token) {
 function signOut(message) {
   stopLive?.();
   stopLive = null;
-  clearToken();
-  fetch("/codec/session", { method: "DELETE" }).catch(() => {});
+  if (session.me) request("POST", "/v1/auth/logout", { quiet: true }).catch(() => {});  // ends it on the server
   forget();
   current = null;
   setUnread(0);
   signInPage(typeof message === "string" ? message : undefined);
 }
 
-whenUnauthorized(() => signOut(t("ui.badToken")));
+whenUnauthorized(() => signOut(t("ui.sessionEnded")));
 window.addEventListener("hashchange", () => { if (session.me) route(); });
 
-const saved = getToken();
-if (saved) {
-  start(saved).catch((err) => {
-    if (err instanceof ApiError && err.status === 401) signOut(t("ui.badToken"));
+const invited = location.hash.match(/^#\/set-password\/([A-Za-z0-9_-]+)$/);
+if (invited) {
+  setPasswordPage(invited[1]);
+} else {
+  start().catch((err) => {  // a session cookie from before, if it is still alive
+    if (err instanceof ApiError && err.status === 401) signInPage();
     else signInPage(err.message);
   });
-} else {
-  signInPage();
 }

@@ -1,9 +1,7 @@
-// The live stream (GET /v1/stream, Server-Sent Events), read with fetch so the token travels in the
-// Authorization header rather than in the URL (EventSource cannot send headers; the server accepts
-// ?token= too). Reconnects on its own with the last event id (Last-Event-ID): when the server still has
-// what was missed it replays it (ready {resumed: true}); otherwise the page re-fetches what it shows.
-
-import { getToken } from "./api.js";
+// The live stream (GET /v1/stream, Server-Sent Events), read with fetch: the session cookie travels by
+// itself (a machine may send a bearer token or ?token= instead). Reconnects on its own with the last event id
+// (Last-Event-ID): when the server still has what was missed it replays it (ready {resumed: true});
+// otherwise the page re-fetches what it shows.
 
 export function connect({ onEvent, onStatus, onUnauthorized }) {
   let stopped = false;
@@ -15,10 +13,10 @@ export function connect({ onEvent, onStatus, onUnauthorized }) {
     while (!stopped) {
       controller = new AbortController();
       try {
-        const headers = { Authorization: "Bearer " + getToken(), Accept: "text/event-stream" };
+        const headers = { Accept: "text/event-stream" };
         if (lastId) headers["Last-Event-ID"] = lastId;
         const response = await fetch("/v1/stream", {
-          headers,
+          headers, credentials: "same-origin",
           signal: controller.signal, cache: "no-store",
         });
         if (response.status === 401) { onUnauthorized?.(); return; }

@@ -4,10 +4,10 @@
 // network is gone; the API (/v1/...) and the stream are never cached: offline, the page says so
 // (web/pwa.js) and shows what it last loaded.
 
-const CACHE = "leadflow-shell-v1";
+const CACHE = "leadflow-shell-v2";
 const SHELL = [
   "/", "/web/style.css", "/web/app.js", "/web/api.js", "/web/charts.js", "/web/countdown.js", "/web/dom.js",
-  "/web/forms.js", "/web/i18n.js", "/web/live.js", "/web/pwa.js", "/web/session.js", "/web/views/calendar.js",
+  "/web/forms.js", "/web/i18n.js", "/web/live.js", "/web/pwa.js", "/web/session.js", "/web/views/account.js", "/web/views/calendar.js",
   "/web/views/detail.js", "/web/views/lists.js", "/web/views/oem.js", "/web/manifest.webmanifest",
   "/web/icons/icon-192.png", "/web/icons/icon-512.png",
 ];

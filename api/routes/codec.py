@@ -9,9 +9,13 @@ never a dealer's people: 401 without a valid token, 403 for another role. Every 
 who made it. The caller proves who it is with its bearer token, either
 - in `Authorization: Bearer <token>` (the CLI: `--codec-auth "Bearer <token>"`; the UI with
   TEMPORAL_CODEC_PASS_ACCESS_TOKEN, when its sign-in yields a Leadflow token), or
-- in the `leadflow_codec` cookie that `POST /codec/session` sets (HttpOnly, only ever sent to /codec):
-  the portal sets it when lead ops sign in, and the Temporal UI, with TEMPORAL_CODEC_INCLUDE_CREDENTIALS,
-  sends it along (the UI and the API must be on the same site, e.g. *.example.com or localhost).
+- in the portal's session cookie (`leadflow_session`, HttpOnly, SameSite=Lax, api/auth.py): a lead ops
+  user signed in to the portal decodes in the Temporal UI with nothing more to set, since the UI, with
+  TEMPORAL_CODEC_INCLUDE_CREDENTIALS, sends it along (the UI and the API must be on the same site, e.g.
+  *.example.com or localhost). No CSRF token here: decode and encode change nothing, and CORS lets only
+  the UI's origin read the answer.
+
+A dealer's token or session is answered 403 at once (no retry in the CLI or the UI), an unknown one 401.
 
 The browser calls it across origins: CORS allows the Temporal UI's origin (LEADFLOW_TEMPORAL_UI_URL)
 only, with credentials, for these paths only. Not in the OpenAPI schema: it is Temporal's protocol for
@@ -20,10 +24,11 @@ Temporal's tools, not part of the integration API.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
@@ -31,6 +36,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payloads
 
+from api import auth
 from api.access import LEAD_OPS, require
 from api.deps import SessionDep, current_actor
 from core.logging import get_logger
@@ -39,8 +45,6 @@ from core.settings import get_settings
 from core.temporal_client import CodecError
 
 PREFIX = "/codec"
-COOKIE = "leadflow_codec"
-COOKIE_SECONDS = 12 * 3600
 CODEC_ROLES = LEAD_OPS  # who may see customers' names and phones in the Temporal UI
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -51,9 +55,8 @@ _bearer = HTTPBearer(auto_error=False)
 def codec_actor(request: Request, session: SessionDep,
                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Actor:
     """The caller, by its bearer token or else its codec cookie; 401 without either, 403 unless lead ops."""
-    if credentials is None and request.cookies.get(COOKIE):
-        credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=request.cookies[COOKIE])
-    actor = current_actor(session, credentials)
+    found = auth.cookie_actor(session, request, datetime.now(UTC)) if credentials is None else None
+    actor = found[0] if found is not None else current_actor(session, credentials)
     require(actor, CODEC_ROLES, "decoding customer data")
     return actor
 
@@ -91,25 +94,6 @@ async def decode(request: Request, actor: CodecActor) -> JSONResponse:
 @router.post("/encode")
 async def encode(request: Request, actor: CodecActor) -> JSONResponse:
     return await _convert(request, actor, "encode")
-
-
-@router.post("/session", status_code=204)
-def open_session(request: Request, _actor: CodecActor,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Response:
-    """Keep the caller's token in an HttpOnly cookie scoped to /codec, for the Temporal UI to send along."""
-    if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
-    response = Response(status_code=204)
-    response.set_cookie(COOKIE, credentials.credentials, max_age=COOKIE_SECONDS, path=PREFIX, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https")
-    return response
-
-
-@router.delete("/session", status_code=204)
-def close_session() -> Response:
-    response = Response(status_code=204)
-    response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="strict")
-    return response
 
 
 def ui_origin(url: str) -> str:

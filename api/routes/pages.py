@@ -1,7 +1,7 @@
 """The dealer portal and the OEM console (web/), and what they need beyond the API: who is signed in,
 the open clocks of a page of leads, and a live stream of changes (Server-Sent Events).
 
-The pages are static files (no build step) that call the API with the user's token; they show what
+The pages are static files (no build step) that call the API with the session cookie (api/auth.py); they show what
 the API answers and nothing else, so access is the API's, never the page's.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
 from sqlmodel import Session, col, select
 
+from api import auth
 from api.access import lead_filter
 from api.lapsed import lapsed_clocks
 from api.stream import StreamHub
@@ -130,6 +132,12 @@ def stream_hub(app) -> StreamHub:
     return hub
 
 
+def _stream_actor(session: Session, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Actor:
+    """The pages' session cookie (a GET: no CSRF token), else a bearer token as on every endpoint."""
+    found = auth.cookie_actor(session, request, datetime.now(UTC)) if credentials is None else None
+    return found[0] if found is not None else current_actor(session, credentials)
+
+
 @router.get("/v1/stream", include_in_schema=False)
 async def live_stream(
     request: Request,
@@ -147,7 +155,7 @@ async def live_stream(
     if credentials is None and token:
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
     engine = request.app.state.engine
-    actor = await asyncio.to_thread(_in_session, engine, current_actor, credentials)  # 401 like every endpoint
+    actor = await asyncio.to_thread(_in_session, engine, _stream_actor, request, credentials)  # 401 like every endpoint
     hub = stream_hub(request.app)
     if not hub.started:
         await hub.start()

@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from playwright.async_api import Browser, BrowserContext, ViewportSize, expect
 
-from tests.conftest import token_for
+from tests.conftest import password_for, token_for
 from tests.harness import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,8 @@ class Site:
             "the leads' deadlines are in: a page signed in now would show every countdown off by as much. Sign the "
             "pages in before moving time (or give the API an overridable clock for /v1/me and the stream)")
         await page.goto("/")
-        await page.get_by_test_id("token-input").fill(token_for(user_id))
+        await page.get_by_test_id("login-input").fill(user_id)
+        await page.get_by_test_id("password-input").fill(password_for(user_id))
         await page.get_by_test_id("sign-in").click()
         await expect(page.get_by_test_id("whoami")).to_be_visible()
 

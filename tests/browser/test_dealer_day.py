@@ -73,7 +73,7 @@ async def test_a_dealers_day_from_a_new_lead_to_the_oem_deciding_its_defeat(site
     # the manager signs in on a phone; the lead list is open before any lead comes in
     manager = await site.open(PHONE)
     await manager.goto("/")
-    await expect(manager.get_by_test_id("token-input")).to_be_visible()
+    await expect(manager.get_by_test_id("login-input")).to_be_visible()
     await screenshot(manager, "sign-in")
     await site.sign_in(manager, "d-sh-1-mgr")
     await go(manager, "nav-leads")
@@ -179,7 +179,7 @@ async def test_a_dealers_day_from_a_new_lead_to_the_oem_deciding_its_defeat(site
     await expect(reviewer.get_by_test_id("scorecard-row")).to_have_attribute("data-dealer-id", "D-SH-1")
 
     await manager.get_by_test_id("sign-out").click()
-    await expect(manager.get_by_test_id("token-input")).to_be_visible()
+    await expect(manager.get_by_test_id("login-input")).to_be_visible()
 
     # what the pages showed is what the workflow holds
     state = await L.state(lead_id)

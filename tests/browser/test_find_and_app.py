@@ -80,7 +80,9 @@ async def test_the_portal_is_an_installable_app(site: Site):
         assert status == 200, icon["src"]
     scope = await page.evaluate("""async () => (await navigator.serviceWorker.ready).scope""")
     assert scope == site.base_url.rstrip("/") + "/"
-    cached = await page.evaluate("""async () => { const c = await caches.open('leadflow-shell-v1');
+    cached = await page.evaluate("""async () => {
+        const name = (await caches.keys()).find(k => k.startsWith('leadflow-shell-'));  // bumped with the shell
+        const c = await caches.open(name);
         return (await c.keys()).map(r => new URL(r.url).pathname); }""")
     assert "/web/app.js" in cached and "/" in cached
     assert not site.page_errors

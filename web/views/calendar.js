@@ -1,7 +1,7 @@
 // The working-day calendar (OEM console, lead ops): a year's state and special days, the State Council's
 // schedule uploaded as JSON or CSV, single days set or made ordinary, the year confirmed, the audit.
 
-import { ApiError, getToken, get, request } from "../api.js";
+import { ApiError, authHeaders, get, request } from "../api.js";
 import { clear, h } from "../dom.js";
 import { formatTime, t } from "../i18n.js";
 
@@ -24,7 +24,7 @@ export async function calendarView({ el, query }) {
     const body = text.value.trim();
     const json = body.startsWith("[") || body.startsWith("{");
     const response = await fetch(`/v1/calendar/${year}/schedule?confirm=${confirm}`, { method: "POST", body,
-      headers: { Authorization: "Bearer " + getToken(), "Content-Type": json ? "application/json" : "text/csv" } });
+      credentials: "same-origin", headers: { ...authHeaders("POST"), "Content-Type": json ? "application/json" : "text/csv" } });
     const answer = await response.json();
     if (!response.ok) {
       const detail = Array.isArray(answer.detail) ? answer.detail.map((d) => `${d.loc.join(" ")}: ${d.msg}`).join("\n") : answer.detail;
