@@ -27,10 +27,10 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
-from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from core.temporal_client import connect
+from db.engine import default_engine
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
 from workflows.webhooks import WebhookFanout

@@ -13,11 +13,11 @@ from activities.db import UsesDatabase, announce_change, aware
 from activities.webhooks import WebhookTarget, matching_targets
 from db.limits import sync_lead
 from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
-from domain.places import display_city
 from domain.clocks import CLOCKS
-from domain.lifecycle import next_deadline
 from domain.customers import mask_phone
+from domain.lifecycle import next_deadline
 from domain.models import ProjectionRequest
+from domain.places import display_city
 from domain.search import lookup_keys
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
 import re
 import time
 import uuid
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -14,13 +13,26 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors, headers
-from api.routes import auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, metrics, pages, queues, webhooks
+from api.routes import (
+    auth,
+    behaviour,
+    calendar,
+    codec,
+    dashboards,
+    inbox,
+    leads,
+    masterdata,
+    metrics,
+    pages,
+    queues,
+    webhooks,
+)
 from api.stream import StreamHub
-from db.engine import default_engine
 from core.logging import configure_logging, get_logger
-from domain.policy import Policy, load_policy
 from core.settings import get_settings
 from core.temporal_client import connect
+from db.engine import default_engine
+from domain.policy import Policy, load_policy
 
 
 def create_app(client: Client | None = None, engine: Engine | None = None, policy: Policy | None = None,

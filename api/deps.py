@@ -7,13 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session
 from temporalio.client import Client
 
 from api import auth
 from domain.models import Actor
 from domain.policy import Policy
-from domain.stages import Role
 
 
 def get_client(request: Request) -> Client:

@@ -21,8 +21,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.edge import MAX_BODY_BYTES
 from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
-from domain.places import PlaceError
 from domain.customers import InvalidPhone
+from domain.places import PlaceError
 from workflows.gateway import ActionRefused, LeadNotFound
 
 log = get_logger("api.errors")

@@ -24,10 +24,10 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from collections.abc import Callable
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from typing import Any
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session

@@ -42,8 +42,20 @@ import json
 import time
 from collections import defaultdict
 
-from bench.stack import (PYTHON, Stack, add_database_args, cpu_delta, cpu_seconds, log, machine,
-                         percentiles, raw_leads, record, rss_mib, run_pool)
+from bench.stack import (
+    PYTHON,
+    Stack,
+    add_database_args,
+    cpu_delta,
+    cpu_seconds,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    rss_mib,
+    run_pool,
+)
 from db.engine import aware
 
 BACKGROUND_SCALE = 0.001  # background leads' clocks: 1000x longer (first response due in ~10 days)

@@ -32,7 +32,18 @@ import httpx
 
 from bench.actions import history_actions
 from bench.bare import run_one
-from bench.stack import PYTHON, Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
+from bench.stack import (
+    PYTHON,
+    Stack,
+    add_database_args,
+    cpu_delta,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    run_pool,
+)
 
 # the consultant's actions from first contact to the revisit, with their bodies
 FOLLOW_THROUGH: list[tuple[str, dict[str, Any]]] = [

@@ -36,6 +36,7 @@ import httpx
 from bench.intake import inbox_latency, post_lead
 from bench.stack import Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
 
+
 async def grow_to(stack: Stack, args, size: int, background: list, have: int, seeder) -> float:
     """Add open leads until `size`; answers the seconds it took."""
     t0 = time.time()

@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
+from sqlmodel import Session
 
 from api.routes.leads import Sort, list_leads
 from bench.stack import DEFAULT_POSTGRES, log, machine, percentiles, record
@@ -27,7 +28,6 @@ from domain.customers import customer_key
 from domain.models import Actor
 from domain.search import lookup_keys
 from domain.stages import Role
-from sqlmodel import Session
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞俊峰建国志文斌宇浩然欣怡子涵"

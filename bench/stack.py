@@ -27,11 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -369,8 +369,8 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
     async def _connect(self, timeout: float = 60) -> None:
-        from core.temporal_client import connect
         from core.settings import get_settings
+        from core.temporal_client import connect
         from workflows.search_attributes import register
 
         deadline = time.monotonic() + timeout

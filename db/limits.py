@@ -21,10 +21,10 @@ the counters always say what the read model's open leads say; `ops.reconcile` ch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from collections.abc import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from db.engine import default_engine
 from core.passwords import hash_password
+from db.engine import default_engine
 from db.models import Consultant, Dealer, User, UserLogin
 from devtools.network import generate_dealers
-from ops.users import issue_token
 from domain.stages import Role
+from ops.users import issue_token
 
 BRAND = "Aurora"
 DEMO_BRAND, DEMO_SERIES = BRAND, ["A5", "A7", "E3"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta, UTC
+from datetime import UTC, date, datetime, time, timedelta
 
 import chinese_calendar
 

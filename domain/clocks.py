@@ -6,9 +6,9 @@ plus a lapse action in `domain.lifecycle.LAPSE_ACTIONS` if none of the existing 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from domain.models import LeadState

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from domain.places import same_city
 from domain.models import DispatchCandidate, DispatchRequest, DispatchResult
+from domain.places import same_city
 
 STOCK_SATURATION = 5  # units of the series in stock that score a full stock factor
 NO_COORDINATES_DISTANCE = 0.5  # distance factor when only the city matches

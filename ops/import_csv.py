@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from sqlmodel import Session
-
+from core.settings import get_settings
+from core.temporal_client import connect
 from db import intake_keys
 from db.engine import make_engine
 from domain import places
@@ -52,8 +53,6 @@ from domain.lifecycle import duplicate_outcome
 from domain.models import Actor, Channel, RawLead, Timeframe
 from domain.policy import Policy, load_policy
 from domain.stages import Role
-from core.settings import get_settings
-from core.temporal_client import connect
 from workflows import gateway, lead_ids
 
 IMPORT_ACTOR = Actor(user_id="csv-import", role=Role.SYSTEM, name="CSV import")

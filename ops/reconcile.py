@@ -37,9 +37,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from collections.abc import Callable, Iterable
 
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, col, select
@@ -544,9 +544,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def main(argv: list[str] | None = None) -> int:
-    from db.engine import make_engine
     from core.settings import get_settings
     from core.temporal_client import connect
+    from db.engine import make_engine
 
     args = parser().parse_args(argv)
     settings = get_settings()

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 import zipfile
-
-import itertools
 
 from pypinyin import Style, lazy_pinyin, pinyin
 

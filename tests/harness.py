@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import DealerPenalty, Lead, Notification, TimelineEntry
 from domain import commands as c
 from domain.customers import InvalidPhone, normalize_phone
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
 from domain.models import Actor, LeadState, RawLead
 from domain.policy import Policy, load_policy
 from tests.fixtures import OPS
 from worker import build_worker
 from workflows import gateway, lead_ids
-
 
 # the last history event of a workflow that waits (for a timer or a person) with nothing in flight
 WAITING = {"workflow_task_completed", "timer_started", "upsert_workflow_search_attributes",

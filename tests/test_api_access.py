@@ -11,8 +11,8 @@ import re
 from api.routes.queues import QUEUES
 from domain import commands as c
 from domain.customers import mask_phone, normalize_phone
-from tests.fixtures import DEALERS, raw_lead
 from tests.conftest import password_for
+from tests.fixtures import DEALERS
 from tests.test_api import api, auth, body
 
 OUTSIDERS = ["d-sh-2-mgr", "d-sh-2-opslead", "d-sh-2-c1", "d-gz-1-mgr", "d-gz-1-c1",

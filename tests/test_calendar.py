@@ -1,6 +1,6 @@
 """Working-day deadlines on the Chinese calendar (SPEC 4.3): holidays, 调休 make-up days, overrides."""
 
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
 import pytest

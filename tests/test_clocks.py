@@ -35,8 +35,7 @@ from tests.fixtures import (
     manager,
     raw_lead,
 )
-from tests.harness import Lab
-from tests.harness import lab
+from tests.harness import Lab, lab
 
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

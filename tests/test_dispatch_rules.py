@@ -1,6 +1,6 @@
 """Dispatch ranking (SPEC 5): who is eligible, who wins, and why."""
 
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 
 import pytest
 

@@ -72,22 +72,35 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import (Client, WorkflowExecutionStatus, WorkflowUpdateFailedError,
-                               WorkflowUpdateRPCTimeoutOrCancelledError)
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from activities.webhooks import ALERT_RAISED, DISPATCHED, REVIEW_DECIDED
+from core.settings import Settings
+from core.temporal_client import connect
 from db.engine import aware, init_db, make_engine
-from db.models import (ClockRun, Consultant, Dealer, Lead, Notification, TimelineEntry, User, WebhookDelivery,
-                       WebhookSubscription)
-from ops.reconcile import last_projection, reconcile
+from db.models import (
+    ClockRun,
+    Consultant,
+    Dealer,
+    Lead,
+    Notification,
+    TimelineEntry,
+    User,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from domain import commands as c
 from domain.clocks import SURVIVE_END
 from domain.models import Actor, LeadState
 from domain.policy import Clocks, Policy, load_policy
 from domain.stages import LeadStage, Role
-from core.settings import Settings
-from core.temporal_client import connect
+from ops.reconcile import last_projection, reconcile
 from tests.conftest import POSTGRES_URL, _binary, seed
 from tests.fixtures import CALL_CENTER, OPS, raw_lead
 from workflows import gateway

@@ -42,9 +42,13 @@ from schemathesis.generation import GenerationMode
 from schemathesis.generation.drivers import CoverageGenerator
 from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.generation.overrides import Override
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.transport.serialization import quote_all
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
@@ -53,9 +57,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.app import create_app
 from api.edge import MAX_BODY_BYTES
 from db.models import Dealer, WebhookSubscription
-from workflows import gateway
 from tests.conftest import token_for
 from tests.test_api import api, auth, body
+from workflows import gateway
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, negative_data_rejection]

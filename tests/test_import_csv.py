@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from ops.import_csv import ImportFailed, Progress, import_csv
 from domain import commands as c
-from workflows.lead_ids import new_lead_id
+from ops.import_csv import ImportFailed, Progress, import_csv
 from tests.fixtures import BRAND, CALL_CENTER
 from tests.harness import lab
 from workflows import gateway
+from workflows.lead_ids import new_lead_id
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,8 @@ from sqlmodel import Session, func, select
 from temporalio.service import RPCError
 
 from db.models import Lead
-from ops.import_csv import import_csv
 from domain.customers import normalize_phone
+from ops.import_csv import import_csv
 from tests.test_api import api, auth, body
 from workflows import gateway
 from workflows.lead_ids import new_lead_id

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 
+from core.settings import Settings
 from domain import commands as c
 from domain.policy import load_policy
-from core.settings import Settings
 from tests.fixtures import OPS, manager, raw_lead
 from worker import build_worker
 from workflows import gateway

@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.routes import metrics as metrics_route
+from core.settings import Settings, get_settings
 from db.metrics import ALERT_KIND, DISPATCH_BUCKETS, LATENESS_BUCKETS
 from db.models import ClockRun, HoldingRow, Lead, Notification
 from domain import lifecycle as lc
@@ -41,10 +42,10 @@ from domain.clocks import CLOCKS
 from domain.models import AppealCase, ClockState
 from domain.policy import load_policy
 from domain.stages import LeadStage
-from core.settings import Settings, get_settings
 from tests.conftest import _binary, token_for
 from tests.fixtures import OPS, raw_lead
-from tests.test_lifecycle_rules import NOW as RULES_NOW, POLICY, REVIEWER, base_state
+from tests.test_lifecycle_rules import NOW as RULES_NOW
+from tests.test_lifecycle_rules import POLICY, REVIEWER, base_state
 from worker import build_worker, connect_worker, metrics_runtime
 from workflows import gateway
 from workflows.search_attributes import register

@@ -7,7 +7,6 @@ import asyncio
 import json
 from datetime import timedelta
 
-
 from api.routes import pages  # noqa: F401
 from api.stream import StreamHub
 from tests.fixtures import actor

@@ -26,17 +26,17 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
 from api.auth import SESSION_COOKIE
+from core.logging import get_logger, mask_phones_in
+from core.settings import Settings, get_settings
+from core.temporal_client import ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys
 from db.engine import make_engine
 from devtools import dev
-from core.logging import get_logger, mask_phones_in
 from domain import commands as c
 from domain.policy import load_policy
-from core.settings import Settings, get_settings
-from core.temporal_client import (ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys)
 from tests.conftest import TEST_CODEC_KEYS, password_for, suite_converter
-from tests.fixtures import OPS, manager, raw_lead
-from tests.harness import payloads_in as harness_payloads_in
+from tests.fixtures import manager, raw_lead
 from tests.harness import Lab, decode_payloads
+from tests.harness import payloads_in as harness_payloads_in
 from tests.test_api import api, auth, body
 from tests.test_logging import captured_json
 from worker import build_worker

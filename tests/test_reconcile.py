@@ -21,11 +21,11 @@ from sqlmodel import Session, col, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import get_settings
 from db.models import ClockRun, Lead, TimelineEntry
-from ops.reconcile import main, parse_since, reconcile
 from domain import commands as c
 from domain.policy import load_policy
-from core.settings import get_settings
+from ops.reconcile import main, parse_since, reconcile
 from tests.conftest import _binary
 from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
 from tests.harness import lab

@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.projection import ProjectionActivities
     from activities.scoring import ScoringActivities
-    from domain.models import ClaimRequest
     from domain import commands as c
     from domain import lifecycle as lc
     from domain.calendar import touches
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import (
         Actor,
         CalendarChange,
+        ClaimRequest,
         ClockEnd,
         ConsultantRequest,
         DeadlineRequest,

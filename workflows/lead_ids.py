@@ -24,8 +24,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.customers import lead_id_candidates
 from core.settings import get_settings
+from domain.customers import lead_id_candidates
 
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "data" / "lead-id.key"
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")

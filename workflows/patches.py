@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 
 
-
 def no_run_before(day: date) -> str:
     """The condition to deprecate a patch added on `day`, as the visibility query that must find nothing.
     (A continued-as-new run starts a fresh history, where the patch is decided anew.)"""

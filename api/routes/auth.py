@@ -26,8 +26,8 @@ from sqlmodel import Session, select
 
 from api import auth, oidc
 from api.access import LEAD_OPS, require
-from api.errors import responses
 from api.deps import ActorDep, NowDep, SessionDep, _wall
+from api.errors import responses
 from core.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from core.settings import get_settings
 from db.models import ApiToken, Consultant, Dealer, User, UserLogin

@@ -40,9 +40,9 @@ from api import auth
 from api.access import LEAD_OPS, require
 from api.deps import SessionDep, current_actor
 from core.logging import get_logger
-from domain.models import Actor
 from core.settings import get_settings
 from core.temporal_client import CodecError
+from domain.models import Actor
 
 PREFIX = "/codec"
 CODEC_ROLES = LEAD_OPS  # who may see customers' names and phones in the Temporal UI

@@ -21,8 +21,17 @@ from api.edge import Moment
 from api.errors import responses
 from api.routes.masterdata import DealerId
 from db import analytics
-from db.analytics import (ChannelReport, DealerScorecard, DispatchReport, Filters, FunnelReport, Period,
-                          ReviewReport, ScorecardReport, SlaReport)
+from db.analytics import (
+    ChannelReport,
+    DealerScorecard,
+    DispatchReport,
+    Filters,
+    FunnelReport,
+    Period,
+    ReviewReport,
+    ScorecardReport,
+    SlaReport,
+)
 from db.models import Dealer
 from domain.clocks import CLOCKS
 from domain.lifecycle import GRADE_ORDER

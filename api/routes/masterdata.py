@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi.exceptions import RequestValidationError
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -19,9 +19,9 @@ from api.deps import ActorDep, SessionDep
 from api.errors import responses
 from api.schemas import ConsultantView, DealerView
 from db.models import Consultant, Dealer, Lead, User
-from ops.users import UserError, create_user
 from domain import places
 from domain.stages import DEALER_ROLES, END_STAGES, Role
+from ops.users import UserError, create_user
 
 router = APIRouter(tags=["master data"])
 # ids do not start with a dot: "." and ".." are path segments clients collapse (another route would answer)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,14 +23,14 @@ from sqlmodel import Session, col, select
 
 from api import auth
 from api.access import lead_filter
-from api.lapsed import lapsed_clocks
-from api.stream import StreamHub
 from api.deps import ActorDep, NowDep, SessionDep, current_actor
+from api.lapsed import lapsed_clocks
 from api.schemas import ClockView, LeadClocks, MeView
+from api.stream import StreamHub
+from core.settings import get_settings
 from db.models import Lead
 from domain.clocks import CLOCKS
 from domain.models import Actor
-from core.settings import get_settings
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 

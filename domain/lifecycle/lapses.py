@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 
 from domain.clocks import CLOCKS, ClockSpec
 from domain.events import Ev

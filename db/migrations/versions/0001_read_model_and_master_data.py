@@ -4,10 +4,9 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-23 12:08:06.932930
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
-
+from alembic import op
 
 revision = '0001'
 down_revision = None

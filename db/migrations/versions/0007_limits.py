@@ -4,11 +4,10 @@ Revision ID: 0007
 Revises: 0013
 Create Date: 2026-12-06 02:22:57.198643
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes  # noqa: F401
-
+from alembic import op
 
 revision = '0007'
 down_revision = '0013'

@@ -6,11 +6,10 @@ Create Date: 2026-12-06 02:30:00
 """
 import re
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
-
+from alembic import op
 
 revision = '0012'
 down_revision = '0007'
