@@ -106,7 +106,8 @@ def _docs_policies(app: FastAPI) -> dict[str, str]:
                                   oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                                   init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=app.swagger_ui_parameters)
     redoc = get_redoc_html(openapi_url=app.openapi_url, title=app.title + " - ReDoc")
-    return {app.docs_url: headers.docs_policy(swagger.body.decode()), app.redoc_url: headers.docs_policy(redoc.body.decode())}
+    return {app.docs_url: headers.docs_policy(swagger.body.decode()),
+            app.redoc_url: headers.docs_policy(redoc.body.decode())}
 
 
 app = create_app()

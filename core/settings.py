@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     login_account_limit: int = Field(default=5, ge=1, alias="LEADFLOW_LOGIN_ACCOUNT_LIMIT")  # failures per account
     login_address_limit: int = Field(default=20, ge=1, alias="LEADFLOW_LOGIN_ADDRESS_LIMIT")  # failures per address
     login_lock_minutes: float = Field(default=15, gt=0, alias="LEADFLOW_LOGIN_LOCK_MINUTES")  # window and lock
-    public_url: str | None = Field(default=None, alias="LEADFLOW_PUBLIC_URL")  # links and the OIDC redirect; else the request's
+    public_url: str | None = Field(default=None,
+                                   alias="LEADFLOW_PUBLIC_URL")  # links and the OIDC redirect; else the request's
     oidc_issuer: str | None = Field(default=None, alias="LEADFLOW_OIDC_ISSUER")  # set: "company account" sign-in
     oidc_client_id: str | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_ID")
     oidc_client_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_SECRET")

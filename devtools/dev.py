@@ -220,7 +220,8 @@ def demo_sign_in_lines() -> list[str]:
     path = SIGN_INS_FILE if SIGN_INS_FILE.is_absolute() else ROOT / SIGN_INS_FILE
     known = json.loads(path.read_text()) if path.exists() else {}
     lines = [f"  sign in at   {API}/ as:"] if known else []
-    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3] if user_id in known]
+    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3]
+              if user_id in known]
     if known:
         lines.append("  Temporal UI decoding: sign in as ops-wang, then in the UI's codec settings (the glasses icon)"
                      " turn on \"Include cross-origin credentials\" once")

@@ -121,7 +121,8 @@ def seed(session: Session) -> dict[str, str]:
     return tokens
 
 
-DEMO_SIGN_INS = ("ops-wang", "d-sh-01-manager", "d-sh-01-c1", "cc-zhou", "review-chen", "rm-east")  # printed: the first three
+DEMO_SIGN_INS = ("ops-wang", "d-sh-01-manager", "d-sh-01-c1", "cc-zhou", "review-chen",
+                 "rm-east")  # printed: the first three
 SIGN_INS_FILE = Path(os.environ.get("LEADFLOW_DEMO_SIGN_INS", "data/demo-sign-ins.json"))
 
 

@@ -316,7 +316,9 @@ async def test_the_temporal_ui_sends_the_session_cookie_of_signed_in_lead_ops_an
         with_cookie = await http.post("/codec/encode", json=as_json([plain]), headers=UI)
         assert with_cookie.status_code == 200 and with_cookie.headers["access-control-allow-origin"] == UI["Origin"]
         http.cookies.clear()
-        assert (await http.post("/v1/auth/login", json={"login": "d-sh-1-mgr", "password": password_for("d-sh-1-mgr")})).status_code == 200
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "d-sh-1-mgr",
+                                      "password": password_for("d-sh-1-mgr")})).status_code == 200
         assert (await http.post("/codec/encode", json=as_json([plain]), headers=UI)).status_code == 403
         http.cookies.clear()
         assert (await http.post("/codec/encode", json=as_json([plain]), headers=UI)).status_code == 401

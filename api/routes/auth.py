@@ -193,7 +193,8 @@ def _may_manage(session: Session, actor: Actor, role: Role, dealer_id: str | Non
         return
     require(actor, LEAD_OPS | MANAGERS, what)
     if dealer_id != actor.dealer_id:
-        raise HTTPException(404, f"dealer {dealer_id} not found" if dealer_id else "a dealer manager names their dealer")
+        raise HTTPException(404,
+                            f"dealer {dealer_id} not found" if dealer_id else "a dealer manager names their dealer")
     if role != Role.CONSULTANT:
         raise HTTPException(403, f"a dealer manager {what} for consultants only, not {role.value}")
 
@@ -210,7 +211,8 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
     own = actor.dealer_id if actor.role in MANAGERS else None
     dealer_id = (body.dealer_id or own) if body.role in DEALER_ROLES else None
     if body.role == Role.SYSTEM:
-        raise HTTPException(422, [{"loc": ["body", "role"], "msg": "system is the engine's role", "type": "value_error"}])
+        raise HTTPException(422,
+                            [{"loc": ["body", "role"], "msg": "system is the engine's role", "type": "value_error"}])
     _may_manage(session, actor, body.role, dealer_id, "invites")
     if body.role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
         raise HTTPException(422, [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} needs an existing dealer",
@@ -273,7 +275,8 @@ def _token_scope(session: Session, actor: Actor, body: TokenRequest) -> str | No
     dealer_id = body.dealer_id if body.role in DEALER_ROLES else None
     if actor.role in LEAD_OPS:
         if body.role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
-            raise HTTPException(422, [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} token needs an existing "
+            raise HTTPException(422,
+                                [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} token needs an existing "
                                        "dealer", "type": "value_error"}])
         return dealer_id
     require(actor, LEAD_OPS | MANAGERS, "issuing API tokens")
