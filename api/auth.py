@@ -58,7 +58,8 @@ def bearer_actor(session: Session, token: str, now: datetime | None = None) -> A
     user = session.exec(select(User).where(User.token_hash == digest, User.active)).first()
     if user is not None:
         return actor_of(session, user)
-    api = session.exec(select(ApiToken).where(ApiToken.token_hash == digest, col(ApiToken.revoked_at).is_(None))).first()
+    api = session.exec(select(ApiToken).where(ApiToken.token_hash == digest,
+                                              col(ApiToken.revoked_at).is_(None))).first()
     if api is None:
         return None
     now = now or datetime.now(UTC)
@@ -160,7 +161,8 @@ def use_ticket(session: Session, secret: str, kinds: tuple[str, ...], now: datet
     row = session.get(AuthTicket, _hash(secret))
     if row is None or row.kind not in kinds or row.used_at is not None or aware(row.expires_at) <= now:
         return None
-    claimed = session.exec(update(AuthTicket).where(col(AuthTicket.id_hash) == row.id_hash, col(AuthTicket.used_at).is_(None))
+    claimed = session.exec(update(AuthTicket).where(col(AuthTicket.id_hash) == row.id_hash,
+                                                    col(AuthTicket.used_at).is_(None))
                            .values(used_at=now))
     if claimed.rowcount != 1:
         return None
