@@ -146,7 +146,7 @@ def login(body: Login, request: Request, response: Response, session: SessionDep
             raise auth.too_many(wait)
         raise HTTPException(401, "wrong user or password")
     auth.clear_failures(session, account)
-    if needs_rehash(row.password_hash):
+    if row is not None and row.password_hash is not None and needs_rehash(row.password_hash):  # (ok: both are)
         row.password_hash = hash_password(body.password)
         session.add(row)
     csrf = auth.start_session(session, request, response, user, "password", now)
@@ -177,7 +177,8 @@ def change_password(body: PasswordChange, request: Request, actor: ActorDep, ses
     row = session.get(UserLogin, actor.user_id)
     if session.get(User, actor.user_id) is None:
         raise HTTPException(409, "an API token has no password")
-    if not verify_password(row.password_hash if row else None, body.current_password):
+    ok = verify_password(row.password_hash if row else None, body.current_password)  # as slow without a row
+    if row is None or not ok:
         raise HTTPException(403, "the current password is wrong")
     row.password_hash, row.password_changed_at = hash_password(body.new_password), now
     session.add(row)
@@ -222,7 +223,7 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
     session.add(User(id=body.user_id, name=body.name, role=body.role.value, dealer_id=dealer_id, region=body.region))
     session.flush()
     session.add(UserLogin(user_id=body.user_id, email=body.email.lower() if body.email else None))
-    if body.role == Role.CONSULTANT:
+    if body.role == Role.CONSULTANT and dealer_id is not None:  # (a dealer role: checked above)
         session.add(Consultant(user_id=body.user_id, dealer_id=dealer_id))
     secret, ticket = auth.new_ticket(session, "invite", user_id=body.user_id, hours=get_settings().invite_hours,
                                      now=now, created_by=actor.user_id)
