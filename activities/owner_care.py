@@ -11,15 +11,15 @@ row is keyed by the ownership and the touchpoint, so a retried activity writes n
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
-from typing import Callable
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
-from db.models import Lead, Notification, OwnerConsent, OwnerTask, Ownership, ReferralCode, User
+from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask, ReferralCode, User
 from domain.models import Actor, Channel, Model, RawLead
 from domain.owner_care import KINDS, OwnershipState, Purpose, Touchpoint, TouchpointKind, message_for
 from domain.stages import Role

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -104,8 +104,8 @@ def matching_targets(session, event_types: list[str], brand: str, dealer_id: str
     """Active subscriptions of the lead's brand (and dealer) that want any of these event types."""
     rows = session.exec(select(WebhookSubscription).where(
         WebhookSubscription.active,
-        or_(WebhookSubscription.brand.is_(None), WebhookSubscription.brand == brand),
-        or_(WebhookSubscription.dealer_id.is_(None), WebhookSubscription.dealer_id == dealer_id),
+        or_(col(WebhookSubscription.brand).is_(None), col(WebhookSubscription.brand) == brand),
+        or_(col(WebhookSubscription.dealer_id).is_(None), col(WebhookSubscription.dealer_id) == dealer_id),
     ).order_by(WebhookSubscription.id)).all()
     targets = []
     for row in rows:
@@ -158,7 +158,8 @@ class WebhookActivities(UsesDatabase):
         retryable = code >= 500 or code in RETRYABLE_4XX
         self._record(req, "retrying" if retryable else "failed", code, f"HTTP {code}: {response.text[:300]}")
         raise ApplicationError(f"the receiver answered HTTP {code}", type="WebhookRejected",
-                               non_retryable=not retryable, next_retry_delay=_retry_after(response) if retryable else None)
+                               non_retryable=not retryable,
+                               next_retry_delay=_retry_after(response) if retryable else None)
 
     @activity.defn
     def give_up_webhook(self, req: DeliveryGaveUp) -> None:

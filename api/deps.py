@@ -13,7 +13,6 @@ from temporalio.client import Client
 from api import auth
 from domain.models import Actor
 from domain.policy import Policy
-from domain.stages import Role
 
 
 def get_client(request: Request) -> Client:

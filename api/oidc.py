@@ -98,7 +98,8 @@ def validate(id_token: str, document: dict[str, Any], nonce: str | None) -> dict
                                                        cooldown_duration=JWKS_COOLDOWN_SECONDS))
     try:
         key = keys.get_signing_key_from_jwt(id_token)  # an unknown kid refetches the JWKS once (rotation)
-        claims = jwt.decode(id_token, key.key, algorithms=document.get("id_token_signing_alg_values_supported", ["RS256"]),
+        claims = jwt.decode(id_token, key.key,
+                            algorithms=document.get("id_token_signing_alg_values_supported", ["RS256"]),
                             audience=s.oidc_client_id, issuer=s.oidc_issuer, leeway=30,
                             options={"require": ["exp", "iat", "iss", "aud", "sub"]})
     except jwt.ExpiredSignatureError:
@@ -130,7 +131,8 @@ async def finish(request: Request, session: Session, now: datetime) -> User:
                                              code_verifier=ticket.data["verifier"], grant_type="authorization_code")
     except Exception as err:  # noqa: BLE001 - any failure of the exchange is the provider's refusal
         log.warning("oidc token exchange failed", error=type(err).__name__)
-        raise Refused(502, f"公司账号服务拒绝了本次登录。The provider refused the code exchange ({type(err).__name__}).") from None
+        raise Refused(502, "公司账号服务拒绝了本次登录。"
+                           f"The provider refused the code exchange ({type(err).__name__}).") from None
     if "id_token" not in token:
         raise Refused(502, "公司账号服务没有返回 ID 令牌。The provider sent no ID token (is `openid` in the scopes?).")
     claims = await asyncio.to_thread(validate, token["id_token"], document, ticket.data.get("nonce"))
@@ -169,10 +171,12 @@ def _provision(session: Session, claims: dict[str, Any], value: str) -> User:
     except ValueError:
         role = None
     if role is None or role == Role.SYSTEM:
-        raise Refused(403, "无法自动开通：登录凭证没有有效的角色。Cannot provision you: the ID token names no valid role.")
+        raise Refused(403, "无法自动开通：登录凭证没有有效的角色。Cannot provision you: the ID token names no valid "
+                           "role.")
     dealer_id = claims.get(s.oidc_dealer_claim) if s.oidc_dealer_claim else None
     if role in DEALER_ROLES and (not isinstance(dealer_id, str) or session.get(Dealer, dealer_id) is None):
-        raise Refused(403, "无法自动开通：登录凭证没有有效的经销商。Cannot provision you: the ID token names no known dealer.")
+        raise Refused(403, "无法自动开通：登录凭证没有有效的经销商。Cannot provision you: the ID token names no known "
+                           "dealer.")
     user_id = re.sub(r"[^A-Za-z0-9_.@-]", "-", value)[:64]
     if session.get(User, user_id) is not None:
         raise Refused(409, f"用户 {user_id} 已存在。A user {user_id} exists already and is linked to another account.")

@@ -29,8 +29,18 @@ import subprocess
 import time
 
 from bench.clocks import BACKGROUND_SCALE, StateSeeder
-from bench.stack import (PYTHON, TEMPORAL_BIN, Stack, add_database_args, log, machine, percentiles, raw_leads,
-                         record, run_pool)
+from bench.stack import (
+    PYTHON,
+    TEMPORAL_BIN,
+    Stack,
+    add_database_args,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    run_pool,
+)
 
 ALERT_KIND = "first_response"  # the notification kind of a lapsed first-response clock (domain.lifecycle alert)
 

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -166,6 +165,7 @@ def generate(n: int, start: datetime, days: int = 30, seed: int = 16):
 
 def load(url: str, leads) -> int:
     import psycopg
+
     from db.engine import init_db, make_engine
     engine = make_engine(url)
     init_db(engine)

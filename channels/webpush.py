@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from channels.base import Channel, DeliveryError, Outgoing, Sent, post, register
+from channels.base import Channel, Outgoing, Sent, post, register
 
 
 def b64u_decode(text: str) -> bytes:

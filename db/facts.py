@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Iterator
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine

@@ -10,7 +10,7 @@ yields new keys.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 
 from pydantic import Field

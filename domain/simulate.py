@@ -25,9 +25,10 @@ previous state; the facts arrive as plain dicts and are turned into models only 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from domain import commands as c
 from domain import lifecycle as lc
@@ -35,7 +36,6 @@ from domain.models import (
     Actor,
     BehaviourEvent,
     ConsultantResult,
-    DispatchCandidate,
     DispatchResult,
     LeadState,
     RawLead,
@@ -44,7 +44,7 @@ from domain.models import (
 )
 from domain.policy import Policy
 from domain.scoring import grade_for
-from domain.stages import FUNNEL, LeadStage
+from domain.stages import FUNNEL
 
 # Timeline events that put something in front of a reviewer (the review queues' work).
 REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
@@ -409,7 +409,7 @@ class Totals:
                 self.reached[stage] += 1
         self.assumptions.update(o.assumptions)
 
-    def merge(self, other: "Totals") -> None:
+    def merge(self, other: Totals) -> None:
         self.leads += other.leads
         for name in ("lapses", "penalties", "dispatches", "grades", "reached", "assumptions"):
             getattr(self, name).update(getattr(other, name))
@@ -455,7 +455,7 @@ class Chunk:
     differing: list[dict[str, Any]] = field(default_factory=list)
     differing_count: int = 0
 
-    def merge(self, other: "Chunk", keep: int = 500) -> None:
+    def merge(self, other: Chunk, keep: int = 500) -> None:
         self.base.merge(other.base)
         self.draft.merge(other.draft)
         self.differing_count += other.differing_count

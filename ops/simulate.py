@@ -18,11 +18,9 @@ import multiprocessing as mp
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
-
-from sqlalchemy import text
 
 from domain.policy import Policy
 from domain.policy_versions import check_draft
@@ -33,9 +31,10 @@ Progress = Callable[[int, int], None]  # (leads done, leads in all)
 
 def _policies(engine) -> dict[str, Policy]:
     """Every version in the read model, by its version string (what a lead's intake fact records)."""
+    from sqlmodel import Session, select
+
     from db.models import PolicyVersion
     from db.policies import policy_of
-    from sqlmodel import Session, select
     with Session(engine) as session:
         return {str(row.version): policy_of(row) for row in session.exec(select(PolicyVersion))}
 
@@ -158,11 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the whole report (JSON) here")
     args = parser.parse_args(argv)
 
+    from sqlmodel import Session
+
     from core.settings import get_settings
     from db.engine import make_engine
     from db.policies import active, get, policy_of
     from domain.policy import load_policy
-    from sqlmodel import Session
     url = args.database_url or get_settings().database_url
     engine = make_engine(url)
     with Session(engine) as session:

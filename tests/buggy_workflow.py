@@ -22,4 +22,4 @@ class BuggyLeadWorkflow(LeadWorkflow):
 
     async def _signalled(self, envelope: c.CommandEnvelope) -> None:
         await super()._signalled(envelope)
-        self._effects.append(UnknownEffect())
+        self._effects.append(UnknownEffect())  # type: ignore[arg-type]  # the point: an effect it cannot handle

@@ -153,7 +153,9 @@ class Provider:
             def authenticate_user(self, authorization_code):
                 return authorization_code.user
 
-        server = AuthorizationServer(app, query_client=lambda cid: provider.client if cid == provider.client.client_id else None,
+        server = AuthorizationServer(app,
+                                     query_client=lambda cid: provider.client if cid == provider.client.client_id
+                                     else None,
                                      save_token=lambda token, request: None)
         server.register_grant(CodeGrant, [IdToken(require_nonce=True), CodeChallenge(required=True)])
 

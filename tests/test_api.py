@@ -111,7 +111,8 @@ async def test_unknown_lead_is_404_and_no_token_is_401(env, engine):
         assert (await http.post("/v1/leads/lead-nope/acknowledge", headers=auth("d-sh-1-mgr"))).status_code == 404
         assert (await http.get("/v1/leads/lead-nope", headers=auth("ops"))).status_code == 404
         assert (await http.post("/v1/leads", json=body(509))).status_code == 401
-        assert (await http.post("/v1/leads", json=body(509), headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert (await http.post("/v1/leads", json=body(509),
+                                headers={"Authorization": "Bearer nope"})).status_code == 401
 
 
 async def test_a_lapsed_first_response_clock_lands_in_the_inboxes(env, engine):

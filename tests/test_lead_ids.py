@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from domain.customers import customer_key, lead_id_for, normalize_phone
 from core.temporal_client import new_key
+from domain.customers import customer_key, lead_id_for, normalize_phone
 from tests.conftest import TEST_LEAD_ID_KEYS
 from tests.fixtures import BRAND, raw_lead
 from tests.harness import lab

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session, select
 
-from db.models import Lead, Notification, OwnerConsent, OwnerTask, Ownership
+from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask
 from domain import commands as c
 from domain import owner_care as oc
 from domain.policy import OwnerCare, load_policy

@@ -12,7 +12,7 @@ from api.routes.policies import migrate_leads
 from db import policies as pol
 from domain.policy import load_policy
 from domain.policy_versions import PolicyProblem, apply_changes, check_draft, document_of
-from tests.fixtures import HEAD, OPS, raw_lead
+from tests.fixtures import OPS, raw_lead
 from tests.test_api import api, auth, body
 
 SHIPPED = document_of(load_policy(time_scale=1))

@@ -120,7 +120,7 @@ def test_a_target_failing_repeatedly_breaks_and_its_owner_is_alerted(engine, pus
     for _ in range(10):
         if result.pending_until is None:
             break
-        result = push.push_flush(FlushRequest(notice=f"L-push-1:1:first_response", target_ids=["wc-1"],
+        result = push.push_flush(FlushRequest(notice="L-push-1:1:first_response", target_ids=["wc-1"],
                                               now=result.pending_until))
     assert len(wecom.requests) == 5
     with Session(engine) as session:

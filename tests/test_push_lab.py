@@ -93,8 +93,8 @@ async def test_a_read_alert_does_not_escalate(env, engine):
 
 async def test_the_calendar_warning_reaches_the_oem_robot(env, engine):
     """The calendar check's alert (head of lead ops) goes through the same path: inbox row, then the OEM's robot."""
-    from datetime import datetime
     import uuid
+    from datetime import datetime
 
     from domain.calendar import SHANGHAI
     from domain.models import CalendarCheck

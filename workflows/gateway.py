@@ -6,7 +6,6 @@ update names and how a refusal comes back.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
 from datetime import timedelta
 
@@ -14,8 +13,8 @@ from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
-    WorkflowHandle,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -110,7 +109,7 @@ async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.Inta
     hand (terminated) has none, and the raw lead goes on to the customer's next lead."""
     try:
         outcome = await handle(client, lead_id).result(rpc_timeout=timedelta(seconds=10))
-    except (RPCError, WorkflowFailureError, asyncio.TimeoutError):
+    except (TimeoutError, RPCError, WorkflowFailureError):
         return None
     answer = outcome.touchpoints.get(raw.touchpoint_key)
     if answer is None:

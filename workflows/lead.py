@@ -8,7 +8,6 @@ the loop sleeps until the earliest deadline or until something happens.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from datetime import timedelta
 
@@ -24,15 +23,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.projection import ProjectionActivities
     from activities.scoring import ScoringActivities
-    from domain.models import ClaimRequest
     from domain import commands as c
     from domain import lifecycle as lc
-    from domain.simulate import fact as policy_fact
     from domain.calendar import touches
     from domain.clocks import CLOCKS
     from domain.models import (
         Actor,
         CalendarChange,
+        ClaimRequest,
         ClockEnd,
         ConsultantRequest,
         DeadlineRequest,
@@ -44,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         TimelineEvent,
     )
     from domain.owner_care import OwnershipState
+    from domain.simulate import fact as policy_fact
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
+
     # the lead's input, result and signals: pydantic classes built once per worker, not once per workflow run
     # (defined in this sandboxed module, every new run's sandbox built their schemas again: ~7 % of the worker's
     # CPU at intake, py-spy)
@@ -141,7 +141,7 @@ class LeadWorkflow:
             return
         try:
             await workflow.wait_condition(lambda: self._committed > self._settled, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _activity(self, fn, arg, *, local: bool = False):

@@ -11,7 +11,6 @@ worker's workflow cache: it is a timer on the server.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -110,7 +109,7 @@ class OwnerCareWorkflow:
             if timeout > 0:
                 try:
                     await workflow.wait_condition(lambda: self._seen < self._changes, timeout=timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()

@@ -14,23 +14,32 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from api.access import lead_filter, visible_lead, visible_to
-from api.lapsed import lapsed_clocks
 from api.deps import ActorDep, ClientDep, NowDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
-from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
-                         LeadPage, LeadSummary, TimelineView)
+from api.lapsed import lapsed_clocks
+from api.schemas import (
+    BatchAnswer,
+    BatchItemAnswer,
+    ClockView,
+    CustomerView,
+    HoldingView,
+    IntakeAnswer,
+    LeadDetail,
+    LeadPage,
+    LeadSummary,
+    TimelineView,
+)
+from core.logging import get_logger
 from db import intake_keys, referrals
 from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry
-from core.logging import get_logger
 from domain import commands as c
-from domain import search, visibility
-from domain import places
-from domain.places import PlaceError
+from domain import places, search, visibility
 from domain.clocks import CLOCKS
 from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
 from domain.models import Actor, Channel, LeadState, RawLead
+from domain.places import PlaceError
 from domain.stages import DEALER_ROLES, LeadStage, Role
 from workflows import gateway, lead_ids
 

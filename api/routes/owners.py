@@ -22,8 +22,17 @@ from api.access import LEAD_OPS
 from api.deps import ActorDep, ClientDep, NowDep, SessionDep
 from api.errors import responses
 from db.engine import aware
-from db.models import (Lead, Notification, OwnerConsent, OwnerEventRow, OwnerTask, Ownership, Referral, ReferralCode,
-                       ReferralReward)
+from db.models import (
+    Lead,
+    Notification,
+    OwnerConsent,
+    OwnerEventRow,
+    Ownership,
+    OwnerTask,
+    Referral,
+    ReferralCode,
+    ReferralReward,
+)
 from domain import owner_care as oc
 from domain.customers import customer_key, normalize_phone
 from domain.models import Actor

@@ -70,7 +70,7 @@ class DraftBody(BaseModel):
     document: dict[str, Any] | None = Field(default=None, description="a whole policy document instead")
 
     @model_validator(mode="after")
-    def _one(self) -> "DraftBody":
+    def _one(self) -> DraftBody:
         if (self.changes is None) == (self.document is None):
             raise ValueError("give either changes or a whole document")
         return self

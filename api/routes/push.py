@@ -59,7 +59,7 @@ class TargetCreate(BaseModel):
                                                "sign_name, template_id, region")
 
     @model_validator(mode="after")
-    def _config(self) -> "TargetCreate":
+    def _config(self) -> TargetCreate:
         missing = [k for k in REQUIRED[self.kind] if not self.config.get(k, "").strip()]
         if missing:
             raise ValueError(f"config needs {', '.join(missing)} for {self.kind}")
@@ -194,7 +194,7 @@ class Preferences(BaseModel):
     mobile: str | None = Field(default=None, max_length=20, description="for @mentions and SMS; write only")
 
     @model_validator(mode="after")
-    def _quiet_hours(self) -> "Preferences":
+    def _quiet_hours(self) -> Preferences:
         if (self.quiet_start is None) != (self.quiet_end is None):
             raise ValueError("quiet_start and quiet_end: give both or neither")
         return self

@@ -67,7 +67,8 @@ def _intent_resurgence(t: Transition, source: str) -> None:
     t.effects.append(ScoreEffect(then="merge"))
 
 
-def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, now: datetime, actor: Actor) -> Transition | None:
+def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, now: datetime,
+                     actor: Actor) -> Transition | None:
     """A behaviour signal (page view, config view, live stream, test-drive booking...): counted, rescored.
     Returns None for an event id already taken (a repeat changes nothing)."""
     if event.event_id in state.behaviour_event_ids:
@@ -79,7 +80,8 @@ def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, no
     counter = BEHAVIOUR_COUNTERS[event.kind]
     setattr(s.behaviour, counter, getattr(s.behaviour, counter) + event.count)
     s.behaviour_event_ids = (s.behaviour_event_ids + [event.event_id])[-500:]
-    t.emit(Ev.BEHAVIOUR_RECORDED, behaviour=event.kind.value, count=event.count, source=event.source, event_id=event.event_id)
+    t.emit(Ev.BEHAVIOUR_RECORDED, behaviour=event.kind.value, count=event.count, source=event.source,
+           event_id=event.event_id)
     _intent_resurgence(t, f"behaviour:{event.kind.value}")
     t.message = "recorded"
     return t

@@ -4,11 +4,10 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06 02:26:57.836544
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
-
+from alembic import op
 
 revision = '0011'
 down_revision = '0010'
