@@ -164,13 +164,15 @@ class OwnerCareActivities(UsesDatabase):
                 task = OwnerTask(task_id=task_id, ownership_id=s.ownership_id, dealer_id=s.dealer_id, kind=t.kind.value,
                                  touchpoint_key=t.key, desk=desk, assignee_user_id=assignee, title=f"{zh} / {en}",
                                  created_at=req.at, due_at=req.task_due_at, purpose=purpose.value)
-            roles = [(Role.CONSULTANT, [assignee])] if assignee else [(Role.DEALER_MANAGER, _people(session, Role.DEALER_MANAGER, s.dealer_id))]
+            roles = ([(Role.CONSULTANT, [assignee])] if assignee
+                     else [(Role.DEALER_MANAGER, _people(session, Role.DEALER_MANAGER, s.dealer_id))])
             for role, users in roles:
                 for user_id in users:
                     _notify(session, key=f"{task_id}:task", ownership_id=s.ownership_id, kind="owner_care_task",
                             role=role, user_id=user_id, dealer_id=s.dealer_id, region=s.region,
                             message=f"{zh}: {en} (due {req.task_due_at:%Y-%m-%d %H:%M} UTC)",
-                            data={"task_id": task_id, "touchpoint": t.kind.value, "due_at": req.task_due_at.isoformat()},
+                            data={"task_id": task_id, "touchpoint": t.kind.value,
+                                  "due_at": req.task_due_at.isoformat()},
                             at=req.at)
             sent, note = send_owner_message(session, ownership=s, purpose=purpose, kind=t.kind.value, key=t.key,
                                             text=_owner_text(t.kind), at=req.at)

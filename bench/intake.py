@@ -153,7 +153,7 @@ async def main_async(args) -> dict:
 
             # 1. steady open loops, one per rate
             steady_results = []
-            for rate, batch in zip(rates, steady_batches):
+            for rate, batch in zip(rates, steady_batches, strict=True):
                 steady_results.append(await steady_phase(stack, http, rate, batch, bare_total))
 
             # 2. closed loop at saturation

@@ -115,7 +115,8 @@ async def main_async(args) -> dict:
         workflow_late = [(_aware(at) - due[oid]).total_seconds() for oid, at in created if oid in due]
         result = {
             "ownerships": args.ownerships, "probes": args.probes, "probe_seconds": args.probe_seconds,
-            "create_s": round(create_s, 1), "create_rate_per_s": round(args.ownerships / create_s, 1) if create_s else None,
+            "create_s": round(create_s, 1),
+            "create_rate_per_s": round(args.ownerships / create_s, 1) if create_s else None,
             "worker_rss_mib": {"start": round(rss_start), "after_create": round(rss_after_create),
                                "end": round(rss_mib(worker)), "peak": round(peak_rss_mib(worker))},
             "lateness_inbox_s": percentiles(inbox_late), "lateness_workflow_s": percentiles(workflow_late),

@@ -127,9 +127,11 @@ def _cons(s):
 
 SCRIPTS = {  # (minutes after intake, who, command)
     "unattended": [],
-    "worked": [(20, _mgr, c.Acknowledge()), (30, _mgr, None), (45, _cons, c.LogFollowUp(channel="call", duration_minutes=5, needs_captured=True)),
+    "worked": [(20, _mgr, c.Acknowledge()), (30, _mgr, None),
+               (45, _cons, c.LogFollowUp(channel="call", duration_minutes=5, needs_captured=True)),
                (60 * 24, _cons, c.Invite(note="Saturday")), (60 * 24 * 4, _cons, c.RecordVisit(note="came"))],
-    "late": [(150, _mgr, c.Acknowledge()), (160, _mgr, None), (200, _cons, c.LogFollowUp(channel="call", duration_minutes=2))],
+    "late": [(150, _mgr, c.Acknowledge()), (160, _mgr, None),
+             (200, _cons, c.LogFollowUp(channel="call", duration_minutes=2))],
     "silent": [(30, _mgr, c.Acknowledge()), (40, _mgr, None)],
     "cleansing": [(60 * 5, lambda s: CC, c.RecordCleansing(outcome="verified", corrections={"series": "A5"}))],
 }
@@ -202,7 +204,8 @@ def main() -> None:
     t = time.perf_counter()
     if args.no_db:
         leads = list(generate(args.leads, start))
-        print(f"generated {args.leads:,} leads, {sum(len(f) for _, f in leads):,} facts in {time.perf_counter() - t:.1f} s")
+        print(f"generated {args.leads:,} leads, {sum(len(f) for _, f in leads):,} facts "
+              f"in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         from domain.simulate import fast_decider
         fast_decider()
@@ -220,8 +223,10 @@ def main() -> None:
     elapsed = time.perf_counter() - t
     print(f"simulated {r['leads']:,} leads (reality and draft) in {elapsed:.1f} s "
           f"({r['leads'] / elapsed:,.0f} leads/s), {r['differing_leads']:,} differ; workers={args.workers}; "
-          f"worker CPU {r.get('cpu_seconds', float('nan'))} s ({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead)")
-    print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->", r["draft"]["sla_lapses"].get("receipt", 0))
+          f"worker CPU {r.get('cpu_seconds', float('nan'))} s "
+          f"({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead)")
+    print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->",
+          r["draft"]["sla_lapses"].get("receipt", 0))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

@@ -1,6 +1,7 @@
-"""Push delivery (issue 14 section 2), the push workflow's activities (registered by the worker): plans a notice's deliveries into the ledger, sends them within each
-target's limits (merging what waits into one digest), retries, breaks and reports failing targets, escalates
-unread SLA alerts. Runs in the worker (the push workflow's activities), never in the API process.
+"""Push delivery (issue 14 section 2), the push workflow's activities (registered by the worker): plans a notice's
+deliveries into the ledger, sends them within each target's limits (merging what waits into one digest), retries,
+breaks and reports failing targets, escalates unread SLA alerts. Runs in the worker (the push workflow's
+activities), never in the API process.
 
 At most once per (notice, target, person): a row is claimed (`sending`, committed) before its request leaves
 and marked `sent` after the provider's answer. A worker killed between the two leaves the row `sending`; the
@@ -295,7 +296,8 @@ class PushActivities:
         settings = get_settings()
         key = config.get("vapid_private_key") or (settings.vapid_private_key.get_secret_value()
                                                  if settings.vapid_private_key else "")
-        return {**config, "vapid_private_key": key, "vapid_subject": config.get("vapid_subject", settings.vapid_subject)}
+        return {**config, "vapid_private_key": key,
+                "vapid_subject": config.get("vapid_subject", settings.vapid_subject)}
 
     def _failed(self, session, target, request, rows, exc: DeliveryError, now: datetime) -> None:
         request.status = "failed"

@@ -32,8 +32,10 @@ class Settings(BaseSettings):
     # a task is only taken when a thread is there for its local activities, so a backlog (a restart) waits on the
     # server instead of timing out in the worker (bench/restart.py; worker.py build_worker)
     worker_threads: int = Field(default=16, ge=1, alias="LEADFLOW_WORKER_THREADS")
-    metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
-    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in clear
+    metrics_token: SecretStr | None = Field(default=None,
+                                            alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
+    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in
+    # clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still
     # resolving the leads it made (workflows/lead_ids.py); unset: data/lead-id.key, made once for a local run

@@ -14,7 +14,8 @@ from db.models import LeadFact
 # Leads whose first fact (their intake) falls in the period; their facts in order.
 _QUERY = """
 SELECT f.lead_id, f.seq, f.at, f.kind, f.data FROM lead_fact f
-WHERE f.lead_id IN (SELECT lead_id FROM lead_fact WHERE seq = 0 AND kind = 'intake' AND at >= :start AND at < :end{part})
+WHERE f.lead_id IN (SELECT lead_id FROM lead_fact
+                    WHERE seq = 0 AND kind = 'intake' AND at >= :start AND at < :end{part})
 ORDER BY f.lead_id, f.seq
 """
 # PostgreSQL: worker process `part` of `parts` takes the leads whose id hashes to it

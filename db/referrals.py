@@ -88,7 +88,8 @@ def on_won(session: Session, lead_id: str, at: datetime, tiers: list[RewardTier]
                 idempotency_key=key, lead_id=f"referral-{referral.code}", kind="referral_reward",
                 recipient_role=Role.DEALER_MANAGER.value, recipient_user_id=user_id,
                 dealer_id=referral.referrer_dealer_id,
-                message=f"转介绍奖励：车主推荐的第 {nth} 位客户已成交，奖励 {reward} / a referral was won: reward {reward}",
+                message=f"转介绍奖励：车主推荐的第 {nth} 位客户已成交，奖励 {reward} / "
+                        f"a referral was won: reward {reward}",
                 data={"reward_id": row.reward_id, "reward": reward, "nth": nth}, created_at=at))
     session.flush()
     return row

@@ -302,8 +302,8 @@ class _Run:
             pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
         if not pool:
             return DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
-        ranked = sorted(pool, key=lambda cand: (-round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4),
-                                                cand["dealer_id"]))
+        ranked = sorted(pool, key=lambda cand: (
+            -round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4), cand["dealer_id"]))
         win = ranked[0]
         template = raw or {}
         if raw is not None and win["dealer_id"] != raw.get("dealer_id"):

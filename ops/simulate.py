@@ -128,7 +128,8 @@ def summary(r: dict) -> str:
     lines = [f"{r['leads']:,} leads, {r['differing_leads']:,} differ under the draft"]
     real, new = r["reality"], r["draft"]
     for clock in sorted(set(real["sla_lapses"]) | set(new["sla_lapses"])):
-        lines.append(f"  SLA lapses {clock:28} {real['sla_lapses'].get(clock, 0):>8,} -> {new['sla_lapses'].get(clock, 0):>8,}")
+        lines.append(f"  SLA lapses {clock:28} {real['sla_lapses'].get(clock, 0):>8,} "
+                     f"-> {new['sla_lapses'].get(clock, 0):>8,}")
     lines.append(f"  reviews due {'':27} {real['reviews_due']:>8,} -> {new['reviews_due']:>8,}")
     lines.append(f"  alerts {'':32} {real['alerts']:>8,} -> {new['alerts']:>8,}")
     for g in sorted(set(real["grade_mix"]) | set(new["grade_mix"])):

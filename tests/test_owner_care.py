@@ -24,7 +24,8 @@ async def delivered_lead(L, n: int, **delivery) -> tuple[str, datetime]:
     await L.act(lead_id, mgr, c.Acknowledge())
     await L.act(lead_id, mgr, c.Assign(consultant_id=cons.user_id))
     for command in (c.LogFollowUp(channel=c.ContactChannel.CALL, duration_minutes=8), c.RecordOrder(deposit=5000),
-                    c.RecordWin(payment=c.PaymentMethod.CASH, amount=200_000), c.RecordDelivery(vin="LAURORA000000017", **delivery)):
+                    c.RecordWin(payment=c.PaymentMethod.CASH, amount=200_000),
+                    c.RecordDelivery(vin="LAURORA000000017", **delivery)):
         await L.act(lead_id, cons, command)
     state = await L.state(lead_id)
     delivered = next(e for e in state.recent if e.kind == "delivered").at

@@ -134,8 +134,9 @@ def test_a_target_failing_repeatedly_breaks_and_its_owner_is_alerted(engine, pus
 def test_quiet_hours_hold_a_notice_but_not_an_sla_alert(engine, push):
     r = Receiver(status=201)
     try:
-        add_target(engine, "wp-1", "webpush", {"endpoint": f"{r.url}/p/1", "p256dh": _browser_key(), "auth": "MDEyMzQ1Njc4OWFiY2RlZg",
-                                               "vapid_private_key": _vapid()}, scope="user", dealer_id=None, user_id=CONSULTANT)
+        add_target(engine, "wp-1", "webpush", {"endpoint": f"{r.url}/p/1", "p256dh": _browser_key(),
+                                               "auth": "MDEyMzQ1Njc4OWFiY2RlZg", "vapid_private_key": _vapid()},
+                   scope="user", dealer_id=None, user_id=CONSULTANT)
         add_preference(engine, CONSULTANT, channels=["webpush"], quiet_start="00:00", quiet_end="23:59")
         _, held = deliver(engine, push, notice(1, T0, kind="lead_assigned"), T0)
         _, urgent = deliver(engine, push, notice(2, T0), T0)
@@ -198,7 +199,8 @@ def _browser_key() -> str:
 
     from channels.webpush import b64u
     key = ec.generate_private_key(ec.SECP256R1())
-    return b64u(key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+    return b64u(key.public_key().public_bytes(serialization.Encoding.X962,
+                                              serialization.PublicFormat.UncompressedPoint))
 
 
 def _vapid() -> str:

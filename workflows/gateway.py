@@ -118,7 +118,8 @@ async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.Inta
                           previous_lead_id=outcome.previous_lead_id, repeat=True)
 
 
-async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
+async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent,
+                           actor: Actor) -> c.IntakeResult:
     """A behaviour signal for the customer's open lead of the brand (LeadNotFound when there is none)."""
     base = await lead_ids.resolve(client, brand, normalize_phone(phone))
     for generation in range(1, MAX_GENERATIONS + 1):

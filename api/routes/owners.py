@@ -421,7 +421,8 @@ def list_rewards(actor: ActorDep, session: SessionDep, state: Literal["earned", 
         query = query.where(ReferralReward.referrer_dealer_id == (actor.dealer_id or ""))
     if state:
         query = query.where(ReferralReward.state == state)
-    return [RewardView.model_validate(r, from_attributes=True) for r in session.exec(query.order_by(ReferralReward.earned_at)).all()]
+    return [RewardView.model_validate(r, from_attributes=True)
+            for r in session.exec(query.order_by(ReferralReward.earned_at)).all()]
 
 
 RewardId = Annotated[str, Path(min_length=1, max_length=200)]

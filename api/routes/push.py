@@ -163,7 +163,8 @@ async def test_target(target_id: TargetId, actor: ManagerDep, session: SessionDe
     """Send the catalog's test message to this target now; the worker sends it (PushTestWorkflow)."""
     _mine(actor, session.get(PushTarget, target_id))
     try:
-        result = await client.execute_workflow("PushTestWorkflow", target_id, id=f"push-test:{target_id}:{uuid.uuid4().hex}",
+        result = await client.execute_workflow("PushTestWorkflow", target_id,
+                                               id=f"push-test:{target_id}:{uuid.uuid4().hex}",
                                                task_queue=task_queue, execution_timeout=timedelta(seconds=30))
     except Exception as exc:  # noqa: BLE001 - the engine did not answer
         raise HTTPException(503, f"the test message could not be sent: {type(exc).__name__}") from None

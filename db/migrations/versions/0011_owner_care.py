@@ -157,7 +157,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('referral_reward', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_referral_reward_code'), ['code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_referral_reward_referrer_customer_key'), ['referrer_customer_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referral_reward_referrer_customer_key'), ['referrer_customer_key'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_referral_reward_referrer_dealer_id'), ['referrer_dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_reward_state'), ['state'], unique=False)
 
