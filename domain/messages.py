@@ -99,7 +99,7 @@ CATALOG: dict[str, dict[str, str]] = {
 SLA_ALERTS = frozenset(_CLOCK_TITLES) | {"regional_escalation"}  # what quiet hours do not hold back
 
 
-class _Lenient(dict):
+class _Lenient(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
 

@@ -30,7 +30,7 @@ class PolicyProblem(Exception):
         self.problems = problems
 
 
-def _path(loc: tuple) -> str:
+def _path(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio.client import (
     Client,
@@ -20,13 +21,18 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from domain import commands as c
 from domain.customers import customer_key, normalize_phone
 from domain.models import Actor, BehaviourEvent, LeadState, RawLead
 from domain.policy import Policy
 from workflows import lead_ids
-from workflows.lead import LeadInput, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput, LeadOutcome
+
+A = TypeVar("A")  # an update's argument ...
+R = TypeVar("R")  # ... and its result
 
 
 class ActionRefused(Exception):
@@ -144,7 +150,7 @@ async def record_lead_behaviour(client: Client, lead_id: str, event: BehaviourEv
     return await _update(client, lead_id, LeadWorkflow.record_behaviour, c.BehaviourRequest(event=event, actor=actor))
 
 
-def handle(client: Client, lead_id: str) -> WorkflowHandle:
+def handle(client: Client, lead_id: str) -> WorkflowHandle[LeadWorkflow, LeadOutcome]:
     return client.get_workflow_handle_for(LeadWorkflow.run, lead_id)
 
 
@@ -152,7 +158,7 @@ async def act(client: Client, lead_id: str, envelope: c.CommandEnvelope) -> c.Ac
     return await _update(client, lead_id, LeadWorkflow.act, envelope)
 
 
-async def _update(client: Client, lead_id: str, update, arg):
+async def _update(client: Client, lead_id: str, update: UpdateMethodMultiParam[[LeadWorkflow, A], R], arg: A) -> R:
     """An update on the lead: a refusal becomes ActionRefused, an unknown lead LeadNotFound."""
     try:
         return await handle(client, lead_id).execute_update(update, arg)

@@ -69,5 +69,7 @@ class PushTestWorkflow:
 
     @workflow.run
     async def run(self, target_id: str) -> str:
-        return await workflow.execute_activity("push_test", target_id, result_type=str, start_to_close_timeout=TIMEOUT,
-                                               retry_policy=RetryPolicy(maximum_attempts=1))
+        answer: str = await workflow.execute_activity("push_test", target_id, result_type=str,
+                                                      start_to_close_timeout=TIMEOUT,
+                                                      retry_policy=RetryPolicy(maximum_attempts=1))
+        return answer
