@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
@@ -67,7 +67,7 @@ def consent_given(session: Session, customer_key: str, purpose: Purpose | str) -
     """The newest consent row for this customer and purpose says yes (no row: no consent)."""
     row = session.exec(select(OwnerConsent).where(OwnerConsent.customer_key == customer_key,
                                                   OwnerConsent.purpose == str(purpose))
-                       .order_by(OwnerConsent.at.desc(), OwnerConsent.id.desc())).first()
+                       .order_by(col(OwnerConsent.at).desc(), col(OwnerConsent.id).desc())).first()
     return bool(row and row.granted)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, announce_change, aware
@@ -90,7 +90,7 @@ class ProjectionActivities(UsesDatabase):
         s = req.state
         if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
             known = set(session.exec(select(LeadFact.seq).where(
-                LeadFact.lead_id == s.lead_id, LeadFact.seq.in_([f["seq"] for f in req.facts]))).all())
+                LeadFact.lead_id == s.lead_id, col(LeadFact.seq).in_([f["seq"] for f in req.facts]))).all())
             for f in req.facts:
                 if f["seq"] not in known:
                     session.add(LeadFact(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
@@ -102,7 +102,7 @@ class ProjectionActivities(UsesDatabase):
         session.merge(lead_row(req))
         self._lookups(session, s)
         seen = set(session.exec(select(TimelineEntry.seq).where(
-            TimelineEntry.lead_id == s.lead_id, TimelineEntry.seq.in_([e.seq for e in req.events]))).all())
+            TimelineEntry.lead_id == s.lead_id, col(TimelineEntry.seq).in_([e.seq for e in req.events]))).all())
         for e in req.events:
             if e.seq not in seen:
                 session.add(TimelineEntry(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value,

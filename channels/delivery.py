@@ -62,14 +62,14 @@ def _inbox_rows(session, req: NotifyRequest) -> list[Notification]:
     prefix = f"{req.lead_id}:{req.event_seq}:"
     return list(session.exec(select(Notification).where(
         Notification.lead_id == req.lead_id, Notification.kind == req.kind,
-        col(Notification.idempotency_key).startswith(prefix)).order_by(Notification.id)).all())
+        col(Notification.idempotency_key).startswith(prefix)).order_by(col(Notification.id))).all())
 
 
 def robots_for(session, dealer_id: str | None, roles: set[str]) -> list[PushTarget]:
     """The active group robots whose scope and roles cover any of these recipient roles."""
     found = []
     for t in session.exec(select(PushTarget).where(col(PushTarget.kind).in_(ROBOTS), PushTarget.status == "active",
-                                                   PushTarget.scope.in_(["oem", "dealer"]))).all():
+                                                   col(PushTarget.scope).in_(["oem", "dealer"]))).all():
         scope_roles = {r.value for r in (DEALER_ROLES if t.scope == "dealer" else OEM_ROLES)}
         wanted = (set(t.roles) or scope_roles) & scope_roles
         if t.scope == "dealer" and t.dealer_id != dealer_id:
@@ -216,7 +216,7 @@ class PushActivities:
             self._settle_stale(session, target_id, now)
             due = list(session.exec(select(PushDelivery).where(
                 PushDelivery.target_id == target_id, PushDelivery.status == "queued",
-                PushDelivery.due_at <= now).order_by(PushDelivery.id)).all())
+                PushDelivery.due_at <= now).order_by(col(PushDelivery.id))).all())
             if target.status != "active":
                 for row in due:
                     row.status, row.failed_at, row.error = "failed", now, "target broken"

@@ -7,7 +7,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():  # as workflows/lead.py does: one copy of the models
     from domain import commands as c
     from domain.models import Model
-from workflows.lead import LeadInput, LeadOutcome, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput, LeadOutcome
 
 
 class UnknownEffect(Model):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.lead import LeadInput, LeadOutcome, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput, LeadOutcome
 
 
 @workflow.defn(name="LeadWorkflow")

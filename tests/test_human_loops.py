@@ -28,7 +28,7 @@ from tests.fixtures import (
 )
 from tests.harness import lab
 from workflows.gateway import ActionRefused
-from workflows.lead import AppealSignal, ReassignSignal
+from workflows.messages import AppealSignal, ReassignSignal
 
 SHANGHAI_DEALERS = {"D-SH-1", "D-SH-2", "D-HZ-1"}
 

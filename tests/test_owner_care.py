@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask
 from domain import commands as c
@@ -58,7 +58,7 @@ async def ownership_row(L, lead_id: str, tries: int = 200) -> Ownership:
 def tasks(L, lead_id: str) -> list[OwnerTask]:
     with Session(L.engine) as session:
         return list(session.exec(select(OwnerTask).where(OwnerTask.ownership_id == ownership_id_for(lead_id))
-                                 .order_by(OwnerTask.created_at, OwnerTask.task_id)).all())
+                                 .order_by(col(OwnerTask.created_at), col(OwnerTask.task_id))).all())
 
 
 def owner_messages(L, lead_id: str) -> list[Notification]:

@@ -41,7 +41,8 @@ from tests.test_api import api, auth, body
 from tests.test_logging import captured_json
 from worker import build_worker
 from workflows import gateway
-from workflows.lead import LeadWorkflow, ReassignSignal
+from workflows.lead import LeadWorkflow
+from workflows.messages import ReassignSignal
 
 NAME = "欧阳娜娜 Zephyrine Quill"
 RAW_PHONE = "139 1234 5678"  # each test's lead its own customer: 139 1234 56<n>

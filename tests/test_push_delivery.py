@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from activities.notify import NotifyActivities
 from channels.delivery import PushActivities
@@ -42,7 +42,7 @@ def deliver(engine, push, req, now):
 
 def ledger(engine) -> list[PushDelivery]:
     with Session(engine) as session:
-        return list(session.exec(select(PushDelivery).order_by(PushDelivery.id)).all())
+        return list(session.exec(select(PushDelivery).order_by(col(PushDelivery.id))).all())
 
 
 def test_next_slot_is_a_sliding_window():

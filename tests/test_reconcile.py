@@ -32,7 +32,8 @@ from tests.harness import lab
 from worker import build_worker
 from workflows import gateway
 from workflows import search_attributes as sa
-from workflows.lead import LeadInput, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput
 
 
 def timeline(engine, lead_id: str) -> list[tuple]:

@@ -30,7 +30,8 @@ from domain.models import LeadState, TimelineEvent
 from domain.stages import LeadStage
 from tests.fixtures import OPS, manager, raw_lead
 from tests.test_api import api, auth, body
-from workflows.webhooks import FanoutResult, WebhookFanout, webhook_events
+from workflows.messages import FanoutResult
+from workflows.webhooks import WebhookFanout, webhook_events
 
 # ------------------------------------------------------------------ a receiver
 

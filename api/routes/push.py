@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator, model_validator
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import ActorDep, ClientDep, SessionDep, TaskQueueDep
 from api.errors import responses
@@ -106,7 +106,7 @@ def list_targets(actor: ManagerDep, session: SessionDep):
     """The push targets the caller configures (the OEM's for lead ops, the team's for a dealer manager)."""
     query = select(PushTarget).where(PushTarget.scope == "oem") if actor.role in OEM_MANAGERS else \
         select(PushTarget).where(PushTarget.scope == "dealer", PushTarget.dealer_id == actor.dealer_id)
-    return [_view(t) for t in session.exec(query.order_by(PushTarget.created_at)).all()]
+    return [_view(t) for t in session.exec(query.order_by(col(PushTarget.created_at))).all()]
 
 
 @router.post("/targets", response_model=TargetView, status_code=201)
@@ -176,7 +176,7 @@ def target_deliveries(target_id: TargetId, actor: ManagerDep, session: SessionDe
     """The delivery ledger of one target, newest first: status, attempts, provider message id, the times."""
     _mine(actor, session.get(PushTarget, target_id))
     rows = session.exec(select(PushDelivery).where(PushDelivery.target_id == target_id)
-                        .order_by(PushDelivery.id.desc()).limit(max(1, min(limit, 500)))).all()
+                        .order_by(col(PushDelivery.id).desc()).limit(max(1, min(limit, 500)))).all()
     return [r.model_dump(include={"id", "kind", "status", "attempts", "provider_message_id", "error", "level",
                                   "queued_at", "sending_at", "sent_at", "failed_at"}) for r in rows]
 
