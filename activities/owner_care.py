@@ -101,8 +101,9 @@ def _notify(session: Session, *, key: str, ownership_id: str, kind: str, role: R
 
 
 def _people(session: Session, role: Role, dealer_id: str) -> list[str | None]:
-    users = list(session.exec(select(User.id).where(User.role == role.value, User.active, User.dealer_id == dealer_id)
-                              .order_by(User.id)).all())
+    users: list[str | None] = list(session.exec(select(User.id).where(User.role == role.value, User.active,
+                                                                      User.dealer_id == dealer_id)
+                                               .order_by(col(User.id))).all())
     return users or [None]
 
 

@@ -108,12 +108,15 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
 def _docs_policies(app: FastAPI) -> dict[str, str]:
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
-    swagger = get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title + " - Swagger UI",
+    openapi_url, docs_url, redoc_url = app.openapi_url, app.docs_url, app.redoc_url
+    if openapi_url is None or docs_url is None or redoc_url is None:  # create_app keeps FastAPI's docs: not met
+        return {}
+    swagger = get_swagger_ui_html(openapi_url=openapi_url, title=app.title + " - Swagger UI",
                                   oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                                   init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=app.swagger_ui_parameters)
-    redoc = get_redoc_html(openapi_url=app.openapi_url, title=app.title + " - ReDoc")
-    return {app.docs_url: headers.docs_policy(swagger.body.decode()),
-            app.redoc_url: headers.docs_policy(redoc.body.decode())}
+    redoc = get_redoc_html(openapi_url=openapi_url, title=app.title + " - ReDoc")
+    return {docs_url: headers.docs_policy(bytes(swagger.body).decode()),
+            redoc_url: headers.docs_policy(bytes(redoc.body).decode())}
 
 
 app = create_app()

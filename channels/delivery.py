@@ -191,6 +191,8 @@ class PushActivities:
             times = []
             for row in waiting:
                 target = session.get(PushTarget, row.target_id)
+                if target is None:  # deleted since (a browser unsubscribed): nothing of it is sent, as _send_one
+                    continue
                 history = self._history(session, row.target_id, now)
                 times.append(max(_utc(row.due_at), next_slot(history, channel(target.kind).limits, now)))
             # a claim a dead attempt left: come back when it is stale and settle it (uncertain), never resend

@@ -266,8 +266,9 @@ def start_simulation(body: SimulationBody, request: Request, session: SessionDep
                                    "type": "value_error"}])
     draft_policy, fallback = pol.policy_of(row), pol.policy_of(active) if active else request.app.state.policy
     url = request.app.state.engine.url.render_as_string(hide_password=False)
-    run = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0, "total": 0,
-           "started_at": now, "period": [start, end], "error": None, "report": None, "by": actor.user_id}
+    run: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0,
+                           "total": 0, "started_at": now, "period": [start, end], "error": None, "report": None,
+                           "by": actor.user_id}
     _RUNS[run["id"]] = run
 
     def work():

@@ -96,7 +96,7 @@ def _mine(actor: Actor, t: PushTarget | None) -> PushTarget:
     ok = t is not None and t.scope != "user" and (
         (t.scope == "oem" and actor.role in OEM_MANAGERS)
         or (t.scope == "dealer" and actor.role == Role.DEALER_MANAGER and t.dealer_id == actor.dealer_id))
-    if not ok:
+    if t is None or not ok:
         raise HTTPException(404, "no such push target")
     return t
 
