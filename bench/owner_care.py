@@ -63,7 +63,7 @@ async def main_async(args) -> dict:
         # a start returns once the server has it: wait until the worker has run each one's first task and
         # projection (its ownership row), so the probes do not queue behind that backlog
         while True:
-            with stack.engine.connect() as conn:
+            with stack.db().connect() as conn:
                 rows = conn.execute(text("SELECT count(*) FROM ownership")).scalar()
             if rows >= args.ownerships:
                 break
@@ -101,11 +101,11 @@ async def main_async(args) -> dict:
         deadline = time.monotonic() + lead_s + args.probe_seconds + 60
         while time.monotonic() < deadline:
             await asyncio.sleep(5)
-            with stack.engine.connect() as conn:
+            with stack.db().connect() as conn:
                 fired = conn.execute(text("SELECT count(*) FROM owner_task WHERE kind = 'first_maintenance'")).scalar()
             if fired >= args.probes and datetime.now(UTC) > base + timedelta(seconds=args.probe_seconds):
                 break
-        with stack.engine.connect() as conn:
+        with stack.db().connect() as conn:
             seen = conn.execute(text(
                 "SELECT lead_id, min(seen_at) FROM bench_notification_seen WHERE kind = 'owner_care_task' "
                 "GROUP BY lead_id")).all() if stack.postgres else []

@@ -23,10 +23,12 @@ import os
 import random
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain import commands as c
-from domain.models import Actor, Channel, RawLead, Timeframe
+from domain.models import Actor, Channel, LeadState, RawLead, Timeframe
 from domain.policy import load_policy
 from domain.policy_versions import apply_changes, check_draft, document_of
 from domain.scoring import grade_for
@@ -55,9 +57,10 @@ class _Recorder(_Run):
 
     def __init__(self, lead_id, rng: random.Random, complete: bool):
         super().__init__(lead_id, [], POLICY, frozenset(), None)
-        self.rng, self.complete, self.recorded = rng, complete, []
+        self.rng, self.complete = rng, complete
+        self.recorded: list[dict[str, Any]] = []
         k = rng.sample(DEALERS, 10)
-        self.candidates = sorted(({"dealer_id": d, "dealer_name": f"Aurora {d}", "total": 0.0,
+        self.candidates: list[dict[str, Any]] = sorted(({"dealer_id": d, "dealer_name": f"Aurora {d}", "total": 0.0,
                                    "factors": {f: round(rng.random(), 4) for f in FACTORS}, "distance_km": 3.2}
                                   for d in k), key=lambda x: x["dealer_id"])
         for cand in self.candidates:
@@ -125,7 +128,8 @@ def _cons(s):
     return Actor(user_id=f"{s.dealer_id}-c1", role=Role.CONSULTANT, dealer_id=s.dealer_id, region="East")
 
 
-SCRIPTS = {  # (minutes after intake, who, command)
+# (minutes after intake, who, command)
+SCRIPTS: dict[str, list[tuple[int, Callable[[LeadState], Actor], c.Command | None]]] = {
     "unattended": [],
     "worked": [(20, _mgr, c.Acknowledge()), (30, _mgr, None),
                (45, _cons, c.LogFollowUp(channel="call", duration_minutes=5, needs_captured=True)),
@@ -156,7 +160,7 @@ def generate(n: int, start: datetime, days: int = 30, seed: int = 16):
             if at > start + timedelta(days=days):
                 break
             rec._lapse_until(at)
-            s = rec.state
+            s = rec._live()
             if s.dealer_id is None and who is not SCRIPTS["cleansing"][0][1]:
                 continue
             if command is None:  # assign: the holder's consultant

@@ -53,7 +53,7 @@ def _init(counter) -> None:
     _DONE["counter"] = counter
 
 
-def _worker(args) -> Chunk:
+def _worker(args) -> tuple[Chunk, float]:
     url, part, parts, start, end, draft_doc, fallback_doc = args
     done = _DONE["counter"]
     fast_decider()

@@ -102,6 +102,7 @@ class Provider:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def rotate(self) -> None:
+        assert self.key.kid is not None  # every key here is made with one
         number = int(self.key.kid.split("-")[1]) + 1
         self.key = RSAKey.generate_key(2048, parameters={"kid": f"key-{number}"}, private=True)
 
