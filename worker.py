@@ -30,10 +30,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import all_activities
 from activities.owner_care import owner_care_activities
 from channels.delivery import PushStarter, push_activities
-from db.engine import default_engine
 from core.logging import configure_logging, get_logger
 from core.settings import Settings, get_settings
 from core.temporal_client import connect
+from db.engine import default_engine
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
 from workflows.owner_care import OwnerCareWorkflow
@@ -45,10 +45,14 @@ WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCh
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama", "better_exceptions"))
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama",
+                                                                      "better_exceptions"))
 
 
-def cache_workflow_bytecode(root: Path = Path(__file__).resolve().parent) -> Path:
+HERE = Path(__file__).resolve().parent
+
+
+def cache_workflow_bytecode(root: Path = HERE) -> Path:
     """Compile the workflow modules once. The sandbox imports `workflows.*` afresh for every workflow run it
     creates (each new lead, each replay after an eviction or a restart); with PYTHONDONTWRITEBYTECODE (our image
     sets it, and so do many shells) no bytecode was on disk, so each run compiled workflows/lead.py from source

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase
@@ -24,8 +24,8 @@ class AssignmentActivities(UsesDatabase):
             sells = [c for c in consultants if not req.series or not c.series or req.series in c.series]
             load = dict(session.exec(
                 select(Lead.consultant_id, func.count()).where(
-                    Lead.consultant_id.in_([c.user_id for c in sells]), Lead.lead_id != req.lead_id,
-                    Lead.stage.not_in([s.value for s in END_STAGES]),
+                    col(Lead.consultant_id).in_([c.user_id for c in sells]), Lead.lead_id != req.lead_id,
+                    col(Lead.stage).not_in([s.value for s in END_STAGES]),
                 ).group_by(Lead.consultant_id)
             ).all())
         able = [c for c in sells if load.get(c.user_id, 0) < c.max_open_leads]
@@ -41,6 +41,8 @@ class AssignmentActivities(UsesDatabase):
     def _pick_reserving(self, req: ConsultantRequest) -> ConsultantResult:
         """The least-loaded consultant by the counters, whose slot is then spent under the consultant's lock;
         one that filled up meanwhile is passed over. A retry finds its reservation and answers the same."""
+        if req.holding is None:  # the reserving path runs with patch atomic-limits, whose requests carry it
+            raise ValueError("a limit reservation needs the holding number")
         now = activity.info().current_attempt_scheduled_time
         with self.session() as session:
             done = limits.reservation(session, req.lead_id, req.holding, limits.CONSULTANT)
@@ -49,12 +51,14 @@ class AssignmentActivities(UsesDatabase):
             consultants = session.exec(select(Consultant).join(User).where(
                 Consultant.dealer_id == req.dealer_id, Consultant.on_duty, User.active)).all()
             sells = [c for c in consultants if not req.series or not c.series or req.series in c.series]
-            load = {k: v.open for k, v in limits.counters(session, limits.CONSULTANT, [c.user_id for c in sells]).items()}
+            load = {k: v.open for k, v in limits.counters(session, limits.CONSULTANT,
+                                                          [c.user_id for c in sells]).items()}
         while True:
             able = [c for c in sells if load.get(c.user_id, 0) < c.max_open_leads]
             if not able:
                 why = "all at capacity" if sells else f"none on duty sells {req.series or 'this series'}"
-                return ConsultantResult(consultant_id=None, reason=f"no consultant of {req.dealer_id} can take it: {why}")
+                return ConsultantResult(consultant_id=None,
+                                        reason=f"no consultant of {req.dealer_id} can take it: {why}")
             chosen = min(able, key=lambda c: (load.get(c.user_id, 0), c.user_id))
             with limits.locked(self.engine) as session:
                 counter = limits.lock_counter(session, limits.CONSULTANT, chosen.user_id)

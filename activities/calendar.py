@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
@@ -45,19 +45,21 @@ class CalendarActivities(UsesDatabase):
         with self.session() as session:
             first, last = min(change.dates), max(change.dates)
             runs = session.exec(select(ClockRun).where(  # a coarse window in SQL, the exact test below
-                ClockRun.outcome.is_(None), ClockRun.clock.in_(WORKING_DAY_CLOCKS),
+                col(ClockRun.outcome).is_(None), col(ClockRun.clock).in_(WORKING_DAY_CLOCKS),
                 ClockRun.started_at < datetime.combine(last, time(0), tzinfo=SHANGHAI),
-                ClockRun.deadline > datetime.combine(first, time(0), tzinfo=SHANGHAI))).all()
-            lead_ids = sorted({r.lead_id for r in runs
-                               if cal.touches(aware(r.started_at), aware(r.deadline), change.dates)})
+                col(ClockRun.deadline) > datetime.combine(first, time(0), tzinfo=SHANGHAI))).all()
+            lead_ids = sorted({r.lead_id for r in runs if r.deadline is not None  # (the query asks for one)
+                               and cal.touches(aware(r.started_at), aware(r.deadline), change.dates)})
             if not lead_ids:
                 return []
-            rows = session.exec(select(Lead.lead_id, Lead.workflow_id).where(Lead.lead_id.in_(lead_ids))).all()
+            rows = session.exec(select(Lead.lead_id, Lead.workflow_id).where(col(Lead.lead_id).in_(lead_ids))).all()
         return sorted(workflow_id for _, workflow_id in rows)
 
     @activity.defn
     def next_year_state(self, check: CalendarCheck) -> CalendarCheckResult:
         """Next year's state as of `check.as_of` (Asia/Shanghai); alerted=1 means: warn now."""
+        if check.as_of is None:  # the workflow fills it in with its own now
+            raise ValueError("next_year_state needs as_of")
         today: date = check.as_of.astimezone(SHANGHAI).date()
         year = today.year + 1
         with self.session() as session:

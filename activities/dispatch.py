@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
@@ -29,19 +30,19 @@ class DispatchActivities(UsesDatabase):
             ids = [d.id for d in dealers]
             load = dict(session.exec(
                 select(Lead.dealer_id, func.count()).where(
-                    Lead.dealer_id.in_(ids), Lead.stage.not_in([s.value for s in END_STAGES]),
+                    col(Lead.dealer_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES]),
                     Lead.lead_id != req.lead_id,
                 ).group_by(Lead.dealer_id)
             ).all())
             since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
             penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
-                DealerPenalty.dealer_id.in_(ids), DealerPenalty.revoked_at.is_(None))
+                col(DealerPenalty.dealer_id).in_(ids), col(DealerPenalty.revoked_at).is_(None))
             if since is not None:
                 penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
             penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
             last = dict(session.exec(
                 select(HoldingRow.dealer_id, func.max(HoldingRow.started_at))
-                .where(HoldingRow.dealer_id.in_(ids)).group_by(HoldingRow.dealer_id)
+                .where(col(HoldingRow.dealer_id).in_(ids)).group_by(HoldingRow.dealer_id)
             ).all())
         profiles = [
             DealerProfile(
@@ -62,6 +63,8 @@ class DispatchActivities(UsesDatabase):
         """Rank on the counters (no count of open leads: the cost stays flat as they grow), then spend a slot of
         the chosen dealer's capacity under its lock; if another lead took the last slot meanwhile, rank again
         without it. A retry finds its reservation and answers the same (db/limits.py)."""
+        if req.holding is None:  # the reserving path runs with patch atomic-limits, whose requests carry it
+            raise ValueError("a limit reservation needs the holding number")
         now = req.as_of or activity.info().current_attempt_scheduled_time
         with self.session() as session:
             done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
@@ -69,14 +72,14 @@ class DispatchActivities(UsesDatabase):
                 return DispatchResult.model_validate(done.answer)
             if req.forced_dealer_id:
                 result = self._forced(session, req)
-                dealers = []
+                dealers: Sequence[Dealer] = []
             else:
                 dealers = session.exec(select(Dealer).where(func.lower(Dealer.brand) == req.brand.lower())).all()
                 ids = [d.id for d in dealers]
                 load = limits.counters(session, limits.DEALER, ids)
                 since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
                 penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
-                    DealerPenalty.dealer_id.in_(ids), DealerPenalty.revoked_at.is_(None))
+                    col(DealerPenalty.dealer_id).in_(ids), col(DealerPenalty.revoked_at).is_(None))
                 if since is not None:
                     penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
                 penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
@@ -89,20 +92,26 @@ class DispatchActivities(UsesDatabase):
             return self._reserve(req, result, capacity=None, now=now) or result
         while True:
             result = rank_dealers(req, list(profiles.values()))
-            if result.dealer_id is None:
+            chosen = result.dealer_id
+            if chosen is None:
                 break
-            capacity = profiles[result.dealer_id].capacity
+            capacity = profiles[chosen].capacity
             reserved = self._reserve(req, result, capacity=capacity, now=now)
             if reserved is not None:
                 result = reserved
                 break
             # the last slot went to another lead between the ranking and the lock: rank again, it is full now
-            profiles[result.dealer_id] = profiles[result.dealer_id].model_copy(update={"open_leads": capacity})
+            profiles[chosen] = profiles[chosen].model_copy(update={"open_leads": capacity})
         activity.logger.info("dispatch decided", extra={"lead_id": req.lead_id, "dealer_id": result.dealer_id})
         return result
 
-    def _reserve(self, req: DispatchRequest, result: DispatchResult, *, capacity: int | None, now) -> DispatchResult | None:
+    def _reserve(self, req: DispatchRequest, result: DispatchResult, *, capacity: int | None,
+                 now) -> DispatchResult | None:
         """Spend a slot of the dealer's capacity for this lead and holding, or None when it is full."""
+        if req.holding is None:  # the reserving path runs with patch atomic-limits, whose requests carry it
+            raise ValueError("a limit reservation needs the holding number")
+        if result.dealer_id is None:  # only a chosen dealer's slot is spent
+            raise ValueError("a dealer reservation needs the chosen dealer")
         with limits.locked(self.engine) as session:
             counter = limits.lock_counter(session, limits.DEALER, result.dealer_id)
             done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
@@ -123,7 +132,8 @@ class DispatchActivities(UsesDatabase):
     def _forced(self, session, req: DispatchRequest) -> DispatchResult:
         dealer = session.get(Dealer, req.forced_dealer_id)
         if dealer is None or not dealer.active or dealer.brand.lower() != req.brand.lower():
-            return DispatchResult(dealer_id=None, reason=f"dealer {req.forced_dealer_id} named by lead ops is not an active dealer of {req.brand}")
+            return DispatchResult(dealer_id=None, reason=f"dealer {req.forced_dealer_id} named by lead ops is not an "
+                                                         f"active dealer of {req.brand}")
         if dealer.id in req.exclude_dealer_ids:
             return DispatchResult(dealer_id=None, reason=f"dealer {dealer.id} held this lead before")
         return DispatchResult(
@@ -138,6 +148,10 @@ class DispatchActivities(UsesDatabase):
         lock, so declines of many leads at once are counted one after another. A decline counts at the time its
         lead was pushed (the seed: the share of *pushed* leads a dealer declines). Idempotent per lead and
         holding; a refusal spends nothing."""
+        if req.holding is None:  # the reserving path runs with patch atomic-limits, whose requests carry it
+            raise ValueError("a limit reservation needs the holding number")
+        if req.pushed_at is None:
+            raise ValueError("a decline reservation needs the time the lead was pushed")
         window = timedelta(days=req.window_days)
         since = req.as_of - window
         with limits.locked(self.engine) as session:
@@ -152,7 +166,7 @@ class DispatchActivities(UsesDatabase):
             declined = {(lead, aware(started)) for lead, started, reason in held if reason == "declined"}
             ledger = session.exec(select(LimitReservation.lead_id, LimitReservation.counted_at).where(
                 LimitReservation.subject == req.dealer_id, LimitReservation.kind == limits.DECLINE,
-                LimitReservation.released_at.is_(None), LimitReservation.counted_at >= since)).all()
+                col(LimitReservation.released_at).is_(None), LimitReservation.counted_at >= since)).all()
             declined |= {(lead, aware(at)) for lead, at in ledger}
             check = check_decline([at for _, at in pushed], [at for _, at in declined], req.as_of, window, req.quota)
             answer = DeclineQuotaResult(allowed=check.allowed, pushed=check.pushed, declined=check.declined,

@@ -8,9 +8,10 @@ event and the recipient, so a retried or replayed activity inserts nothing new.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, announce_change
@@ -36,12 +37,12 @@ def write_notifications(session, req: NotifyRequest) -> int:
     keys already there read in one query and the new rows written in one transaction; when a concurrent attempt
     inserted one of them meanwhile, one row at a time."""
     at = req.at or datetime.now(UTC)
-    rows = {f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}": dict(
+    rows: dict[str, dict[str, Any]] = {f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}": dict(
                 lead_id=req.lead_id, kind=req.kind, recipient_role=role.value, recipient_user_id=user_id,
                 dealer_id=req.dealer_id, region=req.region, message=req.message, data=req.data, created_at=at)
             for role in req.roles for user_id in recipients(session, req, role)}
     there = set(session.exec(select(Notification.idempotency_key).where(
-        Notification.idempotency_key.in_(list(rows)))).all())
+        col(Notification.idempotency_key).in_(list(rows)))).all())
     new = {key: row for key, row in rows.items() if key not in there}
     session.add_all([Notification(idempotency_key=key, **row) for key, row in new.items()])
     try:

@@ -11,15 +11,15 @@ row is keyed by the ownership and the touchpoint, so a retried activity writes n
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
-from typing import Callable
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
-from db.models import Lead, Notification, OwnerConsent, OwnerTask, Ownership, ReferralCode, User
+from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask, ReferralCode, User
 from domain.models import Actor, Channel, Model, RawLead
 from domain.owner_care import KINDS, OwnershipState, Purpose, Touchpoint, TouchpointKind, message_for
 from domain.stages import Role
@@ -67,7 +67,7 @@ def consent_given(session: Session, customer_key: str, purpose: Purpose | str) -
     """The newest consent row for this customer and purpose says yes (no row: no consent)."""
     row = session.exec(select(OwnerConsent).where(OwnerConsent.customer_key == customer_key,
                                                   OwnerConsent.purpose == str(purpose))
-                       .order_by(OwnerConsent.at.desc(), OwnerConsent.id.desc())).first()
+                       .order_by(col(OwnerConsent.at).desc(), col(OwnerConsent.id).desc())).first()
     return bool(row and row.granted)
 
 
@@ -101,8 +101,9 @@ def _notify(session: Session, *, key: str, ownership_id: str, kind: str, role: R
 
 
 def _people(session: Session, role: Role, dealer_id: str) -> list[str | None]:
-    users = list(session.exec(select(User.id).where(User.role == role.value, User.active, User.dealer_id == dealer_id)
-                              .order_by(User.id)).all())
+    users: list[str | None] = list(session.exec(select(User.id).where(User.role == role.value, User.active,
+                                                                      User.dealer_id == dealer_id)
+                                               .order_by(col(User.id))).all())
     return users or [None]
 
 
@@ -164,13 +165,15 @@ class OwnerCareActivities(UsesDatabase):
                 task = OwnerTask(task_id=task_id, ownership_id=s.ownership_id, dealer_id=s.dealer_id, kind=t.kind.value,
                                  touchpoint_key=t.key, desk=desk, assignee_user_id=assignee, title=f"{zh} / {en}",
                                  created_at=req.at, due_at=req.task_due_at, purpose=purpose.value)
-            roles = [(Role.CONSULTANT, [assignee])] if assignee else [(Role.DEALER_MANAGER, _people(session, Role.DEALER_MANAGER, s.dealer_id))]
+            roles = ([(Role.CONSULTANT, [assignee])] if assignee
+                     else [(Role.DEALER_MANAGER, _people(session, Role.DEALER_MANAGER, s.dealer_id))])
             for role, users in roles:
                 for user_id in users:
                     _notify(session, key=f"{task_id}:task", ownership_id=s.ownership_id, kind="owner_care_task",
                             role=role, user_id=user_id, dealer_id=s.dealer_id, region=s.region,
                             message=f"{zh}: {en} (due {req.task_due_at:%Y-%m-%d %H:%M} UTC)",
-                            data={"task_id": task_id, "touchpoint": t.kind.value, "due_at": req.task_due_at.isoformat()},
+                            data={"task_id": task_id, "touchpoint": t.kind.value,
+                                  "due_at": req.task_due_at.isoformat()},
                             at=req.at)
             sent, note = send_owner_message(session, ownership=s, purpose=purpose, kind=t.kind.value, key=t.key,
                                             text=_owner_text(t.kind), at=req.at)

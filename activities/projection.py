@@ -9,23 +9,32 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, announce_change, aware
 from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
-from db.limits import sync_lead
-from db.models import (ClockRun, Customer, DealerPenalty, HoldingRow, Lead, LeadFact, LeadLookup, RawLeadRow,
-                       TimelineEntry)
-from domain.places import display_city
-from domain.clocks import CLOCKS
-from domain.lifecycle import next_deadline
-from domain.customers import mask_phone
-from domain.models import ProjectionRequest
-from domain.search import lookup_keys
-from domain.policy import load_policy
 from db import referrals
+from db.limits import sync_lead
+from db.models import (
+    ClockRun,
+    Customer,
+    DealerPenalty,
+    HoldingRow,
+    Lead,
+    LeadFact,
+    LeadLookup,
+    RawLeadRow,
+    TimelineEntry,
+)
+from domain.clocks import CLOCKS
+from domain.customers import mask_phone
+from domain.lifecycle import next_deadline
+from domain.models import ProjectionRequest
+from domain.places import display_city
+from domain.policy import load_policy
+from domain.search import lookup_keys
 
 
 @functools.cache
@@ -43,7 +52,8 @@ def lead_row(req: ProjectionRequest) -> Lead:
         series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
         furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
         dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
-        alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at, last_seq=s.seq,
+        alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at,
+                last_seq=s.seq,
         previous_lead_id=s.previous_lead_id,
         workflow_id=req.workflow_id, run_id=req.run_id,
         clocks=[c.model_dump(mode="json") for c in s.clocks.values()],
@@ -80,7 +90,7 @@ class ProjectionActivities(UsesDatabase):
         s = req.state
         if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
             known = set(session.exec(select(LeadFact.seq).where(
-                LeadFact.lead_id == s.lead_id, LeadFact.seq.in_([f["seq"] for f in req.facts]))).all())
+                LeadFact.lead_id == s.lead_id, col(LeadFact.seq).in_([f["seq"] for f in req.facts]))).all())
             for f in req.facts:
                 if f["seq"] not in known:
                     session.add(LeadFact(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
@@ -92,7 +102,7 @@ class ProjectionActivities(UsesDatabase):
         session.merge(lead_row(req))
         self._lookups(session, s)
         seen = set(session.exec(select(TimelineEntry.seq).where(
-            TimelineEntry.lead_id == s.lead_id, TimelineEntry.seq.in_([e.seq for e in req.events]))).all())
+            TimelineEntry.lead_id == s.lead_id, col(TimelineEntry.seq).in_([e.seq for e in req.events]))).all())
         for e in req.events:
             if e.seq not in seen:
                 session.add(TimelineEntry(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value,
@@ -126,7 +136,8 @@ class ProjectionActivities(UsesDatabase):
     def _lookups(session, s) -> None:
         """The keys a search finds the lead by (domain/search.py), following the customer's profile."""
         want = lookup_keys(s.profile.customer_name, s.profile.phone)
-        have = {(r.kind, r.value): r for r in session.exec(select(LeadLookup).where(LeadLookup.lead_id == s.lead_id)).all()}
+        stored = session.exec(select(LeadLookup).where(LeadLookup.lead_id == s.lead_id)).all()
+        have = {(r.kind, r.value): r for r in stored}
         for key, row in have.items():
             if key not in want:
                 session.delete(row)
@@ -144,7 +155,8 @@ class ProjectionActivities(UsesDatabase):
         else:
             customer.first_seen_at = min(aware(customer.first_seen_at), first)
             if aware(customer.last_seen_at) <= s.updated_at:
-                customer.name, customer.city, customer.last_seen_at = s.profile.customer_name, display_city(s.profile.city), s.updated_at
+                customer.name, customer.city = s.profile.customer_name, display_city(s.profile.city)
+                customer.last_seen_at = s.updated_at
         session.add(customer)
         known = set(session.exec(select(RawLeadRow.touchpoint_key).where(RawLeadRow.lead_id == s.lead_id)).all())
         for t in s.touchpoints:
@@ -163,4 +175,5 @@ class ProjectionActivities(UsesDatabase):
                                    dealer_id=end.dealer_id, ended_at=end.ended_at, outcome=end.outcome))
         for clock in s.clocks.values():
             session.merge(ClockRun(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at,
-                                   deadline=clock.deadline, dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))
+                                   deadline=clock.deadline,
+                                   dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase
@@ -35,4 +35,4 @@ class ScoringActivities(UsesDatabase):
         bought = ("won", "delivered", "completed")
         return session.exec(select(Lead.lead_id).where(
             Lead.customer_key == req.customer_key, Lead.brand == req.raw.brand, Lead.lead_id != req.lead_id,
-            Lead.furthest_stage.in_(bought))).first() is not None
+            col(Lead.furthest_stage).in_(bought))).first() is not None

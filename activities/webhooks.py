@@ -15,16 +15,15 @@ from typing import Any
 
 import httpx
 from sqlalchemy import or_
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio import activity
-
-from domain.messages import CATALOG, LANGS, render_entry
 from temporalio.exceptions import ApplicationError
 
 from activities.db import UsesDatabase
 from activities.webhook_signature import signed_headers
 from db.models import WebhookDelivery, WebhookSubscription
 from domain import visibility
+from domain.messages import CATALOG, LANGS, render_entry
 from domain.models import Model
 
 DISPATCHED, ALERT_RAISED, STAGE_CHANGED, REVIEW_DECIDED = (
@@ -94,7 +93,8 @@ def message(event: WebhookEvent) -> dict[str, Any]:
     data = dict(event.data)
     kind = str(data.get("event") or event.type)
     params = {k: v for k, v in data.items() if k not in ("event", "actor", "actor_role", "dealer_id")}
-    entry = {"kind": kind, "at": event.occurred_at, "actor": data.get("actor"), "role": data.get("actor_role", "system"),
+    entry = {"kind": kind, "at": event.occurred_at, "actor": data.get("actor"), "role": data.get("actor_role",
+                                                                                                 "system"),
              "data": params}
     code = f"timeline.{kind}" if f"timeline.{kind}" in CATALOG else f"event.{kind}"
     return {"code": code, "params": params, "text": {lang: render_entry(entry, lang) for lang in LANGS}}
@@ -117,8 +117,8 @@ def matching_targets(session, event_types: list[str], brand: str, dealer_id: str
     """Active subscriptions of the lead's brand (and dealer) that want any of these event types."""
     rows = session.exec(select(WebhookSubscription).where(
         WebhookSubscription.active,
-        or_(WebhookSubscription.brand.is_(None), WebhookSubscription.brand == brand),
-        or_(WebhookSubscription.dealer_id.is_(None), WebhookSubscription.dealer_id == dealer_id),
+        or_(col(WebhookSubscription.brand).is_(None), col(WebhookSubscription.brand) == brand),
+        or_(col(WebhookSubscription.dealer_id).is_(None), col(WebhookSubscription.dealer_id) == dealer_id),
     ).order_by(WebhookSubscription.id)).all()
     targets = []
     for row in rows:
@@ -171,7 +171,8 @@ class WebhookActivities(UsesDatabase):
         retryable = code >= 500 or code in RETRYABLE_4XX
         self._record(req, "retrying" if retryable else "failed", code, f"HTTP {code}: {response.text[:300]}")
         raise ApplicationError(f"the receiver answered HTTP {code}", type="WebhookRejected",
-                               non_retryable=not retryable, next_retry_delay=_retry_after(response) if retryable else None)
+                               non_retryable=not retryable,
+                               next_retry_delay=_retry_after(response) if retryable else None)
 
     @activity.defn
     def give_up_webhook(self, req: DeliveryGaveUp) -> None:

@@ -9,7 +9,8 @@ answered 404, exactly as a lead that does not exist.
 from __future__ import annotations
 
 from fastapi import HTTPException
-from sqlalchemy import and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlmodel import col
 
 from db.models import Lead
 from domain import visibility
@@ -20,15 +21,16 @@ LEAD_OPS = frozenset({Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS})
 DEALER_ADMINS = frozenset({Role.DEALER_MANAGER})
 
 
-def lead_filter(actor: Actor):
+def lead_filter(actor: Actor) -> ColumnElement[bool]:
     """A WHERE clause: the leads this actor may see."""
     if actor.role not in DEALER_ROLES:
         return true()
     if actor.dealer_id is None:
         return false()
-    held = Lead.dealer_id == actor.dealer_id
+    held = col(Lead.dealer_id) == actor.dealer_id
     if actor.role == Role.CONSULTANT:
-        return and_(held, or_(Lead.consultant_id == actor.user_id, Lead.stage == LeadStage.PUBLIC_POOL.value))
+        return and_(held, or_(col(Lead.consultant_id) == actor.user_id,
+                              col(Lead.stage) == LeadStage.PUBLIC_POOL.value))
     return held
 
 
@@ -54,7 +56,7 @@ def require(actor: Actor, roles: frozenset[Role] | set[Role], what: str) -> None
         raise HTTPException(403, f"{what} is for {', '.join(sorted(r.value for r in roles))}, not {actor.role.value}")
 
 
-def own_dealer(actor: Actor, dealer_id: str) -> None:
+def own_dealer(actor: Actor, dealer_id: str | None) -> None:
     """A dealer's people reach only their own dealer's master data; others' is 'not found'."""
     if actor.role in DEALER_ROLES and actor.dealer_id != dealer_id:
         raise HTTPException(404, f"dealer {dealer_id} not found")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
-
 import re
 import time
 import uuid
+from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -14,16 +13,30 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from api import edge, errors, headers
-from api.routes import (auth, behaviour, calendar, codec, dashboards, inbox, leads, masterdata, messages, metrics, pages, push,
-                        queues, webhooks)
-from api.routes import policies
+from api.routes import (
+    auth,
+    behaviour,
+    calendar,
+    codec,
+    dashboards,
+    inbox,
+    leads,
+    masterdata,
+    messages,
+    metrics,
+    owners,
+    pages,
+    policies,
+    push,
+    queues,
+    webhooks,
+)
 from api.stream import StreamHub
-from api.routes import owners
-from db.engine import default_engine
 from core.logging import configure_logging, get_logger
-from domain.policy import Policy, load_policy
 from core.settings import get_settings
 from core.temporal_client import connect
+from db.engine import default_engine
+from domain.policy import Policy, load_policy
 
 
 def create_app(client: Client | None = None, engine: Engine | None = None, policy: Policy | None = None,
@@ -97,11 +110,15 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
 def _docs_policies(app: FastAPI) -> dict[str, str]:
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 
-    swagger = get_swagger_ui_html(openapi_url=app.openapi_url, title=app.title + " - Swagger UI",
+    openapi_url, docs_url, redoc_url = app.openapi_url, app.docs_url, app.redoc_url
+    if openapi_url is None or docs_url is None or redoc_url is None:  # create_app keeps FastAPI's docs: not met
+        return {}
+    swagger = get_swagger_ui_html(openapi_url=openapi_url, title=app.title + " - Swagger UI",
                                   oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                                   init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=app.swagger_ui_parameters)
-    redoc = get_redoc_html(openapi_url=app.openapi_url, title=app.title + " - ReDoc")
-    return {app.docs_url: headers.docs_policy(swagger.body.decode()), app.redoc_url: headers.docs_policy(redoc.body.decode())}
+    redoc = get_redoc_html(openapi_url=openapi_url, title=app.title + " - ReDoc")
+    return {docs_url: headers.docs_policy(bytes(swagger.body).decode()),
+            redoc_url: headers.docs_policy(bytes(redoc.body).decode())}
 
 
 app = create_app()

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException, Request, Response
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from core.security import hash_token
 from core.settings import get_settings
@@ -58,12 +58,13 @@ def bearer_actor(session: Session, token: str, now: datetime | None = None) -> A
     user = session.exec(select(User).where(User.token_hash == digest, User.active)).first()
     if user is not None:
         return actor_of(session, user)
-    api = session.exec(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))).first()
+    api = session.exec(select(ApiToken).where(ApiToken.token_hash == digest,
+                                              col(ApiToken.revoked_at).is_(None))).first()
     if api is None:
         return None
     now = now or datetime.now(UTC)
     if api.last_used_at is None or aware(api.last_used_at) < now - LAST_USE_EVERY:
-        session.exec(update(ApiToken).where(ApiToken.id == api.id).values(last_used_at=now))
+        session.exec(update(ApiToken).where(col(ApiToken.id) == api.id).values(last_used_at=now))
         session.commit()
     region = api.region
     if api.dealer_id and region is None:
@@ -137,9 +138,9 @@ def cookie_actor(session: Session, request: Request, now: datetime) -> tuple[Act
 
 def end_sessions(session: Session, user_id: str, now: datetime, *, keep: str | None = None) -> None:
     """End the user's live sessions (all but `keep`, a session's id hash)."""
-    query = update(WebSession).where(WebSession.user_id == user_id, WebSession.ended_at.is_(None))
+    query = update(WebSession).where(col(WebSession.user_id) == user_id, col(WebSession.ended_at).is_(None))
     if keep is not None:
-        query = query.where(WebSession.id_hash != keep)
+        query = query.where(col(WebSession.id_hash) != keep)
     session.exec(query.values(ended_at=now))
 
 
@@ -160,7 +161,8 @@ def use_ticket(session: Session, secret: str, kinds: tuple[str, ...], now: datet
     row = session.get(AuthTicket, _hash(secret))
     if row is None or row.kind not in kinds or row.used_at is not None or aware(row.expires_at) <= now:
         return None
-    claimed = session.exec(update(AuthTicket).where(AuthTicket.id_hash == row.id_hash, AuthTicket.used_at.is_(None))
+    claimed = session.exec(update(AuthTicket).where(col(AuthTicket.id_hash) == row.id_hash,
+                                                    col(AuthTicket.used_at).is_(None))
                            .values(used_at=now))
     if claimed.rowcount != 1:
         return None

@@ -14,7 +14,6 @@ from api import auth
 from domain.messages import negotiate
 from domain.models import Actor
 from domain.policy import Policy
-from domain.stages import Role
 
 
 def get_client(request: Request) -> Client:
@@ -38,7 +37,10 @@ def get_policy(request: Request) -> Policy:
             return shipped
         cache = request.app.state.__dict__.setdefault("policy_versions", {})
         if row not in cache:
-            cache[row] = policy_of(session.get(PolicyVersion, row), shipped.time_scale)
+            version = session.get(PolicyVersion, row)
+            if version is None:  # (the row was just read in this session)
+                return shipped
+            cache[row] = policy_of(version, shipped.time_scale)
         return cache[row]
 
 

@@ -48,7 +48,8 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > self.max_bytes:
             body = json.dumps({"detail": too_large().detail}).encode()
             await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode()),
                                     (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": body})
             return
@@ -133,7 +134,7 @@ async def check_input(request: Request) -> None:
         errors += _walk(body, ("body",))
     if errors:
         raise RequestValidationError(errors)
-    if body is not _NOT_JSON:
+    if body is not _NOT_JSON and route.body_field is not None:
         strictly(route.body_field.field_info.annotation, raw, ("body",))
 
 

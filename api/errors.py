@@ -22,9 +22,9 @@ from api.edge import MAX_BODY_BYTES
 from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
 from db.referrals import ReferralRefused
-from domain.places import PlaceError
 from domain.customers import InvalidPhone
 from domain.messages import CATALOG, negotiate, render
+from domain.places import PlaceError
 from workflows.gateway import ActionRefused, LeadNotFound
 
 log = get_logger("api.errors")
@@ -36,7 +36,7 @@ class ErrorMessage(BaseModel):
 
     detail: str
     kind: str | None = None  # a lead's refusal: stage | closed | forbidden; external_id_reused
-    code: str | None = None  # a lead's refusal: its message code (domain.messages), `detail` its text in the reader's language
+    code: str | None = None  # a refusal: its message code (domain.messages); `detail` is its text
     params: dict | None = None
     field: str | None = None  # the field at fault, where one is (external_id_reused: external_id)
 
@@ -46,10 +46,12 @@ _MEANING = {
     401: "no bearer token, or an unknown or inactive one",
     403: "the caller's role (or dealer) may not do this",
     404: "not found, or not one the caller may see",
-    409: "the current state does not allow it: the lead's stage, or it exists already, or the external id was used for other content",
+    409: "the current state does not allow it: the lead's stage, or it exists already, or the external id was used for "
+         "other content",
     413: f"the request body is over {MAX_BODY_BYTES} bytes",
     429: "too many failed sign-ins for this account or address: locked for Retry-After seconds",
-    503: "the workflow engine did not answer in time; retry: intake is idempotent, an action already done is refused (409)",
+    503: "the workflow engine did not answer in time; retry: intake is idempotent, an action already done is refused "
+         "(409)",
 }
 
 
@@ -152,4 +154,4 @@ def _document(app: FastAPI) -> None:
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}}})
         return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema

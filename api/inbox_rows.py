@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.access import visible_to
 from db.models import Lead
@@ -27,7 +27,8 @@ def collapse(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def with_customers(session: Session, actor: Actor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row with its lead's customer name, grade and stage, when the caller may see the lead now."""
     ids = {r["lead_id"] for r in rows}
-    leads = {lead.lead_id: lead for lead in session.exec(select(Lead).where(Lead.lead_id.in_(ids))).all()} if ids else {}
+    found = session.exec(select(Lead).where(col(Lead.lead_id).in_(ids))).all() if ids else []
+    leads = {lead.lead_id: lead for lead in found}
     out = []
     for row in rows:
         lead = leads.get(row["lead_id"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api.schemas import ClockView
 from db.engine import aware
@@ -17,15 +17,16 @@ def lapsed_clocks(session: Session, leads: list[Lead]) -> dict[str, list[ClockVi
     if not ids:
         return {}
     runs: dict[str, list[overdue.Run]] = {}
-    for r in session.exec(select(ClockRun).where(ClockRun.lead_id.in_(ids))).all():
+    for r in session.exec(select(ClockRun).where(col(ClockRun.lead_id).in_(ids))).all():
         runs.setdefault(r.lead_id, []).append(overdue.Run(r.clock, aware(r.started_at), aware(r.deadline),
                                                           aware(r.ended_at), r.outcome, r.dealer_id))
     with_lapse = [i for i, rs in runs.items() if any(r.outcome == "lapsed" for r in rs)]
     if not with_lapse:
         return {}
     events: dict[str, list] = {}
+    awaited = sorted(overdue.awaited_kinds())
     for lead_id, kind, at in session.exec(select(TimelineEntry.lead_id, TimelineEntry.kind, TimelineEntry.at).where(
-            TimelineEntry.lead_id.in_(with_lapse), TimelineEntry.kind.in_(sorted(overdue.awaited_kinds())))).all():
+            col(TimelineEntry.lead_id).in_(with_lapse), col(TimelineEntry.kind).in_(awaited))).all():
         events.setdefault(lead_id, []).append((kind, aware(at)))
     out: dict[str, list[ClockView]] = {}
     for lead in leads:

@@ -50,6 +50,14 @@ def configured() -> bool:
     return bool(s.oidc_issuer and s.oidc_client_id)
 
 
+def _issuer() -> str:
+    """The provider's issuer URL (its routes check `configured()` first)."""
+    issuer = get_settings().oidc_issuer
+    if issuer is None:
+        raise Refused(404, "未配置公司账号登录。Company sign-in is not configured.")
+    return issuer
+
+
 async def discover(issuer: str) -> dict[str, Any]:
     cached = _discovery.get(issuer)
     if cached and cached[0] > time.monotonic():
@@ -79,7 +87,7 @@ def _client(request: Request) -> AsyncOAuth2Client:
 
 async def start(request: Request, session: Session, now: datetime) -> str:
     """The provider's authorization URL for a new login; its state, PKCE verifier and nonce kept server-side."""
-    document = await discover(get_settings().oidc_issuer)
+    document = await discover(_issuer())
     verifier, nonce = secrets.token_urlsafe(48), secrets.token_urlsafe(16)
     state, _ = auth.new_ticket(session, "oidc", user_id=None, hours=LOGIN_MINUTES / 60, now=now,
                                data={"verifier": verifier, "nonce": nonce})
@@ -98,7 +106,8 @@ def validate(id_token: str, document: dict[str, Any], nonce: str | None) -> dict
                                                        cooldown_duration=JWKS_COOLDOWN_SECONDS))
     try:
         key = keys.get_signing_key_from_jwt(id_token)  # an unknown kid refetches the JWKS once (rotation)
-        claims = jwt.decode(id_token, key.key, algorithms=document.get("id_token_signing_alg_values_supported", ["RS256"]),
+        claims = jwt.decode(id_token, key.key,
+                            algorithms=document.get("id_token_signing_alg_values_supported", ["RS256"]),
                             audience=s.oidc_client_id, issuer=s.oidc_issuer, leeway=30,
                             options={"require": ["exp", "iat", "iss", "aud", "sub"]})
     except jwt.ExpiredSignatureError:
@@ -115,7 +124,6 @@ def validate(id_token: str, document: dict[str, Any], nonce: str | None) -> dict
 
 
 async def finish(request: Request, session: Session, now: datetime) -> User:
-    s = get_settings()
     query = request.query_params
     if "error" in query:
         raise Refused(401, f"公司账号登录未完成。The company sign-in did not complete: {query.get('error')}.")
@@ -123,14 +131,15 @@ async def finish(request: Request, session: Session, now: datetime) -> User:
     session.commit()
     if ticket is None:
         raise Refused(400, "这次登录已失效，请重新登录。This sign-in expired or was used already: start again.")
-    document = await discover(s.oidc_issuer)
+    document = await discover(_issuer())
     try:
         async with _client(request) as client:
             token = await client.fetch_token(document["token_endpoint"], code=query.get("code", ""),
                                              code_verifier=ticket.data["verifier"], grant_type="authorization_code")
     except Exception as err:  # noqa: BLE001 - any failure of the exchange is the provider's refusal
         log.warning("oidc token exchange failed", error=type(err).__name__)
-        raise Refused(502, f"公司账号服务拒绝了本次登录。The provider refused the code exchange ({type(err).__name__}).") from None
+        raise Refused(502, "公司账号服务拒绝了本次登录。"
+                           f"The provider refused the code exchange ({type(err).__name__}).") from None
     if "id_token" not in token:
         raise Refused(502, "公司账号服务没有返回 ID 令牌。The provider sent no ID token (is `openid` in the scopes?).")
     claims = await asyncio.to_thread(validate, token["id_token"], document, ticket.data.get("nonce"))
@@ -165,24 +174,27 @@ def _provision(session: Session, claims: dict[str, Any], value: str) -> User:
     s = get_settings()
     role_text = claims.get(s.oidc_role_claim) if s.oidc_role_claim else None
     try:
-        role = Role(role_text)
+        role = Role(role_text) if isinstance(role_text, str) else None
     except ValueError:
         role = None
     if role is None or role == Role.SYSTEM:
-        raise Refused(403, "无法自动开通：登录凭证没有有效的角色。Cannot provision you: the ID token names no valid role.")
+        raise Refused(403, "无法自动开通：登录凭证没有有效的角色。Cannot provision you: the ID token names no valid "
+                           "role.")
     dealer_id = claims.get(s.oidc_dealer_claim) if s.oidc_dealer_claim else None
     if role in DEALER_ROLES and (not isinstance(dealer_id, str) or session.get(Dealer, dealer_id) is None):
-        raise Refused(403, "无法自动开通：登录凭证没有有效的经销商。Cannot provision you: the ID token names no known dealer.")
+        raise Refused(403, "无法自动开通：登录凭证没有有效的经销商。Cannot provision you: the ID token names no known "
+                           "dealer.")
     user_id = re.sub(r"[^A-Za-z0-9_.@-]", "-", value)[:64]
     if session.get(User, user_id) is not None:
         raise Refused(409, f"用户 {user_id} 已存在。A user {user_id} exists already and is linked to another account.")
-    name = claims.get("name") if isinstance(claims.get("name"), str) else user_id
+    given_name = claims.get("name")
+    name = given_name if isinstance(given_name, str) else user_id
     user = User(id=user_id, name=name[:100], role=role.value, dealer_id=dealer_id if role in DEALER_ROLES else None)
     session.add(user)
     session.flush()
     email = claims.get("email") if isinstance(claims.get("email"), str) else None
     session.add(UserLogin(user_id=user_id, oidc_subject=claims["sub"], email=email.lower() if email else None))
-    if role == Role.CONSULTANT:
+    if role == Role.CONSULTANT and isinstance(dealer_id, str):  # (a dealer role's dealer was checked above)
         session.add(Consultant(user_id=user_id, dealer_id=dealer_id))
     session.commit()
     session.refresh(user)

@@ -85,7 +85,7 @@ class LeadSummary(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, lead) -> "LeadSummary":
+    def of(cls, lead) -> LeadSummary:
         """From a read-model row; the phone only masked (the detail shows it to whoever may call)."""
         fields = {f: getattr(lead, f) for f in LeadSummary.model_fields if f != "phone_masked"}
         return cls(**fields, phone_masked=mask_phone(lead.phone))
@@ -145,7 +145,8 @@ class IntakeAnswer(BaseModel):
 
 class BatchItemAnswer(BaseModel):
     index: int  # the item's position in the batch, from 0
-    status: str  # created | merged | reactivated | accepted (dealer roles: taken in, not yours) | invalid | refused | error
+    # created | merged | reactivated | accepted (dealer roles: taken in, not yours) | invalid | refused | error
+    status: str
     lead_id: str | None = None
     stage: str | None = None
     dealer_id: str | None = None

@@ -24,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from activities.db import CHANGES_CHANNEL
 from core.logging import get_logger
@@ -84,12 +85,14 @@ def addressed(actor: Actor, note: dict[str, Any]) -> bool:
 def events_for(actor: Actor, change: Change) -> list[tuple[str, dict[str, Any]]]:
     """What one stream gets of one change: the same rules as the lists and the inbox."""
     if change.kind == "lead":
-        if visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id, change.after):
+        if change.after is not None and visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id,
+                                                                change.after):
             return [("lead", change.data)]
-        if change.before is not None and visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id, change.before):
+        if change.before is not None and visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id,
+                                                                 change.before):
             return [("lead", {"lead_id": change.data["lead_id"], "stage": None, "updated_at": None})]
         return []
-    if not addressed(actor, change.note):
+    if change.note is None or not addressed(actor, change.note):  # (a notification's change carries its row)
         return []
     shown = visibility.notification(actor.role, actor.dealer_id, change.note)
     return [] if shown is None else [("notification", change.data)]
@@ -161,14 +164,14 @@ class StreamHub:
             # who may see each open lead now, so a change that takes one out of a stream's sight is told
             for lead_id, dealer, consultant, stage in session.exec(select(
                     Lead.lead_id, Lead.dealer_id, Lead.consultant_id, Lead.stage).where(
-                    Lead.stage.notin_([s.value for s in END_STAGES]))).all():
+                    col(Lead.stage).notin_([s.value for s in END_STAGES]))).all():
                 self._sights[lead_id] = Sight(dealer, consultant, stage)
             if self._lead_cursor is not None:
                 for lead_id, seq, at in session.exec(select(Lead.lead_id, Lead.last_seq, Lead.updated_at).where(
                         Lead.updated_at >= self._lead_cursor - LOOKBACK)).all():
                     self._seen[lead_id] = (seq, at)
-            self._seen_notes = set(session.exec(select(Notification.id).where(
-                Notification.id > self._note_cursor - NOTIFICATION_LOOKBACK)).all())
+            self._seen_notes = {i for i in session.exec(select(Notification.id).where(
+                col(Notification.id) > self._note_cursor - NOTIFICATION_LOOKBACK)).all() if i is not None}
 
     async def _listen(self) -> None:
         """PostgreSQL: one connection LISTENing; while it is down the hub polls."""
@@ -225,7 +228,8 @@ class StreamHub:
         self.reads += 1
         out: list[Change] = []
         with Session(self.engine) as session:
-            query = select(Lead.lead_id, Lead.stage, Lead.updated_at, Lead.last_seq, Lead.dealer_id, Lead.consultant_id)
+            query = select(  # type: ignore[call-overload]  # sqlmodel types select() for 1-4 columns
+                Lead.lead_id, Lead.stage, Lead.updated_at, Lead.last_seq, Lead.dealer_id, Lead.consultant_id)
             if self._lead_cursor is not None:
                 query = query.where(Lead.updated_at >= self._lead_cursor - LOOKBACK)
             for lead_id, stage, updated_at, seq, dealer, consultant in session.exec(query).all():
@@ -242,13 +246,14 @@ class StreamHub:
                 horizon = self._lead_cursor - LOOKBACK
                 self._seen = {k: v for k, v in self._seen.items() if v[1] >= horizon}
             notes = session.exec(select(Notification).where(
-                Notification.id > self._note_cursor - NOTIFICATION_LOOKBACK).order_by(Notification.id)).all()
+                col(Notification.id) > self._note_cursor - NOTIFICATION_LOOKBACK).order_by(col(Notification.id))).all()
             for note in notes:
-                if note.id in self._seen_notes:
+                if note.id is None or note.id in self._seen_notes:  # (a stored row has its id)
                     continue
                 self._seen_notes.add(note.id)
                 row = note.model_dump()
-                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")}, note=row))
+                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")},
+                                  note=row))
                 self._note_cursor = max(self._note_cursor, note.id)
             horizon_id = self._note_cursor - NOTIFICATION_LOOKBACK
             self._seen_notes = {i for i in self._seen_notes if i > horizon_id}

@@ -21,13 +21,15 @@ def seed_open_leads(engine: Engine, n: int, brand: str | None = None, prefix: st
         raise SystemExit("bench.background needs the PostgreSQL read model (--database-url postgres)")
     with engine.begin() as conn:
         dealers = conn.execute(text(
-            "SELECT id, brand, region, city FROM dealer WHERE active AND (CAST(:brand AS text) IS NULL OR brand = :brand)"
-            " ORDER BY id"), {"brand": brand}).all()
+            "SELECT id, brand, region, city FROM dealer"
+            " WHERE active AND (CAST(:brand AS text) IS NULL OR brand = :brand) ORDER BY id"), {"brand": brand}).all()
         if not dealers:
             raise SystemExit(f"no active dealer of brand {brand!r} to hold the background leads")
-        conn.execute(text("CREATE TEMP TABLE bg_dealer (k int, id text, brand text, region text, city text) ON COMMIT DROP"))
+        conn.execute(text(
+            "CREATE TEMP TABLE bg_dealer (k int, id text, brand text, region text, city text) ON COMMIT DROP"))
         conn.execute(text("INSERT INTO bg_dealer VALUES (:k, :id, :brand, :region, :city)"),
-                     [{"k": k, "id": d.id, "brand": d.brand, "region": d.region, "city": d.city} for k, d in enumerate(dealers)])
+                     [{"k": k, "id": d.id, "brand": d.brand, "region": d.region, "city": d.city}
+                      for k, d in enumerate(dealers)])
         result = conn.execute(text("""
             INSERT INTO lead (lead_id, brand, customer_key, customer_name, phone, city, series, channel, stage,
                               furthest_stage, grade, score, region, dealer_id, consultant_id, sla_breached, alerts,

@@ -21,6 +21,7 @@ import argparse
 import random
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -81,8 +82,8 @@ def seed_clocks(engine, n: int) -> None:
     rnd = random.Random(n)
     clocks = ("defeat_review", "appeal_window", "appeal_review")
     with Session(engine) as session:
-        session.exec(text("DELETE FROM clock_run"))
-        session.exec(text("DELETE FROM lead"))
+        session.execute(text("DELETE FROM clock_run"))
+        session.execute(text("DELETE FROM lead"))
         session.commit()
     now = datetime.now(UTC)
     for chunk in range(0, n, 5000):
@@ -99,7 +100,8 @@ def seed_clocks(engine, n: int) -> None:
 
 def bench_correction(engine, n: int) -> dict:
     seed_clocks(engine, n)
-    acts, out = CalendarActivities(engine), {"open_clocks": n}
+    acts = CalendarActivities(engine)
+    out: dict[str, Any] = {"open_clocks": n}
     for name, dates in (("one_day", [date(2027, 2, 13)]),
                         ("spring_festival_week", [date(2027, 2, d) for d in range(5, 15)])):
         times, found = [], 0

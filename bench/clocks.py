@@ -42,8 +42,20 @@ import json
 import time
 from collections import defaultdict
 
-from bench.stack import (PYTHON, Stack, add_database_args, cpu_delta, cpu_seconds, log, machine,
-                         percentiles, raw_leads, record, rss_mib, run_pool)
+from bench.stack import (
+    PYTHON,
+    Stack,
+    add_database_args,
+    cpu_delta,
+    cpu_seconds,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    rss_mib,
+    run_pool,
+)
 from db.engine import aware
 
 BACKGROUND_SCALE = 0.001  # background leads' clocks: 1000x longer (first response due in ~10 days)
@@ -102,7 +114,8 @@ class StateSeeder:
     def __init__(self, stack: Stack, policy):
         self.stack, self.policy, self.turn = stack, policy, 0
         self.dealers: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-        for dealer_id, name, brand, region in stack.sql("SELECT id, name, brand, region FROM dealer WHERE active ORDER BY id"):
+        for dealer_id, name, brand, region in stack.sql("SELECT id, name, brand, region FROM dealer WHERE active ORDER "
+                                                        "BY id"):
             self.dealers[brand].append((dealer_id, name, region))
 
     def state_for(self, raw):
@@ -212,7 +225,7 @@ async def main_async(args) -> dict:
             await seeder.settled(len(background))
         creation_s = time.time() - t0
         creation_cpu = cpu_delta(c0, stack.cpu())
-        stages = defaultdict(int)
+        stages: defaultdict[str, int] = defaultdict(int)
         for r in created:
             stages[r.stage] += 1
         worker_rss_after_creation = rss_mib(stack.child("worker").pid)
@@ -278,7 +291,8 @@ async def main_async(args) -> dict:
                             WHERE clock IN ('first_response', 'receipt') AND deadline IS NOT NULL""")
         probe_set = set(probe_ids)
         runs = [r for r in rows if r[0] in probe_set and _epoch(r[3]) <= cutoff]
-        seen = defaultdict(dict)  # (lead, kind) -> {event seq: first inbox row time}
+        # (lead, kind) -> {event seq: first inbox row time}
+        seen: defaultdict[tuple[str, str], dict[int, float]] = defaultdict(dict)
         for lead_id, kind, key, at in stack.sql(
                 "SELECT lead_id, kind, idempotency_key, seen_at FROM bench_notification_seen WHERE kind IN "
                 "('first_response', 'receipt')"):
@@ -289,11 +303,13 @@ async def main_async(args) -> dict:
         by_key = defaultdict(list)
         for r in runs:
             by_key[(r[0], r[1])].append(r)
-        late = {c: {"temporal_inbox": [], "temporal_workflow": [], "cron": []} for c in CLOCKS}
+        late: dict[str, dict[str, list[float]]] = {c: {"temporal_inbox": [], "temporal_workflow": [], "cron": []}
+                                                   for c in CLOCKS}
         missed = {c: {"temporal": 0, "cron": 0} for c in CLOCKS}
         for (lead_id, clock), lead_runs in by_key.items():
             alerts = [seen[(lead_id, clock)][s] for s in sorted(seen[(lead_id, clock)])]
-            for i, (_, _, started_at, deadline, ended_at, outcome) in enumerate(sorted(lead_runs, key=lambda r: _epoch(r[3]))):
+            for i, (_, _, started_at, deadline, ended_at,
+                    outcome) in enumerate(sorted(lead_runs, key=lambda r: _epoch(r[3]))):
                 d = _epoch(deadline)
                 if outcome == "lapsed" and i < len(alerts):
                     late[clock]["temporal_inbox"].append(alerts[i] - d)
@@ -332,7 +348,8 @@ async def main_async(args) -> dict:
                                  "cpu_s_per_min": window,
                                  "temporal_cpu_s_per_alert": round(above_idle / in_window, 4) if in_window else None,
                                  "temporal_cpu_s_per_alert_incl_idle":
-                                     round(window["temporal_total"] * window_s / 60 / in_window, 4) if in_window else None},
+                                     round(window["temporal_total"] * window_s / 60 / in_window,
+                                           4) if in_window else None},
                 "cron": {"alerts": cron_alerts, "scans": len(scan_s), "scan_seconds": percentiles(scan_s, 4),
                          "cpu_s_per_alert": round(cron_cpu / cron_alerts, 5) if cron_alerts else None},
             },

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         conn.execute(text(f"""
             CREATE TABLE IF NOT EXISTS bench_cron_alert (
                 lead_id VARCHAR(128) NOT NULL, clock VARCHAR(64) NOT NULL, started_at {fired_type} NOT NULL,
-                deadline {fired_type} NOT NULL, fired_at {fired_type} NOT NULL, PRIMARY KEY (lead_id, clock, started_at))"""))
+                deadline {fired_type} NOT NULL, fired_at {fired_type} NOT NULL,
+                PRIMARY KEY (lead_id, clock, started_at))"""))
         if not args.no_index:
             conn.execute(text("CREATE INDEX IF NOT EXISTS bench_clock_run_deadline ON clock_run (deadline)"))
     due = text("""
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     while not stop:
         started = time.monotonic()
         now = datetime.now(UTC)
-        rows = conn.execute(due, {"clocks": clocks, "since": _param(since, postgres), "now": _param(now, postgres)}).all()
+        rows = conn.execute(due,
+                            {"clocks": clocks, "since": _param(since, postgres), "now": _param(now, postgres)}).all()
         for lead_id, clock, started_at, deadline in rows:
             conn.execute(fire, {"lead_id": lead_id, "clock": clock, "started_at": started_at, "deadline": deadline})
         conn.commit()

@@ -34,11 +34,23 @@ from collections import Counter
 import httpx
 
 from bench.bare import run_one
-from bench.stack import PYTHON, Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
+from bench.stack import (
+    PYTHON,
+    Stack,
+    add_database_args,
+    cpu_delta,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    run_pool,
+)
 
 
 async def post_lead(http: httpx.AsyncClient, raw) -> dict:
     sent = time.time()
+    status: int | str  # the HTTP status, or the name of the error that prevented one
     try:
         response = await http.post("/v1/leads", json=raw.model_dump(mode="json", exclude_none=True))
         body = response.json() if response.status_code == 200 else {}
@@ -141,7 +153,7 @@ async def main_async(args) -> dict:
 
             # 1. steady open loops, one per rate
             steady_results = []
-            for rate, batch in zip(rates, steady_batches):
+            for rate, batch in zip(rates, steady_batches, strict=True):
                 steady_results.append(await steady_phase(stack, http, rate, batch, bare_total))
 
             # 2. closed loop at saturation

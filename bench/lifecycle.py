@@ -26,14 +26,27 @@ import argparse
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
 import httpx
 
 from bench.actions import history_actions
 from bench.bare import run_one
-from bench.stack import PYTHON, Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
+from bench.stack import (
+    PYTHON,
+    Stack,
+    add_database_args,
+    cpu_delta,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    run_pool,
+)
 
-FOLLOW_THROUGH = [  # the consultant's actions from first contact to the revisit, with their bodies
+# the consultant's actions from first contact to the revisit, with their bodies
+FOLLOW_THROUGH: list[tuple[str, dict[str, Any]]] = [
     ("log-follow-up", {"channel": "call", "duration_minutes": 6, "needs_captured": True, "note": "needs captured"}),
     ("invite", {"note": "Saturday 10:00"}),
     ("record-visit", {}),
@@ -75,8 +88,9 @@ class Driver:
             answer = await self.call("cc-zhou", f"/v1/leads/{lead}/record-cleansing",
                                      {"outcome": "verified", "corrections": fix, "note": "called the customer"})
             stage, dealer = answer["stage"], answer.get("dealer_id")
-        if stage != "dispatched":
-            await self.call("cc-zhou", f"/v1/leads/{lead}/record-cleansing", {"outcome": "invalid", "note": "no dealer"})
+        if stage != "dispatched" or dealer is None:
+            await self.call("cc-zhou", f"/v1/leads/{lead}/record-cleansing",
+                            {"outcome": "invalid", "note": "no dealer"})
             return {"lead_id": lead, "end": "closed_invalid", "seconds": time.time() - started}
         manager = f"{dealer.lower()}-manager"
         answer = await self.call(manager, f"/v1/leads/{lead}/acknowledge", {})

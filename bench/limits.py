@@ -36,6 +36,7 @@ import httpx
 from bench.intake import inbox_latency, post_lead
 from bench.stack import Stack, add_database_args, cpu_delta, log, machine, percentiles, raw_leads, record, run_pool
 
+
 async def grow_to(stack: Stack, args, size: int, background: list, have: int, seeder) -> float:
     """Add open leads until `size`; answers the seconds it took."""
     t0 = time.time()
@@ -46,13 +47,14 @@ async def grow_to(stack: Stack, args, size: int, background: list, have: int, se
         from bench.background import seed_open_leads
         from db.limits import repair_counters
 
-        seed_open_leads(stack.engine, len(batch), prefix=f"BG{size}")
+        seed_open_leads(stack.db(), len(batch), prefix=f"BG{size}")
 
-        repair_counters(stack.engine, datetime.now(UTC))
+        repair_counters(stack.db(), datetime.now(UTC))
     else:
         await run_pool(batch, seeder.seed, args.concurrency, f"background leads to {size}", every=30)
         await seeder.settled(size)
-    open_now = stack.sql("SELECT count(*) FROM lead WHERE stage NOT IN ('completed', 'closed_invalid', 'closed_lost')")[0][0]
+    open_now = stack.sql(
+        "SELECT count(*) FROM lead WHERE stage NOT IN ('completed', 'closed_invalid', 'closed_lost')")[0][0]
     counted = stack.sql("SELECT coalesce(sum(open), 0) FROM limit_counter WHERE scope = 'dealer'")[0][0]
     log(f"{open_now} open leads in the read model; the dealers' counters hold {counted}")
     return time.time() - t0

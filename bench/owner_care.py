@@ -63,7 +63,7 @@ async def main_async(args) -> dict:
         # a start returns once the server has it: wait until the worker has run each one's first task and
         # projection (its ownership row), so the probes do not queue behind that backlog
         while True:
-            with stack.engine.connect() as conn:
+            with stack.db().connect() as conn:
                 rows = conn.execute(text("SELECT count(*) FROM ownership")).scalar()
             if rows >= args.ownerships:
                 break
@@ -101,11 +101,11 @@ async def main_async(args) -> dict:
         deadline = time.monotonic() + lead_s + args.probe_seconds + 60
         while time.monotonic() < deadline:
             await asyncio.sleep(5)
-            with stack.engine.connect() as conn:
+            with stack.db().connect() as conn:
                 fired = conn.execute(text("SELECT count(*) FROM owner_task WHERE kind = 'first_maintenance'")).scalar()
             if fired >= args.probes and datetime.now(UTC) > base + timedelta(seconds=args.probe_seconds):
                 break
-        with stack.engine.connect() as conn:
+        with stack.db().connect() as conn:
             seen = conn.execute(text(
                 "SELECT lead_id, min(seen_at) FROM bench_notification_seen WHERE kind = 'owner_care_task' "
                 "GROUP BY lead_id")).all() if stack.postgres else []
@@ -115,7 +115,8 @@ async def main_async(args) -> dict:
         workflow_late = [(_aware(at) - due[oid]).total_seconds() for oid, at in created if oid in due]
         result = {
             "ownerships": args.ownerships, "probes": args.probes, "probe_seconds": args.probe_seconds,
-            "create_s": round(create_s, 1), "create_rate_per_s": round(args.ownerships / create_s, 1) if create_s else None,
+            "create_s": round(create_s, 1),
+            "create_rate_per_s": round(args.ownerships / create_s, 1) if create_s else None,
             "worker_rss_mib": {"start": round(rss_start), "after_create": round(rss_after_create),
                                "end": round(rss_mib(worker)), "peak": round(peak_rss_mib(worker))},
             "lateness_inbox_s": percentiles(inbox_late), "lateness_workflow_s": percentiles(workflow_late),

@@ -79,7 +79,8 @@ async def main() -> None:
         with Session(stack.engine) as session:
             dealers = list(session.exec(select(Dealer.id).order_by(Dealer.id)).all())[: args.robots]
             for d in dealers:
-                session.add(PushTarget(id=f"bench-{d}"[:40], kind="wecom", name=f"robot {d}", scope="dealer", dealer_id=d,
+                session.add(PushTarget(id=f"bench-{d}"[:40], kind="wecom", name=f"robot {d}", scope="dealer",
+                                       dealer_id=d,
                                        secret=seal({"webhook_url": f"{receiver.url}/send?key={d}"}), created_by="bench",
                                        created_at=datetime.now(UTC)))
             session.commit()

@@ -29,8 +29,18 @@ import subprocess
 import time
 
 from bench.clocks import BACKGROUND_SCALE, StateSeeder
-from bench.stack import (PYTHON, TEMPORAL_BIN, Stack, add_database_args, log, machine, percentiles, raw_leads,
-                         record, run_pool)
+from bench.stack import (
+    PYTHON,
+    TEMPORAL_BIN,
+    Stack,
+    add_database_args,
+    log,
+    machine,
+    percentiles,
+    raw_leads,
+    record,
+    run_pool,
+)
 
 ALERT_KIND = "first_response"  # the notification kind of a lapsed first-response clock (domain.lifecycle alert)
 
@@ -73,7 +83,8 @@ async def task_timeouts(stack: Stack, lead_ids: list[str], since: float, kinds: 
         nonlocal total
         history = await stack.client.get_workflow_handle(lead_id).fetch_history()
         for e in history.events:
-            if e.HasField("workflow_task_timed_out_event_attributes") and e.event_time.ToDatetime().timestamp() >= since - 1:
+            if (e.HasField("workflow_task_timed_out_event_attributes")
+                    and e.event_time.ToDatetime().timestamp() >= since - 1):
                 total += 1
                 if kinds is not None:
                     kind = TimeoutType.Name(e.workflow_task_timed_out_event_attributes.timeout_type)

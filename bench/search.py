@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, text
+from sqlmodel import Session
 
 from api.routes.leads import Sort, list_leads
 from bench.stack import DEFAULT_POSTGRES, log, machine, percentiles, record
@@ -27,7 +28,6 @@ from domain.customers import customer_key
 from domain.models import Actor
 from domain.search import lookup_keys
 from domain.stages import Role
-from sqlmodel import Session
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红鹏飞俊峰建国志文斌宇浩然欣怡子涵"
@@ -75,9 +75,10 @@ def seed(engine, folks: list[dict], batch: int = 5000) -> float:
                              external_id=f"ext-{p['i']}", brand="Aurora", customer_key=customer_key(p["phone"]),
                              received_at=moment, outcome="created"))
         with engine.begin() as conn:
-            conn.execute(insert(Lead.__table__), leads)
-            conn.execute(insert(LeadLookup.__table__), lookups)
-            conn.execute(insert(RawLeadRow.__table__), raws)
+            # __table__ is set by SQLModel's metaclass, which mypy does not see
+            conn.execute(insert(Lead.__table__), leads)  # type: ignore[attr-defined]
+            conn.execute(insert(LeadLookup.__table__), lookups)  # type: ignore[attr-defined]
+            conn.execute(insert(RawLeadRow.__table__), raws)  # type: ignore[attr-defined]
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("VACUUM ANALYZE"))
@@ -104,7 +105,8 @@ def run(engine, qs: list[tuple[str, str, str]]) -> dict:
     found = 0
     with Session(engine) as session:
         for kind, q, dealer in qs:
-            actor = Actor(user_id=f"{dealer}-mgr", role=Role.DEALER_MANAGER, dealer_id=dealer, name="m") if dealer else ops
+            actor = Actor(user_id=f"{dealer}-mgr", role=Role.DEALER_MANAGER, dealer_id=dealer,
+                          name="m") if dealer else ops
             began = time.perf_counter()
             page = list_leads(actor=actor, session=session, q=q, sort=Sort("-updated_at"), limit=50, offset=0,
                               stage=None, grade=None, dealer_id=None, region=None, series=None, channel=None,

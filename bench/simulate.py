@@ -18,16 +18,17 @@
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from domain import commands as c
-from domain.models import Actor, Channel, RawLead, Timeframe
+from domain.models import Actor, Channel, LeadState, RawLead, Timeframe
 from domain.policy import load_policy
 from domain.policy_versions import apply_changes, check_draft, document_of
 from domain.scoring import grade_for
@@ -56,9 +57,10 @@ class _Recorder(_Run):
 
     def __init__(self, lead_id, rng: random.Random, complete: bool):
         super().__init__(lead_id, [], POLICY, frozenset(), None)
-        self.rng, self.complete, self.recorded = rng, complete, []
+        self.rng, self.complete = rng, complete
+        self.recorded: list[dict[str, Any]] = []
         k = rng.sample(DEALERS, 10)
-        self.candidates = sorted(({"dealer_id": d, "dealer_name": f"Aurora {d}", "total": 0.0,
+        self.candidates: list[dict[str, Any]] = sorted(({"dealer_id": d, "dealer_name": f"Aurora {d}", "total": 0.0,
                                    "factors": {f: round(rng.random(), 4) for f in FACTORS}, "distance_km": 3.2}
                                   for d in k), key=lambda x: x["dealer_id"])
         for cand in self.candidates:
@@ -126,11 +128,14 @@ def _cons(s):
     return Actor(user_id=f"{s.dealer_id}-c1", role=Role.CONSULTANT, dealer_id=s.dealer_id, region="East")
 
 
-SCRIPTS = {  # (minutes after intake, who, command)
+# (minutes after intake, who, command)
+SCRIPTS: dict[str, list[tuple[int, Callable[[LeadState], Actor], c.Command | None]]] = {
     "unattended": [],
-    "worked": [(20, _mgr, c.Acknowledge()), (30, _mgr, None), (45, _cons, c.LogFollowUp(channel="call", duration_minutes=5, needs_captured=True)),
+    "worked": [(20, _mgr, c.Acknowledge()), (30, _mgr, None),
+               (45, _cons, c.LogFollowUp(channel="call", duration_minutes=5, needs_captured=True)),
                (60 * 24, _cons, c.Invite(note="Saturday")), (60 * 24 * 4, _cons, c.RecordVisit(note="came"))],
-    "late": [(150, _mgr, c.Acknowledge()), (160, _mgr, None), (200, _cons, c.LogFollowUp(channel="call", duration_minutes=2))],
+    "late": [(150, _mgr, c.Acknowledge()), (160, _mgr, None),
+             (200, _cons, c.LogFollowUp(channel="call", duration_minutes=2))],
     "silent": [(30, _mgr, c.Acknowledge()), (40, _mgr, None)],
     "cleansing": [(60 * 5, lambda s: CC, c.RecordCleansing(outcome="verified", corrections={"series": "A5"}))],
 }
@@ -155,7 +160,7 @@ def generate(n: int, start: datetime, days: int = 30, seed: int = 16):
             if at > start + timedelta(days=days):
                 break
             rec._lapse_until(at)
-            s = rec.state
+            s = rec._live()
             if s.dealer_id is None and who is not SCRIPTS["cleansing"][0][1]:
                 continue
             if command is None:  # assign: the holder's consultant
@@ -166,6 +171,7 @@ def generate(n: int, start: datetime, days: int = 30, seed: int = 16):
 
 def load(url: str, leads) -> int:
     import psycopg
+
     from db.engine import init_db, make_engine
     engine = make_engine(url)
     init_db(engine)
@@ -202,7 +208,8 @@ def main() -> None:
     t = time.perf_counter()
     if args.no_db:
         leads = list(generate(args.leads, start))
-        print(f"generated {args.leads:,} leads, {sum(len(f) for _, f in leads):,} facts in {time.perf_counter() - t:.1f} s")
+        print(f"generated {args.leads:,} leads, {sum(len(f) for _, f in leads):,} facts "
+              f"in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         from domain.simulate import fast_decider
         fast_decider()
@@ -220,8 +227,10 @@ def main() -> None:
     elapsed = time.perf_counter() - t
     print(f"simulated {r['leads']:,} leads (reality and draft) in {elapsed:.1f} s "
           f"({r['leads'] / elapsed:,.0f} leads/s), {r['differing_leads']:,} differ; workers={args.workers}; "
-          f"worker CPU {r.get('cpu_seconds', float('nan'))} s ({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead)")
-    print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->", r["draft"]["sla_lapses"].get("receipt", 0))
+          f"worker CPU {r.get('cpu_seconds', float('nan'))} s "
+          f"({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead)")
+    print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->",
+          r["draft"]["sla_lapses"].get("receipt", 0))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

@@ -27,14 +27,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:  # imported where used: the stack starts before the app's modules are configured
+    from temporalio.client import Client
+
+    from domain.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -267,10 +273,10 @@ class Stack:
         self.env.pop("TEMPORAL_API_KEY", None)
         self.env.pop("TEMPORAL_TLS_CERT", None)
         self.env.pop("TEMPORAL_TLS_KEY", None)
-        self.client = None
+        self.client: Client  # set by start(), as the policy is
         self.engine: Engine | None = None
         self.tokens: dict[str, str] = {}
-        self.policy = None
+        self.policy: Policy
 
     @property
     def postgres(self) -> bool:
@@ -278,7 +284,7 @@ class Stack:
 
     # -- lifecycle
 
-    async def __aenter__(self) -> "Stack":
+    async def __aenter__(self) -> Stack:
         try:
             await self.start()
         except BaseException:
@@ -363,8 +369,8 @@ class Stack:
         return next(c for c in self.children if c.name == name)
 
     async def _connect(self, timeout: float = 60) -> None:
-        from core.temporal_client import connect
         from core.settings import get_settings
+        from core.temporal_client import connect
         from workflows.search_attributes import register
 
         deadline = time.monotonic() + timeout
@@ -430,9 +436,14 @@ class Stack:
 
         return make_engine(self.url)
 
+    def db(self) -> Engine:
+        if self.engine is None:
+            raise RuntimeError("the stack is not started: no database engine yet")
+        return self.engine
+
     def _instrument(self) -> None:
         """bench_notification_seen: each notification row as it is inserted, with the database's clock."""
-        with self.engine.begin() as conn:
+        with self.db().begin() as conn:
             if self.postgres:
                 conn.execute(text("""
                     CREATE TABLE bench_notification_seen (id bigint PRIMARY KEY, lead_id text, kind text,
@@ -458,8 +469,8 @@ class Stack:
                     END"""))
 
     def dealer_capacity(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(text("SELECT coalesce(sum(capacity), 0) FROM dealer")).scalar())
+        with self.db().connect() as conn:
+            return int(conn.execute(text("SELECT coalesce(sum(capacity), 0) FROM dealer")).scalar_one())
 
     def raise_dealer_capacity(self, open_leads: int) -> int:
         """Multiply every dealer's capacity so the network holds twice `open_leads` (dispatch excludes full
@@ -467,13 +478,13 @@ class Stack:
         total = self.dealer_capacity()
         factor = max(1, -(-2 * open_leads // max(total, 1)))
         if factor > 1:
-            with self.engine.begin() as conn:
+            with self.db().begin() as conn:
                 conn.execute(text("UPDATE dealer SET capacity = capacity * :f"), {"f": factor})
             log(f"dealer capacity x{factor} ({total} -> {total * factor}) for {open_leads} open leads")
         return factor
 
     def sql(self, query: str, **params) -> list:
-        with self.engine.connect() as conn:
+        with self.db().connect() as conn:
             return list(conn.execute(text(query), params).all())
 
     # -- CPU and memory

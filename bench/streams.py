@@ -27,7 +27,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -85,7 +85,7 @@ def serve(port: int) -> None:
 
     _more_files()
     os.environ.setdefault("LEADFLOW_LOG_LEVEL", "warning")
-    app = create_app(client=object(), engine=make_engine(URL))  # type: ignore[arg-type]
+    app = create_app(client=object(), engine=make_engine(URL))  # type: ignore[arg-type]  # the streams never call Temporal
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, backlog=4096)
 
 
@@ -103,8 +103,8 @@ class Client:
                       "Accept: text/event-stream\r\n\r\n").encode())
         await writer.drain()
         event = None
-        while line := await reader.readline():
-            line = line.decode().rstrip("\r\n")
+        while received := await reader.readline():
+            line = received.decode().rstrip("\r\n")
             if line.startswith("event: "):
                 event = line[7:]
             elif line.startswith("data: ") and event:
@@ -157,7 +157,8 @@ async def bench(port: int, pid: int, streams: int, dealers: list[str], idle_seco
     for t in tasks:
         t.cancel()
     engine.dispose()
-    return {"streams": streams, "dealers": len(dealers), "idle_seconds": idle_seconds, "idle_cores": round(idle_cores, 4),
+    return {"streams": streams, "dealers": len(dealers), "idle_seconds": idle_seconds,
+            "idle_cores": round(idle_cores, 4),
             "changes": changes, "cores_while_changing": round(change_cores, 4),
             "latency_s": percentiles(latencies, 4), "missing": missing, "sent_to_a_stream_not_allowed": leaks}
 

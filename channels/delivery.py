@@ -1,6 +1,7 @@
-"""Push delivery (issue 14 section 2), the push workflow's activities (registered by the worker): plans a notice's deliveries into the ledger, sends them within each
-target's limits (merging what waits into one digest), retries, breaks and reports failing targets, escalates
-unread SLA alerts. Runs in the worker (the push workflow's activities), never in the API process.
+"""Push delivery (issue 14 section 2), the push workflow's activities (registered by the worker): plans a notice's
+deliveries into the ledger, sends them within each target's limits (merging what waits into one digest), retries,
+breaks and reports failing targets, escalates unread SLA alerts. Runs in the worker (the push workflow's
+activities), never in the API process.
 
 At most once per (notice, target, person): a row is claimed (`sending`, committed) before its request leaves
 and marked `sent` after the provider's answer. A worker killed between the two leaves the row `sending`; the
@@ -61,14 +62,14 @@ def _inbox_rows(session, req: NotifyRequest) -> list[Notification]:
     prefix = f"{req.lead_id}:{req.event_seq}:"
     return list(session.exec(select(Notification).where(
         Notification.lead_id == req.lead_id, Notification.kind == req.kind,
-        col(Notification.idempotency_key).startswith(prefix)).order_by(Notification.id)).all())
+        col(Notification.idempotency_key).startswith(prefix)).order_by(col(Notification.id))).all())
 
 
 def robots_for(session, dealer_id: str | None, roles: set[str]) -> list[PushTarget]:
     """The active group robots whose scope and roles cover any of these recipient roles."""
     found = []
     for t in session.exec(select(PushTarget).where(col(PushTarget.kind).in_(ROBOTS), PushTarget.status == "active",
-                                                   PushTarget.scope.in_(["oem", "dealer"]))).all():
+                                                   col(PushTarget.scope).in_(["oem", "dealer"]))).all():
         scope_roles = {r.value for r in (DEALER_ROLES if t.scope == "dealer" else OEM_ROLES)}
         wanted = (set(t.roles) or scope_roles) & scope_roles
         if t.scope == "dealer" and t.dealer_id != dealer_id:
@@ -190,6 +191,8 @@ class PushActivities:
             times = []
             for row in waiting:
                 target = session.get(PushTarget, row.target_id)
+                if target is None:  # deleted since (a browser unsubscribed): nothing of it is sent, as _send_one
+                    continue
                 history = self._history(session, row.target_id, now)
                 times.append(max(_utc(row.due_at), next_slot(history, channel(target.kind).limits, now)))
             # a claim a dead attempt left: come back when it is stale and settle it (uncertain), never resend
@@ -215,7 +218,7 @@ class PushActivities:
             self._settle_stale(session, target_id, now)
             due = list(session.exec(select(PushDelivery).where(
                 PushDelivery.target_id == target_id, PushDelivery.status == "queued",
-                PushDelivery.due_at <= now).order_by(PushDelivery.id)).all())
+                PushDelivery.due_at <= now).order_by(col(PushDelivery.id))).all())
             if target.status != "active":
                 for row in due:
                     row.status, row.failed_at, row.error = "failed", now, "target broken"
@@ -295,7 +298,8 @@ class PushActivities:
         settings = get_settings()
         key = config.get("vapid_private_key") or (settings.vapid_private_key.get_secret_value()
                                                  if settings.vapid_private_key else "")
-        return {**config, "vapid_private_key": key, "vapid_subject": config.get("vapid_subject", settings.vapid_subject)}
+        return {**config, "vapid_private_key": key,
+                "vapid_subject": config.get("vapid_subject", settings.vapid_subject)}
 
     def _failed(self, session, target, request, rows, exc: DeliveryError, now: datetime) -> None:
         request.status = "failed"

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Any
 
 from channels.base import Channel, DeliveryError, Outgoing, Sent, fit, post, register
 
@@ -32,7 +33,7 @@ class Feishu(Channel):
     def send(self, http, config, msg: Outgoing, *, now_ms: int) -> Sent:
         ts = now_ms // 1000
         text = fit(msg.text, self.max_bytes)
-        body = {"timestamp": str(ts), "sign": sign(config["secret"], ts), "msg_type": "text",
+        body: dict[str, Any] = {"timestamp": str(ts), "sign": sign(config["secret"], ts), "msg_type": "text",
                 "content": {"text": text}}
         raw = json.dumps(body, ensure_ascii=False).encode()
         while len(raw) > MAX_BODY:  # escapes made it longer than the text: cut more

@@ -53,7 +53,7 @@ def rotate(token: str) -> str:
 
 
 def main() -> None:  # pragma: no cover - operator command
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from db.engine import make_engine
     from db.models import PushPreference, PushTarget
@@ -65,9 +65,10 @@ def main() -> None:  # pragma: no cover - operator command
         for target in session.exec(select(PushTarget)).all():
             target.secret = rotate(target.secret)
             session.add(target)
-        for pref in session.exec(select(PushPreference).where(PushPreference.mobile.is_not(None))).all():
-            pref.mobile = rotate(pref.mobile)
-            session.add(pref)
+        for pref in session.exec(select(PushPreference).where(col(PushPreference.mobile).is_not(None))).all():
+            if pref.mobile is not None:  # (the query asked for those)
+                pref.mobile = rotate(pref.mobile)
+                session.add(pref)
         session.commit()
     print("channel secrets re-encrypted with the first key")
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
-from channels.base import Channel, DeliveryError, Outgoing, Sent, post, register
+from channels.base import Channel, Outgoing, Sent, post, register
 
 
 def b64u_decode(text: str) -> bytes:
@@ -55,7 +55,8 @@ class WebPush(Channel):
         endpoint = config["endpoint"]
         parts = urlsplit(endpoint)
         vapid = Vapid02.from_raw(config["vapid_private_key"].encode())
-        claims = {"aud": f"{parts.scheme}://{parts.netloc}", "sub": config.get("vapid_subject", "mailto:ops@leadflow.invalid"),
+        claims = {"aud": f"{parts.scheme}://{parts.netloc}",
+                  "sub": config.get("vapid_subject", "mailto:ops@leadflow.invalid"),
                   "exp": now_ms // 1000 + 12 * 3600}
         headers = vapid.sign(claims)
         payload = json.dumps({"title": msg.title, "body": msg.text[: self.max_bytes], "key": msg.key,

@@ -15,13 +15,14 @@ import re
 import sys
 
 import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from domain.customers import mask_phone
 
 _TEMPORAL_KEYS = ("temporal_workflow", "temporal_activity")
 
 
-def lift_temporal_ids(_logger, _method, event: dict) -> dict:
+def lift_temporal_ids(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     record = event.get("_record")
     for key in _TEMPORAL_KEYS:
         info = getattr(record, key, None) if record is not None else event.get(key)
@@ -43,7 +44,7 @@ _PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:(?:\+|00)86[\s-]?\d(?:[\s-]?\d){6,11}|
                     r"(?![0-9A-Za-z])")
 
 
-def _mask(match: re.Match) -> str:
+def _mask(match: re.Match[str]) -> str:
     text = match.group()
     return mask_phone(("+" if text.startswith("+") else "") + re.sub(r"\D", "", text))
 
@@ -52,7 +53,7 @@ def mask_phones_in(text: str) -> str:
     return _PHONE.sub(_mask, text)
 
 
-def _masked(value):
+def _masked(value: object) -> object:
     if isinstance(value, str):
         return mask_phones_in(value)
     if value is None or isinstance(value, (bool, float)):
@@ -69,13 +70,13 @@ def _masked(value):
     return value if masked == text else masked
 
 
-def mask_phones(_logger, _method, event: dict) -> dict:
+def mask_phones(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """Every phone number in any field or the message, masked as the API masks it (138****0001). Customers'
     names are not masked here: no log line carries one (ids, stages and dealers only)."""
     return {key: _masked(value) for key, value in event.items()}
 
 
-def _extras(_logger, _method, event: dict) -> dict:
+def _extras(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
     """Fields passed with `extra=` on stdlib records (e.g. lead_id, kind) become JSON fields."""
     record = event.get("_record")
     if record is not None:
@@ -85,7 +86,7 @@ def _extras(_logger, _method, event: dict) -> dict:
     return event
 
 
-SHARED = [
+SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.processors.add_log_level,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

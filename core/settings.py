@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     time_scale: float = Field(default=1.0, gt=0, alias="LEADFLOW_TIME_SCALE")
     policy_path: str | None = Field(default=None, alias="LEADFLOW_POLICY")
     log_level: str = Field(default="INFO", alias="LEADFLOW_LOG_LEVEL")
-    temporal_ui_url: str = Field(default="http://127.0.0.1:8233", alias="LEADFLOW_TEMPORAL_UI_URL")  # the portal links leads there
+    temporal_ui_url: str = Field(default="http://127.0.0.1:8233",
+                                 alias="LEADFLOW_TEMPORAL_UI_URL")  # the portal links leads there
     # the worker's Temporal SDK metrics for Prometheus at http://<address>/metrics; "off" (the default, so
     # several local workers never fight over a port): none. compose and ./scripts/run.sh set one.
     worker_metrics_address: str = Field(default="off", alias="LEADFLOW_WORKER_METRICS_ADDRESS")
@@ -31,8 +32,10 @@ class Settings(BaseSettings):
     # a task is only taken when a thread is there for its local activities, so a backlog (a restart) waits on the
     # server instead of timing out in the worker (bench/restart.py; worker.py build_worker)
     worker_threads: int = Field(default=16, ge=1, alias="LEADFLOW_WORKER_THREADS")
-    metrics_token: SecretStr | None = Field(default=None, alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
-    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in clear
+    metrics_token: SecretStr | None = Field(default=None,
+                                            alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
+    # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in
+    # clear
     codec_keys: SecretStr | None = Field(default=None, alias="LEADFLOW_CODEC_KEYS")
     # `id:base64key,...`: the keys of lead ids (an HMAC of the phone), the first making new ids, every one still
     # resolving the leads it made (workflows/lead_ids.py); unset: data/lead-id.key, made once for a local run
@@ -44,7 +47,8 @@ class Settings(BaseSettings):
     login_account_limit: int = Field(default=5, ge=1, alias="LEADFLOW_LOGIN_ACCOUNT_LIMIT")  # failures per account
     login_address_limit: int = Field(default=20, ge=1, alias="LEADFLOW_LOGIN_ADDRESS_LIMIT")  # failures per address
     login_lock_minutes: float = Field(default=15, gt=0, alias="LEADFLOW_LOGIN_LOCK_MINUTES")  # window and lock
-    public_url: str | None = Field(default=None, alias="LEADFLOW_PUBLIC_URL")  # links and the OIDC redirect; else the request's
+    public_url: str | None = Field(default=None,
+                                   alias="LEADFLOW_PUBLIC_URL")  # links and the OIDC redirect; else the request's
     oidc_issuer: str | None = Field(default=None, alias="LEADFLOW_OIDC_ISSUER")  # set: "company account" sign-in
     oidc_client_id: str | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_ID")
     oidc_client_secret: SecretStr | None = Field(default=None, alias="LEADFLOW_OIDC_CLIENT_SECRET")

@@ -68,7 +68,8 @@ def parse_keys(text: str) -> dict[str, bytes]:
             raise CodecError(f"LEADFLOW_CODEC_KEYS key {key_id!r} is not valid base64") from None
         if len(key) != 32:
             raise CodecError(f"LEADFLOW_CODEC_KEYS key {key_id!r} is {len(key)} bytes; AES-256 needs 32 "
-                             "(generate one with: python -c \"from core.temporal_client import new_key; print(new_key('k1'))\")")
+                             "(generate one with: python -c \"from core.temporal_client import new_key; "
+                             "print(new_key('k1'))\")")
         keys[key_id] = key
     if not keys:
         raise CodecError("LEADFLOW_CODEC_KEYS holds no key")

@@ -20,9 +20,9 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Date, and_, case, cast, distinct, exists, extract, func, literal, or_
+from sqlalchemy import Date, Label, and_, case, cast, distinct, exists, extract, func, literal, or_
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.engine import aware
 from db.models import ClockRun, Dealer, HoldingRow, Lead, RawLeadRow, TimelineEntry
@@ -118,7 +118,9 @@ def _bucket_start(session: Session, column, bucket: Bucket):
     if _dialect(session) == "postgresql":
         return cast(func.date_trunc(bucket, func.timezone(str(LOCAL_TZ), column)), Date)
     # SQLite keeps UTC text; China has had no daylight saving since 1991, so a fixed shift is exact
-    shift = f"{int(LOCAL_TZ.utcoffset(datetime(2000, 1, 1)).total_seconds() // 3600):+d} hours"
+    offset = LOCAL_TZ.utcoffset(datetime(2000, 1, 1))
+    assert offset is not None  # a ZoneInfo always has one
+    shift = f"{int(offset.total_seconds() // 3600):+d} hours"
     modifiers = {"day": (), "week": ("weekday 0", "-6 days"), "month": ("start of month",)}[bucket]
     return func.date(column, shift, *modifiers)
 
@@ -148,7 +150,7 @@ class PeriodView(_Report):
     end: datetime = Field(alias="to", description="exclusive")
 
     @classmethod
-    def of(cls, period: Period) -> "PeriodView":
+    def of(cls, period: Period) -> PeriodView:
         return cls(start=period.start, end=period.end)
 
 
@@ -178,11 +180,13 @@ class FunnelReport(_Report):
 
 def funnel(session: Session, period: Period, filters: Filters) -> FunnelReport:
     where = [period.holds(Lead.created_at), *_lead_filters(filters)]
-    reached = [func.coalesce(func.sum(case((Lead.furthest_stage.in_(at_or_beyond(s)), 1), else_=0)), 0)
+    reached = [func.coalesce(func.sum(case((col(Lead.furthest_stage).in_(at_or_beyond(s)), 1), else_=0)), 0)
                for s in FUNNEL]
-    total, *counts = session.exec(select(func.count(), *reached).where(*where)).one()
+    # sqlmodel types select() for 1-4 fixed columns, not a list: the row's parts are Any
+    row: Any = session.exec(select(func.count(), *reached).where(*where)).one()
+    total, *counts = row
     steps, previous, top = [], None, None
-    for stage, n in zip(FUNNEL, counts):
+    for stage, n in zip(FUNNEL, counts, strict=True):
         n = _n(n)
         top = n if top is None else top
         steps.append(FunnelStep(stage=stage.value, leads=n,
@@ -237,9 +241,10 @@ class SlaReport(_Report):
 
 
 def _outcome_counts(now: datetime):
-    running = ClockRun.outcome.is_(None)
+    running = col(ClockRun.outcome).is_(None)
     return (func.count(), _sum_if(ClockRun.outcome == "met"), _sum_if(ClockRun.outcome == "lapsed"),
-            _sum_if(ClockRun.outcome == "cancelled"), _sum_if(running), _sum_if(and_(running, ClockRun.deadline < now)))
+            _sum_if(col(ClockRun.outcome) == "cancelled"), _sum_if(running),
+            _sum_if(and_(running, col(ClockRun.deadline) < now)))
 
 
 def sla_compliance(session: Session, period: Period, filters: Filters, now: datetime, clock: str | None = None,
@@ -268,11 +273,12 @@ def sla_compliance(session: Session, period: Period, filters: Filters, now: date
     if bucket:
         start = _bucket_start(session, ClockRun.deadline, bucket).label("bucket_start")
         series = session.exec(
-            select(ClockRun.clock, start, *_outcome_counts(now)[1:5]).join(Lead, Lead.lead_id == ClockRun.lead_id)
+            select(ClockRun.clock, start, *_outcome_counts(now)[1:5]).join(Lead, col(Lead.lead_id) == ClockRun.lead_id)
             .where(*where).group_by(ClockRun.clock, start).order_by(ClockRun.clock, start)).all()
         report.series = [
             CompliancePoint(clock=name, bucket_start=_as_date(at), met=_n(met), lapsed=_n(lapsed),
-                            cancelled=_n(cancelled), running=_n(running), compliance=_ratio(_n(met), _n(met) + _n(lapsed)))
+                            cancelled=_n(cancelled), running=_n(running),
+                            compliance=_ratio(_n(met), _n(met) + _n(lapsed)))
             for name, at, met, lapsed, cancelled, running in series]
     return report
 
@@ -346,8 +352,8 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
     received = (select(HoldingRow.dealer_id, HoldingRow.lead_id).where(period.holds(HoldingRow.started_at))
                 .distinct().subquery())
     progress = (select(T.lead_id, T.dealer_id, func.max(_funnel_rank(T.stage)).label("rank"))
-                .where(T.dealer_id.is_not(None), T.lead_id.in_(select(received.c.lead_id)))
-                .group_by(T.lead_id, T.dealer_id).subquery())
+                .where(col(T.dealer_id).is_not(None), col(T.lead_id).in_(select(received.c.lead_id)))
+                .group_by(col(T.lead_id), col(T.dealer_id)).subquery())
     funnel_counts = _by_dealer(session, select(
         received.c.dealer_id, func.count(),
         *(_sum_if(progress.c.rank >= FUNNEL_RANK[stage.value]) for stage in FUNNEL_MEASURES.values()))
@@ -355,12 +361,13 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
                                                        progress.c.dealer_id == received.c.dealer_id)))
         .group_by(received.c.dealer_id))
 
-    timely, met, lapsed = ClockRun.clock.in_(TIMELINESS_CLOCKS), ClockRun.outcome == "met", ClockRun.outcome == "lapsed"
-    clock_counts = _by_dealer(session, select(
-        ClockRun.dealer_id, _sum_if(and_(timely, met)), _sum_if(and_(timely, lapsed)),
-        _sum_if(and_(ClockRun.clock == "stall", lapsed)),
-        _sum_if(and_(ClockRun.clock == "receipt", met)), _sum_if(and_(ClockRun.clock == "receipt", lapsed)))
-        .where(period.holds(ClockRun.deadline), ClockRun.dealer_id.is_not(None)).group_by(ClockRun.dealer_id))
+    timely = col(ClockRun.clock).in_(TIMELINESS_CLOCKS)
+    met, lapsed = col(ClockRun.outcome) == "met", col(ClockRun.outcome) == "lapsed"
+    clock_counts = _by_dealer(session, select(  # type: ignore[call-overload]  # sqlmodel: select() of 1-4 columns
+        col(ClockRun.dealer_id), _sum_if(and_(timely, met)), _sum_if(and_(timely, lapsed)),
+        _sum_if(and_(col(ClockRun.clock) == "stall", lapsed)),
+        _sum_if(and_(col(ClockRun.clock) == "receipt", met)), _sum_if(and_(col(ClockRun.clock) == "receipt", lapsed)))
+        .where(period.holds(ClockRun.deadline), col(ClockRun.dealer_id).is_not(None)).group_by(ClockRun.dealer_id))
 
     # a defeat decision answers the latest defeat_submitted before it: `source` says whether the dealer
     # applied (dealer) or the stall clock sent the lead to review (stall: counted by accuracy instead)
@@ -368,15 +375,15 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
     source = (select(submitted.data["source"].as_string())
               .where(submitted.lead_id == decided.lead_id, submitted.seq < decided.seq,
                      submitted.kind == "defeat_submitted")
-              .order_by(submitted.seq.desc()).limit(1).scalar_subquery())
-    overturned = exists().where(appeal.lead_id == decided.lead_id, appeal.seq > decided.seq,
-                                appeal.kind == "appeal_decided",
+              .order_by(col(submitted.seq).desc()).limit(1).scalar_subquery())
+    overturned = exists().where(col(appeal.lead_id) == decided.lead_id, col(appeal.seq) > decided.seq,
+                                col(appeal.kind) == "appeal_decided",
                                 appeal.data["outcome"].as_string() == "overturned",
                                 appeal.data["appealing_dealer_id"].as_string() == decided.dealer_id)
     real = or_(decided.data["verdict"].as_string() == "true_defeat", overturned)
     defeat_counts = _by_dealer(session, select(decided.dealer_id, func.count(), _sum_if(real))
                                .where(decided.kind == "defeat_decided", period.holds(decided.at),
-                                      decided.dealer_id.is_not(None), source == "dealer")
+                                      col(decided.dealer_id).is_not(None), source == "dealer")
                                .group_by(decided.dealer_id))
 
     cards = []
@@ -410,8 +417,8 @@ def scorecards(session: Session, period: Period, weights: Scorecard, region: str
     # received nothing is not ranked (its compliance measures would count as perfect)
     ranked = sorted((pair for pair in cards if pair[1].received_leads), key=lambda pair: (-pair[0], pair[1].dealer_id))
     idle = sorted((pair for pair in cards if not pair[1].received_leads), key=lambda pair: pair[1].dealer_id)
-    for i, (total, card) in enumerate(ranked):
-        card.rank = ranked[i - 1][1].rank if i and ranked[i - 1][0] == total else i + 1
+    for i, (shown, card) in enumerate(ranked):
+        card.rank = ranked[i - 1][1].rank if i and ranked[i - 1][0] == shown else i + 1
     for _, card in ranked + idle:
         card.ranked_out_of = len(ranked)
     for _, card in idle:
@@ -444,9 +451,10 @@ class DispatchReport(_Report):
 
 def dispatch_match(session: Session, period: Period, filters: Filters,
                    group_by: Literal["region", "dealer"] | None = None) -> DispatchReport:
-    matched = or_(HoldingRow.end_reason.is_(None), HoldingRow.end_reason.not_in(NOT_MATCHED))
+    matched = or_(col(HoldingRow.end_reason).is_(None), col(HoldingRow.end_reason).not_in(NOT_MATCHED))
     reason = func.coalesce(HoldingRow.end_reason, OPEN)
-    key = {"region": Dealer.region, "dealer": HoldingRow.dealer_id, None: literal(None)}[group_by].label("key")
+    key: Label[Any] = {"region": col(Dealer.region), "dealer": col(HoldingRow.dealer_id),
+                       None: literal(None)}[group_by].label("key")
     where = [period.holds(HoldingRow.started_at), *_lead_filters(filters, region=False, dealer=False)]
     if filters.dealer_id is not None:
         where.append(HoldingRow.dealer_id == filters.dealer_id)
@@ -489,7 +497,8 @@ class ReviewQueue:
 
 REVIEW_QUEUES = (
     ReviewQueue("cleansing", S.CLEANSING, ("cleansing_started",), ("cleansing_recorded",)),
-    ReviewQueue("transfer_review", S.TRANSFER_REVIEW, ("transfer_requested",), ("transfer_approved", "transfer_rejected")),
+    ReviewQueue("transfer_review", S.TRANSFER_REVIEW, ("transfer_requested",),
+                ("transfer_approved", "transfer_rejected")),
     ReviewQueue("defeat_review", S.DEFEAT_REVIEW, ("defeat_submitted",), ("defeat_decided",)),
     ReviewQueue("appeal_review", None, ("appeal_filed",), ("appeal_decided",)),
 )
@@ -524,28 +533,29 @@ def review_queues(session: Session, period: Period, filters: Filters, now: datet
         request, later, decision, previous = aliased(T), aliased(T), aliased(T), aliased(T)
         dealer_where = [] if filters.dealer_id is None else [_request_dealer(request) == filters.dealer_id]
         if q.stage is not None:  # waiting: the lead is in the queue's stage; since its latest request
-            latest = (select(func.max(later.seq)).where(later.lead_id == request.lead_id, later.kind.in_(q.requests))
+            latest = (select(func.max(later.seq)).where(later.lead_id == request.lead_id,
+                                                        col(later.kind).in_(q.requests))
                       .scalar_subquery())
             waiting = (select(func.count(), func.min(request.at)).select_from(Lead)
-                       .join(request, and_(request.lead_id == Lead.lead_id, request.kind.in_(q.requests)))
+                       .join(request, and_(col(request.lead_id) == Lead.lead_id, col(request.kind).in_(q.requests)))
                        .where(Lead.stage == q.stage.value, request.seq == latest, *lead_where, *dealer_where))
         else:  # waiting: a request with no decision after it
-            answered = exists().where(later.lead_id == request.lead_id, later.seq > request.seq,
-                                      later.kind.in_(q.decisions))
+            answered = exists().where(col(later.lead_id) == request.lead_id, col(later.seq) > request.seq,
+                                      col(later.kind).in_(q.decisions))
             waiting = (select(func.count(), func.min(request.at)).select_from(request)
-                       .join(Lead, Lead.lead_id == request.lead_id)
-                       .where(request.kind.in_(q.requests), ~answered, *lead_where, *dealer_where))
+                       .join(Lead, col(Lead.lead_id) == request.lead_id)
+                       .where(col(request.kind).in_(q.requests), ~answered, *lead_where, *dealer_where))
         open_now, oldest = session.exec(waiting).one()
         # a decision answers the queue's latest request or decision event before it, if that is a request
         before = (select(func.max(previous.seq))
                   .where(previous.lead_id == decision.lead_id, previous.seq < decision.seq,
-                         previous.kind.in_(q.requests + q.decisions)).scalar_subquery())
+                         col(previous.kind).in_(q.requests + q.decisions)).scalar_subquery())
         hours = _hours_between(session, request.at, decision.at)
         decided, avg_hours, max_hours = session.exec(
             select(func.count(), func.avg(hours), func.max(hours)).select_from(decision)
-            .join(request, and_(request.lead_id == decision.lead_id, request.kind.in_(q.requests)))
-            .join(Lead, Lead.lead_id == decision.lead_id)
-            .where(decision.kind.in_(q.decisions), period.holds(decision.at), request.seq == before,
+            .join(request, and_(col(request.lead_id) == decision.lead_id, col(request.kind).in_(q.requests)))
+            .join(Lead, col(Lead.lead_id) == decision.lead_id)
+            .where(col(decision.kind).in_(q.decisions), period.holds(decision.at), request.seq == before,
                    *lead_where, *dealer_where)).one()
         oldest = aware(oldest)
         queues.append(QueueStats(
@@ -578,16 +588,18 @@ class ChannelReport(_Report):
 
 
 def channel_costs(session: Session, period: Period, filters: Filters) -> ChannelReport:
-    won = Lead.furthest_stage.in_(at_or_beyond(S.WON))
+    won = col(Lead.furthest_stage).in_(at_or_beyond(S.WON))
     where = [period.holds(RawLeadRow.received_at), *_lead_filters(filters, channel=False, brand=False)]
     if filters.channel is not None:
         where.append(RawLeadRow.channel == filters.channel)
     if filters.brand is not None:
         where.append(RawLeadRow.brand == filters.brand)
-    figures = (func.count(), func.count(RawLeadRow.acquisition_cost),
+    figures = (func.count(), func.count(col(RawLeadRow.acquisition_cost)),
                func.coalesce(func.sum(RawLeadRow.acquisition_cost), 0.0),
-               func.count(distinct(RawLeadRow.lead_id)), func.count(distinct(case((won, RawLeadRow.lead_id)))))
-    base = select(RawLeadRow.channel, *figures).join(Lead, Lead.lead_id == RawLeadRow.lead_id).where(*where)
+               func.count(distinct(col(RawLeadRow.lead_id))),
+               func.count(distinct(case((won, col(RawLeadRow.lead_id))))))
+    base = select(col(RawLeadRow.channel), *figures).join(  # type: ignore[call-overload]  # sqlmodel: 1-4 columns
+        Lead, col(Lead.lead_id) == col(RawLeadRow.lead_id)).where(*where)
 
     def view(channel, raw, with_cost, cost, leads, won_leads) -> ChannelCost:
         cost = float(cost or 0)
@@ -596,7 +608,7 @@ def channel_costs(session: Session, period: Period, filters: Filters) -> Channel
                            cost_per_deal=_ratio(cost, won_leads))
 
     rows = session.exec(base.group_by(RawLeadRow.channel).order_by(RawLeadRow.channel)).all()
-    total = session.exec(select(literal("all"), *figures).select_from(RawLeadRow)
+    total = session.exec(select(literal("all"), *figures).select_from(RawLeadRow)  # type: ignore[call-overload]  # sqlmodel types select() for 1-4 fixed columns, not a list
                          .join(Lead, Lead.lead_id == RawLeadRow.lead_id).where(*where)).one()
     return ChannelReport(period=PeriodView.of(period), filters=filters, channels=[view(*r) for r in rows],
                          total=view(*total))

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 import chinese_calendar
 import holidays as holidays_package
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from db.models import CalendarAudit, CalendarDay, CalendarYear
 from domain.calendar import SHANGHAI, add_working_days_on, calendar_covers, touches  # noqa: F401 (re-exported)
@@ -39,7 +39,8 @@ MIN_YEAR, MAX_YEAR = 2004, 2100  # chinese-calendar starts at 2004; the API refu
 # chinese-calendar names its holidays in English only: the names people read (issue 13)
 HOLIDAY_NAMES_ZH = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
                     "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "National Day": "国庆节",
-                    "Mid-autumn Festival": "中秋节", "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日"}
+                    "Mid-autumn Festival": "中秋节",
+                    "Anti-Fascist 70th Day": "中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日"}
 
 
 def _zh(name) -> str:
@@ -59,6 +60,14 @@ def seed_days(year: int) -> tuple[str, list[CalendarDay]]:
                         for d, name in sorted(computed.items()) if d.year == year]
 
 
+def _year(session: Session, year: int) -> CalendarYear:
+    """The year's row, which `ensure_year` (or a concurrent seeding) has written: missing, it is a bug."""
+    row = session.get(CalendarYear, year)
+    if row is None:
+        raise LookupError(f"calendar year {year} is missing after it was seeded")
+    return row
+
+
 def ensure_year(session: Session, year: int, now: datetime | None = None) -> CalendarYear:
     """The year's row, seeding the year first if nobody has yet (concurrent seeders: the first one wins)."""
     row = session.get(CalendarYear, year)
@@ -73,7 +82,7 @@ def ensure_year(session: Session, year: int, now: datetime | None = None) -> Cal
         session.commit()
     except IntegrityError:  # another activity seeded it meanwhile
         session.rollback()
-        row = session.get(CalendarYear, year)
+        row = _year(session, year)
     return row
 
 
@@ -128,7 +137,7 @@ def working_day_deadline(session: Session, start: datetime, working_days: int,
 
 def year_view(session: Session, year: int) -> tuple[CalendarYear, list[CalendarDay]]:
     row = ensure_year(session, year)
-    days = session.exec(select(CalendarDay).where(CalendarDay.year == year).order_by(CalendarDay.day)).all()
+    days = session.exec(select(CalendarDay).where(col(CalendarDay.year) == year).order_by(col(CalendarDay.day))).all()
     return row, list(days)
 
 
@@ -222,7 +231,7 @@ def replace_year(session: Session, year: int, days: list[DayIn], actor: str, now
     row = ensure_year(session, year, now)
     old = session.exec(select(CalendarDay).where(CalendarDay.year == year)).all()
     before = _snapshot(old)
-    session.exec(delete(CalendarDay).where(CalendarDay.year == year))
+    session.exec(delete(CalendarDay).where(col(CalendarDay.year) == year))
     session.add_all([CalendarDay(day=d.day, year=year, kind=d.kind, name=d.name, source="lead_ops") for d in days])
     after = {d.day.isoformat(): d.kind for d in days}
     state_before = row.state
@@ -247,8 +256,7 @@ def set_day(session: Session, day: date, kind: str, name: str, actor: str, now: 
     _audit(session, day.year, actor, "set_day", now, {day.isoformat(): before},
            {day.isoformat(): {"kind": kind, "name": name, "source": "lead_ops"}})
     session.commit()
-    year = session.get(CalendarYear, day.year)
-    return Change(day.year, [day] if before.get("kind") != kind else [], year.state)
+    return Change(day.year, [day] if before.get("kind") != kind else [], _year(session, day.year).state)
 
 
 def delete_day(session: Session, day: date, actor: str, now: datetime) -> Change | None:
@@ -261,7 +269,7 @@ def delete_day(session: Session, day: date, actor: str, now: datetime) -> Change
            {day.isoformat(): {"kind": row.kind, "name": row.name, "source": row.source}}, {day.isoformat(): {}})
     session.delete(row)
     session.commit()
-    return Change(day.year, [day], session.get(CalendarYear, day.year).state)
+    return Change(day.year, [day], _year(session, day.year).state)
 
 
 def confirm_year(session: Session, year: int, actor: str, now: datetime) -> CalendarYear:
@@ -275,4 +283,5 @@ def confirm_year(session: Session, year: int, actor: str, now: datetime) -> Cale
 
 
 def audit_rows(session: Session, year: int) -> list[CalendarAudit]:
-    return list(session.exec(select(CalendarAudit).where(CalendarAudit.year == year).order_by(CalendarAudit.id)).all())
+    return list(session.exec(select(CalendarAudit).where(col(CalendarAudit.year) == year)
+                             .order_by(col(CalendarAudit.id))).all())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import overload
 
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
@@ -48,6 +49,12 @@ def default_engine() -> Engine:
     return engine
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+@overload
+def aware(value: datetime | None) -> datetime | None: ...
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; everything in the read model is UTC."""
     if value is not None and value.tzinfo is None:

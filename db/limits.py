@@ -21,14 +21,15 @@ the counters always say what the read model's open leads say; `ops.reconcile` ch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import LimitCounter, LimitReservation
 
@@ -61,7 +62,8 @@ def counters(session: Session, scope: str, subjects: list[str]) -> dict[str, Lim
     """The counters of many subjects, without locking (a dispatch's ranking; its choice is then locked)."""
     if not subjects:
         return {}
-    rows = session.exec(select(LimitCounter).where(LimitCounter.scope == scope, LimitCounter.subject.in_(subjects)))
+    rows = session.exec(select(LimitCounter).where(LimitCounter.scope == scope,
+                                                   col(LimitCounter.subject).in_(subjects)))
     return {c.subject: c for c in rows}
 
 
@@ -75,10 +77,13 @@ def spend(session: Session, counter: LimitCounter | None, *, lead_id: str, holdi
     the counter. The caller holds the lock of `counter` (and of the old subject's counter when it moves)."""
     row = reservation(session, lead_id, holding, kind)
     if row is None:
-        row = LimitReservation(lead_id=lead_id, holding=holding, kind=kind, scope=kind if kind in SLOT_KINDS else DEALER,
-                               subject=subject, counted_at=counted_at, since_seq=since_seq, created_at=now, answer=answer)
+        row = LimitReservation(lead_id=lead_id, holding=holding, kind=kind,
+                               scope=kind if kind in SLOT_KINDS else DEALER,
+                               subject=subject, counted_at=counted_at, since_seq=since_seq, created_at=now,
+                               answer=answer)
     else:
-        row.subject, row.counted_at, row.since_seq, row.released_at, row.answer = subject, counted_at, since_seq, None, answer
+        row.subject, row.counted_at, row.since_seq = subject, counted_at, since_seq
+        row.released_at, row.answer = None, answer
     session.add(row)
     if counter is not None and kind in SLOT_KINDS:
         counter.open += 1
@@ -117,7 +122,7 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
     holdings = state.past_holdings + ([state.holding] if state.holding else [])
     with Session(engine, expire_on_commit=False) as probe:
         rows = probe.exec(select(LimitReservation).where(LimitReservation.lead_id == state.lead_id,
-                                                         LimitReservation.released_at.is_(None))).all()
+                                                         col(LimitReservation.released_at).is_(None))).all()
     release, adopt = [], []
     for r in rows:
         if r.since_seq >= state.seq:
@@ -161,9 +166,11 @@ def _open_leads(session: Session) -> list:
     from domain.stages import END_STAGES
 
     holdings = (select(HoldingRow.lead_id, (func.count() - 1).label("n")).group_by(HoldingRow.lead_id).subquery())
-    return session.exec(select(Lead.lead_id, Lead.dealer_id, Lead.consultant_id, Lead.last_seq, holdings.c.n)
-                        .join(holdings, holdings.c.lead_id == Lead.lead_id, isouter=True)
-                        .where(Lead.stage.not_in([s.value for s in END_STAGES]))).all()
+    # sqlmodel types select() for 1-4 columns
+    return list(session.exec(select(  # type: ignore[call-overload]
+        Lead.lead_id, Lead.dealer_id, Lead.consultant_id, Lead.last_seq, holdings.c.n)
+        .join(holdings, holdings.c.lead_id == Lead.lead_id, isouter=True)
+        .where(col(Lead.stage).not_in([s.value for s in END_STAGES]))).all())
 
 
 def counter_drift(engine: Engine) -> list[str]:
@@ -172,11 +179,11 @@ def counter_drift(engine: Engine) -> list[str]:
 
     with Session(engine) as session:
         leads = _open_leads(session)
-        active = session.exec(select(LimitReservation).where(LimitReservation.released_at.is_(None),
-                                                             LimitReservation.kind.in_(SLOT_KINDS))).all()
+        active = session.exec(select(LimitReservation).where(col(LimitReservation.released_at).is_(None),
+                                                             col(LimitReservation.kind).in_(SLOT_KINDS))).all()
         counted = {(c.scope, c.subject): c.open for c in session.exec(select(LimitCounter)).all()}
-    want = Counter()
-    for lead_id, dealer_id, consultant_id, _, _ in leads:
+    want: Counter[tuple[str, str]] = Counter()
+    for _lead_id, dealer_id, consultant_id, _, _ in leads:
         if dealer_id:
             want[(DEALER, dealer_id)] += 1
         if dealer_id and consultant_id:
@@ -186,7 +193,8 @@ def counter_drift(engine: Engine) -> list[str]:
     for key in sorted(set(want) | set(ledger) | {k for k, v in counted.items() if v}):
         have, booked, held = counted.get(key, 0), ledger.get(key, 0), want.get(key, 0)
         if not have == booked == held:
-            out.append(f"limit counter {key[0]} {key[1]}: counter {have}, ledger {booked}, open leads in the read model {held}")
+            out.append(f"limit counter {key[0]} {key[1]}: counter {have}, ledger {booked}, open leads in the read "
+                       f"model {held}")
     return out
 
 
@@ -197,8 +205,8 @@ def repair_counters(engine: Engine, now: datetime) -> None:
     with Session(engine) as session:
         leads = {lead_id: (dealer_id, consultant_id, seq, n or 0) for lead_id, dealer_id, consultant_id, seq, n
                  in _open_leads(session)}
-        active = session.exec(select(LimitReservation).where(LimitReservation.released_at.is_(None),
-                                                             LimitReservation.kind.in_(SLOT_KINDS))).all()
+        active = session.exec(select(LimitReservation).where(col(LimitReservation.released_at).is_(None),
+                                                             col(LimitReservation.kind).in_(SLOT_KINDS))).all()
         subjects = {(c.scope, c.subject) for c in session.exec(select(LimitCounter)).all()}
     with locked(engine) as session:
         keys = sorted(subjects | {(r.scope, r.subject) for r in active}
@@ -208,10 +216,13 @@ def repair_counters(engine: Engine, now: datetime) -> None:
         kept = set()
         for r in active:
             dealer_id, consultant_id, _, _ = leads.get(r.lead_id, (None, None, 0, 0))
-            if (r.kind == DEALER and r.subject == dealer_id) or (r.kind == CONSULTANT and dealer_id and r.subject == consultant_id):
+            if (r.kind == DEALER and r.subject == dealer_id) or (r.kind == CONSULTANT and dealer_id
+                                                                 and r.subject == consultant_id):
                 kept.add((r.lead_id, r.kind))
                 continue
             row = reservation(session, r.lead_id, r.holding, r.kind)
+            if row is None:  # (listed as active just above)
+                continue
             row.released_at = now
             session.add(row)
         for lead_id, (dealer_id, consultant_id, seq, n) in leads.items():
@@ -221,7 +232,7 @@ def repair_counters(engine: Engine, now: datetime) -> None:
                           since_seq=seq, now=now, answer={"reconciled": True})
         session.flush()
         booked = Counter((r.scope, r.subject) for r in session.exec(select(LimitReservation).where(
-            LimitReservation.released_at.is_(None), LimitReservation.kind.in_(SLOT_KINDS))).all())
+            col(LimitReservation.released_at).is_(None), col(LimitReservation.kind).in_(SLOT_KINDS))).all())
         for key, counter in locks.items():
             counter.open, counter.updated_at = booked.get(key, 0), now
             session.add(counter)

@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from sqlalchemy import and_, case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.analytics import _hours_between, _sum_if
 from db.models import CalendarYear, ClockRun, HoldingRow, Lead, Notification, TimelineEntry
@@ -121,13 +121,13 @@ def _seconds(session: Session, earlier, later):
 def _distribution(session: Session, observations, buckets: tuple[float, ...], *group):
     """(group values..., count, sum, cumulative count at each bucket) from a subquery with a `seconds` column."""
     seconds = observations.c.seconds
-    return session.exec(select(*group, func.count(), func.coalesce(func.sum(seconds), 0.0),
+    return session.exec(select(*group, func.count(), func.coalesce(func.sum(seconds), 0.0),  # type: ignore[call-overload]  # sqlmodel: 1-4 columns
                                *[_sum_if(seconds <= bound) for bound in buckets]).group_by(*group)).all()
 
 
 def _add(metric: GaugeHistogramMetricFamily, labels: list[str], buckets: tuple[float, ...], row) -> None:
     count, total, *cumulative = row
-    metric.add_metric(labels, [(floatToGoString(b), int(n)) for b, n in zip(buckets, cumulative)]
+    metric.add_metric(labels, [(floatToGoString(b), int(n)) for b, n in zip(buckets, cumulative, strict=True)]
                       + [("+Inf", int(count))], float(total))
 
 
@@ -136,13 +136,13 @@ def _alert_lateness(session: Session, now: datetime) -> Metric:
     alert_kind = case(ALERT_KIND, value=ClockRun.clock, else_=None)
     alerted = func.min(Notification.created_at)
     runs = (
-        select(ClockRun.clock.label("clock"), _seconds(session, ClockRun.deadline, alerted).label("seconds"))
-        .join(Lead, Lead.lead_id == ClockRun.lead_id)
-        .join(Notification, and_(Notification.lead_id == ClockRun.lead_id, Notification.kind == alert_kind,
-                                 Notification.created_at >= ClockRun.ended_at))
-        .where(Lead.updated_at >= since, ClockRun.outcome == "lapsed", ClockRun.ended_at >= since,
-               ClockRun.ended_at <= now, ClockRun.deadline.is_not(None))
-        .group_by(ClockRun.lead_id, ClockRun.clock, ClockRun.started_at, ClockRun.deadline)
+        select(col(ClockRun.clock).label("clock"), _seconds(session, ClockRun.deadline, alerted).label("seconds"))
+        .join(Lead, col(Lead.lead_id) == ClockRun.lead_id)
+        .join(Notification, and_(col(Notification.lead_id) == ClockRun.lead_id, col(Notification.kind) == alert_kind,
+                                 col(Notification.created_at) >= ClockRun.ended_at))
+        .where(col(Lead.updated_at) >= since, col(ClockRun.outcome) == "lapsed", col(ClockRun.ended_at) >= since,
+               col(ClockRun.ended_at) <= now, col(ClockRun.deadline).is_not(None))
+        .group_by(col(ClockRun.lead_id), col(ClockRun.clock), col(ClockRun.started_at), col(ClockRun.deadline))
     ).subquery()
     rows = {clock: rest for clock, *rest in _distribution(session, runs, LATENESS_BUCKETS, runs.c.clock)}
     metric = GaugeHistogramMetricFamily(
@@ -159,9 +159,9 @@ def _dispatch_latency(session: Session, now: datetime) -> Metric:
     dispatched = func.min(HoldingRow.started_at)
     leads = (
         select(_seconds(session, Lead.created_at, dispatched).label("seconds"))
-        .join(HoldingRow, HoldingRow.lead_id == Lead.lead_id)
+        .join(HoldingRow, col(HoldingRow.lead_id) == Lead.lead_id)
         .where(Lead.updated_at >= since)
-        .group_by(Lead.lead_id, Lead.created_at)
+        .group_by(col(Lead.lead_id), col(Lead.created_at))
         .having(and_(dispatched >= since, dispatched <= now))
     ).subquery()
     [row] = _distribution(session, leads, DISPATCH_BUCKETS)

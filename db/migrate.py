@@ -33,8 +33,8 @@ def revision(engine: Engine, message: str) -> None:
 
 
 if __name__ == "__main__":
-    from db.engine import make_engine
     from core.settings import get_settings
+    from db.engine import make_engine
 
     engine = make_engine(get_settings().database_url)
     if len(sys.argv) > 2 and sys.argv[1] == "revision":

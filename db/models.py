@@ -306,13 +306,14 @@ class LeadLookup(SQLModel, table=True):
     hash of the E.164 number), a lead id on the key, an external id on `raw_lead.external_id`."""
 
     __tablename__ = "lead_lookup"
-    __table_args__ = (Index("ix_lead_lookup_kind_value", "kind", "value", "lead_id", postgresql_ops={"value": "varchar_pattern_ops"}),)
+    __table_args__ = (Index("ix_lead_lookup_kind_value", "kind", "value", "lead_id",
+                            postgresql_ops={"value": "varchar_pattern_ops"}),)
     lead_id: str = Field(primary_key=True, max_length=128)
     kind: str = Field(primary_key=True, max_length=16)  # name | phone4
     value: str = Field(primary_key=True, max_length=128)
 
 
-Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)
+Index("ix_raw_lead_external_id", RawLeadRow.__table__.c.external_id)  # type: ignore[attr-defined]  # set by SQLModel's metaclass
 # ------------------------------------------------------------------ sign-in (issue 14 section 1)
 # Passwords, browser sessions, invite/reset links and OIDC logins in flight, login limits, API tokens.
 # Only hashes of secrets are stored: a session cookie, a link's ticket, an API token are never kept in clear.

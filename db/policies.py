@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import PolicyAudit, PolicyVersion
 from domain.policy import Policy
@@ -54,7 +54,7 @@ def get(session: Session, version: int) -> PolicyVersion:
 
 
 def listing(session: Session) -> list[PolicyVersion]:
-    return list(session.exec(select(PolicyVersion).order_by(PolicyVersion.version.desc())))
+    return list(session.exec(select(PolicyVersion).order_by(col(PolicyVersion.version).desc())))
 
 
 def policy_of(row: PolicyVersion, time_scale: float = 1.0) -> Policy:
@@ -123,7 +123,7 @@ def record_migration(session: Session, version: int, actor: str, now: datetime, 
 
 
 def audit(session: Session, version: int | None = None) -> list[PolicyAudit]:
-    q = select(PolicyAudit).order_by(PolicyAudit.id)
+    q = select(PolicyAudit).order_by(col(PolicyAudit.id))
     if version is not None:
         q = q.where(PolicyAudit.version == version)
     return list(session.exec(q))

@@ -79,8 +79,9 @@ def on_won(session: Session, lead_id: str, at: datetime, tiers: list[RewardTier]
                          referrer_customer_key=referral.referrer_customer_key,
                          referrer_dealer_id=referral.referrer_dealer_id, nth=nth, reward=reward, earned_at=at)
     session.add(row)
-    users = list(session.exec(select(User.id).where(User.role == Role.DEALER_MANAGER.value, User.active,
-                                                    User.dealer_id == referral.referrer_dealer_id)).all()) or [None]
+    users: list[str | None] = list(session.exec(select(User.id).where(
+        User.role == Role.DEALER_MANAGER.value, User.active, User.dealer_id == referral.referrer_dealer_id)).all())
+    users = users or [None]
     for user_id in users:
         key = f"referral-reward:{row.reward_id}:{Role.DEALER_MANAGER.value}:{user_id or '-'}"
         if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first() is None:
@@ -88,7 +89,8 @@ def on_won(session: Session, lead_id: str, at: datetime, tiers: list[RewardTier]
                 idempotency_key=key, lead_id=f"referral-{referral.code}", kind="referral_reward",
                 recipient_role=Role.DEALER_MANAGER.value, recipient_user_id=user_id,
                 dealer_id=referral.referrer_dealer_id,
-                message=f"转介绍奖励：车主推荐的第 {nth} 位客户已成交，奖励 {reward} / a referral was won: reward {reward}",
+                message=f"转介绍奖励：车主推荐的第 {nth} 位客户已成交，奖励 {reward} / "
+                        f"a referral was won: reward {reward}",
                 data={"reward_id": row.reward_id, "reward": reward, "nth": nth}, created_at=at))
     session.flush()
     return row

@@ -220,7 +220,8 @@ def demo_sign_in_lines() -> list[str]:
     path = SIGN_INS_FILE if SIGN_INS_FILE.is_absolute() else ROOT / SIGN_INS_FILE
     known = json.loads(path.read_text()) if path.exists() else {}
     lines = [f"  sign in at   {API}/ as:"] if known else []
-    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3] if user_id in known]
+    lines += [f"               {user_id:<16} password {known[user_id]}" for user_id in DEMO_SIGN_INS[:3]
+              if user_id in known]
     if known:
         lines.append("  Temporal UI decoding: sign in as ops-wang, then in the UI's codec settings (the glasses icon)"
                      " turn on \"Include cross-origin credentials\" once")
@@ -282,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.temporal_only:
             _seed(env)
             children.start("worker", [sys.executable, "worker.py"], env)
-            # no access log: our own request log (api/app.py) names the path but never the query (?token= for the stream)
+            # no access log: our own request log (api/app.py) names the path but never the query (?token= for the
+            # stream)
             uvicorn = ["-m", "uvicorn", "api.app:app", "--host", "127.0.0.1", "--port", "8000", "--no-access-log"]
             children.start("api", [sys.executable, *uvicorn], env)
             if not _wait_for_api(children):

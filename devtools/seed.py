@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from db.engine import default_engine
 from core.passwords import hash_password
+from db.engine import default_engine
 from db.models import Consultant, Dealer, User, UserLogin
 from devtools.network import generate_dealers
-from ops.users import issue_token
 from domain.stages import Role
+from ops.users import issue_token
 
 BRAND = "Aurora"
 DEMO_BRAND, DEMO_SERIES = BRAND, ["A5", "A7", "E3"]
@@ -77,7 +77,8 @@ def demo_consultants() -> list[Consultant]:
 
 _DEALER_FIELDS = [f for f in Dealer.model_fields if f != "id"]
 _USER_FIELDS = ["name", "role", "dealer_id", "region"]
-_CONSULTANT_FIELDS = ["dealer_id", "series"]  # capacity and duty are the dealer manager's to change  # never the token or the active flag
+# capacity and duty are the dealer manager's to change  # never the token or the active flag
+_CONSULTANT_FIELDS = ["dealer_id", "series"]
 
 
 def _update(row, wanted, fields: list[str]) -> None:
@@ -120,7 +121,8 @@ def seed(session: Session) -> dict[str, str]:
     return tokens
 
 
-DEMO_SIGN_INS = ("ops-wang", "d-sh-01-manager", "d-sh-01-c1", "cc-zhou", "review-chen", "rm-east")  # printed: the first three
+DEMO_SIGN_INS = ("ops-wang", "d-sh-01-manager", "d-sh-01-c1", "cc-zhou", "review-chen",
+                 "rm-east")  # printed: the first three
 SIGN_INS_FILE = Path(os.environ.get("LEADFLOW_DEMO_SIGN_INS", "data/demo-sign-ins.json"))
 
 

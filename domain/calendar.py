@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import chinese_calendar
 
@@ -39,7 +39,7 @@ def is_working_day(d: date, overrides: CalendarOverrides) -> bool:
     if d in overrides.extra_workdays:
         return True
     try:
-        return chinese_calendar.is_workday(d)
+        return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:
         return d.weekday() < 5
 
@@ -55,13 +55,13 @@ def add_working_days_on(start: datetime, days: int, working: Callable[[date], bo
     if days < 0:
         raise ValueError("days must be >= 0")
     if start.tzinfo is None:
-        start = start.replace(tzinfo=timezone.utc)
+        start = start.replace(tzinfo=UTC)
     day, left = start.astimezone(SHANGHAI).date(), days
     while left:
         day += timedelta(days=1)
         left -= working(day)
     end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=SHANGHAI)
-    return end.astimezone(timezone.utc)
+    return end.astimezone(UTC)
 
 
 def compress(start: datetime, deadline: datetime, time_scale: float) -> datetime:

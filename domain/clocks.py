@@ -6,9 +6,10 @@ plus a lapse action in `domain.lifecycle.LAPSE_ACTIONS` if none of the existing 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
+from typing import Any
 
 from domain.models import LeadState
 from domain.policy import Policy
@@ -32,7 +33,7 @@ class ClockSpec:
     title: str = ""
 
 
-def _spec(name: str, starts_on: set[str], stops_on: set[str] = frozenset(), **kw) -> ClockSpec:  # type: ignore[assignment]
+def _spec(name: str, starts_on: Iterable[str], stops_on: Iterable[str] = frozenset(), **kw: Any) -> ClockSpec:
     return ClockSpec(name, frozenset(starts_on), frozenset(stops_on), **kw)
 
 
@@ -104,7 +105,9 @@ def duration_of(spec: ClockSpec, state: LeadState, policy: Policy) -> timedelta:
     """The clock's length under the policy (before the time scale)."""
     clocks = policy.clocks
     if spec.name == "grade_cadence":
-        return getattr(clocks.grade_cadence, state.grade or "C")
+        cadence: timedelta = getattr(clocks.grade_cadence, state.grade or "C")
+        return cadence
     if spec.name == "transfer_review" and state.holding and state.holding.competitive_region:
         return clocks.transfer_review_competitive
-    return getattr(clocks, spec.name)
+    length: timedelta = getattr(clocks, spec.name)
+    return length

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -260,37 +260,36 @@ class LogRegionalContact(Model):
 
 
 Command = Annotated[
-    Union[
-        Acknowledge,
-        Decline,
-        Assign,
-        Claim,
-        LogFollowUp,
-        RequestTransfer,
-        ReviewTransfer,
-        Invite,
-        RecordVisit,
-        RecordTestDrive,
-        RecordQuote,
-        RecordOrder,
-        RequestCancel,
-        ReviewCancel,
-        RecordWin,
-        RecordDelivery,
-        LogRevisit,
-        ApplyForDefeat,
-        ReviewDefeatApplication,
-        DecideDefeat,
-        Appeal,
-        DecideAppeal,
-        RecordCleansing,
-        Reassign,
-        LogRegionalContact,
-    ],
+    Acknowledge
+    | Decline
+    | Assign
+    | Claim
+    | LogFollowUp
+    | RequestTransfer
+    | ReviewTransfer
+    | Invite
+    | RecordVisit
+    | RecordTestDrive
+    | RecordQuote
+    | RecordOrder
+    | RequestCancel
+    | ReviewCancel
+    | RecordWin
+    | RecordDelivery
+    | LogRevisit
+    | ApplyForDefeat
+    | ReviewDefeatApplication
+    | DecideDefeat
+    | Appeal
+    | DecideAppeal
+    | RecordCleansing
+    | Reassign
+    | LogRegionalContact,
     Field(discriminator="action"),
 ]
 
 COMMAND_TYPES: dict[str, type[Model]] = {
+    # the union inside Annotated; typing does not declare __origin__ on Annotated aliases
     t.model_fields["action"].default: t for t in Command.__origin__.__args__  # type: ignore[attr-defined]
 }
 

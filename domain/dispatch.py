@@ -14,8 +14,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from domain.places import same_city
 from domain.models import DispatchCandidate, DispatchRequest, DispatchResult
+from domain.places import same_city
 
 STOCK_SATURATION = 5  # units of the series in stock that score a full stock factor
 NO_COORDINATES_DISTANCE = 0.5  # distance factor when only the city matches
@@ -115,7 +115,8 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
     ranked: list[tuple[DispatchCandidate, DealerProfile]] = []
     for d in dealers:
         distance = None
-        if None not in (req.latitude, req.longitude, d.latitude, d.longitude):
+        if req.latitude is not None and req.longitude is not None and d.latitude is not None \
+                and d.longitude is not None:
             distance = haversine_km(req.latitude, req.longitude, d.latitude, d.longitude)
         rule = _exclusion(req, d, distance)
         if rule:
@@ -128,7 +129,7 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
                                          factors=factors,
                                          distance_km=None if distance is None else round(distance, 2)), d))
 
-    def rank_key(item: tuple[DispatchCandidate, DealerProfile]) -> tuple:
+    def rank_key(item: tuple[DispatchCandidate, DealerProfile]) -> tuple[float, bool, datetime, str]:
         c, d = item
         return (-c.total, d.last_dispatched_at is not None, d.last_dispatched_at or datetime.min, c.dealer_id)
 
@@ -171,4 +172,5 @@ def rank_dealers(req: DispatchRequest, dealers: list[DealerProfile]) -> Dispatch
         code = "dispatch.tied" if any(c.total == win.total for c, _ in ranked[1:]) else "dispatch.top_score"
     return DispatchResult(dealer_id=dealer.dealer_id, dealer_name=dealer.name, region=dealer.region,
                           choice_right=dealer.choice_right, competitive_region=dealer.competitive_region,
-                          auto_assign=dealer.auto_assign, reason=reason, candidates=candidates, code=code, params=params)
+                          auto_assign=dealer.auto_assign, reason=reason, candidates=candidates, code=code,
+                          params=params)

@@ -50,32 +50,47 @@ CATALOG: dict[str, dict[str, str]] = {
     "signal_refused": {"zh-CN": "【告警】线索 {lead} 的「{action}」操作被拒。",
                        "en": "[alert] {action} on lead {lead} was refused."},
     # assignments
-    "lead_dispatched": {"zh-CN": "新线索 {lead} 已派发到本店，请确认接收。", "en": "New lead {lead} dispatched to your dealership: confirm receipt."},
-    "assignment_needed": {"zh-CN": "线索 {lead} 自动分配未找到顾问，请手动分配。", "en": "Lead {lead}: auto-assign found nobody; assign it."},
-    "lead_assigned": {"zh-CN": "线索 {lead} 已分配给您，请在 15 分钟内首次响应。", "en": "Lead {lead} was assigned to you: respond within 15 minutes."},
+    "lead_dispatched": {"zh-CN": "新线索 {lead} 已派发到本店，请确认接收。",
+                        "en": "New lead {lead} dispatched to your dealership: confirm receipt."},
+    "assignment_needed": {"zh-CN": "线索 {lead} 自动分配未找到顾问，请手动分配。",
+                          "en": "Lead {lead}: auto-assign found nobody; assign it."},
+    "lead_assigned": {"zh-CN": "线索 {lead} 已分配给您，请在 15 分钟内首次响应。",
+                      "en": "Lead {lead} was assigned to you: respond within 15 minutes."},
     "lead_heated_up": {"zh-CN": "线索 {lead} 客户重新活跃：级别 {grade_before} → {grade}",
                        "en": "Lead {lead}: the customer is active again: grade {grade_before} → {grade}"},
-    "cleansing_needed": {"zh-CN": "线索 {lead} 待清洗，请核实客户信息。", "en": "Lead {lead} needs cleansing: verify the customer's details."},
+    "cleansing_needed": {"zh-CN": "线索 {lead} 待清洗，请核实客户信息。",
+                         "en": "Lead {lead} needs cleansing: verify the customer's details."},
     "nurture_content": {"zh-CN": "线索 {lead}：请向客户发送培育内容。", "en": "Lead {lead}: send the customer nurturing content."},
-    "revisit_due": {"zh-CN": "线索 {lead}：购车已满 3 个月，请回访客户。", "en": "Lead {lead}: 3 months since delivery, revisit the customer."},
+    "revisit_due": {"zh-CN": "线索 {lead}：购车已满 3 个月，请回访客户。",
+                    "en": "Lead {lead}: 3 months since delivery, revisit the customer."},
     # approvals and reviews
-    "transfer_review_needed": {"zh-CN": "线索 {lead} 申请调单，待审核：{reason_code}", "en": "Lead {lead}: transfer requested, to review: {reason_code}"},
+    "transfer_review_needed": {"zh-CN": "线索 {lead} 申请调单，待审核：{reason_code}",
+                               "en": "Lead {lead}: transfer requested, to review: {reason_code}"},
     "transfer_rejected": {"zh-CN": "线索 {lead} 调单被驳回：{detail}", "en": "Lead {lead}: transfer rejected: {detail}"},
-    "cancel_approval_needed": {"zh-CN": "线索 {lead} 申请退单，待审批：{detail}", "en": "Lead {lead}: order cancellation to approve: {detail}"},
-    "defeat_approval_needed": {"zh-CN": "线索 {lead} 申请战败，待审批：{reason_code}", "en": "Lead {lead}: defeat application to approve: {reason_code}"},
-    "defeat_review_needed": {"zh-CN": "线索 {lead} 战败待复核：{reason_code}", "en": "Lead {lead}: defeat to review: {reason_code}"},
-    "pseudo_defeat": {"zh-CN": "线索 {lead} 被判定为伪战败，请继续跟进。", "en": "Lead {lead} was judged a pseudo-defeat: keep following it up."},
-    "appeal_review_needed": {"zh-CN": "线索 {lead}：经销商对伪战败判定提出申诉，待复核。", "en": "Lead {lead}: a dealer appealed a pseudo-defeat verdict, to review."},
+    "cancel_approval_needed": {"zh-CN": "线索 {lead} 申请退单，待审批：{detail}",
+                               "en": "Lead {lead}: order cancellation to approve: {detail}"},
+    "defeat_approval_needed": {"zh-CN": "线索 {lead} 申请战败，待审批：{reason_code}",
+                               "en": "Lead {lead}: defeat application to approve: {reason_code}"},
+    "defeat_review_needed": {"zh-CN": "线索 {lead} 战败待复核：{reason_code}",
+                             "en": "Lead {lead}: defeat to review: {reason_code}"},
+    "pseudo_defeat": {"zh-CN": "线索 {lead} 被判定为伪战败，请继续跟进。",
+                      "en": "Lead {lead} was judged a pseudo-defeat: keep following it up."},
+    "appeal_review_needed": {"zh-CN": "线索 {lead}：经销商对伪战败判定提出申诉，待复核。",
+                             "en": "Lead {lead}: a dealer appealed a pseudo-defeat verdict, to review."},
     # the calendar's warnings
     "calendar_provisional": {"zh-CN": "{year} 年节假日安排尚未确认，截止时间按推算日历计算，请尽快确认。",
-                             "en": "The {year} holiday schedule is not confirmed: deadlines are counted on the computed calendar; confirm it."},
+                             "en": "The {year} holiday schedule is not confirmed: deadlines are counted on the "
+                                   "computed calendar; confirm it."},
     "calendar_unconfirmed": {"zh-CN": "{year} 年节假日安排尚未确认：请上传国务院安排并确认，避免工作日截止时间出错。",
-                             "en": "The {year} holiday schedule is not confirmed yet: upload the State Council's schedule and confirm it."},
+                             "en": "The {year} holiday schedule is not confirmed yet: upload the State Council's "
+                                   "schedule and confirm it."},
     # the push channels' own texts
     "push.digest": {"zh-CN": "{count} 条新提醒…", "en": "{count} new alerts…"},
-    "push.test": {"zh-CN": "Leadflow 测试消息：渠道「{name}」配置正确。", "en": "Leadflow test message: channel \"{name}\" works."},
+    "push.test": {"zh-CN": "Leadflow 测试消息：渠道「{name}」配置正确。",
+                  "en": "Leadflow test message: channel \"{name}\" works."},
     "push.target_broken": {"zh-CN": "推送渠道「{name}」连续 {failures} 次发送失败，已停用，请检查配置。",
-                           "en": "Push channel \"{name}\" failed {failures} times in a row and is disabled: check its settings."},
+                           "en": "Push channel \"{name}\" failed {failures} times in a row and is disabled: check "
+                                 "its settings."},
     "push.escalated": {"zh-CN": "【升级】{minutes} 分钟未读：", "en": "[escalated] unread for {minutes} min: "},
 }
 
@@ -91,7 +106,8 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
                   "later": ("更晚", "later"), "unknown": ("未知", "unknown")},
     "channel": {"website": ("官网", "website"), "app": ("App", "app"), "mini_program": ("小程序", "mini program"),
                 "douyin": ("抖音", "Douyin"), "autohome": ("汽车之家", "Autohome"), "yiche": ("易车", "Yiche"),
-                "live_stream": ("直播", "live stream"), "hotline": ("400 热线", "hotline"), "auto_show": ("车展", "auto show"),
+                "live_stream": ("直播", "live stream"), "hotline": ("400 热线", "hotline"), "auto_show": ("车展",
+                                                                                                      "auto show"),
                 "referral": ("转介绍", "referral"), "walk_in": ("自然到店", "walk-in"), "csv_import": ("CSV 导入", "CSV import"),
                 "call": ("电话", "call"), "wechat": ("微信", "WeChat"), "sms": ("短信", "SMS"), "visit": ("到店", "visit")},
     "clock": {name: (zh, en) for name, (zh, en) in _CLOCK_TITLES.items()},
@@ -135,7 +151,7 @@ def format_time(value: Any, lang: str = DEFAULT_LANG) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if not isinstance(value, datetime):
         return "" if value is None else str(value)
     if value.tzinfo is None:
@@ -204,7 +220,8 @@ STAGES: dict[str, tuple[str, str]] = {
     "engaged": ("深度沟通", "engaged"), "invited": ("已邀约", "invited"), "visited": ("已到店", "visited"),
     "test_driven": ("已试驾", "test-driven"), "quoted": ("已报价", "quoted"), "ordered": ("已下订", "ordered"),
     "won": ("已成交", "won"), "delivered": ("已交车", "delivered"), "completed": ("已完成", "completed"),
-    "transfer_review": ("调单审核中", "in transfer review"), "defeat_pending_manager": ("战败待经理审批", "defeat awaiting the manager"),
+    "transfer_review": ("调单审核中", "in transfer review"), "defeat_pending_manager": ("战败待经理审批",
+                                                                                   "defeat awaiting the manager"),
     "defeat_review": ("战败复核中", "in defeat review"), "appeal_review": ("申诉复核中", "in appeal review"),
     "cancel_pending": ("退单待审批", "cancellation pending"), "public_pool": ("公海池", "in the public pool"),
     "nurturing": ("培育中", "nurturing"), "dormant": ("沉淀池", "dormant"), "call_center": ("呼叫中心处理", "at the call center"),
@@ -253,7 +270,7 @@ SCORE_REASONS: dict[str, tuple[str, str]] = {
 _add(SCORE_REASONS, "score.")
 
 
-class _Lenient(dict):
+class _Lenient(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
 
@@ -357,7 +374,8 @@ NOTICE_NAMES: dict[str, tuple[str, str]] = {
     "defeat_review_needed": ("待复核战败", "Defeat to review"),
     "pseudo_defeat": ("判定伪战败", "Pseudo-defeat verdict"),
     "appeal_review_needed": ("待复核申诉", "Appeal to review"),
-    "calendar_provisional": ("节假日安排未确认（截止时间按推算日历）", "Holiday schedule not confirmed (deadlines on the computed calendar)"),
+    "calendar_provisional": ("节假日安排未确认（截止时间按推算日历）",
+                             "Holiday schedule not confirmed (deadlines on the computed calendar)"),
     "calendar_unconfirmed": ("明年节假日安排尚未确认", "Next year's holiday schedule is not confirmed"),
     "push_target_broken": ("推送渠道已停用", "Push channel disabled"),
 }
@@ -422,7 +440,8 @@ LABELS["enum"] = {
     "loan": ("贷款", "Loan"),
 }
 LABELS["penalty"] = {
-    "first_response_late": ("首次响应超时", "first response late"), "deep_contact_late": ("首次深度沟通超时", "first deep contact late"),
+    "first_response_late": ("首次响应超时", "first response late"), "deep_contact_late": ("首次深度沟通超时",
+                                                                                    "first deep contact late"),
     "invitation_late": ("邀约到店超时", "store invitation late"), "not_followed_up": ("分配后未跟进", "not followed up"),
     "stalled": ("连续 7 天未跟进", "stalled"), "pseudo_defeat": ("伪战败", "pseudo-defeat"),
 }
@@ -473,7 +492,8 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "clock_lapsed": ("{clock}超时（截止 {deadline}）", "{clock} lapsed (due {deadline})"),
     "clock_lapsed_late": ("{clock}超时 {late_s}", "{clock} is {late_s} late"),
     "deadline_set": ("{clock}开始计时，截止 {deadline}", "{clock} started, due {deadline}"),
-    "deadline_moved": ("{clock}截止时间调整为 {deadline}（原 {old_deadline}）", "{clock} now due {deadline} (was {old_deadline})"),
+    "deadline_moved": ("{clock}截止时间调整为 {deadline}（原 {old_deadline}）",
+                       "{clock} now due {deadline} (was {old_deadline})"),
     "holding_ended": ("经销商持有结束（{reason}）", "The dealer's holding ended ({reason})"),
     "raw_lead_merged": ("新的原始线索已合并（{channel}）", "A new raw lead was merged ({channel})"),
     "reassigned": ("改派线索", "Reassigned the lead"),
@@ -495,7 +515,8 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "behaviour_recorded": ("客户行为：{behaviour} {count} 次", "Customer activity: {behaviour} ×{count}"),
     "signal_refused": ("操作被拒：{action}", "Refused: {action}"),
     "closed_invalid": ("关闭为无效线索", "Closed as invalid"), "closed_lost": ("关闭为流失", "Closed as lost"),
-    "policy_migrated": ("线索改用规则版本 {to_version}（原版本 {from_version}）", "Moved to policy version {to_version} (was {from_version})"),
+    "policy_migrated": ("线索改用规则版本 {to_version}（原版本 {from_version}）",
+                        "Moved to policy version {to_version} (was {from_version})"),
     "calendar_provisional": ("{year} 年节假日安排未确认，{clock}按推算日历计算",
                              "The {year} holiday schedule is unconfirmed; {clock} is counted on the computed calendar"),
     "notified": ("已提醒{roles}：{notice}", "Told {roles}: {notice}"),
@@ -505,7 +526,8 @@ TIMELINE: dict[str, tuple[str, str]] = {
 _add(TIMELINE, "timeline.")
 _TYPED = ("note", "text", "explanation", "evidence")  # free text people typed: shown as typed
 _ENGINE_NOTES = {"penalty_recorded"}  # there the note is the engine's own (English) words: the code says it
-_TYPED_REASON = {"declined", "cancel_requested", "reassigned", "sent_to_call_center", "policy_migrated"}  # there `reason` is typed text
+_TYPED_REASON = {"declined", "cancel_requested", "reassigned", "sent_to_call_center",
+                 "policy_migrated"}  # there `reason` is typed text
 _ENUM_PARAMS = {"reason": "enum", "reason_code": "enum", "verdict": "enum", "outcome": "enum", "action": "action",
                 "penalty": "penalty", "payment": "enum"}
 
@@ -558,6 +580,8 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
             from datetime import datetime
             at = entry.get("at")
             at = datetime.fromisoformat(at) if isinstance(at, str) else at
+            if not isinstance(at, datetime):
+                raise TypeError("no time")
             late = (at - datetime.fromisoformat(str(data.get("deadline")))).total_seconds()
         except (TypeError, ValueError):
             late = 0
@@ -633,8 +657,10 @@ DISPATCH: dict[str, tuple[str, str]] = {
     "line": ("派发给贵店：第 {rank} 名，共 {considered} 家参与", "Dispatched to your dealer: rank {rank} of {considered}"),
     "line_total": ("派发给贵店：第 {rank} 名，共 {considered} 家参与，得分 {total}",
                    "Dispatched to your dealer: rank {rank} of {considered}, score {total}"),
-    "factor.distance": ("距离", "Distance"), "factor.stock": ("库存", "Stock"), "factor.conversion": ("近 90 天转化率", "90-day conversion"),
-    "factor.rating": ("评分", "Rating"), "factor.load": ("空闲产能", "Spare capacity"), "factor.penalties": ("处罚记录", "Penalty record"),
+    "factor.distance": ("距离", "Distance"), "factor.stock": ("库存", "Stock"), "factor.conversion": ("近 90 天转化率",
+                                                                                                  "90-day conversion"),
+    "factor.rating": ("评分", "Rating"), "factor.load": ("空闲产能", "Spare capacity"), "factor.penalties": ("处罚记录",
+                                                                                                       "Penalty record"),
     "factor": ("因素", "Factor"), "value": ("得分", "Score"), "rank": ("排名", "Rank"), "total": ("总分", "Total"),
     "details": ("详情", "Details"),
     # the engine's dispatch explanation (domain/dispatch.py), as the OEM reads it
@@ -653,14 +679,18 @@ _add(DISPATCH, "dispatch.")
 # why the lead refused an action (domain/lifecycle `Refused(..., code=...)`): API answers render these
 REFUSALS: dict[str, tuple[str, str]] = {
     "no_choice_right": ("贵店没有线索自主选择权，不能拒收派发的线索", "this dealer has no choice-right: it cannot decline dispatched leads"),
-    "defeat_needs_follow_up": ("申请战败至少需要一条跟进记录作为依据", "a defeat application needs at least one logged follow-up as evidence"),
+    "defeat_needs_follow_up": ("申请战败至少需要一条跟进记录作为依据",
+                               "a defeat application needs at least one logged follow-up as evidence"),
     "no_verdict_to_appeal": ("此线索没有可申诉的伪战败判定", "there is no pseudo-defeat verdict open to appeal on this lead"),
     "appeal_window_closed": ("申诉期（判定后 2 个工作日）已结束", "the appeal window (2 working days after the verdict) has closed"),
     "not_the_judged_dealer": ("只有被判定的经销商可以申诉", "only the dealer that was judged may appeal"),
     "no_appeal_waiting": ("此线索没有待裁定的申诉", "there is no appeal waiting for a decision on this lead"),
-    "second_reviewer": ("申诉须由另一位复核人员裁定，不能由原判定人裁定", "an appeal is decided by a second reviewer, not the one who gave the verdict"),
-    "previous_holder": ("经销商 {dealer} 曾持有此线索：线索不会退回原持有经销商", "dealer {dealer} held this lead before: a lead never goes back to a previous holder"),
-    "cleansing_name_a_dealer": ("清洗中的线索须经呼叫中心核实后才能派发，请指定经销商", "a lead in cleansing goes to a dealer only after the call center verified it; name a dealer"),
+    "second_reviewer": ("申诉须由另一位复核人员裁定，不能由原判定人裁定",
+                        "an appeal is decided by a second reviewer, not the one who gave the verdict"),
+    "previous_holder": ("经销商 {dealer} 曾持有此线索：线索不会退回原持有经销商",
+                        "dealer {dealer} held this lead before: a lead never goes back to a previous holder"),
+    "cleansing_name_a_dealer": ("清洗中的线索须经呼叫中心核实后才能派发，请指定经销商",
+                                "a lead in cleansing goes to a dealer only after the call center verified it; name a dealer"),
     "no_regional_alert": ("此线索没有待跟进的区域预警", "there is no open regional alert on this lead to follow through"),
     "wrong_role": ("「{action}」不能由{role}操作", "{action} is not done by the {role}"),
     "not_your_dealer": ("此线索不在贵店名下", "this lead is not held by your dealer"),

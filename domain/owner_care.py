@@ -10,8 +10,9 @@ yields new keys.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
@@ -188,7 +189,8 @@ def upcoming(state: OwnershipState, policy: OwnerCare) -> list[Touchpoint]:
 
 def due(state: OwnershipState, policy: OwnerCare, now: datetime) -> tuple[list[Touchpoint], list[Touchpoint]]:
     """(to fire now, missed): a touchpoint later than `catch_up` (switched on long after its time) is skipped."""
-    fire, missed = [], []
+    fire: list[Touchpoint] = []
+    missed: list[Touchpoint] = []
     for t in upcoming(state, policy):
         if t.due_at > now:
             break
@@ -200,7 +202,7 @@ def mark_fired(state: OwnershipState, touchpoint: Touchpoint, policy: OwnerCare,
                task: bool = True) -> OwnershipState:
     """The state after a touchpoint fired (or was skipped, task=False): its key is recorded and the series
     it belongs to moves on (next year's maintenance and insurance)."""
-    update: dict = {"fired": {**state.fired, touchpoint.key: now}}
+    update: dict[str, Any] = {"fired": {**state.fired, touchpoint.key: now}}
     if task:
         update["open_tasks"] = {**state.open_tasks, touchpoint.key: now + policy.task_due / state.time_scale}
     if touchpoint.kind == TouchpointKind.MAINTENANCE:
@@ -216,7 +218,7 @@ def apply_event(state: OwnershipState, event: OwnerEvent, now: datetime) -> Owne
     if event.event_id in state.event_ids:
         return None
     at = event.at or now
-    update: dict = {"event_ids": (state.event_ids + [event.event_id])[-MAX_EVENT_IDS:]}
+    update: dict[str, Any] = {"event_ids": (state.event_ids + [event.event_id])[-MAX_EVENT_IDS:]}
     if event.kind == OwnerEventKind.SERVICE_VISIT:
         update["last_service_at"] = max(at, state.last_service_at or at)
         update["maintenance_base"] = max(at, state.maintenance_base or at)

@@ -103,7 +103,7 @@ class Scorecard(_Frozen):
     cooperation: float = Field(default=0.05, ge=0, le=1)
 
     @model_validator(mode="after")
-    def _weights_sum_to_one(self) -> "Scorecard":
+    def _weights_sum_to_one(self) -> Scorecard:
         total = sum(self.model_dump().values())
         if abs(total - 1) > 1e-6:
             raise ValueError(f"scorecard weights must sum to 1, not {total:g}")

@@ -30,7 +30,7 @@ class PolicyProblem(Exception):
         self.problems = problems
 
 
-def _path(loc: tuple) -> str:
+def _path(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
@@ -72,7 +72,8 @@ def sense_problems(p: Policy) -> list[tuple[str, str]]:
     weights = p.dispatch.weights
     for k, v in weights.items():
         if k not in DISPATCH_FACTORS:
-            out.append((f"dispatch.weights.{k}", f"unknown dispatch factor (known: {', '.join(sorted(DISPATCH_FACTORS))})"))
+            out.append((f"dispatch.weights.{k}",
+                        f"unknown dispatch factor (known: {', '.join(sorted(DISPATCH_FACTORS))})"))
         elif v < 0 or v > 1:
             out.append((f"dispatch.weights.{k}", f"a weight is between 0 and 1, not {v:g}"))
     total = sum(weights.values())

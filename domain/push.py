@@ -57,7 +57,7 @@ def compose(texts: Sequence[str], max_bytes: int, lang: str = "zh-CN") -> tuple[
     if len(texts) == 1:
         return _cut(texts[0], max_bytes), 1
     lines: list[str] = []
-    for i, text in enumerate(texts):
+    for text in texts:
         candidate = [*lines, f"{len(lines) + 1}. {text}"]
         head = render("push.digest", {"count": len(candidate)}, lang)
         if len((head + "\n" + "\n".join(candidate)).encode()) > max_bytes:

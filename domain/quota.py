@@ -17,10 +17,10 @@ The quota is compared as the decimal the operator wrote (0.57 is 57/100, not the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Iterable
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from domain.messages import render
-from domain.places import display_city
 from domain.models import Channel, ScoreItem, ScoreRequest, ScoreResult, Timeframe
+from domain.places import display_city
 
 BUDGET_FLOOR_CNY = 80_000
 """`budget_fits_series`: a stated budget at or above this floor can buy a new car of any series
@@ -52,33 +53,34 @@ class _Ctx:
     channels: frozenset[Channel]  # touchpoint channels plus the raw lead's own channel
 
 
-Rule = Callable[[_Ctx], tuple[float, str, dict]]  # -> (fraction of max points 0..1, reason code, its parameters)
+Rule = Callable[[_Ctx], tuple[float, str, dict[str,
+                                               Any]]]  # -> (fraction of max points 0..1, reason code, its parameters)
 
 
-def _flag(present: bool, yes: str, no: str, **params) -> tuple[float, str, dict]:
+def _flag(present: bool, yes: str, no: str, **params: Any) -> tuple[float, str, dict[str, Any]]:
     return (1.0, yes, params) if present else (0.0, no, params)
 
 
-def _count(n: int, full_at: int, code: str) -> tuple[float, str, dict]:
+def _count(n: int, full_at: int, code: str) -> tuple[float, str, dict[str, Any]]:
     n = max(0, n)
     return min(n, full_at) / full_at, code, {"n": n, "full_at": full_at}
 
 
-def _named(value: str | None, yes: str, no: str) -> tuple[float, str, dict]:
+def _named(value: str | None, yes: str, no: str) -> tuple[float, str, dict[str, Any]]:
     present = bool(value and value.strip())
     return _flag(present, yes, no, **({"value": value} if present else {}))
 
 
 # -- 客户属性 customer attributes ---------------------------------------------------------
 
-def _city_served(c: _Ctx) -> tuple[float, str, dict]:
+def _city_served(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     city = c.req.raw.city
     if not city:
         return 0.0, "city_unknown", {}
     return _flag(c.city_served, "city_served", "city_not_served", city=display_city(city))
 
 
-def _contact_complete(c: _Ctx) -> tuple[float, str, dict]:
+def _contact_complete(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     raw = c.req.raw
     ok = bool(raw.customer_name.strip() and raw.city and raw.city.strip())
     return _flag(ok, "contact_complete", "contact_incomplete")
@@ -86,14 +88,14 @@ def _contact_complete(c: _Ctx) -> tuple[float, str, dict]:
 
 # -- 关键信息 key information --------------------------------------------------------------
 
-def _budget_fits(c: _Ctx) -> tuple[float, str, dict]:
+def _budget_fits(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     b = c.req.raw.budget
     if b is None:
         return 0.0, "no_budget", {}
     return _flag(b >= BUDGET_FLOOR_CNY, "budget_fits", "budget_below", budget=b, floor=BUDGET_FLOOR_CNY)
 
 
-def _timeframe(c: _Ctx) -> tuple[float, str, dict]:
+def _timeframe(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     tf = c.req.raw.timeframe
     f = TIMEFRAME_CREDIT[tf]
     if f == 1:
@@ -101,21 +103,21 @@ def _timeframe(c: _Ctx) -> tuple[float, str, dict]:
     return f, "timeframe_part", {"timeframe": tf.value, "percent": round(f * 100)}
 
 
-def _channel_quality(c: _Ctx) -> tuple[float, str, dict]:
+def _channel_quality(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     best = max(c.channels, key=lambda ch: CHANNEL_QUALITY[ch])
     return CHANNEL_QUALITY[best], "best_channel", {"channel": best.value, "percent": round(CHANNEL_QUALITY[best] * 100)}
 
 
 # -- 互动行为 interaction behaviour / 关键动作 key actions --------------------------------
 
-def _live_stream(c: _Ctx) -> tuple[float, str, dict]:
+def _live_stream(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     joins = c.req.behaviour.live_stream_joins
     if joins <= 0 and Channel.LIVE_STREAM in c.channels:
         return 1.0, "live_stream_channel", {}
     return _count(joins, 1, "live_stream")
 
 
-def _store_visit(c: _Ctx) -> tuple[float, str, dict]:
+def _store_visit(c: _Ctx) -> tuple[float, str, dict[str, Any]]:
     if c.req.behaviour.store_visits <= 0 and Channel.WALK_IN in c.channels:
         return 1.0, "walked_in", {}
     return _count(c.req.behaviour.store_visits, 1, "store_visit")

@@ -25,9 +25,12 @@ previous state; the facts arrive as plain dicts and are turned into models only 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Self, TypeVar
+
+from pydantic import BaseModel
 
 from domain import commands as c
 from domain import lifecycle as lc
@@ -35,7 +38,6 @@ from domain.models import (
     Actor,
     BehaviourEvent,
     ConsultantResult,
-    DispatchCandidate,
     DispatchResult,
     LeadState,
     RawLead,
@@ -44,12 +46,13 @@ from domain.models import (
 )
 from domain.policy import Policy
 from domain.scoring import grade_for
-from domain.stages import FUNNEL, LeadStage
+from domain.stages import FUNNEL
 
 # Timeline events that put something in front of a reviewer (the review queues' work).
 REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
 READS = ("scored", "dispatched", "deadline", "consultant")
 READ_SLACK = timedelta(minutes=1)
+M = TypeVar("M", bound=BaseModel)
 
 
 # --------------------------------------------------------------------------- recording (called by the workflow)
@@ -79,12 +82,13 @@ class _SimState(LeadState):
     """A LeadState whose copies are shallow: the simulator keeps no previous state, so the decider's defensive deep
     copy per step (the ~650 s of the first attempt) is not needed."""
 
-    def model_copy(self, *, update=None, deep: bool = False):  # noqa: D102
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:  # noqa: D102
         return super().model_copy(update=update, deep=False)
 
 
 _STATE_FIELDS = frozenset(LeadState.model_fields)
-_SimState.__setattr__ = object.__setattr__  # plain attribute writes (into __dict__): no pydantic bookkeeping per write
+# plain attribute writes (into __dict__): no pydantic bookkeeping per write
+_SimState.__setattr__ = object.__setattr__  # type: ignore[method-assign]  # replaced on purpose, for speed (above)
 
 # The models the decider builds for every step (events, clocks, alerts, holdings) from values that are valid already.
 _FAST = ("TimelineEvent", "ClockState", "ClockEnd", "NotifyRequest", "NotifyEffect", "Holding", "DefeatCase",
@@ -96,7 +100,6 @@ def fast_decider() -> None:
     `model_construct` (no validation; the same values). Called by `ops.simulate`'s worker processes."""
     import sys
 
-    from pydantic import BaseModel
     for name, module in list(sys.modules.items()):
         if name != "domain.lifecycle" and not name.startswith("domain.lifecycle."):
             continue
@@ -106,14 +109,14 @@ def fast_decider() -> None:
                 setattr(module, cls_name, _plain_class(cls))
 
 
-def _plain_class(cls):
+def _plain_class(cls: type[BaseModel]) -> type:
     """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object."""
     import copy
 
     defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
     mutable = {n for n, v in defaults.items() if isinstance(v, (list, dict, set))}
 
-    def __init__(self, **kw):
+    def __init__(self: Any, **kw: Any) -> None:
         d = self.__dict__
         d.update(defaults)
         d.update(kw)
@@ -141,13 +144,13 @@ class Outcome:
     furthest: str = "new"
     grade: str | None = None
     dealers: list[str] = field(default_factory=list)  # dispatches in order
-    lapses: Counter = field(default_factory=Counter)  # clock -> lapses
-    penalties: Counter = field(default_factory=Counter)  # dealer -> penalties
+    lapses: Counter[str] = field(default_factory=Counter)  # clock -> lapses
+    penalties: Counter[str] = field(default_factory=Counter)  # dealer -> penalties
     reviews: int = 0
     alerts: int = 0
-    assumptions: Counter = field(default_factory=Counter)  # kind -> count
+    assumptions: Counter[str] = field(default_factory=Counter)  # kind -> count
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[Any, ...]:
         return (self.stage, self.furthest, self.grade, tuple(self.dealers), tuple(sorted(self.lapses.items())),
                 tuple(sorted(self.penalties.items())), self.reviews)
 
@@ -164,8 +167,14 @@ class _Run:
         self.i = 0
         self.state: LeadState | None = None
         self.out = Outcome(lead_id)
-        self.last_candidates: list[dict] = []
-        self.last_score: dict | None = None
+        self.last_candidates: list[dict[str, Any]] = []
+        self.last_score: dict[str, Any] | None = None
+
+    def _live(self) -> LeadState:
+        """The state, for what runs once the lead's intake started it (every caller but `run` and `_apply`)."""
+        if self.state is None:
+            raise RuntimeError(f"lead {self.lead_id}: its state was read before its intake")
+        return self.state
 
     # -- the workflow's loop
     def run(self) -> Outcome:
@@ -189,12 +198,12 @@ class _Run:
 
     def _lapse_until(self, at: datetime) -> None:
         while True:
-            deadline = lc.next_deadline(self.state)
-            if deadline is None or deadline > at or lc.is_finished(self.state):
+            deadline = lc.next_deadline(self._live())
+            if deadline is None or deadline > at or lc.is_finished(self._live()):
                 return
-            for name in lc.due_clocks(self.state, deadline):
-                if lc.is_due(self.state, name, deadline):
-                    self._commit(lc.lapse(self.state, name, self.policy, deadline))
+            for name in lc.due_clocks(self._live(), deadline):
+                if lc.is_due(self._live(), name, deadline):  # (each lapse commits a new state)
+                    self._commit(lc.lapse(self._live(), name, self.policy, deadline))
 
     def _commit(self, t: lc.Transition) -> None:
         self.state = t.state
@@ -205,7 +214,7 @@ class _Run:
                 out.lapses[e.data["clock"]] += 1
             elif kind == "penalty_recorded":
                 out.penalties[e.data["penalized_dealer_id"]] += 1
-            elif kind == "dispatched":
+            elif kind == "dispatched" and e.dealer_id is not None:  # (a dispatched event names its dealer)
                 out.dealers.append(e.dealer_id)
             elif kind == "alert_raised":
                 out.alerts += 1
@@ -217,20 +226,20 @@ class _Run:
     def _assume(self, kind: str) -> None:
         self.out.assumptions[kind] += 1
 
-    def _next_read(self, kind: str, clock: str | None = None) -> dict | None:
+    def _next_read(self, kind: str, clock: str | None = None) -> dict[str, Any] | None:
         """The next recorded answer of this kind, if it is the next fact and was given at the moment the simulated
         lead asks (the workflow asks at once; a minute covers its latency): reality asked the same question then."""
         if self.i < len(self.facts):
             f = self.facts[self.i]
             if f["kind"] == kind and (clock is None or f["data"].get("clock") == clock) \
-                    and abs(_at(f) - self.state.updated_at) <= READ_SLACK:
+                    and abs(_at(f) - self._live().updated_at) <= READ_SLACK:
                 self.i += 1
                 return f
         return None
 
     # -- effects: the recorded answers, decided again where the draft changes them
-    def _carry_out(self, effect) -> None:
-        s, p = self.state, self.policy
+    def _carry_out(self, effect: lc.Effect) -> None:
+        s, p = self._live(), self.policy
         if isinstance(effect, lc.ScoreEffect):
             f = self._next_read("scored")
             if f is None:
@@ -241,14 +250,14 @@ class _Run:
             else:
                 raw, at = f["data"]["result"], _at(f)
                 self.last_score = raw
-            result = _model(f, "result", ScoreResult) if f is not None and "scoring" not in self.changed \
+            scored = _model(f, "result", ScoreResult) if f is not None and "scoring" not in self.changed \
                 else self._score(raw)
-            self._commit(lc.on_scored(s, result, effect.then, p, at))
+            self._commit(lc.on_scored(s, scored, effect.then, p, at))
         elif isinstance(effect, lc.DispatchEffect):
             f = self._next_read("dispatched")
             at = _at(f) if f is not None else s.updated_at
-            result = self._dispatch(f["data"]["result"] if f is not None else None, effect)
-            self._commit(lc.on_dispatched(s, result, p, at))
+            dispatched = self._dispatch(f["data"]["result"] if f is not None else None, effect)
+            self._commit(lc.on_dispatched(s, dispatched, p, at))
         elif isinstance(effect, lc.DeadlineEffect):
             f = self._next_read("deadline", effect.clock)
             if f is not None and "working_days" not in self.changed:
@@ -261,13 +270,13 @@ class _Run:
             f = self._next_read("consultant")
             if f is None:
                 self._assume("consultant_pick_not_recorded")
-                result, at = ConsultantResult(consultant_id=None, reason="not recorded"), s.updated_at
+                picked, at = ConsultantResult(consultant_id=None, reason="not recorded"), s.updated_at
             else:
-                result, at = ConsultantResult.model_validate(f["data"]["result"]), _at(f)
-            self._commit(lc.on_consultant_picked(s, result, p, at))
+                picked, at = ConsultantResult.model_validate(f["data"]["result"]), _at(f)
+            self._commit(lc.on_consultant_picked(s, picked, p, at))
         # NotifyEffect: an alert or message; counted from the events
 
-    def _score(self, raw: dict) -> ScoreResult:
+    def _score(self, raw: dict[str, Any]) -> ScoreResult:
         if "scoring" not in self.changed:
             return ScoreResult.model_validate(raw)
         items_points = self.policy.scoring.items
@@ -287,8 +296,8 @@ class _Run:
         return ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),
                            complete=raw.get("complete", True), missing=raw.get("missing", []))
 
-    def _dispatch(self, raw: dict | None, effect: lc.DispatchEffect) -> DispatchResult:
-        held = set(self.state.held_by)
+    def _dispatch(self, raw: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
+        held = set(self._live().held_by)
         if raw is not None:
             self.last_candidates = raw.get("candidates", []) or self.last_candidates
             if "dispatch" not in self.changed and raw.get("dealer_id") not in held:
@@ -302,8 +311,8 @@ class _Run:
             pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
         if not pool:
             return DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
-        ranked = sorted(pool, key=lambda cand: (-round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4),
-                                                cand["dealer_id"]))
+        ranked = sorted(pool, key=lambda cand: (
+            -round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4), cand["dealer_id"]))
         win = ranked[0]
         template = raw or {}
         if raw is not None and win["dealer_id"] != raw.get("dealer_id"):
@@ -315,7 +324,7 @@ class _Run:
                               reason="simulated: top score under the draft's weights")
 
     # -- the recorded inputs
-    def _apply(self, f: dict, at: datetime) -> None:
+    def _apply(self, f: dict[str, Any], at: datetime) -> None:
         kind, d, s, p = f["kind"], f["data"], self.state, self.policy
         if kind == "intake":
             raw, actor = _model(f, "raw", RawLead), _model(f, "actor", Actor)
@@ -332,11 +341,11 @@ class _Run:
             return self._assume("fact_before_intake")
         if kind == "behaviour":
             try:
-                t = lc.record_behaviour(s, _model(f, "event", BehaviourEvent), p, at, _model(f, "actor", Actor))
+                counted = lc.record_behaviour(s, _model(f, "event", BehaviourEvent), p, at, _model(f, "actor", Actor))
             except lc.Refused:
                 return self._assume("recorded_behaviour_refused")
-            if t is not None:
-                self._commit(t)
+            if counted is not None:
+                self._commit(counted)
         elif kind in ("act", "signal"):
             envelope = _model(f, "envelope", c.CommandEnvelope)
             try:
@@ -352,16 +361,17 @@ class _Run:
             self._assume(f"recorded_{kind}_not_asked")  # reality asked for it, the draft did not
 
 
-def _model(f: dict, key: str, cls):
+def _model(f: dict[str, Any], key: str, cls: type[M]) -> M:
     """The fact's `key` as a model, decoded once for both runs (the decider never changes its inputs in place)."""
-    cache = f.setdefault("_models", {})
+    cache: dict[str, BaseModel] = f.setdefault("_models", {})
     m = cache.get(key)
-    if m is None:
-        m = cache[key] = cls.model_validate(f["data"][key])
-    return m
+    if isinstance(m, cls):  # (a key is always decoded as the same class)
+        return m
+    made = cache[key] = cls.model_validate(f["data"][key])
+    return made
 
 
-def _at(f: dict) -> datetime:
+def _at(f: dict[str, Any]) -> datetime:
     at = f["at"]
     return at if isinstance(at, datetime) else datetime.fromisoformat(at)
 
@@ -387,14 +397,14 @@ STAGES = [s.value for s in FUNNEL]
 @dataclass
 class Totals:
     leads: int = 0
-    lapses: Counter = field(default_factory=Counter)
-    penalties: Counter = field(default_factory=Counter)
-    dispatches: Counter = field(default_factory=Counter)  # dealer -> leads dispatched to it
+    lapses: Counter[str] = field(default_factory=Counter)
+    penalties: Counter[str] = field(default_factory=Counter)
+    dispatches: Counter[str] = field(default_factory=Counter)  # dealer -> leads dispatched to it
     reviews: int = 0
     alerts: int = 0
-    grades: Counter = field(default_factory=Counter)
-    reached: Counter = field(default_factory=Counter)  # stage -> leads that reached it (furthest stage rank)
-    assumptions: Counter = field(default_factory=Counter)
+    grades: Counter[str] = field(default_factory=Counter)
+    reached: Counter[str] = field(default_factory=Counter)  # stage -> leads that reached it (furthest stage rank)
+    assumptions: Counter[str] = field(default_factory=Counter)
 
     def add(self, o: Outcome) -> None:
         self.leads += 1
@@ -409,7 +419,7 @@ class Totals:
                 self.reached[stage] += 1
         self.assumptions.update(o.assumptions)
 
-    def merge(self, other: "Totals") -> None:
+    def merge(self, other: Totals) -> None:
         self.leads += other.leads
         for name in ("lapses", "penalties", "dispatches", "grades", "reached", "assumptions"):
             getattr(self, name).update(getattr(other, name))
@@ -455,15 +465,15 @@ class Chunk:
     differing: list[dict[str, Any]] = field(default_factory=list)
     differing_count: int = 0
 
-    def merge(self, other: "Chunk", keep: int = 500) -> None:
+    def merge(self, other: Chunk, keep: int = 500) -> None:
         self.base.merge(other.base)
         self.draft.merge(other.draft)
         self.differing_count += other.differing_count
         self.differing.extend(other.differing[: max(0, keep - len(self.differing))])
 
 
-def compare(leads: Iterable[tuple[str, list[dict]]], base_of, draft: Policy, until: datetime | None,
-            keep: int = 500) -> Chunk:
+def compare(leads: Iterable[tuple[str, list[dict[str, Any]]]], base_of: Callable[[str, list[dict[str, Any]]], Policy],
+            draft: Policy, until: datetime | None, keep: int = 500) -> Chunk:
     """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft."""
     chunk = Chunk()
     for lead_id, facts in leads:

@@ -11,7 +11,7 @@ the dealers' webhooks. Which leads a dealer sees at all is `api.access`; this mo
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from domain.stages import DEALER_ROLES, LeadStage, Role
 
@@ -25,7 +25,18 @@ def sees_everything(role: Role) -> bool:
     return role not in DEALER_ROLES
 
 
-def may_see_lead(role: Role, dealer_id: str | None, user_id: str, lead) -> bool:
+class HeldLead(Protocol):
+    """What `may_see_lead` reads of a lead: its state, a read-model row or a projection."""
+
+    @property
+    def dealer_id(self) -> str | None: ...
+    @property
+    def consultant_id(self) -> str | None: ...
+    @property
+    def stage(self) -> str: ...
+
+
+def may_see_lead(role: Role, dealer_id: str | None, user_id: str, lead: HeldLead) -> bool:
     """`lead`: anything with dealer_id, consultant_id and stage. A dealer's people see the leads their dealer
     holds now; a consultant only those assigned to them or waiting in the dealer's public pool."""
     if sees_everything(role):
@@ -37,13 +48,13 @@ def may_see_lead(role: Role, dealer_id: str | None, user_id: str, lead) -> bool:
     return True
 
 
-def was_judged(dealer_id: str | None, state) -> bool:
+def was_judged(dealer_id: str | None, state: object) -> bool:
     """The dealer whose pseudo-defeat verdict may be appealed knows the lead (it held it), even after it left."""
     appeal = getattr(state, "appeal", None)
     return dealer_id is not None and appeal is not None and appeal.dealer_id == dealer_id
 
 
-def dispatch_line(dealer_id: str, data: dict[str, Any]) -> dict[str, Any]:
+def dispatch_line(dealer_id: str | None, data: dict[str, Any]) -> dict[str, Any]:
     """A dealer's own line of a dispatch: its rank, total, factor scores, and how many dealers were considered."""
     candidates = data.get("candidates") or []
     match = _CONSIDERED.search(data.get("reason") or "")

@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import IO
 
 from pydantic import ValidationError
+from sqlmodel import Session
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from sqlmodel import Session
-
+from core.settings import get_settings
+from core.temporal_client import connect
 from db import intake_keys
 from db.engine import make_engine
 from domain import places
@@ -52,8 +53,6 @@ from domain.lifecycle import duplicate_outcome
 from domain.models import Actor, Channel, RawLead, Timeframe
 from domain.policy import Policy, load_policy
 from domain.stages import Role
-from core.settings import get_settings
-from core.temporal_client import connect
 from workflows import gateway, lead_ids
 
 IMPORT_ACTOR = Actor(user_id="csv-import", role=Role.SYSTEM, name="CSV import")
@@ -107,7 +106,8 @@ CHANNELS = {_key(c.value): c for c in Channel} | {_key(k): v for k, v in {
     "推荐": C.REFERRAL, "到店": C.WALK_IN, "自然到店": C.WALK_IN, "导入": C.CSV_IMPORT,
 }.items()}
 FLAGS = {"是": True, "有": True, "需要": True, "同意": True, "y": True, "yes": True, "true": True, "1": True,
-         "否": False, "无": False, "不需要": False, "不同意": False, "n": False, "no": False, "false": False, "0": False}
+         "否": False, "无": False, "不需要": False, "不同意": False,
+         "n": False, "no": False, "false": False, "0": False}
 
 
 def _amount(text: str) -> float:
@@ -135,8 +135,10 @@ CONVERTERS = {
     "phone": normalize_phone,  # InvalidPhone is a ValueError with the reason
     "budget": lambda text: round(_amount(text)),
     "acquisition_cost": _amount,
-    "timeframe": _lookup(TIMEFRAMES, "purchase timeframe", "一周内, 半个月内, 一个月内, 三个月内, 半年内, within_30_days ..."),
-    "channel": _lookup(CHANNELS, "channel", "官网, 抖音, 汽车之家, 易车, 直播, 400热线, 车展, 转介绍, 到店, website, douyin ..."),
+    "timeframe": _lookup(TIMEFRAMES, "purchase timeframe", "一周内, 半个月内, 一个月内, 三个月内, 半年内, "
+                                                           "within_30_days ..."),
+    "channel": _lookup(CHANNELS, "channel", "官网, 抖音, 汽车之家, 易车, 直播, 400热线, 车展, 转介绍, 到店, website, "
+                                            "douyin ..."),
     "financing_interest": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
     "trade_in": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
     "consent": _lookup(FLAGS, "yes/no", "是/否, yes/no, 1/0"),
@@ -218,7 +220,8 @@ def read_table(text: str, need_brand: bool) -> Table:
     header = next((cells for cells in reader if any(c.strip() for c in cells)), None)
     if header is None:
         raise ImportFailed("the file is empty: no header line")
-    columns, ignored = {}, []
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
     for i, name in enumerate(header):
         target = HEADERS.get(_key(name))
         if target in columns:
@@ -376,21 +379,29 @@ async def import_csv(client: Client | None, task_queue: str, policy: Policy, sou
     bar.advance(len(report.bad))
     gate = asyncio.Semaphore(concurrency)
 
+    def raw_of(row: Row) -> RawLead:
+        if row.raw is None:  # only rows that became raw leads are in first_of
+            raise ValueError(f"line {row.line} has no raw lead")
+        return row.raw
+
     async def take_in(rows: list[Row]) -> None:
         first, outcome, lead_id = rows[0], "valid", None
+        raw = raw_of(first)
         # one source id = one submission: a later row with the id and other content is refused, not a repeat
-        content = intake_keys.fingerprint(first.raw)
+        content = intake_keys.fingerprint(raw)
         for row in rows[1:]:
-            if intake_keys.fingerprint(row.raw) != content:
-                row.reason = f"{intake_keys.ExternalIdReused(first.raw.channel.value)} (line {first.line})"
+            if intake_keys.fingerprint(raw_of(row)) != content:
+                row.reason = f"{intake_keys.ExternalIdReused(raw.channel.value)} (line {first.line})"
                 report.bad.append(row)
         count, rows = len(rows), [r for r in rows if not r.reason]
-        if not dry_run and engine is not None and not await asyncio.to_thread(_claim, engine, first.raw):
-            first.reason = str(intake_keys.ExternalIdReused(first.raw.channel.value))
+        if not dry_run and engine is not None and not await asyncio.to_thread(_claim, engine, raw):
+            first.reason = str(intake_keys.ExternalIdReused(raw.channel.value))
         if not dry_run and not first.reason:
+            if client is None:
+                raise ValueError("importing (not a dry run) needs a Temporal client")
             async with gate:
                 try:
-                    outcome, lead_id = await _take_in(client, task_queue, policy, first.raw, actor)
+                    outcome, lead_id = await _take_in(client, task_queue, policy, raw, actor)
                 except gateway.ActionRefused as refused:
                     first.reason = f"refused: {refused.reason}"
                 except RPCError as err:
@@ -444,8 +455,9 @@ async def _run(args: argparse.Namespace) -> int:
             return 2
     policy = load_policy(settings.policy_path, settings.time_scale)
     if not args.dry_run:  # new leads take the active policy version (issue 16), when the read model has one
-        from db.policies import active, policy_of
         from sqlmodel import Session
+
+        from db.policies import active, policy_of
         with Session(make_engine(settings.database_url)) as session:
             row = active(session)
             policy = policy_of(row, settings.time_scale) if row else policy

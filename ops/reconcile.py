@@ -37,12 +37,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Callable, Iterable
 
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -58,7 +58,7 @@ from workflows.lead import LeadWorkflow
 
 CHUNK = 500  # leads compared per database round trip
 JSON_COLUMNS = {"clocks", "score_items", "detail"}
-ROW_COLUMNS = [c.name for c in Lead.__table__.columns]
+ROW_COLUMNS = [c.name for c in Lead.__table__.columns]  # type: ignore[attr-defined]  # set by SQLModel's metaclass
 
 
 # --------------------------------------------------------------------------- what is compared
@@ -136,7 +136,8 @@ class Report:
         repaired = sum(1 for f in self.findings if f.repaired)
         orphans = sum(1 for f in self.findings if f.orphan)
         out.append(
-            f"checked {self.checked} leads ({self.running} running, {self.closed} closed; {self.empty} not taken in yet); "
+            f"checked {self.checked} leads ({self.running} running, {self.closed} closed; {self.empty} not taken in "
+            "yet); "
             f"{len(self.findings)} drifted ({orphans} orphan rows), {repaired} repaired; {len(self.busy)} busy; "
             f"{self.retained} closed rows kept without a workflow history (retention); {len(self.errors)} errors")
         return out
@@ -154,7 +155,8 @@ def _show(value) -> str:
 
 def _seqs(seqs: Iterable[int]) -> str:
     """1,2,3,7 -> '1-3, 7'"""
-    out, run = [], []
+    out: list[str] = []
+    run: list[int] = []
     for q in sorted(seqs):
         if run and q == run[-1] + 1:
             run.append(q)
@@ -170,6 +172,8 @@ def _seqs(seqs: Iterable[int]) -> str:
 def compare(truth: Truth, seen: Observed) -> Drift:
     """The differences between a lead's workflow state and its read model (pure)."""
     drift, s = Drift(), truth.state
+    if s is None:  # callers compare only leads that have been taken in
+        raise ValueError(f"{truth.lead_id}: no state to compare yet")
     if seen.row is None:
         drift.problems.append("no read-model row")
     else:
@@ -203,7 +207,8 @@ def compare(truth: Truth, seen: Observed) -> Drift:
     if missing_runs:
         drift.problems.append(f"no open clock run for {', '.join(sorted(missing_runs))}")
     if drift.stale_open_clocks:
-        drift.problems.append(f"clock runs still open that ended: {', '.join(sorted(n for n, _ in drift.stale_open_clocks))}")
+        drift.problems.append("clock runs still open that ended: "
+                              f"{', '.join(sorted(n for n, _ in drift.stale_open_clocks))}")
     if moved:
         drift.problems.append(f"clock run deadline differs for {', '.join(sorted(moved))}")
     return drift
@@ -215,14 +220,14 @@ def compare(truth: Truth, seen: Observed) -> Drift:
 def observe(engine: Engine, lead_ids: list[str]) -> dict[str, Observed]:
     seen = {lead_id: Observed() for lead_id in lead_ids}
     with Session(engine) as session:
-        for row in session.exec(select(Lead).where(Lead.lead_id.in_(lead_ids))):
+        for row in session.exec(select(Lead).where(col(Lead.lead_id).in_(lead_ids))):
             seen[row.lead_id].row = row
         for lead_id, seq, kind in session.exec(select(TimelineEntry.lead_id, TimelineEntry.seq, TimelineEntry.kind)
-                                               .where(TimelineEntry.lead_id.in_(lead_ids))):
+                                               .where(col(TimelineEntry.lead_id).in_(lead_ids))):
             seen[lead_id].timeline[seq] = kind
         for lead_id, clock, started, deadline in session.exec(
                 select(ClockRun.lead_id, ClockRun.clock, ClockRun.started_at, ClockRun.deadline)
-                .where(ClockRun.lead_id.in_(lead_ids), ClockRun.ended_at.is_(None))):
+                .where(col(ClockRun.lead_id).in_(lead_ids), col(ClockRun.ended_at).is_(None))):
             seen[lead_id].open_clocks[(clock, aware(started))] = aware(deadline)
     return seen
 
@@ -233,7 +238,7 @@ def _row_ids(engine: Engine, since: datetime | None, lead_ids: list[str] | None 
     if since is not None:
         query = query.where(Lead.updated_at >= since)
     if lead_ids is not None:
-        query = query.where(Lead.lead_id.in_(lead_ids))
+        query = query.where(col(Lead.lead_id).in_(lead_ids))
     with Session(engine) as session:
         return dict(session.exec(query).all())
 
@@ -241,8 +246,8 @@ def _row_ids(engine: Engine, since: datetime | None, lead_ids: list[str] | None 
 def _delete_orphan(engine: Engine, lead_id: str) -> None:
     with Session(engine) as session:
         for model in (TimelineEntry, ClockRun, HoldingRow, RawLeadRow):
-            session.exec(delete(model).where(model.lead_id == lead_id))
-        session.exec(delete(Lead).where(Lead.lead_id == lead_id))
+            session.exec(delete(model).where(col(model.lead_id) == lead_id))
+        session.exec(delete(Lead).where(col(Lead.lead_id) == lead_id))
         session.commit()
 
 
@@ -250,9 +255,12 @@ def _clear_for_projection(engine: Engine, lead_id: str, seq: int, drop_seqs: set
     """What the projection never overwrites: timeline rows it did not write, a row ahead of the workflow."""
     with Session(engine) as session:
         if drop_seqs:
-            session.exec(delete(TimelineEntry).where(TimelineEntry.lead_id == lead_id, TimelineEntry.seq.in_(drop_seqs)))
+            session.exec(delete(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id,
+                                                     col(TimelineEntry.seq).in_(drop_seqs)))
         if row_ahead:
             row = session.get(Lead, lead_id)
+            if row is None:  # row_ahead: compare() read this row
+                raise LookupError(f"{lead_id}: the read-model row went away during the repair")
             row.last_seq = seq  # so the projection's never-go-back guard lets the workflow's state in
             session.add(row)
         session.commit()
@@ -303,7 +311,8 @@ async def last_projection(client: Client, lead_id: str, run_id: str) -> Projecti
                     maximum_page_size=25, next_page_token=token))
             for event in page.history.events:
                 attrs = event.activity_task_scheduled_event_attributes
-                if event.HasField("activity_task_scheduled_event_attributes") and attrs.activity_type.name == "record_lead":
+                if (event.HasField("activity_task_scheduled_event_attributes")
+                        and attrs.activity_type.name == "record_lead"):
                     return (await client.data_converter.decode(attrs.input.payloads, [ProjectionRequest]))[0]
             if not page.next_page_token:
                 return None
@@ -328,7 +337,8 @@ async def _executions(client: Client, since: datetime | None) -> dict[str, tuple
     """lead id -> (run id, running) of every lead workflow in visibility (the newest run of each)."""
     query = 'WorkflowType="LeadWorkflow" AND ExecutionStatus!="ContinuedAsNew"'
     if since is not None:
-        query += f' AND (ExecutionStatus="Running" OR CloseTime>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}")'
+        query += (' AND (ExecutionStatus="Running" OR '
+                  f'CloseTime>="{since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}")')
     found: dict[str, tuple[str, bool, datetime]] = {}
     async for w in client.list_workflows(query):
         if w.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
@@ -367,7 +377,7 @@ class Reconciler:
         else:
             executions = {}
             for lead_id, d in zip(lead_ids, await asyncio.gather(*(self._limited(_describe(self.client, i))
-                                                                   for i in lead_ids))):
+                                                                   for i in lead_ids)), strict=True):
                 if d is not None:
                     executions[lead_id] = (d.run_id, d.status == WorkflowExecutionStatus.RUNNING)
             rows = await asyncio.to_thread(_row_ids, self.engine, None, lead_ids)
@@ -428,11 +438,12 @@ class Reconciler:
         self.report.retained += sum(1 for i in missing if LeadStage(rows[i]) in END_STAGES)
         candidates = [i for i in missing if LeadStage(rows[i]) not in END_STAGES]
         described = await asyncio.gather(*(self._limited(_describe(self.client, i)) for i in candidates))
-        for lead_id, d in zip(candidates, described):
+        for lead_id, d in zip(candidates, described, strict=True):
             if d is not None:
                 executions[lead_id] = (d.run_id, d.status == WorkflowExecutionStatus.RUNNING)
             else:
-                finding = Finding(lead_id, [f"open read-model row (stage {rows[lead_id]}) and no workflow"], orphan=True)
+                finding = Finding(lead_id, [f"open read-model row (stage {rows[lead_id]}) and no workflow"],
+                                  orphan=True)
                 if self.repair:
                     await asyncio.to_thread(_delete_orphan, self.engine, lead_id)
                     finding.repaired = (await asyncio.to_thread(observe, self.engine, [lead_id]))[lead_id].row is None
@@ -462,7 +473,8 @@ class Reconciler:
                 finding = Finding(truth.lead_id, drift.problems)
                 if self.repair:
                     await self._repair(truth, drift)
-                    left = compare(truth, (await asyncio.to_thread(observe, self.engine, [truth.lead_id]))[truth.lead_id])
+                    left = compare(truth,
+                                   (await asyncio.to_thread(observe, self.engine, [truth.lead_id]))[truth.lead_id])
                     finding.repaired, finding.left = not left, left.problems
                 return finding
             except RPCError as err:
@@ -471,6 +483,8 @@ class Reconciler:
 
     async def _repair(self, truth: Truth, drift: Drift) -> None:
         s = truth.state
+        if s is None:  # a drift was found by compare(), which needs a state
+            raise ValueError(f"{truth.lead_id}: no state to repair from")
         needed = drift.missing_seqs | drift.wrong_kind_seqs
         events: dict[int, TimelineEvent] = {e.seq: e for e in s.recent}
         ends: list[ClockEnd] = []
@@ -519,7 +533,8 @@ def parse_since(text: str, now: Callable[[], datetime] = lambda: datetime.now(UT
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ops.reconcile", description=__doc__.split("\n\n")[0])
-    p.add_argument("--repair", action="store_true", help="rewrite drifted leads from their workflows; delete orphan rows")
+    p.add_argument("--repair", action="store_true",
+                   help="rewrite drifted leads from their workflows; delete orphan rows")
     p.add_argument("--since", type=parse_since, help="only leads running or closed since then: '24h', '7d' or ISO 8601")
     p.add_argument("--lead", action="append", dest="lead_ids", metavar="LEAD_ID", help="only this lead (repeatable)")
     p.add_argument("--concurrency", type=int, default=32, help="workflows queried at once (default 32)")
@@ -529,9 +544,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def main(argv: list[str] | None = None) -> int:
-    from db.engine import make_engine
     from core.settings import get_settings
     from core.temporal_client import connect
+    from db.engine import make_engine
 
     args = parser().parse_args(argv)
     settings = get_settings()

@@ -15,9 +15,9 @@ import asyncio
 import sys
 import time
 
-from ops.cli import exit_now
 from core.settings import get_settings
 from core.temporal_client import connect
+from ops.cli import exit_now
 from workflows.search_attributes import ALL_KEYS, register
 
 

@@ -121,7 +121,7 @@ def event_named(history: WorkflowHistory, error: str) -> str:
     for pattern, field_name in _SEQUENCED:
         if match := pattern.search(error):
             nth = int(match.group(1))
-            events = [e for e in history.events if e.HasField(field_name)]
+            events = [e for e in history.events if e.WhichOneof("attributes") == field_name]
             if 0 < nth <= len(events):
                 return _describe(events[nth - 1])
     return "unknown event"

@@ -18,11 +18,9 @@ import multiprocessing as mp
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable
-
-from sqlalchemy import text
 
 from domain.policy import Policy
 from domain.policy_versions import check_draft
@@ -33,9 +31,10 @@ Progress = Callable[[int, int], None]  # (leads done, leads in all)
 
 def _policies(engine) -> dict[str, Policy]:
     """Every version in the read model, by its version string (what a lead's intake fact records)."""
+    from sqlmodel import Session, select
+
     from db.models import PolicyVersion
     from db.policies import policy_of
-    from sqlmodel import Session, select
     with Session(engine) as session:
         return {str(row.version): policy_of(row) for row in session.exec(select(PolicyVersion))}
 
@@ -54,7 +53,7 @@ def _init(counter) -> None:
     _DONE["counter"] = counter
 
 
-def _worker(args) -> Chunk:
+def _worker(args) -> tuple[Chunk, float]:
     url, part, parts, start, end, draft_doc, fallback_doc = args
     done = _DONE["counter"]
     fast_decider()
@@ -129,7 +128,8 @@ def summary(r: dict) -> str:
     lines = [f"{r['leads']:,} leads, {r['differing_leads']:,} differ under the draft"]
     real, new = r["reality"], r["draft"]
     for clock in sorted(set(real["sla_lapses"]) | set(new["sla_lapses"])):
-        lines.append(f"  SLA lapses {clock:28} {real['sla_lapses'].get(clock, 0):>8,} -> {new['sla_lapses'].get(clock, 0):>8,}")
+        lines.append(f"  SLA lapses {clock:28} {real['sla_lapses'].get(clock, 0):>8,} "
+                     f"-> {new['sla_lapses'].get(clock, 0):>8,}")
     lines.append(f"  reviews due {'':27} {real['reviews_due']:>8,} -> {new['reviews_due']:>8,}")
     lines.append(f"  alerts {'':32} {real['alerts']:>8,} -> {new['alerts']:>8,}")
     for g in sorted(set(real["grade_mix"]) | set(new["grade_mix"])):
@@ -158,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write the whole report (JSON) here")
     args = parser.parse_args(argv)
 
+    from sqlmodel import Session
+
     from core.settings import get_settings
     from db.engine import make_engine
     from db.policies import active, get, policy_of
     from domain.policy import load_policy
-    from sqlmodel import Session
     url = args.database_url or get_settings().database_url
     engine = make_engine(url)
     with Session(engine) as session:

@@ -37,7 +37,7 @@ def create_user(session: Session, user_id: str, name: str, role: Role, dealer_id
     user.name, user.role, user.dealer_id, user.region, user.active = name, role.value, dealer_id, region, True
     token = issue_token(session, user)
     session.flush()
-    if role == Role.CONSULTANT:
+    if role == Role.CONSULTANT and dealer_id is not None:  # (a dealer role has one: checked above)
         consultant = session.get(Consultant, user_id) or Consultant(user_id=user_id, dealer_id=dealer_id)
         consultant.dealer_id = dealer_id
         if series is not None:

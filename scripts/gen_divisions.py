@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import sys
 import zipfile
 
-import itertools
-
 from pypinyin import Style, lazy_pinyin, pinyin
 
-SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "自治县", "地区", "林区", "新区",
-            "省", "市", "区", "县", "盟", "旗")
+SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "自治县", "地区", "林区",
+            "新区", "省", "市", "区", "县", "盟", "旗")
 
 
 GROUPINGS = {"县", "市辖区", "省直辖县级行政区划", "自治区直辖县级行政区划"}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Run the test suite: ./scripts/test.sh [pytest args...]
+# First ruff and mypy (skip them while iterating with LEADFLOW_NO_LINT=1; CI=true always runs them).
 # Needs PostgreSQL for the read-model tests (LEADFLOW_TEST_POSTGRES_URL, default database
 # "test" on 127.0.0.1:5432); they are skipped without it, except when CI=true, where a missing
 # PostgreSQL or Temporal test server is a failure.
@@ -88,6 +89,28 @@ for binary in temporal temporal-test-server; do
         echo "warning: .venv/bin/$binary is missing; tests that need it will fail or be skipped" >&2
     fi
 done
+
+# Habits (CONTRIBUTING.md): ruff (lint and import order) and mypy (strict for domain/ and workflows/) run
+# first, so .ci/run fails on either. LEADFLOW_NO_LINT=1 skips them while iterating locally; never in CI.
+if [ "${LEADFLOW_NO_LINT:-}" = "1" ] && ! $ci; then
+    echo "==> LEADFLOW_NO_LINT=1: skipping ruff and mypy (CI never skips them)"
+else
+    if [ "${LEADFLOW_NO_LINT:-}" = "1" ]; then
+        echo "==> LEADFLOW_NO_LINT=1 is ignored when CI=true: ruff and mypy run"
+    fi
+    echo "==> ruff check ."
+    if ! .venv/bin/ruff check .; then
+        echo "error: ruff found problems (above). Fix them; \`.venv/bin/ruff check --fix .\` sorts imports and" \
+            "fixes what it can. An ignore needs a comment saying why (CONTRIBUTING.md, Habits)." >&2
+        exit 1
+    fi
+    echo "==> mypy (strict for domain/ and workflows/, the [tool.mypy] files of pyproject.toml)"
+    if ! .venv/bin/mypy; then
+        echo "error: mypy found type errors (above). Fix them; an ignore is" \
+            "\`# type: ignore[code]  # why\` (CONTRIBUTING.md, Habits)." >&2
+        exit 1
+    fi
+fi
 
 status=0
 .venv/bin/python -m pytest "$@" || status=$?

@@ -76,7 +76,8 @@ def password_for(user_id: str) -> str:
     return f"pw-{user_id}-secret"
 
 
-SIGN_IN_USERS = ("ops", "ops-head", "rev-1", "rm-east", "d-sh-1-mgr", "d-sh-1-c1", "d-sh-1-c2", "d-sh-1-opslead", "d-sh-2-mgr")
+SIGN_IN_USERS = ("ops", "ops-head", "rev-1", "rm-east", "d-sh-1-mgr", "d-sh-1-c1", "d-sh-1-c2", "d-sh-1-opslead",
+                 "d-sh-2-mgr")
 
 
 def seed(engine) -> None:

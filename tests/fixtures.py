@@ -38,7 +38,8 @@ for _d in DEALERS:
         User(id=f"{slug}-c1", name=f"{_d.name} consultant 1", role=Role.CONSULTANT, dealer_id=_d.id),
         User(id=f"{slug}-c2", name=f"{_d.name} consultant 2", role=Role.CONSULTANT, dealer_id=_d.id),
     ]
-CONSULTANTS = [Consultant(user_id=u.id, dealer_id=u.dealer_id) for u in USERS if u.role == Role.CONSULTANT]
+CONSULTANTS = [Consultant(user_id=u.id, dealer_id=u.dealer_id) for u in USERS
+               if u.role == Role.CONSULTANT and u.dealer_id is not None]
 
 
 def actor(user_id: str) -> Actor:
@@ -47,11 +48,13 @@ def actor(user_id: str) -> Actor:
     return Actor(user_id=user.id, role=Role(user.role), dealer_id=user.dealer_id, region=region, name=user.name)
 
 
-def manager(dealer_id: str) -> Actor:
+def manager(dealer_id: str | None) -> Actor:
+    assert dealer_id is not None, "the lead has no holding dealer"
     return actor(f"{dealer_id.lower()}-mgr")
 
 
-def consultant(dealer_id: str, n: int = 1) -> Actor:
+def consultant(dealer_id: str | None, n: int = 1) -> Actor:
+    assert dealer_id is not None, "the lead has no holding dealer"
     return actor(f"{dealer_id.lower()}-c{n}")
 
 

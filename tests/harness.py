@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.api.common.v1 import Payload
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from db.models import DealerPenalty, Lead, Notification, TimelineEntry
 from domain import commands as c
 from domain.customers import InvalidPhone, normalize_phone
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
 from domain.models import Actor, LeadState, RawLead
 from domain.policy import Policy, load_policy
 from tests.fixtures import OPS
 from worker import build_worker
 from workflows import gateway, lead_ids
-
 
 # the last history event of a workflow that waits (for a timer or a person) with nothing in flight
 WAITING = {"workflow_task_completed", "timer_started", "upsert_workflow_search_attributes",
@@ -63,7 +62,8 @@ class Lab:
             description = await handle.describe()
             if description.status != WorkflowExecutionStatus.RUNNING:
                 return
-            last = (await handle.fetch_history()).events[-1].WhichOneof("attributes").removesuffix("_event_attributes")
+            kind = (await handle.fetch_history()).events[-1].WhichOneof("attributes") or ""
+            last = kind.removesuffix("_event_attributes")
             if last in WAITING and not description.raw_description.pending_activities:
                 return
             await asyncio.sleep(0.005)
@@ -113,7 +113,8 @@ class Lab:
             return list(session.exec(query).all())
 
     def timeline(self, lead_id: str) -> list[str]:
-        return [e.kind for e in self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq))]
+        query = select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id).order_by(col(TimelineEntry.seq))
+        return [e.kind for e in self._rows(query)]
 
     def events(self, lead_id: str, kind: str) -> list[TimelineEntry]:
         return self._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id, TimelineEntry.kind == kind))
@@ -126,14 +127,14 @@ class Lab:
         query = select(Notification).where(Notification.lead_id == lead_id)
         if kind:
             query = query.where(Notification.kind == kind)
-        return self._rows(query.order_by(Notification.id))
+        return self._rows(query.order_by(col(Notification.id)))
 
     def alerts(self, lead_id: str) -> list[str]:
         return [e.data["alert"] for e in self.events(lead_id, "alert_raised")]
 
     def penalties(self, dealer_id: str) -> list[DealerPenalty]:
         return self._rows(select(DealerPenalty).where(DealerPenalty.dealer_id == dealer_id)
-                          .order_by(DealerPenalty.created_at, DealerPenalty.penalty_id))
+                          .order_by(col(DealerPenalty.created_at), col(DealerPenalty.penalty_id)))
 
 
 def payloads_in(messages) -> list[Payload]:
@@ -146,7 +147,8 @@ def payloads_in(messages) -> list[Payload]:
             if field.type != field.TYPE_MESSAGE:
                 continue
             if field.message_type.GetOptions().map_entry:
-                items = list(value.values()) if field.message_type.fields_by_name["value"].type == field.TYPE_MESSAGE else []
+                by_message = field.message_type.fields_by_name["value"].type == field.TYPE_MESSAGE
+                items = list(value.values()) if by_message else []
             else:
                 items = list(value) if field.is_repeated else [value]
             for item in items:

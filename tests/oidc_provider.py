@@ -102,6 +102,7 @@ class Provider:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def rotate(self) -> None:
+        assert self.key.kid is not None  # every key here is made with one
         number = int(self.key.kid.split("-")[1]) + 1
         self.key = RSAKey.generate_key(2048, parameters={"kid": f"key-{number}"}, private=True)
 
@@ -153,7 +154,9 @@ class Provider:
             def authenticate_user(self, authorization_code):
                 return authorization_code.user
 
-        server = AuthorizationServer(app, query_client=lambda cid: provider.client if cid == provider.client.client_id else None,
+        server = AuthorizationServer(app,
+                                     query_client=lambda cid: provider.client if cid == provider.client.client_id
+                                     else None,
                                      save_token=lambda token, request: None)
         server.register_grant(CodeGrant, [IdToken(require_nonce=True), CodeChallenge(required=True)])
 

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Receiver:
     def __init__(self, answer=None, status: int = 200, delay: float = 0.0):
         self.requests: list[dict] = []
-        self.answer, self.status, self.delay = answer if answer is not None else {"errcode": 0, "errmsg": "ok"}, status, delay
+        self.answer = answer if answer is not None else {"errcode": 0, "errmsg": "ok"}
+        self.status, self.delay = status, delay
         self.arrived = threading.Event()
         receiver = self
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from temporalio import workflow
 
-from workflows.lead import LeadInput, LeadOutcome, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput, LeadOutcome
 
 
 @workflow.defn(name="LeadWorkflow")
@@ -15,12 +16,16 @@ class ReorderedLeadWorkflow(LeadWorkflow):
         return await super().run(inp)
 
     async def _settle(self) -> None:
-        while self._committed > self._settled:
-            target = self._committed
-            await self._project()  # swapped: the projection first ...
-            while self._effects:  # ... then the effects
-                await self._carry_out(self._effects.popleft())
-            self._settled = target
+        await _settle_projection_first(self)
+
+
+async def _settle_projection_first(wf: LeadWorkflow) -> None:
+    while wf._committed > wf._settled:
+        target = wf._committed
+        await wf._project()  # swapped: the projection first ...
+        while wf._effects:  # ... then the effects
+            await wf._carry_out(wf._effects.popleft())
+        wf._settled = target
 
 
 @workflow.defn(name="LeadWorkflow")
@@ -34,4 +39,4 @@ class PatchedReorderLeadWorkflow(LeadWorkflow):
     async def _settle(self) -> None:
         if not workflow.patched("test-project-first"):
             return await super()._settle()
-        await ReorderedLeadWorkflow._settle(self)
+        await _settle_projection_first(self)

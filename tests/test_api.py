@@ -79,7 +79,8 @@ async def test_an_action_the_stage_forbids_is_409_with_the_reason(env, engine):
                               headers=auth("d-sh-1-mgr"))
         assert won.status_code == 409
         assert won.json()["detail"] == "线索处于「已分发」阶段，不能「记录成交」"  # zh-CN by default (issue 13)
-        assert won.json()["code"] == "refused.stage" and won.json()["params"] == {"action": "record_win", "stage": "dispatched"}
+        assert won.json()["code"] == "refused.stage" and won.json()["params"] == {"action": "record_win",
+                                                                                  "stage": "dispatched"}
         again = await http.post(f"/v1/leads/{lead_id}/record-win", json={"payment": "cash", "amount": 200000},
                                 headers=auth("d-sh-1-mgr") | {"Accept-Language": "en"})
         assert again.json()["detail"] == "Record win is not allowed while the lead is dispatched"
@@ -115,7 +116,8 @@ async def test_unknown_lead_is_404_and_no_token_is_401(env, engine):
         assert (await http.post("/v1/leads/lead-nope/acknowledge", headers=auth("d-sh-1-mgr"))).status_code == 404
         assert (await http.get("/v1/leads/lead-nope", headers=auth("ops"))).status_code == 404
         assert (await http.post("/v1/leads", json=body(509))).status_code == 401
-        assert (await http.post("/v1/leads", json=body(509), headers={"Authorization": "Bearer nope"})).status_code == 401
+        assert (await http.post("/v1/leads", json=body(509),
+                                headers={"Authorization": "Bearer nope"})).status_code == 401
 
 
 async def test_a_lapsed_first_response_clock_lands_in_the_inboxes(env, engine):

@@ -11,8 +11,8 @@ import re
 from api.routes.queues import QUEUES
 from domain import commands as c
 from domain.customers import mask_phone, normalize_phone
-from tests.fixtures import DEALERS, raw_lead
 from tests.conftest import password_for
+from tests.fixtures import DEALERS
 from tests.test_api import api, auth, body
 
 OUTSIDERS = ["d-sh-2-mgr", "d-sh-2-opslead", "d-sh-2-c1", "d-gz-1-mgr", "d-gz-1-c1",
@@ -141,14 +141,16 @@ async def test_no_endpoint_shows_or_touches_a_lead_to_a_dealer_role_that_does_no
         assert compared >= 25 * len(OUTSIDERS)  # every route that names a lead, actions included
         after = await L.state(lead_id)
         new = L.timeline(lead_id)[timeline_before:]
-        assert set(new) <= {"raw_lead_merged", "scored", "notified_lead_heated_up"} and new.count("raw_lead_merged") == 1, new  # the walk-in, once
+        assert set(new) <= {"raw_lead_merged", "scored",
+                            "notified_lead_heated_up"} and new.count("raw_lead_merged") == 1, new  # the walk-in, once
         assert (after.stage, after.dealer_id, after.consultant_id) == (before.stage, "D-SH-1", "d-sh-1-c1")
 
 
 async def test_the_holding_dealer_and_the_assigned_consultant_do_see_the_lead(env, engine):
     async with api(env, engine) as (http, L):
         lead_id = (await http.post("/v1/leads", json=body(901), headers=auth("ops"))).json()["lead_id"]
-        assert (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-sh-1-c1"))).status_code == 404  # not yet assigned
+        assert (await http.get(f"/v1/leads/{lead_id}",
+                               headers=auth("d-sh-1-c1"))).status_code == 404  # not yet assigned
         await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-sh-1-mgr"))
         await http.post(f"/v1/leads/{lead_id}/assign", json={"consultant_id": "d-sh-1-c1"}, headers=auth("d-sh-1-mgr"))
         for user in ("d-sh-1-mgr", "d-sh-1-opslead", "d-sh-1-c1", "ops", "rev-1", "rm-east", "cc"):
@@ -160,7 +162,8 @@ async def test_the_holding_dealer_and_the_assigned_consultant_do_see_the_lead(en
                                   headers=auth("d-sh-1-c2"))
         # the dealer's other consultant may not see it: answered as a lead that does not exist
         assert followed.status_code == unknown.status_code == 404
-        assert followed.json() == {"detail": f"lead {lead_id} not found"} and unknown.json() == {"detail": f"lead {UNKNOWN} not found"}
+        assert followed.json() == {"detail": f"lead {lead_id} not found"}
+        assert unknown.json() == {"detail": f"lead {UNKNOWN} not found"}
         forbidden = await http.post(f"/v1/leads/{lead_id}/review-defeat-application", json={"approve": True},
                                     headers=auth("d-sh-1-c1"))
         assert forbidden.status_code == 403  # a lead one may see: the role's refusal is said as it is
@@ -194,7 +197,8 @@ async def test_a_dealer_sees_its_own_dispatch_line_and_nothing_of_other_or_earli
         assert len(dispatched["data"]["candidates"]) == 3 and oem["dispatch"]["rank"] == 1  # the OEM sees all
 
         # the first dealer asks for a transfer, lead ops approve: the lead goes to another dealer
-        asked = await http.post(f"/v1/leads/{lead_id}/request-transfer", json={"reason": "region_mismatch", "text": "far"},
+        asked = await http.post(f"/v1/leads/{lead_id}/request-transfer",
+                                json={"reason": "region_mismatch", "text": "far"},
                                 headers=auth(f"{first.lower()}-mgr"))
         assert asked.status_code == 200, asked.text
         approved = await http.post(f"/v1/leads/{lead_id}/review-transfer", json={"approve": True, "explanation": "ok"},

@@ -58,7 +58,8 @@ async def test_a_batch_over_1000_items_or_empty_is_422_and_takes_nothing(env, en
         empty = await http.post("/v1/leads/batch", json={"items": []}, headers=auth("ops"))
         assert empty.status_code == 422
         assert (await http.get("/v1/leads", headers=auth("ops"))).json()["total"] == 0
-        assert (await http.post("/v1/leads/batch", json={"items": [body(711)]}, headers=auth("rev-1"))).status_code == 403
+        assert (await http.post("/v1/leads/batch", json={"items": [body(711)]},
+                                headers=auth("rev-1"))).status_code == 403
 
 
 async def test_the_same_raw_lead_after_its_lead_closed_gets_the_same_answer_not_a_new_lead(env, engine):
@@ -141,7 +142,8 @@ async def test_a_dealer_lists_only_its_leads_and_a_consultant_only_its_own_and_t
         assert {i["lead_id"] for i in mine["items"]} == set(sh) and mine["total"] == 2
         c1 = (await http.get("/v1/leads", headers=auth("d-sh-1-c1"))).json()
         assert [i["lead_id"] for i in c1["items"]] == [sh[0]] and c1["total"] == 1
-        assert (await http.get("/v1/leads", params={"dealer_id": "D-GZ-1"}, headers=auth("d-sh-1-mgr"))).json()["total"] == 0
+        assert (await http.get("/v1/leads", params={"dealer_id": "D-GZ-1"},
+                               headers=auth("d-sh-1-mgr"))).json()["total"] == 0
 
 
 # ------------------------------------------------------------------ queues
@@ -163,7 +165,8 @@ async def test_a_transfer_request_waits_in_lead_ops_queue_with_its_deadline(env,
         assert (await http.get("/v1/queues/transfer_review", headers=auth("rev-1"))).status_code == 403
         assert "transfer_review" not in {q["queue"] for q in (await http.get("/v1/queues", headers=auth("cc"))).json()}
         assert (await http.get("/v1/queues/limbo", headers=auth("ops"))).status_code == 422
-        decided = await http.post(f"/v1/leads/{lead_id}/review-transfer", json={"approve": False, "explanation": "stay"},
+        decided = await http.post(f"/v1/leads/{lead_id}/review-transfer",
+                                  json={"approve": False, "explanation": "stay"},
                                   headers=auth("ops"))
         assert decided.status_code == 200
         assert (await http.get("/v1/queues/transfer_review", headers=auth("ops"))).json() == []
@@ -191,12 +194,14 @@ async def test_lead_ops_keep_the_dealer_network_and_a_manager_keeps_stock_and_te
                                                                 "service_cities": ["Shanghai", "Suzhou"]},
                                    headers=auth("ops"))
         assert changed.status_code == 200 and changed.json()["capacity"] == 5 and not changed.json()["choice_right"]
-        assert (await http.patch("/v1/dealers/D-SH-2", json={"capacity": 6}, headers=auth("d-sh-2-mgr"))).status_code == 403
+        assert (await http.patch("/v1/dealers/D-SH-2", json={"capacity": 6},
+                                 headers=auth("d-sh-2-mgr"))).status_code == 403
         bad = await http.patch("/v1/dealers/D-SH-2", json={"stock": {"Z9": 1}}, headers=auth("ops"))
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "stock"]
         null = await http.patch("/v1/dealers/D-SH-2", json={"capacity": None}, headers=auth("ops"))
         assert null.status_code == 422 and null.json()["detail"][0]["loc"] == ["body", "capacity"]
-        stock = await http.put("/v1/dealers/D-SH-1/stock", json={"stock": {"A5": 0, "A7": 9}}, headers=auth("d-sh-1-mgr"))
+        stock = await http.put("/v1/dealers/D-SH-1/stock", json={"stock": {"A5": 0, "A7": 9}},
+                               headers=auth("d-sh-1-mgr"))
         assert stock.status_code == 200 and stock.json()["stock"] == {"A5": 0, "A7": 9}
         assert (await http.put("/v1/dealers/D-SH-2/stock", json={"stock": {"A5": 1}},
                                headers=auth("d-sh-1-mgr"))).status_code == 404
@@ -230,6 +235,7 @@ async def test_a_manager_adds_a_consultant_whose_token_works_and_takes_them_off_
         assert (await http.patch("/v1/consultants/d-sh-1-c3", json={"on_duty": True},
                                  headers=auth("d-sh-2-mgr"))).status_code == 404
         team = (await http.get("/v1/dealers/D-SH-1/consultants", headers=auth("d-sh-1-mgr"))).json()
-        assert {c["user_id"]: (c["series"], c["max_open_leads"], c["on_duty"]) for c in team}["d-sh-1-c3"] == (["A7"], 3, False)
+        assert {c["user_id"]: (c["series"], c["max_open_leads"], c["on_duty"]) for c in team}["d-sh-1-c3"] == (["A7"],
+                                                                                                               3, False)
         with Session(engine) as session:
             assert session.get(Consultant, "d-sh-1-c3").on_duty is False  # what auto-assignment reads

@@ -1,6 +1,6 @@
 """Working-day deadlines on the Chinese calendar (SPEC 4.3): holidays, 调休 make-up days, overrides."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
 import pytest
@@ -37,8 +37,8 @@ def test_defeat_approved_before_national_day_gets_its_deadline_after_the_holiday
     # Wed 30 Sep + 3 working days: Thu 8, Fri 9, Sat 10 (make-up) -> end of Sat 10 Oct.
     deadline = add_working_days(local(2026, 9, 30, 15, 30), 3, NONE)
     assert deadline == local(2026, 10, 11)
-    assert deadline.tzinfo == timezone.utc
-    assert deadline == datetime(2026, 10, 10, 16, 0, tzinfo=timezone.utc)
+    assert deadline.tzinfo == UTC
+    assert deadline == datetime(2026, 10, 10, 16, 0, tzinfo=UTC)
 
 
 def test_friday_plus_one_working_day_skips_the_weekend():
@@ -52,7 +52,7 @@ def test_the_start_day_never_counts_whatever_the_time_of_day():
 
 def test_local_date_is_shanghai_not_utc():
     # 2026-11-13 17:00 UTC is already Saturday 14 Nov 01:00 in Shanghai: next working day Mon 16.
-    start = datetime(2026, 11, 13, 17, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 13, 17, 0, tzinfo=UTC)
     assert add_working_days(start, 1, NONE) == local(2026, 11, 17)
 
 
@@ -93,6 +93,6 @@ def test_zero_days_is_the_end_of_the_start_day_and_negative_is_refused():
 
 
 def test_compress_divides_the_span_by_the_time_scale():
-    start = datetime(2026, 11, 10, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 10, tzinfo=UTC)
     assert compress(start, start + timedelta(hours=1), 60) == start + timedelta(minutes=1)
     assert compress(start, start + timedelta(days=3), 1) == start + timedelta(days=3)

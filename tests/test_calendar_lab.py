@@ -77,7 +77,8 @@ def head_alerts(L, kind: str) -> list[Notification]:
         return list(session.exec(select(Notification).where(Notification.kind == kind)).all())
 
 
-async def test_reviews_filed_across_new_year_2027_end_after_the_holiday_and_say_the_year_is_provisional(cal_env, engine):
+async def test_reviews_filed_across_new_year_2027_end_after_the_holiday_and_say_the_year_is_provisional(cal_env,
+                                                                                                        engine):
     async with lab(cal_env, engine, record="calendar-provisional") as L:
         await travel_to(L, at(2026, 12, 29, 10))  # a Tuesday
         first, s = await in_defeat_review(L, 1201)
@@ -183,6 +184,7 @@ async def test_the_worker_creates_the_daily_check_schedule_once_at_09_00_shangha
         spec = described.schedule.spec
         assert spec.time_zone_name == "Asia/Shanghai"
         (every_day,) = spec.calendars  # the cron "0 9 * * *" as the server keeps it
-        assert (every_day.hour[0].start, every_day.minute[0].start, every_day.day_of_week[0]) == (9, 0, ScheduleRange(0, 6))
+        assert (every_day.hour[0].start, every_day.minute[0].start, every_day.day_of_week[0]) == (9, 0,
+                                                                                                  ScheduleRange(0, 6))
         action = described.schedule.action
         assert (action.workflow, action.task_queue) == ("CalendarCheckWorkflow", "leads")

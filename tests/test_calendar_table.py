@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from db import calendar as cal
-from db.models import CalendarAudit, CalendarDay, CalendarYear
+from db.models import CalendarAudit, CalendarDay, CalendarYear, Lead
 from domain.calendar import SHANGHAI, calendar_covers, touches
 from domain.policy import CalendarOverrides
 
@@ -143,9 +143,7 @@ def test_single_day_edits_and_a_confirmation_are_audited(engine):
                                                                           "source": "lead_ops"}}
 
 
-def _lead(n: int) -> "Lead":
-    from db.models import Lead
-
+def _lead(n: int) -> Lead:
     return Lead(lead_id=f"lead-{n}", brand="aurora", customer_key=f"k{n}", customer_name="-", phone="-",
                 channel="website", stage="defeat_review", furthest_stage="defeat_review", created_at=NOW,
                 updated_at=NOW, workflow_id=f"lead-{n}", run_id="r")

@@ -36,7 +36,8 @@ def test_wecom_markdown_within_4096_bytes_and_mention_by_mobile(http):
     r = Receiver()
     try:
         ch = channel("wecom")
-        ch.send(http, {"webhook_url": f"{r.url}/cgi-bin/webhook/send?key=K1"}, Outgoing("t", "超时" * 3000), now_ms=now_ms())
+        ch.send(http, {"webhook_url": f"{r.url}/cgi-bin/webhook/send?key=K1"}, Outgoing("t", "超时" * 3000),
+                now_ms=now_ms())
         body = r.json()
         assert r.requests[0]["path"] == "/cgi-bin/webhook/send?key=K1"
         assert body["msgtype"] == "markdown" and len(body["markdown"]["content"].encode()) <= 4096
@@ -61,7 +62,8 @@ def test_dingtalk_signature_and_markdown(http):
     r = Receiver()
     try:
         config = {"webhook_url": f"{r.url}/robot/send?access_token=T1", "secret": "SEC" + "x" * 61}
-        channel("dingtalk").send(http, config, Outgoing("首次响应", "**超时**", mentions=["13900000000"]), now_ms=now_ms())
+        channel("dingtalk").send(http, config, Outgoing("首次响应", "**超时**", mentions=["13900000000"]),
+                                 now_ms=now_ms())
         assert dingtalk_verifies(r.requests[0]["path"], config["secret"])
         assert not dingtalk_verifies(r.requests[0]["path"], "another secret")
         body = r.json()

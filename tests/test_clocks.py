@@ -11,7 +11,6 @@ uses its own `raw_lead(n)` (lead ids derive from brand + phone) and reads "now" 
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 from functools import cache
 
@@ -36,8 +35,7 @@ from tests.fixtures import (
     manager,
     raw_lead,
 )
-from tests.harness import Lab
-from tests.harness import lab
+from tests.harness import Lab, lab
 
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
@@ -423,7 +421,7 @@ async def test_invited_lead_stops_the_store_invitation_clock(env, engine):
         assert "store_invitation" not in L.alerts(lead_id)
 
 
-# --------------------------------------------------------------------------- regional follow-through (区域经理跟进, 12 h)
+# ------------------------------------------------------------------------- regional follow-through (区域经理跟进, 12 h)
 
 
 async def test_regional_manager_silent_for_twelve_hours_is_escalated_to_lead_ops(env, engine):
@@ -464,7 +462,7 @@ async def test_regional_contact_logged_in_time_stops_the_escalation(env, engine)
         assert "regional_contact_logged" in L.timeline(lead_id)
 
 
-# --------------------------------------------------------------------------- grade cadence (跟进频次: H 24 h, A 48 h, B 7 d, C 15 d)
+# -------------------------------------------------------------- grade cadence (跟进频次: H 24 h, A 48 h, B 7 d, C 15 d)
 
 HOT = dict(channel=Channel.REFERRAL, timeframe=Timeframe.WITHIN_7_DAYS, trade_in=True)  # scores grade A
 
@@ -605,7 +603,7 @@ async def test_cleansing_recorded_in_time_dispatches_the_lead_without_alert(env,
         assert "cleansing" not in L.alerts(lead_id) and "cleansing" not in lapsed(L, lead_id)
 
 
-# --------------------------------------------------------------------------- transfer review (调单审核, 24 h / 12 h competitive)
+# ------------------------------------------------------------------ transfer review (调单审核, 24 h / 12 h competitive)
 
 
 def transfer() -> c.RequestTransfer:
@@ -713,7 +711,8 @@ async def test_receipt_clock_pauses_during_a_transfer_request_made_before_acknow
         await L.act(lead_id, manager("D-SH-1"), transfer())
         s = await L.state(lead_id)
         requested_at = s.transfer.requested_at
-        assert s.clocks["receipt"].paused_remaining_s == pytest.approx((deadline - requested_at).total_seconds(), abs=1e-3)
+        assert s.clocks["receipt"].paused_remaining_s == pytest.approx((deadline - requested_at).total_seconds(),
+                                                                       abs=1e-3)
         await L.sleep(timedelta(hours=3))
         s = await L.settle(lead_id)
         assert "receipt" not in L.alerts(lead_id) and s.dealer_id == "D-SH-1"
@@ -722,7 +721,8 @@ async def test_receipt_clock_pauses_during_a_transfer_request_made_before_acknow
         s = await L.state(lead_id)
         assert s.stage == "dispatched"
         resumed = s.clocks["receipt"].deadline
-        assert abs(resumed - (deadline + (last_event(s, "transfer_rejected").at - requested_at))) < timedelta(milliseconds=1)
+        in_review = last_event(s, "transfer_rejected").at - requested_at
+        assert abs(resumed - (deadline + in_review)) < timedelta(milliseconds=1)
         await sleep_until(L, resumed)
         s = await L.settle(lead_id)
         assert "receipt" in L.alerts(lead_id) and s.dealer_id != "D-SH-1"
@@ -959,7 +959,7 @@ async def test_nurtured_lead_that_heats_up_gets_no_more_content_and_does_not_go_
         assert "went_dormant" not in L.timeline(lead_id) and s.stage != "dormant"
 
 
-# --------------------------------------------------------------------------- end of nurturing (培育期满, 90 d -> dormant)
+# ------------------------------------------------------------------------- end of nurturing (培育期满, 90 d -> dormant)
 
 
 async def test_nurturing_ends_after_ninety_days_and_the_lead_goes_dormant_in_a_new_run(env, engine):
@@ -1044,7 +1044,7 @@ async def test_dormant_lead_showing_new_intent_is_reactivated_at_once(env, engin
         assert "reactivation" not in lapsed(L, lead_id)
 
 
-# --------------------------------------------------------------------------- revisit (购车 3 个月后回访, 91 d) and overdue (14 d)
+# ----------------------------------------------------------------- revisit (购车 3 个月后回访, 91 d) and overdue (14 d)
 
 
 async def test_delivered_lead_gets_a_revisit_task_for_its_consultant_after_91_days(env, engine):

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from activities.dispatch import DispatchActivities
 from api.app import create_app
 from db.engine import init_db, make_engine
-from db.models import Consultant, Dealer, DealerPenalty, HoldingRow, Lead, User
+from db.models import Consultant, Dealer, DealerPenalty, HoldingRow, Lead
 from domain import commands as c
 from domain.models import BehaviourEvent, BehaviourKind, DispatchRequest
 from domain.policy import load_policy
@@ -94,7 +94,8 @@ async def test_behaviour_rescores_and_a_nurtured_lead_rising_to_b_is_dispatched_
         before = (await L.state(lead_id)).score
         await gateway.record_behaviour(L.client, "Aurora", phone, event("e2", BehaviourKind.CONFIG_VIEW, 2), OPS)
         await gateway.record_behaviour(L.client, "Aurora", phone, event("e3", BehaviourKind.PAGE_VIEW, 5), OPS)
-        hot = await gateway.record_behaviour(L.client, "Aurora", phone, event("e4", BehaviourKind.TEST_DRIVE_BOOKING), OPS)
+        hot = await gateway.record_behaviour(L.client, "Aurora", phone, event("e4", BehaviourKind.TEST_DRIVE_BOOKING),
+                                             OPS)
         state = await L.state(lead_id)
         assert state.score > before and state.grade in ("H", "A", "B")
         assert hot.stage == "dispatched" and state.dealer_id == "D-SH-1"
@@ -107,8 +108,10 @@ async def test_behaviour_rescores_and_a_nurtured_lead_rising_to_b_is_dispatched_
 async def test_a_repeated_behaviour_event_counts_once(env, engine):
     async with lab(env, engine) as L:
         lead_id = (await L.intake(raw_lead(811))).lead_id
-        first = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN), OPS)
-        again = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN), OPS)
+        first = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN),
+                                                    OPS)
+        again = await gateway.record_lead_behaviour(L.client, lead_id, event("same", BehaviourKind.LIVE_STREAM_JOIN),
+                                                    OPS)
         assert (first.outcome, again.outcome) == ("recorded", "duplicate")
         assert (await L.state(lead_id)).behaviour.live_stream_joins == 1
         assert len(L.events(lead_id, "behaviour_recorded")) == 1
@@ -119,7 +122,8 @@ async def test_a_dormant_lead_wakes_on_behaviour(env, engine):
         lead_id = await nurtured_lead(L, 812)
         await L.sleep(timedelta(days=91))
         assert (await L.settle(lead_id)).stage == "dormant"
-        await gateway.record_behaviour(L.client, "Aurora", raw_lead(812).phone, event("d1", BehaviourKind.PAGE_VIEW), OPS)
+        await gateway.record_behaviour(L.client, "Aurora", raw_lead(812).phone, event("d1", BehaviourKind.PAGE_VIEW),
+                                       OPS)
         state = await L.state(lead_id)
         assert state.stage == "nurturing" and "reactivated" in [e.kind for e in state.recent]
 
@@ -154,10 +158,12 @@ async def test_behaviour_events_through_the_api(env, engine):
 def set_auto_assign(engine, dealer_id: str, consultant_series: dict[str, list[str]] | None = None) -> None:
     with Session(engine) as session:
         dealer = session.get(Dealer, dealer_id)
+        assert dealer is not None, dealer_id
         dealer.auto_assign = True
         session.add(dealer)
         for user_id, series in (consultant_series or {}).items():
             consultant = session.get(Consultant, user_id)
+            assert consultant is not None, user_id
             consultant.series = series
             session.add(consultant)
         session.commit()

@@ -21,7 +21,7 @@ The story, D1 = D-SH-1, D2 = D-SH-2 (both East), G = D-GZ-1 (South); D-HZ-1 has 
 | L10 | Nov 20 | website | C | cleansing, waiting | cleansing |
 | L11 | Dec 1 00:30 local | website | H | D1: acknowledged (outside the period) | acknowledged |
 | L12 | Nov 1 00:55 local | douyin | H | D1: acknowledged; transfer requested Nov 25 (waiting) | transfer_review |
-"""
+"""  # noqa: E501 - the scenario as a Markdown table, one row per lead: a row cannot wrap
 
 from __future__ import annotations
 
@@ -394,7 +394,8 @@ async def check_sla(http) -> None:
     assert d2_clocks["first_response"]["compliance"] == approx(1 / 3)
     assert d2_clocks["transfer_review"]["runs"] == 0
     d2o = d2["overall"]
-    assert (d2o["runs"], d2o["met"], d2o["lapsed"], d2o["cancelled"], d2o["running"], d2o["overdue_now"]) == (12, 7, 2, 1, 2, 1)
+    assert (d2o["runs"], d2o["met"], d2o["lapsed"], d2o["cancelled"], d2o["running"], d2o["overdue_now"]) == (12, 7, 2,
+                                                                                                              1, 2, 1)
 
     # weekly receipt series (Monday weeks, Shanghai time): Nov 1 is a Sunday -> week of Oct 26: L12 met;
     # week of Nov 2: met L1 L2(D1) L2(D2) L4 L5 L7(D2) = 6, lapsed L3(D1), cancelled L3(D2); week of Nov 9:
@@ -402,7 +403,8 @@ async def check_sla(http) -> None:
     weekly = await get(http, "sla", clock="receipt", bucket="week")
     assert [c["clock"] for c in weekly["clocks"]] == ["receipt"]
     points = [(p["bucket_start"], p["met"], p["lapsed"], p["cancelled"], p["compliance"]) for p in weekly["series"]]
-    assert points == [("2026-10-26", 1, 0, 0, 1.0), ("2026-11-02", 6, 1, 1, approx(6 / 7)), ("2026-11-09", 4, 0, 0, 1.0)]
+    assert points == [("2026-10-26", 1, 0, 0, 1.0), ("2026-11-02", 6, 1, 1, approx(6 / 7)),
+                      ("2026-11-09", 4, 0, 0, 1.0)]
     # daily first response: L12's deadline Nov 1 01:15 local (Oct 31 in UTC) falls on Nov 1
     daily = await get(http, "sla", clock="first_response", bucket="day")
     days = {p["bucket_start"]: (p["met"], p["lapsed"]) for p in daily["series"]}
@@ -517,7 +519,8 @@ async def check_reviews(http) -> None:
     # (48 + 24 + 38 = 110 h / 3); its appeals of L6 and L7 (filed while D-SH-2 held the leads) decided
     d1 = {q["queue"]: q for q in (await get(http, "reviews", dealer_id=D1))["queues"]}
     assert (d1["cleansing"]["open_now"], d1["cleansing"]["decided"]) == (0, 0)
-    assert (d1["transfer_review"]["open_now"], d1["transfer_review"]["decided"], d1["transfer_review"]["avg_hours"]) == (1, 1, approx(6))
+    assert (d1["transfer_review"]["open_now"], d1["transfer_review"]["decided"],
+            d1["transfer_review"]["avg_hours"]) == (1, 1, approx(6))
     assert (d1["defeat_review"]["open_now"], d1["defeat_review"]["decided"]) == (1, 3)
     assert d1["defeat_review"]["avg_hours"] == approx(110 / 3)
     assert (d1["appeal_review"]["open_now"], d1["appeal_review"]["decided"]) == (0, 2)

@@ -26,7 +26,8 @@ def test_the_image_copies_every_module_and_package_the_project_installs():
 def test_compose_gives_our_services_only_settings_the_code_reads():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     known = {field.alias for field in Settings.model_fields.values()}
-    ours = {name: svc for name, svc in compose["services"].items() if "build" in svc or "leadflow" in str(svc.get("image", ""))}
+    ours = {name: svc for name, svc in compose["services"].items() if "build" in svc
+            or "leadflow" in str(svc.get("image", ""))}
     assert {"api", "worker", "setup"} <= set(ours)
     for name, service in ours.items():
         env = service.get("environment", {})

@@ -1,6 +1,6 @@
 """Dispatch ranking (SPEC 5): who is eligible, who wins, and why."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -173,8 +173,8 @@ def test_preferred_dealer_loses_when_at_capacity():
 
 
 def test_tie_goes_to_the_least_recently_dispatched_dealer():
-    recent = dealer("a-recent", last_dispatched_at=datetime(2026, 11, 10, 9, tzinfo=timezone.utc))
-    earlier = dealer("b-earlier", last_dispatched_at=datetime(2026, 11, 1, 9, tzinfo=timezone.utc))
+    recent = dealer("a-recent", last_dispatched_at=datetime(2026, 11, 10, 9, tzinfo=UTC))
+    earlier = dealer("b-earlier", last_dispatched_at=datetime(2026, 11, 1, 9, tzinfo=UTC))
     result = rank_dealers(request(), [recent, earlier])
     assert result.dealer_id == "b-earlier"
     assert "round-robin" in result.reason

@@ -24,8 +24,9 @@ from tests.conftest import _binary, suite_converter
 from tests.fixtures import OPS, raw_lead
 from worker import SANDBOX, build_worker
 from workflows import gateway
-from workflows.lead import LeadWorkflow, ReassignSignal
 from workflows import search_attributes as sa
+from workflows.lead import LeadWorkflow
+from workflows.messages import ReassignSignal
 from workflows.webhooks import WebhookFanout
 
 

@@ -61,31 +61,46 @@ import threading
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import (Client, WorkflowExecutionStatus, WorkflowUpdateFailedError,
-                               WorkflowUpdateRPCTimeoutOrCancelledError)
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from activities.webhooks import ALERT_RAISED, DISPATCHED, REVIEW_DECIDED
+from core.settings import Settings
+from core.temporal_client import connect
 from db.engine import aware, init_db, make_engine
-from db.models import (ClockRun, Consultant, Dealer, Lead, Notification, TimelineEntry, User, WebhookDelivery,
-                       WebhookSubscription)
-from ops.reconcile import last_projection, reconcile
+from db.models import (
+    ClockRun,
+    Consultant,
+    Dealer,
+    Lead,
+    Notification,
+    TimelineEntry,
+    User,
+    WebhookDelivery,
+    WebhookSubscription,
+)
 from domain import commands as c
 from domain.clocks import SURVIVE_END
 from domain.models import Actor, LeadState
 from domain.policy import Clocks, Policy, load_policy
 from domain.stages import LeadStage, Role
-from core.settings import Settings
-from core.temporal_client import connect
+from ops.reconcile import last_projection, reconcile
 from tests.conftest import POSTGRES_URL, _binary, seed
 from tests.fixtures import CALL_CENTER, OPS, raw_lead
 from workflows import gateway
@@ -109,7 +124,8 @@ SPREAD = max(15.0, LEADS / 12)  # seconds over which the leads arrive; the kills
 GOALS = {"win": 0.45, "invalid": 0.10, "ignore": 0.15, "pool": 0.15, "transfer": 0.15}
 EXTRA_DEALERS = [f"D-SX-{i:02d}" for i in range(1, 13)]  # more Shanghai dealers: a re-dispatched lead finds one
 OVERDUE_GRACE = timedelta(seconds=5)  # a due clock fires within this (the worker is up, nothing pending)
-QUIET_FOR = timedelta(seconds=30)  # no clock due this long after the checks begin: they and the reconciliation see one moment
+# no clock due this long after the checks begin: they and the reconciliation see one moment
+QUIET_FOR = timedelta(seconds=30)
 DUPLICATE_WINDOW = (2.0, 0.5)  # a receipt this long before (after) a worker kill may be resent: 2xx seen, not recorded
 # SQLite skips fsync: a SIGKILLed server loses nothing the OS already has (only a power cut would); with an
 # fsync per transaction about half as many lifecycles fit in the time
@@ -152,14 +168,17 @@ class Stack:
     def _spawn(self, cmd: list[str], log: str, env: dict | None = None) -> subprocess.Popen:
         out = open(self.tmp / log, "ab")
         try:
-            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         finally:
             out.close()
 
     def start_server(self) -> None:
         port = self.address.rsplit(":", 1)[1]
-        self.server = self._spawn([_binary("temporal"), "server", "start-dev", "--db-filename", str(self.tmp / "temporal.db"),
-                                   "--ip", "127.0.0.1", "--port", port, "--headless", "--log-level", "error", *cli_flags(),
+        self.server = self._spawn([_binary("temporal"), "server", "start-dev", "--db-filename",
+                                   str(self.tmp / "temporal.db"),
+                                   "--ip", "127.0.0.1", "--port", port, "--headless", "--log-level", "error",
+                                   *cli_flags(),
                                    *[f for p in SERVER_PRAGMAS for f in ("--sqlite-pragma", p)]],
                                   "server.log")
 
@@ -244,7 +263,7 @@ async def connected(address: str, timeout: float = 30) -> Client:
 # --------------------------------------------------------------------------- the read model and its master data
 
 
-def database(tmp: Path) -> tuple[str, callable]:
+def database(tmp: Path) -> tuple[str, Callable[[], None]]:
     """A PostgreSQL database of this run's own when PostgreSQL answers, else an SQLite file."""
     name = f"leadflow_faults_{os.getpid()}"
     admin = make_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
@@ -271,14 +290,16 @@ def seed_network(engine, webhook_url: str) -> None:
     with Session(engine) as session:
         for i, dealer_id in enumerate(EXTRA_DEALERS):
             session.merge(Dealer(id=dealer_id, name=f"Aurora Shanghai {i + 1}", brand="Aurora", region="East",
-                                 city="Shanghai", latitude=31.2 + i / 100, longitude=121.4 + i / 100, series=["A5", "A7"],
+                                 city="Shanghai", latitude=31.2 + i / 100, longitude=121.4 + i / 100,
+                                 series=["A5", "A7"],
                                  stock={"A5": 3 + i % 4}, conversion_90d=0.1 + i / 100, rating=4.0))
         session.flush()
         for dealer_id in EXTRA_DEALERS:
             slug = dealer_id.lower()
             for suffix, role in (("mgr", Role.DEALER_MANAGER), ("opslead", Role.DEALER_OPS_LEAD),
                                  ("c1", Role.CONSULTANT), ("c2", Role.CONSULTANT)):
-                session.merge(User(id=f"{slug}-{suffix}", name=f"{dealer_id} {suffix}", role=role.value, dealer_id=dealer_id))
+                session.merge(User(id=f"{slug}-{suffix}", name=f"{dealer_id} {suffix}", role=role.value,
+                                   dealer_id=dealer_id))
         session.flush()
         for dealer_id in EXTRA_DEALERS:
             for n in (1, 2):
@@ -341,7 +362,7 @@ class View:
     running: bool = True
 
 
-def next_action(goal: str, v: View, transferred: bool) -> tuple[Actor, object] | str | None:
+def next_action(goal: str, v: View, transferred: bool) -> tuple[Actor, Any] | str | None:
     """What a person does next for this lifecycle; None: the lead is where it should end; "wait": a clock's turn."""
     stage, dealer = v.stage, v.dealer_id
     S = LeadStage
@@ -409,7 +430,8 @@ def fault_policy() -> Policy:
     have ended the leads settle and the checks see one moment."""
     policy = load_policy(time_scale=TIME_SCALE)
     hour, month = timedelta(hours=1), timedelta(days=30)
-    durations = {name: hour if name in TESTED_CLOCKS else month for name in Clocks.model_fields if name != "grade_cadence"}
+    durations = {name: hour if name in TESTED_CLOCKS else month for name in Clocks.model_fields
+                 if name != "grade_cadence"}
     cadence = policy.clocks.grade_cadence.model_copy(update={grade: month for grade in ("H", "A", "B", "C")})
     return policy.model_copy(update={"clocks": policy.clocks.model_copy(update=durations | {"grade_cadence": cadence})})
 
@@ -434,12 +456,15 @@ class Drivers:
 
     async def view(self, d: Drive) -> View:
         """From the search attributes the workflow keeps current: the server answers, no worker needed."""
-        description = await self._retry(d, lambda: self.client.get_workflow_handle(d.lead_id).describe())
+        lead_id = d.lead_id
+        assert lead_id is not None, "viewed before intake"
+        description = await self._retry(d, lambda: self.client.get_workflow_handle(lead_id).describe())
         attributes = description.typed_search_attributes
         return View(LeadStage(attributes.get(sa.LEAD_STAGE) or "new"), attributes.get(sa.DEALER_ID),
                     description.status == WorkflowExecutionStatus.RUNNING)
 
     async def transferred_before(self, d: Drive) -> bool:
+        assert d.lead_id is not None, "asked before intake"
         handle = self.client.get_workflow_handle_for(LeadWorkflow.run, d.lead_id)
         s = await self._retry(d, lambda: handle.query(LeadWorkflow.lead, rpc_timeout=timedelta(seconds=10)))
         return any(h.end_reason == "transferred" for h in s.past_holdings)
@@ -473,6 +498,7 @@ class Drivers:
             if not view.running:
                 d.problem = f"{d.goal} lead {d.lead_id} closed in stage {view.stage.value}"
                 return
+            assert not isinstance(step, str), step  # "wait" and "unexpected" are handled above
             actor, command = step
             if command.action == "request_transfer" and await self.transferred_before(d):
                 transferred = True  # the approval went through, its answer was lost (a kill)
@@ -484,11 +510,13 @@ class Drivers:
                     LeadWorkflow.act, c.CommandEnvelope(actor=actor, command=command), id=update_id), 30)
                 d.actions += 1
                 transferred = transferred or command.action == "review_transfer"
+                assert done.stage is not None  # the engine's own actions: it always says the stage
                 view = View(LeadStage(done.stage), done.dealer_id)
             except WorkflowUpdateFailedError:
                 d.refusals += 1  # the lead moved on meanwhile (a clock): planned again from what it is now
                 if d.refusals > 50:
-                    d.problem = f"{d.goal} lead {d.lead_id}: {command.action} refused again and again in {view.stage.value}"
+                    d.problem = (f"{d.goal} lead {d.lead_id}: {command.action} refused again and again in "
+                                 f"{view.stage.value}")
                     return
                 await asyncio.sleep(0.5)
                 view = await self.view(d)
@@ -509,7 +537,8 @@ async def projected_state(client: Client, lead_id: str, run_id: str) -> LeadStat
 async def chaos(stack: Stack, client: Client, rng: random.Random, stop: asyncio.Event) -> None:
     """SIGKILL the worker (and the server) at seeded random moments; restart after a seeded downtime."""
     plan = sorted([(rng.uniform(1, SPREAD + 3), "worker", rng.uniform(0.2, 2.5)) for _ in range(WORKER_KILLS)]
-                  + [(rng.uniform(SPREAD * 0.3, SPREAD * 0.8), "server", rng.uniform(0.5, 2.0)) for _ in range(SERVER_KILLS)])
+                  + [(rng.uniform(SPREAD * 0.3, SPREAD * 0.8), "server",
+                      rng.uniform(0.5, 2.0)) for _ in range(SERVER_KILLS)])
     began = time.monotonic()
     for at, what, down in plan + [(float("inf"), "", 0.0)]:
         while time.monotonic() < began + at and not stop.is_set():
@@ -531,15 +560,19 @@ async def snapshot(client: Client, lead_id: str) -> tuple[LeadState, WorkflowExe
     """The lead's state (running: its query; closed: its last projection) and whether anything is pending."""
     d = await client.get_workflow_handle(lead_id).describe()
     if d.status != WorkflowExecutionStatus.RUNNING:
-        return await projected_state(client, lead_id, d.run_id), d.status, False
+        projected = await projected_state(client, lead_id, d.run_id)
+        assert projected is not None and d.status is not None, f"{lead_id} closed without a projection"
+        return projected, d.status, False
     raw = d.raw_description
     pending = bool(raw.pending_activities or raw.pending_children or raw.HasField("pending_workflow_task"))
     state = await client.get_workflow_handle_for(LeadWorkflow.run, lead_id).query(
         LeadWorkflow.lead, rpc_timeout=timedelta(seconds=10))
+    assert state is not None, f"{lead_id} has not been taken in"
     return state, d.status, pending
 
 
-async def quiet(client: Client, lead_ids: list[str], deadline: float) -> dict[str, tuple[LeadState, WorkflowExecutionStatus]]:
+async def quiet(client: Client, lead_ids: list[str],
+                deadline: float) -> dict[str, tuple[LeadState, WorkflowExecutionStatus]]:
     """Wait until nothing moves: no workflow task, activity or child pending, no fan-out running, no clock due
     within QUIET_FOR, and every lead as it was one look before (so the checks and the reconciliation see one
     moment); the leads' states then."""
@@ -549,15 +582,18 @@ async def quiet(client: Client, lead_ids: list[str], deadline: float) -> dict[st
         same = before is not None and [f[0].seq for f in found] == [f[0].seq for f in before]
         before = found
         horizon = datetime.now(UTC) + QUIET_FOR
-        busy = [i for i, (_, _, pending) in zip(lead_ids, found) if pending]
-        due = [(i, ck.name, ck.deadline) for i, (s, status, _) in zip(lead_ids, found)
-               if status == WorkflowExecutionStatus.RUNNING for ck in s.clocks.values() if ck.running and ck.deadline < horizon]
+        busy = [i for i, (_, _, pending) in zip(lead_ids, found, strict=True) if pending]
+        due = [(i, ck.name, ck.deadline) for i, (s, status, _) in zip(lead_ids, found, strict=True)
+               if status == WorkflowExecutionStatus.RUNNING for ck in s.clocks.values()
+               if ck.running and ck.deadline is not None and ck.deadline < horizon]
         overdue = [x for x in due if x[2] < datetime.now(UTC) - OVERDUE_GRACE]
         fanouts = (await client.count_workflows('WorkflowType="WebhookFanout" AND ExecutionStatus="Running"')).count
         if not busy and not due and not fanouts and same:
-            return {i: (s, status) for i, (s, status, _) in zip(lead_ids, found)}
-        assert time.monotonic() < deadline, (f"never quiet: {len(busy)} leads busy {busy[:5]}, clocks due soon {due[:5]}, "
-                                             f"clocks past their deadline, never fired: {overdue[:5]}, {fanouts} fan-outs running")
+            return {i: (s, status) for i, (s, status, _) in zip(lead_ids, found, strict=True)}
+        assert time.monotonic() < deadline, (f"never quiet: {len(busy)} leads busy {busy[:5]}, clocks due soon "
+                                             f"{due[:5]}, "
+                                             f"clocks past their deadline, never fired: {overdue[:5]}, {fanouts} "
+                                             "fan-outs running")
         await asyncio.sleep(1)
 
 
@@ -590,7 +626,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         await wait_for_server(client)
         stack.start_worker()
         drivers = Drivers(client, SEED)
-        print(f"faults: lifecycles {dict(Counter(d.goal for d in drivers.drives))}; set up in {time.monotonic() - began:.1f} s",
+        print(f"faults: lifecycles {dict(Counter(d.goal for d in drivers.drives))}; set up in "
+              f"{time.monotonic() - began:.1f} s",
               flush=True)
         chaos_task = asyncio.create_task(chaos(stack, client, random.Random(SEED + 1), stop))
         hard_deadline = time.monotonic() + DRIVE_LIMIT
@@ -615,7 +652,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         settled_s = time.monotonic() - began
 
         # -- no lead lost: every lead a workflow, in its lifecycle's end state
-        listed = (await client.count_workflows('WorkflowType="LeadWorkflow" AND ExecutionStatus!="ContinuedAsNew"')).count
+        listed = (await client.count_workflows(
+            'WorkflowType="LeadWorkflow" AND ExecutionStatus!="ContinuedAsNew"')).count
         assert listed == LEADS, f"{listed} lead workflows for {LEADS} leads"
         wrong = []
         for d in drives:
@@ -626,7 +664,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
             lapsed_only = set(ended) <= {"receipt_lapsed"}
             ok = {
                 "win": s.stage == LeadStage.COMPLETED and lapsed_only and (not running or set(s.clocks) <= SURVIVE_END),
-                "invalid": s.stage == LeadStage.CLOSED_INVALID and not running and not s.past_holdings and not s.holding,
+                "invalid": s.stage == LeadStage.CLOSED_INVALID and not running and not s.past_holdings
+                  and not s.holding,
                 "ignore": s.stage == LeadStage.CALL_CENTER and running and not s.holding
                 and [(h.dealer_id, h.end_reason) for h in s.past_holdings] == [("D-GZ-1", "receipt_lapsed")],
                 "pool": s.stage == LeadStage.PUBLIC_POOL and running and lapsed_only,
@@ -634,7 +673,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                 and set(ended) <= {"transferred", "receipt_lapsed"},
             }[d.goal]
             if not ok:
-                wrong.append(f"{d.goal} {d.lead_id}: {s.stage.value} {status.name} {[h.end_reason for h in s.past_holdings]}")
+                wrong.append(f"{d.goal} {d.lead_id}: {s.stage.value} {status.name} "
+                             f"{[h.end_reason for h in s.past_holdings]}")
         assert not wrong, "\n".join(wrong)
 
         # -- every due clock fired: none overdue, none early, none twice, each lapse in the read model
@@ -648,11 +688,13 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         assert not early, f"clocks fired before their deadline: {early[:10]}"
         twice = [k for k, n in Counter(x[:3] for x in lapses).items() if n > 1]
         assert not twice, f"clock runs lapsed twice: {twice[:10]}"
-        lapsed_runs = {(r.lead_id, r.clock, aware(r.deadline)) for r in rows(engine, ClockRun, ClockRun.outcome == "lapsed")}
+        lapsed_runs = {(r.lead_id, r.clock, aware(r.deadline)) for r in rows(engine, ClockRun,
+                                                                             ClockRun.outcome == "lapsed")}
         differ = lapsed_runs ^ {x[:3] for x in lapses}
+        recent = {i: [(e.seq, e.kind, e.at) for e in sorted(timeline[i], key=lambda e: e.seq)][-6:]
+                  for i in {x[0] for x in differ}}
         assert not differ, (f"lapses in clock_run and the timeline differ: {sorted(differ)[:5]}; quiet at {quiet_at}; "
-                            + "; ".join(f"{i}: {[(e.seq, e.kind, e.at) for e in sorted(timeline[i], key=lambda e: e.seq)][-6:]}"
-                                        for i in {x[0] for x in differ}))
+                            + "; ".join(f"{i}: {events}" for i, events in recent.items()))
         by_clock = Counter(x[1] for x in lapses)
         for d in drives:  # the lapses each lifecycle must have had, given how its holdings ended
             s, _ = states[d.lead_id]
@@ -666,7 +708,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                 "pool": have["public_pool"] == 1 and have["first_response"] == holdings,  # nobody ever followed up
                 "transfer": have["first_response"] >= 1,  # the last dealer's, never followed up
             }[d.goal]
-            assert ok, f"{d.goal} {d.lead_id}: lapses {dict(have)}, {holdings} holdings, {receipts} ended by the receipt clock"
+            assert ok, (f"{d.goal} {d.lead_id}: lapses {dict(have)}, {holdings} holdings, {receipts} ended by the "
+                        "receipt clock")
         lateness = sorted((x[3] - x[2]).total_seconds() for x in lapses) or [0.0]
 
         # -- every dispatch decided once; every notifying event notified, no notification without its event
@@ -681,8 +724,10 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
             seq = int(n.idempotency_key.split(":")[1])
             notified[(n.lead_id, seq)].append(n)
             e = events.get((n.lead_id, seq))
-            assert e is not None and (e.kind == f"notified_{n.kind}" or (e.kind == "alert_raised" and e.data["alert"] == n.kind)
-                                      ), f"notification {n.idempotency_key} ({n.kind}) has no such event: {e and e.kind}"
+            assert e is not None and (e.kind == f"notified_{n.kind}"
+                                      or (e.kind == "alert_raised" and e.data["alert"] == n.kind)
+                                      ), (f"notification {n.idempotency_key} ({n.kind}) has no such event: "
+                                          f"{e and e.kind}")
         notifying = [k for k, e in events.items() if e.kind == "alert_raised" or e.kind.startswith("notified_")]
         unnotified = [k for k in notifying if k not in notified]
         assert not unnotified, f"notifying events without a notification: {unnotified[:10]}"
@@ -691,7 +736,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
         fanouts_failed = (await client.count_workflows(
             'WorkflowType="WebhookFanout" AND ExecutionStatus!="Completed"')).count
         assert fanouts_failed == 0
-        deliveries = {d.event_id: d for d in rows(engine, WebhookDelivery, WebhookDelivery.subscription_id == "wh-faults")}
+        deliveries = {d.event_id: d for d in rows(engine, WebhookDelivery,
+                                                  WebhookDelivery.subscription_id == "wh-faults")}
         assert {d.status for d in deliveries.values()} == {"delivered"}
         received = defaultdict(list)
         for event_id, body, at in receiver.got:
@@ -705,7 +751,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                 expected_ids.add(f"{lead_id}:{seq}:lead.alert_raised")
             elif e.kind in REVIEW_DECISIONS:
                 expected_ids.add(f"{lead_id}:{seq}:lead.review_decided")
-        assert expected_ids <= set(received), f"webhook events never delivered: {sorted(expected_ids - set(received))[:10]}"
+        assert expected_ids <= set(received), ("webhook events never delivered: "
+                                               f"{sorted(expected_ids - set(received))[:10]}")
         worker_kills = [k.at for k in stack.kills if k.what == "worker"]
         before, after = DUPLICATE_WINDOW
         resent = {i: copies for i, copies in received.items() if len(copies) > 1}
@@ -718,7 +765,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
 
         # -- the checks above saw one moment: no lead moved while they ran
         again = await asyncio.gather(*(snapshot(client, i) for i in lead_ids))
-        moved = [(i, states[i][0].seq, s.seq) for i, (s, _, _) in zip(lead_ids, again) if s.seq != states[i][0].seq]
+        moved = [(i, states[i][0].seq, s.seq) for i, (s, _, _) in zip(lead_ids, again,
+                                                                      strict=True) if s.seq != states[i][0].seq]
         assert not moved, f"leads moved during the checks (lead, seq then, seq now): {moved[:5]}; quiet at {quiet_at}"
 
         # -- the read model matches the workflows: the command, then drift injected and repaired
@@ -729,8 +777,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
                                        timeout=120)
         assert done.returncode == 0, done.stdout + done.stderr
         summary = done.stdout.strip().splitlines()[-1]
-        assert summary.startswith(f"checked {LEADS} leads") and "; 0 drifted (0 orphan rows), 0 repaired; 0 busy;" in summary \
-            and summary.endswith("; 0 errors"), summary
+        assert summary.startswith(f"checked {LEADS} leads"), summary
+        assert "; 0 drifted (0 orphan rows), 0 repaired; 0 busy;" in summary and summary.endswith("; 0 errors"), summary
 
         victim, edited = lead_ids[0], lead_ids[1]
         with Session(engine) as session:
@@ -752,8 +800,10 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
               f"{stack.worker_starts} worker starts ({stack.connect_failures} exited at once: the server was down); "
               f"driven in {driven_s:.0f} s, quiet at {settled_s:.0f} s, "
               f"total {time.monotonic() - began:.0f} s; {sum(d.actions for d in drives)} actions, "
-              f"{sum(d.refusals for d in drives)} refused and re-planned, {sum(d.resends for d in drives)} calls resent; "
-              f"clock lapses {dict(by_clock)}, lateness median {lateness[len(lateness) // 2]:.1f} s max {lateness[-1]:.1f} s; "
+              f"{sum(d.refusals for d in drives)} refused and re-planned, {sum(d.resends for d in drives)} calls "
+              "resent; "
+              f"clock lapses {dict(by_clock)}, lateness median {lateness[len(lateness) // 2]:.1f} s max "
+              f"{lateness[-1]:.1f} s; "
               f"{len(notifications)} notifications; {len(receiver.got)} webhook posts of {len(received)} events, "
               f"{len(resent)} resent (all within {before} s before a worker kill); reconcile: {summary}", flush=True)
         assert not stack.unexpected_exits, stack.unexpected_exits
@@ -764,7 +814,8 @@ async def test_leads_survive_worker_and_server_kills(tmp_path, receiver):
               f"{own.ru_utime + own.ru_stime:.0f} s in this test process", flush=True)
     except BaseException:
         traceback.print_exc()
-        print(f"--- worker log (tail)\n{stack.log_tail('worker.log')}\n--- server log (tail)\n{stack.log_tail('server.log')}")
+        print(f"--- worker log (tail)\n{stack.log_tail('worker.log')}\n--- server log "
+              f"(tail)\n{stack.log_tail('server.log')}")
         raise
     finally:
         for task in tasks:

@@ -42,9 +42,13 @@ from schemathesis.generation import GenerationMode
 from schemathesis.generation.drivers import CoverageGenerator
 from schemathesis.generation.feedback import FeedbackSources
 from schemathesis.generation.overrides import Override
-from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
-                                               response_headers_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.transport.serialization import quote_all
 from sqlmodel import Session, select
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
@@ -53,9 +57,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.app import create_app
 from api.edge import MAX_BODY_BYTES
 from db.models import Dealer, WebhookSubscription
-from workflows import gateway
 from tests.conftest import token_for
 from tests.test_api import api, auth, body
+from workflows import gateway
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, negative_data_rejection]
@@ -95,7 +99,8 @@ class Fuzzer:
              must_refuse: str | None = None) -> httpx.Response | None:
         """Send the case (or `content` for its operation), check the answer; never raises."""
         kwargs = case.as_transport_kwargs(base_url="http://leadflow")
-        headers = {k: v for k, v in kwargs["headers"].items() if k.lower() not in ("user-agent", "x-schemathesis-testcaseid")}
+        headers = {k: v for k, v in kwargs["headers"].items() if k.lower() not in ("user-agent",
+                                                                                   "x-schemathesis-testcaseid")}
         if not _targets_auth(case):
             headers["Authorization"] = f"Bearer {token_for(user)}"
         if content is None:
@@ -109,7 +114,8 @@ class Fuzzer:
         params = [(k, v) for k, values in (kwargs.get("params") or {}).items() if values is not None
                   for v in (values if isinstance(values, list) else [values])]
         url = _with_query(kwargs["url"], params)
-        described = f"{kwargs['method']} {url} {_preview(headers.get('Content-Type') or headers.get('content-type'))} {_preview(content)}"
+        described = (f"{kwargs['method']} {url} {_preview(headers.get('Content-Type') or headers.get('content-type'))} "
+                     f"{_preview(content)}")
         self.sent += 1
         try:
             request = self.http.request(kwargs["method"], url, headers=headers, content=content)
@@ -216,7 +222,8 @@ class Fuzzer:
         for content, content_type in ((raw, "text/plain"), (raw, "application/x-www-form-urlencoded"),
                                       (raw, "multipart/form-data; boundary=x"), (raw, ""), (b"", "application/json"),
                                       (b"null", "application/json"), (b"[]", "application/json"),
-                                      (raw[: len(raw) // 2], "application/json"), (b"\xff\xfe\x00{", "application/json"),
+                                      (raw[: len(raw) // 2], "application/json"),
+                                      (b"\xff\xfe\x00{", "application/json"),
                                       (b'{"a": 1e999999}', "application/json"),
                                       (b"[" * 100_000 + b"]" * 100_000, "application/json")):
             self.send(base, "ops", content=content, content_type=content_type)
@@ -348,11 +355,13 @@ async def test_nul_and_lone_surrogates_are_422_naming_the_field_and_change_nothi
         assert _loc(await _send(http, "POST", "/v1/leads", body(991) | {"\x00": 1}, "ops")) == ["body", "\x00"]
         assert (await http.get("/v1/leads", headers=auth("ops"))).json()["total"] == 0  # nothing was taken in
         assert _loc(await http.get("/v1/leads?region=a%00b", headers=auth("ops"))) == ["query", "region"]
-        assert _loc(await http.post("/v1/leads/lead%00x/acknowledge", headers=auth("d-sh-1-mgr"))) == ["path", "lead_id"]
+        assert _loc(await http.post("/v1/leads/lead%00x/acknowledge", headers=auth("d-sh-1-mgr"))) == ["path",
+                                                                                                       "lead_id"]
 
         lead_id = (await http.post("/v1/leads", json=body(992), headers=auth("ops"))).json()["lead_id"]
         before = await L.state(lead_id)
-        moved = await _send(http, "POST", f"/v1/leads/{lead_id}/reassign", {"dealer_id": "D-SH-2", "reason": "closer\x00"}, "ops")
+        moved = await _send(http, "POST", f"/v1/leads/{lead_id}/reassign",
+                            {"dealer_id": "D-SH-2", "reason": "closer\x00"}, "ops")
         assert _loc(moved) == ["body", "reason"] and await L.state(lead_id) == before
         renamed = await _send(http, "PATCH", "/v1/dealers/D-SH-2", {"capacity": 5, "name": "\ud800"}, "ops")
         assert _loc(renamed) == ["body", "name"]
@@ -364,7 +373,8 @@ async def test_nul_and_lone_surrogates_are_422_naming_the_field_and_change_nothi
 async def test_nul_never_reaches_postgresql(env, pg_engine):
     """PostgreSQL refuses NUL in text: before the edge refused it, these were 500s (and a stuck projection)."""
     async with api(env, pg_engine) as (http, L):
-        assert _loc(await http.get("/v1/leads", params={"region": "a\x00b"}, headers=auth("ops"))) == ["query", "region"]
+        assert _loc(await http.get("/v1/leads", params={"region": "a\x00b"}, headers=auth("ops"))) == ["query",
+                                                                                                       "region"]
         hook = await _send(http, "POST", "/v1/webhooks", {"url": "https://example.com/h", "name": "a\x00"}, "ops")
         assert _loc(hook) == ["body", "name"]
         with Session(pg_engine) as session:
@@ -380,7 +390,8 @@ async def test_a_refused_value_is_never_echoed_back(env, engine):
             ("/v1/leads", body(994) | {"latitude": math.nan}, "latitude"),
             ("/v1/leads", body(994) | {"acquisition_cost": math.inf}, "acquisition_cost"),
             ("/v1/leads", body(994) | {"customer_name": "\ud800" * 100}, "customer_name"),
-            (f"/v1/leads/{lead_id}/log-follow-up", {"channel": "call", "duration_minutes": -math.inf}, "duration_minutes"),
+            (f"/v1/leads/{lead_id}/log-follow-up", {"channel": "call", "duration_minutes": -math.inf},
+             "duration_minutes"),
         ):
             refused = await _send(http, "POST", path, payload, "d-sh-1-mgr" if "follow" in path else "ops")
             assert _loc(refused) == ["body", field]
@@ -392,12 +403,14 @@ async def test_a_json_body_is_read_with_json_types(env, engine):
     async with api(env, engine) as (http, L):
         off = await http.patch("/v1/consultants/d-sh-1-c1", json={"on_duty": 0}, headers=auth("d-sh-1-mgr"))
         assert _loc(off) == ["body", "on_duty"]
-        assert _loc(await http.post("/v1/leads", json=body(995) | {"budget": "220000"}, headers=auth("ops"))) == ["body", "budget"]
+        assert _loc(await http.post("/v1/leads", json=body(995) | {"budget": "220000"},
+                                    headers=auth("ops"))) == ["body", "budget"]
         lead_id = (await http.post("/v1/leads", json=body(996), headers=auth("ops"))).json()["lead_id"]
         invite = await http.post(f"/v1/leads/{lead_id}/invite", json={"visit_at": 0}, headers=auth("d-sh-1-mgr"))
         assert _loc(invite) == ["body", "visit_at"]
         batch = await http.post("/v1/leads/batch", json={"items": [body(997) | {"consent": 1}]}, headers=auth("ops"))
-        assert batch.json()["results"][0]["status"] == "invalid" and batch.json()["results"][0]["errors"][0]["loc"] == ["consent"]
+        first = batch.json()["results"][0]
+        assert first["status"] == "invalid" and first["errors"][0]["loc"] == ["consent"]
         still = await http.get("/v1/dealers/D-SH-1/consultants", headers=auth("d-sh-1-mgr"))
         assert {c["user_id"]: c["on_duty"] for c in still.json()}["d-sh-1-c1"] is True
 
@@ -416,9 +429,12 @@ async def test_query_timestamps_are_iso_read_in_shanghai_without_an_offset_and_w
         assert await leads(created_from=shanghai) == [lead_id]
         assert await leads(created_to=shanghai) == []
         for value in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0", "1.5"):
-            assert _loc(await http.get("/v1/leads", params={"created_from": value}, headers=auth("ops"))) == ["query", "created_from"]
-            assert _loc(await http.get("/v1/dashboards/sla", params={"to": value}, headers=auth("ops"))) == ["query", "to"]
-        assert (await http.get("/v1/dashboards/funnel", params={"from": "2026-11-01"}, headers=auth("ops"))).status_code == 200
+            answer = await http.get("/v1/leads", params={"created_from": value}, headers=auth("ops"))
+            assert _loc(answer) == ["query", "created_from"]
+            assert _loc(await http.get("/v1/dashboards/sla", params={"to": value}, headers=auth("ops"))) == ["query",
+                                                                                                             "to"]
+        assert (await http.get("/v1/dashboards/funnel", params={"from": "2026-11-01"},
+                               headers=auth("ops"))).status_code == 200
 
 
 async def test_huge_offsets_are_422_not_an_overflow(env, engine):
@@ -430,11 +446,14 @@ async def test_huge_offsets_are_422_not_an_overflow(env, engine):
 async def test_ids_that_are_dot_segments_or_too_long_are_422_not_another_route(env, engine):
     """Fuzzers send "." as %2E; a server decodes it and another route (or a redirect) would answer."""
     async with api(env, engine) as (http, L):
-        for method, path, name in (("POST", "/v1/leads/%2E/acknowledge", "lead_id"), ("GET", "/v1/dealers/%2E%2E", "dealer_id"),
-                                   ("GET", "/v1/webhooks/%2E", "webhook_id"), ("PATCH", "/v1/consultants/%2E", "user_id"),
+        for method, path, name in (("POST", "/v1/leads/%2E/acknowledge", "lead_id"),
+                                   ("GET", "/v1/dealers/%2E%2E", "dealer_id"),
+                                   ("GET", "/v1/webhooks/%2E", "webhook_id"),
+                                   ("PATCH", "/v1/consultants/%2E", "user_id"),
                                    ("GET", "/v1/dashboards/scorecards/%2E", "dealer_id"),
                                    ("POST", f"/v1/leads/{'x' * 2000}/behaviour-events", "lead_id")):
-            answer = await http.request(method, path, json={"event_id": "e", "kind": "page_view"} if "behaviour" in path else None,
+            answer = await http.request(method, path,
+                                        json={"event_id": "e", "kind": "page_view"} if "behaviour" in path else None,
                                         headers=auth("ops"))
             assert _loc(answer) == ["path", name], path
 
@@ -443,7 +462,8 @@ async def test_a_body_over_the_limit_is_413_without_reading_it(env, engine):
     async with api(env, engine) as (http, L):
         big = json.dumps({"items": [body(999) | {"note": "x" * 2000}] * 1000}).encode()
         assert len(big) > MAX_BODY_BYTES
-        declared = await http.post("/v1/leads/batch", content=big, headers=auth("ops") | {"content-type": "application/json"})
+        declared = await http.post("/v1/leads/batch", content=big,
+                                   headers=auth("ops") | {"content-type": "application/json"})
         assert declared.status_code == 413 and "bytes" in declared.json()["detail"]
         sent = []
 
@@ -452,7 +472,8 @@ async def test_a_body_over_the_limit_is_413_without_reading_it(env, engine):
                 sent.append(n)
                 yield b"x" * (64 * 1024)
 
-        streamed = await http.post("/v1/leads/batch", content=chunks(), headers=auth("ops") | {"content-type": "application/json"})
+        streamed = await http.post("/v1/leads/batch", content=chunks(),
+                                   headers=auth("ops") | {"content-type": "application/json"})
         assert streamed.status_code == 413 and len(sent) < 40  # stopped at ~2 MB of the 6.4 MB
         assert (await http.get("/v1/leads", headers=auth("ops"))).json()["total"] == 0
         typical = json.dumps({"items": [body(n) for n in range(1000)]}).encode()
@@ -466,8 +487,8 @@ async def test_the_workflow_engine_failing_is_503_or_422_never_500(env, engine, 
                               (WorkflowUpdateRPCTimeoutOrCancelledError(), 503),
                               (RPCError("WorkflowId length exceeds limit", RPCStatusCode.INVALID_ARGUMENT, b""), 422),
                               (RPCError("workflow not found", RPCStatusCode.NOT_FOUND, b""), 404)):
-            async def failing(*args, **kwargs):
-                raise error
+            async def failing(*args, _error=error, **kwargs):  # bound now, not at the loop's end
+                raise _error
 
             monkeypatch.setattr(gateway, "act", failing)
             monkeypatch.setattr(gateway, "submit_raw_lead", failing)
@@ -517,4 +538,5 @@ def test_every_error_answer_is_documented_with_its_shape():
             for status, answer in answers.items():
                 if status.startswith(("4", "5")):
                     shape = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-                    assert shape == ("HTTPValidationError" if status == "422" else "ErrorMessage"), (method, path, status)
+                    assert shape == ("HTTPValidationError" if status == "422" else "ErrorMessage"), (method, path,
+                                                                                                     status)

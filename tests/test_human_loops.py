@@ -10,7 +10,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 from temporalio.client import WorkflowExecutionStatus
 
 from db.models import HoldingRow
@@ -28,7 +28,7 @@ from tests.fixtures import (
 )
 from tests.harness import lab
 from workflows.gateway import ActionRefused
-from workflows.lead import AppealSignal, ReassignSignal
+from workflows.messages import AppealSignal, ReassignSignal
 
 SHANGHAI_DEALERS = {"D-SH-1", "D-SH-2", "D-HZ-1"}
 
@@ -37,7 +37,7 @@ SHANGHAI_DEALERS = {"D-SH-1", "D-SH-2", "D-HZ-1"}
 
 
 def holdings(L, lead_id: str) -> list[HoldingRow]:
-    return L._rows(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at))
+    return L._rows(select(HoldingRow).where(col(HoldingRow.lead_id) == lead_id).order_by(col(HoldingRow.started_at)))
 
 
 def in_order(timeline: list[str], *kinds: str) -> bool:
@@ -520,7 +520,7 @@ async def test_concurrent_duplicates_yield_exactly_one_lead(env, engine):
         assert {tp.external_id for tp in s.touchpoints} == {f"race-{i}" for i in range(10)}
 
         # the same external id from the same channel again: the same answer, nothing added
-        first = next(a for a, raw in zip(answers, raws) if raw.external_id == "race-3")
+        first = next(a for a, raw in zip(answers, raws, strict=True) if raw.external_id == "race-3")
         again = await L.intake(raws[3])
         assert (again.lead_id, again.outcome) == (lead_id, first.outcome)
         after = await L.state(lead_id)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from ops.import_csv import ImportFailed, Progress, import_csv
 from domain import commands as c
-from workflows.lead_ids import new_lead_id
+from ops.import_csv import ImportFailed, Progress, import_csv
 from tests.fixtures import BRAND, CALL_CENTER
 from tests.harness import lab
 from workflows import gateway
+from workflows.lead_ids import new_lead_id
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,12 +64,15 @@ class TestColumnsByHeader:
             assert row.detail["touchpoints"][0]["external_id"].startswith("csv-"), "no id column: derived from the row"
             other = L.lead_row(lead_of("+8613912340002"))
             assert (other.city, other.series, other.channel) == ("杭州市", "A7", "douyin")
-            assert (other.detail["profile"]["budget"], other.detail["profile"]["timeframe"]) == (300_000, "within_90_days")
+            assert (other.detail["profile"]["budget"], other.detail["profile"]["timeframe"]) == (300_000,
+                                                                                                 "within_90_days")
 
     async def test_an_english_tab_separated_file_with_ids_brand_and_flags(self, env, engine, tmp_path):
         text = (
-            "External ID\tName\tMobile\tCity\tSeries\tBudget\tTimeframe\tSource\tCampaign\tCost\tBrand\tFinancing\tTrade-in\tDealer\n"
-            "ext-11\tAlice\t+86 139 1234 0011\tGuangzhou\tA7\t180000\twithin 15 days\twebsite\tspring\t55.5\tAurora\tyes\tno\tD-GZ-1\n"
+            "External ID\tName\tMobile\tCity\tSeries\tBudget\tTimeframe\tSource\tCampaign\tCost\tBrand\t"
+            "Financing\tTrade-in\tDealer\n"
+            "ext-11\tAlice\t+86 139 1234 0011\tGuangzhou\tA7\t180000\twithin 15 "
+            "days\twebsite\tspring\t55.5\tAurora\tyes\tno\tD-GZ-1\n"
             "ext-12\tBob\t13912340012\tShanghai\tA5\t20w\t\t\t\t\tAurora\t\t1\t\n"
         )
         async with lab(env, engine) as L:
@@ -78,7 +81,8 @@ class TestColumnsByHeader:
 
             alice = await L.state(lead_of("+8613912340011"))
             p = alice.profile
-            assert (p.customer_name, p.city, p.series, p.budget, p.timeframe) == ("Alice", "广州市", "A7", 180_000, "within_15_days")
+            assert (p.customer_name, p.city, p.series, p.budget, p.timeframe) == ("Alice", "广州市", "A7", 180_000,
+                                                                                  "within_15_days")
             assert (p.financing_interest, p.trade_in, p.preferred_dealer_id) == (True, False, "D-GZ-1")
             assert [(t.channel, t.external_id, t.campaign, t.acquisition_cost) for t in alice.touchpoints] == [
                 ("website", "ext-11", "spring", 55.5)]
@@ -95,12 +99,14 @@ class TestColumnsByHeader:
             report, _ = await run(L, path)
             assert report.exit_code == 0 and report.outcomes == {"created": 2}
             row = L.lead_row(lead_of("+8613912340031"))
-            assert (row.customer_name, row.channel, row.detail["profile"]["campaign"]) == ("张伟", "autohome", "春季试驾")
+            assert (row.customer_name, row.channel, row.detail["profile"]["campaign"]) == ("张伟", "autohome",
+                                                                                           "春季试驾")
 
     async def test_a_missing_required_column_stops_the_import_before_any_row(self, env, engine, tmp_path):
         path = write(tmp_path, "客户姓名,微信,城市\n张伟,13912340041,Shanghai\n")
         async with lab(env, engine) as L:
-            with pytest.raises(ImportFailed, match=r"missing column: phone \(手机/手机号.*columns are: 客户姓名, 微信, 城市"):
+            with pytest.raises(ImportFailed, match=r"missing column: phone \(手机/手机号.*columns are: 客户姓名, 微信, "
+                                                   r"城市"):
                 await run(L, path)
             with pytest.raises(ImportFailed, match=r"missing column: brand .* or pass --brand"):
                 await run(L, write(tmp_path, "姓名,手机\n张伟,13912340041\n"), brand=None)
@@ -181,7 +187,8 @@ class TestBadRows:
         async with lab(env, engine) as L:
             report, _ = await run(L, write(tmp_path, text))
             assert report.exit_code == 1 and report.outcomes == {"created": 2}
-            assert [(r.line, r.reason) for r in report.bad] == [(3, "refused: this customer is on the do-not-contact list")]
+            assert [(r.line, r.reason) for r in report.bad] == [(3, "refused: this customer is on the do-not-contact "
+                                                                    "list")]
             assert set(report.lead_ids) == {2, 4}
 
 
@@ -223,7 +230,8 @@ class TestReRuns:
         async with lab(env, engine) as L:
             first, _ = await run(L, path)
             lead_id = first.lead_ids[2]
-            await L.act(lead_id, CALL_CENTER, c.RecordCleansing(outcome=c.CleansingOutcome.INVALID, note="wrong number"))
+            await L.act(lead_id, CALL_CENTER,
+                        c.RecordCleansing(outcome=c.CleansingOutcome.INVALID, note="wrong number"))
             await L.handle(lead_id).result()
             again, _ = await run(L, path)
             assert again.outcomes == {"duplicate": 1} and again.lead_ids == {2: lead_id}
@@ -269,11 +277,13 @@ class TestCommandLine:
         assert good.returncode == 0, good.stderr
         assert "rows read 2: valid 2 (dry run: nothing submitted), bad 0" in good.stdout
 
-        bad = self.cli(write(tmp_path, BAD, name="bad.csv"), "--brand", BRAND, "--dry-run", "--errors", tmp_path / "out.csv")
+        bad = self.cli(write(tmp_path, BAD, name="bad.csv"), "--brand", BRAND, "--dry-run", "--errors",
+                       tmp_path / "out.csv")
         assert bad.returncode == 1
         assert "line 3: 手机: phone '12345' is not a valid number" in bad.stdout
         assert (tmp_path / "out.csv").exists() and not (tmp_path / "bad.errors.csv").exists()
 
-        missing = self.cli(write(tmp_path, "姓名,城市\n张伟,Shanghai\n", name="missing.csv"), "--brand", BRAND, "--dry-run")
+        missing = self.cli(write(tmp_path, "姓名,城市\n张伟,Shanghai\n", name="missing.csv"), "--brand", BRAND,
+                           "--dry-run")
         assert missing.returncode == 2 and "error: missing column: phone" in missing.stderr
         assert self.cli(tmp_path / "nowhere.csv", "--dry-run").returncode == 2

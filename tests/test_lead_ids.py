@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from domain.customers import customer_key, lead_id_for, normalize_phone
 from core.temporal_client import new_key
+from domain.customers import customer_key, lead_id_for, normalize_phone
 from tests.conftest import TEST_LEAD_ID_KEYS
 from tests.fixtures import BRAND, raw_lead
 from tests.harness import lab
@@ -102,7 +102,8 @@ async def test_the_read_model_answers_for_the_older_ids_without_asking_temporal(
 
         monkeypatch.setattr(lead_ids, "_exists", no_describe)
         with Session(engine) as session:
-            again = legacy_raw.model_copy(update={"external_id": "web-1924-b", "phone": normalize_phone(legacy_raw.phone)})
+            again = legacy_raw.model_copy(update={"external_id": "web-1924-b",
+                                                  "phone": normalize_phone(legacy_raw.phone)})
             fresh = new_raw.model_copy(update={"phone": normalize_phone(new_raw.phone)})
             known = _known_older_ids(session, [again, fresh])
         assert known == {legacy}

@@ -21,6 +21,7 @@ from domain.models import (
     DispatchResult,
     Holding,
     LeadState,
+    Model,
 )
 from domain.policy import load_policy
 from domain.stages import END_STAGES, LeadStage, Role
@@ -33,7 +34,7 @@ DEALER = "D-SH-1"
 DEALER_CLOCKS = {"receipt", "first_response", "first_deep_contact", "store_invitation"}
 
 # one valid command per action: the exhaustive tables below are only exhaustive if this is
-COMMANDS: dict[str, c.Model] = {
+COMMANDS: dict[str, Model] = {
     "acknowledge": c.Acknowledge(),
     "decline": c.Decline(reason="not our customer"),
     "assign": c.Assign(consultant_id="d-sh-1-c1"),
@@ -394,7 +395,8 @@ def test_a_transfer_request_pauses_the_dealer_clocks_and_a_rejection_resumes_the
     asked = NOW + timedelta(minutes=5)
     s = act(s, manager(DEALER), COMMANDS["request_transfer"], asked)
     assert s.stage == S.TRANSFER_REVIEW and s.return_stage == S.ACKNOWLEDGED
-    remaining = {n: s.clocks[n].paused_remaining_s for n in ("first_response", "first_deep_contact", "store_invitation")}
+    remaining = {n: s.clocks[n].paused_remaining_s for n in ("first_response", "first_deep_contact",
+                                                             "store_invitation")}
     assert remaining == {
         "first_response": timedelta(minutes=10).total_seconds(),
         "first_deep_contact": timedelta(hours=23, minutes=55).total_seconds(),

@@ -19,7 +19,7 @@ from activities.dispatch import DispatchActivities
 from db.models import Consultant, Dealer, HoldingRow, Lead, LimitCounter, LimitReservation
 from domain import commands as c
 from domain.models import ClaimRequest, DeclineQuotaRequest, DispatchRequest
-from tests.fixtures import consultant, manager, raw_lead
+from tests.fixtures import manager, raw_lead
 from tests.harness import lab
 from tests.test_api import api, auth
 from workflows.gateway import ActionRefused
@@ -94,7 +94,7 @@ async def declines_at_once(env, pg_engine, n: int, first: int) -> None:
         assert len(done) == allowed, [getattr(a, "reason", a) for a in answers]
         assert len(refused) == n - allowed
         assert all(r.kind == "stage" and "quota" in r.reason for r in refused)
-        for lead_id, answer in zip(leads, answers):  # a refused lead stays where it was, nothing lost
+        for lead_id, answer in zip(leads, answers, strict=True):  # a refused lead stays where it was, nothing lost
             s = await L.state(lead_id)
             if isinstance(answer, ActionRefused):
                 assert s.stage == "dispatched" and s.dealer_id == "D-SH-2"
@@ -116,7 +116,8 @@ async def test_dispatches_at_once_to_a_dealer_one_below_capacity_fill_it_exactly
             await L.quiet(lead_id)
         assert counter(pg_engine, "dealer", "D-SH-2") == 2  # one below capacity
 
-        answers = await asyncio.gather(*(L.intake(raw_lead(n, preferred_dealer_id="D-SH-2")) for n in range(6062, 6068)))
+        answers = await asyncio.gather(*(L.intake(raw_lead(n, preferred_dealer_id="D-SH-2")) for n in range(6062,
+                                                                                                            6068)))
         assert [a.dealer_id for a in answers].count("D-SH-2") == 1
         assert all(a.dealer_id is not None for a in answers)  # the others went to the next best dealers
         for lead_id in L.leads():
@@ -160,7 +161,8 @@ async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_cle
         codes = sorted([first.status_code, second.status_code])
         assert codes == [200, 409], (first.text, second.text)
         loser = first if first.status_code == 409 else second
-        assert loser.json()["code"] == "refused.claimed_by_another" and "另一位销售顾问已先认领" in loser.json()["detail"]
+        assert loser.json()["code"] == "refused.claimed_by_another"
+        assert "另一位销售顾问已先认领" in loser.json()["detail"]
         winner = "d-sh-1-c1" if first.status_code == 200 else "d-sh-1-c2"
         s = await L.settle(r.lead_id)
         assert s.stage == "assigned" and s.consultant_id == winner

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 
+from core.settings import Settings
 from domain import commands as c
 from domain.policy import load_policy
-from core.settings import Settings
 from tests.fixtures import OPS, manager, raw_lead
 from worker import build_worker
 from workflows import gateway
@@ -20,7 +20,9 @@ from workflows.lead import LOCAL_ACTIVITIES, NOTIFY_IN_PROJECTION
 
 async def activities_of(client: Client, lead_id: str) -> tuple[list[str], list[str], list[str]]:
     """(remote activity types, local activity types, patches) in the lead's history, in order."""
-    remote, local, patches = [], [], []
+    remote: list[str] = []
+    local: list[str] = []
+    patches: list[str] = []
     for e in (await client.get_workflow_handle(lead_id).fetch_history()).events:
         if e.HasField("activity_task_scheduled_event_attributes"):
             remote.append(e.activity_task_scheduled_event_attributes.activity_type.name)
@@ -74,7 +76,8 @@ async def test_a_run_begun_with_remote_activities_keeps_them_after_an_upgraded_w
                                 max_cached_workflows=0):  # no sticky queue for the next worker to wait on
             old = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(1310), OPS)
         async with build_worker(client, task_queue, engine, executor):  # the upgraded fleet
-            await gateway.act(client, old.lead_id, c.CommandEnvelope(actor=manager(old.dealer_id), command=c.Acknowledge()))
+            await gateway.act(client, old.lead_id,
+                              c.CommandEnvelope(actor=manager(old.dealer_id), command=c.Acknowledge()))
             new = await gateway.submit_raw_lead(client, task_queue, policy, raw_lead(1311), OPS)
             old_run, new_run = await activities_of(client, old.lead_id), await activities_of(client, new.lead_id)
             for lead_id in (old.lead_id, new.lead_id):

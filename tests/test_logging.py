@@ -12,12 +12,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from api.app import create_app
-from core.logging import configure_logging, json_formatter
+from core.logging import configure_logging
+from domain import commands as c
 from tests.conftest import suite_converter, token_for
 from tests.fixtures import manager, raw_lead
 from tests.harness import lab
 from workflows.lead import LeadWorkflow
-from domain import commands as c
 
 
 @contextmanager

@@ -13,7 +13,7 @@ against rows whose numbers were worked out by hand, and the worker's Temporal SD
 
 Besides: a met, a cancelled and a running receipt run (not lapsed), and notifications of other kinds
 after a lapse (not its alert).
-"""
+"""  # noqa: E501 - the scenario as a Markdown table, one row per lead: a row cannot wrap
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.routes import metrics as metrics_route
+from core.settings import Settings, get_settings
 from db.metrics import ALERT_KIND, DISPATCH_BUCKETS, LATENESS_BUCKETS
 from db.models import ClockRun, HoldingRow, Lead, Notification
 from domain import lifecycle as lc
@@ -40,17 +42,17 @@ from domain.clocks import CLOCKS
 from domain.models import AppealCase, ClockState
 from domain.policy import load_policy
 from domain.stages import LeadStage
-from core.settings import Settings, get_settings
 from tests.conftest import _binary, token_for
 from tests.fixtures import OPS, raw_lead
-from tests.test_lifecycle_rules import NOW as RULES_NOW, POLICY, REVIEWER, base_state
+from tests.test_lifecycle_rules import NOW as RULES_NOW
+from tests.test_lifecycle_rules import POLICY, REVIEWER, base_state
 from worker import build_worker, connect_worker, metrics_runtime
 from workflows import gateway
 from workflows.search_attributes import register
 
 T = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 S, M, H = timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1)
-NO_TEMPORAL = object()  # /metrics reads only the database
+NO_TEMPORAL: Any = object()  # /metrics reads only the database: any use of this "client" would fail
 
 
 def lead(lead_id: str, stage: str, created: datetime, updated: datetime, brand: str = "Aurora") -> Lead:
@@ -320,7 +322,8 @@ async def test_the_worker_serves_the_sdk_metrics_for_prometheus(engine):
         task_queue = f"leads-{uuid.uuid4()}"
         with ThreadPoolExecutor(max_workers=4) as executor:
             async with build_worker(client, task_queue, engine, executor):
-                result = await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(801), OPS)
+                result = await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(801),
+                                                       OPS)
                 assert (await gateway.current_state(client, result.lead_id)).stage == LeadStage.DISPATCHED
                 async with httpx.AsyncClient() as http:
                     for _ in range(50):  # the SDK exports on its own schedule

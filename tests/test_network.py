@@ -230,7 +230,8 @@ class TestSeed:
             passwords = demo_seed.demo_passwords(session)
             assert {"ops-wang", "d-sh-01-manager", "d-sh-01-c1"} <= set(passwords)
             row = session.get(UserLogin, "d-sh-01-c1")
-            assert verify_password(row.password_hash, passwords["d-sh-01-c1"]) and passwords["d-sh-01-c1"] not in row.password_hash
+            assert verify_password(row.password_hash,
+                                   passwords["d-sh-01-c1"]) and passwords["d-sh-01-c1"] not in row.password_hash
             assert demo_seed.demo_passwords(session) == {}, "a second seed keeps them"
 
     def test_seeding_twice_changes_nothing(self, engine):

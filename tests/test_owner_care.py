@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from db.models import Lead, Notification, OwnerConsent, OwnerTask, Ownership
+from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask
 from domain import commands as c
 from domain import owner_care as oc
 from domain.policy import OwnerCare, load_policy
@@ -24,7 +24,8 @@ async def delivered_lead(L, n: int, **delivery) -> tuple[str, datetime]:
     await L.act(lead_id, mgr, c.Acknowledge())
     await L.act(lead_id, mgr, c.Assign(consultant_id=cons.user_id))
     for command in (c.LogFollowUp(channel=c.ContactChannel.CALL, duration_minutes=8), c.RecordOrder(deposit=5000),
-                    c.RecordWin(payment=c.PaymentMethod.CASH, amount=200_000), c.RecordDelivery(vin="LAURORA000000017", **delivery)):
+                    c.RecordWin(payment=c.PaymentMethod.CASH, amount=200_000),
+                    c.RecordDelivery(vin="LAURORA000000017", **delivery)):
         await L.act(lead_id, cons, command)
     state = await L.state(lead_id)
     delivered = next(e for e in state.recent if e.kind == "delivered").at
@@ -57,7 +58,7 @@ async def ownership_row(L, lead_id: str, tries: int = 200) -> Ownership:
 def tasks(L, lead_id: str) -> list[OwnerTask]:
     with Session(L.engine) as session:
         return list(session.exec(select(OwnerTask).where(OwnerTask.ownership_id == ownership_id_for(lead_id))
-                                 .order_by(OwnerTask.created_at, OwnerTask.task_id)).all())
+                                 .order_by(col(OwnerTask.created_at), col(OwnerTask.task_id))).all())
 
 
 def owner_messages(L, lead_id: str) -> list[Notification]:

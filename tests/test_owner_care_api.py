@@ -59,7 +59,8 @@ async def test_referral_codes_bad_ones_refused_with_the_reason_a_good_one_attrib
         assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["body", "referral_code"]
         own = await http.post("/v1/leads", json=body(1711, external_id="web-own", referral_code=code),
                               headers=auth("ops"))
-        assert own.status_code == 409 and own.json()["kind"] == "self_referral" and "self-referral" in own.json()["detail"]
+        assert (own.status_code == 409 and own.json()["kind"] == "self_referral"
+                and "self-referral" in own.json()["detail"])
         with Session(L.engine) as session:
             row = session.get(ReferralCode, code)
             expired_code = ReferralCode(code="EXPIRED2", ownership_id=oid, customer_key=row.customer_key,
@@ -92,7 +93,8 @@ async def test_referral_codes_bad_ones_refused_with_the_reason_a_good_one_attrib
             session.commit()
             rewards = session.exec(select(ReferralReward)).all()
             told = session.exec(select(Notification).where(Notification.kind == "referral_reward")).all()
-        assert [(r.lead_id, r.nth, r.reward, r.state) for r in rewards] == [(referred, 1, "maintenance_voucher", "earned")]
+        assert ([(r.lead_id, r.nth, r.reward, r.state) for r in rewards]
+                == [(referred, 1, "maintenance_voucher", "earned")])
         assert told and all(n.dealer_id == "D-SH-1" for n in told)
         issued = await http.post(f"/v1/rewards/{rewards[0].reward_id}/issue", headers=auth("d-sh-1-mgr"))
         assert issued.status_code == 200 and issued.json()["state"] == "issued"
@@ -126,7 +128,8 @@ async def test_another_dealer_sees_an_ownership_exactly_like_an_unknown_one(env,
         assert theirs.json()["detail"].replace(oid, "X") == unknown.json()["detail"].replace("owner-nothing", "X")
         assert (await http.get("/v1/ownerships", headers=auth("d-sh-2-mgr"))).json() == []
         event = {"event_id": "dms-x", "kind": "service_visit"}
-        assert (await http.post(f"/v1/ownerships/{oid}/events", json=event, headers=auth("d-sh-2-mgr"))).status_code == 404
+        assert (await http.post(f"/v1/ownerships/{oid}/events", json=event,
+                                headers=auth("d-sh-2-mgr"))).status_code == 404
         assert (await http.post(f"/v1/ownerships/{oid}/stop", json={"reason": "x"},
                                 headers=auth("d-sh-2-mgr"))).status_code == 404
 
@@ -156,8 +159,8 @@ async def test_consent_unsubscribe_by_reply_and_link_dms_events_and_tasks(env, e
         missing = await http.post(f"/v1/ownerships/{oid}/events", json={"event_id": "dms-2", "kind": "mileage"},
                                   headers=auth("d-sh-1-mgr"))
         assert missing.status_code == 422 and "mileage_km" in missing.text
-        await http.post(f"/v1/ownerships/{oid}/consent", json={"purpose": "marketing", "granted": True, "source": "app"},
-                        headers=auth("d-sh-1-mgr"))
+        await http.post(f"/v1/ownerships/{oid}/consent",
+                        json={"purpose": "marketing", "granted": True, "source": "app"}, headers=auth("d-sh-1-mgr"))
         await L.sleep(366 * DAY)  # the anniversary (marketing): a task for the consultant; consent given again
         tasks = (await http.get("/v1/owner-care/tasks?status=all", headers=auth("d-sh-1-mgr"))).json()
         assert tasks and all(t["seconds_left"] is not None for t in tasks)
@@ -177,7 +180,8 @@ async def test_consent_unsubscribe_by_reply_and_link_dms_events_and_tasks(env, e
 async def test_referral_codes_in_a_batch_are_checked_item_by_item(env, engine):
     async with api(env, engine) as (http, L):
         owner_lead, _ = await delivered_lead(L, 1715)
-        code = (await http.get(f"/v1/ownerships/{ownership_id_for(owner_lead)}", headers=auth("ops"))).json()["referral_code"]
+        code = (await http.get(f"/v1/ownerships/{ownership_id_for(owner_lead)}",
+                               headers=auth("ops"))).json()["referral_code"]
         items = [body(1716, referral_code="NOSUCHCD"), body(1715, external_id="web-own-b", referral_code=code),
                  body(1717, referral_code=code)]
         answer = (await http.post("/v1/leads/batch", json={"items": items}, headers=auth("ops"))).json()

@@ -7,14 +7,13 @@ import asyncio
 import json
 from datetime import timedelta
 
-from sqlmodel import Session
-
 from api.routes import pages  # noqa: F401
 from api.stream import StreamHub
-from tests.fixtures import actor, raw_lead
+from tests.fixtures import actor
 from tests.test_api import api, auth, body
 
-PAGES_FILES = ["app.js", "api.js", "i18n.js", "charts.js", "countdown.js", "dom.js", "forms.js", "live.js", "session.js",
+PAGES_FILES = ["app.js", "api.js", "i18n.js", "charts.js", "countdown.js", "dom.js", "forms.js", "live.js",
+               "session.js",
                "style.css", "views/lists.js", "views/detail.js", "views/oem.js"]
 
 
@@ -23,13 +22,15 @@ class Stream:
     has ended, and this one does not end while the page is open."""
 
     def __init__(self, app, query: str = "", headers: dict[str, str] | None = None):
-        self.app, self.chunks, self.left = app, asyncio.Queue(), asyncio.Event()
+        self.app, self.left = app, asyncio.Event()
+        self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.status: int | None = None
         self.buffer = ""
         self.scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
             "path": "/v1/stream", "raw_path": b"/v1/stream", "query_string": query.encode(), "root_path": "",
-            "headers": [(b"host", b"leadflow")] + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+            "headers": [(b"host", b"leadflow")] + [(k.lower().encode(),
+                                                    v.encode()) for k, v in (headers or {}).items()],
             "server": ("leadflow", 80), "client": ("127.0.0.1", 50000),
         }
         self.requested = False
@@ -96,7 +97,8 @@ async def test_the_portal_page_and_its_files_are_served_beside_the_api(env, engi
         for name in PAGES_FILES:
             served = await http.get(f"/web/{name}")
             assert served.status_code == 200, name
-            assert served.headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript", "text/css"}
+            assert served.headers["content-type"].split(";")[0] in {"text/javascript", "application/javascript",
+                                                                    "text/css"}
         assert (await http.get("/web/nothing.js")).status_code == 404
         assert (await http.get("/docs")).status_code == 200
         paths = (await http.get("/openapi.json")).json()["paths"]
@@ -126,7 +128,8 @@ async def test_a_list_gets_the_open_clocks_of_the_leads_the_caller_may_see_only(
         ids = {"lead_id": [shanghai, guangzhou["lead_id"]]}
         mine = (await http.get("/v1/clocks", params=ids, headers=auth("d-sh-1-mgr"))).json()
         assert [x["lead_id"] for x in mine] == [shanghai]
-        assert {c["name"] for c in mine[0]["clocks"]} == {"receipt", "first_response", "first_deep_contact", "store_invitation"}
+        assert {c["name"] for c in mine[0]["clocks"]} == {"receipt", "first_response", "first_deep_contact",
+                                                          "store_invitation"}
         assert all(c["deadline"] and not c["paused"] for c in mine[0]["clocks"])
         everything = (await http.get("/v1/clocks", params=ids, headers=auth("ops"))).json()
         assert {x["lead_id"] for x in everything} == set(ids["lead_id"])
@@ -149,7 +152,8 @@ async def test_the_stream_tells_a_dealer_of_its_own_leads_and_alerts_and_never_o
             ours = (await http.post("/v1/leads", json=body(530), headers=auth("ops"))).json()["lead_id"]
             theirs = (await http.post("/v1/leads", json=body(531, city="Guangzhou"), headers=auth("ops"))).json()
             assert theirs["dealer_id"] == "D-GZ-1"
-            assert (await http.post(f"/v1/leads/{theirs['lead_id']}/acknowledge", headers=auth("d-gz-1-mgr"))).status_code == 200
+            assert (await http.post(f"/v1/leads/{theirs['lead_id']}/acknowledge",
+                                    headers=auth("d-gz-1-mgr"))).status_code == 200
             assert (await http.post(f"/v1/leads/{ours}/acknowledge", headers=auth("d-sh-1-mgr"))).status_code == 200
             seen = await stream.until(lambda e: e == ("lead", {"lead_id": ours, "stage": "acknowledged",
                                                                "updated_at": e[1].get("updated_at")}))
@@ -192,7 +196,9 @@ async def test_a_consultant_hears_when_a_lead_leaves_their_sight(env, engine):
         await http.post(f"/v1/leads/{lead_id}/assign", json={"consultant_id": "d-sh-1-c2"}, headers=auth("d-sh-1-mgr"))
         for change in hub._read():
             hub._publish(change)
-        assert [e for e in drain(first) if e[0] == "lead"] == [("lead", {"lead_id": lead_id, "stage": None, "updated_at": None})]
+        assert [e for e in drain(first) if e[0] == "lead"] == [("lead",
+                                                                {"lead_id": lead_id, "stage": None,
+                                                                 "updated_at": None})]
         [(event, data)] = [e for e in drain(second) if e[0] == "lead"]
         assert data["lead_id"] == lead_id and data["stage"] == "assigned"
 
@@ -209,6 +215,7 @@ async def test_the_team_view_counts_each_consultants_breached_leads(env, engine)
         await L.sleep(timedelta(minutes=16))  # the first response is 15 minutes: c1 did not call
         await L.settle(lead_id)
         await L.settle(on_time)
-        team = {c["user_id"]: c for c in (await http.get("/v1/dealers/D-SH-1/consultants", headers=auth("d-sh-1-mgr"))).json()}
+        team = {c["user_id"]: c for c in (await http.get("/v1/dealers/D-SH-1/consultants",
+                                                         headers=auth("d-sh-1-mgr"))).json()}
         assert (team["d-sh-1-c1"]["open_leads"], team["d-sh-1-c1"]["breached_leads"]) == (1, 1)
         assert (team["d-sh-1-c2"]["open_leads"], team["d-sh-1-c2"]["breached_leads"]) == (1, 0)

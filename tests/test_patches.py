@@ -19,7 +19,7 @@ def patch_calls(path: Path) -> list[tuple[int, str | None]]:
     constants = {t.id: node.value.value for node in tree.body if isinstance(node, ast.Assign)
                  and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
                  for t in node.targets if isinstance(t, ast.Name)}
-    found = []
+    found: list[tuple[int, str | None]] = []
     for node in ast.walk(tree):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in {"patched", "deprecate_patch"} and node.args):

@@ -12,7 +12,7 @@ from api.routes.policies import migrate_leads
 from db import policies as pol
 from domain.policy import load_policy
 from domain.policy_versions import PolicyProblem, apply_changes, check_draft, document_of
-from tests.fixtures import HEAD, OPS, raw_lead
+from tests.fixtures import OPS, raw_lead
 from tests.test_api import api, auth, body
 
 SHIPPED = document_of(load_policy(time_scale=1))
@@ -56,7 +56,8 @@ async def test_policy_api_drafting_approval_rights_and_audit(env, engine):
         unknown = await http.post("/v1/policies/drafts", headers=auth("ops"),
                                   json={"reason": "typo", "changes": {"clocks": {"receit": "1h"}}})
         assert unknown.status_code == 422 and unknown.json()["detail"][0]["msg"] == "unknown key"
-        assert (await http.post("/v1/policies/drafts", headers=auth("ops"), json={"reason": "neither"})).status_code == 422
+        assert (await http.post("/v1/policies/drafts", headers=auth("ops"),
+                                json={"reason": "neither"})).status_code == 422
 
         for dealer in ("d-sh-1-mgr", "d-sh-1-c1"):
             assert (await http.get("/v1/policies", headers=auth(dealer))).status_code == 403

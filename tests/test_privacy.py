@@ -26,22 +26,23 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
 from api.auth import SESSION_COOKIE
+from core.logging import get_logger, mask_phones_in
+from core.settings import Settings, get_settings
+from core.temporal_client import ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys
 from db.engine import make_engine
 from devtools import dev
-from core.logging import get_logger, mask_phones_in
 from domain import commands as c
 from domain.policy import load_policy
-from core.settings import Settings, get_settings
-from core.temporal_client import (ENCODING, KEY_ID, CodecError, EncryptionCodec, data_converter, new_key, parse_keys)
 from tests.conftest import TEST_CODEC_KEYS, password_for, suite_converter
-from tests.fixtures import OPS, manager, raw_lead
-from tests.harness import payloads_in as harness_payloads_in
+from tests.fixtures import manager, raw_lead
 from tests.harness import Lab, decode_payloads
+from tests.harness import payloads_in as harness_payloads_in
 from tests.test_api import api, auth, body
 from tests.test_logging import captured_json
 from worker import build_worker
 from workflows import gateway
-from workflows.lead import LeadWorkflow, ReassignSignal
+from workflows.lead import LeadWorkflow
+from workflows.messages import ReassignSignal
 
 NAME = "欧阳娜娜 Zephyrine Quill"
 RAW_PHONE = "139 1234 5678"  # each test's lead its own customer: 139 1234 56<n>
@@ -145,7 +146,8 @@ async def test_a_rotated_key_encrypts_from_then_on_and_the_old_keys_history_stil
                 lead_id = (await L.intake(raw_lead(2, customer_name=NAME, phone=phone(2)))).lead_id
                 await L.quiet(lead_id)
             async with build_worker(rotated, task_queue, engine, executor):
-                done = await gateway.act(rotated, lead_id, c.CommandEnvelope(actor=manager("D-SH-1"), command=c.Acknowledge()))
+                done = await gateway.act(rotated, lead_id,
+                                         c.CommandEnvelope(actor=manager("D-SH-1"), command=c.Acknowledge()))
                 assert done.stage == "acknowledged"
                 L.client = rotated
                 await L.quiet(lead_id)
@@ -193,7 +195,8 @@ async def test_rotation_unknown_keys_corruption_and_clear_payloads():
 
 def test_keys_are_checked_and_errors_never_show_key_material():
     secret = base64.b64encode(os.urandom(16)).decode()
-    for value, message in [("", "holds no key"), ("k1", "not `id:base64key`"), ("bad id!:" + secret, "not `id:base64key`"),
+    for value, message in [("", "holds no key"), ("k1", "not `id:base64key`"),
+                           ("bad id!:" + secret, "not `id:base64key`"),
                            ("k1:not base64!", "not valid base64"), (f"k1:{secret}", "16 bytes; AES-256 needs 32"),
                            (f"{new_key('k1')},{new_key('k1')}", "twice")]:
         with pytest.raises(CodecError, match=message) as raised:
@@ -265,7 +268,8 @@ async def test_the_codec_endpoint_decodes_for_lead_ops_only(env, engine):
             assert refused.status_code == 403 and NAME not in refused.text, user
         missing = await http.post("/codec/decode", json=request, headers=headers)
         assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
-        assert (await http.post("/codec/decode", json=request, headers=headers | {"Authorization": "Bearer nope"})).status_code == 401
+        assert (await http.post("/codec/decode", json=request,
+                                headers=headers | {"Authorization": "Bearer nope"})).status_code == 401
         assert (await http.post("/codec/encode", json=request, headers=headers | auth("d-sh-1-mgr"))).status_code == 403
 
 
@@ -285,7 +289,8 @@ async def test_the_codec_endpoint_encodes_and_refuses_bad_bodies_and_unknown_key
         unknown = await http.post("/codec/decode", json=as_json([foreign]), headers=auth("ops"))
         assert unknown.status_code == 422 and "'elsewhere'" in unknown.json()["detail"]
         for bad in (b"[1, 2]", b'{"payloads": [{"data": "not base64!"}]}', b"{", b'{"payloads": 7}'):
-            answer = await http.post("/codec/decode", content=bad, headers=auth("ops") | {"Content-Type": "application/json"})
+            answer = await http.post("/codec/decode", content=bad,
+                                     headers=auth("ops") | {"Content-Type": "application/json"})
             assert answer.status_code == 422, (bad, answer.status_code, answer.text)
 
 
@@ -312,7 +317,9 @@ async def test_the_temporal_ui_sends_the_session_cookie_of_signed_in_lead_ops_an
         with_cookie = await http.post("/codec/encode", json=as_json([plain]), headers=UI)
         assert with_cookie.status_code == 200 and with_cookie.headers["access-control-allow-origin"] == UI["Origin"]
         http.cookies.clear()
-        assert (await http.post("/v1/auth/login", json={"login": "d-sh-1-mgr", "password": password_for("d-sh-1-mgr")})).status_code == 200
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "d-sh-1-mgr",
+                                      "password": password_for("d-sh-1-mgr")})).status_code == 200
         assert (await http.post("/codec/encode", json=as_json([plain]), headers=UI)).status_code == 403
         http.cookies.clear()
         assert (await http.post("/codec/encode", json=as_json([plain]), headers=UI)).status_code == 401

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -96,7 +95,8 @@ def dispatch_request(state: LeadState, **overrides) -> DispatchRequest:
     return DispatchRequest(**(fields | overrides))
 
 
-def manager_of(dealer_id: str) -> Actor:
+def manager_of(dealer_id: str | None) -> Actor:
+    assert dealer_id is not None, "the lead has no holding dealer"
     return Actor(user_id=f"{dealer_id.lower()}-mgr", role=Role.DEALER_MANAGER, dealer_id=dealer_id)
 
 
@@ -156,7 +156,9 @@ class LeadRun:
         return mgr
 
     def lapse(self, clock: str) -> None:
-        self.now = max(self.now, self.state.clocks[clock].deadline)
+        deadline = self.state.clocks[clock].deadline
+        assert deadline is not None, f"{clock} is still waiting for its working-day deadline"
+        self.now = max(self.now, deadline)
         self.apply(lc.lapse(self.state, clock, POLICY, self.now))
 
     def move(self, move: str, data) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.models import Notification, PushTarget
 from tests.push_fixtures import channel_keys  # noqa: F401
@@ -89,4 +89,5 @@ async def test_the_inbox_read_state(env, engine):
         assert (await http.post("/v1/inbox/read-all", headers=mgr)).json()["unread"] == count - 1
         assert (await http.get("/v1/inbox/unread-count", headers=mgr)).json()["unread"] == 0
         with Session(engine) as session:
-            assert all(n.read_at for n in session.exec(select(Notification).where(Notification.recipient_user_id == "d-sh-1-mgr")))
+            assert all(n.read_at for n in session.exec(
+                select(Notification).where(col(Notification.recipient_user_id) == "d-sh-1-mgr")))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from activities.notify import NotifyActivities
 from channels.delivery import PushActivities
@@ -42,7 +42,7 @@ def deliver(engine, push, req, now):
 
 def ledger(engine) -> list[PushDelivery]:
     with Session(engine) as session:
-        return list(session.exec(select(PushDelivery).order_by(PushDelivery.id)).all())
+        return list(session.exec(select(PushDelivery).order_by(col(PushDelivery.id))).all())
 
 
 def test_next_slot_is_a_sliding_window():
@@ -120,7 +120,7 @@ def test_a_target_failing_repeatedly_breaks_and_its_owner_is_alerted(engine, pus
     for _ in range(10):
         if result.pending_until is None:
             break
-        result = push.push_flush(FlushRequest(notice=f"L-push-1:1:first_response", target_ids=["wc-1"],
+        result = push.push_flush(FlushRequest(notice="L-push-1:1:first_response", target_ids=["wc-1"],
                                               now=result.pending_until))
     assert len(wecom.requests) == 5
     with Session(engine) as session:
@@ -134,8 +134,9 @@ def test_a_target_failing_repeatedly_breaks_and_its_owner_is_alerted(engine, pus
 def test_quiet_hours_hold_a_notice_but_not_an_sla_alert(engine, push):
     r = Receiver(status=201)
     try:
-        add_target(engine, "wp-1", "webpush", {"endpoint": f"{r.url}/p/1", "p256dh": _browser_key(), "auth": "MDEyMzQ1Njc4OWFiY2RlZg",
-                                               "vapid_private_key": _vapid()}, scope="user", dealer_id=None, user_id=CONSULTANT)
+        add_target(engine, "wp-1", "webpush", {"endpoint": f"{r.url}/p/1", "p256dh": _browser_key(),
+                                               "auth": "MDEyMzQ1Njc4OWFiY2RlZg", "vapid_private_key": _vapid()},
+                   scope="user", dealer_id=None, user_id=CONSULTANT)
         add_preference(engine, CONSULTANT, channels=["webpush"], quiet_start="00:00", quiet_end="23:59")
         _, held = deliver(engine, push, notice(1, T0, kind="lead_assigned"), T0)
         _, urgent = deliver(engine, push, notice(2, T0), T0)
@@ -198,7 +199,8 @@ def _browser_key() -> str:
 
     from channels.webpush import b64u
     key = ec.generate_private_key(ec.SECP256R1())
-    return b64u(key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+    return b64u(key.public_key().public_bytes(serialization.Encoding.X962,
+                                              serialization.PublicFormat.UncompressedPoint))
 
 
 def _vapid() -> str:

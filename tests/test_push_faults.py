@@ -12,13 +12,12 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from sqlmodel import Session, select
 
 import channels.secrets
 from activities.notify import NotifyActivities
 from channels.delivery import PushActivities
-from cryptography.fernet import MultiFernet
 from db.models import PushDelivery, PushRequest
 from domain.push import FlushRequest, notice_key
 from tests.push_fixtures import add_target, notice

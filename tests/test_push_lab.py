@@ -56,7 +56,8 @@ async def test_an_unread_fifteen_minute_alert_reaches_wecom_then_escalates_to_sm
             lead_id, _ = await assigned(L, 901)
             _, handle = await first_response_push(L, lead_id)
             assert await finished(L, handle) == 2  # the robot, then the SMS after 10 unread minutes (time skipped)
-        robot = [b for b in map(json.loads, (r["body"] for r in wecom.requests)) if "超时提醒" in json.dumps(b, ensure_ascii=False)]
+        robot = [b for b in map(json.loads, (r["body"] for r in wecom.requests))
+                 if "超时提醒" in json.dumps(b, ensure_ascii=False)]
         assert len(robot) == 1 and robot[0]["text"]["content"].startswith("【超时提醒】首次响应")
         assert len(wecom.requests) == 3  # the dispatch and the assignment reached the team's robot before
         assert robot[0]["text"]["mentioned_mobile_list"] == ["+8613800000001"]
@@ -64,7 +65,8 @@ async def test_an_unread_fifteen_minute_alert_reaches_wecom_then_escalates_to_sm
         assert json.loads(sms.requests[0]["body"])["TemplateParamSet"][0].startswith("【升级】10 分钟未读")
         with Session(engine) as session:
             rows = session.exec(select(PushDelivery).where(PushDelivery.kind == "first_response")).all()
-        assert sorted((r.target_id, r.status, r.level) for r in rows) == [("sms-oem", "sent", 1), ("wc-team", "sent", 0)]
+        assert (sorted((r.target_id, r.status, r.level) for r in rows)
+                == [("sms-oem", "sent", 1), ("wc-team", "sent", 0)])
         sent = {r.level: r.sent_at for r in rows}
         assert sent[1] - sent[0] >= timedelta(minutes=10)
     finally:
@@ -93,8 +95,8 @@ async def test_a_read_alert_does_not_escalate(env, engine):
 
 async def test_the_calendar_warning_reaches_the_oem_robot(env, engine):
     """The calendar check's alert (head of lead ops) goes through the same path: inbox row, then the OEM's robot."""
-    from datetime import datetime
     import uuid
+    from datetime import datetime
 
     from domain.calendar import SHANGHAI
     from domain.models import CalendarCheck

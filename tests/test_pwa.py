@@ -34,4 +34,5 @@ def test_the_manifest_names_icons_that_exist_and_opens_the_portal():
         assert (WEB / icon["src"].removeprefix("/web/")).is_file(), icon["src"]
         w, h = icon["sizes"].split("x")
         data = (WEB / icon["src"].removeprefix("/web/")).read_bytes()
-        assert data[:8] == b"\x89PNG\r\n\x1a\n" and (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) == (int(w), int(h))
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and (int.from_bytes(data[16:20], "big"),
+                                                     int.from_bytes(data[20:24], "big")) == (int(w), int(h))

@@ -34,7 +34,8 @@ async def test_a_lead_lifecycle_is_projected_into_postgresql(env, pg_engine):
         row = L.lead_row(lead_id)
         assert row.stage == state.stage.value == "acknowledged" and row.dealer_id == "D-SH-1"
         assert row.last_seq == state.seq and row.sla_breached
-        assert [e.seq for e in L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))] == list(range(1, state.seq + 1))
+        rows = L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))
+        assert [e.seq for e in rows] == list(range(1, state.seq + 1))
         assert count(pg_engine, HoldingRow, HoldingRow.lead_id == lead_id) == 1
         kinds = {n.kind for n in L.notifications(lead_id)}
         assert kinds == {"lead_dispatched", "first_response"}
@@ -47,7 +48,8 @@ async def test_a_redispatch_records_the_penalty_and_both_holdings(env, pg_engine
         state = await L.settle(lead_id)
         assert state.dealer_id not in (None, "D-SH-1")
         holdings = L._rows(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at))
-        assert [(h.dealer_id, h.end_reason) for h in holdings] == [("D-SH-1", "receipt_lapsed"), (state.dealer_id, None)]
+        assert [(h.dealer_id, h.end_reason) for h in holdings] == [("D-SH-1", "receipt_lapsed"),
+                                                                   (state.dealer_id, None)]
         assert [p.kind for p in L.penalties("D-SH-1")] == ["first_response_late", "receipt_not_confirmed"]
 
 
@@ -67,7 +69,8 @@ def test_a_retried_notification_is_written_once(any_engine):
 
 
 def test_a_role_with_nobody_in_it_still_gets_the_alert(any_engine):
-    req = NotifyRequest(lead_id="lead-y", event_seq=1, kind="x", message="m", roles=[Role.REGIONAL_MANAGER], region="Nowhere")
+    req = NotifyRequest(lead_id="lead-y", event_seq=1, kind="x", message="m", roles=[Role.REGIONAL_MANAGER],
+                        region="Nowhere")
     assert NotifyActivities(any_engine).notify(req) == 1
     with Session(any_engine) as session:
         row = session.exec(select(Notification).where(Notification.lead_id == "lead-y")).one()
@@ -81,7 +84,8 @@ async def test_a_replayed_projection_writes_nothing_twice(env, any_engine):
     project = ProjectionActivities(any_engine)
     from domain.models import TimelineEvent
 
-    events = [TimelineEvent.model_validate(e, from_attributes=True) for e in L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))]
+    rows = L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))
+    events = [TimelineEvent.model_validate(e, from_attributes=True) for e in rows]
     tables = (TimelineEntry, RawLeadRow, ClockRun, HoldingRow)
     before = [count(any_engine, t, t.lead_id == lead_id) for t in tables]
     for _ in range(2):

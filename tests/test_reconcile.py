@@ -17,33 +17,36 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from core.settings import get_settings
 from db.models import ClockRun, Lead, TimelineEntry
-from ops.reconcile import main, parse_since, reconcile
 from domain import commands as c
 from domain.policy import load_policy
-from core.settings import get_settings
+from ops.reconcile import main, parse_since, reconcile
 from tests.conftest import _binary
 from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
 from tests.harness import lab
 from worker import build_worker
 from workflows import gateway
 from workflows import search_attributes as sa
-from workflows.lead import LeadInput, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput
 
 
 def timeline(engine, lead_id: str) -> list[tuple]:
     with Session(engine) as session:
-        rows = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq))
+        rows = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id)
+                            .order_by(col(TimelineEntry.seq)))
         return [(e.seq, e.kind, e.stage, e.actor, e.dealer_id, e.data) for e in rows]
 
 
 def clock_runs(engine, lead_id: str) -> list[tuple]:
     with Session(engine) as session:
-        rows = session.exec(select(ClockRun).where(ClockRun.lead_id == lead_id).order_by(ClockRun.clock, ClockRun.started_at))
+        rows = session.exec(select(ClockRun).where(col(ClockRun.lead_id) == lead_id).order_by(col(ClockRun.clock),
+                                                                                              col(ClockRun.started_at)))
         return [(r.clock, r.started_at, r.deadline, r.ended_at, r.outcome) for r in rows]
 
 
@@ -68,7 +71,8 @@ def add_row(engine, lead_id: str, stage: str) -> None:
         session.add(Lead(lead_id=lead_id, brand="Aurora", customer_key="k", customer_name="x", phone="+8613800009999",
                          channel="website", stage=stage, furthest_stage=stage, created_at=now, updated_at=now,
                          last_seq=1, workflow_id=lead_id, run_id="r"))
-        session.add(TimelineEntry(lead_id=lead_id, seq=1, at=now, kind="received", stage=stage, actor="ops", role="lead_ops"))
+        session.add(TimelineEntry(lead_id=lead_id, seq=1, at=now, kind="received", stage=stage, actor="ops",
+                                  role="lead_ops"))
         session.commit()
 
 
@@ -109,7 +113,8 @@ async def test_drift_of_every_kind_is_found_then_repaired_through_the_projection
     async with lab(env, engine) as L:
         leads = await five_leads(L, 1210)
         ids = list(leads.values()) + ["lead-aurora-ghost", "lead-aurora-retained"]
-        before = {lead: (row(engine, lead), timeline(engine, lead), clock_runs(engine, lead)) for lead in leads.values()}
+        before = {lead: (row(engine, lead), timeline(engine, lead),
+                         clock_runs(engine, lead)) for lead in leads.values()}
         worked_seq = before[leads["worked"]][0]["last_seq"]
         lapsed_runs = [r for r in before[leads["lapsed"]][2] if r[4] == "lapsed"]
         assert [r[0] for r in lapsed_runs] == ["first_response"]
@@ -131,7 +136,8 @@ async def test_drift_of_every_kind_is_found_then_repaired_through_the_projection
         edit(engine, leads["acknowledged"], stage="won", dealer_id="D-GZ-1")
         edit(engine, leads["worked"], last_seq=worked_seq - 3, stage="contacted")
         add_row(engine, "lead-aurora-ghost", "dispatched")  # an open lead without a workflow: an orphan
-        add_row(engine, "lead-aurora-retained", "completed")  # a closed one: its history expired, the row is all that is left
+        add_row(engine, "lead-aurora-retained",
+                "completed")  # a closed one: its history expired, the row is all that is left
 
         report = await reconcile(L.client, engine, lead_ids=ids, settle=0.1)
         found = {f.lead_id: f for f in report.findings}
@@ -205,7 +211,8 @@ async def test_every_lead_in_visibility_is_compared_and_an_orphan_found_by_listi
     client, task_queue = dev_server.client, f"leads-{uuid.uuid4()}"
     with ThreadPoolExecutor(max_workers=4) as executor:
         async with build_worker(client, task_queue, engine, executor):
-            lead_id = (await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(1230), OPS)).lead_id
+            lead_id = (await gateway.submit_raw_lead(client, task_queue, load_policy(time_scale=1), raw_lead(1230),
+                                                     OPS)).lead_id
             for _ in range(100):  # visibility is eventually consistent (about a second)
                 if [w async for w in client.list_workflows(f'WorkflowId="{lead_id}"')]:
                     break

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from domain.messages import CATALOG, render
 from domain.models import BehaviourCounts, Channel, RawLead, ScoreRequest, ScoreResult, Timeframe
 from domain.policy import Scoring, load_policy
-from domain.messages import CATALOG, render
 from domain.scoring import DIMENSIONS, score_lead
 
 POLICY = load_policy()

@@ -109,7 +109,8 @@ async def test_a_wechat_id_taken_in_shows_on_the_lead_and_leaves_older_submissio
     plain = raw_lead(611).model_copy(update={"phone": "+8613800000611"})
     before = plain.model_dump(mode="json")
     before.pop("wechat_id")  # the digest a submission without a WeChat id had before the field existed
-    assert fingerprint(plain) == hashlib.sha256(json.dumps(before, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert fingerprint(plain) == hashlib.sha256(json.dumps(before, sort_keys=True,
+                                                           ensure_ascii=False).encode()).hexdigest()
     async with api(env, engine) as (http, L):
         lead = (await http.post("/v1/leads", json=body(612, wechat_id="zhang_wei_88"), headers=auth("ops"))).json()
         detail = (await http.get(f"/v1/leads/{lead['lead_id']}", headers=auth("d-sh-1-mgr"))).json()

@@ -100,24 +100,29 @@ async def test_every_write_made_with_the_session_cookie_needs_the_csrf_token(env
 async def test_failed_sign_ins_are_limited_per_account_and_per_address_and_unlock_on_a_timer(env, engine):
     async with api(env, engine) as (http, clock):
         for _ in range(4):
-            assert (await http.post("/v1/auth/login", json={"login": "rm-east", "password": "wrong-password"})).status_code == 401
+            assert (await http.post("/v1/auth/login",
+                                    json={"login": "rm-east", "password": "wrong-password"})).status_code == 401
         locked = await http.post("/v1/auth/login", json={"login": "rm-east", "password": "wrong-password"})
         assert locked.status_code == 429 and 0 < int(locked.headers["retry-after"]) <= 15 * 60
         right = await http.post("/v1/auth/login", json={"login": "rm-east", "password": password_for("rm-east")})
         assert right.status_code == 429  # locked is locked, whatever the password
-        assert (await http.post("/v1/auth/login", json={"login": "ops", "password": password_for("ops")})).status_code == 200
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "ops", "password": password_for("ops")})).status_code == 200
         clock[0] += timedelta(minutes=16)  # the lock started a few wall seconds after clock[0]
-        assert (await http.post("/v1/auth/login", json={"login": "rm-east", "password": password_for("rm-east")})).status_code == 200
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "rm-east", "password": password_for("rm-east")})).status_code == 200
 
         # per address: 20 failures over many accounts lock the address for every account
         for n in range(19):
-            assert (await http.post("/v1/auth/login", json={"login": f"nobody-{n}", "password": "x"})).status_code == 401
+            assert (await http.post("/v1/auth/login",
+                                    json={"login": f"nobody-{n}", "password": "x"})).status_code == 401
         by_address = await http.post("/v1/auth/login", json={"login": "nobody-x", "password": "x"})
         assert by_address.status_code == 429 and "retry-after" in by_address.headers
         blocked = await http.post("/v1/auth/login", json={"login": "ops", "password": password_for("ops")})
         assert blocked.status_code == 429
         clock[0] += timedelta(minutes=16)
-        assert (await http.post("/v1/auth/login", json={"login": "ops", "password": password_for("ops")})).status_code == 200
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "ops", "password": password_for("ops")})).status_code == 200
 
 
 async def test_users_change_their_own_password_and_their_other_sessions_end(env, engine):
@@ -154,7 +159,8 @@ async def test_a_manager_invites_a_consultant_of_their_dealer_with_a_single_use_
         assert made.status_code == 201, made.text
         link = made.json()["link"]
         assert link.startswith("http://leadflow/#/set-password/")
-        assert (await http.post("/v1/auth/login", json={"login": "sh1-new", "password": "whatever-123"})).status_code == 401
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "sh1-new", "password": "whatever-123"})).status_code == 401
         accepted = await http.post("/v1/auth/accept", json={"ticket": ticket_of(link), "password": "chosen-password"})
         assert accepted.status_code == 200 and accepted.json()["user_id"] == "sh1-new"
         me = await http.get("/v1/me")
@@ -166,12 +172,14 @@ async def test_a_manager_invites_a_consultant_of_their_dealer_with_a_single_use_
         http.cookies.clear()
 
         # what a manager may not do
-        as_manager = await http.post("/v1/auth/invites", json={"user_id": "x1", "name": "x", "role": "dealer_manager"}, headers=mgr)
+        as_manager = await http.post("/v1/auth/invites", json={"user_id": "x1", "name": "x", "role": "dealer_manager"},
+                                     headers=mgr)
         assert as_manager.status_code == 403
         other_dealer = await http.post("/v1/auth/invites", json={"user_id": "x2", "name": "x", "role": "consultant",
                                                                  "dealer_id": "D-SH-2"}, headers=mgr)
         assert other_dealer.status_code == 404 and "D-SH-2" in other_dealer.text
-        taken = await http.post("/v1/auth/invites", json={"user_id": "d-sh-1-c2", "name": "x", "role": "consultant"}, headers=mgr)
+        taken = await http.post("/v1/auth/invites", json={"user_id": "d-sh-1-c2", "name": "x", "role": "consultant"},
+                                headers=mgr)
         assert taken.status_code == 409
         by_consultant = await http.post("/v1/auth/invites", json={"user_id": "x3", "name": "x", "role": "consultant"},
                                         headers=bearer("d-sh-1-c1"))
@@ -185,7 +193,8 @@ async def test_a_manager_invites_a_consultant_of_their_dealer_with_a_single_use_
                                     headers=bearer("ops"))
         assert no_dealer.status_code == 422 and "dealer_id" in no_dealer.text
         clock[0] += timedelta(hours=73)
-        late = await http.post("/v1/auth/accept", json={"ticket": ticket_of(anyone.json()["link"]), "password": "too-late-123"})
+        late = await http.post("/v1/auth/accept",
+                               json={"ticket": ticket_of(anyone.json()["link"]), "password": "too-late-123"})
         assert late.status_code == 404
 
 
@@ -202,7 +211,8 @@ async def test_a_reset_link_sets_a_new_password_once_and_a_manager_resets_only_t
         await sign_in(http, "d-sh-1-c2")  # a session from before the reset ...
         old_sid = http.cookies[auth.SESSION_COOKIE]
         http.cookies.clear()
-        done = await http.post("/v1/auth/accept", json={"ticket": ticket_of(made.json()["link"]), "password": "reset-password-1"})
+        done = await http.post("/v1/auth/accept",
+                               json={"ticket": ticket_of(made.json()["link"]), "password": "reset-password-1"})
         assert done.status_code == 200
         http.cookies.set(auth.SESSION_COOKIE, old_sid)
         assert (await http.get("/v1/me")).status_code == 401  # ... ends with it
@@ -230,7 +240,8 @@ async def test_api_tokens_are_scoped_shown_once_listed_with_their_last_use_and_r
         assert [t["name"] for t in listed] == ["dms-sync"] and listed[0]["last_used_at"] is not None
         assert "token" not in listed[0]
         assert (await http.get("/v1/auth/tokens", headers=bearer("d-sh-2-mgr"))).json() == []  # nothing of others
-        assert (await http.delete(f"/v1/auth/tokens/{made.json()['id']}", headers=bearer("d-sh-2-mgr"))).status_code == 404
+        assert (await http.delete(f"/v1/auth/tokens/{made.json()['id']}",
+                                  headers=bearer("d-sh-2-mgr"))).status_code == 404
         revoked = await http.delete(f"/v1/auth/tokens/{made.json()['id']}", headers=bearer("d-sh-1-mgr"))
         assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
         assert (await http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
@@ -277,7 +288,8 @@ async def test_every_page_response_carries_a_strict_csp_and_the_other_security_h
             assert answer.headers["referrer-policy"] == "same-origin", path
             assert answer.headers["x-frame-options"] == "DENY" and "strict-transport-security" not in answer.headers
         docs = await http.get("/docs")
-        assert "'sha256-" in docs.headers["content-security-policy"] and "frame-ancestors 'none'" in docs.headers["content-security-policy"]
+        policy = docs.headers["content-security-policy"]
+        assert "'sha256-" in policy and "frame-ancestors 'none'" in policy
         assert "script-src 'self' https://cdn.jsdelivr.net 'sha256-" in docs.headers["content-security-policy"]
         page = (await http.get("/")).text
         assert "<script>" not in page and "localStorage" not in (await http.get("/web/api.js")).text
@@ -286,15 +298,19 @@ async def test_every_page_response_carries_a_strict_csp_and_the_other_security_h
 async def test_sign_in_sessions_limits_and_tokens_on_postgresql(env, pg_engine):
     """The same rows on PostgreSQL (production): column lengths, the conditional updates, JSON."""
     async with api(env, pg_engine) as (http, _):
-        assert (await http.post("/v1/auth/login", json={"login": "x" * 254, "password": "whatever-123"})).status_code == 401
+        assert (await http.post("/v1/auth/login",
+                                json={"login": "x" * 254, "password": "whatever-123"})).status_code == 401
         csrf = await sign_in(http, "d-sh-1-mgr")
-        made = await http.post("/v1/auth/invites", json={"user_id": "pg-new", "name": "x", "role": "consultant"}, headers=csrf)
+        made = await http.post("/v1/auth/invites", json={"user_id": "pg-new", "name": "x", "role": "consultant"},
+                               headers=csrf)
         assert made.status_code == 201, made.text
         token = await http.post("/v1/auth/tokens", json={"name": "pg", "role": "consultant"}, headers=csrf)
         assert token.status_code == 201
-        assert (await http.get("/v1/me", headers={"Authorization": f"Bearer {token.json()['token']}"})).status_code == 200
+        assert (await http.get("/v1/me",
+                               headers={"Authorization": f"Bearer {token.json()['token']}"})).status_code == 200
         assert (await http.post("/v1/auth/logout", headers=csrf)).status_code == 204
-        accepted = await http.post("/v1/auth/accept", json={"ticket": ticket_of(made.json()["link"]), "password": "pg-password-1"})
+        accepted = await http.post("/v1/auth/accept",
+                                   json={"ticket": ticket_of(made.json()["link"]), "password": "pg-password-1"})
         assert accepted.status_code == 200
         assert (await http.post("/v1/auth/accept", json={"ticket": ticket_of(made.json()["link"]),
                                                          "password": "pg-password-1"})).status_code == 404

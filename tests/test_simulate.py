@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.facts import stream_leads
 from db.models import LeadFact, TimelineEntry
@@ -115,7 +115,8 @@ def test_a_draft_with_higher_thresholds_regrades_from_the_recorded_items():
 
 def _reality(engine, lead_id: str) -> dict:
     with Session(engine) as s:
-        rows = s.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq)).all()
+        rows = s.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id)
+                      .order_by(col(TimelineEntry.seq))).all()
     return {"dealers": [r.dealer_id for r in rows if r.kind == "dispatched"],
             "lapses": Counter(r.data["clock"] for r in rows if r.kind == "clock_lapsed"),
             "penalties": Counter(r.data["penalized_dealer_id"] for r in rows if r.kind == "penalty_recorded"),

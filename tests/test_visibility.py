@@ -77,7 +77,8 @@ async def test_the_compose_setup_creates_the_namespace_and_registers_the_search_
         registered = subprocess.run([sys.executable, "-m", "ops.register_search_attributes", "--timeout", "30"],
                                     cwd=root, env=env, capture_output=True, text=True, timeout=120)
         assert registered.returncode == 0, registered.stdout + registered.stderr
-    described = await dev_server.client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+    described = await dev_server.client.workflow_service.describe_namespace(
+        DescribeNamespaceRequest(namespace=namespace))
     assert described.config.workflow_execution_retention_ttl.ToTimedelta().days == 45
     listed = await dev_server.client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace))

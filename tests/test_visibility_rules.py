@@ -25,7 +25,8 @@ def test_a_dealer_sees_its_own_dispatch_line_only():
                                         "factors": {"conversion": 0.2, "rating": 0.8}, "distance_km": 9.5}
     text = repr(seen)
     assert OTHER not in text and "Pudong" not in text and "D-HZ-1" not in text and "0.81" not in text
-    assert "第 2 名" in seen["data"]["reason"] and "共 3 家" in seen["data"]["reason"]  # Chinese (the catalog's dispatch.line)
+    # Chinese (the catalog's dispatch.line)
+    assert "第 2 名" in seen["data"]["reason"] and "共 3 家" in seen["data"]["reason"]
     assert "rank 2 of 3" in v.dispatch_text(seen["data"]["dispatch"], "en")
 
 

@@ -30,7 +30,8 @@ from domain.models import LeadState, TimelineEvent
 from domain.stages import LeadStage
 from tests.fixtures import OPS, manager, raw_lead
 from tests.test_api import api, auth, body
-from workflows.webhooks import FanoutResult, WebhookFanout, webhook_events
+from workflows.messages import FanoutResult
+from workflows.webhooks import WebhookFanout, webhook_events
 
 # ------------------------------------------------------------------ a receiver
 
@@ -223,7 +224,8 @@ async def test_a_dispatched_lead_posts_signed_dispatched_and_stage_changed_event
         assert dispatched.payload["message"]["code"] == "timeline.dispatched"  # code + params next to the text
         assert dispatched.payload["message"]["params"]["dealer_name"] == "Aurora Pudong"
         text = dispatched.payload["message"]["text"]
-        assert text["zh-CN"].startswith("派发给 Aurora Pudong：") and text["en"].startswith("Dispatched to Aurora Pudong: ")
+        assert text["zh-CN"].startswith("派发给 Aurora Pudong：")
+        assert text["en"].startswith("Dispatched to Aurora Pudong: ")
         assert has(changed.payload["data"], {"from_stage": "new", "to_stage": "dispatched", "event": "dispatched"})
         assert_no_customer_data(got, 1101)
 

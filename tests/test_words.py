@@ -7,8 +7,18 @@ import re
 from datetime import timedelta
 
 from domain.events import Ev
-from domain.messages import CATALOG, LABELS, LANGS, catalog_for, format_duration, format_money, format_time, \
-    negotiate, render, render_entry
+from domain.messages import (
+    CATALOG,
+    LABELS,
+    LANGS,
+    catalog_for,
+    format_duration,
+    format_money,
+    format_time,
+    negotiate,
+    render,
+    render_entry,
+)
 from tests.fixtures import DEALERS, USERS
 from tests.test_api import api, auth, body
 
@@ -16,7 +26,8 @@ from tests.test_api import api, auth, body
 ALLOWED = re.compile(r"[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*|Leadflow|Aurora|App|VIN|CSV|SLA|km|Temporal")
 
 
-DATA = sorted([u.name for u in USERS] + [d.name for d in DEALERS], key=len, reverse=True)  # people's and dealers' own names
+DATA = sorted([u.name for u in USERS] + [d.name for d in DEALERS], key=len,
+              reverse=True)  # people's and dealers' own names
 
 
 def latin_words(text: str) -> list[str]:
@@ -62,14 +73,18 @@ def test_the_language_is_negotiated_with_the_query_winning():
 
 def test_a_lapse_reads_as_one_sentence_with_who_was_told():
     lapse = {"kind": "clock_lapsed", "at": "2026-12-05T11:55:00+00:00", "role": "system", "actor": "system",
-             "data": {"clock": "first_response", "title": "首次响应 first response", "deadline": "2026-12-05T11:43:00+00:00"}}
+             "data": {"clock": "first_response", "title": "首次响应 first response",
+                      "deadline": "2026-12-05T11:43:00+00:00"}}
     told = {"kind": "notified_first_response", "role": "system", "actor": "system",
-            "data": {"roles": ["consultant", "dealer_ops_lead", "regional_manager"], "message": "first response: deadline passed"}}
+            "data": {"roles": ["consultant", "dealer_ops_lead", "regional_manager"],
+                     "message": "first response: deadline passed"}}
     names = {"c1": "张伟"}
     assert render_entry(lapse, names=names, consultant_id="c1", following=told) == \
         "首次响应超时 12分钟：已提醒销售顾问 张伟、店端线索负责人、区域经理"
-    assert render_entry(told, names=names, consultant_id="c1") == "已提醒销售顾问 张伟、店端线索负责人、区域经理：首次响应超时"
-    assert render_entry(lapse, "en", names=names, consultant_id="c1", following=told).startswith("First response is 12 min late")
+    assert (render_entry(told, names=names, consultant_id="c1")
+            == "已提醒销售顾问 张伟、店端线索负责人、区域经理：首次响应超时")
+    assert render_entry(lapse, "en", names=names, consultant_id="c1",
+                        following=told).startswith("First response is 12 min late")
 
 
 def test_no_raw_dumps_and_old_rows_still_render():
@@ -131,6 +146,7 @@ def test_the_pages_load_the_same_catalog():
     """web/messages.js is generated from domain/messages.py (`python -m domain.messages`) and i18n.js reads the
     engine's texts from it, with no hand-copied table of its own."""
     from pathlib import Path
+
     from domain.messages import web_module
     web = Path(__file__).resolve().parent.parent / "web"
     assert (web / "messages.js").read_text(encoding="utf-8") == web_module(), "run: python -m domain.messages"

@@ -12,7 +12,9 @@ unconfirmed year bites.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -33,14 +35,14 @@ LEAD_SIGNAL = "calendar_changed"
 # Every channel that reaches people: the inbox (the `notify` activity), which also starts the notice's PushWorkflow
 # (workflows/push.py: WeCom, DingTalk, Feishu, SMS, Web Push). A channel with its own activity adds it here,
 # taking the same NotifyRequest.
-ALERT_CHANNELS = [NotifyActivities.notify]
+ALERT_CHANNELS: list[Callable[[Any, NotifyRequest], int]] = [NotifyActivities.notify]
 
 
 @workflow.defn
 class CalendarCorrectionWorkflow:
     @workflow.run
     async def run(self, change: CalendarChange) -> int:
-        lead_ids: list[str] = await workflow.execute_activity(
+        lead_ids = await workflow.execute_activity_method(
             CalendarActivities.affected_leads, change, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         for i in range(0, len(lead_ids), BATCH):
             await asyncio.gather(*(self._signal(lead_id, change) for lead_id in lead_ids[i:i + BATCH]))
@@ -67,7 +69,7 @@ class CalendarCheckWorkflow:
     @workflow.run
     async def run(self, check: CalendarCheck) -> CalendarCheckResult:
         as_of = check.as_of or workflow.now()
-        result: CalendarCheckResult = await workflow.execute_activity(
+        result = await workflow.execute_activity_method(
             CalendarActivities.next_year_state, CalendarCheck(as_of=as_of), start_to_close_timeout=TIMEOUT,
             retry_policy=RETRY)
         if not result.alerted:
@@ -76,6 +78,6 @@ class CalendarCheckWorkflow:
         notice = unconfirmed_notice(result.year, int(day.strftime("%Y%m%d"))).model_copy(update={"at": as_of})
         written = 0
         for channel in ALERT_CHANNELS:
-            written += await workflow.execute_activity(channel, notice, start_to_close_timeout=TIMEOUT,
-                                                       retry_policy=RETRY)
+            written += await workflow.execute_activity_method(channel, notice, start_to_close_timeout=TIMEOUT,
+                                                              retry_policy=RETRY)
         return result.model_copy(update={"alerted": written})

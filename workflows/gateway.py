@@ -6,34 +6,39 @@ update names and how a refusal comes back.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
-    WorkflowHandle,
     WorkflowFailureError,
+    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
 from domain import commands as c
 from domain.customers import customer_key, normalize_phone
 from domain.models import Actor, BehaviourEvent, LeadState, RawLead
 from domain.policy import Policy
 from workflows import lead_ids
-from workflows.lead import LeadInput, LeadWorkflow
+from workflows.lead import LeadWorkflow
+from workflows.messages import LeadInput, LeadOutcome
+
+A = TypeVar("A")  # an update's argument ...
+R = TypeVar("R")  # ... and its result
 
 
 class ActionRefused(Exception):
     """The lead refused an action: kind is stage (409), forbidden (403) or invalid (422)."""
 
-    def __init__(self, reason: str, kind: str = "stage", code: str = "", params: dict | None = None):
+    def __init__(self, reason: str, kind: str = "stage", code: str = "", params: dict[str, Any] | None = None):
         super().__init__(reason)
         self.reason, self.kind = reason, kind
         self.code, self.params = code, params or {}  # a domain.messages code (refusals from the lead)
@@ -112,7 +117,7 @@ async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.Inta
     hand (terminated) has none, and the raw lead goes on to the customer's next lead."""
     try:
         outcome = await handle(client, lead_id).result(rpc_timeout=timedelta(seconds=10))
-    except (RPCError, WorkflowFailureError, asyncio.TimeoutError):
+    except (TimeoutError, RPCError, WorkflowFailureError):
         return None
     answer = outcome.touchpoints.get(raw.touchpoint_key)
     if answer is None:
@@ -121,7 +126,8 @@ async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.Inta
                           previous_lead_id=outcome.previous_lead_id, repeat=True)
 
 
-async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
+async def record_behaviour(client: Client, brand: str, phone: str, event: BehaviourEvent,
+                           actor: Actor) -> c.IntakeResult:
     """A behaviour signal for the customer's open lead of the brand (LeadNotFound when there is none)."""
     base = await lead_ids.resolve(client, brand, normalize_phone(phone))
     for generation in range(1, MAX_GENERATIONS + 1):
@@ -146,7 +152,7 @@ async def record_lead_behaviour(client: Client, lead_id: str, event: BehaviourEv
     return await _update(client, lead_id, LeadWorkflow.record_behaviour, c.BehaviourRequest(event=event, actor=actor))
 
 
-def handle(client: Client, lead_id: str) -> WorkflowHandle:
+def handle(client: Client, lead_id: str) -> WorkflowHandle[LeadWorkflow, LeadOutcome]:
     return client.get_workflow_handle_for(LeadWorkflow.run, lead_id)
 
 
@@ -154,7 +160,7 @@ async def act(client: Client, lead_id: str, envelope: c.CommandEnvelope) -> c.Ac
     return await _update(client, lead_id, LeadWorkflow.act, envelope)
 
 
-async def _update(client: Client, lead_id: str, update, arg):
+async def _update(client: Client, lead_id: str, update: UpdateMethodMultiParam[[LeadWorkflow, A], R], arg: A) -> R:
     """An update on the lead: a refusal becomes ActionRefused, an unknown lead LeadNotFound."""
     try:
         return await handle(client, lead_id).execute_update(update, arg)

@@ -8,12 +8,13 @@ the loop sleeps until the earliest deadline or until something happens.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -24,28 +25,30 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import NotifyActivities
     from activities.projection import ProjectionActivities
     from activities.scoring import ScoringActivities
-    from domain.models import ClaimRequest
     from domain import commands as c
     from domain import lifecycle as lc
-    from domain.simulate import fact as policy_fact
     from domain.calendar import touches
     from domain.clocks import CLOCKS
     from domain.models import (
         Actor,
         CalendarChange,
+        ClaimRequest,
         ClockEnd,
         ConsultantRequest,
         DeadlineRequest,
         DeclineQuotaRequest,
         DispatchRequest,
         LeadState,
+        NotifyRequest,
         ProjectionRequest,
         ScoreRequest,
         TimelineEvent,
     )
     from domain.owner_care import OwnershipState
+    from domain.simulate import fact as policy_fact
     from domain.stages import LeadStage, Role
     from workflows import search_attributes as sa
+
     # the lead's input, result and signals: pydantic classes built once per worker, not once per workflow run
     # (defined in this sandboxed module, every new run's sandbox built their schemas again: ~7 % of the worker's
     # CPU at intake, py-spy)
@@ -62,8 +65,11 @@ POLICY_FACTS = "policy-facts"  # the patch: the decider's inputs are recorded (l
 POLICY_MIGRATION = "policy-migration"  # the patch: the migrate_policy signal moves a running lead to another version
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 ATOMIC_LIMITS = "atomic-limits"  # the patch: dealer/consultant limits are spent in the ledger (db/limits.py)
-NOTIFY_IN_PROJECTION = "notify-in-projection"  # the patch: a run that began with it writes its alerts with the read model
+# the patch: a run that began with it writes its alerts with the read model
+NOTIFY_IN_PROJECTION = "notify-in-projection"
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+A = TypeVar("A")  # an activity's argument ...
+R = TypeVar("R")  # ... and its result
 
 
 class EngineBug(Exception):
@@ -88,9 +94,9 @@ class LeadWorkflow:
         self.lead_id = inp.lead_id
         self.customer_key = inp.customer_key
         self.policy = inp.policy
-        self.state: LeadState | None = inp.state
+        self._state: LeadState | None = inp.state  # None until the intake update takes the lead in
         self.previous_lead_id = inp.previous_lead_id
-        self._effects: deque = deque()
+        self._effects: deque[lc.Effect] = deque()
         self._events: list[TimelineEvent] = []  # decided, not yet in the read model
         self._clock_ends: list[ClockEnd] = []  # likewise
         self._committed = 0  # transitions committed ...
@@ -100,11 +106,27 @@ class LeadWorkflow:
         self._local = False
         self._spending = False  # a person's action is spending a shared limit (decline, claim): one at a time
         self._inline_notify = False
-        self._notifications: list = []  # alerts carried out with the next read-model write (notify-in-projection)
+        # alerts carried out with the next read-model write (notify-in-projection)
+        self._notifications: list[NotifyRequest] = []
         self._projected_stage = inp.state.stage if inp.state is not None else LeadStage.NEW  # for webhooks
-        self._facts: list[dict] = []  # the decider's inputs, not yet in the read model (patch policy-facts)
+        self._facts: list[dict[str, Any]] = []  # the decider's inputs, not yet in the read model (patch policy-facts)
         self._fact_key = (-1, 0)
         self._delivery: c.RecordDelivery | None = None  # the delivery's data, for the owner-care workflow
+
+    @property
+    def state(self) -> LeadState:
+        """The lead's state. What reads it runs once intake has set it (the loop and the handlers wait for
+        `_taken_in`); a read before that is a bug in this code, which fails the task, never the lead."""
+        if self._state is None:
+            raise EngineBug("the lead's state was read before intake set it")
+        return self._state
+
+    @state.setter
+    def state(self, value: LeadState) -> None:
+        self._state = value
+
+    def _taken_in(self) -> bool:
+        return self._state is not None
 
     # ------------------------------------------------------------------ the loop
 
@@ -112,7 +134,7 @@ class LeadWorkflow:
     async def run(self, inp: LeadInput) -> LeadOutcome:
         self._local = workflow.patched(LOCAL_ACTIVITIES)  # decided once per run, in its first task
         self._inline_notify = workflow.patched(NOTIFY_IN_PROJECTION)  # likewise
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         if inp.state is not None:  # continued as new: the read model learns the new run id
             self._committed += 1
         while True:
@@ -133,7 +155,8 @@ class LeadWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._settle()
         s = self.state
-        return LeadOutcome(lead_id=self.lead_id, stage=s.stage, dealer_id=s.dealer_id, previous_lead_id=s.previous_lead_id,
+        return LeadOutcome(lead_id=self.lead_id, stage=s.stage, dealer_id=s.dealer_id,
+                           previous_lead_id=s.previous_lead_id,
                            touchpoints={t.key: t.outcome for t in s.touchpoints})
 
     async def _sleep_until_next_deadline(self) -> None:
@@ -143,10 +166,10 @@ class LeadWorkflow:
             return
         try:
             await workflow.wait_condition(lambda: self._committed > self._settled, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
-    async def _activity(self, fn, arg, *, local: bool = False):
+    async def _activity(self, fn: Callable[[Any, A], R], arg: A, *, local: bool = False) -> R:
         """Run one of the lead's activities (short database reads and writes, a calendar computation).
 
         local=True, since patch `local-activities`: the reads the lead decides on (score, dispatch,
@@ -158,15 +181,16 @@ class LeadWorkflow:
         task decides again at a later time and the first attempt's rows would describe events that never
         happened: the fault test showed that drift.) Runs begun before the patch stay remote to their end."""
         if local and self._local:
-            return await workflow.execute_local_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
-                                                         retry_policy=RETRY)
-        return await workflow.execute_activity(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=RETRY)
+            return await workflow.execute_local_activity_method(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                                                retry_policy=RETRY)
+        return await workflow.execute_activity_method(fn, arg, start_to_close_timeout=ACTIVITY_TIMEOUT,
+                                                      retry_policy=RETRY)
 
-    def _record(self, kind: str, **data) -> None:
+    def _record(self, kind: str, **data: Any) -> None:
         """A fact for the what-if simulator: what the decider is about to be given (domain/simulate.py)."""
         if not workflow.patched(POLICY_FACTS):
             return
-        seq = self.state.seq if self.state is not None else 0
+        seq = self._state.seq if self._state is not None else 0
         n = self._fact_key[1] + 1 if self._fact_key[0] == seq else 0
         self._fact_key = (seq, n)
         item = policy_fact(kind, workflow.now(), **data)
@@ -196,18 +220,18 @@ class LeadWorkflow:
             await self._project()
             self._settled = target
 
-    async def _carry_out(self, effect) -> None:
+    async def _carry_out(self, effect: lc.Effect) -> None:
         s, now = self.state, workflow.now()
         if isinstance(effect, lc.ScoreEffect):
-            result = await self._activity(ScoringActivities.score_lead, ScoreRequest(
+            scored = await self._activity(ScoringActivities.score_lead, ScoreRequest(
                 lead_id=s.lead_id, customer_key=s.customer_key, raw=s.profile,
                 touchpoint_channels=[t.channel for t in s.touchpoints], behaviour=s.behaviour,
                 policy_items=self.policy.scoring.items, thresholds=self.policy.scoring.thresholds), local=True)
-            self._record("scored", result=result, then=effect.then)
-            self._commit(lc.on_scored(self.state, result, effect.then, self.policy, workflow.now()))
+            self._record("scored", result=scored, then=effect.then)
+            self._commit(lc.on_scored(self.state, scored, effect.then, self.policy, workflow.now()))
         elif isinstance(effect, lc.DispatchEffect):
             d = self.policy.dispatch
-            result = await self._activity(DispatchActivities.dispatch_lead, DispatchRequest(
+            dispatched = await self._activity(DispatchActivities.dispatch_lead, DispatchRequest(
                 lead_id=s.lead_id, brand=s.brand, series=s.profile.series, city=s.profile.city,
                 latitude=s.profile.latitude, longitude=s.profile.longitude,
                 preferred_dealer_id=s.profile.preferred_dealer_id, exclude_dealer_ids=s.held_by,
@@ -215,21 +239,21 @@ class LeadWorkflow:
                 max_penalties=d.max_penalties, default_radius_km=d.default_radius_km,
                 as_of=now, forced_dealer_id=effect.forced_dealer_id,
                 holding=len(s.held_by) if workflow.patched(ATOMIC_LIMITS) else None, since_seq=s.seq), local=True)
-            self._record("dispatched", result=result)
-            self._commit(lc.on_dispatched(self.state, result, self.policy, workflow.now()))
+            self._record("dispatched", result=dispatched)
+            self._commit(lc.on_dispatched(self.state, dispatched, self.policy, workflow.now()))
         elif isinstance(effect, lc.DeadlineEffect):
-            result = await self._activity(CalendarActivities.working_day_deadline,
-                                          self._deadline_request(effect.started_at, effect.working_days), local=True)
-            provisional = result.provisional_years if workflow.patched(CALENDAR_TABLE) else []
-            self._record("deadline", clock=effect.clock, started_at=effect.started_at, deadline=result.deadline)
-            self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, result.deadline,
+            counted = await self._activity(CalendarActivities.working_day_deadline,
+                                           self._deadline_request(effect.started_at, effect.working_days), local=True)
+            provisional = counted.provisional_years if workflow.patched(CALENDAR_TABLE) else []
+            self._record("deadline", clock=effect.clock, started_at=effect.started_at, deadline=counted.deadline)
+            self._commit(lc.on_deadline(self.state, effect.clock, effect.started_at, counted.deadline,
                                         self.policy, workflow.now(), provisional_years=provisional))
         elif isinstance(effect, lc.AssignEffect):
-            result = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
+            picked = await self._activity(AssignmentActivities.pick_consultant, ConsultantRequest(
                 lead_id=s.lead_id, dealer_id=s.dealer_id, series=s.profile.series,
                 holding=len(s.held_by) - 1 if workflow.patched(ATOMIC_LIMITS) else None, since_seq=s.seq), local=True)
-            self._record("consultant", result=result)
-            self._commit(lc.on_consultant_picked(self.state, result, self.policy, workflow.now()))
+            self._record("consultant", result=picked)
+            self._commit(lc.on_consultant_picked(self.state, picked, self.policy, workflow.now()))
         elif isinstance(effect, lc.NotifyEffect):
             request = effect.request.model_copy(update={"at": now})
             if self._inline_notify:  # written by the projection that follows in this settle: no round trip of its own
@@ -239,7 +263,7 @@ class LeadWorkflow:
         else:  # a new effect type without a handler: a bug in this code, not in the lead
             raise EngineBug(f"no handler for effect {type(effect).__name__}")
 
-    def _deadline_request(self, start, working_days: int) -> DeadlineRequest:
+    def _deadline_request(self, start: datetime, working_days: int) -> DeadlineRequest:
         return DeadlineRequest(start=start, working_days=working_days,
                                extra_holidays=self.policy.calendar.extra_holidays,
                                extra_workdays=self.policy.calendar.extra_workdays,
@@ -269,7 +293,7 @@ class LeadWorkflow:
         if delivered is not None and workflow.patched("owner-care"):  # issue 17: owner care after the keys
             await self._start_owner_care(delivered.at)
 
-    async def _start_owner_care(self, delivered_at) -> None:
+    async def _start_owner_care(self, delivered_at: datetime) -> None:
         """The vehicle's owner-care workflow, an abandoned child: it lives on for years after the lead ends."""
         care = self.policy.owner_care
         if not care.enabled:
@@ -291,11 +315,11 @@ class LeadWorkflow:
 
     def _upsert_search_attributes(self) -> None:
         s = self.state
-        wanted = {
+        wanted: dict[SearchAttributeKey[Any], Any] = {
             sa.LEAD_STAGE: s.stage.value, sa.DEALER_ID: s.dealer_id, sa.LEAD_GRADE: s.grade,
             sa.BRAND: s.brand, sa.REGION: s.region, sa.SLA_BREACHED: s.sla_breached,
         }
-        updates = []
+        updates: list[SearchAttributeUpdate[Any]] = []
         for key, value in wanted.items():
             if self._search.get(key.name) != value:
                 updates.append(key.value_set(value) if value is not None else key.value_unset())
@@ -312,7 +336,7 @@ class LeadWorkflow:
     async def intake(self, req: c.IntakeRequest) -> c.IntakeResult:
         """A raw lead for this customer and brand: creates the lead, or merges into it (SPEC 2)."""
         now = workflow.now()
-        if self.state is None:
+        if self._state is None:
             self._record("intake", raw=req.raw, actor=req.actor, customer_key=self.customer_key,
                          previous_lead_id=self.previous_lead_id, policy_version=self.policy.version)
             mark = self._commit(lc.start_lead(self.lead_id, self.customer_key, req.raw, self.policy, now, req.actor,
@@ -338,7 +362,7 @@ class LeadWorkflow:
     @workflow.update
     async def record_behaviour(self, req: c.BehaviourRequest) -> c.IntakeResult:
         """A behaviour signal for this customer (page view, test-drive booking...): counted and rescored."""
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         try:
             t = lc.record_behaviour(self.state, req.event, self.policy, workflow.now(), req.actor)
         except lc.Refused as refused:
@@ -355,8 +379,8 @@ class LeadWorkflow:
     async def act(self, envelope: c.CommandEnvelope) -> c.ActionResult:
         """A person's action on the lead; the validator has already checked the stage allows it."""
         action = envelope.command.action
-        if action == "record_delivery":  # its data starts the vehicle's owner care (issue 17)
-            self._delivery = envelope.command
+        if action == "record_delivery" and isinstance(envelope.command, c.RecordDelivery):  # its data starts the
+            self._delivery = envelope.command  # vehicle's owner care (issue 17)
         spends = action in ("decline", "claim") and workflow.patched(ATOMIC_LIMITS)
         if spends:  # one spending action at a time, each decided again after the one before it committed
             await workflow.wait_condition(lambda: not self._spending)
@@ -387,7 +411,7 @@ class LeadWorkflow:
 
     @act.validator
     def _validate_act(self, envelope: c.CommandEnvelope) -> None:
-        if self.state is None:
+        if self._state is None:
             raise ApplicationError("the lead has not been taken in yet", type="Refused.stage", non_retryable=True)
         try:
             lc.decide(self.state, envelope, self.policy, workflow.now())
@@ -402,6 +426,8 @@ class LeadWorkflow:
             dealer_id=s.dealer_id, lead_id=self.lead_id, as_of=workflow.now(),
             window_days=rules.decline_window.total_seconds() / 86400, quota=rules.decline_quota)
         if reserve:
+            if s.holding is None:  # a decline is refused by its stage unless the lead is held
+                raise EngineBug("a decline to reserve for a lead without a holding")
             request = request.model_copy(update={"holding": len(s.held_by) - 1, "pushed_at": s.holding.started_at,
                                                  "since_seq": s.seq})
         check = DispatchActivities.reserve_decline if reserve else DispatchActivities.check_decline_quota
@@ -437,10 +463,10 @@ class LeadWorkflow:
         (defeat review, appeal window, appeal review) whose window holds a changed day is counted again."""
         if not workflow.patched(CALENDAR_CORRECTION):
             return
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         for name, clock in sorted(self.state.clocks.items()):
             spec = CLOCKS[name]
-            if not spec.working_days or not clock.running:
+            if not spec.working_days or not clock.running or clock.deadline is None:  # (running: it has one)
                 continue
             if self.policy.time_scale == 1 and not touches(clock.started_at, clock.deadline, change.dates):
                 continue  # (a demo's compressed window cannot be compared with dates: count it again anyway)
@@ -454,7 +480,7 @@ class LeadWorkflow:
 
     async def _signalled(self, envelope: c.CommandEnvelope) -> None:
         """A signal cannot be rejected like an update: a refused one changes nothing but is recorded and alerted."""
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         try:
             t = lc.decide(self.state, envelope, self.policy, workflow.now())
         except lc.Refused as refused:
@@ -468,7 +494,7 @@ class LeadWorkflow:
         clocks already running keep their deadlines, clocks started from now on follow the new version."""
         if not workflow.patched(POLICY_MIGRATION):
             return
-        await workflow.wait_condition(lambda: self.state is not None)
+        await workflow.wait_condition(self._taken_in)
         if sig.policy.version == self.policy.version or lc.is_finished(self.state):
             return
         old, self.policy = self.policy, sig.policy
@@ -480,4 +506,4 @@ class LeadWorkflow:
 
     @workflow.query
     def lead(self) -> LeadState | None:
-        return self.state
+        return self._state

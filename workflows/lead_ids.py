@@ -25,8 +25,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.customers import lead_id_candidates
 from core.settings import get_settings
+from domain.customers import lead_id_candidates
 
 DEV_KEY_FILE = Path(__file__).resolve().parent.parent / "data" / "lead-id.key"
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -121,4 +121,4 @@ async def resolve(client: Client, brand: str, e164: str, known: Collection[str] 
     if known is not None:
         return next((i for i in older if i in known), ids[0])
     found = await asyncio.gather(*(_exists(client, i) for i in older))
-    return next((i for i, there in zip(older, found) if there), ids[0])
+    return next((i for i, there in zip(older, found, strict=True) if there), ids[0])

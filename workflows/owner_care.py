@@ -11,7 +11,6 @@ worker's workflow cache: it is a timer on the server.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -86,9 +85,9 @@ class OwnerCareWorkflow:
                 await self._fire(t)
             for key, lapse_at in sorted(self.state.open_tasks.items()):
                 if lapse_at <= workflow.now():
-                    await workflow.execute_activity(OwnerCareActivities.lapse_task,
-                                                    LapseRequest(state=self.state, key=key, at=workflow.now()),
-                                                    start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+                    await workflow.execute_activity_method(OwnerCareActivities.lapse_task,
+                                                           LapseRequest(state=self.state, key=key, at=workflow.now()),
+                                                           start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
                     self.state = self.state.model_copy(
                         update={"open_tasks": {k: v for k, v in self.state.open_tasks.items() if k != key}})
             if fire or missed:
@@ -110,7 +109,7 @@ class OwnerCareWorkflow:
             if timeout > 0:
                 try:
                     await workflow.wait_condition(lambda: self._seen < self._changes, timeout=timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._project()
@@ -120,12 +119,12 @@ class OwnerCareWorkflow:
     async def _fire(self, t: oc.Touchpoint) -> None:
         now = workflow.now()
         due_at = now + self.policy.task_due / self.state.time_scale
-        await workflow.execute_activity(OwnerCareActivities.touch,
-                                        TouchRequest(state=self.state, touchpoint=t, at=now, task_due_at=due_at),
-                                        start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity_method(OwnerCareActivities.touch,
+                                               TouchRequest(state=self.state, touchpoint=t, at=now, task_due_at=due_at),
+                                               start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         self.state = oc.mark_fired(self.state, t, self.policy, now)
         if t.kind == oc.TouchpointKind.TRADE_IN_REVIEW and self.state.trade_in_lead_id is None:
-            result: TradeInResult = await workflow.execute_activity(
+            result: TradeInResult = await workflow.execute_activity_method(
                 TradeInActivities.create_trade_in_lead, self.state, start_to_close_timeout=timedelta(minutes=2),
                 retry_policy=RETRY)
             self.state = self.state.model_copy(update={"trade_in_lead_id": result.lead_id})
@@ -133,7 +132,7 @@ class OwnerCareWorkflow:
 
     async def _project(self) -> None:
         info = workflow.info()
-        await workflow.execute_activity(OwnerCareActivities.record_ownership, OwnershipProjection(
+        await workflow.execute_activity_method(OwnerCareActivities.record_ownership, OwnershipProjection(
             state=self.state, upcoming=oc.upcoming(self.state, self.policy) if self.policy.enabled else [],
             workflow_id=info.workflow_id, run_id=info.run_id,
             code_valid_days=self.policy.referral_code_valid_for.total_seconds() / 86400),

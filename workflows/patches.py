@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import date
 
 
-
 def no_run_before(day: date) -> str:
     """The condition to deprecate a patch added on `day`, as the visibility query that must find nothing.
     (A continued-as-new run starts a fresh history, where the patch is decided anew.)"""
-    return f'no open run started before it: `ExecutionStatus="Running" AND StartTime < "{day.isoformat()}T00:00:00Z"` finds none'
+    return (f'no open run started before it: `ExecutionStatus="Running" AND StartTime < "{day.isoformat()}T00:00:00Z"` '
+            'finds none')
 
 
 @dataclass(frozen=True)

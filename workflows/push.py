@@ -4,9 +4,10 @@ activity starts it (workflow id `push:<lead>:<event>:<kind>`, so a retried activ
 after writing the inbox rows, for every notice: a lead's, and the calendar check's warning. The lead workflows
 themselves do not change (no patch, no extra workflow task or history event in a lead).
 
-plan (ledger rows) and a first flush in one activity -> flush each target within its limits, sleeping on durable timers until the limiter or a
-back-off lets the notice's held rows go (they leave inside whichever digest is sent first) -> for an SLA alert,
-after `escalate_unread_minutes`, queue it on the next channel of everyone who has not read it, and flush again.
+plan (ledger rows) and a first flush in one activity -> flush each target within its limits, sleeping on durable
+timers until the limiter or a back-off lets the notice's held rows go (they leave inside whichever digest is sent
+first) -> for an SLA alert, after `escalate_unread_minutes`, queue it on the next channel of everyone who has not
+read it, and flush again.
 """
 
 from __future__ import annotations
@@ -68,5 +69,7 @@ class PushTestWorkflow:
 
     @workflow.run
     async def run(self, target_id: str) -> str:
-        return await workflow.execute_activity("push_test", target_id, result_type=str, start_to_close_timeout=TIMEOUT,
-                                               retry_policy=RetryPolicy(maximum_attempts=1))
+        answer: str = await workflow.execute_activity("push_test", target_id, result_type=str,
+                                                      start_to_close_timeout=TIMEOUT,
+                                                      retry_policy=RetryPolicy(maximum_attempts=1))
+        return answer

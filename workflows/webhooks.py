@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
@@ -70,7 +71,7 @@ def _customer_strings(state: LeadState) -> list[str]:
     return sorted((s for s in found if s), key=len, reverse=True)
 
 
-def _redact(value, secrets: list[str]):
+def _redact(value: Any, secrets: list[str]) -> Any:
     """No customer name or phone leaves through a webhook, even inside a free-text note."""
     if isinstance(value, dict):
         return {k: _redact(v, secrets) for k, v in value.items() if k not in PII_KEYS}
@@ -87,7 +88,7 @@ def webhook_events(state: LeadState, stage_before: LeadStage, events: list[Timel
     an event's `stage` is the stage when it was emitted, and the last event answers for the final stage."""
     secrets, out = _customer_strings(state), []
 
-    def add(kind: str, e: TimelineEvent, data: dict) -> None:
+    def add(kind: str, e: TimelineEvent, data: dict[str, Any]) -> None:
         common = {"event": e.kind, "actor": e.actor, "actor_role": str(e.role), "dealer_id": e.dealer_id}
         out.append(WebhookEvent(id=f"{state.lead_id}:{e.seq}:{kind}", type=kind, seq=e.seq, occurred_at=e.at,
                                 data=_redact(common | data, secrets)))
@@ -158,7 +159,7 @@ class WebhookFanout:
         jobs = [(t.subscription_id, e) for t in inp.targets for e in inp.events if e.type in t.event_types]
         statuses = await asyncio.gather(*(self._deliver(sub, inp.lead, e) for sub, e in jobs))
         return FanoutResult(deliveries=[DeliveryOutcome(subscription_id=sub, event_id=e.id, status=status)
-                                        for (sub, e), status in zip(jobs, statuses)])
+                                        for (sub, e), status in zip(jobs, statuses, strict=True)])
 
     async def _deliver(self, subscription_id: str, lead: WebhookLead, event: WebhookEvent) -> str:
         try:

@@ -26,8 +26,8 @@ from sqlmodel import Session, select
 
 from api import auth, oidc
 from api.access import LEAD_OPS, require
-from api.errors import responses
 from api.deps import ActorDep, NowDep, SessionDep, _wall
+from api.errors import responses
 from core.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from core.settings import get_settings
 from db.models import ApiToken, Consultant, Dealer, User, UserLogin
@@ -146,7 +146,7 @@ def login(body: Login, request: Request, response: Response, session: SessionDep
             raise auth.too_many(wait)
         raise HTTPException(401, "wrong user or password")
     auth.clear_failures(session, account)
-    if needs_rehash(row.password_hash):
+    if row is not None and row.password_hash is not None and needs_rehash(row.password_hash):  # (ok: both are)
         row.password_hash = hash_password(body.password)
         session.add(row)
     csrf = auth.start_session(session, request, response, user, "password", now)
@@ -177,7 +177,8 @@ def change_password(body: PasswordChange, request: Request, actor: ActorDep, ses
     row = session.get(UserLogin, actor.user_id)
     if session.get(User, actor.user_id) is None:
         raise HTTPException(409, "an API token has no password")
-    if not verify_password(row.password_hash if row else None, body.current_password):
+    ok = verify_password(row.password_hash if row else None, body.current_password)  # as slow without a row
+    if row is None or not ok:
         raise HTTPException(403, "the current password is wrong")
     row.password_hash, row.password_changed_at = hash_password(body.new_password), now
     session.add(row)
@@ -193,7 +194,8 @@ def _may_manage(session: Session, actor: Actor, role: Role, dealer_id: str | Non
         return
     require(actor, LEAD_OPS | MANAGERS, what)
     if dealer_id != actor.dealer_id:
-        raise HTTPException(404, f"dealer {dealer_id} not found" if dealer_id else "a dealer manager names their dealer")
+        raise HTTPException(404,
+                            f"dealer {dealer_id} not found" if dealer_id else "a dealer manager names their dealer")
     if role != Role.CONSULTANT:
         raise HTTPException(403, f"a dealer manager {what} for consultants only, not {role.value}")
 
@@ -210,7 +212,8 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
     own = actor.dealer_id if actor.role in MANAGERS else None
     dealer_id = (body.dealer_id or own) if body.role in DEALER_ROLES else None
     if body.role == Role.SYSTEM:
-        raise HTTPException(422, [{"loc": ["body", "role"], "msg": "system is the engine's role", "type": "value_error"}])
+        raise HTTPException(422,
+                            [{"loc": ["body", "role"], "msg": "system is the engine's role", "type": "value_error"}])
     _may_manage(session, actor, body.role, dealer_id, "invites")
     if body.role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
         raise HTTPException(422, [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} needs an existing dealer",
@@ -220,7 +223,7 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
     session.add(User(id=body.user_id, name=body.name, role=body.role.value, dealer_id=dealer_id, region=body.region))
     session.flush()
     session.add(UserLogin(user_id=body.user_id, email=body.email.lower() if body.email else None))
-    if body.role == Role.CONSULTANT:
+    if body.role == Role.CONSULTANT and dealer_id is not None:  # (a dealer role: checked above)
         session.add(Consultant(user_id=body.user_id, dealer_id=dealer_id))
     secret, ticket = auth.new_ticket(session, "invite", user_id=body.user_id, hours=get_settings().invite_hours,
                                      now=now, created_by=actor.user_id)
@@ -273,7 +276,8 @@ def _token_scope(session: Session, actor: Actor, body: TokenRequest) -> str | No
     dealer_id = body.dealer_id if body.role in DEALER_ROLES else None
     if actor.role in LEAD_OPS:
         if body.role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
-            raise HTTPException(422, [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} token needs an existing "
+            raise HTTPException(422,
+                                [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} token needs an existing "
                                        "dealer", "type": "value_error"}])
         return dealer_id
     require(actor, LEAD_OPS | MANAGERS, "issuing API tokens")

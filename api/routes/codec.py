@@ -40,9 +40,9 @@ from api import auth
 from api.access import LEAD_OPS, require
 from api.deps import SessionDep, current_actor
 from core.logging import get_logger
-from domain.models import Actor
 from core.settings import get_settings
 from core.temporal_client import CodecError
+from domain.models import Actor
 
 PREFIX = "/codec"
 CODEC_ROLES = LEAD_OPS  # who may see customers' names and phones in the Temporal UI
@@ -108,7 +108,8 @@ class CodecCORS:
     def __init__(self, app: ASGIApp, origin: str | None = None):
         self.app = app
         self.cors = CORSMiddleware(app, allow_origins=[origin or ui_origin(get_settings().temporal_ui_url)],
-                                   allow_methods=["POST"], allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+                                   allow_methods=["POST"],
+                                   allow_headers=["Authorization", "Content-Type", "X-Namespace"],
                                    allow_credentials=True, max_age=600)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

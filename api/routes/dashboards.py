@@ -21,8 +21,17 @@ from api.edge import Moment
 from api.errors import responses
 from api.routes.masterdata import DealerId
 from db import analytics
-from db.analytics import (ChannelReport, DealerScorecard, DispatchReport, Filters, FunnelReport, Period,
-                          ReviewReport, ScorecardReport, SlaReport)
+from db.analytics import (
+    ChannelReport,
+    DealerScorecard,
+    DispatchReport,
+    Filters,
+    FunnelReport,
+    Period,
+    ReviewReport,
+    ScorecardReport,
+    SlaReport,
+)
 from db.models import Dealer
 from domain.clocks import CLOCKS
 from domain.lifecycle import GRADE_ORDER
@@ -32,8 +41,8 @@ from domain.stages import DEALER_ROLES, Role
 # 403: consultants; 404: a dealer user naming another dealer
 router = APIRouter(prefix="/v1/dashboards", tags=["dashboards"], responses=responses(403, 404))
 
-ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})
-Grade = StrEnum("Grade", {g: g for g in GRADE_ORDER})
+ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})  # type: ignore[misc]  # members built from CLOCKS: mypy only reads literal ones
+Grade = StrEnum("Grade", {g: g for g in GRADE_ORDER})  # type: ignore[misc]  # members built from GRADE_ORDER: mypy only reads literal ones
 
 
 class Bucket(StrEnum):
@@ -56,7 +65,8 @@ def _invalid(field: str, message: str) -> HTTPException:
 
 def viewer(actor: ActorDep) -> Actor:
     if actor.role == Role.CONSULTANT:
-        raise HTTPException(403, "dashboards are for lead ops, reviewers, managers and dealer managers, not consultants")
+        raise HTTPException(403,
+                            "dashboards are for lead ops, reviewers, managers and dealer managers, not consultants")
     return actor
 
 
@@ -102,7 +112,8 @@ def _dealer_for(actor: Actor, session: Session, dealer_id: str | None) -> str | 
 def lead_filters(
     actor: ViewerDep, session: SessionDep,
     region: Annotated[Text, Query(description="A region of the dealer network (e.g. East).")] = None,
-    dealer_id: Annotated[Text, Query(description="One dealer. Forced to the caller's own dealer for dealer roles.")] = None,
+    dealer_id: Annotated[Text, Query(
+        description="One dealer. Forced to the caller's own dealer for dealer roles.")] = None,
     series: Annotated[Text, Query(description="The intended series (e.g. A5).")] = None,
     channel: Annotated[Channel | None, Query(description="The channel.")] = None,
     brand: Annotated[Text, Query(description="The brand.")] = None,

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api import inbox_rows
 from api.deps import ActorDep, LangDep, NowDep, SessionDep
@@ -29,23 +29,25 @@ def notice_text(row: Notification, lang: str) -> str:
 
 def addressed_to(actor: Actor):
     """A WHERE clause: the notifications in this actor's inbox (also what the portal's live stream sends)."""
-    addressed_to_role = and_(Notification.recipient_user_id.is_(None), Notification.recipient_role == actor.role.value)
+    addressed_to_role = and_(col(Notification.recipient_user_id).is_(None),
+                             col(Notification.recipient_role) == actor.role.value)
     if actor.role in DEALER_ROLES:
-        addressed_to_role = and_(addressed_to_role, Notification.dealer_id == actor.dealer_id)
+        addressed_to_role = and_(addressed_to_role, col(Notification.dealer_id) == actor.dealer_id)
     elif actor.role == Role.REGIONAL_MANAGER:
-        addressed_to_role = and_(addressed_to_role, Notification.region == actor.region)
-    return or_(Notification.recipient_user_id == actor.user_id, addressed_to_role)
+        addressed_to_role = and_(addressed_to_role, col(Notification.region) == actor.region)
+    return or_(col(Notification.recipient_user_id) == actor.user_id, addressed_to_role)
 
 
 @router.get("", response_model=list[NotificationView])
 def my_inbox(actor: ActorDep, session: SessionDep, lang: LangDep, limit: int = 100):
     query = select(Notification).where(addressed_to(actor))
-    rows = session.exec(query.order_by(Notification.id.desc()).limit(max(1, min(limit, 500)))).all()
-    shown = [n for r in rows if (n := visibility.notification(actor.role, actor.dealer_id,
-                                                              r.model_dump() | {"text": notice_text(r, lang)})) is not None]
+    rows = session.exec(query.order_by(col(Notification.id).desc()).limit(max(1, min(limit, 500)))).all()
+    texts = [r.model_dump() | {"text": notice_text(r, lang)} for r in rows]
+    shown = [n for row in texts if (n := visibility.notification(actor.role, actor.dealer_id, row)) is not None]
     # issue 13: one row per alert and lead (its repeats counted), with the customer's name, grade and stage;
     # `text` in the reader's language (rendered before the dealer view drops the data)
-    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor, inbox_rows.collapse(shown))]
+    return [NotificationView.model_validate(n) for n in inbox_rows.with_customers(session, actor,
+                                                                                  inbox_rows.collapse(shown))]
 
 
 class ReadState(BaseModel):
@@ -61,7 +63,7 @@ class Count(BaseModel):
 def unread_count(actor: ActorDep, session: SessionDep):
     """How many notifications in the caller's inbox are unread (the pages' badge)."""
     n = session.exec(select(func.count()).select_from(Notification)
-                     .where(addressed_to(actor), Notification.read_at.is_(None))).one()
+                     .where(addressed_to(actor), col(Notification.read_at).is_(None))).one()
     return Count(unread=n)
 
 
@@ -72,13 +74,14 @@ def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: N
     addressed to a role (nobody in it) is read for the whole role."""
     if not notification_id.isdigit() or len(notification_id) > 18:  # answered like an unknown one
         raise HTTPException(404, "no such notification")
-    row = session.exec(select(Notification).where(Notification.id == int(notification_id), addressed_to(actor))).first()
+    row = session.exec(select(Notification).where(col(Notification.id) == int(notification_id),
+                                                  addressed_to(actor))).first()
     if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
         raise HTTPException(404, "no such notification")
     if row.read_at is None:  # with the older repeats of the same alert for the same lead (the inbox shows one row)
-        session.exec(update(Notification).where(addressed_to(actor), Notification.lead_id == row.lead_id,
-                                                Notification.kind == row.kind, Notification.id <= row.id,
-                                                Notification.read_at.is_(None)).values(read_at=now))
+        session.exec(update(Notification).where(addressed_to(actor), col(Notification.lead_id) == row.lead_id,
+                                                col(Notification.kind) == row.kind, col(Notification.id) <= row.id,
+                                                col(Notification.read_at).is_(None)).values(read_at=now))
         session.commit()
         session.refresh(row)
     return ReadState(id=row.id, read_at=row.read_at)
@@ -87,7 +90,7 @@ def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: N
 @router.post("/read-all", response_model=Count)
 def mark_all_read(actor: ActorDep, session: SessionDep, now: NowDep):
     """Mark every unread notification of the caller's inbox read; answers how many were marked."""
-    result = session.exec(update(Notification).where(addressed_to(actor), Notification.read_at.is_(None))
+    result = session.exec(update(Notification).where(addressed_to(actor), col(Notification.read_at).is_(None))
                           .values(read_at=now))
     session.commit()
     return Count(unread=result.rowcount)

@@ -3,35 +3,48 @@
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import exists, func, union_all
+from sqlalchemy import ColumnElement, exists, func, union_all
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col, select
 
 from api.access import lead_filter, visible_lead, visible_to
-from api.lapsed import lapsed_clocks
 from api.deps import ActorDep, ClientDep, LangDep, NowDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
 from api.errors import responses
-from api.schemas import (BatchAnswer, BatchItemAnswer, ClockView, CustomerView, HoldingView, IntakeAnswer, LeadDetail,
-                         LeadPage, LeadSummary, ScoreItemView, TimelineView)
-from db import intake_keys, referrals
-from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, TimelineEntry, User
+from api.lapsed import lapsed_clocks
+from api.schemas import (
+    BatchAnswer,
+    BatchItemAnswer,
+    ClockView,
+    CustomerView,
+    HoldingView,
+    IntakeAnswer,
+    LeadDetail,
+    LeadPage,
+    LeadSummary,
+    ScoreItemView,
+    TimelineView,
+)
 from core.logging import get_logger
+from db import intake_keys, referrals
+from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, ReferralCode, TimelineEntry, User
 from domain import commands as c
-from domain import search, visibility
-from domain import places
-from domain.places import PlaceError
+from domain import places, search, visibility
 from domain.clocks import CLOCKS
 from domain.customers import InvalidPhone, customer_key, normalize_phone
 from domain.lifecycle import allowed_actions
 from domain.messages import CATALOG, render, render_entry
 from domain.models import Actor, Channel, LeadState, RawLead
+from domain.places import PlaceError
 from domain.stages import DEALER_ROLES, LeadStage, Role
 from workflows import gateway, lead_ids
 
@@ -43,12 +56,14 @@ INTAKE_ROLES = {Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS, Role.CALL_CENTER, Role.SYS
 MAX_BATCH = 1000
 BATCH_CONCURRENCY = 32
 
-ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})
+# members built from CLOCKS / SORTS: mypy only reads literal ones
+ClockName = StrEnum("ClockName", {name: name for name in CLOCKS})  # type: ignore[misc]
 SORTS = {
-    "updated_at": Lead.updated_at, "created_at": Lead.created_at, "score": Lead.score,
-    "next_deadline": Lead.next_deadline, "grade": Lead.grade,
+    "updated_at": col(Lead.updated_at), "created_at": col(Lead.created_at), "score": col(Lead.score),
+    "next_deadline": col(Lead.next_deadline), "grade": col(Lead.grade),
 }
-Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})
+Sort = StrEnum("Sort", {k: k for k in [*SORTS, *(f"-{k}" for k in SORTS)]})  # type: ignore[misc]
+DEFAULT_SORT = Sort("-updated_at")
 
 
 def _may_take_in(actor: Actor) -> None:
@@ -69,7 +84,7 @@ def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
     the pool before the Temporal wait."""
     older = sorted({i for raw in raws for i in lead_ids.older_ids(raw.brand, raw.phone)})
     try:
-        found = set(session.exec(select(Lead.lead_id).where(Lead.lead_id.in_(older))).all()) if older else set()
+        found = set(session.exec(select(Lead.lead_id).where(col(Lead.lead_id).in_(older))).all()) if older else set()
     except SQLAlchemyError as err:
         log.warning("read model did not answer the older lead ids; asking Temporal", error=type(err).__name__)
         found = None
@@ -77,8 +92,21 @@ def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
     return found
 
 
+def _attribution(session: Session, code: ReferralCode | None, raw: RawLead,
+                 now: datetime) -> Callable[[c.IntakeResult], None] | None:
+    """Issue 17: what credits the referrer of a lead taken in with this code, whoever holds the lead; None without
+    a code."""
+    if code is None:
+        return None
+
+    def attribute(result: c.IntakeResult) -> None:
+        referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
+    return attribute
+
+
 async def _take_in(client, task_queue: str, policy, raw: RawLead, actor: Actor,
-                   known_ids: set[str] | None = None, taken=None) -> IntakeAnswer:
+                   known_ids: set[str] | None = None,
+                   taken: Callable[[c.IntakeResult], None] | None = None) -> IntakeAnswer:
     if actor.role in DEALER_ROLES:  # entered on the dealer's portal: the dealer is the preferred one
         raw = raw.model_copy(update={"preferred_dealer_id": actor.dealer_id})
     result = await gateway.submit_raw_lead(client, task_queue, policy, raw, actor, known_ids)
@@ -108,9 +136,7 @@ async def take_in_raw_lead(raw: RawLead, actor: ActorDep, session: SessionDep, c
     claimed = await asyncio.to_thread(intake_keys.take, session, raw)
     known = await asyncio.to_thread(_known_older_ids, session, [raw])
     try:
-        def attribute(result) -> None:  # the referrer is credited whoever holds the lead
-            referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
-        return await _take_in(client, task_queue, policy, raw, actor, known, attribute if code is not None else None)
+        return await _take_in(client, task_queue, policy, raw, actor, known, _attribution(session, code, raw, now))
     except gateway.ActionRefused:
         if claimed:  # refused: nothing was created, so the id is free for the corrected submission
             await asyncio.to_thread(intake_keys.release, session, raw)
@@ -137,7 +163,7 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
     gate = asyncio.Semaphore(BATCH_CONCURRENCY)
     results: list[BatchItemAnswer | None] = [None] * len(batch.items)
     same_customer: dict[str, list[tuple[int, RawLead]]] = {}
-    codes: dict[int, Any] = {}  # index -> the referral code the item carries (issue 17)
+    codes: dict[int, ReferralCode] = {}  # index -> the referral code the item carries (issue 17)
     for index, item in enumerate(batch.items):
         try:
             raw = RawLead.model_validate_json(json.dumps(item), strict=True)  # JSON's own types, as POST /v1/leads
@@ -158,9 +184,11 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
                 {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
         except InvalidPhone as err:
-            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["phone"], "msg": str(err)}])
+            results[index] = BatchItemAnswer(index=index, status="invalid",
+                                             errors=[{"loc": ["phone"], "msg": str(err)}])
         except PlaceError as err:
-            results[index] = BatchItemAnswer(index=index, status="invalid", errors=[{"loc": ["city"], "msg": str(err)}])
+            results[index] = BatchItemAnswer(index=index, status="invalid",
+                                             errors=[{"loc": ["city"], "msg": str(err)}])
         else:
             # claimed in the batch's order, so of two items with one external id the first one wins
             if await asyncio.to_thread(intake_keys.claim, session, raw) == "reused":
@@ -175,13 +203,9 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
                                                                 for _, raw in items])
 
     async def one(index: int, raw: RawLead) -> BatchItemAnswer:
-        code = codes.get(index)
-
-        def attribute(result) -> None:
-            referrals.attribute(session, code, result.lead_id, customer_key(raw.phone), now)
         try:
             answer = await _take_in(client, task_queue, policy, raw, actor, known,
-                                    attribute if code is not None else None)
+                                    _attribution(session, codes.get(index), raw, now))
         except gateway.ActionRefused as refused:
             return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
@@ -197,7 +221,8 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
                 results[index] = await one(index, raw)
 
     await asyncio.gather(*(in_order(items) for items in same_customer.values()))
-    return BatchAnswer(results=results, counts=dict(Counter(r.status for r in results)))
+    answers = [r for r in results if r is not None]  # every item has its answer by now
+    return BatchAnswer(results=answers, counts=dict(Counter(r.status for r in answers)))
 
 
 @router.get("", response_model=LeadPage)
@@ -216,36 +241,40 @@ def list_leads(
     consultant_id: Annotated[str | None, Query(max_length=64)] = None,
     sla_breached: bool | None = None,
     breached_clock: Annotated[ClockName | None, Query(description="leads on which this clock has lapsed")] = None,
-    created_from: Annotated[Moment | None, Query(description="created at or after; without an offset: Asia/Shanghai")] = None,
+    created_from: Annotated[Moment | None, Query(
+        description="created at or after; without an offset: Asia/Shanghai")] = None,
     created_to: Annotated[Moment | None, Query(description="created before; without an offset: Asia/Shanghai")] = None,
-    sort: Annotated[Sort, Query(description="a field, `-` first for descending; next_deadline = most urgent first")] = Sort("-updated_at"),
+    sort: Annotated[Sort, Query(
+        description="a field, `-` first for descending; next_deadline = most urgent first")] = DEFAULT_SORT,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ):
     """The leads the caller may see, filtered, sorted and paginated (a dealer's people: their dealer's only)."""
     where = [lead_filter(actor)]
     if q is not None and (wanted := search.parse(q)) is not None:
-        where.append(Lead.lead_id.in_(_found(wanted)))
-    for column, value in ((Lead.dealer_id, dealer_id), (Lead.region, region), (Lead.series, series),
-                          (Lead.channel, channel), (Lead.brand, brand), (Lead.consultant_id, consultant_id),
-                          (Lead.sla_breached, sla_breached)):
+        where.append(col(Lead.lead_id).in_(_found(wanted)))
+    for column, value in ((col(Lead.dealer_id), dealer_id), (col(Lead.region), region), (col(Lead.series), series),
+                          (col(Lead.channel), channel), (col(Lead.brand), brand),
+                          (col(Lead.consultant_id), consultant_id), (col(Lead.sla_breached), sla_breached)):
         if value is not None:
             where.append(column == (value.value if isinstance(value, StrEnum) else value))
     if stage:
-        where.append(Lead.stage.in_([s.value for s in stage]))
+        where.append(col(Lead.stage).in_([s.value for s in stage]))
     if grade:
-        where.append(Lead.grade.in_(grade))
+        where.append(col(Lead.grade).in_(grade))
     if breached_clock is not None:
-        where.append(exists().where(ClockRun.lead_id == Lead.lead_id, ClockRun.clock == breached_clock.value,
-                                    ClockRun.outcome == "lapsed"))
+        where.append(exists().where(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == breached_clock.value,
+                                    col(ClockRun.outcome) == "lapsed"))
     if created_from is not None:
-        where.append(Lead.created_at >= created_from)
+        where.append(col(Lead.created_at) >= created_from)
     if created_to is not None:
-        where.append(Lead.created_at < created_to)
+        where.append(col(Lead.created_at) < created_to)
     total = session.exec(select(func.count()).select_from(Lead).where(*where)).one()
     key = sort.value.lstrip("-")
-    column = SORTS[key]
-    order = [column.is_(None), column.desc() if sort.value.startswith("-") else column.asc(), Lead.lead_id]
+    by = SORTS[key]
+    order: list[ColumnElement[Any] | Mapped[Any]] = [by.is_(None),
+                                                     by.desc() if sort.value.startswith("-") else by.asc(),
+                                                     col(Lead.lead_id)]
     rows = session.exec(select(Lead).where(*where).order_by(*order).offset(offset).limit(limit)).all()
     return LeadPage(items=[LeadSummary.of(r) for r in rows], total=total, limit=limit, offset=offset,
                     next_offset=offset + limit if offset + limit < total else None)
@@ -265,7 +294,7 @@ def _found(wanted: search.Search):
         ways.append(select(LeadLookup.lead_id).where(LeadLookup.kind == "phone4", LeadLookup.value == wanted.phone4))
     if wanted.name_prefix:
         ways.append(select(LeadLookup.lead_id).where(
-            LeadLookup.kind == "name", LeadLookup.value.like(_like_prefix(wanted.name_prefix), escape="\\")))
+            LeadLookup.kind == "name", col(LeadLookup.value).like(_like_prefix(wanted.name_prefix), escape="\\")))
     return union_all(*ways)
 
 
@@ -277,8 +306,10 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
     state = LeadState.model_validate(
         {k: v for k, v in lead.detail.items() if k != "phone_masked"}
         | {"clocks": {c["name"]: c for c in lead.clocks}, "score_items": lead.score_items})
-    entries = session.exec(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id).order_by(TimelineEntry.seq)).all()
-    rows = session.exec(select(HoldingRow).where(HoldingRow.lead_id == lead_id).order_by(HoldingRow.started_at)).all()
+    entries = session.exec(select(TimelineEntry).where(col(TimelineEntry.lead_id) == lead_id)
+                           .order_by(col(TimelineEntry.seq))).all()
+    rows = session.exec(select(HoldingRow).where(col(HoldingRow.lead_id) == lead_id)
+                        .order_by(col(HoldingRow.started_at))).all()
     # what of it the caller may see: one place decides (domain/visibility.py)
     everything = [TimelineView.model_validate(e, from_attributes=True).model_dump() for e in entries]
     timeline = [v for e in everything if (v := visibility.timeline_entry(actor.role, actor.dealer_id, e)) is not None]
@@ -291,8 +322,9 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
         if e is not None and (e["data"] or {}).get("reason_code") in CATALOG:
             h["dispatch_reason"] = render(e["data"]["reason_code"], e["data"].get("reason_params") or {}, lang)
     p = state.profile
-    ids = {e["actor"] for e in timeline} | {(e["data"] or {}).get("consultant_id") for e in timeline} | {lead.consultant_id}
-    names = {u.id: u.name for u in session.exec(select(User).where(User.id.in_([i for i in ids if i]))).all()}
+    ids = {e["actor"] for e in timeline} | {lead.consultant_id}
+    ids |= {(e["data"] or {}).get("consultant_id") for e in timeline}
+    names = {u.id: u.name for u in session.exec(select(User).where(col(User.id).in_([i for i in ids if i]))).all()}
     for i, e in enumerate(timeline):  # one sentence each; a lapse names whom the alert decided with it told
         e["text"] = render_entry(e, lang, names=names, consultant_id=lead.consultant_id,
                                  following=[x for x in timeline[i + 1:i + 6] if x["at"] == e["at"]])
@@ -339,16 +371,19 @@ async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
     return result
 
 
-def _action_route(name: str, model: type):
-    if any(f.is_required() for f in model.model_fields.values()):
-        async def perform(lead_id: LeadId, actor: ActorDep, client: ClientDep,
-                          command: Annotated[model, Body()]) -> c.ActionResult:  # type: ignore[valid-type]
-            return await _act(client, lead_id, actor, command)
-    else:  # nothing to say (e.g. acknowledge): the body may be left out
-        async def perform(lead_id: LeadId, actor: ActorDep, client: ClientDep,
-                          command: Annotated[model | None, Body()] = None) -> c.ActionResult:  # type: ignore[valid-type]
-            return await _act(client, lead_id, actor, command or model())
+def _action_route(name: str, model: type[BaseModel]) -> Callable[..., Awaitable[c.ActionResult]]:
+    # `model` is a class chosen at run time (one route per command): FastAPI reads it, mypy cannot
+    async def with_body(lead_id: LeadId, actor: ActorDep, client: ClientDep,
+                        command: Annotated[model, Body()]) -> c.ActionResult:  # type: ignore[valid-type]
+        return await _act(client, lead_id, actor, command)
 
+    # nothing to say (e.g. acknowledge): the body may be left out
+    async def body_optional(lead_id: LeadId, actor: ActorDep, client: ClientDep,
+                            command: Annotated[model | None, Body()] = None  # type: ignore[valid-type]
+                            ) -> c.ActionResult:
+        return await _act(client, lead_id, actor, command or model())
+
+    perform = with_body if any(f.is_required() for f in model.model_fields.values()) else body_optional
     perform.__name__ = name
     perform.__doc__ = (model.__doc__ or name.replace("_", " ")).strip()
     return perform

@@ -6,22 +6,22 @@ capacity, on duty). A dealer's people see only their own dealer: another dealer 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi.exceptions import RequestValidationError
 from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from api.access import LEAD_OPS, own_dealer, require
 from api.deps import ActorDep, SessionDep
 from api.errors import responses
 from api.schemas import ConsultantView, DealerView
 from db.models import Consultant, Dealer, Lead, User
-from ops.users import UserError, create_user
 from domain import places
 from domain.stages import DEALER_ROLES, END_STAGES, Role
+from ops.users import UserError, create_user
 
 router = APIRouter(tags=["master data"])
 # ids do not start with a dot: "." and ".." are path segments clients collapse (another route would answer)
@@ -40,7 +40,8 @@ class DealerFields(BaseModel):
     city: str | None = Field(default=None, min_length=1, max_length=64)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    service_cities: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None, max_length=200)
+    service_cities: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(default=None,
+                                                                                            max_length=200)
     service_radius_km: float | None = Field(default=None, gt=0, le=2000)
     series: list[Series] | None = Field(default=None, max_length=100)
     stock: dict[Series, Annotated[int, Field(ge=0, le=100_000)]] | None = None
@@ -107,7 +108,8 @@ def _sold_only(sold: list[str], wanted, field: str) -> None:
     """422 naming the field when it names series the dealer does not sell."""
     unknown = sorted(set(wanted or []) - set(sold))
     if unknown:
-        raise HTTPException(422, [{"loc": ["body", field], "msg": f"series the dealer does not sell: {', '.join(unknown)}",
+        raise HTTPException(422,
+                            [{"loc": ["body", field], "msg": f"series the dealer does not sell: {', '.join(unknown)}",
                                    "type": "value_error"}])
 
 
@@ -123,10 +125,22 @@ def _not_null(changes: dict) -> None:
         raise HTTPException(422, [{"loc": ["body", k], "msg": "may not be null", "type": "value_error"} for k in nulls])
 
 
-def _consultant_views(session, rows: list[tuple[Consultant, User]]) -> list[ConsultantView]:
+Row = TypeVar("Row", Consultant, Dealer, User)
+
+
+def _existing(session: Session, model: type[Row], key: str) -> Row:
+    """A row a foreign key (or the insert just before) guarantees: missing, it is a bug, not a 404."""
+    row = session.get(model, key)
+    if row is None:
+        raise LookupError(f"{model.__name__} {key} is missing although a foreign key names it")
+    return row
+
+
+def _consultant_views(session: Session, rows: list[tuple[Consultant, User]]) -> list[ConsultantView]:
     ids = [c.user_id for c, _ in rows]
-    counts = session.exec(select(Lead.consultant_id, func.count(), func.count().filter(Lead.sla_breached)).where(
-        Lead.consultant_id.in_(ids), Lead.stage.not_in([s.value for s in END_STAGES])).group_by(Lead.consultant_id)).all()
+    counts = session.exec(select(Lead.consultant_id, func.count(), func.count().filter(col(Lead.sla_breached))).where(
+        col(Lead.consultant_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES])
+    ).group_by(Lead.consultant_id)).all()
     load = {who: (total, breached) for who, total, breached in counts}
     return [ConsultantView(user_id=c.user_id, name=u.name, dealer_id=c.dealer_id, series=c.series,
                            max_open_leads=c.max_open_leads, on_duty=c.on_duty, active=u.active,
@@ -143,7 +157,8 @@ def list_dealers(actor: ActorDep, session: SessionDep,
                  brand: Annotated[str | None, Query(max_length=64)] = None,
                  series: Annotated[str | None, Query(max_length=64)] = None,
                  active: bool | None = None,
-                 limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The dealer network (a dealer's people: their own dealer only)."""
     query = select(Dealer)
     if actor.role in DEALER_ROLES:
@@ -228,12 +243,13 @@ def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, se
         token = create_user(session, body.user_id, body.name, Role.CONSULTANT, dealer_id, series=body.series or [])
     except UserError as err:
         raise HTTPException(422, [{"loc": ["path", "dealer_id"], "msg": str(err), "type": "value_error"}]) from None
-    consultant = session.get(Consultant, body.user_id)
+    consultant = _existing(session, Consultant, body.user_id)
     consultant.max_open_leads = body.max_open_leads if body.max_open_leads is not None else consultant.max_open_leads
     consultant.on_duty = body.on_duty if body.on_duty is not None else True
     session.add(consultant)
     session.commit()
-    return NewConsultantAnswer(consultant=_consultant_views(session, [(consultant, session.get(User, body.user_id))])[0],
+    return NewConsultantAnswer(consultant=_consultant_views(session,
+                                                            [(consultant, _existing(session, User, body.user_id))])[0],
                                token=token)
 
 
@@ -246,9 +262,9 @@ def update_consultant(user_id: UserId, body: ConsultantFields, actor: ActorDep, 
         raise HTTPException(404, f"consultant {user_id} not found")
     changes = body.model_dump(exclude_unset=True)
     _not_null(changes)
-    _sold_only(session.get(Dealer, consultant.dealer_id).series, changes.get("series"), "series")
+    _sold_only(_existing(session, Dealer, consultant.dealer_id).series, changes.get("series"), "series")
     for key, value in changes.items():
         setattr(consultant, key, value)
     session.add(consultant)
     session.commit()
-    return _consultant_views(session, [(consultant, session.get(User, user_id))])[0]
+    return _consultant_views(session, [(consultant, _existing(session, User, user_id))])[0]

@@ -23,8 +23,8 @@ from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import NowDep, SessionDep, current_time  # noqa: F401 (tests pin current_time)
-from db import metrics as product
 from core.settings import get_settings
+from db import metrics as product
 
 router = APIRouter(include_in_schema=False)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, false, true
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -22,8 +22,17 @@ from api.access import LEAD_OPS
 from api.deps import ActorDep, ClientDep, NowDep, SessionDep
 from api.errors import responses
 from db.engine import aware
-from db.models import (Lead, Notification, OwnerConsent, OwnerEventRow, OwnerTask, Ownership, Referral, ReferralCode,
-                       ReferralReward)
+from db.models import (
+    Lead,
+    Notification,
+    OwnerConsent,
+    OwnerEventRow,
+    Ownership,
+    OwnerTask,
+    Referral,
+    ReferralCode,
+    ReferralReward,
+)
 from domain import owner_care as oc
 from domain.customers import customer_key, normalize_phone
 from domain.models import Actor
@@ -47,8 +56,8 @@ def ownership_filter(actor: Actor):
         return true()
     if actor.dealer_id is None:
         return false()
-    mine = Ownership.dealer_id == actor.dealer_id
-    return and_(mine, Ownership.consultant_id == actor.user_id) if actor.role == Role.CONSULTANT else mine
+    mine = col(Ownership.dealer_id) == actor.dealer_id
+    return and_(mine, col(Ownership.consultant_id) == actor.user_id) if actor.role == Role.CONSULTANT else mine
 
 
 def running_ownership(session, actor: Actor, ownership_id: str) -> Ownership:
@@ -165,7 +174,7 @@ def current_consent(session, key: str) -> list[ConsentView]:
     out = []
     for purpose in PURPOSES:
         row = session.exec(select(OwnerConsent).where(OwnerConsent.customer_key == key, OwnerConsent.purpose == purpose)
-                           .order_by(OwnerConsent.at.desc(), OwnerConsent.id.desc())).first()
+                           .order_by(col(OwnerConsent.at).desc(), col(OwnerConsent.id).desc())).first()
         out.append(ConsentView(purpose=purpose, granted=bool(row and row.granted), at=row.at if row else None,
                                source=row.source if row else None))
     return out
@@ -180,7 +189,7 @@ def list_ownerships(actor: ActorDep, session: SessionDep, status: Literal["activ
     query = select(Ownership).where(ownership_filter(actor))
     if status:
         query = query.where(Ownership.status == status)
-    rows = session.exec(query.order_by(Ownership.next_due_at).limit(limit)).all()
+    rows = session.exec(query.order_by(col(Ownership.next_due_at)).limit(limit)).all()
     return [OwnershipView.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -190,12 +199,12 @@ def owner_card(ownership_id: OwnershipId, actor: ActorDep, session: SessionDep, 
     row = visible_ownership(session, actor, ownership_id)
     lead = session.get(Lead, row.lead_id)
     tasks = session.exec(select(OwnerTask).where(OwnerTask.ownership_id == ownership_id)
-                         .order_by(OwnerTask.created_at.desc())).all()
+                         .order_by(col(OwnerTask.created_at).desc())).all()
     code = session.exec(select(ReferralCode).where(ReferralCode.ownership_id == ownership_id)).first()
     referrals = session.exec(select(Referral).where(Referral.referrer_customer_key == row.customer_key)
-                             .order_by(Referral.attributed_at)).all() if code else []
+                             .order_by(col(Referral.attributed_at))).all() if code else []
     rewards = session.exec(select(ReferralReward).where(ReferralReward.referrer_customer_key == row.customer_key)
-                           .order_by(ReferralReward.nth)).all()
+                           .order_by(col(ReferralReward.nth))).all()
     sees_all = actor.role not in DEALER_ROLES
 
     def referred(r: Referral) -> ReferralView:
@@ -352,15 +361,15 @@ def unsubscribe_link(token: Annotated[str, Path(min_length=1, max_length=64)], s
 def list_tasks(actor: ActorDep, session: SessionDep, now: NowDep,
                status: Literal["open", "overdue", "done", "lapsed", "cancelled", "all"] = "open",
                limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[TaskView]:
-    query = select(OwnerTask).join(Ownership, Ownership.ownership_id == OwnerTask.ownership_id).where(
+    query = select(OwnerTask).join(Ownership, col(Ownership.ownership_id) == OwnerTask.ownership_id).where(
         ownership_filter(actor))
     if status == "overdue":
         query = query.where((OwnerTask.status == "lapsed") | ((OwnerTask.status == "open") & (OwnerTask.due_at < now)))
     elif status == "open":
-        query = query.where(OwnerTask.status.in_(["open", "lapsed"]))
+        query = query.where(col(OwnerTask.status).in_(["open", "lapsed"]))
     elif status != "all":
         query = query.where(OwnerTask.status == status)
-    rows = session.exec(query.order_by(OwnerTask.due_at).limit(limit)).all()
+    rows = session.exec(query.order_by(col(OwnerTask.due_at)).limit(limit)).all()
     return [_task_view(t, now) for t in rows]
 
 
@@ -379,7 +388,7 @@ def list_upcoming(actor: ActorDep, session: SessionDep, now: NowDep,
 
     horizon = now + timedelta(days=days)
     rows = session.exec(select(Ownership).where(ownership_filter(actor), Ownership.status == "active",
-                                                Ownership.next_due_at <= horizon)).all()
+                                                col(Ownership.next_due_at) <= horizon)).all()
     out = [UpcomingView(ownership_id=r.ownership_id, key=t["key"], kind=t["kind"], due_at=t["due_at"])
            for r in rows for t in r.upcoming if datetime.fromisoformat(t["due_at"]) <= horizon]
     return sorted(out, key=lambda u: u.due_at)
@@ -412,7 +421,8 @@ def list_rewards(actor: ActorDep, session: SessionDep, state: Literal["earned", 
         query = query.where(ReferralReward.referrer_dealer_id == (actor.dealer_id or ""))
     if state:
         query = query.where(ReferralReward.state == state)
-    return [RewardView.model_validate(r, from_attributes=True) for r in session.exec(query.order_by(ReferralReward.earned_at)).all()]
+    return [RewardView.model_validate(r, from_attributes=True)
+            for r in session.exec(query.order_by(col(ReferralReward.earned_at))).all()]
 
 
 RewardId = Annotated[str, Path(min_length=1, max_length=200)]
@@ -483,14 +493,14 @@ def dashboard(actor: ActorDep, session: SessionDep, now: NowDep) -> OwnerCareDas
         tasks_due=count(select(func.count()).select_from(OwnerTask).where(
             OwnerTask.status == "open", OwnerTask.due_at <= now + timedelta(days=7))),
         tasks_done_on_time=count(select(func.count()).select_from(OwnerTask).where(
-            OwnerTask.status == "done", OwnerTask.done_at <= OwnerTask.due_at)),
+            OwnerTask.status == "done", col(OwnerTask.done_at) <= OwnerTask.due_at)),
         tasks_done_late=count(select(func.count()).select_from(OwnerTask).where(
-            OwnerTask.status == "done", OwnerTask.done_at > OwnerTask.due_at)),
+            OwnerTask.status == "done", col(OwnerTask.done_at) > OwnerTask.due_at)),
         trade_in_leads_created=count(select(func.count()).select_from(Lead).where(Lead.channel == "owner_care")),
         trade_in_leads_won=count(select(func.count()).select_from(Lead).where(
-            Lead.channel == "owner_care", Lead.furthest_stage.in_(won_stages))),
+            Lead.channel == "owner_care", col(Lead.furthest_stage).in_(won_stages))),
         referrals=count(select(func.count()).select_from(Referral)),
-        referrals_won=count(select(func.count()).select_from(Referral).where(Referral.won_at.is_not(None))),
+        referrals_won=count(select(func.count()).select_from(Referral).where(col(Referral.won_at).is_not(None))),
         rewards_by_state=dict(session.exec(select(ReferralReward.state, func.count())
                                            .group_by(ReferralReward.state)).all()),
         messages_sent=count(select(func.count()).select_from(Notification).where(

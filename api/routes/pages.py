@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,18 +19,18 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import StringConstraints
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from api import auth
 from api.access import lead_filter
-from api.lapsed import lapsed_clocks
-from api.stream import StreamHub
 from api.deps import ActorDep, NowDep, SessionDep, current_actor
+from api.lapsed import lapsed_clocks
 from api.schemas import ClockView, LeadClocks, MeView
+from api.stream import StreamHub
+from core.settings import get_settings
 from db.models import Lead
 from domain.clocks import CLOCKS
 from domain.models import Actor
-from core.settings import get_settings
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 
@@ -87,12 +86,14 @@ LeadIdQuery = Annotated[str, StringConstraints(min_length=1, max_length=128, pat
 
 @router.get("/v1/clocks", response_model=list[LeadClocks])
 def open_clocks(actor: ActorDep, session: SessionDep,
-                lead_id: Annotated[list[LeadIdQuery], Query(max_length=200, description="the leads (a page of a list)")] = []):  # noqa: B006
+                lead_id: Annotated[list[LeadIdQuery],
+                                   Query(max_length=200, description="the leads (a page of a list)")
+                                   ] = []):  # noqa: B006 - FastAPI copies a default per request
     """The open clocks of the named leads the caller may see, for a lead list's countdowns (others are left out,
     as from a list), and before them the lapsed clocks still waiting for their action (`lapsed: true`)."""
     if not lead_id:
         return []
-    rows = session.exec(select(Lead).where(Lead.lead_id.in_(lead_id), lead_filter(actor))).all()
+    rows = session.exec(select(Lead).where(col(Lead.lead_id).in_(lead_id), lead_filter(actor))).all()
     lapsed = lapsed_clocks(session, list(rows))  # lapsed and still awaited: they stay, in red (issue 13)
     return [LeadClocks(lead_id=r.lead_id, clocks=lapsed.get(r.lead_id, []) + [_clock_view(c) for c in r.clocks or []])
             for r in rows]
@@ -141,7 +142,8 @@ async def live_stream(
     request: Request,
     now: NowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_stream_bearer)],
-    token: Annotated[str | None, Query(max_length=512, description="the bearer token (EventSource sends no headers)")] = None,
+    token: Annotated[str | None, Query(max_length=512,
+                                       description="the bearer token (EventSource sends no headers)")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for the portal: `lead` {lead_id, stage, updated_at} when a lead the caller may see

@@ -70,7 +70,7 @@ class DraftBody(BaseModel):
     document: dict[str, Any] | None = Field(default=None, description="a whole policy document instead")
 
     @model_validator(mode="after")
-    def _one(self) -> "DraftBody":
+    def _one(self) -> DraftBody:
         if (self.changes is None) == (self.document is None):
             raise ValueError("give either changes or a whole document")
         return self
@@ -203,7 +203,8 @@ async def migrate(version: Version, body: MigrationBody, request: Request, sessi
     _seeded(request, session, now)
     row = _get(session, version)
     if row.status != "active":
-        raise HTTPException(409, f"policy version {version} is {row.status}: running leads move to the active version only")
+        raise HTTPException(409, f"policy version {version} is {row.status}: "
+                                 "running leads move to the active version only")
     policy = pol.policy_of(row, request.app.state.policy.time_scale)
     query = f"WorkflowType='LeadWorkflow' AND ExecutionStatus='Running' AND ({body.query})"
     try:
@@ -261,11 +262,13 @@ def start_simulation(body: SimulationBody, request: Request, session: SessionDep
     end = (body.end or now).astimezone(UTC)
     start = (body.start or end - timedelta(days=body.days)).astimezone(UTC)
     if start >= end:
-        raise HTTPException(422, [{"loc": ["body", "start"], "msg": "start must come before end", "type": "value_error"}])
+        raise HTTPException(422, [{"loc": ["body", "start"], "msg": "start must come before end",
+                                   "type": "value_error"}])
     draft_policy, fallback = pol.policy_of(row), pol.policy_of(active) if active else request.app.state.policy
     url = request.app.state.engine.url.render_as_string(hide_password=False)
-    run = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0, "total": 0,
-           "started_at": now, "period": [start, end], "error": None, "report": None, "by": actor.user_id}
+    run: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0,
+                           "total": 0, "started_at": now, "period": [start, end], "error": None, "report": None,
+                           "by": actor.user_id}
     _RUNS[run["id"]] = run
 
     def work():

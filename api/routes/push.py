@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator, model_validator
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.deps import ActorDep, ClientDep, SessionDep, TaskQueueDep
 from api.errors import responses
@@ -59,7 +59,7 @@ class TargetCreate(BaseModel):
                                                "sign_name, template_id, region")
 
     @model_validator(mode="after")
-    def _config(self) -> "TargetCreate":
+    def _config(self) -> TargetCreate:
         missing = [k for k in REQUIRED[self.kind] if not self.config.get(k, "").strip()]
         if missing:
             raise ValueError(f"config needs {', '.join(missing)} for {self.kind}")
@@ -96,7 +96,7 @@ def _mine(actor: Actor, t: PushTarget | None) -> PushTarget:
     ok = t is not None and t.scope != "user" and (
         (t.scope == "oem" and actor.role in OEM_MANAGERS)
         or (t.scope == "dealer" and actor.role == Role.DEALER_MANAGER and t.dealer_id == actor.dealer_id))
-    if not ok:
+    if t is None or not ok:
         raise HTTPException(404, "no such push target")
     return t
 
@@ -106,7 +106,7 @@ def list_targets(actor: ManagerDep, session: SessionDep):
     """The push targets the caller configures (the OEM's for lead ops, the team's for a dealer manager)."""
     query = select(PushTarget).where(PushTarget.scope == "oem") if actor.role in OEM_MANAGERS else \
         select(PushTarget).where(PushTarget.scope == "dealer", PushTarget.dealer_id == actor.dealer_id)
-    return [_view(t) for t in session.exec(query.order_by(PushTarget.created_at)).all()]
+    return [_view(t) for t in session.exec(query.order_by(col(PushTarget.created_at))).all()]
 
 
 @router.post("/targets", response_model=TargetView, status_code=201)
@@ -163,7 +163,8 @@ async def test_target(target_id: TargetId, actor: ManagerDep, session: SessionDe
     """Send the catalog's test message to this target now; the worker sends it (PushTestWorkflow)."""
     _mine(actor, session.get(PushTarget, target_id))
     try:
-        result = await client.execute_workflow("PushTestWorkflow", target_id, id=f"push-test:{target_id}:{uuid.uuid4().hex}",
+        result = await client.execute_workflow("PushTestWorkflow", target_id,
+                                               id=f"push-test:{target_id}:{uuid.uuid4().hex}",
                                                task_queue=task_queue, execution_timeout=timedelta(seconds=30))
     except Exception as exc:  # noqa: BLE001 - the engine did not answer
         raise HTTPException(503, f"the test message could not be sent: {type(exc).__name__}") from None
@@ -175,7 +176,7 @@ def target_deliveries(target_id: TargetId, actor: ManagerDep, session: SessionDe
     """The delivery ledger of one target, newest first: status, attempts, provider message id, the times."""
     _mine(actor, session.get(PushTarget, target_id))
     rows = session.exec(select(PushDelivery).where(PushDelivery.target_id == target_id)
-                        .order_by(PushDelivery.id.desc()).limit(max(1, min(limit, 500)))).all()
+                        .order_by(col(PushDelivery.id).desc()).limit(max(1, min(limit, 500)))).all()
     return [r.model_dump(include={"id", "kind", "status", "attempts", "provider_message_id", "error", "level",
                                   "queued_at", "sending_at", "sent_at", "failed_at"}) for r in rows]
 
@@ -194,7 +195,7 @@ class Preferences(BaseModel):
     mobile: str | None = Field(default=None, max_length=20, description="for @mentions and SMS; write only")
 
     @model_validator(mode="after")
-    def _quiet_hours(self) -> "Preferences":
+    def _quiet_hours(self) -> Preferences:
         if (self.quiet_start is None) != (self.quiet_end is None):
             raise ValueError("quiet_start and quiet_end: give both or neither")
         return self

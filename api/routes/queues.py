@@ -14,7 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import and_, func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.access import lead_filter
 from api.deps import ActorDep, NowDep, SessionDep
@@ -54,7 +54,7 @@ QUEUES: dict[str, Queue] = {
     "public_pool": Queue("公海池 public pool", frozenset({R.DEALER_MANAGER, R.CONSULTANT, R.DEALER_OPS_LEAD}) | OPS,
                          stage=LeadStage.PUBLIC_POOL),
 }
-QueueName = StrEnum("QueueName", {name: name for name in QUEUES})
+QueueName = StrEnum("QueueName", {name: name for name in QUEUES})  # type: ignore[misc]  # members built from QUEUES: mypy only reads literal ones
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
 
@@ -63,13 +63,15 @@ def _members(queue: Queue, actor: Actor):
     """(select of Lead, since, deadline) for the queue's leads the actor may see."""
     where = [lead_filter(actor)]
     if actor.role == R.REGIONAL_MANAGER and actor.region:
-        where.append(Lead.region == actor.region)
+        where.append(col(Lead.region) == actor.region)
     if queue.clock:
-        return (select(Lead, ClockRun.started_at.label("since"), ClockRun.deadline.label("due"))
-                .join(ClockRun, and_(ClockRun.lead_id == Lead.lead_id, ClockRun.clock == queue.clock,
-                                     ClockRun.outcome.is_(None)))
+        return (select(Lead, col(ClockRun.started_at).label("since"), col(ClockRun.deadline).label("due"))
+                .join(ClockRun, and_(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == queue.clock,
+                                     col(ClockRun.outcome).is_(None)))
                 .where(*where))
-    return select(Lead, Lead.updated_at.label("since"), Lead.next_deadline.label("due")).where(
+    if queue.stage is None:  # a queue is either a clock's or a stage's (QUEUES)
+        raise ValueError(f"queue {queue.title} names neither a clock nor a stage")
+    return select(Lead, col(Lead.updated_at).label("since"), col(Lead.next_deadline).label("due")).where(
         Lead.stage == queue.stage.value, *where)
 
 
@@ -82,14 +84,16 @@ def my_queues(actor: ActorDep, session: SessionDep, now: NowDep):
             continue
         members = _members(queue, actor).subquery()
         waiting, overdue, oldest = session.exec(select(
-            func.count(), func.count().filter(members.c.due < now), func.min(members.c.since)).select_from(members)).one()
+            func.count(), func.count().filter(members.c.due < now),
+                                                       func.min(members.c.since)).select_from(members)).one()
         out.append(QueueSummary(queue=name, title=queue.title, waiting=waiting, overdue=overdue, oldest_since=oldest))
     return out
 
 
 @router.get("/{queue}", response_model=list[QueueItem], responses=responses(403))
 def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep, now: NowDep,
-                limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
+                limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
     """The leads waiting in one queue, the nearest deadline first, with the request to decide."""
     spec = QUEUES[queue.value]
     if actor.role not in spec.roles:

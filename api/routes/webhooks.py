@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 from pydantic import BaseModel, Field, field_validator
-from sqlmodel import select
+from sqlmodel import col, select
 
 from activities.webhooks import EVENT_TYPES
 from api.deps import ActorDep, SessionDep
@@ -122,7 +122,7 @@ def list_webhooks(actor: ManagerDep, session: SessionDep, include_inactive: bool
     if not include_inactive:
         query = query.where(WebhookSubscription.active)
     return [WebhookView.model_validate(r, from_attributes=True)
-            for r in session.exec(query.order_by(WebhookSubscription.created_at)).all()]
+            for r in session.exec(query.order_by(col(WebhookSubscription.created_at))).all()]
 
 
 @router.get("/{webhook_id}", response_model=WebhookView, responses=responses(404))
@@ -155,5 +155,5 @@ def list_deliveries(webhook_id: WebhookId, actor: ManagerDep, session: SessionDe
     """The most recent delivery records of this subscription, newest first."""
     _subscription(session, webhook_id)
     rows = session.exec(select(WebhookDelivery).where(WebhookDelivery.subscription_id == webhook_id)
-                        .order_by(WebhookDelivery.updated_at.desc()).limit(max(1, min(limit, 500)))).all()
+                        .order_by(col(WebhookDelivery.updated_at).desc()).limit(max(1, min(limit, 500)))).all()
     return [DeliveryView.model_validate(r, from_attributes=True) for r in rows]

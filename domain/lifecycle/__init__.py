@@ -31,6 +31,7 @@ from domain.lifecycle.effects import (
     AssignEffect,
     DeadlineEffect,
     DispatchEffect,
+    Effect,
     NotifyEffect,
     ScoreEffect,
 )
@@ -42,10 +43,10 @@ from domain.lifecycle.intake import (
 )
 from domain.lifecycle.lapses import LAPSE_ACTIONS, lapse
 from domain.lifecycle.results import (  # noqa: I001
-    migrate_policy,
     DEADLINE_MOVED,
     PROVISIONAL_CALENDAR,
     calendar_notice_key,
+    migrate_policy,
     on_consultant_picked,
     on_deadline,
     on_deadline_moved,
@@ -69,6 +70,7 @@ __all__ = [
     "DEADLINE_MOVED",
     "DeadlineEffect",
     "DispatchEffect",
+    "Effect",
     "GRADE_ORDER",
     "LAPSE_ACTIONS",
     "NotifyEffect",

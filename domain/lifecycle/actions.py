@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from domain import commands as c
 from domain.events import Ev
 from domain.lifecycle.effects import AssignEffect, ScoreEffect
-from domain.lifecycle.transition import R, Refused, S, Transition
+from domain.lifecycle.transition import R, Refused, S, Transition, required
 from domain.models import (
     Actor,
     AppealCase,
@@ -46,8 +47,8 @@ def _until(stage: LeadStage, start: LeadStage = S.CONTACTED) -> frozenset[LeadSt
     return frozenset(FUNNEL[FUNNEL.index(start): FUNNEL.index(stage)])
 
 
-def _advance(stage: LeadStage, kind: str):
-    def apply(t: Transition, cmd) -> None:
+def _advance(stage: LeadStage, kind: str) -> Callable[[Transition, c.Command], None]:
+    def apply(t: Transition, cmd: c.Command) -> None:
         t.move(stage)
         t.emit(kind, **cmd.model_dump(mode="json", exclude={"action"}))
     return apply
@@ -56,14 +57,14 @@ def _advance(stage: LeadStage, kind: str):
 def _acknowledge(t: Transition, cmd: c.Acknowledge) -> None:
     t.move(S.ACKNOWLEDGED)
     t.emit(Ev.ACKNOWLEDGED)
-    if t.state.holding.auto_assign and t.state.consultant_id is None:
+    if required(t.state.holding, "the holding of a dispatched lead").auto_assign and t.state.consultant_id is None:
         t.effects.append(AssignEffect())
 
 
 def _may_decline(s: LeadState, actor: Actor) -> None:
     if not (s.holding and s.holding.choice_right):
-        raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads", "forbidden",
-                      code="refused.no_choice_right")
+        raise Refused("this dealer has no choice-right (线索自主选择权): it cannot decline dispatched leads",
+                      "forbidden", code="refused.no_choice_right")
 
 
 def _decline(t: Transition, cmd: c.Decline) -> None:
@@ -101,7 +102,8 @@ def _log_follow_up(t: Transition, cmd: c.LogFollowUp) -> None:
         t.move(S.CONTACTED)
     if deep and funnel_rank(s.stage) < funnel_rank(S.ENGAGED) and s.stage == S.CONTACTED:
         t.move(S.ENGAGED)
-    t.emit(Ev.FOLLOW_UP_LOGGED, needs_captured=deep, **cmd.model_dump(mode="json", exclude={"action", "needs_captured"}))
+    t.emit(Ev.FOLLOW_UP_LOGGED, needs_captured=deep,
+           **cmd.model_dump(mode="json", exclude={"action", "needs_captured"}))
 
 
 def _request_transfer(t: Transition, cmd: c.RequestTransfer) -> None:
@@ -153,7 +155,8 @@ def _log_revisit(t: Transition, cmd: c.LogRevisit) -> None:
 
 def _may_apply_for_defeat(s: LeadState, actor: Actor) -> None:
     if s.follow_ups < 1:
-        raise Refused("a defeat application needs at least one logged follow-up as evidence", code="refused.defeat_needs_follow_up")
+        raise Refused("a defeat application needs at least one logged follow-up as evidence",
+                      code="refused.defeat_needs_follow_up")
 
 
 def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
@@ -169,12 +172,13 @@ def _apply_for_defeat(t: Transition, cmd: c.ApplyForDefeat) -> None:
 def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) -> None:
     s = t.state
     if cmd.approve:
-        s.defeat.manager_approved_by = t.actor.user_id
+        defeat = required(s.defeat, "the defeat case awaiting the manager")
+        defeat.manager_approved_by = t.actor.user_id
         s.return_stage = None
         t.move(S.DEFEAT_REVIEW)
         event = t.emit(Ev.DEFEAT_SUBMITTED, source="dealer", note=cmd.note)
-        t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {s.defeat.reason_code}", event=event,
-                 reason_code=s.defeat.reason_code)
+        t.notify("defeat_review_needed", (R.REVIEW_TEAM,), f"defeat to review: {defeat.reason_code}", event=event,
+                 reason_code=defeat.reason_code)
     else:
         t.step_back()
         s.defeat = None
@@ -183,8 +187,9 @@ def _review_defeat_application(t: Transition, cmd: c.ReviewDefeatApplication) ->
 
 def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
     s = t.state
-    s.defeat.reviewer, s.defeat.verdict = t.actor.user_id, cmd.verdict.value
-    dealer = s.dealer_id
+    defeat = required(s.defeat, "the defeat case under review")
+    defeat.reviewer, defeat.verdict = t.actor.user_id, cmd.verdict.value
+    dealer = required(s.dealer_id, "the dealer holding a lead in defeat review")
     t.emit(Ev.DEFEAT_DECIDED, verdict=cmd.verdict.value, note=cmd.note)
     if cmd.verdict == c.DefeatVerdict.TRUE_DEFEAT:
         t.end_holding("true_defeat")
@@ -194,7 +199,8 @@ def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
     s.appeal = AppealCase(dealer_id=dealer, defeat_reviewer=t.actor.user_id, penalty_id=penalty_id)
     t.emit(Ev.PSEUDO_DEFEAT_DECIDED, penalized_dealer_id=dealer)
     t.notify("pseudo_defeat", (R.DEALER_MANAGER, R.DEALER_OPS_LEAD),
-             "defeat judged a pseudo-defeat: the lead is reassigned and a penalty recorded; you may appeal within 2 working days")
+             "defeat judged a pseudo-defeat: the lead is reassigned and a penalty recorded; you may appeal within 2 "
+             "working days")
     t.end_holding("pseudo_defeat")
     if cmd.reassign_to_call_center:
         t.move(S.CALL_CENTER)
@@ -206,15 +212,17 @@ def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
 def _may_appeal(s: LeadState, actor: Actor) -> None:
     a = s.appeal
     if a is None or a.outcome is not None or a.filed_at is not None:
-        raise Refused("there is no pseudo-defeat verdict open to appeal on this lead", code="refused.no_verdict_to_appeal")
+        raise Refused("there is no pseudo-defeat verdict open to appeal on this lead",
+                      code="refused.no_verdict_to_appeal")
     if not a.window_open:
-        raise Refused("the appeal window (2 working days after the verdict) has closed", code="refused.appeal_window_closed")
+        raise Refused("the appeal window (2 working days after the verdict) has closed",
+                      code="refused.appeal_window_closed")
     if actor.dealer_id != a.dealer_id and actor.role.is_dealer_role:
         raise Refused("only the dealer that was judged may appeal", "forbidden", code="refused.not_the_judged_dealer")
 
 
 def _appeal(t: Transition, cmd: c.Appeal) -> None:
-    a = t.state.appeal
+    a = required(t.state.appeal, "the appeal case (`_may_appeal`)")
     a.evidence, a.filed_by, a.filed_at = cmd.evidence, t.actor.user_id, t.now
     event = t.emit(Ev.APPEAL_FILED, evidence=cmd.evidence, appealing_dealer_id=a.dealer_id)
     t.notify("appeal_review_needed", (R.REVIEW_TEAM,), "a dealer appealed a pseudo-defeat verdict", event=event)
@@ -230,7 +238,7 @@ def _may_decide_appeal(s: LeadState, actor: Actor) -> None:
 
 
 def _decide_appeal(t: Transition, cmd: c.DecideAppeal) -> None:
-    a = t.state.appeal
+    a = required(t.state.appeal, "the appeal case (`_may_decide_appeal`)")
     a.outcome = cmd.outcome.value
     t.emit(Ev.APPEAL_DECIDED, outcome=cmd.outcome.value, note=cmd.note, appealing_dealer_id=a.dealer_id)
     if cmd.outcome == c.AppealOutcome.OVERTURNED:
@@ -274,7 +282,8 @@ def _reassign(t: Transition, cmd: c.Reassign) -> None:
 
 def _may_log_regional_contact(s: LeadState, actor: Actor) -> None:
     if "regional_follow_through" not in s.clocks:
-        raise Refused("there is no open regional alert on this lead to follow through", code="refused.no_regional_alert")
+        raise Refused("there is no open regional alert on this lead to follow through",
+                      code="refused.no_regional_alert")
 
 
 def _log_regional_contact(t: Transition, cmd: c.LogRegionalContact) -> None:
@@ -282,7 +291,8 @@ def _log_regional_contact(t: Transition, cmd: c.LogRegionalContact) -> None:
 
 
 ACTIONS: dict[str, ActionRule] = {
-    "acknowledge": ActionRule(frozenset({S.DISPATCHED}), frozenset({R.DEALER_MANAGER, R.DEALER_OPS_LEAD}), _acknowledge),
+    "acknowledge": ActionRule(frozenset({S.DISPATCHED}), frozenset({R.DEALER_MANAGER, R.DEALER_OPS_LEAD}),
+                              _acknowledge),
     "decline": ActionRule(frozenset({S.DISPATCHED}), MANAGER, _decline, guard=_may_decline),
     "assign": ActionRule(WORKING | {S.PUBLIC_POOL}, MANAGER, _assign),
     "claim": ActionRule(frozenset({S.PUBLIC_POOL}), frozenset({R.CONSULTANT}), _claim),
@@ -304,11 +314,12 @@ ACTIONS: dict[str, ActionRule] = {
     "decide_defeat": ActionRule(frozenset({S.DEFEAT_REVIEW}), REVIEWERS, _decide_defeat, "oem"),
     "appeal": ActionRule(ANY_OPEN | END_STAGES, MANAGER, _appeal, "original_dealer", _may_appeal),
     "decide_appeal": ActionRule(ANY_OPEN | END_STAGES, REVIEWERS, _decide_appeal, "oem", _may_decide_appeal),
-    "record_cleansing": ActionRule(frozenset({S.CLEANSING, S.CALL_CENTER}), frozenset({R.CALL_CENTER}), _record_cleansing, "oem"),
+    "record_cleansing": ActionRule(frozenset({S.CLEANSING, S.CALL_CENTER}), frozenset({R.CALL_CENTER}),
+                                   _record_cleansing, "oem"),
     "reassign": ActionRule(PRE_ORDER | {S.DISPATCHED, S.PUBLIC_POOL, S.CALL_CENTER, S.NURTURING, S.CLEANSING},
                            LEAD_OPS, _reassign, "oem"),
-    "log_regional_contact": ActionRule(ANY_OPEN | END_STAGES, frozenset({R.REGIONAL_MANAGER}), _log_regional_contact, "oem",
-                                       _may_log_regional_contact),
+    "log_regional_contact": ActionRule(ANY_OPEN | END_STAGES, frozenset({R.REGIONAL_MANAGER}),
+                                       _log_regional_contact, "oem", _may_log_regional_contact),
 }
 assert set(ACTIONS) == set(c.COMMAND_TYPES), "every command has exactly one rule"
 
@@ -330,8 +341,10 @@ def _check_actor(rule: ActionRule, state: LeadState, actor: Actor, action: str) 
             raise Refused("this lead is not assigned to you", "forbidden", code="refused.not_assigned_to_you")
     elif rule.scope == "original_dealer":
         if state.appeal is None or actor.dealer_id != state.appeal.dealer_id:
-            raise Refused("only the dealer that was judged may appeal", "forbidden", code="refused.not_the_judged_dealer")
-    if rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region and actor.region not in (None, state.region):
+            raise Refused("only the dealer that was judged may appeal", "forbidden",
+                          code="refused.not_the_judged_dealer")
+    if rule.scope == "oem" and actor.role == R.REGIONAL_MANAGER and state.region and actor.region not in (None,
+                                                                                                          state.region):
         raise Refused("this lead is outside your region", "forbidden", code="refused.outside_region")
 
 
@@ -382,7 +395,8 @@ def is_finished(state: LeadState) -> bool:
     return state.stage in END_STAGES and not state.clocks and not appeal_undecided
 
 
-def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refused, policy: Policy, now: datetime) -> Transition:
+def refuse_signal(state: LeadState, envelope: c.CommandEnvelope, refused: Refused, policy: Policy,
+                  now: datetime) -> Transition:
     """A signal the rules refuse: nothing changes but the timeline, and lead ops are alerted."""
     t = Transition.begin(state, policy, now, envelope.actor)
     action = envelope.command.action

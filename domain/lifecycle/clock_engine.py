@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from domain.clocks import CLOCKS, PAUSE_ON, RESUME_ON, ClockSpec, duration_of
 from domain.events import Ev
-from domain.lifecycle.effects import DeadlineEffect
+from domain.lifecycle.effects import DeadlineEffect, Effect
 from domain.models import (
     ClockEnd,
     ClockState,
@@ -22,6 +22,8 @@ class ClockEngine:
 
     state: LeadState
     now: datetime
+    effects: list[Effect]
+    clock_ends: list[ClockEnd]
     policy: Policy
 
     def _follow_clocks(self, kind: str) -> None:
@@ -30,7 +32,7 @@ class ClockEngine:
             for clock in s.clocks.values():
                 if not CLOCKS[clock.name].dealer_clock:
                     continue
-                if kind in PAUSE_ON and clock.running:
+                if kind in PAUSE_ON and clock.running and clock.deadline is not None:
                     clock.paused_remaining_s = max(0.0, (clock.deadline - self.now).total_seconds())
                 elif kind in RESUME_ON and clock.paused_remaining_s is not None:
                     clock.deadline = self.now + timedelta(seconds=clock.paused_remaining_s)
@@ -77,14 +79,15 @@ class ClockEngine:
 def is_due(state: LeadState, name: str, now: datetime) -> bool:
     """Still due: an earlier lapse in the same pass may have stopped, paused or restarted it."""
     clock = state.clocks.get(name)
-    return clock is not None and clock.running and clock.deadline <= now
+    return clock is not None and clock.running and clock.deadline is not None and clock.deadline <= now
 
 
 def due_clocks(state: LeadState, now: datetime) -> list[str]:
-    due = [c for c in state.clocks.values() if c.running and c.deadline <= now]
-    return [c.name for c in sorted(due, key=lambda c: (c.deadline, c.name))]
+    due = sorted((c.deadline, c.name) for c in state.clocks.values()
+                 if c.running and c.deadline is not None and c.deadline <= now)
+    return [name for _, name in due]
 
 
 def next_deadline(state: LeadState) -> datetime | None:
-    deadlines = [c.deadline for c in state.clocks.values() if c.running]
+    deadlines = [c.deadline for c in state.clocks.values() if c.running and c.deadline is not None]
     return min(deadlines) if deadlines else None

@@ -48,7 +48,8 @@ def merge_raw_lead(state: LeadState, raw: RawLead, policy: Policy, now: datetime
     t = Transition.begin(state, policy, now, actor)
     s = t.state
     if s.stage in END_STAGES:  # the customer's next raw lead makes a new lead (see workflows.gateway)
-        raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads", "closed", code="refused.closed_no_raw_leads",
+        raise Refused(f"lead {s.lead_id} is {s.stage}: it takes no new raw leads", "closed",
+                      code="refused.closed_no_raw_leads",
                       stage=s.stage.value)
     outcome = "reactivated" if s.stage == S.DORMANT else "merged"
     s.touchpoints.append(touchpoint(raw, now, outcome))
@@ -68,7 +69,8 @@ def _intent_resurgence(t: Transition, source: str) -> None:
     t.effects.append(ScoreEffect(then="merge"))
 
 
-def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, now: datetime, actor: Actor) -> Transition | None:
+def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, now: datetime,
+                     actor: Actor) -> Transition | None:
     """A behaviour signal (page view, config view, live stream, test-drive booking...): counted, rescored.
     Returns None for an event id already taken (a repeat changes nothing)."""
     if event.event_id in state.behaviour_event_ids:
@@ -81,7 +83,8 @@ def record_behaviour(state: LeadState, event: BehaviourEvent, policy: Policy, no
     counter = BEHAVIOUR_COUNTERS[event.kind]
     setattr(s.behaviour, counter, getattr(s.behaviour, counter) + event.count)
     s.behaviour_event_ids = (s.behaviour_event_ids + [event.event_id])[-500:]
-    t.emit(Ev.BEHAVIOUR_RECORDED, behaviour=event.kind.value, count=event.count, source=event.source, event_id=event.event_id)
+    t.emit(Ev.BEHAVIOUR_RECORDED, behaviour=event.kind.value, count=event.count, source=event.source,
+           event_id=event.event_id)
     _intent_resurgence(t, f"behaviour:{event.kind.value}")
     t.message = "recorded"
     return t

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from domain.clocks import CLOCKS, ClockSpec
 from domain.events import Ev
 from domain.lifecycle.effects import ScoreEffect
-from domain.lifecycle.transition import R, S, Transition
+from domain.lifecycle.transition import R, S, Transition, required
 from domain.models import (
     DefeatCase,
     LeadState,
@@ -22,7 +22,8 @@ def lapse(state: LeadState, name: str, policy: Policy, now: datetime, sla_penalt
     t = Transition.begin(state, policy, now)
     spec = CLOCKS[name]
     clock = t.end_clock(name, "lapsed")
-    t.emit(Ev.CLOCK_LAPSED, clock=name, title=spec.title, deadline=clock.deadline.isoformat())
+    t.emit(Ev.CLOCK_LAPSED, clock=name, title=spec.title,
+           deadline=required(clock.deadline, "the lapsed clock's deadline").isoformat())
     if spec.dealer_clock:
         t.state.sla_breached = True
     if spec.penalty and sla_penalties and t.state.dealer_id:
@@ -36,7 +37,7 @@ def _lapse_alert(t: Transition, spec: ClockSpec) -> None:
 
 
 def _lapse_redispatch(t: Transition, spec: ClockSpec) -> None:
-    dealer = t.state.dealer_id
+    dealer = required(t.state.dealer_id, "the holding dealer of a receipt clock")
     _lapse_alert(t, spec)
     t.record_penalty(dealer, "receipt_not_confirmed", "2 h without acknowledging the lead")
     t.end_holding("receipt_lapsed")

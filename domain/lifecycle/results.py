@@ -3,6 +3,7 @@ a calendar correction) turned into the lead's next state."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.calendar import SHANGHAI
@@ -97,7 +98,7 @@ def on_consultant_picked(state: LeadState, result: ConsultantResult, policy: Pol
 
 
 def on_deadline(state: LeadState, clock: str, started_at: datetime, deadline: datetime, policy: Policy, now: datetime,
-                provisional_years: list[int] = ()) -> Transition:
+                provisional_years: Sequence[int] = ()) -> Transition:
     """A working-day deadline came back from the calendar activity. `provisional_years` (patch `calendar-table`):
     the years of its count whose calendar lead ops have not confirmed yet: the timeline says so, and the head of
     lead ops is alerted once per year (the inbox key is the year's, not the lead's)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Self, TypeVar
 
-from domain.clocks import CLOCKS, SURVIVE_END
+from domain.clocks import CLOCKS, SURVIVE_END, ClockSpec
 from domain.events import Ev, is_event_kind, notified
 from domain.lifecycle.clock_engine import ClockEngine
 from domain.lifecycle.effects import DispatchEffect, Effect, NotifyEffect
@@ -33,11 +33,22 @@ GRADE_ORDER = {"H": 3, "A": 2, "B": 1, "C": 0}
 class Refused(Exception):
     """An action the lead's stage (or the actor's role) does not allow. Nothing was changed."""
 
-    def __init__(self, reason: str, kind: str = "stage", code: str = "", **params):
+    def __init__(self, reason: str, kind: str = "stage", code: str = "", **params: Any):
         super().__init__(reason)
         self.reason = reason  # the English text (logs, older answers)
         self.kind = kind  # stage (409) | forbidden (403) | invalid (422)
         self.code, self.params = code, params  # a domain.messages code people read in their language
+
+
+T = TypeVar("T")
+
+
+def required(value: T | None, what: str) -> T:
+    """A part of the lead the stage or guard of a rule guarantees (the holding while dispatched, the defeat
+    case in review...). Missing, it is a programming error: fails the workflow task, never the lead."""
+    if value is None:
+        raise ValueError(f"{what} is missing where the rule requires it")
+    return value
 
 
 @dataclass
@@ -54,7 +65,7 @@ class Transition(ClockEngine):
     message: str = ""
 
     @classmethod
-    def begin(cls, state: LeadState, policy: Policy, now: datetime, actor: Actor = SYSTEM_ACTOR):
+    def begin(cls, state: LeadState, policy: Policy, now: datetime, actor: Actor = SYSTEM_ACTOR) -> Self:
         return cls(state.model_copy(deep=True), policy, now, actor)
 
     # -- the timeline, and the clocks that follow it
@@ -93,10 +104,14 @@ class Transition(ClockEngine):
         self.move(stage)
 
     def step_back(self, default: LeadStage | None = None) -> None:
-        self.move(self.state.return_stage or default)
+        stage = self.state.return_stage or default
+        if stage is None:  # a programming error: fails the workflow task, never the lead
+            raise ValueError("step_back without a return stage or a default")
+        self.move(stage)
         self.state.return_stage = None
 
-    def notify(self, kind: str, roles: tuple[Role, ...], message: str, event: TimelineEvent | None = None, **data):
+    def notify(self, kind: str, roles: tuple[Role, ...], message: str, event: TimelineEvent | None = None,
+               **data: Any) -> None:
         s = self.state
         event = event or self.emit(notified(kind), roles=[r.value for r in roles], message=message)
         consultant = s.consultant_id
@@ -107,7 +122,7 @@ class Transition(ClockEngine):
             dealer_id=s.dealer_id, consultant_id=consultant, region=s.region, data=data,
         )))
 
-    def alert(self, kind: str, roles: tuple[Role, ...], message: str, **data) -> None:
+    def alert(self, kind: str, roles: tuple[Role, ...], message: str, **data: Any) -> None:
         s = self.state
         s.alerts += 1
         event = self.emit(Ev.ALERT_RAISED, alert=kind, roles=[r.value for r in roles], message=message, **data)
@@ -159,5 +174,5 @@ def touchpoint(raw: RawLead, now: datetime, outcome: str) -> Touchpoint:
                       campaign=raw.campaign, acquisition_cost=raw.acquisition_cost)
 
 
-def _running_specs(s: LeadState):
+def _running_specs(s: LeadState) -> list[tuple[str, ClockSpec]]:
     return [(name, CLOCKS[name]) for name in list(s.clocks)]

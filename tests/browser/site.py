@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from playwright.async_api import Browser, BrowserContext, expect
+from playwright.async_api import Browser, BrowserContext, ViewportSize, expect
 
 from tests.conftest import password_for, token_for
 from tests.harness import Lab
@@ -35,8 +35,8 @@ CHROMIUM_ARGS = [
     # without these Chromium keeps calling home, and floods a closed network with refused connections
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1440, "height": 900}
 WAIT_MS = 10_000  # the longest any page may take to show what a test waits for
 
 
@@ -98,7 +98,7 @@ class Site:
     def env(self):
         return self.lab.env
 
-    async def open(self, viewport: dict = PHONE, *, locale: str = "en-US"):
+    async def open(self, viewport: ViewportSize = PHONE, *, locale: str = "en-US"):
         """A fresh page (own context: own storage, own fake clock at the server's now)."""
         mobile = viewport["width"] < 600
         context = await self.browser.new_context(

@@ -18,7 +18,8 @@ async def test_lead_ops_upload_and_confirm_next_years_schedule_on_the_calendar_p
     await ops.get_by_test_id("calendar-upload-confirm").click()
     await expect(ops.get_by_test_id("calendar-note")).to_contain_text("row 2 date")
     await expect(ops.get_by_test_id("calendar-state")).to_have_text("推算（未确认）")
-    await ops.get_by_test_id("calendar-upload").fill("date,kind,name\n2027-01-01,holiday,元旦\n2027-02-13,workday,春节调休\n")
+    await ops.get_by_test_id("calendar-upload").fill("date,kind,name\n2027-01-01,holiday,元旦\n"
+                                                     "2027-02-13,workday,春节调休\n")
     await ops.get_by_test_id("calendar-upload-confirm").click()
     await expect(ops.get_by_test_id("calendar-state")).to_have_text("已确认")
     await expect(ops.get_by_test_id("calendar-days")).to_contain_text("春节调休")

@@ -48,7 +48,7 @@ async def act(page: Page, action: str, **fields: str | bool) -> None:
         field = form.locator(f'[name="{name}"]')
         kind = await field.evaluate("e => e.tagName.toLowerCase() === 'select' ? 'select' : e.type")
         if kind == "select":
-            await field.select_option(value)
+            await field.select_option(str(value))
         elif kind == "checkbox":
             await field.set_checked(bool(value))
         else:
@@ -116,7 +116,9 @@ async def test_a_dealers_day_from_a_new_lead_to_the_oem_deciding_its_defeat(site
     state = await L.state(lead_id)
     cadence = state.clocks["grade_cadence"].deadline
     later = [c.deadline for name, c in state.clocks.items() if name in {"store_invitation", "stall"}]
-    assert all(cadence < d for d in later), "nothing else may happen to the lead before the cadence lapses"
+    assert cadence is not None
+    assert all(d is not None
+               and cadence < d for d in later), "nothing else may happen to the lead before the cadence lapses"
     countdown = by_id(consultant, "countdown", clock="grade_cadence")
     await expect(countdown).to_have_attribute("data-state", "ok")
     await screenshot(consultant, "dealer-lead-detail-phone")
@@ -139,7 +141,8 @@ async def test_a_dealers_day_from_a_new_lead_to_the_oem_deciding_its_defeat(site
 
     # the customer has no short-term plan: the consultant applies for defeat, the manager approves
     await open_lead(consultant, lead_id)
-    await act(consultant, "apply_for_defeat", reason_code="no_short_term_plan", note="Postponed the purchase to next year")
+    await act(consultant, "apply_for_defeat", reason_code="no_short_term_plan",
+              note="Postponed the purchase to next year")
     await expect_stage(consultant, lead_id, LeadStage.DEFEAT_PENDING_MANAGER)
     await expect(by_id(manager, "inbox-item", kind="defeat_approval_needed", lead_id=lead_id)).to_be_visible()
     await open_lead(manager, lead_id)
@@ -181,6 +184,7 @@ async def test_a_dealers_day_from_a_new_lead_to_the_oem_deciding_its_defeat(site
     # what the pages showed is what the workflow holds
     state = await L.state(lead_id)
     assert state.stage == LeadStage.DORMANT
+    assert state.defeat is not None
     assert state.defeat.verdict == "true_defeat" and state.defeat.reviewer == "rev-1"
     assert "grade_cadence" in {e.data["clock"] for e in L.events(lead_id, "clock_lapsed")}
     assert site.page_errors == []

@@ -55,7 +55,8 @@ async def test_a_lapsed_clock_stays_red_with_how_late_and_a_call_offers_its_foll
     await expect(manager.get_by_test_id("contact-sms")).to_have_attribute("href", "sms:+8613800004303")
     await expect(manager.get_by_test_id("contact-wechat")).to_be_visible()  # the WeChat id is known: one tap copies it
     await manager.evaluate("""id => { sessionStorage.setItem('leadflow.contact', JSON.stringify(
-        {lead_id: id, mode: 'call', at: Date.now()})); document.dispatchEvent(new Event('visibilitychange')); }""", lead_id)
+        {lead_id: id, mode: 'call', at: Date.now()}));
+        document.dispatchEvent(new Event('visibilitychange')); }""", lead_id)
     await manager.get_by_test_id("follow-up-offer-log").click()
     form = manager.get_by_test_id("action-form")
     await expect(form.locator('[name="channel"]')).to_have_value("call")

@@ -36,7 +36,8 @@ async def test_a_reload_under_way_when_a_form_opens_leaves_the_form_and_offers_a
 
     await manager.route(re.compile(rf".*/v1/leads/{re.escape(lead_id)}$"), hold)
     # the customer browses the site: the lead changes, the page hears it on its live stream and reloads it
-    await gateway.record_lead_behaviour(L.client, lead_id, BehaviourEvent(event_id="pv-4201", kind=BehaviourKind.PAGE_VIEW), OPS)
+    await gateway.record_lead_behaviour(L.client, lead_id,
+                                        BehaviourEvent(event_id="pv-4201", kind=BehaviourKind.PAGE_VIEW), OPS)
     await asyncio.wait_for(held.wait(), timeout=15)
 
     await manager.get_by_test_id("action-request_transfer").click()

@@ -16,7 +16,8 @@ from tests.browser.site import PHONE, Site, artifact_path, screenshot
 from tests.browser.test_dealer_day import by_id
 from tests.fixtures import DEALERS, USERS, raw_lead
 
-ROLES = ["d-sh-1-mgr", "d-sh-1-c1", "d-sh-1-opslead", "ops", "rm-east", "rev-1"]  # every role with a sign-in in the fixtures
+ROLES = ["d-sh-1-mgr", "d-sh-1-c1", "d-sh-1-opslead", "ops", "rm-east",
+         "rev-1"]  # every role with a sign-in in the fixtures
 PAGES = ["leads", "pool", "inbox", "team", "queues", "calendar", "dashboards"]
 LEAD = raw_lead(4301, customer_name="王芳")
 # words that stay Latin on a Chinese page: the product's and the brand's names, channels' own names, units, codes

@@ -1,13 +1,12 @@
 """read model and master data
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 12:08:06.932930
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
+from alembic import op
 
 revision = '0001'
 down_revision = None

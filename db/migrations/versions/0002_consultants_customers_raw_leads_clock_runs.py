@@ -4,9 +4,9 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23 13:51:23.631790
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'

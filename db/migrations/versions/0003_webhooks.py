@@ -4,10 +4,9 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23 14:03:11.493786
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'

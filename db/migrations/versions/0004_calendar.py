@@ -4,10 +4,9 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-05 23:26:26.903329
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
+from alembic import op
 
 revision = '0004'
 down_revision = '0003'

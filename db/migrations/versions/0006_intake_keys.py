@@ -4,10 +4,9 @@ Revision ID: 0006
 Revises: 0004
 Create Date: 2026-12-05 23:38:07.097060
 """
-from alembic import op
 import sqlalchemy as sa
-import sqlmodel
-
+import sqlmodel.sql.sqltypes  # binds `sqlmodel` and loads the column types used below
+from alembic import op
 
 revision = '0006'
 down_revision = '0004'

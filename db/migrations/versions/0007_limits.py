@@ -4,11 +4,10 @@ Revision ID: 0007
 Revises: 0013
 Create Date: 2026-12-06 02:22:57.198643
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes  # noqa: F401
-
+from alembic import op
 
 revision = '0007'
 down_revision = '0013'
@@ -57,12 +56,15 @@ def backfill() -> None:
     holding_no = "(SELECT count(*) FROM holding h WHERE h.lead_id = l.lead_id) - 1"
     for kind, column in (("dealer", "dealer_id"), ("consultant", "consultant_id")):
         op.execute(
-            "INSERT INTO limit_reservation (lead_id, holding, kind, scope, subject, counted_at, since_seq, created_at, answer) "
-            f"SELECT l.lead_id, {holding_no}, '{kind}', '{kind}', l.{column}, l.updated_at, l.last_seq, l.updated_at, {empty} "
+            "INSERT INTO limit_reservation (lead_id, holding, kind, scope, subject, counted_at, since_seq, created_at, "
+            "answer) "
+            f"SELECT l.lead_id, {holding_no}, '{kind}', '{kind}', l.{column}, l.updated_at, l.last_seq, l.updated_at, "
+            f"{empty} "
             f"FROM lead l WHERE l.{column} IS NOT NULL AND l.stage NOT IN {END}")
     op.execute(
         'INSERT INTO limit_counter (scope, subject, "open", last_reserved_at) '
-        "SELECT 'dealer', d.id, (SELECT count(*) FROM limit_reservation r WHERE r.kind = 'dealer' AND r.subject = d.id), "
+        "SELECT 'dealer', d.id, (SELECT count(*) FROM limit_reservation r WHERE r.kind = 'dealer' AND r.subject = "
+        "d.id), "
         "(SELECT max(h.started_at) FROM holding h WHERE h.dealer_id = d.id) FROM dealer d")
     op.execute(
         'INSERT INTO limit_counter (scope, subject, "open") '

@@ -4,11 +4,10 @@ Revision ID: 0008
 Revises: 0012
 Create Date: 2026-12-06 02:29:02.178008
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
-
+from alembic import op
 
 revision = '0008'
 down_revision = '0012'

@@ -4,11 +4,10 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-06 02:33:30.137323
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
-
+from alembic import op
 
 revision = '0009'
 down_revision = '0008'

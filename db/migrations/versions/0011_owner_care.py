@@ -4,11 +4,10 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06 02:26:57.836544
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
-
+from alembic import op
 
 revision = '0011'
 down_revision = '0010'
@@ -158,7 +157,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('referral_reward', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_referral_reward_code'), ['code'], unique=False)
-        batch_op.create_index(batch_op.f('ix_referral_reward_referrer_customer_key'), ['referrer_customer_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referral_reward_referrer_customer_key'), ['referrer_customer_key'],
+                              unique=False)
         batch_op.create_index(batch_op.f('ix_referral_reward_referrer_dealer_id'), ['referrer_dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_referral_reward_state'), ['state'], unique=False)
 

@@ -6,11 +6,10 @@ Create Date: 2026-12-06 02:30:00
 """
 import re
 
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
 import sqlmodel.sql.sqltypes
-
+from alembic import op
 
 revision = '0012'
 down_revision = '0007'
@@ -47,5 +46,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index('ix_raw_lead_external_id', table_name='raw_lead')
-    op.drop_index('ix_lead_lookup_kind_value', table_name='lead_lookup', postgresql_ops={'value': 'varchar_pattern_ops'})
+    op.drop_index('ix_lead_lookup_kind_value', table_name='lead_lookup',
+                  postgresql_ops={'value': 'varchar_pattern_ops'})
     op.drop_table('lead_lookup')
