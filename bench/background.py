@@ -15,8 +15,9 @@ OPEN_STAGES = ("dispatched", "acknowledged", "contacted", "invited")
 
 
 def seed_open_leads(engine: Engine, n: int, brand: str | None = None, prefix: str = "BG") -> int:
-    """Insert `n` open leads spread over the active dealers of `brand` (every brand when None), in one statement
-    on PostgreSQL. Returns how many rows were written. Idempotent by lead id (`<prefix>-<i>`)."""
+    """Insert `n` open leads (created in the day before yesterday, last changed over an hour ago, as a backlog of
+    open leads is: not all touched this second) spread over the active dealers of `brand` (every brand when None),
+    in one statement on PostgreSQL. Returns how many rows were written. Idempotent by lead id (`<prefix>-<i>`)."""
     if engine.dialect.name != "postgresql":
         raise SystemExit("bench.background needs the PostgreSQL read model (--database-url postgres)")
     with engine.begin() as conn:
@@ -40,7 +41,8 @@ def seed_open_leads(engine: Engine, n: int, brand: str | None = None, prefix: st
                    (ARRAY['dispatched','acknowledged','contacted','invited'])[1 + i % 4],
                    (ARRAY['dispatched','acknowledged','contacted','invited'])[1 + i % 4],
                    (ARRAY['A','B','C'])[1 + i % 3], 60, d.region, d.id, NULL, false, 0,
-                   now() + interval '30 days', now() - (i % 86400) * interval '1 second', now(), 3, NULL,
+                   now() + interval '30 days', now() - interval '1 day' - (i % 86400) * interval '1 second',
+                   now() - interval '1 hour' - (i % 3600) * interval '1 second', 3, NULL,
                    :prefix || '-' || i, 'bench-background', '[]'::json, '[]'::json, '{}'::json
             FROM generate_series(1, :n) AS i
             JOIN bg_dealer d ON d.k = i % :dealers
