@@ -564,7 +564,9 @@ async def snapshot(client: Client, lead_id: str) -> tuple[LeadState, WorkflowExe
         assert projected is not None and d.status is not None, f"{lead_id} closed without a projection"
         return projected, d.status, False
     raw = d.raw_description
-    pending = bool(raw.pending_activities or raw.pending_children or raw.HasField("pending_workflow_task"))
+    # a delivered lead's owner-care workflow is a child left to outlive it (years): not pending work of the lead
+    children = [c for c in raw.pending_children if not c.workflow_id.startswith("owner-")]
+    pending = bool(raw.pending_activities or children or raw.HasField("pending_workflow_task"))
     state = await client.get_workflow_handle_for(LeadWorkflow.run, lead_id).query(
         LeadWorkflow.lead, rpc_timeout=timedelta(seconds=10))
     assert state is not None, f"{lead_id} has not been taken in"
