@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest_asyncio
 from sqlmodel import Session, col, select
 
 from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask
@@ -16,6 +17,21 @@ from tests.harness import HISTORIES, RECORDING, decode_payloads, lab
 from workflows.owner_care import OwnerCareResult, PolicyChange, StopRequest, ownership_id_for
 
 DAY = timedelta(days=1)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def env():
+    """Its own time-skipping server: 37 months of skipped time, and owner-care workflows that live on, stay out of the
+    suite's shared one (and whatever a test before left outstanding there cannot hold this module's time still)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.conftest import _binary, register, suite_converter
+
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=suite_converter())
+    await register(environment.client)
+    async with environment:
+        yield environment
 
 
 async def delivered_lead(L, n: int, **delivery) -> tuple[str, datetime]:
