@@ -149,11 +149,11 @@ async def test_auto_assignments_at_once_respect_consultants_capacity(env, pg_eng
         assert counter(pg_engine, "consultant", "d-sh-1-c2") == 1
 
 
-@pytest.mark.xfail(strict=False, reason="known race, issue 12 left open: about one run in three the winner's "
-                   "consultant counter reads 2 (the claim's reservation and the projection's adoption both "
-                   "count); the 200/409 answers hold every time")
 async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_clear_409(env, pg_engine):
-    async with api(env, pg_engine, record="v6-limits-claim") as (http, L):
+    """When both claims land in one activation, the second waits its turn (patch spending-in-turn) and is refused
+    before it reserves. (Recording v7-limits-claim takes that path only then: the file must hold the patch's
+    marker, two accepted claims and one reserve_claim.)"""
+    async with api(env, pg_engine, record="v7-limits-claim") as (http, L):
         r = await L.intake(raw_lead(6080, preferred_dealer_id="D-SH-1"))
         await L.act(r.lead_id, manager("D-SH-1"), c.Acknowledge())
         await L.act(r.lead_id, manager("D-SH-1"), c.Assign(consultant_id="d-sh-1-c1"))
@@ -175,6 +175,22 @@ async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_cle
         assert s.stage == "assigned" and s.consultant_id == winner
         assert counter(pg_engine, "consultant", winner) == 1
         assert counter(pg_engine, "consultant", ({"d-sh-1-c1", "d-sh-1-c2"} - {winner}).pop()) == 0
+        assert limits.counter_drift(pg_engine) == []  # ops.reconcile agrees: the counters are the open leads'
+        assert await local_activities(L, r.lead_id, "reserve_claim") == 1  # the loser never reserved
+
+
+async def local_activities(L, lead_id: str, activity_type: str) -> int:
+    """How many times the lead's history ran this local activity (its recorded markers)."""
+    import json
+
+    from tests.harness import decode_payloads
+
+    history = await L.client.get_workflow_handle(lead_id).fetch_history()
+    markers = [e.marker_recorded_event_attributes for e in history.events
+               if e.HasField("marker_recorded_event_attributes")
+               and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    await decode_payloads(markers, L.client.data_converter.payload_codec)
+    return sum(1 for m in markers if json.loads(m.details["data"].payloads[0].data)["activity_type"] == activity_type)
 
 
 def test_a_retried_reservation_activity_counts_once(pg_engine):
@@ -459,3 +475,4 @@ def test_a_slot_spent_again_for_the_same_consultant_counts_once(pg_engine):
             session.commit()
     assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
     assert_counters_match_the_ledger(pg_engine)
+
