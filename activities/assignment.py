@@ -60,7 +60,7 @@ class AssignmentActivities(UsesDatabase):
                 return ConsultantResult(consultant_id=None,
                                         reason=f"no consultant of {req.dealer_id} can take it: {why}")
             chosen = min(able, key=lambda c: (load.get(c.user_id, 0), c.user_id))
-            with limits.locked(self.engine) as session:
+            with limits.locked(self.engine, req.lead_id) as session:
                 counter = limits.lock_counter(session, limits.CONSULTANT, chosen.user_id)
                 if counter.open >= chosen.max_open_leads:
                     load[chosen.user_id] = counter.open
@@ -77,9 +77,9 @@ class AssignmentActivities(UsesDatabase):
     @activity.defn
     def reserve_claim(self, req: ClaimRequest) -> ClaimResult:
         """A consultant claims a lead from the public pool: a slot of the consultant's max_open_leads, spent under
-        the consultant's lock (the lead's own workflow lets one claim through at a time). Idempotent per lead,
-        holding and consultant."""
-        with limits.locked(self.engine) as session:
+        the lead's lock and the consultant's (the lead's own workflow lets one claim through at a time). Idempotent
+        per lead, holding and consultant."""
+        with limits.locked(self.engine, req.lead_id) as session:
             counter = limits.lock_counter(session, limits.CONSULTANT, req.consultant_id)
             done = limits.reservation(session, req.lead_id, req.holding, limits.CONSULTANT)
             if done is not None and done.released_at is None and done.subject == req.consultant_id:

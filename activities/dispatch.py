@@ -112,7 +112,7 @@ class DispatchActivities(UsesDatabase):
             raise ValueError("a limit reservation needs the holding number")
         if result.dealer_id is None:  # only a chosen dealer's slot is spent
             raise ValueError("a dealer reservation needs the chosen dealer")
-        with limits.locked(self.engine) as session:
+        with limits.locked(self.engine, req.lead_id) as session:
             counter = limits.lock_counter(session, limits.DEALER, result.dealer_id)
             done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
             if done is not None and done.answer.get("dealer_id"):
@@ -154,7 +154,7 @@ class DispatchActivities(UsesDatabase):
             raise ValueError("a decline reservation needs the time the lead was pushed")
         window = timedelta(days=req.window_days)
         since = req.as_of - window
-        with limits.locked(self.engine) as session:
+        with limits.locked(self.engine, req.lead_id) as session:
             limits.lock_counter(session, limits.DEALER, req.dealer_id)
             done = limits.reservation(session, req.lead_id, req.holding, limits.DECLINE)
             if done is not None and done.released_at is None:

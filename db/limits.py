@@ -13,6 +13,11 @@ by one transaction that
 So two leads of one dealer deciding at once take turns, and each sees the other's spending. A retried activity
 or a replayed workflow task finds its own row and gets the same answer: it never spends twice.
 
+Before any of that, a transaction that writes a lead's reservations takes the lead's own lock (`locked(engine,
+lead_id)`; see there for the race it closes), so it reads the lead's rows, decides and writes them with no
+other writer of those rows in between: a counter moves exactly when a row starts or stops holding its slot,
+and each counter stays the count of its active rows, whatever order the reservations and the projection run in.
+
 The projection gives slots back (`sync_lead`): when a lead leaves its dealer or consultant, or closes, its
 row is released and the counter moves back, under the same lock. It also adopts a lead that holds a slot it
 never reserved (a lead ops' forced dispatch, a manager's manual assignment, leads older than the ledger), so
@@ -26,7 +31,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -37,12 +42,35 @@ DEALER, CONSULTANT, DECLINE = "dealer", "consultant", "decline"
 SLOT_KINDS = (DEALER, CONSULTANT)  # kinds that hold a counter's slot while active (declines count in the ledger)
 
 
+LEAD_LOCK_SPACE = 0x4C4C  # the first key of the per-lead advisory locks ("LL"): no other lock uses it
+
+
 @contextmanager
-def locked(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction may take limit locks (SQLite: the one writer's lock, taken at once)."""
+def locked(engine: Engine, lead_id: str | None) -> Iterator[Session]:
+    """A session whose transaction may take limit locks (SQLite: the one writer's lock, taken at once).
+
+    With `lead_id` (every transaction that writes that lead's reservations; only `repair_counters`, which holds
+    every counter's lock, passes None) the transaction first takes the lead's lock, a PostgreSQL advisory lock
+    held until it ends. The counter locks alone did not keep a lead's row consistent: the row (lead, holding,
+    kind) moves between subjects, and two writers moving it lock *different* counters. The race (issue 12, two
+    claims of one pool lead at once), with the row released when the lead went to the pool:
+    1. the claim of c1 locks c1's counter and reads the row: released; the claim of c2 locks c2's counter and
+       reads the row: released (c1 has not committed);
+    2. c1 commits: the row is c1's, c1's counter 1; c2 then writes the row as c2's and counts c2's counter, with
+       no give-back of c1's slot, which it never saw: c1's counter keeps a slot no row holds;
+    3. the lead's workflow took c1's claim: its projection finds c2's row, gives it back and adopts the lead for
+       c1, counting c1 a second time: c1's counter reads 2 for one lead.
+    The projection's adoption raced a reservation the same way (both read the row free, the later write took it
+    over, both counted), and a projection's release raced a claim moving the same row (both gave c1's slot
+    back). Under the lead's lock each of them reads the row after the other one committed, so it gives back
+    what the row holds and counts what it writes: a slot is counted once. Locks are taken lead first, then
+    counters: a transaction never waits for a lead's lock while holding a counter's."""
     with Session(engine, expire_on_commit=False) as session:
         if engine.dialect.name == "sqlite":
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        elif lead_id is not None and engine.dialect.name == "postgresql":
+            session.connection().execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:lead_id))"),
+                                         {"space": LEAD_LOCK_SPACE, "lead_id": lead_id})
         yield session
 
 
@@ -74,8 +102,13 @@ def reservation(session: Session, lead_id: str, holding: int, kind: str) -> Limi
 def spend(session: Session, counter: LimitCounter | None, *, lead_id: str, holding: int, kind: str, subject: str,
           counted_at: datetime, since_seq: int, now: datetime, answer: dict[str, Any]) -> LimitReservation:
     """Write the reservation (new, or an earlier released/other-subject row of the same key moved here) and move
-    the counter. The caller holds the lock of `counter` (and of the old subject's counter when it moves)."""
+    the counter. The caller holds the lead's lock and `counter`'s. A row still holding another subject's slot
+    gives it back first; a row already holding this subject's slot (a decision taken twice) is not counted again:
+    the counter moves only when the row starts holding the slot."""
     row = reservation(session, lead_id, holding, kind)
+    counted = row is not None and row.released_at is None and row.subject == subject
+    if row is not None and row.released_at is None and row.subject != subject:
+        give_back(session, row, now)
     if row is None:
         row = LimitReservation(lead_id=lead_id, holding=holding, kind=kind,
                                scope=kind if kind in SLOT_KINDS else DEALER,
@@ -85,7 +118,7 @@ def spend(session: Session, counter: LimitCounter | None, *, lead_id: str, holdi
         row.subject, row.counted_at, row.since_seq = subject, counted_at, since_seq
         row.released_at, row.answer = None, answer
     session.add(row)
-    if counter is not None and kind in SLOT_KINDS:
+    if counter is not None and kind in SLOT_KINDS and not counted:
         counter.open += 1
         counter.updated_at = now
         session.add(counter)
@@ -109,7 +142,31 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
     """The projection's half: the lead's slots follow its state (see the module docstring).
 
     `state` is a LeadState. Reservations made at or after this state's event number (`since_seq`) are left alone:
-    they belong to a decision this snapshot does not know yet. Locks are taken in (scope, subject) order."""
+    they belong to a decision this snapshot does not know yet. A first read without locks finds most projections
+    with nothing to do; otherwise what to release and adopt is decided again under the lead's lock, on the rows
+    as they are then (a reservation may have committed in between). Counter locks are taken in (scope, subject)
+    order."""
+    with Session(engine, expire_on_commit=False) as probe:
+        release, adopt = _plan(probe, state)
+    if not release and not adopt:
+        return
+    with locked(engine, state.lead_id) as session:
+        release, adopt = _plan(session, state)
+        if not release and not adopt:
+            return
+        holding = len(state.held_by) - 1
+        keys = sorted({(r.scope, r.subject) for r in release if r.kind in SLOT_KINDS} | set(adopt))
+        locks = {key: lock_counter(session, *key) for key in keys}
+        for row in release:  # (an active row in a slot to adopt is among them: it mismatches, and is older)
+            give_back(session, row, now)
+        for kind, subject in adopt:
+            spend(session, locks[(kind, subject)], lead_id=state.lead_id, holding=holding, kind=kind, subject=subject,
+                  counted_at=now, since_seq=state.seq, now=now, answer={"adopted": True})
+        session.commit()
+
+
+def _plan(session: Session, state) -> tuple[list[LimitReservation], list[tuple[str, str]]]:
+    """The lead's active reservations to give back, and the (kind, subject) slots to adopt, for `state`."""
     from domain.stages import END_STAGES
 
     holding = len(state.held_by) - 1
@@ -120,9 +177,9 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
     if is_open and state.consultant_id and holding >= 0:
         want[CONSULTANT] = state.consultant_id
     holdings = state.past_holdings + ([state.holding] if state.holding else [])
-    with Session(engine, expire_on_commit=False) as probe:
-        rows = probe.exec(select(LimitReservation).where(LimitReservation.lead_id == state.lead_id,
-                                                         col(LimitReservation.released_at).is_(None))).all()
+    rows = session.exec(select(LimitReservation).where(LimitReservation.lead_id == state.lead_id,
+                                                       col(LimitReservation.released_at).is_(None))
+                        .execution_options(populate_existing=True)).all()
     release, adopt = [], []
     for r in rows:
         if r.since_seq >= state.seq:
@@ -134,26 +191,10 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
         elif want.get(r.kind) != r.subject or r.holding != holding:
             release.append(r)
     for kind, subject in want.items():
-        if not any(r.kind == kind and r.subject == subject and r.holding == holding and r not in release for r in rows):
-            adopt.append((kind, subject))
-    if not release and not adopt:
-        return
-    with locked(engine) as session:
-        keys = sorted({(r.scope, r.subject) for r in release if r.kind in SLOT_KINDS} | set(adopt))
-        locks = {key: lock_counter(session, *key) for key in keys}
-        for r in release:
-            row = reservation(session, r.lead_id, r.holding, r.kind)
-            if row is not None and row.released_at is None and row.since_seq < state.seq:
-                give_back(session, row, now)
-        for kind, subject in adopt:
-            row = reservation(session, state.lead_id, holding, kind)
-            if row is not None and row.released_at is None and row.subject == subject:
-                continue
-            if row is not None and row.released_at is None:
-                give_back(session, row, now)
-            spend(session, locks[(kind, subject)], lead_id=state.lead_id, holding=holding, kind=kind, subject=subject,
-                  counted_at=now, since_seq=state.seq, now=now, answer={"adopted": True})
-        session.commit()
+        kept = [r for r in rows if r.kind == kind and r.holding == holding and r not in release]
+        if not any(r.subject == subject for r in kept) and not any(r.since_seq >= state.seq for r in kept):
+            adopt.append((kind, subject))  # (a newer decision's row of this slot is left alone, as above)
+    return release, adopt
 
 
 # --------------------------------------------------------------------------- reconciling (ops.reconcile)
@@ -208,7 +249,7 @@ def repair_counters(engine: Engine, now: datetime) -> None:
         active = session.exec(select(LimitReservation).where(col(LimitReservation.released_at).is_(None),
                                                              col(LimitReservation.kind).in_(SLOT_KINDS))).all()
         subjects = {(c.scope, c.subject) for c in session.exec(select(LimitCounter)).all()}
-    with locked(engine) as session:
+    with locked(engine, None) as session:  # every counter's lock: no lead's is needed
         keys = sorted(subjects | {(r.scope, r.subject) for r in active}
                       | {(DEALER, d) for d, _, _, _ in leads.values() if d}
                       | {(CONSULTANT, c) for d, c, _, _ in leads.values() if d and c})

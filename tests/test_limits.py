@@ -8,17 +8,21 @@ lock, which writes the reservation ledger (db/limits.py). Raw-lead numbers 6000-
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from temporalio.testing import ActivityEnvironment
 
 from activities.assignment import AssignmentActivities
 from activities.dispatch import DispatchActivities
+from db import limits
 from db.models import Consultant, Dealer, HoldingRow, Lead, LimitCounter, LimitReservation
 from domain import commands as c
-from domain.models import ClaimRequest, DeclineQuotaRequest, DispatchRequest
+from domain.models import ClaimRequest, DeclineQuotaRequest, DispatchRequest, Holding, LeadState
+from domain.stages import LeadStage
 from tests.fixtures import manager, raw_lead
 from tests.harness import lab
 from tests.test_api import api, auth
@@ -145,11 +149,11 @@ async def test_auto_assignments_at_once_respect_consultants_capacity(env, pg_eng
         assert counter(pg_engine, "consultant", "d-sh-1-c2") == 1
 
 
-@pytest.mark.xfail(strict=False, reason="known race, issue 12 left open: about one run in three the winner's "
-                   "consultant counter reads 2 (the claim's reservation and the projection's adoption both "
-                   "count); the 200/409 answers hold every time")
 async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_clear_409(env, pg_engine):
-    async with api(env, pg_engine, record="v6-limits-claim") as (http, L):
+    """When both claims land in one activation, the second waits its turn (patch spending-in-turn) and is refused
+    before it reserves. (Recording v7-limits-claim takes that path only then: the file must hold the patch's
+    marker, two accepted claims and one reserve_claim.)"""
+    async with api(env, pg_engine, record="v7-limits-claim") as (http, L):
         r = await L.intake(raw_lead(6080, preferred_dealer_id="D-SH-1"))
         await L.act(r.lead_id, manager("D-SH-1"), c.Acknowledge())
         await L.act(r.lead_id, manager("D-SH-1"), c.Assign(consultant_id="d-sh-1-c1"))
@@ -171,6 +175,22 @@ async def test_two_claims_of_one_pool_lead_at_once_one_wins_the_other_gets_a_cle
         assert s.stage == "assigned" and s.consultant_id == winner
         assert counter(pg_engine, "consultant", winner) == 1
         assert counter(pg_engine, "consultant", ({"d-sh-1-c1", "d-sh-1-c2"} - {winner}).pop()) == 0
+        assert limits.counter_drift(pg_engine) == []  # ops.reconcile agrees: the counters are the open leads'
+        assert await local_activities(L, r.lead_id, "reserve_claim") == 1  # the loser never reserved
+
+
+async def local_activities(L, lead_id: str, activity_type: str) -> int:
+    """How many times the lead's history ran this local activity (its recorded markers)."""
+    import json
+
+    from tests.harness import decode_payloads
+
+    history = await L.client.get_workflow_handle(lead_id).fetch_history()
+    markers = [e.marker_recorded_event_attributes for e in history.events
+               if e.HasField("marker_recorded_event_attributes")
+               and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+    await decode_payloads(markers, L.client.data_converter.payload_codec)
+    return sum(1 for m in markers if json.loads(m.details["data"].payloads[0].data)["activity_type"] == activity_type)
 
 
 def test_a_retried_reservation_activity_counts_once(pg_engine):
@@ -289,3 +309,170 @@ def test_the_migration_fills_the_ledger_and_counters_from_the_open_leads(backend
     assert [(r.lead_id, r.holding, r.kind, r.subject) for r in rows] == [
         ("lead-0", 0, "consultant", "c-1"), ("lead-0", 0, "dealer", "D-1"), ("lead-1", 0, "dealer", "D-1")]
     assert [line for line in counter_drift(engine) if "dealer" in line] == []
+
+
+# ----------------------------------------------------------- one lead's slot, two writers at once (db/limits.locked)
+#
+# The projection (`sync_lead`) and a reservation (`reserve_claim`) write the same ledger row of a lead while holding
+# different counters' locks. These tests stop one of them inside its transaction, at its first write of the ledger,
+# run the other until it is done or waits for a lock, then let the first go on: each interleaving that double
+# counted (or double released) a slot before the lead's lock, forced instead of waited for.
+
+T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+RACED = "lead-raced"
+
+
+def lead_state(seq: int, stage: LeadStage, consultant_id: str | None = None, lead_id: str = RACED) -> LeadState:
+    """The lead as a projection sees it: held by D-SH-1 (holding 0) since T0."""
+    return LeadState(lead_id=lead_id, brand="Aurora", customer_key=f"key-{lead_id}", profile=raw_lead(6190),
+                     stage=stage, created_at=T0, updated_at=T0, holding=Holding(dealer_id="D-SH-1", started_at=T0),
+                     consultant_id=consultant_id, seq=seq)
+
+
+def assigned_to_c1(engine, *, other_lead: bool = False) -> None:
+    """Dispatched (seq 4) and assigned to c1 by the manager (seq 7): both slots adopted by the projection.
+    other_lead: c1 carries a second lead too, whose slot nothing here may touch."""
+    limits.sync_lead(engine, lead_state(4, LeadStage.DISPATCHED), T0)
+    limits.sync_lead(engine, lead_state(7, LeadStage.ASSIGNED, "d-sh-1-c1"), T0)
+    if other_lead:
+        limits.sync_lead(engine, lead_state(7, LeadStage.ASSIGNED, "d-sh-1-c1", lead_id="lead-other"), T0)
+
+
+def in_the_pool(engine) -> None:
+    """assigned_to_c1, then moved to the public pool (seq 15): c1's slot went back, the row is released."""
+    assigned_to_c1(engine)
+    limits.sync_lead(engine, lead_state(15, LeadStage.PUBLIC_POOL), T0)
+    assert counter(engine, "consultant", "d-sh-1-c1") == 0
+
+
+def claim(engine, consultant_id: str):
+    """A consultant's claim of the pool lead, decided on its pool state (seq 15)."""
+    request = ClaimRequest(lead_id=RACED, dealer_id="D-SH-1", consultant_id=consultant_id, holding=0, since_seq=15,
+                           as_of=T0 + timedelta(hours=2))
+    return lambda: ActivityEnvironment().run(AssignmentActivities(engine).reserve_claim, request)
+
+
+def project(engine, state: LeadState):
+    return lambda: limits.sync_lead(engine, state, T0 + timedelta(hours=2))
+
+
+def waits_for_a_lock(engine) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                         "AND wait_event_type = 'Lock'").scalar())
+
+
+def interleave(monkeypatch, engine, first, second) -> None:
+    """Run `first` until its first write of the ledger (limits.spend or limits.give_back) and hold it there, inside
+    its transaction; run `second` until it ends or waits for a lock; then let `first` go on. Both must end."""
+    reached, go = threading.Event(), threading.Event()
+    held: dict[str, threading.Thread] = {}
+    errors: list[BaseException] = []
+
+    def stop_first(real):
+        def write(*args, **kwargs):
+            if threading.current_thread() is held["first"] and not reached.is_set():
+                reached.set()
+                assert go.wait(30), "never let go on"
+            return real(*args, **kwargs)
+        return write
+
+    monkeypatch.setattr(limits, "spend", stop_first(limits.spend))
+    monkeypatch.setattr(limits, "give_back", stop_first(limits.give_back))
+
+    def run(fn):
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the test's thread, which raises it
+            errors.append(e)
+
+    held["first"] = threading.Thread(target=run, args=(first,))
+    held["first"].start()
+    assert reached.wait(30), "the first writer never reached its write"
+    other = threading.Thread(target=run, args=(second,))
+    other.start()
+    deadline = time.monotonic() + 30
+    while other.is_alive() and not waits_for_a_lock(engine):
+        assert time.monotonic() < deadline, "the second writer neither ended nor waited for a lock"
+        time.sleep(0.01)
+    go.set()
+    for thread in (held["first"], other):
+        thread.join(30)
+        assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+def assert_counters_match_the_ledger(engine) -> None:
+    """Each counter is the number of active reservations holding its slot: no slot counted twice or lost."""
+    from collections import Counter
+
+    with Session(engine) as session:
+        counted = {(c.scope, c.subject): c.open for c in session.exec(select(LimitCounter)).all() if c.open}
+        active = Counter((r.scope, r.subject) for r in session.exec(select(LimitReservation).where(
+            col(LimitReservation.released_at).is_(None), col(LimitReservation.kind).in_(limits.SLOT_KINDS))).all())
+    assert counted == dict(active)
+
+
+def test_two_claims_reserving_one_pool_lead_at_once_count_its_slot_once(monkeypatch, pg_engine):
+    """The interleaving behind the flaky two-claims test: c2's claim read the row free before c1's committed, then
+    wrote it as c2's without giving c1's slot back; the projection of c1's claim then counted c1 a second time."""
+    in_the_pool(pg_engine)
+    interleave(monkeypatch, pg_engine, claim(pg_engine, "d-sh-1-c1"), claim(pg_engine, "d-sh-1-c2"))
+    assert_counters_match_the_ledger(pg_engine)
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") + counter(pg_engine, "consultant", "d-sh-1-c2") == 1
+    limits.sync_lead(pg_engine, lead_state(16, LeadStage.ASSIGNED, "d-sh-1-c1"), T0 + timedelta(hours=2))  # c1 won
+    assert_counters_match_the_ledger(pg_engine)
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1  # it read 2 here
+    assert counter(pg_engine, "consultant", "d-sh-1-c2") == 0
+
+
+@pytest.mark.parametrize("first", ["projection", "claim"])
+def test_the_projection_adopting_a_lead_while_a_claim_reserves_it_counts_it_once(monkeypatch, pg_engine, first):
+    """The projection of a state where c1 holds the lead (it adopts the slot) and a claim of c2 decided on the older
+    pool state, each stopped inside its transaction while the other runs."""
+    in_the_pool(pg_engine)
+    adopting = project(pg_engine, lead_state(16, LeadStage.ASSIGNED, "d-sh-1-c1"))
+    claiming = claim(pg_engine, "d-sh-1-c2")
+    if first == "projection":
+        interleave(monkeypatch, pg_engine, adopting, claiming)
+    else:
+        interleave(monkeypatch, pg_engine, claiming, adopting)
+    assert_counters_match_the_ledger(pg_engine)
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") + counter(pg_engine, "consultant", "d-sh-1-c2") == 1
+    if first == "claim":  # the projection came second: it saw the claim's row, older than its state, and moved it
+        assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+    limits.sync_lead(pg_engine, lead_state(17, LeadStage.ASSIGNED, "d-sh-1-c1"), T0 + timedelta(hours=3))
+    assert_counters_match_the_ledger(pg_engine)
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+    assert counter(pg_engine, "consultant", "d-sh-1-c2") == 0
+
+
+@pytest.mark.parametrize("first", ["projection", "claim"])
+def test_the_projection_releasing_a_slot_while_a_claim_moves_it_gives_it_back_once(monkeypatch, pg_engine, first):
+    """c1 carries two leads. One goes to the pool: its projection gives c1's slot back while c2's claim of it
+    (decided on the pool state) moves the same row. c1 keeps the other lead's slot whichever writes first."""
+    assigned_to_c1(pg_engine, other_lead=True)
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 2
+    releasing = project(pg_engine, lead_state(15, LeadStage.PUBLIC_POOL))
+    claiming = claim(pg_engine, "d-sh-1-c2")
+    if first == "projection":
+        interleave(monkeypatch, pg_engine, releasing, claiming)
+    else:
+        interleave(monkeypatch, pg_engine, claiming, releasing)
+    assert_counters_match_the_ledger(pg_engine)
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1  # the other lead's (it read 0: released twice)
+    assert counter(pg_engine, "consultant", "d-sh-1-c2") == 1
+
+
+def test_a_slot_spent_again_for_the_same_consultant_counts_once(pg_engine):
+    """Two runs of one decision (a reservation taken again, not found by a retry's first look) hold one slot."""
+    for _ in range(2):
+        with limits.locked(pg_engine, RACED) as session:
+            held = limits.lock_counter(session, limits.CONSULTANT, "d-sh-1-c1")
+            limits.spend(session, held, lead_id=RACED, holding=0, kind=limits.CONSULTANT, subject="d-sh-1-c1",
+                         counted_at=T0, since_seq=5, now=T0, answer={"consultant_id": "d-sh-1-c1"})
+            session.commit()
+    assert counter(pg_engine, "consultant", "d-sh-1-c1") == 1
+    assert_counters_match_the_ledger(pg_engine)
+

@@ -65,6 +65,7 @@ POLICY_FACTS = "policy-facts"  # the patch: the decider's inputs are recorded (l
 POLICY_MIGRATION = "policy-migration"  # the patch: the migrate_policy signal moves a running lead to another version
 LOCAL_ACTIVITIES = "local-activities"  # the patch: a run that began with it runs its reads as local activities
 ATOMIC_LIMITS = "atomic-limits"  # the patch: dealer/consultant limits are spent in the ledger (db/limits.py)
+SPENDING_IN_TURN = "spending-in-turn"  # the patch: two spending actions woken at once still take turns
 # the patch: a run that began with it writes its alerts with the read model
 NOTIFY_IN_PROJECTION = "notify-in-projection"
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -384,6 +385,12 @@ class LeadWorkflow:
         spends = action in ("decline", "claim") and workflow.patched(ATOMIC_LIMITS)
         if spends:  # one spending action at a time, each decided again after the one before it committed
             await workflow.wait_condition(lambda: not self._spending)
+            # Two actions that arrive in one activation (two consultants claiming one pool lead at once) are both
+            # woken by the same sweep of conditions, both having seen "not spending", so both reserved at once:
+            # the loser's reservation moved the winner's slot (db/limits.locked tells the rest). The second one
+            # to run looks again and waits its turn; then it is decided again, and refused before it spends.
+            while self._spending and workflow.patched(SPENDING_IN_TURN):
+                await workflow.wait_condition(lambda: not self._spending)
             self._spending = True
         try:
             if spends:

@@ -56,6 +56,9 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("atomic-limits", "dispatch, auto-assignment, declines and claims spend the dealer's or consultant's limit "
           "in the reservation ledger under its lock (db/limits.py); a spending action waits for the one before it",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("spending-in-turn", "two spending actions (decline, claim) woken in one activation take turns: the second "
+          "looks again and waits, where both used to pass the wait at once and reserve side by side (issue 12)",
+          date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
     Patch("notify-in-projection", "a run that began with it writes its alerts' inbox rows in the read-model "
           "activity that follows them (record_lead) instead of a notify activity each: one workflow task and one "
           "activity fewer per alert (the intake: two workflow tasks, not three)",
