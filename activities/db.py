@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any, Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, Insert, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from db.engine import aware  # noqa: F401  (re-exported for the activities)
@@ -29,3 +32,29 @@ def announce_change(session) -> None:
     session's transaction commits; api/stream.py). Other databases: nothing, their listeners poll."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')"))
+
+
+def insert(conn: Connection, table) -> Insert:
+    """The dialect's INSERT (PostgreSQL's or SQLite's: both have ON CONFLICT and RETURNING)."""
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def upsert(conn: Connection, table, rows: Iterable[dict[str, Any]], *,
+           update: Literal["all"] | Iterable[str] | None = None) -> None:
+    """One INSERT for all `rows` of `table`, keyed by its primary key: a row already there gets the `update`
+    columns set to the new values (every other column when `update` is "all", as `session.merge` did), or is
+    left as it is (`update` None: ON CONFLICT DO NOTHING). Two rows with one key: the last one counts, as one merge
+    after another. No SELECT, no ORM objects (the projection's writes, issue 15)."""
+    key = [c.name for c in table.primary_key.columns]
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        by_key[tuple(row[k] for k in key)] = row
+    if not by_key:
+        return
+    stmt = insert(conn, table).values(list(by_key.values()))
+    if update is None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=key)
+    else:
+        columns = [c.name for c in table.columns if c.name not in key] if update == "all" else list(update)
+        stmt = stmt.on_conflict_do_update(index_elements=key, set_={c: stmt.excluded[c] for c in columns})
+    conn.execute(stmt)

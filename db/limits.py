@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -105,11 +105,20 @@ def give_back(session: Session, row: LimitReservation, now: datetime) -> None:
         session.add(counter)
 
 
-def sync_lead(engine: Engine, state, now: datetime) -> None:
+def open_reservations(conn: Connection, lead_id: str) -> list[Row]:
+    """The lead's reservations not released (plain rows): what `sync_lead` starts from."""
+    t = LimitReservation.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    return list(conn.execute(select(t.lead_id, t.holding, t.kind, t.scope, t.subject, t.since_seq).where(
+        t.lead_id == lead_id, t.released_at.is_(None))).all())
+
+
+def sync_lead(engine: Engine, state, now: datetime, held: list[Row] | None = None) -> None:
     """The projection's half: the lead's slots follow its state (see the module docstring).
 
     `state` is a LeadState. Reservations made at or after this state's event number (`since_seq`) are left alone:
-    they belong to a decision this snapshot does not know yet. Locks are taken in (scope, subject) order."""
+    they belong to a decision this snapshot does not know yet. Locks are taken in (scope, subject) order. `held`:
+    the lead's open reservations as the caller read them (`open_reservations`, in the projection's own
+    transaction: no second connection); only a hint, as every change is checked again under the locks."""
     from domain.stages import END_STAGES
 
     holding = len(state.held_by) - 1
@@ -120,9 +129,10 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
     if is_open and state.consultant_id and holding >= 0:
         want[CONSULTANT] = state.consultant_id
     holdings = state.past_holdings + ([state.holding] if state.holding else [])
-    with Session(engine, expire_on_commit=False) as probe:
-        rows = probe.exec(select(LimitReservation).where(LimitReservation.lead_id == state.lead_id,
-                                                         col(LimitReservation.released_at).is_(None))).all()
+    if held is None:
+        with engine.connect() as conn:
+            held = open_reservations(conn, state.lead_id)
+    rows = held
     release, adopt = [], []
     for r in rows:
         if r.since_seq >= state.seq:

@@ -13,7 +13,7 @@ from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, Notif
 from domain import commands as c
 from domain.clocks import CLOCKS
 from domain.models import NotifyRequest, ProjectionRequest
-from domain.stages import Role
+from domain.stages import LeadStage, Role
 from tests.fixtures import OPS, manager, raw_lead
 from tests.harness import lab
 
@@ -92,7 +92,7 @@ async def test_a_replayed_projection_writes_nothing_twice(env, any_engine):
         project.record_lead(ProjectionRequest(state=state, events=events, workflow_id=lead_id, run_id="r"))
     assert [count(any_engine, t, t.lead_id == lead_id) for t in tables] == before
     assert before[:2] == [state.seq, 1] and count(any_engine, Customer) == 1
-    older = state.model_copy(update={"seq": state.seq - 1, "stage": "new"})
+    older = state.model_copy(update={"seq": state.seq - 1, "stage": LeadStage.NEW})  # (model_copy validates nothing)
     project.record_lead(ProjectionRequest(state=older, events=[], workflow_id=lead_id, run_id="r"))
     with Session(any_engine) as session:
         assert session.get(Lead, lead_id).stage == state.stage.value  # a late, older snapshot never wins
