@@ -58,12 +58,14 @@ def lock_counter(session: Session, scope: str, subject: str) -> LimitCounter:
     return counter
 
 
-def counters(session: Session, scope: str, subjects: list[str]) -> dict[str, LimitCounter]:
-    """The counters of many subjects, without locking (a dispatch's ranking; its choice is then locked)."""
+def counters(session: Session, scope: str, subjects: list[str]) -> dict[str, Row]:
+    """The counters of many subjects (plain rows: subject, open, last_reserved_at), without locking (a dispatch's
+    ranking; its choice is then locked)."""
     if not subjects:
         return {}
-    rows = session.exec(select(LimitCounter).where(LimitCounter.scope == scope,
-                                                   col(LimitCounter.subject).in_(subjects)))
+    t = LimitCounter.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    rows = session.connection().execute(select(t.subject, t.open, t.last_reserved_at).where(
+        t.scope == scope, t.subject.in_(subjects)))
     return {c.subject: c for c in rows}
 
 
