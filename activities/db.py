@@ -6,9 +6,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Insert, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from db.engine import aware  # noqa: F401  (re-exported for the activities)
@@ -34,12 +33,17 @@ def announce_change(session) -> None:
         session.execute(text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')"))
 
 
-def insert(conn: Connection, table) -> Insert:
+def table_of(model: Any) -> Table:
+    """A table model's Table (for plain statements)."""
+    return model.__table__
+
+
+def insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """The dialect's INSERT (PostgreSQL's or SQLite's: both have ON CONFLICT and RETURNING)."""
-    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
 
 
-def upsert(conn: Connection, table, rows: Iterable[dict[str, Any]], *,
+def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], *,
            update: Literal["all"] | Iterable[str] | None = None) -> None:
     """One INSERT for all `rows` of `table`, keyed by its primary key: a row already there gets the `update`
     columns set to the new values (every other column when `update` is "all", as `session.merge` did), or is

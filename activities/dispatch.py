@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Text, cast, func
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.db import UsesDatabase, aware
+from activities.db import UsesDatabase, aware, table_of
 from db import limits
 from db.models import Dealer, DealerPenalty, HoldingRow, Lead, LimitReservation
 from domain.dispatch import DealerProfile, rank_dealers
@@ -30,7 +30,7 @@ class DealerProfiles:
         self._lock = threading.Lock()  # activities run in a thread pool
 
     def of_brand(self, conn: Connection, brand: str) -> dict[str, DealerProfile]:
-        t = Dealer.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+        t = table_of(Dealer).c
         rows = conn.execute(select(*_profile_columns(t)).where(func.lower(t.brand) == brand.lower())).all()
         out: dict[str, DealerProfile] = {}
         with self._lock:
@@ -134,10 +134,12 @@ class DispatchActivities(UsesDatabase):
                 if since is not None:
                     penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
                 penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
-                profiles = {dealer_id: _with_load(profile, load[dealer_id].open if dealer_id in load else 0,
-                                                  penalties.get(dealer_id, 0),
-                                                  aware(load[dealer_id].last_reserved_at) if dealer_id in load else None)
-                            for dealer_id, profile in base.items()}
+                profiles = {}
+                for dealer_id, profile in base.items():
+                    counter = load.get(dealer_id)
+                    profiles[dealer_id] = _with_load(
+                        profile, counter.open if counter else 0, penalties.get(dealer_id, 0),
+                        aware(counter.last_reserved_at) if counter else None)
         if req.forced_dealer_id:
             if result.dealer_id is None:
                 return result

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase, announce_change, insert
+from activities.db import UsesDatabase, announce_change, insert, table_of
 from db.models import Notification, User
 from domain.models import NotifyRequest
 from domain.stages import Role
@@ -41,7 +41,7 @@ def write_notifications(session, req: NotifyRequest) -> int:
                 dealer_id=req.dealer_id, region=req.region, message=req.message, data=req.data, created_at=at)
             for role in req.roles for user_id in recipients(session, req, role)}
     conn = session.connection()
-    table = Notification.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    table = table_of(Notification)
     created = len(conn.execute(insert(conn, table).values(
         [dict(idempotency_key=key, **row) for key, row in rows.items()]).on_conflict_do_nothing(
         index_elements=["idempotency_key"]).returning(table.c.id)).all()) if rows else 0

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, or_, select, update
 from temporalio import activity
 
-from activities.db import UsesDatabase, announce_change, insert, upsert
+from activities.db import UsesDatabase, announce_change, insert, table_of, upsert
 from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
 from db import limits, referrals
@@ -97,20 +97,20 @@ class ProjectionActivities(UsesDatabase):
         s = req.state
         conn = session.connection()
         if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
-            upsert(conn, LeadFact.__table__, [dict(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
+            upsert(conn, table_of(LeadFact), [dict(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
                                                    kind=f["kind"], data=f["data"]) for f in req.facts])
         if not self._lead(conn, req):
             session.commit()  # an older snapshot arriving late (a retry): never go back in time; its facts stay
             return
         self._lookups(conn, s)
-        upsert(conn, TimelineEntry.__table__, [
+        upsert(conn, table_of(TimelineEntry), [
             dict(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value, actor=e.actor, role=e.role,
                  dealer_id=e.dealer_id, data=e.data) for e in req.events])
-        upsert(conn, HoldingRow.__table__, [
+        upsert(conn, table_of(HoldingRow), [
             dict(lead_id=s.lead_id, dealer_id=h.dealer_id, started_at=h.started_at, ended_at=h.ended_at,
                  end_reason=h.end_reason, dispatch_reason=h.dispatch_reason)
             for h in s.past_holdings + ([s.holding] if s.holding else [])], update="all")
-        upsert(conn, DealerPenalty.__table__, [  # a penalty is recorded once; its revocation is an update below
+        upsert(conn, table_of(DealerPenalty), [  # a penalty is recorded once; its revocation is an update below
             dict(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"], lead_id=s.lead_id,
                  kind=e.data["penalty"], note=e.data.get("note", ""), created_at=e.at, revoked_at=None)
             for e in req.events if e.kind == "penalty_recorded"])
@@ -120,11 +120,12 @@ class ProjectionActivities(UsesDatabase):
                 referrals.on_won(session, s.lead_id, e.at, _reward_tiers())
         self._clock_runs(conn, req)
         session.flush()
-        penalties = DealerPenalty.__table__.c
+        penalties = table_of(DealerPenalty).c
         for e in req.events:
             if e.kind == "penalty_revoked":
-                conn.execute(update(DealerPenalty.__table__).where(
-                    penalties.penalty_id == e.data["penalty_id"], penalties.revoked_at.is_(None)).values(revoked_at=e.at))
+                conn.execute(update(table_of(DealerPenalty)).where(
+                    penalties.penalty_id == e.data["penalty_id"], penalties.revoked_at.is_(None),
+                ).values(revoked_at=e.at))
         held = limits.open_reservations(conn, s.lead_id)  # read in this transaction: no second connection
         announce_change(session)  # the live streams' listener (PostgreSQL)
         session.commit()
@@ -134,10 +135,11 @@ class ProjectionActivities(UsesDatabase):
     @staticmethod
     def _lead(conn, req: ProjectionRequest) -> bool:
         """The lead's row, unless the read model is already further on (then False and nothing written)."""
-        table = Lead.__table__
+        table = table_of(Lead)
         stmt = insert(conn, table).values(lead_values(req))
         stmt = stmt.on_conflict_do_update(
-            index_elements=["lead_id"], set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "lead_id"},
+            index_elements=["lead_id"],
+            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "lead_id"},
             where=table.c.last_seq <= stmt.excluded.last_seq)
         return conn.execute(stmt.returning(table.c.lead_id)).first() is not None
 
@@ -145,21 +147,21 @@ class ProjectionActivities(UsesDatabase):
     def _lookups(conn, s) -> None:
         """The keys a search finds the lead by (domain/search.py), following the customer's profile."""
         want = lookup_keys(s.profile.customer_name, s.profile.phone)
-        t = LeadLookup.__table__.c
+        t = table_of(LeadLookup).c
         have = {(kind, value) for kind, value in conn.execute(
             select(t.kind, t.value).where(t.lead_id == s.lead_id)).all()}
         gone = have - want
         if gone:
-            conn.execute(delete(LeadLookup.__table__).where(t.lead_id == s.lead_id, or_(
+            conn.execute(delete(table_of(LeadLookup)).where(t.lead_id == s.lead_id, or_(
                 *(and_(t.kind == kind, t.value == value) for kind, value in gone))))
-        upsert(conn, LeadLookup.__table__, [dict(lead_id=s.lead_id, kind=kind, value=value)
+        upsert(conn, table_of(LeadLookup), [dict(lead_id=s.lead_id, kind=kind, value=value)
                                             for kind, value in sorted(want - have)])
 
     @staticmethod
     def _customer_and_raw_leads(conn, s) -> None:
         """OneID: the customer row follows the newest profile; each touchpoint is one raw-lead row."""
         first = min((t.at for t in s.touchpoints), default=s.created_at)
-        table = Customer.__table__
+        table = table_of(Customer)
         c = table.c
         stmt = insert(conn, table).values(customer_key=s.customer_key, phone=s.profile.phone,
                                           name=s.profile.customer_name, city=display_city(s.profile.city),
@@ -172,7 +174,7 @@ class ProjectionActivities(UsesDatabase):
         conn.execute(stmt.on_conflict_do_update(index_elements=["customer_key"], set_={
             "first_seen_at": case((new.first_seen_at < c.first_seen_at, new.first_seen_at), else_=c.first_seen_at),
             "name": newest("name"), "city": newest("city"), "last_seen_at": newest("last_seen_at")}))
-        upsert(conn, RawLeadRow.__table__, [
+        upsert(conn, table_of(RawLeadRow), [
             dict(lead_id=s.lead_id, touchpoint_key=t.key, channel=t.channel.value, external_id=t.external_id,
                  brand=s.brand, customer_key=s.customer_key, campaign=t.campaign, acquisition_cost=t.acquisition_cost,
                  received_at=t.at, outcome=t.outcome) for t in s.touchpoints])
@@ -181,11 +183,11 @@ class ProjectionActivities(UsesDatabase):
     def _clock_runs(conn, req: ProjectionRequest) -> None:
         """Ended runs with their outcome, then the running ones (a run is keyed by lead, clock and start)."""
         s = req.state
-        upsert(conn, ClockRun.__table__, [
+        upsert(conn, table_of(ClockRun), [
             dict(lead_id=s.lead_id, clock=end.name, started_at=end.started_at, deadline=end.deadline,
                  dealer_id=end.dealer_id, ended_at=end.ended_at, outcome=end.outcome) for end in req.clock_ends],
             update="all")
-        upsert(conn, ClockRun.__table__, [
+        upsert(conn, table_of(ClockRun), [
             dict(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at, deadline=clock.deadline,
                  dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None, ended_at=None, outcome=None)
             for clock in s.clocks.values()], update="all")

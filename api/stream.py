@@ -12,9 +12,10 @@ streams allowed to see it:
 A read is one query over `lead.updated_at` (indexed) and one over new inbox rows, whatever the number of
 streams. With no stream open nothing is read: a change only marks the hub behind, and the next stream to open
 waits for one catch-up read of everything since (published into the kept changes, so a `Last-Event-ID` from
-before the quiet spell still resumes). An API process that only takes in leads pays nothing per change. Fan-out decides per stream with the lists' rules (`domain.visibility.may_see_lead`, the inbox's
-addressing): a dealer's stream gets `lead` for a lead it may see now, `lead` with stage null for one that left
-its sight with this change, nothing about any other lead. An idle stream costs a timer for its heartbeat.
+before the quiet spell still resumes). An API process that only takes in leads pays nothing per change.
+Fan-out decides per stream with the lists' rules (`domain.visibility.may_see_lead`, the inbox's addressing):
+a dealer's stream gets `lead` for a lead it may see now, `lead` with stage null for one that left its sight
+with this change, nothing about any other lead. An idle stream costs a timer for its heartbeat.
 
 Every event carries an id `<process epoch>-<n>`. A reconnect with `Last-Event-ID` from this process, while
 the events since are still kept (`KEEP` changes), replays what that stream may see and says

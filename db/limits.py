@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -64,7 +65,7 @@ def counters(session: Session, scope: str, subjects: list[str]) -> dict[str, Row
     if not subjects:
         return {}
     t = LimitCounter.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
-    rows = session.connection().execute(select(t.subject, t.open, t.last_reserved_at).where(
+    rows = session.connection().execute(sa.select(t.subject, t.open, t.last_reserved_at).where(
         t.scope == scope, t.subject.in_(subjects)))
     return {c.subject: c for c in rows}
 
@@ -110,7 +111,7 @@ def give_back(session: Session, row: LimitReservation, now: datetime) -> None:
 def open_reservations(conn: Connection, lead_id: str) -> list[Row]:
     """The lead's reservations not released (plain rows): what `sync_lead` starts from."""
     t = LimitReservation.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
-    return list(conn.execute(select(t.lead_id, t.holding, t.kind, t.scope, t.subject, t.since_seq).where(
+    return list(conn.execute(sa.select(t.lead_id, t.holding, t.kind, t.scope, t.subject, t.since_seq).where(
         t.lead_id == lead_id, t.released_at.is_(None))).all())
 
 
