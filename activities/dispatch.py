@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import Connection, Text, cast, func
 from sqlmodel import col, select
 from temporalio import activity
@@ -126,7 +127,8 @@ class DispatchActivities(UsesDatabase):
             else:
                 conn = session.connection()
                 base = self._dealers.of_brand(conn, req.brand)  # plain rows, profiles built once per change
-                ids = list(base)
+                # the brand's dealers as a subquery, not a list of 220 ids bound anew in every statement
+                ids = sa.select(table_of(Dealer).c.id).where(func.lower(table_of(Dealer).c.brand) == req.brand.lower())
                 load = limits.counters(session, limits.DEALER, ids)
                 since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
                 penalty_q = select(DealerPenalty.dealer_id, func.count()).where(

@@ -59,10 +59,10 @@ def lock_counter(session: Session, scope: str, subject: str) -> LimitCounter:
     return counter
 
 
-def counters(session: Session, scope: str, subjects: list[str]) -> dict[str, Row]:
-    """The counters of many subjects (plain rows: subject, open, last_reserved_at), without locking (a dispatch's
-    ranking; its choice is then locked)."""
-    if not subjects:
+def counters(session: Session, scope: str, subjects: list[str] | sa.Select) -> dict[str, Row]:
+    """The counters of many subjects (a list, or a query of them), as plain rows (subject, open,
+    last_reserved_at), without locking (a dispatch's ranking; its choice is then locked)."""
+    if isinstance(subjects, list) and not subjects:
         return {}
     t = LimitCounter.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
     rows = session.connection().execute(sa.select(t.subject, t.open, t.last_reserved_at).where(
