@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase, announce_change, insert, table_of
+from activities.db import UsesDatabase, announce_change, insert, statement, table_of
 from db.models import Notification, User
 from domain.models import NotifyRequest
 from domain.stages import Role
@@ -42,9 +42,10 @@ def write_notifications(session, req: NotifyRequest) -> int:
             for role in req.roles for user_id in recipients(session, req, role)}
     conn = session.connection()
     table = table_of(Notification)
-    created = len(conn.execute(insert(conn, table).values(
-        [dict(idempotency_key=key, **row) for key, row in rows.items()]).on_conflict_do_nothing(
-        index_elements=["idempotency_key"]).returning(table.c.id)).all()) if rows else 0
+    new = statement(conn, ("notification",), lambda: insert(conn, table).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]).returning(table.c.id))
+    created = len(conn.execute(new, [dict(idempotency_key=key, **row) for key, row in rows.items()]).all()) \
+        if rows else 0
     if created:
         announce_change(session)  # the live streams' listener (PostgreSQL)
     session.commit()

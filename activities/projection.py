@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, delete, or_, select, update
 from temporalio import activity
 
-from activities.db import UsesDatabase, announce_change, insert, table_of, upsert
+from activities.db import UsesDatabase, announce_change, insert, statement, table_of, upsert
 from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
 from db import limits, referrals
@@ -136,12 +136,14 @@ class ProjectionActivities(UsesDatabase):
     def _lead(conn, req: ProjectionRequest) -> bool:
         """The lead's row, unless the read model is already further on (then False and nothing written)."""
         table = table_of(Lead)
-        stmt = insert(conn, table).values(lead_values(req))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["lead_id"],
-            set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "lead_id"},
-            where=table.c.last_seq <= stmt.excluded.last_seq)
-        return conn.execute(stmt.returning(table.c.lead_id)).first() is not None
+
+        def build():
+            stmt = insert(conn, table)
+            return stmt.on_conflict_do_update(
+                index_elements=["lead_id"],
+                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "lead_id"},
+                where=table.c.last_seq <= stmt.excluded.last_seq).returning(table.c.lead_id)
+        return conn.execute(statement(conn, ("lead",), build), lead_values(req)).first() is not None
 
     @staticmethod
     def _lookups(conn, s) -> None:
@@ -161,19 +163,22 @@ class ProjectionActivities(UsesDatabase):
     def _customer_and_raw_leads(conn, s) -> None:
         """OneID: the customer row follows the newest profile; each touchpoint is one raw-lead row."""
         first = min((t.at for t in s.touchpoints), default=s.created_at)
-        table = table_of(Customer)
-        c = table.c
-        stmt = insert(conn, table).values(customer_key=s.customer_key, phone=s.profile.phone,
-                                          name=s.profile.customer_name, city=display_city(s.profile.city),
-                                          first_seen_at=first, last_seen_at=s.updated_at)
-        new = stmt.excluded
-        newer = c.last_seen_at <= new.last_seen_at  # this profile is the newest seen: it names the customer
 
-        def newest(column):
-            return case((newer, new[column]), else_=c[column])
-        conn.execute(stmt.on_conflict_do_update(index_elements=["customer_key"], set_={
-            "first_seen_at": case((new.first_seen_at < c.first_seen_at, new.first_seen_at), else_=c.first_seen_at),
-            "name": newest("name"), "city": newest("city"), "last_seen_at": newest("last_seen_at")}))
+        def build():
+            table = table_of(Customer)
+            c = table.c
+            stmt = insert(conn, table)
+            new = stmt.excluded
+            newer = c.last_seen_at <= new.last_seen_at  # this profile is the newest seen: it names the customer
+
+            def newest(column):
+                return case((newer, new[column]), else_=c[column])
+            return stmt.on_conflict_do_update(index_elements=["customer_key"], set_={
+                "first_seen_at": case((new.first_seen_at < c.first_seen_at, new.first_seen_at), else_=c.first_seen_at),
+                "name": newest("name"), "city": newest("city"), "last_seen_at": newest("last_seen_at")})
+        conn.execute(statement(conn, ("customer",), build), dict(
+            customer_key=s.customer_key, phone=s.profile.phone, name=s.profile.customer_name,
+            city=display_city(s.profile.city), first_seen_at=first, last_seen_at=s.updated_at))
         upsert(conn, table_of(RawLeadRow), [
             dict(lead_id=s.lead_id, touchpoint_key=t.key, channel=t.channel.value, external_id=t.external_id,
                  brand=s.brand, customer_key=s.customer_key, campaign=t.campaign, acquisition_cost=t.acquisition_cost,
