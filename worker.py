@@ -94,10 +94,11 @@ async def ensure_calendar_schedule(client: Client, task_queue: str) -> bool:
     return True
 
 
-def _push_starter(client: Client, task_queue: str) -> PushStarter | None:
-    """The notify activity starts each notice's PushWorkflow on this loop (None outside an event loop)."""
+def _push_starter(client: Client, task_queue: str, engine: Engine) -> PushStarter | None:
+    """The notify activity starts each notice's PushWorkflow on this loop (None outside an event loop), when it has
+    something to push."""
     try:
-        return PushStarter(client, task_queue, asyncio.get_running_loop())
+        return PushStarter(client, task_queue, asyncio.get_running_loop(), engine=engine)
     except RuntimeError:
         return None
 
@@ -122,7 +123,7 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine, _push_starter(client, task_queue)) + push_activities(engine)
+        activities=all_activities(engine, _push_starter(client, task_queue, engine)) + push_activities(engine)
         + owner_care_activities(engine, trade_in_intake(client, task_queue)),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,

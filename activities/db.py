@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any, Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, Table, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from db.engine import aware  # noqa: F401  (re-exported for the activities)
@@ -29,3 +31,48 @@ def announce_change(session) -> None:
     session's transaction commits; api/stream.py). Other databases: nothing, their listeners poll."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')"))
+
+
+def table_of(model: Any) -> Table:
+    """A table model's Table (for plain statements)."""
+    return model.__table__
+
+
+def insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The dialect's INSERT (PostgreSQL's or SQLite's: both have ON CONFLICT and RETURNING)."""
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+_STATEMENTS: dict[tuple, Any] = {}  # built once per dialect and shape: SQLAlchemy's compiled cache then serves them
+
+
+def statement(conn: Connection, key: tuple, build: Callable[[], Any]) -> Any:
+    """A statement built once per dialect and `key` (its values come as parameters at execution): building an
+    INSERT ... ON CONFLICT afresh per call cost more than running it (the `excluded` alias of every column)."""
+    full = (conn.dialect.name, *key)
+    found = _STATEMENTS.get(full)
+    if found is None:
+        found = _STATEMENTS[full] = build()
+    return found
+
+
+def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], *,
+           update: Literal["all"] | None = None) -> None:
+    """All `rows` of `table` in one execution of one INSERT, keyed by its primary key: a row already there gets
+    every other column set to the new values (`update="all"`, as `session.merge` did), or is left as it is
+    (`update` None: ON CONFLICT DO NOTHING). Two rows with one key: the last one counts, as one merge after
+    another. No SELECT, no ORM objects (the projection's writes, issue 15). Every row has the same keys."""
+    key = [c.name for c in table.primary_key.columns]
+    by_key: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        by_key[tuple(row[k] for k in key)] = row
+    if not by_key:
+        return
+
+    def build() -> Any:
+        stmt = insert(conn, table)
+        if update is None:
+            return stmt.on_conflict_do_nothing(index_elements=key)
+        return stmt.on_conflict_do_update(index_elements=key, set_={
+            c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key})
+    conn.execute(statement(conn, ("upsert", table.name, update), build), list(by_key.values()))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+import threading
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func
+import sqlalchemy as sa
+from sqlalchemy import Connection, Text, cast, func
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.db import UsesDatabase, aware
+from activities.db import UsesDatabase, aware, table_of
 from db import limits
 from db.models import Dealer, DealerPenalty, HoldingRow, Lead, LimitReservation
 from domain.dispatch import DealerProfile, rank_dealers
@@ -18,7 +21,65 @@ from domain.quota import check_decline
 from domain.stages import END_STAGES
 
 
+class DealerProfiles:
+    """The brand's dealers as ranking profiles without their load (issue 15: dispatch loaded 220 `Dealer` ORM
+    objects and built 220 profiles per intake). Read as plain rows each time, so a change to the master data by
+    any writer counts at once; a dealer's profile is built again only when its row changed."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, tuple[tuple[Any, ...], DealerProfile]] = {}
+        self._lock = threading.Lock()  # activities run in a thread pool
+
+    def of_brand(self, conn: Connection, brand: str) -> dict[str, DealerProfile]:
+        t = table_of(Dealer).c
+        rows = conn.execute(select(*_profile_columns(t)).where(func.lower(t.brand) == brand.lower())).all()
+        out: dict[str, DealerProfile] = {}
+        with self._lock:
+            for row in rows:
+                values = tuple(row)
+                known = self._built.get(row.id)
+                if known is None or known[0] != values:
+                    known = (values, _base_profile(row))
+                    self._built[row.id] = known
+                out[row.id] = known[1]
+        return out
+
+
+_JSON_COLUMNS = ("service_cities", "series", "stock")
+
+
+def _profile_columns(t) -> list:
+    """The profile's columns; the JSON ones as their stored text (compared as it is, decoded only for a change)."""
+    return [t.id, t.name, t.brand, t.active, t.region, t.city, t.latitude, t.longitude,
+            *(cast(t[c], Text).label(c) for c in _JSON_COLUMNS),
+            t.service_radius_km, t.conversion_90d, t.rating, t.capacity, t.choice_right,
+            t.competitive_region, t.auto_assign]
+
+
+def _base_profile(d) -> DealerProfile:
+    decoded = {c: json.loads(getattr(d, c)) for c in _JSON_COLUMNS}
+    return DealerProfile(
+        dealer_id=d.id, name=d.name, brand=d.brand, active=d.active, region=d.region, city=d.city,
+        latitude=d.latitude, longitude=d.longitude, service_cities=decoded["service_cities"],
+        service_radius_km=d.service_radius_km, series=decoded["series"], stock=decoded["stock"],
+        conversion_90d=d.conversion_90d, rating=d.rating, capacity=d.capacity,
+        choice_right=d.choice_right, competitive_region=d.competitive_region, auto_assign=d.auto_assign,
+    )
+
+
+def _with_load(base: DealerProfile, open_leads: int, penalties: int, last_dispatched_at) -> DealerProfile:
+    """The profile with this dispatch's load (a copy; the cached one stays without it)."""
+    if not open_leads and not penalties and last_dispatched_at is None:
+        return base
+    return base.model_copy(update={"open_leads": open_leads, "penalties": penalties,
+                                   "last_dispatched_at": last_dispatched_at})
+
+
 class DispatchActivities(UsesDatabase):
+    def __init__(self, engine) -> None:
+        super().__init__(engine)
+        self._dealers = DealerProfiles()
+
     @activity.defn
     def dispatch_lead(self, req: DispatchRequest) -> DispatchResult:
         if req.holding is not None:  # patch atomic-limits
@@ -26,8 +87,8 @@ class DispatchActivities(UsesDatabase):
         with self.session() as session:
             if req.forced_dealer_id:
                 return self._forced(session, req)
-            dealers = session.exec(select(Dealer).where(func.lower(Dealer.brand) == req.brand.lower())).all()
-            ids = [d.id for d in dealers]
+            base = self._dealers.of_brand(session.connection(), req.brand)
+            ids = list(base)
             load = dict(session.exec(
                 select(Lead.dealer_id, func.count()).where(
                     col(Lead.dealer_id).in_(ids), col(Lead.stage).not_in([s.value for s in END_STAGES]),
@@ -44,17 +105,8 @@ class DispatchActivities(UsesDatabase):
                 select(HoldingRow.dealer_id, func.max(HoldingRow.started_at))
                 .where(col(HoldingRow.dealer_id).in_(ids)).group_by(HoldingRow.dealer_id)
             ).all())
-        profiles = [
-            DealerProfile(
-                dealer_id=d.id, name=d.name, brand=d.brand, active=d.active, region=d.region, city=d.city,
-                latitude=d.latitude, longitude=d.longitude, service_cities=d.service_cities,
-                service_radius_km=d.service_radius_km, series=d.series, stock=d.stock,
-                conversion_90d=d.conversion_90d, rating=d.rating, open_leads=load.get(d.id, 0),
-                capacity=d.capacity, penalties=penalties.get(d.id, 0), last_dispatched_at=aware(last.get(d.id)),
-                choice_right=d.choice_right, competitive_region=d.competitive_region, auto_assign=d.auto_assign,
-            )
-            for d in dealers
-        ]
+        profiles = [_with_load(profile, load.get(dealer_id, 0), penalties.get(dealer_id, 0), aware(last.get(dealer_id)))
+                    for dealer_id, profile in base.items()]
         result = rank_dealers(req, profiles)
         activity.logger.info("dispatch decided", extra={"lead_id": req.lead_id, "dealer_id": result.dealer_id})
         return result
@@ -72,10 +124,11 @@ class DispatchActivities(UsesDatabase):
                 return DispatchResult.model_validate(done.answer)
             if req.forced_dealer_id:
                 result = self._forced(session, req)
-                dealers: Sequence[Dealer] = []
             else:
-                dealers = session.exec(select(Dealer).where(func.lower(Dealer.brand) == req.brand.lower())).all()
-                ids = [d.id for d in dealers]
+                conn = session.connection()
+                base = self._dealers.of_brand(conn, req.brand)  # plain rows, profiles built once per change
+                # the brand's dealers as a subquery, not a list of 220 ids bound anew in every statement
+                ids = sa.select(table_of(Dealer).c.id).where(func.lower(table_of(Dealer).c.brand) == req.brand.lower())
                 load = limits.counters(session, limits.DEALER, ids)
                 since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
                 penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
@@ -83,9 +136,12 @@ class DispatchActivities(UsesDatabase):
                 if since is not None:
                     penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
                 penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
-                profiles = {d.id: _profile(d, load[d.id].open if d.id in load else 0, penalties.get(d.id, 0),
-                                           aware(load[d.id].last_reserved_at) if d.id in load else None)
-                            for d in dealers}
+                profiles = {}
+                for dealer_id, profile in base.items():
+                    counter = load.get(dealer_id)
+                    profiles[dealer_id] = _with_load(
+                        profile, counter.open if counter else 0, penalties.get(dealer_id, 0),
+                        aware(counter.last_reserved_at) if counter else None)
         if req.forced_dealer_id:
             if result.dealer_id is None:
                 return result
@@ -194,14 +250,3 @@ class DispatchActivities(UsesDatabase):
         check = check_decline(pushed_at, declined_at, req.as_of, window, req.quota)
         return DeclineQuotaResult(allowed=check.allowed, pushed=check.pushed, declined=check.declined,
                                   reason=check.reason)
-
-
-def _profile(d: Dealer, open_leads: int, penalties: int, last_dispatched_at) -> DealerProfile:
-    return DealerProfile(
-        dealer_id=d.id, name=d.name, brand=d.brand, active=d.active, region=d.region, city=d.city,
-        latitude=d.latitude, longitude=d.longitude, service_cities=d.service_cities,
-        service_radius_km=d.service_radius_km, series=d.series, stock=d.stock,
-        conversion_90d=d.conversion_90d, rating=d.rating, open_leads=open_leads,
-        capacity=d.capacity, penalties=penalties, last_dispatched_at=last_dispatched_at,
-        choice_right=d.choice_right, competitive_region=d.competitive_region, auto_assign=d.auto_assign,
-    )

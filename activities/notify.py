@@ -10,11 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import select
 from temporalio import activity
 
-from activities.db import UsesDatabase, announce_change
+from activities.db import UsesDatabase, announce_change, insert, statement, table_of
 from db.models import Notification, User
 from domain.models import NotifyRequest
 from domain.stages import Role
@@ -33,36 +32,23 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
 
 
 def write_notifications(session, req: NotifyRequest) -> int:
-    """The inbox rows of one notification, each once (a retried or replayed activity inserts nothing new): the
-    keys already there read in one query and the new rows written in one transaction; when a concurrent attempt
-    inserted one of them meanwhile, one row at a time."""
+    """The inbox rows of one notification, each once (a retried or replayed activity, or a concurrent attempt,
+    inserts nothing new): one INSERT ... ON CONFLICT DO NOTHING on the idempotency key, committed with the
+    announcement to the live streams."""
     at = req.at or datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}": dict(
                 lead_id=req.lead_id, kind=req.kind, recipient_role=role.value, recipient_user_id=user_id,
                 dealer_id=req.dealer_id, region=req.region, message=req.message, data=req.data, created_at=at)
             for role in req.roles for user_id in recipients(session, req, role)}
-    there = set(session.exec(select(Notification.idempotency_key).where(
-        col(Notification.idempotency_key).in_(list(rows)))).all())
-    new = {key: row for key, row in rows.items() if key not in there}
-    session.add_all([Notification(idempotency_key=key, **row) for key, row in new.items()])
-    try:
-        session.commit()
-        created = len(new)
-    except IntegrityError:  # a concurrent attempt inserted one of them first
-        session.rollback()
-        created = 0
-        for key, row in new.items():
-            if session.exec(select(Notification.id).where(Notification.idempotency_key == key)).first():
-                continue
-            session.add(Notification(idempotency_key=key, **row))
-            try:
-                session.commit()
-                created += 1
-            except IntegrityError:
-                session.rollback()
+    conn = session.connection()
+    table = table_of(Notification)
+    new = statement(conn, ("notification",), lambda: insert(conn, table).on_conflict_do_nothing(
+        index_elements=["idempotency_key"]).returning(table.c.id))
+    created = len(conn.execute(new, [dict(idempotency_key=key, **row) for key, row in rows.items()]).all()) \
+        if rows else 0
     if created:
         announce_change(session)  # the live streams' listener (PostgreSQL)
-        session.commit()
+    session.commit()
     activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
     return created
 

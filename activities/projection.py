@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import and_, case, delete, or_, select, update
 from temporalio import activity
 
-from activities.db import UsesDatabase, announce_change, aware
+from activities.db import UsesDatabase, announce_change, insert, statement, table_of, upsert
 from activities.notify import write_notifications
 from activities.webhooks import WebhookTarget, matching_targets
-from db import referrals
-from db.limits import sync_lead
+from db import limits, referrals
 from db.models import (
     ClockRun,
     Customer,
@@ -43,17 +43,17 @@ def _reward_tiers():
     return load_policy().owner_care.referral_tiers
 
 
-def lead_row(req: ProjectionRequest) -> Lead:
-    """The lead's read-model row for this state (ops.reconcile compares rows with it)."""
+def lead_values(req: ProjectionRequest) -> dict[str, Any]:
+    """The lead's read-model row for this state, column by column."""
     s = req.state
-    return Lead(
+    return dict(
         lead_id=s.lead_id, brand=s.brand, customer_key=s.customer_key,
         customer_name=s.profile.customer_name, phone=s.profile.phone, city=display_city(s.profile.city),
         series=s.profile.series, channel=s.profile.channel.value, stage=s.stage.value,
         furthest_stage=s.furthest_stage.value, grade=s.grade, score=s.score, region=s.region,
         dealer_id=s.dealer_id, consultant_id=s.consultant_id, sla_breached=s.sla_breached,
         alerts=s.alerts, next_deadline=next_deadline(s), created_at=s.created_at, updated_at=s.updated_at,
-                last_seq=s.seq,
+        last_seq=s.seq,
         previous_lead_id=s.previous_lead_id,
         workflow_id=req.workflow_id, run_id=req.run_id,
         clocks=[c.model_dump(mode="json") for c in s.clocks.values()],
@@ -61,6 +61,11 @@ def lead_row(req: ProjectionRequest) -> Lead:
         detail=s.model_dump(mode="json", exclude={"recent", "score_items", "clocks"})
         | {"phone_masked": mask_phone(s.profile.phone)},
     )
+
+
+def lead_row(req: ProjectionRequest) -> Lead:
+    """The lead's read-model row for this state (ops.reconcile compares rows with it)."""
+    return Lead(**lead_values(req))
 
 
 class ProjectionActivities(UsesDatabase):
@@ -87,93 +92,107 @@ class ProjectionActivities(UsesDatabase):
         return targets
 
     def _write(self, session, req: ProjectionRequest) -> None:
+        """The read model in one transaction of plain statements: one INSERT ... ON CONFLICT per table (no SELECT
+        per row, no ORM objects: the worker's largest cost at intake, issue 15)."""
         s = req.state
+        conn = session.connection()
         if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
-            known = set(session.exec(select(LeadFact.seq).where(
-                LeadFact.lead_id == s.lead_id, col(LeadFact.seq).in_([f["seq"] for f in req.facts]))).all())
-            for f in req.facts:
-                if f["seq"] not in known:
-                    session.add(LeadFact(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
-                                         kind=f["kind"], data=f["data"]))
-            session.flush()
-        lead = session.get(Lead, s.lead_id)
-        if lead is not None and lead.last_seq > s.seq:
-            return  # an older snapshot arriving late (a retry): never go back in time
-        session.merge(lead_row(req))
-        self._lookups(session, s)
-        seen = set(session.exec(select(TimelineEntry.seq).where(
-            TimelineEntry.lead_id == s.lead_id, col(TimelineEntry.seq).in_([e.seq for e in req.events]))).all())
-        for e in req.events:
-            if e.seq not in seen:
-                session.add(TimelineEntry(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value,
-                                          actor=e.actor, role=e.role, dealer_id=e.dealer_id, data=e.data))
-        for h in s.past_holdings + ([s.holding] if s.holding else []):
-            session.merge(HoldingRow(lead_id=s.lead_id, dealer_id=h.dealer_id, started_at=h.started_at,
-                                     ended_at=h.ended_at, end_reason=h.end_reason, dispatch_reason=h.dispatch_reason))
-        for e in req.events:
-            if e.kind == "penalty_recorded":
-                session.merge(DealerPenalty(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"],
-                                            lead_id=s.lead_id, kind=e.data["penalty"], note=e.data.get("note", ""),
-                                            created_at=e.at))
-        self._customer_and_raw_leads(session, s)
+            upsert(conn, table_of(LeadFact), [dict(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
+                                                   kind=f["kind"], data=f["data"]) for f in req.facts])
+        if not self._lead(conn, req):
+            session.commit()  # an older snapshot arriving late (a retry): never go back in time; its facts stay
+            return
+        self._lookups(conn, s)
+        upsert(conn, table_of(TimelineEntry), [
+            dict(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value, actor=e.actor, role=e.role,
+                 dealer_id=e.dealer_id, data=e.data) for e in req.events])
+        upsert(conn, table_of(HoldingRow), [
+            dict(lead_id=s.lead_id, dealer_id=h.dealer_id, started_at=h.started_at, ended_at=h.ended_at,
+                 end_reason=h.end_reason, dispatch_reason=h.dispatch_reason)
+            for h in s.past_holdings + ([s.holding] if s.holding else [])], update="all")
+        upsert(conn, table_of(DealerPenalty), [  # a penalty is recorded once; its revocation is an update below
+            dict(penalty_id=e.data["penalty_id"], dealer_id=e.data["penalized_dealer_id"], lead_id=s.lead_id,
+                 kind=e.data["penalty"], note=e.data.get("note", ""), created_at=e.at, revoked_at=None)
+            for e in req.events if e.kind == "penalty_recorded"])
+        self._customer_and_raw_leads(conn, s)
         for e in req.events:
             if e.kind == "won":  # a referred lead won: the referrer's reward, once (issue 17)
                 referrals.on_won(session, s.lead_id, e.at, _reward_tiers())
-        self._clock_runs(session, req)
+        self._clock_runs(conn, req)
         session.flush()
+        penalties = table_of(DealerPenalty).c
         for e in req.events:
             if e.kind == "penalty_revoked":
-                penalty = session.get(DealerPenalty, e.data["penalty_id"])
-                if penalty is not None and penalty.revoked_at is None:
-                    penalty.revoked_at = e.at
-                    session.add(penalty)
+                conn.execute(update(table_of(DealerPenalty)).where(
+                    penalties.penalty_id == e.data["penalty_id"], penalties.revoked_at.is_(None),
+                ).values(revoked_at=e.at))
+        held = limits.open_reservations(conn, s.lead_id)  # read in this transaction: no second connection
         announce_change(session)  # the live streams' listener (PostgreSQL)
         session.commit()
-        sync_lead(self.engine, s, s.updated_at)  # the lead's dealer and consultant slots follow its state
+        limits.sync_lead(self.engine, s, s.updated_at, held)  # the lead's dealer and consultant slots follow its state
         activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
 
     @staticmethod
-    def _lookups(session, s) -> None:
+    def _lead(conn, req: ProjectionRequest) -> bool:
+        """The lead's row, unless the read model is already further on (then False and nothing written)."""
+        table = table_of(Lead)
+
+        def build():
+            stmt = insert(conn, table)
+            return stmt.on_conflict_do_update(
+                index_elements=["lead_id"],
+                set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name != "lead_id"},
+                where=table.c.last_seq <= stmt.excluded.last_seq).returning(table.c.lead_id)
+        return conn.execute(statement(conn, ("lead",), build), lead_values(req)).first() is not None
+
+    @staticmethod
+    def _lookups(conn, s) -> None:
         """The keys a search finds the lead by (domain/search.py), following the customer's profile."""
         want = lookup_keys(s.profile.customer_name, s.profile.phone)
-        stored = session.exec(select(LeadLookup).where(LeadLookup.lead_id == s.lead_id)).all()
-        have = {(r.kind, r.value): r for r in stored}
-        for key, row in have.items():
-            if key not in want:
-                session.delete(row)
-        for kind, value in want - set(have):
-            session.add(LeadLookup(lead_id=s.lead_id, kind=kind, value=value))
+        t = table_of(LeadLookup).c
+        have = {(kind, value) for kind, value in conn.execute(
+            select(t.kind, t.value).where(t.lead_id == s.lead_id)).all()}
+        gone = have - want
+        if gone:
+            conn.execute(delete(table_of(LeadLookup)).where(t.lead_id == s.lead_id, or_(
+                *(and_(t.kind == kind, t.value == value) for kind, value in gone))))
+        upsert(conn, table_of(LeadLookup), [dict(lead_id=s.lead_id, kind=kind, value=value)
+                                            for kind, value in sorted(want - have)])
 
     @staticmethod
-    def _customer_and_raw_leads(session, s) -> None:
+    def _customer_and_raw_leads(conn, s) -> None:
         """OneID: the customer row follows the newest profile; each touchpoint is one raw-lead row."""
-        customer = session.get(Customer, s.customer_key)
         first = min((t.at for t in s.touchpoints), default=s.created_at)
-        if customer is None:
-            customer = Customer(customer_key=s.customer_key, phone=s.profile.phone, name=s.profile.customer_name,
-                                city=display_city(s.profile.city), first_seen_at=first, last_seen_at=s.updated_at)
-        else:
-            customer.first_seen_at = min(aware(customer.first_seen_at), first)
-            if aware(customer.last_seen_at) <= s.updated_at:
-                customer.name, customer.city = s.profile.customer_name, display_city(s.profile.city)
-                customer.last_seen_at = s.updated_at
-        session.add(customer)
-        known = set(session.exec(select(RawLeadRow.touchpoint_key).where(RawLeadRow.lead_id == s.lead_id)).all())
-        for t in s.touchpoints:
-            if t.key not in known:
-                session.add(RawLeadRow(lead_id=s.lead_id, touchpoint_key=t.key, channel=t.channel.value,
-                                       external_id=t.external_id, brand=s.brand, customer_key=s.customer_key,
-                                       campaign=t.campaign, acquisition_cost=t.acquisition_cost, received_at=t.at,
-                                       outcome=t.outcome))
+
+        def build():
+            table = table_of(Customer)
+            c = table.c
+            stmt = insert(conn, table)
+            new = stmt.excluded
+            newer = c.last_seen_at <= new.last_seen_at  # this profile is the newest seen: it names the customer
+
+            def newest(column):
+                return case((newer, new[column]), else_=c[column])
+            return stmt.on_conflict_do_update(index_elements=["customer_key"], set_={
+                "first_seen_at": case((new.first_seen_at < c.first_seen_at, new.first_seen_at), else_=c.first_seen_at),
+                "name": newest("name"), "city": newest("city"), "last_seen_at": newest("last_seen_at")})
+        conn.execute(statement(conn, ("customer",), build), dict(
+            customer_key=s.customer_key, phone=s.profile.phone, name=s.profile.customer_name,
+            city=display_city(s.profile.city), first_seen_at=first, last_seen_at=s.updated_at))
+        upsert(conn, table_of(RawLeadRow), [
+            dict(lead_id=s.lead_id, touchpoint_key=t.key, channel=t.channel.value, external_id=t.external_id,
+                 brand=s.brand, customer_key=s.customer_key, campaign=t.campaign, acquisition_cost=t.acquisition_cost,
+                 received_at=t.at, outcome=t.outcome) for t in s.touchpoints])
 
     @staticmethod
-    def _clock_runs(session, req: ProjectionRequest) -> None:
+    def _clock_runs(conn, req: ProjectionRequest) -> None:
         """Ended runs with their outcome, then the running ones (a run is keyed by lead, clock and start)."""
         s = req.state
-        for end in req.clock_ends:
-            session.merge(ClockRun(lead_id=s.lead_id, clock=end.name, started_at=end.started_at, deadline=end.deadline,
-                                   dealer_id=end.dealer_id, ended_at=end.ended_at, outcome=end.outcome))
-        for clock in s.clocks.values():
-            session.merge(ClockRun(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at,
-                                   deadline=clock.deadline,
-                                   dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None))
+        upsert(conn, table_of(ClockRun), [
+            dict(lead_id=s.lead_id, clock=end.name, started_at=end.started_at, deadline=end.deadline,
+                 dealer_id=end.dealer_id, ended_at=end.ended_at, outcome=end.outcome) for end in req.clock_ends],
+            update="all")
+        upsert(conn, table_of(ClockRun), [
+            dict(lead_id=s.lead_id, clock=clock.name, started_at=clock.started_at, deadline=clock.deadline,
+                 dealer_id=s.dealer_id if CLOCKS[clock.name].dealer_clock else None, ended_at=None, outcome=None)
+            for clock in s.clocks.values()], update="all")

@@ -10,9 +10,12 @@ streams allowed to see it:
 - SQLite (and PostgreSQL while the listening connection is down): one shared read every `POLL_SECONDS`.
 
 A read is one query over `lead.updated_at` (indexed) and one over new inbox rows, whatever the number of
-streams. Fan-out decides per stream with the lists' rules (`domain.visibility.may_see_lead`, the inbox's
-addressing): a dealer's stream gets `lead` for a lead it may see now, `lead` with stage null for one that left
-its sight with this change, nothing about any other lead. An idle stream costs a timer for its heartbeat.
+streams. With no stream open nothing is read: a change only marks the hub behind, and the next stream to open
+waits for one catch-up read of everything since (published into the kept changes, so a `Last-Event-ID` from
+before the quiet spell still resumes). An API process that only takes in leads pays nothing per change.
+Fan-out decides per stream with the lists' rules (`domain.visibility.may_see_lead`, the inbox's addressing):
+a dealer's stream gets `lead` for a lead it may see now, `lead` with stage null for one that left its sight
+with this change, nothing about any other lead. An idle stream costs a timer for its heartbeat.
 
 Every event carries an id `<process epoch>-<n>`. A reconnect with `Last-Event-ID` from this process, while
 the events since are still kept (`KEEP` changes), replays what that stream may see and says
@@ -131,6 +134,9 @@ class StreamHub:
         self._lead_cursor: datetime | None = None
         self._note_cursor = 0
         self._seen_notes: set[int] = set()
+        # a change came while no stream was open and was not read: the next stream catches up first
+        self._behind = False
+        self._reading = asyncio.Lock()  # one read at a time (the loop's and a new stream's catch-up)
 
     # ---------------------------------------------------------------- life
 
@@ -207,13 +213,37 @@ class StreamHub:
                 continue
             self.wake.clear()
             next_read = loop.time() + (self.safety_seconds if self.listening else self.poll_seconds)
+            if not self.subscribers:  # nobody listens: read nothing now (the next stream catches up first)
+                self._behind = True
+                continue
             try:
-                changes = await asyncio.to_thread(self._read)
+                await self._read_and_publish()
             except Exception as err:  # noqa: BLE001 - a failed read is retried at the next wake-up
                 log.warning("stream read failed", error=repr(err))
-                continue
+
+    async def _read_and_publish(self) -> None:
+        async with self._reading:
+            self._behind = False  # (a change committed during the read wakes the loop again)
+            try:
+                changes = await asyncio.to_thread(self._read)
+            except BaseException:
+                self._behind = True
+                raise
             for change in changes:
                 self._publish(change)
+
+    async def catch_up(self) -> None:
+        """Before a new stream: what changed while no stream was open is read now, in one read, and kept like any
+        change (so a `Last-Event-ID` from before resumes); the stream then starts level with the read model.
+        Nothing to do while streams are open (the loop reads every change) or after a failed read (the stream
+        starts anyway; the loop's next read catches up and tells it)."""
+        if not self._behind:
+            return
+        try:
+            await self._read_and_publish()
+        except Exception as err:  # noqa: BLE001 - the stream still opens: the loop's next read catches up
+            log.warning("stream read failed", error=repr(err))
+            self.wake.set()
 
     def _end_all(self) -> None:
         for sub in list(self.subscribers):
@@ -245,10 +275,14 @@ class StreamHub:
             if self._lead_cursor is not None:
                 horizon = self._lead_cursor - LOOKBACK
                 self._seen = {k: v for k, v in self._seen.items() if v[1] >= horizon}
-            notes = session.exec(select(Notification).where(
-                col(Notification.id) > self._note_cursor - NOTIFICATION_LOOKBACK).order_by(col(Notification.id))).all()
+            # the ids of the look-back window first (plain integers), then only the rows not seen yet
+            ids = session.exec(select(Notification.id).where(
+                col(Notification.id) > self._note_cursor - NOTIFICATION_LOOKBACK)).all()
+            unseen = sorted(i for i in ids if i is not None and i not in self._seen_notes)
+            notes = session.exec(select(Notification).where(col(Notification.id).in_(unseen)).order_by(
+                col(Notification.id))).all() if unseen else []
             for note in notes:
-                if note.id is None or note.id in self._seen_notes:  # (a stored row has its id)
+                if note.id is None:  # (a stored row has its id)
                     continue
                 self._seen_notes.add(note.id)
                 row = note.model_dump()
@@ -277,6 +311,8 @@ class StreamHub:
         """A new stream; with a Last-Event-ID of this process still kept, the events since are queued first."""
         sub = Subscriber(actor)
         resumed = False
+        if self._behind:  # a change came after its catch-up read (or that read failed): the loop reads it now
+            self.wake.set()
         if last_event_id:
             epoch, _, n = last_event_id.partition("-")
             if epoch == self.epoch and n.isdigit():

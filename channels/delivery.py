@@ -117,24 +117,44 @@ class PushActivities:
         urgent = req.kind in SLA_ALERTS
         text = render(req.kind, notice_params(req.lead_id, req.message, req.data))
         targets: set[str] = set()
-        escalate = False
         with self.session() as session:
-            rows = _inbox_rows(session, req)
-            roles = {r.recipient_role for r in rows} or {r.value for r in req.roles}
-            for robot in robots_for(session, req.dealer_id, roles):
-                targets |= self._queue(session, req, robot, None, text, now, urgent, level=0)
-            for row in rows:
-                if not row.recipient_user_id:
-                    continue
-                pref = session.get(PushPreference, row.recipient_user_id)
-                kinds = pref.channels if pref and pref.channels else ["webpush"]
-                due = now if urgent or not pref else (quiet_until(now, pref.quiet_start, pref.quiet_end) or now)
-                for target in personal_targets(session, row.recipient_user_id, kinds):
-                    if target.kind == "sms" and not (pref and pref.mobile):
-                        continue
-                    targets |= self._queue(session, req, target, row, text, due, urgent, level=0)
-                escalate = escalate or (urgent and bool(self._escalation_targets(session, row.recipient_user_id)))
+            planned, escalate = self._planned(session, req, now)
+            for target, row, due in planned:
+                targets |= self._queue(session, req, target, row, text, due, urgent, level=0)
         return PushPlan(targets=sorted(targets), escalate=escalate)
+
+    def _planned(self, session, req: NotifyRequest,
+                 now: datetime) -> tuple[list[tuple[PushTarget, Any, datetime]], bool]:
+        """Who gets the notice where and when (target, inbox row or None for a robot, due), and whether an unread
+        SLA alert escalates; reads only."""
+        urgent = req.kind in SLA_ALERTS
+        planned: list[tuple[PushTarget, Any, datetime]] = []
+        escalate = False
+        rows = _inbox_rows(session, req)
+        roles = {r.recipient_role for r in rows} or {r.value for r in req.roles}
+        for robot in robots_for(session, req.dealer_id, roles):
+            planned.append((robot, None, now))
+        for row in rows:
+            if not row.recipient_user_id:
+                continue
+            pref = session.get(PushPreference, row.recipient_user_id)
+            kinds = pref.channels if pref and pref.channels else ["webpush"]
+            due = now if urgent or not pref else (quiet_until(now, pref.quiet_start, pref.quiet_end) or now)
+            for target in personal_targets(session, row.recipient_user_id, kinds):
+                if target.kind == "sms" and not (pref and pref.mobile):
+                    continue
+                planned.append((target, row, due))
+            escalate = escalate or (urgent and bool(self._escalation_targets(session, row.recipient_user_id)))
+        return planned, escalate
+
+    def has_work(self, req: NotifyRequest, escalates: bool) -> bool:
+        """Whether the notice's push workflow would send anything: a target to queue now, or (`escalates`: its
+        escalation timer is on) an escalation to wait for. One query when no push target is configured at all."""
+        with self.session() as session:
+            if session.exec(select(PushTarget.id).where(PushTarget.status == "active").limit(1)).first() is None:
+                return False
+            planned, escalate = self._planned(session, req, _utc(req.at or datetime.now(UTC)))
+        return bool(planned) or (escalate and escalates)
 
     def _queue(self, session, req, target, row, text, due, urgent, *, level: int) -> set[str]:
         user_id = row.recipient_user_id if row is not None else None
@@ -375,9 +395,12 @@ class PushStarter:
     """Starts a notice's push workflow from the (threaded) notify activity, on the worker's event loop and task
     queue. The escalation delay is the worker's policy (`[notify] escalate_unread_minutes`, time-scaled)."""
 
-    def __init__(self, client, task_queue: str, loop, policy=None):
+    def __init__(self, client, task_queue: str, loop, policy=None, engine=None):
         self.client, self.task_queue, self.loop = client, task_queue, loop
         self.policy = policy
+        # with the read model: a notice with nothing to push starts no workflow (issue 15: at intake, with no push
+        # target configured, every alert's PushWorkflow planned nothing and ended, at the cost of a workflow)
+        self.planner = PushActivities(engine) if engine is not None else None
 
     def escalate_after_s(self, req: NotifyRequest) -> float:
         from domain.policy import load_policy
@@ -387,6 +410,8 @@ class PushStarter:
         return minutes * 60 / policy.time_scale if req.kind in SLA_ALERTS and minutes else 0.0
 
     def start(self, req: NotifyRequest) -> None:
+        if self.planner is not None and not self.planner.has_work(req, self.escalate_after_s(req) > 0):
+            return
         future = asyncio.run_coroutine_threadsafe(self._start(req), self.loop)
         future.result(timeout=20)
 

@@ -26,12 +26,13 @@ the counters always say what the read model's open leads say; `ops.reconcile` ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -86,12 +87,14 @@ def lock_counter(session: Session, scope: str, subject: str) -> LimitCounter:
     return counter
 
 
-def counters(session: Session, scope: str, subjects: list[str]) -> dict[str, LimitCounter]:
-    """The counters of many subjects, without locking (a dispatch's ranking; its choice is then locked)."""
-    if not subjects:
+def counters(session: Session, scope: str, subjects: list[str] | sa.Select) -> dict[str, Row]:
+    """The counters of many subjects (a list, or a query of them), as plain rows (subject, open,
+    last_reserved_at), without locking (a dispatch's ranking; its choice is then locked)."""
+    if isinstance(subjects, list) and not subjects:
         return {}
-    rows = session.exec(select(LimitCounter).where(LimitCounter.scope == scope,
-                                                   col(LimitCounter.subject).in_(subjects)))
+    t = LimitCounter.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    rows = session.connection().execute(sa.select(t.subject, t.open, t.last_reserved_at).where(
+        t.scope == scope, t.subject.in_(subjects)))
     return {c.subject: c for c in rows}
 
 
@@ -138,20 +141,33 @@ def give_back(session: Session, row: LimitReservation, now: datetime) -> None:
         session.add(counter)
 
 
-def sync_lead(engine: Engine, state, now: datetime) -> None:
+def open_reservations(conn: Connection, lead_id: str) -> list[Row]:
+    """The lead's reservations not released (plain rows): what `sync_lead` starts from."""
+    t = LimitReservation.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    return list(conn.execute(sa.select(t.lead_id, t.holding, t.kind, t.scope, t.subject, t.since_seq).where(
+        t.lead_id == lead_id, t.released_at.is_(None))).all())
+
+
+def sync_lead(engine: Engine, state, now: datetime, held: list[Row] | None = None) -> None:
     """The projection's half: the lead's slots follow its state (see the module docstring).
 
     `state` is a LeadState. Reservations made at or after this state's event number (`since_seq`) are left alone:
-    they belong to a decision this snapshot does not know yet. A first read without locks finds most projections
-    with nothing to do; otherwise what to release and adopt is decided again under the lead's lock, on the rows
-    as they are then (a reservation may have committed in between). Counter locks are taken in (scope, subject)
-    order."""
-    with Session(engine, expire_on_commit=False) as probe:
-        release, adopt = _plan(probe, state)
+    they belong to a decision this snapshot does not know yet. A first look without locks finds most projections
+    with nothing to do: on `held`, the lead's open reservations as the caller read them (`open_reservations`, in
+    the projection's own transaction: no second connection), or on a read of its own. Otherwise what to release and
+    adopt is decided again under the lead's lock, on the rows as they are then (a reservation may have committed in
+    between). Counter locks are taken in (scope, subject) order."""
+    if held is None:
+        with engine.connect() as conn:
+            held = open_reservations(conn, state.lead_id)
+    release, adopt = _plan(held, state)
     if not release and not adopt:
         return
     with locked(engine, state.lead_id) as session:
-        release, adopt = _plan(session, state)
+        rows = session.exec(select(LimitReservation).where(LimitReservation.lead_id == state.lead_id,
+                                                           col(LimitReservation.released_at).is_(None))
+                            .execution_options(populate_existing=True)).all()
+        release, adopt = _plan(rows, state)
         if not release and not adopt:
             return
         holding = len(state.held_by) - 1
@@ -165,8 +181,9 @@ def sync_lead(engine: Engine, state, now: datetime) -> None:
         session.commit()
 
 
-def _plan(session: Session, state) -> tuple[list[LimitReservation], list[tuple[str, str]]]:
-    """The lead's active reservations to give back, and the (kind, subject) slots to adopt, for `state`."""
+def _plan(rows: Sequence[Any], state) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Of the lead's active reservations `rows` (ledger rows or plain rows with the same columns), those to give
+    back, and the (kind, subject) slots to adopt, for `state`."""
     from domain.stages import END_STAGES
 
     holding = len(state.held_by) - 1
@@ -177,10 +194,8 @@ def _plan(session: Session, state) -> tuple[list[LimitReservation], list[tuple[s
     if is_open and state.consultant_id and holding >= 0:
         want[CONSULTANT] = state.consultant_id
     holdings = state.past_holdings + ([state.holding] if state.holding else [])
-    rows = session.exec(select(LimitReservation).where(LimitReservation.lead_id == state.lead_id,
-                                                       col(LimitReservation.released_at).is_(None))
-                        .execution_options(populate_existing=True)).all()
-    release, adopt = [], []
+    release: list[Any] = []
+    adopt: list[tuple[str, str]] = []
     for r in rows:
         if r.since_seq >= state.seq:
             continue

@@ -237,3 +237,49 @@ def test_dealers_that_breach_clocks_receive_fewer_leads_over_a_simulated_month(t
     assert late_share(range(23, 30)) <= 0.1, "a week later the dealer that breached gets next to nothing"
     with Session(engine) as session:
         assert session.exec(select(Lead)).all() == []  # nothing else was needed: penalties and holdings drive it
+
+
+def test_dispatch_reuses_the_dealers_profiles_until_a_dealers_row_changes(tmp_path):
+    """Issue 15: dispatch no longer builds every dealer of the brand from ORM objects per intake. A dealer's
+    profile is built once and reused while its row is unchanged; any change to the row (by any writer, here a
+    plain session) counts at the next dispatch."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'profiles.db'}")
+    init_db(engine)
+    twin = dict(brand="Aurora", region="East", city="Shanghai", series=["A5"], stock={"A5": 5},
+                conversion_90d=0.25, rating=4.5, capacity=10)
+    with Session(engine) as session:
+        session.add(Dealer(id="FIRST", name="First dealer", **twin | {"rating": 5.0}))
+        session.add(Dealer(id="SECOND", name="Second dealer", **twin))
+        session.commit()
+    policy = load_policy(time_scale=1).dispatch
+    dispatch = DispatchActivities(engine)
+    at = datetime(2026, 6, 1, 9, tzinfo=UTC)
+
+    def dispatched(n: int) -> str | None:
+        return dispatch.dispatch_lead(DispatchRequest(
+            lead_id=f"lead-{n}", brand="Aurora", series="A5", city="Shanghai", weights=policy.weights,
+            penalty_window_days=90, max_penalties=policy.max_penalties, default_radius_km=policy.default_radius_km,
+            as_of=at + timedelta(minutes=n), holding=0, since_seq=3)).dealer_id
+
+    def profiles() -> dict:
+        with engine.connect() as conn:
+            return dispatch._dealers.of_brand(conn, "aurora")
+
+    assert dispatched(1) == "FIRST"
+    before = profiles()
+    assert all(before[k] is profiles()[k] for k in before)  # unchanged rows: the same profiles, nothing built
+    with Session(engine) as session:  # the master data changes: FIRST stops selling the A5
+        first = session.get(Dealer, "FIRST")
+        first.series = ["A7"]
+        session.add(first)
+        session.commit()
+    after = profiles()
+    assert after["FIRST"] is not before["FIRST"] and after["FIRST"].series == ["A7"]
+    assert after["SECOND"] is before["SECOND"]
+    assert dispatched(2) == "SECOND"
+    with Session(engine) as session:
+        second = session.get(Dealer, "SECOND")
+        second.active = False
+        session.add(second)
+        session.commit()
+    assert dispatched(3) is None  # nobody left who sells it: seen at once

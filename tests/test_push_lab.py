@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from temporalio.client import WorkflowExecutionStatus
 
 from db.models import Notification, PushDelivery
+from tests.fixtures import raw_lead
 from tests.harness import lab
 from tests.push_fixtures import CONSULTANT, add_preference, add_target, channel_keys  # noqa: F401
 from tests.push_receivers import Receiver
@@ -118,5 +119,36 @@ async def test_the_calendar_warning_reaches_the_oem_robot(env, engine):
                 await asyncio.sleep(0.1)
         assert len(robot.requests) == 1
         assert json.loads(robot.requests[0]["body"])["content"]["text"].startswith("2027 年节假日安排尚未确认")
+    finally:
+        robot.close()
+
+
+async def test_an_alert_with_nothing_to_push_starts_no_push_workflow(env, engine):
+    """Issue 15: with no push target for its recipients, a notice's PushWorkflow would plan nothing and end; it is
+    not started (a workflow's cost per alert, at intake too). Once a robot covers the recipients, it is."""
+    from temporalio.service import RPCError
+
+    async def push_workflow_of(L, lead_id: str, kind: str):
+        row = L.notifications(lead_id, kind=kind)[0]
+        handle = L.client.get_workflow_handle(f"push:{lead_id}:{row.idempotency_key.split(':')[1]}:{kind}")
+        try:
+            return (await handle.describe()).status
+        except RPCError:
+            return None
+
+    robot = Receiver({"errcode": 0, "errmsg": "ok"})
+    try:
+        async with lab(env, engine) as L:
+            lead_id = (await L.intake(raw_lead(905))).lead_id
+            assert L.notifications(lead_id, kind="lead_dispatched")  # the inbox rows are there, as ever
+            assert await push_workflow_of(L, lead_id, "lead_dispatched") is None
+            add_target(engine, "wc-team", "wecom", {"webhook_url": f"{robot.url}/cgi-bin/webhook/send?key=K"})
+            other = (await L.intake(raw_lead(906))).lead_id
+            assert await push_workflow_of(L, other, "lead_dispatched") is not None
+            for _ in range(100):  # it delivers and ends (nothing left open on the shared test server)
+                if await push_workflow_of(L, other, "lead_dispatched") == WorkflowExecutionStatus.COMPLETED:
+                    break
+                await asyncio.sleep(0.1)
+        assert len(robot.requests) == 1
     finally:
         robot.close()

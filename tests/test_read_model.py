@@ -13,7 +13,7 @@ from db.models import ClockRun, Customer, DealerPenalty, HoldingRow, Lead, Notif
 from domain import commands as c
 from domain.clocks import CLOCKS
 from domain.models import NotifyRequest, ProjectionRequest
-from domain.stages import Role
+from domain.stages import LeadStage, Role
 from tests.fixtures import OPS, manager, raw_lead
 from tests.harness import lab
 
@@ -92,10 +92,42 @@ async def test_a_replayed_projection_writes_nothing_twice(env, any_engine):
         project.record_lead(ProjectionRequest(state=state, events=events, workflow_id=lead_id, run_id="r"))
     assert [count(any_engine, t, t.lead_id == lead_id) for t in tables] == before
     assert before[:2] == [state.seq, 1] and count(any_engine, Customer) == 1
-    older = state.model_copy(update={"seq": state.seq - 1, "stage": "new"})
+    older = state.model_copy(update={"seq": state.seq - 1, "stage": LeadStage.NEW})  # (model_copy validates nothing)
     project.record_lead(ProjectionRequest(state=older, events=[], workflow_id=lead_id, run_id="r"))
     with Session(any_engine) as session:
         assert session.get(Lead, lead_id).stage == state.stage.value  # a late, older snapshot never wins
+
+
+async def test_a_projection_writes_each_table_in_one_statement_without_reading_it_first(env, any_engine):
+    """Issue 15: the projection was the worker's largest cost at intake (a SELECT per merged row, ORM objects).
+    Now each table it writes gets one INSERT ... ON CONFLICT and nothing it writes is read back first."""
+    from sqlalchemy import event
+
+    async with lab(env, any_engine) as L:
+        lead_id = (await L.intake(raw_lead(605))).lead_id
+        state = await L.state(lead_id)
+    rows = L._rows(select(TimelineEntry).where(TimelineEntry.lead_id == lead_id))
+    from domain.models import TimelineEvent
+
+    events = [TimelineEvent.model_validate(e, from_attributes=True) for e in rows]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(" ".join(statement.split()).lower())
+
+    event.listen(any_engine, "before_cursor_execute", seen)
+    try:
+        ProjectionActivities(any_engine).record_lead(ProjectionRequest(
+            state=state, events=events, workflow_id=lead_id, run_id="r",
+            facts=[{"seq": 1, "at": state.created_at.isoformat(), "kind": "intake", "data": {}}]))
+    finally:
+        event.remove(any_engine, "before_cursor_execute", seen)
+    written = ("lead", "timeline_event", "holding", "clock_run", "customer", "raw_lead", "lead_fact")
+    for table in written:
+        inserts = [q for q in statements if q.startswith(f"insert into {table} ")]
+        assert len(inserts) <= 1 + (table == "clock_run"), (table, inserts)  # clock runs: ended, then running
+        assert not [q for q in statements if q.startswith("select") and f" from {table} " in q + " "], table
+    assert len(statements) <= 16, statements
 
 
 def test_a_revoked_penalty_stays_revoked(any_engine):

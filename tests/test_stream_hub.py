@@ -105,6 +105,12 @@ async def test_postgresql_notify_wakes_the_listener_without_polling(pg_engine):
                 break
             await asyncio.sleep(0.05)
         assert hub.listening
+        # no stream open: a change wakes the hub but it reads nothing (the intake does not pay for the pages)
+        await asyncio.to_thread(write, pg_engine, lead(2, "D-SH-1"))
+        await asyncio.sleep(1.5)
+        assert hub.reads == 0
+        await hub.catch_up()  # the first stream reads once what it missed
+        assert hub.reads == 1
         sub, _ = hub.subscribe(actor("ops"))
         await asyncio.sleep(0.3)
         reads = hub.reads
@@ -115,5 +121,34 @@ async def test_postgresql_notify_wakes_the_listener_without_polling(pg_engine):
         seq, event, data = await asyncio.wait_for(sub.queue.get(), 3)
         assert (event, data["stage"]) == ("lead", "assigned")
         assert asyncio.get_running_loop().time() - began < 1.0
+    finally:
+        await hub.stop()
+
+
+async def test_with_no_stream_open_nothing_is_read_and_the_next_stream_catches_up_first(engine):
+    """An API process that only takes in leads pays no read per change; the first stream after the quiet spell
+    waits for one catch-up read, and a Last-Event-ID from before the spell still resumes (issue 15)."""
+    write(engine, lead(1, "D-SH-1"), lead(2, "D-GZ-1"))
+    hub = StreamHub(engine, poll_seconds=0.05)
+    await hub.start()
+    try:
+        sub, _ = hub.subscribe(actor("d-sh-1-mgr"))
+        write(engine, lead(1, "D-SH-1", stage="assigned", seq=2))
+        seq, _, _ = await asyncio.wait_for(sub.queue.get(), 3)  # a stream is open: the poll reads the change
+        last_id = hub.event_id(seq)
+        hub.unsubscribe(sub)
+        reads = hub.reads
+        write(engine, lead(1, "D-SH-1", stage="contacted", seq=3), lead(2, "D-GZ-1", stage="assigned", seq=2))
+        await asyncio.sleep(1.5)  # polls with nobody listening (the loop wakes every second at most)
+        assert hub.reads == reads
+        await hub.catch_up()  # the next stream: one read of everything since
+        assert hub.reads == reads + 1
+        again, resumed = hub.subscribe(actor("d-sh-1-mgr"), last_id)
+        assert resumed is True and [(e, d["stage"]) for e, d in drain(again)] == [("lead", "contacted")]
+        await hub.catch_up()  # level already: nothing to read
+        assert hub.reads == reads + 1
+        write(engine, lead(1, "D-SH-1", stage="won", seq=4))  # and with a stream open, each change is read
+        _, event, data = await asyncio.wait_for(again.queue.get(), 3)
+        assert (event, data["stage"]) == ("lead", "won")
     finally:
         await hub.stop()

@@ -54,9 +54,12 @@ with workflow.unsafe.imports_passed_through():
     # CPU at intake, py-spy)
     from workflows.messages import AppealSignal, LeadInput, LeadOutcome, PolicyMigrationSignal, ReassignSignal
 
-from workflows.owner_care import OwnerCareInput, OwnerCareWorkflow, ownership_id_for
-from workflows.webhooks import publish as publish_webhooks
-from workflows.webhooks import webhook_event_types
+    # likewise the owner-care and webhook modules the lead calls into: imported in the sandbox, every new run built
+    # their pydantic classes and workflow definitions again (~10 % of the worker's CPU at intake, py-spy, issue 15).
+    # Their own workflows' runs still import them in their own sandbox.
+    from workflows.owner_care import OwnerCareInput, OwnerCareWorkflow, ownership_id_for
+    from workflows.webhooks import publish as publish_webhooks
+    from workflows.webhooks import webhook_event_types
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 CALENDAR_TABLE = "calendar-table"  # the patch: a provisional calendar year shows in the timeline and is alerted

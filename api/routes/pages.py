@@ -171,6 +171,7 @@ def server_exiting() -> bool:
 
 async def _events(request: Request, hub: StreamHub, actor: Actor, now: datetime, last_event_id: str | None):
     loop = asyncio.get_running_loop()
+    await hub.catch_up()  # what changed while no stream was open: read once, before this one starts
     sub, resumed = hub.subscribe(actor, last_event_id)
     try:
         yield "retry: 3000\n" + _sse("ready", {"server_time": now.isoformat(), "resumed": resumed},
