@@ -62,7 +62,7 @@ class Sight:
 @dataclass(frozen=True)
 class Change:
     seq: int
-    kind: str  # lead | notification
+    kind: str  # lead | notification | inbox (a read state changed)
     data: dict[str, Any]
     before: Sight | None = None  # lead: who could see it before this change (None: not known to this process)
     after: Sight | None = None
@@ -82,6 +82,20 @@ def addressed(actor: Actor, note: dict[str, Any]) -> bool:
     return True
 
 
+def shares_inbox(actor: Actor, reader: dict[str, Any]) -> bool:
+    """Whether `actor`'s inbox may have changed when `reader` marked rows read: the reader's own rows, and the rows
+    addressed to its role (within its dealer or region), which are read for the whole role."""
+    if reader.get("user_id") == actor.user_id:
+        return True
+    if reader.get("role") != actor.role.value:
+        return False
+    if actor.role in DEALER_ROLES:
+        return reader.get("dealer_id") == actor.dealer_id
+    if actor.role == Role.REGIONAL_MANAGER:
+        return reader.get("region") == actor.region
+    return True
+
+
 def events_for(actor: Actor, change: Change) -> list[tuple[str, dict[str, Any]]]:
     """What one stream gets of one change: the same rules as the lists and the inbox."""
     if change.kind == "lead":
@@ -92,6 +106,8 @@ def events_for(actor: Actor, change: Change) -> list[tuple[str, dict[str, Any]]]
                                                                  change.before):
             return [("lead", {"lead_id": change.data["lead_id"], "stage": None, "updated_at": None})]
         return []
+    if change.kind == "inbox":  # someone's read state changed: the streams that share those rows recount
+        return [("inbox", {})] if shares_inbox(actor, change.data) else []
     if change.note is None or not addressed(actor, change.note):  # (a notification's change carries its row)
         return []
     shown = visibility.notification(actor.role, actor.dealer_id, change.note)
@@ -131,6 +147,7 @@ class StreamHub:
         self._lead_cursor: datetime | None = None
         self._note_cursor = 0
         self._seen_notes: set[int] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---------------------------------------------------------------- life
 
@@ -142,6 +159,7 @@ class StreamHub:
         if self._started:
             return
         self._started = True
+        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._begin)
         self._tasks.append(asyncio.create_task(self._run(), name="stream-hub"))
         if self.engine.dialect.name == "postgresql":
@@ -267,6 +285,19 @@ class StreamHub:
             events = events_for(sub.actor, change)
             if events:
                 sub.offer(change.seq, events)
+
+    def tell_read(self, reader: Actor) -> None:
+        """`reader` marked inbox rows read (called from a request's worker thread): the open streams sharing those
+        rows get `inbox` and recount their badge. Only this process's streams: another API process's pages recount
+        on their next event, reconnect or load."""
+        if not self._started or self._loop is None:
+            return
+        data = {"user_id": reader.user_id, "role": reader.role.value, "dealer_id": reader.dealer_id,
+                "region": reader.region}
+        try:
+            self._loop.call_soon_threadsafe(self._publish, Change(0, "inbox", data))
+        except RuntimeError:  # the loop has closed (the process is stopping): nobody is listening
+            pass
 
     # ---------------------------------------------------------------- streams
 

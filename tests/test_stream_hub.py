@@ -117,3 +117,24 @@ async def test_postgresql_notify_wakes_the_listener_without_polling(pg_engine):
         assert asyncio.get_running_loop().time() - began < 1.0
     finally:
         await hub.stop()
+
+
+async def test_a_read_state_change_reaches_the_streams_sharing_those_rows_and_no_other_dealer(engine):
+    """Marking inbox rows read (api/routes/inbox.py) tells this process's streams of the same person, and of the
+    people the role-addressed rows are shared with (same role, same dealer or region), to recount their badge;
+    another dealer's streams, another role's, learn nothing."""
+    hub = StreamHub(engine)
+    await hub.start()
+    try:
+        me_phone, me_desk = hub.subscribe(actor("d-sh-1-mgr"))[0], hub.subscribe(actor("d-sh-1-mgr"))[0]
+        colleague = hub.subscribe(actor("d-sh-1-c1"))[0]  # same dealer, another role: not its rows
+        other_dealer = hub.subscribe(actor("d-sh-2-mgr"))[0]
+        rm_east, rm_south = hub.subscribe(actor("rm-east"))[0], hub.subscribe(actor("rm-south"))[0]
+        hub.tell_read(actor("d-sh-1-mgr"))
+        await asyncio.to_thread(hub.tell_read, actor("rm-east"))  # from a request's worker thread, as the API does
+        await asyncio.sleep(0.05)
+        assert drain(me_phone) == drain(me_desk) == [("inbox", {})]
+        assert drain(colleague) == drain(other_dealer) == drain(rm_south) == []
+        assert drain(rm_east) == [("inbox", {})]
+    finally:
+        await hub.stop()

@@ -124,7 +124,9 @@ async def test_a_dealers_day_from_a_new_lead_to_the_oem_deciding_its_defeat(site
     await screenshot(consultant, "dealer-lead-detail-phone")
     await go(manager, "nav-inbox")
     await expect(by_id(manager, "inbox-item", kind="lead_dispatched", lead_id=lead_id)).to_be_visible()
-    await expect(manager.get_by_test_id("inbox-count")).to_be_hidden()  # the inbox is open: all seen
+    await expect(manager.get_by_test_id("inbox-count")).to_be_visible()  # read on the server only when read
+    await manager.get_by_test_id("inbox-read-all").click()
+    await expect(manager.get_by_test_id("inbox-count")).to_be_hidden()
 
     # a day goes by: first in the browsers (the countdown turns red), then on the server (the alert)
     delta = cadence - await site.env.get_current_time() + timedelta(minutes=1)
