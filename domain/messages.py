@@ -707,6 +707,13 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "stage": ("线索处于「{stage}」阶段，不能「{action}」", "{action} is not allowed while the lead is {stage}"),
     "closed_no_raw_leads": ("线索已{stage}，不再接收新的原始线索", "the lead is {stage}: it takes no new raw leads"),
     "closed_no_behaviour": ("线索已{stage}，客户行为不再计入", "the lead is {stage}: behaviour no longer counts"),
+    # refused by the lead's workflow itself (workflows/lead.py), before the decider
+    "not_taken_in": ("线索尚在受理中，请稍后再试", "the lead has not been taken in yet: try again in a moment"),
+    "decline_quota": ("拒收失败：已超出自主选择权配额（近 {days} 天推送的 {pushed} 条线索中已拒收 {declined} 条，配额为 {percent}）",
+                      "decline refused: over the choice-right quota ({declined} of {pushed} leads pushed in the last "
+                      "{days} days declined; the quota is {percent})"),
+    "claim_limit": ("认领失败：您已有 {open} 条未结线索，上限为 {limit} 条",
+                    "claim refused: you carry {open} open leads, your limit is {limit}"),
 }
 _add(REFUSALS, "refused.")
 

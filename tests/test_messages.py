@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import activities
 import activities.owner_care
 import channels.delivery
 import db.policies
@@ -54,8 +55,8 @@ def emitted_codes() -> set[str]:
     """Every other message code the engine hands on: refusals, dispatch explanations, score reasons, the what-if
     report's reasons and assumptions, the timeline's entries, owner care's and the policy versions' own words."""
     codes = {f"timeline.{e.value}" for e in Ev if f"timeline.{e.value}" in CATALOG} | {f"event.{e.value}" for e in Ev}
-    engine = _sources(domain.lifecycle, domain.dispatch, domain.simulate, workflows, activities.owner_care,
-                      db.policies, channels.delivery) + sorted((ROOT / "api").rglob("*.py"))
+    engine = _sources(domain.lifecycle, domain.dispatch, domain.simulate, workflows, activities, db.policies,
+                      channels.delivery) + sorted((ROOT / "api").rglob("*.py"))
     for path in engine:
         codes |= set(_CODE.findall(path.read_text()))
     scoring = Path(domain.scoring.__file__).read_text()
@@ -91,7 +92,8 @@ def test_the_scan_finds_the_kinds_and_codes_we_know():
             "score.no_preferred_dealer", "score.deposit_intent", "score.walked_in", "score.timeframe_part",
             "sim.why.lapses", "sim.why.assumed", "sim.assumption.working_day_deadline_estimated",
             "sim.assumption.recorded_action_not_allowed", "sim.assumption.recorded_not_asked", "policy.seeded",
-            "owner.no_consent", "owner.task.trade_in_review", "timeline.clock_lapsed", "push.target_broken"} <= codes
+            "owner.no_consent", "owner.task.trade_in_review", "timeline.clock_lapsed", "push.target_broken",
+            "refused.decline_quota", "refused.claim_limit", "refused.not_taken_in"} <= codes
     # every assumption the simulator makes has words of its own (not the fallback naming its kind)
     assert len(assumption_codes()) >= 9 and "sim.assumption.other" not in assumption_codes()
 

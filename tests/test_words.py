@@ -242,3 +242,40 @@ def test_the_shipped_version_written_before_codes_still_reads():
     assert _reason("system", OLD_SEED_REASON, "en") == _reason("system", SEED_REASON, "en") == (
         "The policy file shipped with the product")
     assert _reason("ops", SEED_REASON, "en") == SEED_REASON  # a person's reason is theirs, whatever it says
+
+
+async def test_a_decline_over_the_quota_is_refused_in_the_readers_language(env, engine):
+    """Refusals the lead's workflow makes itself (the choice-right quota, a consultant's claim limit, a lead not yet
+    taken in) carry a code too, not only the decider's."""
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(533, preferred_dealer_id="D-SH-2"),
+                                   headers=auth("ops"))).json()["lead_id"]
+        assert (await L.state(lead_id)).dealer_id == "D-SH-2"
+        url = f"/v1/leads/{lead_id}/decline"
+        zh = await http.post(url, json={"reason": "太远"}, headers=auth("d-sh-2-mgr"))
+        assert zh.status_code == 409 and zh.json()["code"] == "refused.decline_quota", zh.json()
+        assert zh.json()["detail"] == ("拒收失败：已超出自主选择权配额（近 30 天推送的 1 条线索中已拒收 0 条，"
+                                       "配额为 20%）")
+        en = await http.post(url + "?lang=en", json={"reason": "too far"}, headers=auth("d-sh-2-mgr"))
+        assert en.json()["detail"].startswith("decline refused: over the choice-right quota (0 of 1 leads pushed")
+
+
+def test_a_claim_over_the_consultants_limit_is_refused_with_a_code(engine):
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.assignment import AssignmentActivities
+    from db.models import Consultant
+    from domain.models import ClaimRequest
+    with Session(engine) as session:
+        cons = session.get(Consultant, "d-sh-1-c1")
+        cons.max_open_leads = 0
+        session.add(cons)
+        session.commit()
+    answer = ActivityEnvironment().run(AssignmentActivities(engine).reserve_claim, ClaimRequest(
+        lead_id="lead-x", dealer_id="D-SH-1", consultant_id="d-sh-1-c1", holding=0, since_seq=1,
+        as_of=datetime.now(UTC)))
+    assert not answer.allowed and (answer.code, answer.params) == ("refused.claim_limit", {"open": 0, "limit": 0})
+    assert render(answer.code, answer.params) == "认领失败：您已有 0 条未结线索，上限为 0 条"
