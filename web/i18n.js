@@ -32,7 +32,7 @@ const ZH = {
     request: "申请内容", claim: "认领", claimed: "已认领", open: "打开", actor: "操作人",
     onDuty: "在岗", offDuty: "休息", load: "负荷", breached: "超时线索", openLeads: "未结线索", capacity: "上限",
     teamBreaches: "团队超时线索", myScorecard: "本店考核", rank: "排名 {r} / {n}", unranked: "本期未收到线索，不参与排名",
-    approvals: "待我审批", poolEmpty: "公海池暂无线索", pushOn: "开启推送通知", pushOff: "关闭推送通知", inboxEmpty: "暂无提醒", readAll: "全部标为已读", inParens: "（{text}）",
+    approvals: "待我审批", poolEmpty: "公海池暂无线索", pushOn: "开启推送通知", pushOff: "关闭推送通知", inboxEmpty: "暂无提醒", readAll: "全部标为已读", inParens: "（{text}）", notifiedOf: "已通知：{notice}",
     period: "期间", thisMonth: "本月", last3: "近 3 个月", last12: "近 12 个月",
     funnel: "转化漏斗", sla: "SLA 达成率（按周）", slaByClock: "各计时达成率", scorecards: "经销商考核排名",
     channels: "渠道成本", costPerLead: "单条线索成本", costPerDeal: "单个成交成本", dispatch: "派发匹配率（按区域）",
@@ -185,7 +185,7 @@ const EN = {
     request: "Request", claim: "Claim", claimed: "Claimed", open: "Open", actor: "By",
     onDuty: "On duty", offDuty: "Off duty", load: "Load", breached: "Breached", openLeads: "Open leads", capacity: "Capacity",
     teamBreaches: "Team's breached leads", myScorecard: "Our scorecard", rank: "Rank {r} of {n}", unranked: "No leads received this period: not ranked",
-    approvals: "Waiting for my approval", poolEmpty: "The public pool is empty", pushOn: "Turn on push notifications", pushOff: "Turn off push notifications", inboxEmpty: "No alerts", readAll: "Mark all read", inParens: " ({text})",
+    approvals: "Waiting for my approval", poolEmpty: "The public pool is empty", pushOn: "Turn on push notifications", pushOff: "Turn off push notifications", inboxEmpty: "No alerts", readAll: "Mark all read", inParens: " ({text})", notifiedOf: "Notified: {notice}",
     period: "Period", thisMonth: "This month", last3: "Last 3 months", last12: "Last 12 months",
     funnel: "Funnel", sla: "SLA compliance (weekly)", slaByClock: "Compliance per clock", scorecards: "Dealer scorecards",
     channels: "Channel cost", costPerLead: "Cost per lead", costPerDeal: "Cost per deal", dispatch: "Dispatch match rate (by region)",
@@ -359,7 +359,7 @@ export function has(section, value) {
 
 /** A timeline event's kind; "notified_<notice>" events name the notice sent. */
 export function eventName(kind) {
-  if (kind.startsWith("notified_")) return `${t("ui.notified")}: ${noticeName(kind.slice("notified_".length))}`;
+  if (kind.startsWith("notified_")) return t("ui.notifiedOf", { notice: noticeName(kind.slice("notified_".length)) });
   return code("event", kind);
 }
 

@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from domain import commands as c
 from ops.users import set_password
-from tests.browser.site import PHONE, Site, artifact_path, screenshot
+from tests.browser.site import HIDE_TOASTS, PHONE, SCREENSHOTS, Site, artifact_path
 from tests.browser.test_dealer_day import by_id
 from tests.conftest import SIGN_IN_USERS, password_for
 from tests.fixtures import DEALERS, OPS, REVIEWER, SECOND_REVIEWER, USERS, consultant, manager, raw_lead
@@ -161,6 +161,16 @@ async def what_if(site: Site) -> int:
     return made.json()["version"]
 
 
+async def timeline_screenshot(page: Page, name: str) -> None:
+    """The lead's timeline, one phone screen of it from its newest entry (the README shows it)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    top = await page.locator("ol.timeline").locator("xpath=..").evaluate(
+        "e => e.getBoundingClientRect().top + window.scrollY")  # in the page (a full-page clip's coordinates)
+    viewport = page.viewport_size or PHONE
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True, style=HIDE_TOASTS, animations="disabled",
+                          clip={"x": 0, "y": top, "width": viewport["width"], "height": viewport["height"]})
+
+
 async def walk(site: Site, user_id: str, leads: dict[str, str], draft: int, lang: str,
                texts: dict[str, str]) -> dict[str, list[str]]:
     page = await site.open(PHONE, locale="zh-CN" if lang == "zh" else "en-US")
@@ -198,7 +208,7 @@ async def walk(site: Site, user_id: str, leads: dict[str, str], draft: int, lang
         await expect(shown.first).to_be_visible()
         found[which] = await check(which)
         if lang == "zh" and user_id == "d-sh-1-mgr" and which == "transferred":
-            await screenshot(page, "lead-timeline-zh-phone", full_page=True)
+            await timeline_screenshot(page, "dealer-lead-timeline-phone")
     if user_id in ("ops", "d-sh-1-c1"):  # the pages' own checks: a walked lead is shown, not a not-found page
         await page.goto(f"/#/leads/{leads['transferred']}")
         await expect(by_id(page, "lead-detail", lead_id=leads["transferred"])).to_be_visible()
