@@ -37,6 +37,7 @@ from core.logging import get_logger
 from db.engine import aware
 from db.models import Lead, Notification
 from domain import visibility
+from domain.messages import CATALOG, LANGS, notice_params, render
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, END_STAGES, Role
 
@@ -270,8 +271,12 @@ class StreamHub:
                     continue
                 self._seen_notes.add(note.id)
                 row = note.model_dump()
-                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")},
-                                  note=row))
+                # the notice in each language, rendered once for every stream (the page shows its reader's)
+                params = notice_params(note.lead_id, note.message, note.data)
+                texts = {lang: render(note.kind, params, lang) if note.kind in CATALOG else note.message
+                         for lang in LANGS}
+                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")}
+                                  | {"texts": texts}, note=row))
                 self._note_cursor = max(self._note_cursor, note.id)
             horizon_id = self._note_cursor - NOTIFICATION_LOOKBACK
             self._seen_notes = {i for i in self._seen_notes if i > horizon_id}

@@ -71,7 +71,10 @@ def test_one_read_serves_every_stream_and_each_gets_only_what_it_may_see(engine)
                                  recipient_role="dealer_manager", dealer_id="D-GZ-1", message="新线索", created_at=T0))
         session.commit()
     step(hub)
-    assert [e for e in drain(gz[2]) if e[0] == "notification"][0][1]["message"] == "新线索"
+    told = [e for e in drain(gz[2]) if e[0] == "notification"][0][1]
+    assert told["message"] == "新线索"
+    # the notice in the reader's words, both languages (a toast shows the page's; never the engine's raw message)
+    assert told["texts"]["zh-CN"].startswith("新线索 ") and told["texts"]["en"].startswith("New lead ")
     assert all(e[0] != "notification" for s in sh[1:] + oem[1:] for e in drain(s))
 
 

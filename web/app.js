@@ -4,7 +4,7 @@
 import { ApiError, get, request, whenUnauthorized } from "./api.js";
 import { setServerTime, tickAll } from "./countdown.js";
 import { clear, h, s } from "./dom.js";
-import { code, getLang, noticeName, setLang, t } from "./i18n.js";
+import { catalogLang, code, getLang, noticeName, setLang, t } from "./i18n.js";
 import { connect } from "./live.js";
 import { installPwa, setOffline } from "./pwa.js";
 import { forget, isDealer, isManager, isOem, session } from "./session.js";
@@ -203,7 +203,8 @@ function onLive(event, data) {
   const relevant = concerns(event, data);
   if (event === "notification") {
     countUnread();
-    toast(t("ui.liveNote", { kind: noticeName(data.kind) }) + (data.message ? ` — ${data.message}` : ""));
+    const text = data.texts?.[catalogLang()];  // the catalog's words; never the engine's raw message
+    toast(t("ui.liveNote", { kind: noticeName(data.kind) }) + (text ? ` — ${text}` : ""));
   } else if (relevant && !((quietUntil.get(data.lead_id) || 0) > Date.now())) {
     toast(data.stage ? t("ui.liveLead", { stage: code("stage", data.stage) }) : t("ui.liveGone"));
   }
