@@ -87,7 +87,7 @@ const ZH = {
     verdict: "裁定", reassign_to_call_center: "转交呼叫中心", evidence: "新证据", outcome: "结果", corrections: "更正信息",
     "corrections.customer_name": "客户姓名", "corrections.city": "城市", "corrections.series": "车系",
     "corrections.model": "车型", "corrections.budget": "预算（元）", "corrections.timeframe": "购车时间",
-    dealer_id: "经销商（留空：系统选择最佳）", to_call_center: "转交呼叫中心",
+    dealer_id: "经销商（留空：系统选择最佳）", to_call_center: "转交呼叫中心", requested_by: "申请人",
   },
   enum: {
     call: "电话", wechat: "微信", sms: "短信", visit: "到店", test_drive: "试驾", quote: "报价",
@@ -139,6 +139,7 @@ const ZH = {
     dash_tradeIns: "置换线索", dash_tradeInsWon: "置换成交", dash_referrals: "转介绍线索", dash_referralsWon: "转介绍成交",
     dash_rewards: "奖励", dash_messages: "车主短信",
   },
+  calendarAction: { upload: "上传节假日安排", set_day: "设置单日", delete_day: "恢复为普通日", confirm: "确认本年安排" },
   calendar: {
     year: "年份", state: "状态", confirmed: "已确认", provisional: "推算（未确认）", holiday: "节假日", workday: "调休上班",
     date: "日期", kind: "类型", name: "名称", source: "来源", package: "日历包", computed: "推算", lead_ops: "线索运营",
@@ -242,6 +243,7 @@ const EN = {
     corrections: "Corrections", "corrections.customer_name": "Customer name", "corrections.city": "City",
     "corrections.series": "Series", "corrections.model": "Model", "corrections.budget": "Budget (CNY)",
     "corrections.timeframe": "Timeframe", dealer_id: "Dealer (empty: the next best)", to_call_center: "To the call center",
+    requested_by: "Requested by",
   },
   enum: {
     call: "Call", wechat: "WeChat", sms: "SMS", visit: "Visit", test_drive: "Test drive", quote: "Quote",
@@ -287,6 +289,7 @@ const EN = {
     dash_lapsed: "Lapsed", dash_tradeIns: "Trade-in leads", dash_tradeInsWon: "Trade-in leads won",
     dash_referrals: "Referred leads", dash_referralsWon: "Referrals won", dash_rewards: "Rewards", dash_messages: "Owner SMS",
   },
+  calendarAction: { upload: "Uploaded the schedule", set_day: "Set a day", delete_day: "Made a day ordinary", confirm: "Confirmed the year" },
   calendar: {
     year: "Year", state: "State", confirmed: "Confirmed", provisional: "Provisional (computed)", holiday: "Holiday",
     workday: "Make-up workday", date: "Date", kind: "Kind", name: "Name", source: "Source", package: "Package",

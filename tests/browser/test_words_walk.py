@@ -141,7 +141,8 @@ async def story(site: Site) -> dict[str, str]:
 async def what_if(site: Site) -> int:
     """A draft policy version (a first response in 30 minutes, a defeat review in 4 working days) and a what-if run
     of it over the story's leads: the policies page shows a report with a lead that differs (the transferred lead's
-    lapse would not have happened) and an assumption (working-day deadlines estimated)."""
+    lapse would not have happened) and an assumption (working-day deadlines estimated). And next year's working-day
+    calendar uploaded and confirmed, so the calendar page shows who did what."""
     async with httpx.AsyncClient(base_url=site.base_url) as http:
         made = await http.post("/v1/policies/drafts", headers=auth("ops"),
                                json={"reason": TYPED[7], "changes": {"clocks": {"first_response": "30m"},
@@ -158,6 +159,11 @@ async def what_if(site: Site) -> int:
         assert state["status"] == "done", state
         assert state["report"]["differing_leads"] >= 1, state["report"]  # the report says why a lead differs
         assert state["report"]["assumptions"], state["report"]  # and what it assumed
+        # next year's calendar (the page's default year) uploaded and confirmed: its audit and who confirmed it
+        year = (await site.env.get_current_time()).year + 1
+        upload = await http.post(f"/v1/calendar/{year}/schedule?confirm=true", headers=auth("ops") | {
+            "Content-Type": "text/csv"}, content=f"date,kind,name\n{year}-01-01,holiday,元旦\n".encode())
+        assert upload.status_code == 200 and upload.json()["state"] == "confirmed", upload.text
     return made.json()["version"]
 
 
@@ -191,6 +197,12 @@ async def walk(site: Site, user_id: str, leads: dict[str, str], draft: int, lang
             continue
         await link.first.click()
         found[name] = await check(name)
+        if name == "queues":  # each review queue with what it waits for
+            queues = await page.get_by_test_id("queue-card").evaluate_all("cards => cards.map(c => c.dataset.queue)")
+            for queue in queues:
+                await page.goto(f"/#/queues/{queue}")
+                await page.wait_for_function("() => !document.querySelector('.loading')", polling=100)
+                found[f"queue-{queue}"] = await check(f"queue-{queue}")
         if name == "policies":  # the what-if report of the draft, run from the page
             await page.get_by_test_id("sim-version").fill(str(draft))
             await page.get_by_test_id("sim-days").fill("120")

@@ -170,7 +170,7 @@ export function queueRow(item, queue) {
 function requestSummary(request) {
   if (!request || !Object.keys(request).length) return null;
   const shown = ["reason", "reason_code", "text", "note", "evidence", "requested_by", "dealer_id"]
-    .filter((k) => request[k]).map((k) => `${t("field." + k)}: ${k.startsWith("reason") ? code("enum", request[k]) : request[k]}`);
+    .filter((k) => request[k]).map((k) => `${t(k === "dealer_id" ? "ui.dealer" : "field." + k)}: ${k.startsWith("reason") ? code("enum", request[k]) : request[k]}`);
   return shown.length ? h("div", { class: "row-sub request" }, shown.join(" · ")) : null;
 }
 
