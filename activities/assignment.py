@@ -88,7 +88,8 @@ class AssignmentActivities(UsesDatabase):
             limit = consultant.max_open_leads if consultant is not None else None
             if limit is not None and counter.open >= limit:
                 return ClaimResult(allowed=False, reason=f"claim refused: you carry {counter.open} open leads, "
-                                                         f"your limit is {limit}")
+                                                         f"your limit is {limit}", code="refused.claim_limit",
+                                   params={"open": counter.open, "limit": limit})
             answer = ClaimResult(allowed=True, reason="claimed")
             _move_slot(session, req.lead_id, req.holding, req.consultant_id, counter, req.since_seq, req.as_of,
                        answer.model_dump(mode="json"))

@@ -75,7 +75,7 @@ def send_owner_message(session: Session, *, ownership: Ownership | OwnershipStat
                        key: str, text: str, at: datetime, channel: str = "sms") -> tuple[bool, str | None]:
     """The one way a message reaches an owner. (sent, why not)."""
     if not consent_given(session, ownership.customer_key, purpose):
-        return False, f"no consent for {purpose}"
+        return False, "owner.no_consent"  # a message code: the API says it with the task's purpose (api/routes/owners)
     idem = f"{ownership.ownership_id}:{key}:{OWNER_ROLE}:{channel}"
     if session.exec(select(Notification.id).where(Notification.idempotency_key == idem)).first():
         return True, None
@@ -155,7 +155,7 @@ class OwnerCareActivities(UsesDatabase):
     def touch(self, req: TouchRequest) -> TouchResult:
         """One touchpoint: the task for the dealer's people (inbox), and the owner's message if consented."""
         s, t = req.state, req.touchpoint
-        purpose, desk, _, _ = KINDS[t.kind]
+        purpose, desk = KINDS[t.kind]
         zh, en = message_for(t.kind)
         task_id = f"{s.ownership_id}:{t.key}"
         assignee = s.consultant_id if desk == "sales" else None
@@ -163,7 +163,7 @@ class OwnerCareActivities(UsesDatabase):
             task = session.get(OwnerTask, task_id)
             if task is None:
                 task = OwnerTask(task_id=task_id, ownership_id=s.ownership_id, dealer_id=s.dealer_id, kind=t.kind.value,
-                                 touchpoint_key=t.key, desk=desk, assignee_user_id=assignee, title=f"{zh} / {en}",
+                                 touchpoint_key=t.key, desk=desk, assignee_user_id=assignee, title=zh,
                                  created_at=req.at, due_at=req.task_due_at, purpose=purpose.value)
             roles = ([(Role.CONSULTANT, [assignee])] if assignee
                      else [(Role.DEALER_MANAGER, _people(session, Role.DEALER_MANAGER, s.dealer_id))])

@@ -40,6 +40,7 @@ from core.logging import get_logger
 from db.engine import aware
 from db.models import Lead, Notification
 from domain import visibility
+from domain.messages import CATALOG, LANGS, notice_params, render
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, END_STAGES, Role
 
@@ -65,7 +66,7 @@ class Sight:
 @dataclass(frozen=True)
 class Change:
     seq: int
-    kind: str  # lead | notification
+    kind: str  # lead | notification | inbox (a read state changed)
     data: dict[str, Any]
     before: Sight | None = None  # lead: who could see it before this change (None: not known to this process)
     after: Sight | None = None
@@ -85,6 +86,20 @@ def addressed(actor: Actor, note: dict[str, Any]) -> bool:
     return True
 
 
+def shares_inbox(actor: Actor, reader: dict[str, Any]) -> bool:
+    """Whether `actor`'s inbox may have changed when `reader` marked rows read: the reader's own rows, and the rows
+    addressed to its role (within its dealer or region), which are read for the whole role."""
+    if reader.get("user_id") == actor.user_id:
+        return True
+    if reader.get("role") != actor.role.value:
+        return False
+    if actor.role in DEALER_ROLES:
+        return reader.get("dealer_id") == actor.dealer_id
+    if actor.role == Role.REGIONAL_MANAGER:
+        return reader.get("region") == actor.region
+    return True
+
+
 def events_for(actor: Actor, change: Change) -> list[tuple[str, dict[str, Any]]]:
     """What one stream gets of one change: the same rules as the lists and the inbox."""
     if change.kind == "lead":
@@ -95,6 +110,8 @@ def events_for(actor: Actor, change: Change) -> list[tuple[str, dict[str, Any]]]
                                                                  change.before):
             return [("lead", {"lead_id": change.data["lead_id"], "stage": None, "updated_at": None})]
         return []
+    if change.kind == "inbox":  # someone's read state changed: the streams that share those rows recount
+        return [("inbox", {})] if shares_inbox(actor, change.data) else []
     if change.note is None or not addressed(actor, change.note):  # (a notification's change carries its row)
         return []
     shown = visibility.notification(actor.role, actor.dealer_id, change.note)
@@ -137,6 +154,7 @@ class StreamHub:
         # a change came while no stream was open and was not read: the next stream catches up first
         self._behind = False
         self._reading = asyncio.Lock()  # one read at a time (the loop's and a new stream's catch-up)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---------------------------------------------------------------- life
 
@@ -148,6 +166,7 @@ class StreamHub:
         if self._started:
             return
         self._started = True
+        self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self._begin)
         self._tasks.append(asyncio.create_task(self._run(), name="stream-hub"))
         if self.engine.dialect.name == "postgresql":
@@ -286,8 +305,12 @@ class StreamHub:
                     continue
                 self._seen_notes.add(note.id)
                 row = note.model_dump()
-                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")},
-                                  note=row))
+                # the notice in each language, rendered once for every stream (the page shows its reader's)
+                params = notice_params(note.lead_id, note.message, note.data)
+                texts = {lang: render(note.kind, params, lang) if note.kind in CATALOG else note.message
+                         for lang in LANGS}
+                out.append(Change(0, "notification", {k: row[k] for k in ("id", "kind", "lead_id", "message")}
+                                  | {"texts": texts}, note=row))
                 self._note_cursor = max(self._note_cursor, note.id)
             horizon_id = self._note_cursor - NOTIFICATION_LOOKBACK
             self._seen_notes = {i for i in self._seen_notes if i > horizon_id}
@@ -301,6 +324,19 @@ class StreamHub:
             events = events_for(sub.actor, change)
             if events:
                 sub.offer(change.seq, events)
+
+    def tell_read(self, reader: Actor) -> None:
+        """`reader` marked inbox rows read (called from a request's worker thread): the open streams sharing those
+        rows get `inbox` and recount their badge. Only this process's streams: another API process's pages recount
+        on their next event, reconnect or load."""
+        if not self._started or self._loop is None:
+            return
+        data = {"user_id": reader.user_id, "role": reader.role.value, "dealer_id": reader.dealer_id,
+                "region": reader.region}
+        try:
+            self._loop.call_soon_threadsafe(self._publish, Change(0, "inbox", data))
+        except RuntimeError:  # the loop has closed (the process is stopping): nobody is listening
+            pass
 
     # ---------------------------------------------------------------- streams
 

@@ -352,7 +352,8 @@ class PushActivities:
         session.add(Notification(idempotency_key=f"push-target:{target.id}:broken:{now.isoformat()}",
                                  lead_id=f"push-target-{target.id}", kind="push_target_broken",
                                  recipient_role=role, recipient_user_id=user_id, dealer_id=target.dealer_id,
-                                 message=text, data={"target_id": target.id}, created_at=now))
+                                 message=text, data={"target_id": target.id, "name": target.name,
+                                                     "failures": target.failures}, created_at=now))
 
     # -- a test message (the configuration pages' button) --------------------------------------------------
     @activity.defn

@@ -12,7 +12,8 @@ from db.models import PolicyAudit, PolicyVersion
 from domain.policy import Policy
 from domain.policy_versions import apply_changes, check_draft, diff, document_of
 
-SEED_REASON = "随产品发布的策略文件（policy.toml）"
+SEED_REASON = "policy.seeded"  # a message code (domain/messages.py): the API answers it in the reader's language
+OLD_SEED_REASON = "随产品发布的策略文件（policy.toml）"  # what version 1 said before codes: still rendered as the code
 
 
 class PolicyConflict(Exception):

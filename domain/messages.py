@@ -123,7 +123,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "grade_word": {},
 }
 _MONEY = {"budget", "amount", "floor", "deposit"}
-_TIMES = {"at", "deadline", "old_deadline", "visit_at"}
+_TIMES = {"at", "deadline", "old_deadline", "visit_at", "due_at"}
 _SHANGHAI = "Asia/Shanghai"
 
 
@@ -192,18 +192,18 @@ def _words(params: Mapping[str, Any], lang: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     sep = "、" if lang == "zh-CN" else ", "
     for k, v in params.items():
-        if k == "action":
+        base = k.removesuffix("_before").removesuffix("_after")  # a change's two sides read like the value itself
+        if base == "action":
             out[k] = label("action", v, lang)
-        elif k == "reason_code":
+        elif base == "reason_code":
             out[k] = label("enum", v, lang)
-        elif k in ("timeframe", "channel", "clock", "role", "region", "stage"):
-            table = "role" if k == "role" else k
-            out[k] = STAGES.get(str(v), (v, v))[0 if lang == "zh-CN" else 1] if k == "stage" else label(table, v, lang)
+        elif base in ("timeframe", "channel", "clock", "role", "region", "stage", "touchpoint", "purpose", "reward"):
+            out[k] = STAGES.get(str(v), (v, v))[0 if lang == "zh-CN" else 1] if base == "stage" else label(base, v, lang)
         elif k == "roles" and isinstance(v, list | tuple):
             out[k] = sep.join(label("role", r, lang) for r in v)
-        elif k in _MONEY:
+        elif base in _MONEY:
             out[k] = format_money(v, lang)
-        elif k in _TIMES:
+        elif base in _TIMES:
             out[k] = format_time(v, lang)
         elif k == "late_s":
             out[k] = format_duration(v, lang)
@@ -500,6 +500,7 @@ TIMELINE: dict[str, tuple[str, str]] = {
     "moved_to_public_pool": ("回收至公海池", "Moved to the public pool"),
     "no_eligible_dealer": ("没有可派发的经销商", "No dealer can take the lead"),
     "sent_to_call_center": ("转交呼叫中心", "Sent to the call center"),
+    "sent_to_call_center_why": ("转交呼叫中心（{reason_code}）", "Sent to the call center ({reason_code})"),
     "cleansing_started": ("进入线索清洗", "Cleansing started"),
     "cleansing_recorded": ("清洗结果：{outcome}", "Cleansing outcome: {outcome}"),
     "nurturing_started": ("进入培育", "Nurturing started"), "nurture_content_sent": ("已发送培育内容", "Nurturing content sent"),
@@ -553,6 +554,9 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
     names = names or {}
     lang = lang if lang in LANGS else DEFAULT_LANG
     kind, data = str(entry.get("kind", "")), dict(entry.get("data") or {})
+    if kind == "sent_to_call_center" and data.get("reason") == "pseudo-defeat":  # the engine's words before codes
+        data.pop("reason")
+        data["reason_code"] = "pseudo_defeat"
     params: dict[str, Any] = {}
     for k, v in data.items():
         if k == "reason" and kind == "holding_ended" and isinstance(v, str):
@@ -569,6 +573,8 @@ def render_entry(entry: Mapping[str, Any], lang: str = DEFAULT_LANG, *, names: M
     if "behaviour" in data:
         params["behaviour"] = label("enum", data["behaviour"], lang)
     code = f"timeline.{kind}"
+    if kind == "sent_to_call_center" and data.get("reason_code"):
+        code = "timeline.sent_to_call_center_why"
     if kind.startswith("notified_"):
         notice = kind[len("notified_"):]
         params["notice"] = _notice_title(notice, lang)
@@ -701,8 +707,107 @@ REFUSALS: dict[str, tuple[str, str]] = {
     "stage": ("线索处于「{stage}」阶段，不能「{action}」", "{action} is not allowed while the lead is {stage}"),
     "closed_no_raw_leads": ("线索已{stage}，不再接收新的原始线索", "the lead is {stage}: it takes no new raw leads"),
     "closed_no_behaviour": ("线索已{stage}，客户行为不再计入", "the lead is {stage}: behaviour no longer counts"),
+    # refused by the lead's workflow itself (workflows/lead.py), before the decider
+    "not_taken_in": ("线索尚在受理中，请稍后再试", "the lead has not been taken in yet: try again in a moment"),
+    "decline_quota": ("拒收失败：已超出自主选择权配额（近 {days} 天推送的 {pushed} 条线索中已拒收 {declined} 条，配额为 {percent}）",
+                      "decline refused: over the choice-right quota ({declined} of {pushed} leads pushed in the last "
+                      "{days} days declined; the quota is {percent})"),
+    "claim_limit": ("认领失败：您已有 {open} 条未结线索，上限为 {limit} 条",
+                    "claim refused: you carry {open} open leads, your limit is {limit}"),
 }
 _add(REFUSALS, "refused.")
+
+
+# ---------------------------------------------------------------- owner care (issue 17), referrals, push targets
+# `owner.task.<touchpoint>`: a touchpoint's task title and the owner's SMS (domain/owner_care.py reads them here)
+OWNER_TASKS: dict[str, tuple[str, str]] = {
+    "first_maintenance": ("首次保养提醒", "first maintenance due"),
+    "maintenance": ("年度保养提醒", "yearly maintenance due"),
+    "insurance_renewal": ("保险续保提醒（30 天后到期）", "insurance renewal: the policy expires in 30 days"),
+    "anniversary": ("购车周年问候", "purchase anniversary greeting"),
+    "birthday": ("生日问候", "birthday greeting"),
+    "trade_in_review": ("置换评估：车主可能考虑换购新车型", "trade-in review: the owner may be ready for a new model"),
+}
+_add(OWNER_TASKS, "owner.task.")
+LABELS["touchpoint"] = {
+    "first_maintenance": ("首次保养", "first maintenance"), "maintenance": ("年度保养", "yearly maintenance"),
+    "insurance_renewal": ("保险续保", "insurance renewal"), "anniversary": ("购车周年", "purchase anniversary"),
+    "birthday": ("生日问候", "birthday greeting"), "trade_in_review": ("置换评估", "trade-in review"),
+}
+LABELS["purpose"] = {"service": ("服务提醒", "service reminders"), "marketing": ("营销", "marketing"),
+                     "referral": ("转介绍", "referral")}
+LABELS["reward"] = {"maintenance_voucher": ("保养券", "a maintenance voucher"), "charger": ("充电桩", "a charger")}
+for _table in ("touchpoint", "purpose", "reward"):
+    for _k, (_zh, _en) in LABELS[_table].items():
+        CATALOG[f"{_table}.{_k}"] = {"zh-CN": _zh, "en": _en}
+CATALOG.update({
+    # notices to the dealer's people (activities/owner_care.py, db/referrals.py, channels/delivery.py)
+    "owner_care_task": {"zh-CN": "车主关怀任务：{touchpoint}，请在 {due_at} 前完成。",
+                        "en": "Owner-care task: {touchpoint}, due {due_at}."},
+    "owner_care_task_lapsed": {"zh-CN": "车主关怀任务逾期：{touchpoint}，请尽快处理。",
+                               "en": "Owner-care task overdue: {touchpoint}; do it now."},
+    "referral_reward": {"zh-CN": "转介绍奖励：车主推荐的第 {nth} 位客户已成交，奖励{reward}。",
+                        "en": "Referral reward: the owner's referral no. {nth} was won, earning {reward}."},
+    "push_target_broken": dict(CATALOG["push.target_broken"]),
+    # why no SMS went to the owner (a task's message note)
+    "owner.no_consent": {"zh-CN": "车主未授权「{purpose}」类消息", "en": "the owner has not consented to {purpose}"},
+})
+
+# ---------------------------------------------------------------- policy versions (issue 16)
+POLICY: dict[str, tuple[str, str]] = {
+    "seeded": ("随产品发布的策略文件", "The policy file shipped with the product"),
+    # the sections of a policy document, naming a draft's changed settings
+    "section.clocks": ("计时", "Clocks"), "section.working_days": ("工作日计时", "Working-day clocks"),
+    "section.calendar": ("工作日历", "Calendar"), "section.rules": ("规则", "Rules"),
+    "section.scoring": ("评分", "Scoring"), "section.dispatch": ("派发", "Dispatch"),
+    "section.scorecard": ("经销商考核", "Scorecard"), "section.notify": ("通知", "Notifications"),
+    "section.owner_care": ("车主关怀", "Owner care"), "section.name": ("名称", "Name"),
+    "section.version": ("版本号", "Version"),
+    "yes": ("是", "yes"), "no": ("否", "no"),
+}
+_add(POLICY, "policy.")
+
+# ---------------------------------------------------------------- the what-if simulator's report (domain/simulate.py)
+# `sim.why.*`: what differs for one lead; `sim.assumption.*`: what the simulator assumed (the report states them)
+SIMULATION: dict[str, tuple[str, str]] = {
+    "why.grade": ("级别 {grade_before} → {grade_after}", "grade {grade_before} → {grade_after}"),
+    "why.lapses": ("{clock}超时 {n_before} 次 → {n_after} 次", "{clock} lapses {n_before} → {n_after}"),
+    "why.dispatched": ("派发 {dealers_before} → {dealers_after}", "dispatched to {dealers_before} → {dealers_after}"),
+    "why.penalties": ("处罚 {penalties_before} → {penalties_after}", "penalties {penalties_before} → {penalties_after}"),
+    "why.reviews": ("待审核 {n_before} 次 → {n_after} 次", "reviews {n_before} → {n_after}"),
+    "why.stage": ("阶段 {stage_before} → {stage_after}", "stage {stage_before} → {stage_after}"),
+    "why.furthest": ("最远阶段 {stage_before} → {stage_after}", "furthest stage {stage_before} → {stage_after}"),
+    "why.assumed": ("基于 {n} 项假设（见“假设”）", "{n} assumption(s) made (see Assumptions)"),
+    "assumption.score_reused": ("草案要求重新评分时，沿用了线索最后一次记录的评分",
+                                "a rescoring the draft asked for reused the lead's last recorded score"),
+    "assumption.dispatch_from_recorded_candidates": (
+        "实际未发生的派发，派给了记录中未持有过此线索的最佳候选经销商",
+        "a dispatch reality never made went to the best recorded candidate that had not held the lead"),
+    "assumption.working_day_deadline_estimated": ("未记录的工作日截止时间按自然日估算（×7/5）",
+                                                  "a working-day deadline not recorded was estimated in calendar days "
+                                                  "(×7/5)"),
+    "assumption.consultant_pick_not_recorded": ("实际未发生的自动分配，假设未找到销售顾问",
+                                                "an auto-assignment reality never asked for found nobody"),
+    "assumption.dealer_attributes_from_recorded_dispatch": (
+        "由另一家经销商接收时，其自主选择权、区域和自动分配沿用记录中的中标经销商",
+        "another dealer won: its choice right, region and auto-assign were taken from the recorded winner"),
+    "assumption.recorded_action_not_allowed": (
+        "记录中的「{action}」在模拟的线索上无法执行（例如线索已转到其他经销商）：已跳过，假设当事人未操作",
+        "a recorded {action} was not possible on the simulated lead (e.g. the lead had moved to another dealer): "
+        "skipped; the person is assumed not to have acted"),
+    "assumption.recorded_not_asked": ("草案下的线索从未询问的记录答复，未被使用",
+                                      "a recorded answer the draft's lead never asked for was left unused"),
+    "assumption.score_not_recorded": ("草案要求评分，但线索从未记录评分：跳过评分",
+                                      "the draft asked for a score the lead never recorded: scoring skipped"),
+    "assumption.recorded_intake_refused": ("记录中的一条原始线索在草案下被拒收：已跳过",
+                                           "a recorded raw lead was refused under the draft: skipped"),
+    "assumption.fact_before_intake": ("线索受理之前的记录：已跳过", "a recorded fact from before the intake: skipped"),
+    "assumption.recorded_behaviour_refused": ("记录中的客户行为在草案下不再计入：已跳过",
+                                              "recorded customer behaviour no longer counted under the draft: "
+                                              "skipped"),
+    "assumption.other": ("其他假设（{kind}）", "another assumption ({kind})"),
+}
+_add(SIMULATION, "sim.")
 
 
 def web_module() -> str:

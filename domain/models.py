@@ -462,3 +462,5 @@ class ClaimRequest(Model):
 class ClaimResult(Model):
     allowed: bool
     reason: str
+    code: str = ""  # a refusal's message code (domain/messages.py) and its parameters
+    params: dict[str, Any] = Field(default_factory=dict)

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
+from domain.messages import CATALOG
 from domain.models import Model
 from domain.policy import OwnerCare
 
@@ -37,17 +38,15 @@ class TouchpointKind(StrEnum):
     TRADE_IN_REVIEW = "trade_in_review"
 
 
-# purpose of the owner's message, who does the task (after-sales: the dealer manager's desk; sales: the consultant
-# who sold the car), the text (Chinese first; the task's title and the SMS template)
-KINDS: dict[TouchpointKind, tuple[Purpose, str, str, str]] = {
-    TouchpointKind.FIRST_MAINTENANCE: (Purpose.SERVICE, "after_sales", "首次保养提醒", "first maintenance due"),
-    TouchpointKind.MAINTENANCE: (Purpose.SERVICE, "after_sales", "年度保养提醒", "yearly maintenance due"),
-    TouchpointKind.INSURANCE_RENEWAL: (Purpose.SERVICE, "after_sales", "保险续保提醒（30 天后到期）",
-                                       "insurance renewal: the policy expires in 30 days"),
-    TouchpointKind.ANNIVERSARY: (Purpose.MARKETING, "sales", "购车周年问候", "purchase anniversary greeting"),
-    TouchpointKind.BIRTHDAY: (Purpose.MARKETING, "sales", "生日问候", "birthday greeting"),
-    TouchpointKind.TRADE_IN_REVIEW: (Purpose.MARKETING, "sales", "置换评估：车主可能考虑换购新车型",
-                                     "trade-in review: the owner may be ready for a new model"),
+# purpose of the owner's message and who does the task (after-sales: the dealer manager's desk; sales: the consultant
+# who sold the car); the texts (the task's title and the SMS) are the catalog's `owner.task.<kind>` (domain/messages.py)
+KINDS: dict[TouchpointKind, tuple[Purpose, str]] = {
+    TouchpointKind.FIRST_MAINTENANCE: (Purpose.SERVICE, "after_sales"),
+    TouchpointKind.MAINTENANCE: (Purpose.SERVICE, "after_sales"),
+    TouchpointKind.INSURANCE_RENEWAL: (Purpose.SERVICE, "after_sales"),
+    TouchpointKind.ANNIVERSARY: (Purpose.MARKETING, "sales"),
+    TouchpointKind.BIRTHDAY: (Purpose.MARKETING, "sales"),
+    TouchpointKind.TRADE_IN_REVIEW: (Purpose.MARKETING, "sales"),
 }
 
 SHANGHAI_MORNING = time(1, 0, tzinfo=UTC)  # 09:00 Asia/Shanghai, for touchpoints on a calendar date
@@ -241,6 +240,6 @@ def next_wake(state: OwnershipState, policy: OwnerCare) -> datetime | None:
 
 
 def message_for(kind: TouchpointKind) -> tuple[str, str]:
-    """(Chinese, English) text of the touchpoint: the task's title and the owner's SMS."""
-    _, _, zh, en = KINDS[kind]
-    return zh, en
+    """(Chinese, English) text of the touchpoint: the task's title and the owner's SMS, from the catalog."""
+    texts = CATALOG[f"owner.task.{kind.value}"]
+    return texts["zh-CN"], texts["en"]

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from domain import commands as c
 from domain import lifecycle as lc
+from domain.messages import CATALOG, render
 from domain.models import (
     Actor,
     BehaviourEvent,
@@ -433,26 +434,62 @@ class Totals:
                 "assumptions": dict(self.assumptions)}
 
 
-def why(base: Outcome, draft: Outcome) -> list[str]:
-    """What differs for one lead, in words."""
-    out = []
+def _dealers(dealers: list[str]) -> str:
+    return " > ".join(dealers) or "—"
+
+
+def _penalties(penalties: Counter[str]) -> str:
+    return ", ".join(f"{dealer} ×{n}" for dealer, n in sorted(penalties.items()) if n) or "—"
+
+
+def why(base: Outcome, draft: Outcome) -> list[dict[str, Any]]:
+    """What differs for one lead: message codes with their parameters (`sim.why.*` in domain/messages.py), rendered
+    in the reader's language by `readable`."""
+    out: list[dict[str, Any]] = []
+
+    def say(code: str, **params: Any) -> None:
+        out.append({"code": f"sim.why.{code}", "params": params})
+
     if base.grade != draft.grade:
-        out.append(f"grade {base.grade} -> {draft.grade}")
+        say("grade", grade_before=base.grade or "—", grade_after=draft.grade or "—")
     for clock in sorted(set(base.lapses) | set(draft.lapses)):
         if base.lapses[clock] != draft.lapses[clock]:
-            out.append(f"{clock} lapses {base.lapses[clock]} -> {draft.lapses[clock]}")
+            say("lapses", clock=clock, n_before=base.lapses[clock], n_after=draft.lapses[clock])
     if base.dealers != draft.dealers:
-        out.append(f"dispatched to {' > '.join(base.dealers) or '-'} -> {' > '.join(draft.dealers) or '-'}")
+        say("dispatched", dealers_before=_dealers(base.dealers), dealers_after=_dealers(draft.dealers))
     if base.penalties != draft.penalties:
-        out.append(f"penalties {dict(base.penalties)} -> {dict(draft.penalties)}")
+        say("penalties", penalties_before=_penalties(base.penalties), penalties_after=_penalties(draft.penalties))
     if base.reviews != draft.reviews:
-        out.append(f"reviews {base.reviews} -> {draft.reviews}")
+        say("reviews", n_before=base.reviews, n_after=draft.reviews)
     if base.stage != draft.stage:
-        out.append(f"stage {base.stage} -> {draft.stage}")
+        say("stage", stage_before=base.stage, stage_after=draft.stage)
     if base.furthest != draft.furthest:
-        out.append(f"furthest stage {base.furthest} -> {draft.furthest}")
+        say("furthest", stage_before=base.furthest, stage_after=draft.furthest)
     if draft.assumptions:
-        out.append("assumed: " + ", ".join(f"{k} x{n}" for k, n in sorted(draft.assumptions.items())))
+        say("assumed", n=sum(draft.assumptions.values()))
+    return out
+
+
+def assumption(kind: str) -> dict[str, Any]:
+    """An assumption's kind as a message code with its parameters (`sim.assumption.*`)."""
+    if kind.startswith("recorded_action_not_allowed:"):
+        return {"code": "sim.assumption.recorded_action_not_allowed", "params": {"action": kind.split(":", 1)[1]}}
+    if kind.startswith("recorded_") and kind.endswith("_not_asked"):
+        return {"code": "sim.assumption.recorded_not_asked", "params": {}}
+    if f"sim.assumption.{kind}" in CATALOG:
+        return {"code": f"sim.assumption.{kind}", "params": {}}
+    return {"code": "sim.assumption.other", "params": {"kind": kind}}
+
+
+def readable(report: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """The report with its codes rendered in `lang` beside them: each differing lead's `why` item gets `text`, each
+    assumption its `assumption` sentence."""
+    out = dict(report)
+    out["assumptions"] = [a | {"assumption": render(a["code"], a.get("params"), lang)} if "code" in a else a
+                          for a in report.get("assumptions", [])]
+    out["differing"] = [d | {"why": [w | {"text": render(w["code"], w.get("params"), lang)} if isinstance(w, dict)
+                                     else {"text": str(w)} for w in d.get("why", [])]}
+                        for d in report.get("differing", [])]
     return out
 
 
@@ -494,24 +531,7 @@ def compare(leads: Iterable[tuple[str, list[dict[str, Any]]]], base_of: Callable
 def report(chunk: Chunk, draft_version: str | None, period: tuple[datetime, datetime] | None) -> dict[str, Any]:
     """The side-by-side report (JSON), with the assumptions stated."""
     base, new = chunk.base.to_json(), chunk.draft.to_json()
-    notes = {
-        "score_reused": "a rescoring the draft asked for reused the lead's last recorded score",
-        "dispatch_from_recorded_candidates": "a dispatch reality never made went to the best recorded candidate "
-                                             "that had not held the lead",
-        "working_day_deadline_estimated": "a working-day deadline not recorded was estimated in calendar days (x7/5)",
-        "consultant_pick_not_recorded": "an auto-assignment reality never asked for found nobody",
-        "dealer_attributes_from_recorded_dispatch": "another dealer won: its choice right, region and auto-assign "
-                                                    "were taken from the recorded winner",
-    }
-    assumptions = []
-    for kind, n in sorted(new["assumptions"].items()):
-        text = notes.get(kind)
-        if text is None and kind.startswith("recorded_action_not_allowed:"):
-            text = (f"a recorded {kind.split(':', 1)[1]} was not possible on the simulated lead (e.g. the lead "
-                    "had moved to another dealer): skipped; the person is assumed not to have acted")
-        if text is None and kind.startswith("recorded_") and kind.endswith("_not_asked"):
-            text = "a recorded answer the draft's lead never asked for was left unused"
-        assumptions.append({"kind": kind, "count": n, "assumption": text or kind})
+    assumptions = [{"kind": kind, "count": n, **assumption(kind)} for kind, n in sorted(new["assumptions"].items())]
     return {
         "draft_version": draft_version,
         "period": [period[0].isoformat(), period[1].isoformat()] if period else None,

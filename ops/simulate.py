@@ -24,7 +24,7 @@ from pathlib import Path
 
 from domain.policy import Policy
 from domain.policy_versions import check_draft
-from domain.simulate import Chunk, compare, fast_decider, report
+from domain.simulate import Chunk, compare, fast_decider, readable, report
 
 Progress = Callable[[int, int], None]  # (leads done, leads in all)
 
@@ -124,7 +124,8 @@ def _bar(done: int, total: int, started: float) -> None:
 
 
 def summary(r: dict) -> str:
-    """The report in a few lines: reality -> draft."""
+    """The report in a few lines: reality -> draft (an operator's terminal: English)."""
+    r = readable(r, "en")
     lines = [f"{r['leads']:,} leads, {r['differing_leads']:,} differ under the draft"]
     real, new = r["reality"], r["draft"]
     for clock in sorted(set(real["sla_lapses"]) | set(new["sla_lapses"])):
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(r))
     print(f"({time.perf_counter() - started:.1f} s)")
     if args.out:
-        args.out.write_text(json.dumps(r, ensure_ascii=False, indent=1, default=str))
+        args.out.write_text(json.dumps(readable(r, "en"), ensure_ascii=False, indent=1, default=str))
     return 0
 
 

@@ -20,23 +20,29 @@ DEALERS = [
            longitude=113.32, series=["A5", "A7"], stock={"A5": 4}, conversion_90d=0.25, rating=4.4),
 ]
 
+# people have Chinese names, as the portal's people do (the pages and their screenshots show them)
 USERS = [
-    User(id="ops", name="Lead ops", role=Role.LEAD_OPS),
-    User(id="ops-head", name="Head of lead ops", role=Role.HEAD_OF_LEAD_OPS),
-    User(id="rev-1", name="Reviewer 1", role=Role.REVIEW_TEAM),
-    User(id="rev-2", name="Reviewer 2", role=Role.REVIEW_TEAM),
-    User(id="rev-lead", name="Review lead", role=Role.REVIEW_TEAM_LEAD),
-    User(id="rm-east", name="East regional manager", role=Role.REGIONAL_MANAGER, region="East"),
-    User(id="rm-south", name="South regional manager", role=Role.REGIONAL_MANAGER, region="South"),
-    User(id="cc", name="Call center agent", role=Role.CALL_CENTER),
+    User(id="ops", name="王敏", role=Role.LEAD_OPS),
+    User(id="ops-head", name="周建国", role=Role.HEAD_OF_LEAD_OPS),
+    User(id="rev-1", name="孙丽", role=Role.REVIEW_TEAM),
+    User(id="rev-2", name="钱进", role=Role.REVIEW_TEAM),
+    User(id="rev-lead", name="吴刚", role=Role.REVIEW_TEAM_LEAD),
+    User(id="rm-east", name="郑华", role=Role.REGIONAL_MANAGER, region="East"),
+    User(id="rm-south", name="冯涛", role=Role.REGIONAL_MANAGER, region="South"),
+    User(id="cc", name="陈晨", role=Role.CALL_CENTER),
 ]
+_PEOPLE = {  # each dealer's manager, ops lead and two consultants
+    "D-SH-1": ("张伟", "刘芳", "王磊", "李静"), "D-SH-2": ("赵敏", "黄勇", "周洁", "徐斌"),
+    "D-HZ-1": ("孙强", "胡琳", "朱峰", "高燕"), "D-GZ-1": ("林涛", "何静", "罗军", "梁颖"),
+}
 for _d in DEALERS:
     slug = _d.id.lower()
+    mgr, opslead, c1, c2 = _PEOPLE[_d.id]
     USERS += [
-        User(id=f"{slug}-mgr", name=f"{_d.name} manager", role=Role.DEALER_MANAGER, dealer_id=_d.id),
-        User(id=f"{slug}-opslead", name=f"{_d.name} ops lead", role=Role.DEALER_OPS_LEAD, dealer_id=_d.id),
-        User(id=f"{slug}-c1", name=f"{_d.name} consultant 1", role=Role.CONSULTANT, dealer_id=_d.id),
-        User(id=f"{slug}-c2", name=f"{_d.name} consultant 2", role=Role.CONSULTANT, dealer_id=_d.id),
+        User(id=f"{slug}-mgr", name=mgr, role=Role.DEALER_MANAGER, dealer_id=_d.id),
+        User(id=f"{slug}-opslead", name=opslead, role=Role.DEALER_OPS_LEAD, dealer_id=_d.id),
+        User(id=f"{slug}-c1", name=c1, role=Role.CONSULTANT, dealer_id=_d.id),
+        User(id=f"{slug}-c2", name=c2, role=Role.CONSULTANT, dealer_id=_d.id),
     ]
 CONSULTANTS = [Consultant(user_id=u.id, dealer_id=u.dealer_id) for u in USERS
                if u.role == Role.CONSULTANT and u.dealer_id is not None]

@@ -31,3 +31,25 @@ async def test_an_inbox_row_names_the_customer_grade_and_stage_and_repeats_colla
         rows = [r for r in inbox if r["lead_id"] == lead["lead_id"] and r["kind"] == "lead_dispatched"]
         assert len(rows) == 1 and rows[0]["repeats"] == 3
         assert (rows[0]["customer_name"], rows[0]["stage"]) == ("李雷", "dispatched") and rows[0]["grade"]
+
+
+async def test_the_unread_count_is_the_inbox_rows_and_reading_one_reads_its_repeats(env, engine):
+    """The badge counts what the inbox shows: an alert repeated for one lead is one unread row; reading it (the
+    newest) reads its repeats; "mark all read" answers how many rows it read."""
+    async with api(env, engine) as (http, L):
+        lead = (await http.post("/v1/leads", json=body(561, customer_name="韩梅梅"), headers=auth("ops"))).json()
+        mgr = auth("d-sh-1-mgr")
+        before = (await http.get("/v1/inbox/unread-count", headers=mgr)).json()["unread"]
+        with Session(engine) as session:
+            for n in range(2):
+                session.add(Notification(idempotency_key=f"repeat-{n}", lead_id=lead["lead_id"], kind="stall",
+                                         recipient_role="dealer_manager", dealer_id="D-SH-1", message="stall",
+                                         created_at=datetime.now(UTC)))
+            session.commit()
+        assert (await http.get("/v1/inbox/unread-count", headers=mgr)).json()["unread"] == before + 1
+        row = next(r for r in (await http.get("/v1/inbox", headers=mgr)).json() if r["kind"] == "stall")
+        assert row["repeats"] == 2 and row["read_at"] is None
+        assert (await http.post(f"/v1/inbox/{row['id']}/read", headers=mgr)).status_code == 200
+        assert (await http.get("/v1/inbox/unread-count", headers=mgr)).json()["unread"] == before
+        assert (await http.post("/v1/inbox/read-all", headers=mgr)).json()["unread"] == before
+        assert (await http.get("/v1/inbox/unread-count", headers=mgr)).json()["unread"] == 0

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask
 from domain import commands as c
 from domain import owner_care as oc
+from domain.models import RawLead
 from domain.policy import OwnerCare, load_policy
 from tests.fixtures import consultant, manager, raw_lead
 from tests.harness import HISTORIES, RECORDING, decode_payloads, lab
@@ -34,8 +35,8 @@ async def env():
         yield environment
 
 
-async def delivered_lead(L, n: int, **delivery) -> tuple[str, datetime]:
-    lead_id = (await L.intake(raw_lead(n))).lead_id
+async def delivered_lead(L, n: int, raw: RawLead | None = None, **delivery) -> tuple[str, datetime]:
+    lead_id = (await L.intake(raw or raw_lead(n))).lead_id
     mgr, cons = manager("D-SH-1"), consultant("D-SH-1")
     await L.act(lead_id, mgr, c.Acknowledge())
     await L.act(lead_id, mgr, c.Assign(consultant_id=cons.user_id))

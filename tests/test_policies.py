@@ -69,7 +69,9 @@ async def test_policy_api_drafting_approval_rights_and_audit(env, engine):
         assert made.status_code == 201, made.text
         draft = made.json()
         assert (draft["version"], draft["status"], draft["author"], draft["base_version"]) == (2, "draft", "ops", 1)
-        assert draft["diff"] == [{"path": "clocks.receipt", "before": "PT2H", "after": "PT1H"}]
+        # the changed setting, and the same in words for people (zh-CN by default): issue 13
+        assert draft["diff"] == [{"path": "clocks.receipt", "before": "PT2H", "after": "PT1H",
+                                  "label": "计时 · 接收确认", "before_text": "2小时", "after_text": "1小时"}]
 
         # approval: not by lead ops, not by a dealer, not by the draft's own author
         assert (await http.post("/v1/policies/2/approve", headers=auth("ops"), json={})).status_code == 403

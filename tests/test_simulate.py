@@ -3,6 +3,7 @@ happened, on the time-skipping server) and a hand-worked fixture (a shorter rece
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +14,7 @@ from db.models import LeadFact, TimelineEntry
 from domain import commands as c
 from domain.policy import load_policy
 from domain.policy_versions import apply_changes, check_draft, document_of
-from domain.simulate import compare, fact, report, simulate_lead
+from domain.simulate import compare, fact, readable, report, simulate_lead
 from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
 from tests.harness import lab
 
@@ -86,8 +87,14 @@ def test_a_shorter_receipt_clock_gives_the_lapses_and_redispatches_worked_out_by
     assert r["reality"]["sla_lapses"] == {"first_response": 1}
     assert r["draft"]["sla_lapses"] == {"receipt": 3, "first_response": 3}
     assert r["draft"]["leads_per_dealer"] == {"D-SH-1": 1, "D-SH-2": 1, "D-HZ-1": 1}
-    why = r["differing"][0]["why"]
-    assert "receipt lapses 0 -> 3" in why and "dispatched to D-SH-1 -> D-SH-1 > D-SH-2 > D-HZ-1" in why
+    why = [w["text"] for w in readable(r, "en")["differing"][0]["why"]]  # codes, worded in the reader's language
+    assert "receipt confirmation lapses 0 → 3" in why and "dispatched to D-SH-1 → D-SH-1 > D-SH-2 > D-HZ-1" in why
+    zh = [w["text"] for w in readable(r, "zh-CN")["differing"][0]["why"]]
+    assert "接收确认超时 0 次 → 3 次" in zh and "派发 D-SH-1 → D-SH-1 > D-SH-2 > D-HZ-1" in zh
+    assert not [t for t in zh if re.search(r"[a-z]{2,}", t)], zh  # no English words in the Chinese report
+    assert {a["assumption"] for a in readable(r, "zh-CN")["assumptions"]} == {
+        "实际未发生的派发，派给了记录中未持有过此线索的最佳候选经销商",
+        "记录中的「确认接收」在模拟的线索上无法执行（例如线索已转到其他经销商）：已跳过，假设当事人未操作"}
     assert {a["kind"] for a in r["assumptions"]} == {"dispatch_from_recorded_candidates",
                                                       "recorded_action_not_allowed:acknowledge"}
 

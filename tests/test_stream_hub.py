@@ -71,7 +71,10 @@ def test_one_read_serves_every_stream_and_each_gets_only_what_it_may_see(engine)
                                  recipient_role="dealer_manager", dealer_id="D-GZ-1", message="新线索", created_at=T0))
         session.commit()
     step(hub)
-    assert [e for e in drain(gz[2]) if e[0] == "notification"][0][1]["message"] == "新线索"
+    told = [e for e in drain(gz[2]) if e[0] == "notification"][0][1]
+    assert told["message"] == "新线索"
+    # the notice in the reader's words, both languages (a toast shows the page's; never the engine's raw message)
+    assert told["texts"]["zh-CN"].startswith("新线索 ") and told["texts"]["en"].startswith("New lead ")
     assert all(e[0] != "notification" for s in sh[1:] + oem[1:] for e in drain(s))
 
 
@@ -150,5 +153,26 @@ async def test_with_no_stream_open_nothing_is_read_and_the_next_stream_catches_u
         write(engine, lead(1, "D-SH-1", stage="won", seq=4))  # and with a stream open, each change is read
         _, event, data = await asyncio.wait_for(again.queue.get(), 3)
         assert (event, data["stage"]) == ("lead", "won")
+    finally:
+        await hub.stop()
+
+
+async def test_a_read_state_change_reaches_the_streams_sharing_those_rows_and_no_other_dealer(engine):
+    """Marking inbox rows read (api/routes/inbox.py) tells this process's streams of the same person, and of the
+    people the role-addressed rows are shared with (same role, same dealer or region), to recount their badge;
+    another dealer's streams, another role's, learn nothing."""
+    hub = StreamHub(engine)
+    await hub.start()
+    try:
+        me_phone, me_desk = hub.subscribe(actor("d-sh-1-mgr"))[0], hub.subscribe(actor("d-sh-1-mgr"))[0]
+        colleague = hub.subscribe(actor("d-sh-1-c1"))[0]  # same dealer, another role: not its rows
+        other_dealer = hub.subscribe(actor("d-sh-2-mgr"))[0]
+        rm_east, rm_south = hub.subscribe(actor("rm-east"))[0], hub.subscribe(actor("rm-south"))[0]
+        hub.tell_read(actor("d-sh-1-mgr"))
+        await asyncio.to_thread(hub.tell_read, actor("rm-east"))  # from a request's worker thread, as the API does
+        await asyncio.sleep(0.05)
+        assert drain(me_phone) == drain(me_desk) == [("inbox", {})]
+        assert drain(colleague) == drain(other_dealer) == drain(rm_south) == []
+        assert drain(rm_east) == [("inbox", {})]
     finally:
         await hub.stop()

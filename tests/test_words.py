@@ -30,6 +30,12 @@ DATA = sorted([u.name for u in USERS] + [d.name for d in DEALERS], key=len,
               reverse=True)  # people's and dealers' own names
 
 
+def without_names(text: str) -> str:
+    for name in DATA:
+        text = text.replace(name, "")
+    return text
+
+
 def latin_words(text: str) -> list[str]:
     for name in DATA:
         text = text.replace(name, "")
@@ -119,8 +125,8 @@ async def test_the_api_renders_in_accept_language_with_the_query_winning(env, en
             assert not re.search(r"[\[\]{}]", e["text"]), e
         for i in zh["score_items"]:
             assert i["text"] and not latin_words(re.sub(re.escape(i["params"].get("value") or "~"), "", i["text"])), i
-        assert not any(re.search(r"[\u4e00-\u9fff]", e["text"]) for e in en["timeline"]
-                       if e["kind"] not in ("dispatched",))  # a dealer's name is the dealer's own words
+        assert not any(re.search(r"[\u4e00-\u9fff]", without_names(e["text"])) for e in en["timeline"]
+                       if e["kind"] not in ("dispatched",))  # a dealer's (and a person's) name is their own words
         assert {i["name"]: i["text"] for i in en["score_items"]}["timeframe"].startswith("timeframe ")
         assert [e["kind"] for e in zh["timeline"]][:2] == ["lead_created", "scored"]
         assert zh["timeline"][1]["text"].startswith("评分 ")
@@ -166,3 +172,116 @@ async def test_the_inbox_and_refusals_speak_the_readers_language(env, engine):
         refused = await http.post(f"/v1/leads/{lead_id}/record-visit", json={}, headers=auth("d-sh-1-mgr"))
         assert refused.status_code == 409 and refused.json()["code"] == "refused.stage"
         assert not latin_words(refused.json()["detail"]), refused.json()
+
+
+def test_owner_care_referral_and_push_notices_speak_the_readers_language():
+    """Inbox rows the lead's workflow does not write (owner care, referral rewards, a broken push channel) are
+    codes too: their data are the parameters."""
+    from domain.messages import notice_params
+    task = notice_params("owner-lead-1", "首次保养提醒: first maintenance due (due 2027-03-10 05:45 UTC)",
+                         {"task_id": "t", "touchpoint": "first_maintenance", "due_at": "2027-03-10T05:45:00+00:00"})
+    assert render("owner_care_task", task) == "车主关怀任务：首次保养，请在 2027年3月10日 13:45 前完成。"
+    assert render("owner_care_task", task, "en") == "Owner-care task: first maintenance, due 10 Mar 2027 13:45."
+    lapsed = notice_params("owner-lead-1", "owner-care task overdue", {"touchpoint": "insurance_renewal"})
+    assert render("owner_care_task_lapsed", lapsed) == "车主关怀任务逾期：保险续保，请尽快处理。"
+    reward = notice_params("referral-X", "…", {"reward_id": "r", "reward": "charger", "nth": 3})
+    assert render("referral_reward", reward) == "转介绍奖励：车主推荐的第 3 位客户已成交，奖励充电桩。"
+    assert render("referral_reward", reward, "en").endswith("earning a charger.")
+    broken = notice_params("push-target-7", "…", {"target_id": "7", "name": "门店群", "failures": 5})
+    assert render("push_target_broken", broken).startswith("推送渠道「门店群」连续 5 次发送失败")
+    for text in (render("owner_care_task", task), render("owner_care_task_lapsed", lapsed),
+                 render("referral_reward", reward)):
+        assert not latin_words(text), text
+
+
+def test_an_owner_care_task_old_or_new_reads_in_the_readers_language():
+    """Task titles come from the catalog by touchpoint (rows written before codes stored "中文 / English"), and why
+    no SMS went out is a code (older rows: "no consent for service")."""
+    from datetime import UTC, datetime
+
+    from api.routes.owners import _task_view
+    from db.models import OwnerTask
+    at = datetime(2027, 3, 7, 5, 45, tzinfo=UTC)
+    for title, note in (("首次保养提醒 / first maintenance due", "no consent for service"),
+                        ("首次保养提醒", "owner.no_consent")):
+        task = OwnerTask(task_id="o:1", ownership_id="o", dealer_id="D-SH-1", kind="first_maintenance",
+                         touchpoint_key="first_maintenance", desk="after_sales", title=title, created_at=at,
+                         due_at=at, purpose="service", message_sent=False, message_note=note)
+        zh, en = _task_view(task, at, "zh-CN"), _task_view(task, at, "en")
+        assert (zh.title, zh.message_note) == ("首次保养提醒", "车主未授权「服务提醒」类消息")
+        assert (en.title, en.message_note) == ("first maintenance due",
+                                               "the owner has not consented to service reminders")
+
+
+def test_the_engine_sending_a_pseudo_defeat_to_the_call_center_old_row_or_new():
+    old = {"kind": "sent_to_call_center", "role": "review_team", "actor": "rev-1", "data": {"reason": "pseudo-defeat"}}
+    new = {"kind": "sent_to_call_center", "role": "review_team", "actor": "rev-1",
+           "data": {"reason_code": "pseudo_defeat"}}
+    names = {"rev-1": "李审"}
+    assert render_entry(old, names=names) == render_entry(new, names=names) == "战败复核 李审：转交呼叫中心（伪战败）"
+    assert render_entry(new, "en", names=names) == "Review team 李审: Sent to the call center (Pseudo-defeat)"
+    typed = {"kind": "sent_to_call_center", "role": "lead_ops", "actor": "ops", "data": {"reason": "客户要求人工回访"}}
+    assert render_entry(typed) == "线索运营：转交呼叫中心：客户要求人工回访"
+
+
+async def test_policy_versions_name_their_author_reason_and_settings_in_the_readers_language(env, engine):
+    async with api(env, engine) as (http, L):
+        made = await http.post("/v1/policies/drafts", headers=auth("ops"), json={
+            "reason": "收紧", "changes": {"clocks": {"receipt": "1h"}, "working_days": {"appeal_window": 3}}})
+        assert made.status_code == 201, made.text
+        zh = {v["version"]: v for v in (await http.get("/v1/policies", headers=auth("ops"))).json()}
+        en = {v["version"]: v for v in (await http.get("/v1/policies?lang=en", headers=auth("ops"))).json()}
+        assert (zh[1]["author_name"], zh[1]["reason"]) == ("系统", "随产品发布的策略文件")
+        assert (en[1]["author_name"], en[1]["reason"]) == ("system", "The policy file shipped with the product")
+        assert (zh[2]["author_name"], zh[2]["reason"]) == ("王敏", "收紧")  # the person's name, as typed
+        assert [(d["label"], d["before_text"], d["after_text"]) for d in zh[2]["diff"]] == [
+            ("计时 · 接收确认", "2小时", "1小时"), ("工作日计时 · 申诉期", "2个工作日", "3个工作日")]
+        assert [(d["label"], d["after_text"]) for d in en[2]["diff"]] == [
+            ("Clocks · receipt confirmation", "1 h"), ("Working-day clocks · appeal window", "3 working days")]
+        audit = (await http.get("/v1/policies/1/audit?lang=en", headers=auth("ops"))).json()
+        assert audit[0]["reason"] == "The policy file shipped with the product"
+
+
+def test_the_shipped_version_written_before_codes_still_reads():
+    from api.routes.policies import _reason
+    from db.policies import OLD_SEED_REASON, SEED_REASON
+    assert _reason("system", OLD_SEED_REASON, "en") == _reason("system", SEED_REASON, "en") == (
+        "The policy file shipped with the product")
+    assert _reason("ops", SEED_REASON, "en") == SEED_REASON  # a person's reason is theirs, whatever it says
+
+
+async def test_a_decline_over_the_quota_is_refused_in_the_readers_language(env, engine):
+    """Refusals the lead's workflow makes itself (the choice-right quota, a consultant's claim limit, a lead not yet
+    taken in) carry a code too, not only the decider's."""
+    async with api(env, engine) as (http, L):
+        lead_id = (await http.post("/v1/leads", json=body(533, preferred_dealer_id="D-SH-2"),
+                                   headers=auth("ops"))).json()["lead_id"]
+        assert (await L.state(lead_id)).dealer_id == "D-SH-2"
+        url = f"/v1/leads/{lead_id}/decline"
+        zh = await http.post(url, json={"reason": "太远"}, headers=auth("d-sh-2-mgr"))
+        assert zh.status_code == 409 and zh.json()["code"] == "refused.decline_quota", zh.json()
+        assert zh.json()["detail"] == ("拒收失败：已超出自主选择权配额（近 30 天推送的 1 条线索中已拒收 0 条，"
+                                       "配额为 20%）")
+        en = await http.post(url + "?lang=en", json={"reason": "too far"}, headers=auth("d-sh-2-mgr"))
+        assert en.json()["detail"].startswith("decline refused: over the choice-right quota (0 of 1 leads pushed")
+
+
+def test_a_claim_over_the_consultants_limit_is_refused_with_a_code(engine):
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+    from temporalio.testing import ActivityEnvironment
+
+    from activities.assignment import AssignmentActivities
+    from db.models import Consultant
+    from domain.models import ClaimRequest
+    with Session(engine) as session:
+        cons = session.get(Consultant, "d-sh-1-c1")
+        cons.max_open_leads = 0
+        session.add(cons)
+        session.commit()
+    answer = ActivityEnvironment().run(AssignmentActivities(engine).reserve_claim, ClaimRequest(
+        lead_id="lead-x", dealer_id="D-SH-1", consultant_id="d-sh-1-c1", holding=0, since_seq=1,
+        as_of=datetime.now(UTC)))
+    assert not answer.allowed and (answer.code, answer.params) == ("refused.claim_limit", {"open": 0, "limit": 0})
+    assert render(answer.code, answer.params) == "认领失败：您已有 0 条未结线索，上限为 0 条"

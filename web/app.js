@@ -4,7 +4,7 @@
 import { ApiError, get, request, whenUnauthorized } from "./api.js";
 import { setServerTime, tickAll } from "./countdown.js";
 import { clear, h, s } from "./dom.js";
-import { code, getLang, noticeName, setLang, t } from "./i18n.js";
+import { catalogLang, code, getLang, noticeName, setLang, t } from "./i18n.js";
 import { connect } from "./live.js";
 import { installPwa, setOffline } from "./pwa.js";
 import { forget, isDealer, isManager, isOem, session } from "./session.js";
@@ -12,7 +12,7 @@ import { accountView } from "./views/account.js";
 import { calendarView, canManageCalendar } from "./views/calendar.js";
 import { canManagePolicies, policiesView } from "./views/policies.js";
 import { detailView } from "./views/detail.js";
-import { inboxView, lastSeen, leadsView, poolView, teamView } from "./views/lists.js";
+import { inboxView, leadsView, poolView, teamView } from "./views/lists.js";
 import { dashboardsView, queuesView, queueView } from "./views/oem.js";
 import { ownerCardView, ownerCareDashboardView, ownersView } from "./views/owners.js";
 
@@ -109,13 +109,20 @@ function setUnread(n) {
   if (badge) { badge.textContent = String(unread); badge.hidden = unread === 0; }
 }
 
+// The badge is the server's unread count (GET /v1/inbox/unread-count): the same on every device. It is asked
+// again on sign-in, on a new alert, when this user's read state changed anywhere (the stream's `inbox` event),
+// after a reconnect, and when the tab comes back into view.
+let counting = null;
 async function countUnread() {
-  try {
-    const items = await get("/v1/inbox", { limit: 200 });
-    const seen = lastSeen();
-    setUnread(items.filter((n) => n.id > seen).length);
-  } catch { /* the badge waits for the next event */ }
+  if (counting) return counting;
+  counting = (async () => {
+    try {
+      setUnread((await get("/v1/inbox/unread-count")).unread);
+    } catch { /* the badge waits for the next event */ }
+  })();
+  try { await counting; } finally { counting = null; }
 }
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible" && session.me) countUnread(); });
 
 export function toast(text) {
   const el = h("div", { class: "toast", testid: "live-toast", role: "status" }, text);
@@ -145,7 +152,7 @@ async function route() {
   const el = h("div", { class: "page" });
   try {
     const quiet = (leadId) => quietUntil.set(leadId, Date.now() + 5000);
-    const handle = await match.view({ el, params, query, navigate, toast, quiet, onSeen: () => setUnread(0) });
+    const handle = await match.view({ el, params, query, navigate, toast, quiet, onRead: countUnread });
     if (current?.token !== token) return;  // the user went elsewhere (or signed out) meanwhile
     current = { token, ...handle, route: match.nav, lastRefresh: Date.now() };
     clear(view, el);
@@ -187,11 +194,17 @@ function concerns(event, data) {
 
 function onLive(event, data) {
   if (event === "ready") { setServerTime(data.server_time); return; }
+  if (event === "inbox") {  // read (or all read) on another page or device: recount, and show it if it is open
+    countUnread();
+    if (current?.route === "inbox") refreshSoon();
+    return;
+  }
   if (event !== "lead" && event !== "notification") return;
   const relevant = concerns(event, data);
   if (event === "notification") {
-    if (current?.route === "inbox") setUnread(0); else setUnread(unread + 1);
-    toast(t("ui.liveNote", { kind: noticeName(data.kind) }) + (data.message ? ` — ${data.message}` : ""));
+    countUnread();
+    const text = data.texts?.[catalogLang()];  // the catalog's words; never the engine's raw message
+    toast(t("ui.liveNote", { kind: noticeName(data.kind) }) + (text ? ` — ${text}` : ""));
   } else if (relevant && !((quietUntil.get(data.lead_id) || 0) > Date.now())) {
     toast(data.stage ? t("ui.liveLead", { stage: code("stage", data.stage) }) : t("ui.liveGone"));
   }

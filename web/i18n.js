@@ -32,7 +32,7 @@ const ZH = {
     request: "申请内容", claim: "认领", claimed: "已认领", open: "打开", actor: "操作人",
     onDuty: "在岗", offDuty: "休息", load: "负荷", breached: "超时线索", openLeads: "未结线索", capacity: "上限",
     teamBreaches: "团队超时线索", myScorecard: "本店考核", rank: "排名 {r} / {n}", unranked: "本期未收到线索，不参与排名",
-    approvals: "待我审批", poolEmpty: "公海池暂无线索", pushOn: "开启推送通知", pushOff: "关闭推送通知", inboxEmpty: "暂无提醒",
+    approvals: "待我审批", poolEmpty: "公海池暂无线索", pushOn: "开启推送通知", pushOff: "关闭推送通知", inboxEmpty: "暂无提醒", readAll: "全部标为已读", inParens: "（{text}）", notifiedOf: "已通知：{notice}",
     period: "期间", thisMonth: "本月", last3: "近 3 个月", last12: "近 12 个月",
     funnel: "转化漏斗", sla: "SLA 达成率（按周）", slaByClock: "各计时达成率", scorecards: "经销商考核排名",
     channels: "渠道成本", costPerLead: "单条线索成本", costPerDeal: "单个成交成本", dispatch: "派发匹配率（按区域）",
@@ -87,7 +87,7 @@ const ZH = {
     verdict: "裁定", reassign_to_call_center: "转交呼叫中心", evidence: "新证据", outcome: "结果", corrections: "更正信息",
     "corrections.customer_name": "客户姓名", "corrections.city": "城市", "corrections.series": "车系",
     "corrections.model": "车型", "corrections.budget": "预算（元）", "corrections.timeframe": "购车时间",
-    dealer_id: "经销商（留空：系统选择最佳）", to_call_center: "转交呼叫中心",
+    dealer_id: "经销商（留空：系统选择最佳）", to_call_center: "转交呼叫中心", requested_by: "申请人",
   },
   enum: {
     call: "电话", wechat: "微信", sms: "短信", visit: "到店", test_drive: "试驾", quote: "报价",
@@ -139,6 +139,7 @@ const ZH = {
     dash_tradeIns: "置换线索", dash_tradeInsWon: "置换成交", dash_referrals: "转介绍线索", dash_referralsWon: "转介绍成交",
     dash_rewards: "奖励", dash_messages: "车主短信",
   },
+  calendarAction: { upload: "上传节假日安排", set_day: "设置单日", delete_day: "恢复为普通日", confirm: "确认本年安排" },
   calendar: {
     year: "年份", state: "状态", confirmed: "已确认", provisional: "推算（未确认）", holiday: "节假日", workday: "调休上班",
     date: "日期", kind: "类型", name: "名称", source: "来源", package: "日历包", computed: "推算", lead_ops: "线索运营",
@@ -153,6 +154,7 @@ const ZH = {
     reviews: "待审核", alerts: "提醒", lapses: "各时钟超时次数", penalties: "各经销商处罚", perDealer: "各经销商分得线索",
     grades: "等级分布", reach: "到达各阶段的线索", assumptions: "假设（非事实）", differing: "结果不同的线索及原因",
     approve: "批准", reject: "驳回", rejected: "已驳回", draft: "草稿", active: "生效中", superseded: "已被取代",
+    whySep: "；",
   },
 };
 
@@ -184,7 +186,7 @@ const EN = {
     request: "Request", claim: "Claim", claimed: "Claimed", open: "Open", actor: "By",
     onDuty: "On duty", offDuty: "Off duty", load: "Load", breached: "Breached", openLeads: "Open leads", capacity: "Capacity",
     teamBreaches: "Team's breached leads", myScorecard: "Our scorecard", rank: "Rank {r} of {n}", unranked: "No leads received this period: not ranked",
-    approvals: "Waiting for my approval", poolEmpty: "The public pool is empty", pushOn: "Turn on push notifications", pushOff: "Turn off push notifications", inboxEmpty: "No alerts",
+    approvals: "Waiting for my approval", poolEmpty: "The public pool is empty", pushOn: "Turn on push notifications", pushOff: "Turn off push notifications", inboxEmpty: "No alerts", readAll: "Mark all read", inParens: " ({text})", notifiedOf: "Notified: {notice}",
     period: "Period", thisMonth: "This month", last3: "Last 3 months", last12: "Last 12 months",
     funnel: "Funnel", sla: "SLA compliance (weekly)", slaByClock: "Compliance per clock", scorecards: "Dealer scorecards",
     channels: "Channel cost", costPerLead: "Cost per lead", costPerDeal: "Cost per deal", dispatch: "Dispatch match rate (by region)",
@@ -241,6 +243,7 @@ const EN = {
     corrections: "Corrections", "corrections.customer_name": "Customer name", "corrections.city": "City",
     "corrections.series": "Series", "corrections.model": "Model", "corrections.budget": "Budget (CNY)",
     "corrections.timeframe": "Timeframe", dealer_id: "Dealer (empty: the next best)", to_call_center: "To the call center",
+    requested_by: "Requested by",
   },
   enum: {
     call: "Call", wechat: "WeChat", sms: "SMS", visit: "Visit", test_drive: "Test drive", quote: "Quote",
@@ -286,6 +289,7 @@ const EN = {
     dash_lapsed: "Lapsed", dash_tradeIns: "Trade-in leads", dash_tradeInsWon: "Trade-in leads won",
     dash_referrals: "Referred leads", dash_referralsWon: "Referrals won", dash_rewards: "Rewards", dash_messages: "Owner SMS",
   },
+  calendarAction: { upload: "Uploaded the schedule", set_day: "Set a day", delete_day: "Made a day ordinary", confirm: "Confirmed the year" },
   calendar: {
     year: "Year", state: "State", confirmed: "Confirmed", provisional: "Provisional (computed)", holiday: "Holiday",
     workday: "Make-up workday", date: "Date", kind: "Kind", name: "Name", source: "Source", package: "Package",
@@ -302,6 +306,7 @@ const EN = {
     lapses: "SLA lapses per clock", penalties: "Penalties per dealer", perDealer: "Leads per dealer", grades: "Grade mix",
     reach: "Leads reaching each stage", assumptions: "Assumptions (not facts)", differing: "Leads that differ, and why",
     approve: "Approve", reject: "Reject", rejected: "Rejected", draft: "Draft", active: "Active", superseded: "Superseded",
+    whySep: "; ",
   },
 };
 
@@ -357,7 +362,7 @@ export function has(section, value) {
 
 /** A timeline event's kind; "notified_<notice>" events name the notice sent. */
 export function eventName(kind) {
-  if (kind.startsWith("notified_")) return `${t("ui.notified")}: ${noticeName(kind.slice("notified_".length))}`;
+  if (kind.startsWith("notified_")) return t("ui.notifiedOf", { notice: noticeName(kind.slice("notified_".length)) });
   return code("event", kind);
 }
 

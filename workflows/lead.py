@@ -422,7 +422,8 @@ class LeadWorkflow:
     @act.validator
     def _validate_act(self, envelope: c.CommandEnvelope) -> None:
         if self._state is None:
-            raise ApplicationError("the lead has not been taken in yet", type="Refused.stage", non_retryable=True)
+            raise ApplicationError("the lead has not been taken in yet", {"code": "refused.not_taken_in", "params": {}},
+                                   type="Refused.stage", non_retryable=True)
         try:
             lc.decide(self.state, envelope, self.policy, workflow.now())
         except lc.Refused as refused:
@@ -443,7 +444,11 @@ class LeadWorkflow:
         check = DispatchActivities.reserve_decline if reserve else DispatchActivities.check_decline_quota
         quota = await self._activity(check, request, local=True)
         if not quota.allowed:
+            # details: a message code and its parameters, so the API answers in the reader's language (issue 13)
+            params = {"declined": quota.declined, "pushed": quota.pushed, "days": f"{request.window_days:g}",
+                      "percent": round(request.quota * 100)}
             raise ApplicationError(f"decline refused: over the choice-right quota ({quota.reason})",
+                                   {"code": "refused.decline_quota", "params": params},
                                    type="Refused.stage", non_retryable=True)
 
     async def _reserve_claim(self, actor: Actor) -> None:
@@ -452,7 +457,8 @@ class LeadWorkflow:
             lead_id=self.lead_id, dealer_id=s.dealer_id, consultant_id=actor.user_id, holding=len(s.held_by) - 1,
             since_seq=s.seq, as_of=workflow.now()), local=True)
         if not answer.allowed:
-            raise ApplicationError(answer.reason, type="Refused.stage", non_retryable=True)
+            raise ApplicationError(answer.reason, {"code": answer.code, "params": answer.params},
+                                   type="Refused.stage", non_retryable=True)
 
     # ------------------------------------------------------------------ ops signals (Temporal UI / CLI)
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from api.deps import ActorDep, ClientDep, NowDep, SessionDep, TaskQueueDep
 from api.errors import responses
 from db import calendar as cal
+from db.models import User
 from domain.models import Actor, CalendarChange
 from domain.stages import Role
 from workflows.calendar import CalendarCorrectionWorkflow
@@ -49,6 +50,7 @@ class YearView(BaseModel):
     state: Literal["confirmed", "provisional"]
     seeded_from: str
     confirmed_by: str | None
+    confirmed_by_name: str | None = None  # the person's name, for people
     confirmed_at: datetime | None
     days: list[DayView]
     leads_signalled: bool = False  # a correction workflow was started for the running leads
@@ -62,15 +64,23 @@ class DaySet(BaseModel):
 class AuditView(BaseModel):
     at: datetime
     actor: str
-    action: str
+    actor_name: str  # the person's name, for people
+    action: str  # upload | set_day | delete_day | confirm
     before: dict
     after: dict
+
+
+def _name(session, user_id: str | None) -> str | None:
+    """A person's name (their id when they are not a user any more)."""
+    user = session.get(User, user_id) if user_id else None
+    return user.name if user is not None else user_id
 
 
 def _view(session, year: int, signalled: bool = False) -> YearView:
     row, days = cal.year_view(session, year)
     return YearView(year=row.year, state=row.state, seeded_from=row.seeded_from, confirmed_by=row.confirmed_by,
-                    confirmed_at=row.confirmed_at, leads_signalled=signalled,
+                    confirmed_by_name=_name(session, row.confirmed_by), confirmed_at=row.confirmed_at,
+                    leads_signalled=signalled,
                     days=[DayView(date=d.day, kind=d.kind, name=d.name, source=d.source) for d in days])
 
 
@@ -95,8 +105,8 @@ def get_year(year: Year, session: SessionDep, _: ManagerDep) -> YearView:
 
 @router.get("/{year}/audit", summary="Every change lead ops made to the year: who, when, before and after")
 def get_audit(year: Year, session: SessionDep, _: ManagerDep) -> list[AuditView]:
-    return [AuditView(at=a.at, actor=a.actor, action=a.action, before=a.before, after=a.after)
-            for a in cal.audit_rows(session, year)]
+    return [AuditView(at=a.at, actor=a.actor, actor_name=_name(session, a.actor) or a.actor, action=a.action,
+                      before=a.before, after=a.after) for a in cal.audit_rows(session, year)]
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
@@ -15,7 +15,7 @@ from api.errors import responses
 from api.schemas import NotificationView
 from db.models import Notification
 from domain import visibility
-from domain.messages import notice_params, render
+from domain.messages import CATALOG, notice_params, render
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 
@@ -23,7 +23,10 @@ router = APIRouter(prefix="/v1/inbox", tags=["inbox"])
 
 
 def notice_text(row: Notification, lang: str) -> str:
-    """The notice in the reader's language: its kind is the message code, its data the parameters."""
+    """The notice in the reader's language: its kind is the message code, its data the parameters (a kind the
+    catalog does not know shows the engine's own message rather than its code)."""
+    if row.kind not in CATALOG:
+        return row.message
     return render(row.kind, notice_params(row.lead_id, row.message, row.data), lang)
 
 
@@ -59,16 +62,32 @@ class Count(BaseModel):
     unread: int
 
 
+def _unread(session, actor: Actor) -> int:
+    """Unread rows as the inbox shows them: the repeats of one alert for one lead are one row; a dealer's person
+    counts no row naming another dealer (the inbox does not show those)."""
+    query = select(Notification.lead_id, Notification.kind).where(addressed_to(actor),
+                                                                 col(Notification.read_at).is_(None))
+    if not visibility.sees_everything(actor.role):
+        query = query.where(or_(col(Notification.dealer_id).is_(None), col(Notification.dealer_id) == actor.dealer_id))
+    return session.exec(select(func.count()).select_from(query.distinct().subquery())).one()
+
+
+def _told(request: Request, actor: Actor) -> None:
+    """The read state changed: the caller's other pages (and the people sharing its role-addressed rows) recount
+    their badge now, through this process's live stream (api/stream.py)."""
+    hub = getattr(request.app.state, "stream_hub", None)
+    if hub is not None:
+        hub.tell_read(actor)
+
+
 @router.get("/unread-count", response_model=Count)
 def unread_count(actor: ActorDep, session: SessionDep):
-    """How many notifications in the caller's inbox are unread (the pages' badge)."""
-    n = session.exec(select(func.count()).select_from(Notification)
-                     .where(addressed_to(actor), col(Notification.read_at).is_(None))).one()
-    return Count(unread=n)
+    """How many rows of the caller's inbox are unread (the pages' badge, the same on every device)."""
+    return Count(unread=_unread(session, actor))
 
 
 @router.post("/{notification_id}/read", response_model=ReadState, responses=responses(404))
-def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: NowDep):
+def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: NowDep, request: Request):
     """Mark one notification read (idempotent: the first time stays). An unread SLA alert is escalated to the
     person's next push channel after `[notify] escalate_unread_minutes`; reading it stops that. A notification
     addressed to a role (nobody in it) is read for the whole role."""
@@ -84,13 +103,17 @@ def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: N
                                                 col(Notification.read_at).is_(None)).values(read_at=now))
         session.commit()
         session.refresh(row)
+        _told(request, actor)
     return ReadState(id=row.id, read_at=row.read_at)
 
 
 @router.post("/read-all", response_model=Count)
-def mark_all_read(actor: ActorDep, session: SessionDep, now: NowDep):
-    """Mark every unread notification of the caller's inbox read; answers how many were marked."""
-    result = session.exec(update(Notification).where(addressed_to(actor), col(Notification.read_at).is_(None))
-                          .values(read_at=now))
+def mark_all_read(actor: ActorDep, session: SessionDep, now: NowDep, request: Request):
+    """Mark every unread notification of the caller's inbox read; answers how many inbox rows that was."""
+    marked = _unread(session, actor)
+    session.exec(update(Notification).where(addressed_to(actor), col(Notification.read_at).is_(None))
+                 .values(read_at=now))
     session.commit()
-    return Count(unread=result.rowcount)
+    if marked:
+        _told(request, actor)
+    return Count(unread=marked)

@@ -19,7 +19,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import LEAD_OPS
-from api.deps import ActorDep, ClientDep, NowDep, SessionDep
+from api.deps import ActorDep, ClientDep, LangDep, NowDep, SessionDep
 from api.errors import responses
 from db.engine import aware
 from db.models import (
@@ -35,6 +35,7 @@ from db.models import (
 )
 from domain import owner_care as oc
 from domain.customers import customer_key, normalize_phone
+from domain.messages import render
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, Role
 from workflows.gateway import ActionRefused, _refusal
@@ -157,13 +158,25 @@ class OwnerCard(OwnershipView):
     rewards: list[RewardView]
 
 
-def _task_view(t: OwnerTask, now: datetime) -> TaskView:
+def _task_view(t: OwnerTask, now: datetime, lang: str) -> TaskView:
+    """A task as people read it: its title from the catalog by its touchpoint (older rows stored "中文 / English"),
+    and why no SMS went to the owner in the reader's language."""
     due = aware(t.due_at)
-    return TaskView(task_id=t.task_id, ownership_id=t.ownership_id, kind=t.kind, title=t.title, desk=t.desk,
+    return TaskView(task_id=t.task_id, ownership_id=t.ownership_id, kind=t.kind,
+                    title=render(f"owner.task.{t.kind}", {}, lang), desk=t.desk,
                     assignee_user_id=t.assignee_user_id, created_at=aware(t.created_at), due_at=due, status=t.status,
                     overdue=t.status == "lapsed" or (t.status == "open" and due < now),
                     seconds_left=(due - now).total_seconds(), message_sent=t.message_sent,
-                    message_note=t.message_note, done_at=t.done_at)
+                    message_note=message_note(t, lang), done_at=t.done_at)
+
+
+def message_note(t: OwnerTask, lang: str) -> str | None:
+    """Why the owner got no SMS: a code (activities/owner_care.py), or the English of rows written before codes."""
+    note = t.message_note
+    if note == "owner.no_consent" or (note or "").startswith("no consent for "):
+        purpose = t.purpose or (note or "").removeprefix("no consent for ")
+        return render("owner.no_consent", {"purpose": purpose}, lang)
+    return note
 
 
 def _ownership_view(row: Ownership) -> dict[str, Any]:
@@ -195,7 +208,8 @@ def list_ownerships(actor: ActorDep, session: SessionDep, status: Literal["activ
 
 @router.get("/v1/ownerships/{ownership_id}", response_model=OwnerCard,
             summary="The owner's card: vehicle, upcoming care, history, consent, referrals")
-def owner_card(ownership_id: OwnershipId, actor: ActorDep, session: SessionDep, now: NowDep) -> OwnerCard:
+def owner_card(ownership_id: OwnershipId, actor: ActorDep, session: SessionDep, now: NowDep,
+               lang: LangDep) -> OwnerCard:
     row = visible_ownership(session, actor, ownership_id)
     lead = session.get(Lead, row.lead_id)
     tasks = session.exec(select(OwnerTask).where(OwnerTask.ownership_id == ownership_id)
@@ -216,7 +230,7 @@ def owner_card(ownership_id: OwnershipId, actor: ActorDep, session: SessionDep, 
     return OwnerCard(
         **_ownership_view(row), customer_name=lead.customer_name if lead else None,
         phone_masked=(lead.detail or {}).get("phone_masked") if lead else None,
-        tasks=[_task_view(t, now) for t in tasks], consent=current_consent(session, row.customer_key),
+        tasks=[_task_view(t, now, lang) for t in tasks], consent=current_consent(session, row.customer_key),
         referral_code=code.code if code else None, referral_link=f"/?ref={code.code}" if code else None,
         referral_code_expires_at=code.expires_at if code else None,
         referrals=[referred(r) for r in referrals],
@@ -358,7 +372,7 @@ def unsubscribe_link(token: Annotated[str, Path(min_length=1, max_length=64)], s
 
 @router.get("/v1/owner-care/tasks", response_model=list[TaskView],
             summary="Owner-care tasks I may see: open and overdue first (with countdowns)")
-def list_tasks(actor: ActorDep, session: SessionDep, now: NowDep,
+def list_tasks(actor: ActorDep, session: SessionDep, now: NowDep, lang: LangDep,
                status: Literal["open", "overdue", "done", "lapsed", "cancelled", "all"] = "open",
                limit: Annotated[int, Query(ge=1, le=500)] = 200) -> list[TaskView]:
     query = select(OwnerTask).join(Ownership, col(Ownership.ownership_id) == OwnerTask.ownership_id).where(
@@ -370,7 +384,7 @@ def list_tasks(actor: ActorDep, session: SessionDep, now: NowDep,
     elif status != "all":
         query = query.where(OwnerTask.status == status)
     rows = session.exec(query.order_by(col(OwnerTask.due_at)).limit(limit)).all()
-    return [_task_view(t, now) for t in rows]
+    return [_task_view(t, now, lang) for t in rows]
 
 
 class UpcomingView(BaseModel):
@@ -397,7 +411,7 @@ def list_upcoming(actor: ActorDep, session: SessionDep, now: NowDep,
 @router.post("/v1/owner-care/tasks/{task_id}/complete", response_model=TaskView, responses=responses(409),
              summary="Mark a task done (before its due time it will not lapse)")
 def complete_task(task_id: Annotated[str, Path(min_length=1, max_length=240)], actor: ActorDep, session: SessionDep,
-                  now: NowDep) -> TaskView:
+                  now: NowDep, lang: LangDep) -> TaskView:
     _require(actor, EDITORS, "completing a task")
     task = session.get(OwnerTask, task_id)
     if task is None:
@@ -408,7 +422,7 @@ def complete_task(task_id: Annotated[str, Path(min_length=1, max_length=240)], a
     task.status, task.done_at, task.done_by = "done", now, actor.user_id
     session.add(task)
     session.commit()
-    return _task_view(task, now)
+    return _task_view(task, now, lang)
 
 
 # ------------------------------------------------------------------ referral rewards

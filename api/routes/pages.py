@@ -147,7 +147,8 @@ async def live_stream(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=64)] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for the portal: `lead` {lead_id, stage, updated_at} when a lead the caller may see
-    changes (stage null: it left their sight), `notification` {id, kind, lead_id, message} for a new inbox row,
+    changes (stage null: it left their sight), `notification` {id, kind, lead_id, message, texts} for a new inbox row
+    (`texts`: the notice in zh-CN and en, from the catalog), `inbox` {} when the caller's read state changed,
     a heartbeat comment every 15 s. Every event has an id; a reconnect with `Last-Event-ID` gets the events it
     missed and `ready {resumed: true}` (else `resumed: false`: reload). Ends after 10 minutes (the page
     reconnects). Not in the OpenAPI schema: it never ends on its own within a request."""

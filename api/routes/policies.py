@@ -17,14 +17,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, model_validator
 from sqlmodel import Session
 
-from api.deps import ActorDep, ClientDep, NowDep, SessionDep
+from api.deps import ActorDep, ClientDep, LangDep, NowDep, SessionDep
 from api.errors import responses
 from db import policies as pol
+from db.models import User
+from domain.durations import parse_duration
+from domain.messages import CATALOG, LABELS, format_duration, label, render
 from domain.models import Actor
 from domain.policy_versions import PolicyProblem
+from domain.simulate import readable
 from domain.stages import Role
 from workflows.messages import PolicyMigrationSignal
 
@@ -54,7 +58,8 @@ class VersionView(BaseModel):
     version: int
     status: Literal["draft", "active", "superseded", "rejected"]
     author: str
-    reason: str
+    author_name: str = Field(description="the author's name (the engine for the shipped version), for people")
+    reason: str = Field(description="as typed; the shipped version's in the reader's language")
     created_at: datetime
     effective_from: datetime | None
     approved_by: str | None
@@ -105,10 +110,64 @@ class AuditView(BaseModel):
     data: dict[str, Any]
 
 
-def _view(row, document: bool = False) -> VersionView:
-    return VersionView(version=row.version, status=row.status, author=row.author, reason=row.reason,
+def _view(row, session: Session, lang: str, document: bool = False) -> VersionView:
+    """A version as people read it: the author's name, the engine's own reason in the reader's language, and each
+    changed setting named (`label`) with its values in words (`before_text`, `after_text`) beside the key path."""
+    author = session.get(User, row.author)
+    diff = [d | {"label": setting_label(d["path"], lang), "before_text": value_text(d.get("before"), lang, d["path"]),
+                 "after_text": value_text(d.get("after"), lang, d["path"])} for d in row.diff]
+    return VersionView(version=row.version, status=row.status, author=row.author,
+                       author_name=author.name if author else label("role", row.author, lang),
+                       reason=_reason(row.author, row.reason, lang) or "",
                        created_at=row.created_at, effective_from=row.effective_from, approved_by=row.approved_by,
-                       base_version=row.base_version, diff=row.diff, document=row.document if document else None)
+                       base_version=row.base_version, diff=diff, document=row.document if document else None)
+
+
+def _reason(author: str, reason: str | None, lang: str) -> str | None:
+    """As typed, except the engine's own reason for the shipped version (a code; a Chinese text before codes)."""
+    if author == "system" and reason in (pol.SEED_REASON, pol.OLD_SEED_REASON):
+        return render(pol.SEED_REASON, {}, lang)
+    return reason
+
+
+def setting_label(path: str, lang: str) -> str:
+    """A policy key path in words: its section, and the clock or dispatch factor it sets (`clocks.receipt` ->
+    计时 · 接收确认); a key the catalog has no words for is named by its section only."""
+    parts = path.split(".")
+    section = f"policy.section.{parts[0]}"
+    words = [render(section, {}, lang)] if section in CATALOG else []
+    leaf = parts[1] if len(parts) > 1 else None
+    if parts[0] in ("clocks", "working_days") and leaf in LABELS["clock"]:
+        words.append(label("clock", leaf, lang) + (f" {parts[2]}" if len(parts) > 2 else ""))
+    elif parts[:2] == ["dispatch", "weights"] and len(parts) == 3 and f"dispatch.factor.{parts[2]}" in CATALOG:
+        words.append(render(f"dispatch.factor.{parts[2]}", {}, lang))
+    return " · ".join(words)
+
+
+_DURATION = TypeAdapter(timedelta)
+
+
+def value_text(value: Any, lang: str, path: str = "") -> str:
+    """A setting's value in words: durations (the document keeps ISO 8601, PT15M) as 15分钟 / 15 min, working days
+    as 3个工作日, yes or no, lists item by item."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return render("policy.yes" if value else "policy.no", {}, lang)
+    if path.startswith("working_days.") and isinstance(value, int | float):
+        return format_duration(value * 86400, lang, working_days=True)
+    if isinstance(value, str):
+        for read in (parse_duration, _DURATION.validate_python):
+            try:
+                return format_duration(read(value).total_seconds(), lang)
+            except ValueError:
+                continue
+        return value
+    if isinstance(value, list):
+        return ("、" if lang == "zh-CN" else ", ").join(value_text(v, lang) for v in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} {value_text(v, lang)}" for k, v in value.items())
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _seeded(request: Request, session: Session, now: datetime) -> None:
@@ -129,39 +188,41 @@ def _get(session: Session, version: int):
 
 
 @router.get("/policies", summary="Every policy version, newest first (lead ops)")
-def list_versions(request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> list[VersionView]:
+def list_versions(request: Request, session: SessionDep, now: NowDep, lang: LangDep, _: OpsDep) -> list[VersionView]:
     _seeded(request, session, now)
-    return [_view(row) for row in pol.listing(session)]
+    return [_view(row, session, lang) for row in pol.listing(session)]
 
 
 @router.get("/policies/audit", summary="Every step on every version: drafted, approved, rejected, migrated")
-def all_audit(request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> list[AuditView]:
+def all_audit(request: Request, session: SessionDep, now: NowDep, lang: LangDep, _: OpsDep) -> list[AuditView]:
     _seeded(request, session, now)
-    return [AuditView(version=a.version, at=a.at, actor=a.actor, action=a.action, reason=a.reason, data=a.data)
+    return [AuditView(version=a.version, at=a.at, actor=a.actor, action=a.action,
+                      reason=_reason(a.actor, a.reason, lang), data=a.data)
             for a in pol.audit(session)]
 
 
 @router.get("/policies/{version}", summary="One version with its document and its diff", responses=responses(404))
-def get_version(version: Version, request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> VersionView:
+def get_version(version: Version, request: Request, session: SessionDep, now: NowDep, lang: LangDep,
+                _: OpsDep) -> VersionView:
     _seeded(request, session, now)
-    return _view(_get(session, version), document=True)
+    return _view(_get(session, version), session, lang, document=True)
 
 
 @router.post("/policies/drafts", status_code=201, summary="Draft a version (lead ops): changes over the active one, "
              "or a whole document; 422 names the key path at fault")
-def draft(body: DraftBody, request: Request, session: SessionDep, now: NowDep, actor: OpsDep):
+def draft(body: DraftBody, request: Request, session: SessionDep, now: NowDep, lang: LangDep, actor: OpsDep):
     _seeded(request, session, now)
     try:
         row = pol.draft(session, actor.user_id, body.reason, now, document=body.document, changes=body.changes)
     except PolicyProblem as e:
         session.rollback()
         return _problem(e, "changes" if body.changes is not None else "document")
-    return _view(row, document=True)
+    return _view(row, session, lang, document=True)
 
 
 @router.post("/policies/{version}/approve", summary="Approve a draft (head of lead ops, not its author): it becomes "
              "the active version for new leads", responses=responses(404, 409))
-def approve(version: Version, body: Decision, request: Request, session: SessionDep, now: NowDep,
+def approve(version: Version, body: Decision, request: Request, session: SessionDep, now: NowDep, lang: LangDep,
             actor: HeadDep) -> VersionView:
     _seeded(request, session, now)
     try:
@@ -172,11 +233,11 @@ def approve(version: Version, body: Decision, request: Request, session: Session
         raise HTTPException(403, str(e)) from None
     except pol.PolicyConflict as e:
         raise HTTPException(409, str(e)) from None
-    return _view(row, document=True)
+    return _view(row, session, lang, document=True)
 
 
 @router.post("/policies/{version}/reject", summary="Reject a draft (head of lead ops)", responses=responses(404, 409))
-def reject(version: Version, body: Rejection, request: Request, session: SessionDep, now: NowDep,
+def reject(version: Version, body: Rejection, request: Request, session: SessionDep, now: NowDep, lang: LangDep,
            actor: HeadDep) -> VersionView:
     _seeded(request, session, now)
     try:
@@ -185,14 +246,16 @@ def reject(version: Version, body: Rejection, request: Request, session: Session
         raise HTTPException(404, str(e)) from None
     except pol.PolicyConflict as e:
         raise HTTPException(409, str(e)) from None
-    return _view(row)
+    return _view(row, session, lang)
 
 
 @router.get("/policies/{version}/audit", summary="The version's audit", responses=responses(404))
-def version_audit(version: Version, request: Request, session: SessionDep, now: NowDep, _: OpsDep) -> list[AuditView]:
+def version_audit(version: Version, request: Request, session: SessionDep, now: NowDep, lang: LangDep,
+                  _: OpsDep) -> list[AuditView]:
     _seeded(request, session, now)
     _get(session, version)
-    return [AuditView(version=a.version, at=a.at, actor=a.actor, action=a.action, reason=a.reason, data=a.data)
+    return [AuditView(version=a.version, at=a.at, actor=a.actor, action=a.action,
+                      reason=_reason(a.actor, a.reason, lang), data=a.data)
             for a in pol.audit(session, version)]
 
 
@@ -288,8 +351,12 @@ def start_simulation(body: SimulationBody, request: Request, session: SessionDep
 
 @router.get("/simulations/{run_id}", summary="A simulation's progress, and its report when done",
             responses=responses(404))
-def get_simulation(run_id: Annotated[str, Path(max_length=32)], _: OpsDep) -> SimulationView:
+def get_simulation(run_id: Annotated[str, Path(max_length=32)], lang: LangDep, _: OpsDep) -> SimulationView:
+    """The report's codes (why a lead differs, what was assumed) come with their text in the reader's language."""
     run = _RUNS.get(run_id)
     if run is None:
         raise HTTPException(404, f"no simulation {run_id}")
-    return SimulationView(**{k: v for k, v in run.items() if k != "by"})
+    view = {k: v for k, v in run.items() if k != "by"}
+    if view.get("report") is not None:
+        view["report"] = readable(view["report"], lang)
+    return SimulationView(**view)

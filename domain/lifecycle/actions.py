@@ -204,7 +204,8 @@ def _decide_defeat(t: Transition, cmd: c.DecideDefeat) -> None:
     t.end_holding("pseudo_defeat")
     if cmd.reassign_to_call_center:
         t.move(S.CALL_CENTER)
-        t.emit(Ev.SENT_TO_CALL_CENTER, reason="pseudo-defeat")
+        # a code the timeline words in the reader's language (it said "pseudo-defeat", in English, before)
+        t.emit(Ev.SENT_TO_CALL_CENTER, reason_code="pseudo_defeat")
     else:
         t.dispatch(f"pseudo-defeat by dealer {dealer}")
 

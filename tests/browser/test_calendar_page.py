@@ -23,6 +23,9 @@ async def test_lead_ops_upload_and_confirm_next_years_schedule_on_the_calendar_p
     await ops.get_by_test_id("calendar-upload-confirm").click()
     await expect(ops.get_by_test_id("calendar-state")).to_have_text("已确认")
     await expect(ops.get_by_test_id("calendar-days")).to_contain_text("春节调休")
+    # who confirmed it and the audit, by name and in words (not the user id and the action's code)
+    await expect(ops.get_by_test_id("calendar-audit-row").first).to_contain_text("王敏 · 上传节假日安排")
+    await expect(ops.locator(".calendar-head")).to_contain_text("王敏 · ")
     await screenshot(ops, "oem-calendar")
 
     dealer = await site.open(DESKTOP)

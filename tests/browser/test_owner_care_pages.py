@@ -8,12 +8,13 @@ from datetime import timedelta
 from playwright.async_api import expect
 
 from tests.browser.site import DESKTOP, Site, screenshot
+from tests.fixtures import raw_lead
 from tests.test_owner_care import delivered_lead
 from workflows.owner_care import ownership_id_for
 
 
 async def test_after_sales_tasks_with_countdowns_the_owner_card_and_the_oem_dashboard(site: Site):
-    lead_id, _ = await delivered_lead(site.lab, 1720)
+    lead_id, _ = await delivered_lead(site.lab, 1720, raw_lead(1720, customer_name="孙悦", city="上海市"))
     oid = ownership_id_for(lead_id)
     mgr = await site.open(DESKTOP)
     await site.sign_in(mgr, "d-sh-1-mgr")

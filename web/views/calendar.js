@@ -3,7 +3,7 @@
 
 import { ApiError, authHeaders, get, request } from "../api.js";
 import { clear, h } from "../dom.js";
-import { formatTime, t } from "../i18n.js";
+import { code, formatTime, t } from "../i18n.js";
 
 export async function calendarView({ el, query }) {
   const year = Number(query.year) || new Date().getFullYear() + 1;
@@ -48,14 +48,15 @@ export async function calendarView({ el, query }) {
     const view = await get(`/v1/calendar/${year}`);
     clear(head, h("span", { class: `badge ${view.state === "confirmed" ? "" : "red"}`, testid: "calendar-state" },
       t(`calendar.${view.state}`)), " ",
-    view.state === "confirmed" ? (view.confirmed_by ? `${view.confirmed_by} · ${formatTime(view.confirmed_at)}` : "")
+    view.state === "confirmed" ? (view.confirmed_by ? `${view.confirmed_by_name || view.confirmed_by} · ${formatTime(view.confirmed_at)}` : "")
       : h("button", { testid: "calendar-confirm", on: { click: act(() => request("POST", `/v1/calendar/${year}/confirm`)) } },
         t("calendar.confirm")));
     clear(days, view.days.map((d) => h("div", { class: "row", data: { date: d.date } },
       h("b", {}, d.date), " ", t(`calendar.${d.kind}`), " ", h("span", { lang: "zh-CN", class: "day-name" }, d.name), " ", h("span", { class: "muted small" }, t(`calendar.${d.source}`)),
       h("button", { class: "ghost", on: { click: act(() => request("DELETE", `/v1/calendar/days/${d.date}`)) } }, t("calendar.remove")))));
     const rows = await get(`/v1/calendar/${year}/audit`);
-    clear(audit, rows.length ? rows.map((a) => h("div", {}, formatTime(a.at), " · ", a.actor, " · ", a.action))
+    clear(audit, rows.length ? rows.map((a) => h("div", { testid: "calendar-audit-row" }, formatTime(a.at), " · ", a.actor_name || a.actor, " · ",
+      code("calendarAction", a.action)))
       : h("p", { class: "empty" }, t("ui.empty")));
   }
   await refresh();

@@ -189,7 +189,7 @@ function scoreItem(item) {
 
 function holding(x) {
   return h("li", {}, h("strong", {}, x.dealer_id), " ", formatTime(x.started_at), " → ",
-    x.ended_at ? `${formatTime(x.ended_at)}（${x.end_reason ? message("holding_end." + x.end_reason) : ""}）` : t("ui.holdingOpen"),
+    x.ended_at ? formatTime(x.ended_at) + (x.end_reason ? t("ui.inParens", { text: message("holding_end." + x.end_reason) }) : "") : t("ui.holdingOpen"),
     x.dispatch_reason ? h("div", { class: "muted small" }, x.dispatch_reason) : null);
 }
 

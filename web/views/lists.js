@@ -170,7 +170,7 @@ export function queueRow(item, queue) {
 function requestSummary(request) {
   if (!request || !Object.keys(request).length) return null;
   const shown = ["reason", "reason_code", "text", "note", "evidence", "requested_by", "dealer_id"]
-    .filter((k) => request[k]).map((k) => `${t("field." + k)}: ${k.startsWith("reason") ? code("enum", request[k]) : request[k]}`);
+    .filter((k) => request[k]).map((k) => `${t(k === "dealer_id" ? "ui.dealer" : "field." + k)}: ${k.startsWith("reason") ? code("enum", request[k]) : request[k]}`);
   return shown.length ? h("div", { class: "row-sub request" }, shown.join(" · ")) : null;
 }
 
@@ -222,20 +222,22 @@ export async function poolView({ el, navigate, toast }) {
 
 // ------------------------------------------------------------------ inbox
 
-const seenKey = () => `leadflow.inbox.seen.${session.me?.user_id}`;
-export function lastSeen() { return Number(localStorage.getItem(seenKey()) || 0); }
-export function markSeen(id) { if (id > lastSeen()) localStorage.setItem(seenKey(), String(id)); }
-
-export async function inboxView({ el, onSeen }) {
+// Read state lives on the server: a row stays unread until it is opened (or "mark all read"), on any device.
+export async function inboxView({ el, onRead }) {
   const list = h("div", { class: "list" });
-  clear(el, h("h2", {}, t("nav.inbox")), searchBox(), pushToggle(), list);
+  const readAll = h("button", { class: "secondary small", testid: "inbox-read-all", on: { click: async () => {
+    readAll.disabled = true;
+    try { await post("/v1/inbox/read-all", {}); } catch { /* shown as it was */ }
+    readAll.disabled = false;
+    await refresh();
+    onRead?.();
+  } } }, t("ui.readAll"));
+  clear(el, h("h2", {}, t("nav.inbox")), searchBox(), h("div", { class: "row-actions" }, pushToggle(), readAll), list);
 
   async function refresh() {
     const items = await get("/v1/inbox", { limit: 200 });
-    const seen = lastSeen();
-    clear(list, items.length ? items.map((n) => inboxItem(n, n.id > seen)) : h("p", { class: "empty" }, t("ui.inboxEmpty")));
-    if (items.length) markSeen(items[0].id);
-    onSeen?.();
+    clear(list, items.length ? items.map((n) => inboxItem(n, onRead)) : h("p", { class: "empty" }, t("ui.inboxEmpty")));
+    readAll.hidden = !items.some((n) => !n.read_at);
   }
   await refresh();
   return { refresh };
@@ -255,7 +257,8 @@ function pushToggle() {
   return button;
 }
 
-function inboxItem(note, unread) {
+function inboxItem(note, onRead) {
+  const unread = !note.read_at;
   // A pseudo-defeat verdict takes the lead away; the judged dealer may still appeal it from here.
   const appeal = note.kind === "pseudo_defeat" && isManager() ? "?appeal=1" : "";
   // The working-day calendar's alerts are the year's, not a lead's (lead_id "calendar-2027"): open the calendar.
@@ -264,9 +267,9 @@ function inboxItem(note, unread) {
   const owner = note.lead_id.startsWith("owner-") ? `#/owners/${encodeURIComponent(note.lead_id)}` : null;
   const href = year ? `#/calendar?year=${year}` : owner || `#/leads/${encodeURIComponent(note.lead_id)}${appeal}`;
   // opening it marks it read on the server: an SLA alert read in time is not escalated to the next channel
-  const read = () => { if (!note.read_at) post(`/v1/inbox/${note.id}/read`).catch(() => {}); };
+  const read = () => { if (!note.read_at) post(`/v1/inbox/${note.id}/read`).then(() => onRead?.(), () => {}); };
   return h("a", { class: "row inbox" + (unread ? " unread" : ""), href, onclick: read,
-    testid: "inbox-item", data: { kind: note.kind, leadId: note.lead_id } },
+    testid: "inbox-item", data: { kind: note.kind, leadId: note.lead_id, unread: unread ? "1" : "0" } },
   h("div", { class: "row-main" },
     h("div", { class: "row-title" }, h("strong", {}, note.customer_name || noticeName(note.kind)),
       note.grade ? gradeBadge(note.grade) : null, note.stage ? stageBadge(note.stage) : null,

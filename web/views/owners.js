@@ -63,13 +63,14 @@ export async function ownerCardView({ el, params }) {
       h("h3", {}, t("owners.history")),
       h("div", { class: "list", testid: "owner-card-history" }, card.tasks.length ? card.tasks.map((task) =>
         h("div", { class: "row" }, formatTime(task.created_at), " · ", kind(task.kind), " · ", t(`owners.${task.status}`),
-          " · ", task.message_sent ? t("owners.messageSent") : `${t("owners.noMessage")} (${task.message_note || ""})`))
+          " · ", task.message_sent ? t("owners.messageSent") : t("owners.noMessage") + (task.message_note ? t("ui.inParens", { text: task.message_note }) : "")))
         : h("p", { class: "empty" }, t("ui.empty"))),
       h("h3", {}, t("owners.consent")),
       h("div", { class: "row", testid: "owner-card-consent" }, card.consent.map((c) =>
         h("span", { class: `badge ${c.granted ? "" : "red"}` }, `${t(`owners.purpose_${c.purpose}`)}: ${c.granted ? "✓" : "✗"}`))),
       h("h3", {}, t("owners.referrals")),
-      h("p", { testid: "owner-card-code" }, `${t("owners.code")}: `, h("b", {}, card.referral_code || "—")),
+      // the referral code is a code, not words (lang="zxx": no linguistic content), in either language
+      h("p", { testid: "owner-card-code" }, `${t("owners.code")}: `, h("b", { lang: card.referral_code ? "zxx" : null }, card.referral_code || "—")),
       h("div", { class: "list", testid: "owner-card-referrals" }, card.referrals.map((r) =>
         h("div", { class: "row" }, formatTime(r.attributed_at), " · ", r.won ? t("owners.won") : t("owners.pending"))),
       card.rewards.map((r) => h("div", { class: "row", testid: "owner-reward" }, `#${r.nth} ${code("reward", r.reward)} · ${t(`owners.${r.state}`)}`))));

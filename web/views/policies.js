@@ -7,7 +7,7 @@
 import { ApiError, get, request } from "../api.js";
 import { barChart } from "../charts.js";
 import { clear, h } from "../dom.js";
-import { formatTime, t } from "../i18n.js";
+import { code, formatTime, t } from "../i18n.js";
 import { session } from "../session.js";
 
 export const canManagePolicies = (me) => ["lead_ops", "head_of_lead_ops"].includes(me?.role);
@@ -74,10 +74,11 @@ export async function policiesView({ el, query }) {
     showReport(run.report);
   }
 
-  function pair(real, draft, top = 15, order = (a, b) => Math.abs(b.d - b.r) - Math.abs(a.d - a.r)) {
+  // a chart's keys are codes (clocks, stages) or ids (dealers, grades): codes are named in the reader's language
+  function pair(real, draft, top = 15, order = (a, b) => Math.abs(b.d - b.r) - Math.abs(a.d - a.r), section = null) {
     const keys = [...new Set([...Object.keys(real), ...Object.keys(draft)])];
     return keys.map((k) => ({ k, r: real[k] || 0, d: draft[k] || 0 })).sort(order).slice(0, top)
-      .map(({ k, r, d }) => ({ key: k, label: k, bars: [{ value: r, text: String(r) }, { value: d, text: String(d) }] }));
+      .map(({ k, r, d }) => ({ key: k, label: section ? code(section, k) : k, bars: [{ value: r, text: String(r) }, { value: d, text: String(d) }] }));
   }
 
   function showReport(r) {
@@ -88,26 +89,29 @@ export async function policiesView({ el, query }) {
       h("div", { class: "row" },
         h("span", { class: "badge" }, `${t("policy.reviews")}: ${R.reviews_due} → ${D.reviews_due}`), " ",
         h("span", { class: "badge" }, `${t("policy.alerts")}: ${R.alerts} → ${D.alerts}`)),
-      h("h4", {}, t("policy.lapses")), barChart({ testid: "sim-lapses", items: pair(R.sla_lapses, D.sla_lapses, 20), series }),
+      h("h4", {}, t("policy.lapses")), barChart({ testid: "sim-lapses", items: pair(R.sla_lapses, D.sla_lapses, 20, undefined, "clock"), series }),
       h("h4", {}, t("policy.penalties")), barChart({ testid: "sim-penalties", items: pair(R.penalties_per_dealer, D.penalties_per_dealer), series }),
       h("h4", {}, t("policy.perDealer")), barChart({ testid: "sim-dealers", items: pair(R.leads_per_dealer, D.leads_per_dealer), series }),
       h("h4", {}, t("policy.grades")), barChart({ testid: "sim-grades", items: pair(R.grade_mix, D.grade_mix, 6, (a, b) => a.k.localeCompare(b.k)), series }),
       h("h4", {}, t("policy.reach")), barChart({ testid: "sim-reach", items: Object.keys(R.stage_reach).map((k) => ({
-        key: k, label: k, bars: [{ value: R.stage_reach[k], text: String(R.stage_reach[k]) }, { value: D.stage_reach[k], text: String(D.stage_reach[k]) }] })), series }),
+        key: k, label: code("stage", k), bars: [{ value: R.stage_reach[k], text: String(R.stage_reach[k]) }, { value: D.stage_reach[k], text: String(D.stage_reach[k]) }] })), series }),
       h("h4", {}, t("policy.assumptions")),
       h("div", { class: "list small", testid: "sim-assumptions" }, r.assumptions.length
         ? r.assumptions.map((a) => h("div", {}, h("b", {}, `${a.count}×`), " ", a.assumption)) : h("p", { class: "empty" }, t("ui.none"))),
       h("h4", {}, t("policy.differing")),
       h("div", { class: "list small", testid: "sim-differing" }, r.differing.map((d) => h("div", { class: "row" },
-        h("a", { href: `#/leads/${d.lead_id}` }, d.lead_id), " ", h("span", {}, d.why.join("; "))))));
+        h("a", { href: `#/leads/${d.lead_id}` }, d.lead_id), " ", h("span", {}, d.why.map((w) => w.text).join(t("policy.whySep")))))));
   }
 
   async function refresh() {
     const list = await get("/v1/policies");
     clear(versions, list.map((v) => h("div", { class: "card", data: { version: v.version }, testid: "policy-version" },
       h("div", { class: "row" }, h("b", {}, `v${v.version}`), " ", h("span", { class: `badge ${v.status === "active" ? "" : "muted"}` }, t(`policy.${v.status}`)),
-        " ", h("span", { class: "muted small" }, `${v.author} · ${formatTime(v.created_at)}`), " ", v.reason),
-      v.diff.length ? h("ul", { class: "small" }, v.diff.map((d) => h("li", {}, h("code", {}, d.path), `: ${JSON.stringify(d.before)} → ${JSON.stringify(d.after)}`))) : null,
+        " ", h("span", { class: "muted small" }, `${v.author_name} · ${formatTime(v.created_at)}`), " ", v.reason),
+      // each changed setting in words (the API names it), then its key path as lead ops type it in a draft: an
+      // identifier, not words (lang="zxx": no linguistic content)
+      v.diff.length ? h("ul", { class: "small", testid: "policy-diff" }, v.diff.map((d) => h("li", {},
+        d.label ? h("b", {}, d.label) : null, " ", h("code", { lang: "zxx" }, d.path), ` ${d.before_text} → ${d.after_text}`))) : null,
       v.status === "draft" && me.role === "head_of_lead_ops" && me.user_id !== v.author ? h("div", { class: "row" },
         h("button", { testid: "policy-approve", on: { click: act(() => request("POST", `/v1/policies/${v.version}/approve`, { body: {} })) } }, t("policy.approve")),
         h("button", { class: "ghost", on: { click: act(() => request("POST", `/v1/policies/${v.version}/reject`, { body: { note: t("policy.rejected") } })) } }, t("policy.reject")))
