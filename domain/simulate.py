@@ -83,7 +83,17 @@ class _SimState(LeadState):
     copy per step (the ~650 s of the first attempt) is not needed."""
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:  # noqa: D102
-        return super().model_copy(update=update, deep=False)
+        if update:
+            return super().model_copy(update=update, deep=False)
+        copy = _new(type(self))  # what pydantic's shallow copy does, without its generic bookkeeping
+        _set(copy, "__dict__", self.__dict__.copy())
+        _set(copy, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        _set(copy, "__pydantic_extra__", None)
+        _set(copy, "__pydantic_private__", None)
+        return copy
+
+
+_new, _set = object.__new__, object.__setattr__
 
 
 _STATE_FIELDS = frozenset(LeadState.model_fields)
@@ -95,11 +105,17 @@ _FAST = ("TimelineEvent", "ClockState", "ClockEnd", "NotifyRequest", "NotifyEffe
          "AppealCase", "TransferRequest")
 
 
+# The effects the simulator tells apart by class: built unchecked, still instances of their class.
+_UNCHECKED = ("ScoreEffect", "DispatchEffect", "DeadlineEffect", "AssignEffect")
+
+
 def fast_decider() -> None:
-    """In a simulator process only (never in the API or the worker): the decider's modules build those models with
-    `model_construct` (no validation; the same values). Called by `ops.simulate`'s worker processes."""
+    """In a simulator process only (never in the API or the worker): the decider's modules build those models
+    without validation (the same values): plain stand-ins for `_FAST`, unchecked subclasses for the effects, and a
+    new lead's state as a `_SimState`. Called by `ops.simulate`'s worker processes."""
     import sys
 
+    unchecked: dict[type, type] = {}
     for name, module in list(sys.modules.items()):
         if name != "domain.lifecycle" and not name.startswith("domain.lifecycle."):
             continue
@@ -107,28 +123,82 @@ def fast_decider() -> None:
             cls = getattr(module, cls_name, None)
             if isinstance(cls, type) and issubclass(cls, BaseModel):
                 setattr(module, cls_name, _plain_class(cls))
+        for cls_name in _UNCHECKED:
+            cls = getattr(module, cls_name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseModel) and name != "domain.lifecycle.effects" \
+                    and name != "domain.lifecycle":  # (those two keep the class the simulator checks against)
+                if cls not in unchecked:
+                    unchecked[cls] = _unchecked(cls)
+                setattr(module, cls_name, unchecked[cls])
+        if name == "domain.lifecycle.intake":
+            module.LeadState = _new_state  # type: ignore[attr-defined]  # (start_lead's constructor, above)
+
+
+def _new_state(**values: Any) -> _SimState:
+    """`LeadState(...)` in `start_lead`, built without validation as a `_SimState` (the values are the decider's):
+    the defaults, each mutable one a fresh copy, then the values."""
+    d = {n: (v.model_copy(deep=True) if isinstance(v, BaseModel) else v.copy() if isinstance(v, (list, dict, set))
+             else v) for n, v in _STATE_DEFAULTS.items()}
+    d.update(values)
+    state = _new(_SimState)
+    _set(state, "__dict__", d)
+    _set(state, "__pydantic_fields_set__", set(values))
+    _set(state, "__pydantic_extra__", None)
+    _set(state, "__pydantic_private__", None)
+    return state
+
+
+_STATE_DEFAULTS = {n: f.get_default(call_default_factory=True) for n, f in LeadState.model_fields.items()
+                   if not f.is_required()}
+
+
+def _unchecked(cls: type[M]) -> type[M]:
+    """A subclass of `cls` whose constructor takes the values as given: `isinstance(x, cls)` holds, nothing is
+    validated. For models whose defaults are immutable (the effects)."""
+    defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
+
+    def __init__(self: Any, **kw: Any) -> None:
+        d = dict(defaults)
+        d.update(kw)
+        _set(self, "__dict__", d)
+        _set(self, "__pydantic_fields_set__", set(kw))
+        _set(self, "__pydantic_extra__", None)
+        _set(self, "__pydantic_private__", None)
+
+    return type(f"Unchecked{cls.__name__}", (cls,), {"__init__": __init__})
 
 
 def _plain_class(cls: type[BaseModel]) -> type:
-    """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object."""
-    import copy
-
-    defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
-    mutable = {n for n, v in defaults.items() if isinstance(v, (list, dict, set))}
-
-    def __init__(self: Any, **kw: Any) -> None:
-        d = self.__dict__
-        d.update(defaults)
-        d.update(kw)
-        for n in mutable:
-            if n not in kw:
-                d[n] = copy.copy(defaults[n])
-
+    """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object. Its constructor
+    is generated (keyword arguments, one attribute store each; a mutable default copied), the fastest Python has."""
+    params, body, namespace = [], [], {"_MISSING": _MISSING, "_copy": _copy}
+    for n, f in cls.model_fields.items():
+        if f.is_required():
+            params.append(n)
+            body.append(f"self.{n} = {n}")
+            continue
+        default = namespace[f"_d_{n}"] = f.get_default(call_default_factory=True)
+        if isinstance(default, (list, dict, set)):
+            params.append(f"{n}=_MISSING")
+            body.append(f"self.{n} = _copy(_d_{n}) if {n} is _MISSING else {n}")
+        else:
+            params.append(f"{n}=_d_{n}")
+            body.append(f"self.{n} = {n}")
+    exec(f"def __init__(self, *, {', '.join(params)}):\n    " + "\n    ".join(body), namespace)  # noqa: S102
     props = {n: v for n, v in vars(cls).items() if isinstance(v, property)}
-    return type(f"Sim{cls.__name__}", (), {"__init__": __init__, **props})
+    return type(f"Sim{cls.__name__}", (), {"__init__": namespace["__init__"], **props})
+
+
+_MISSING = object()
+
+
+def _copy(value: Any) -> Any:
+    return value.copy()
 
 
 def _lean(state: LeadState) -> _SimState:
+    if isinstance(state, _SimState):  # (built so by `fast_decider`'s start_lead)
+        return state
     return _SimState.model_construct(_fields_set=state.model_fields_set, **state.__dict__)
 
 
@@ -169,6 +239,7 @@ class _Run:
         self.out = Outcome(lead_id)
         self.last_candidates: list[dict[str, Any]] = []
         self.last_score: dict[str, Any] | None = None
+        self.weighted: dict[int, float] = {}  # a recorded candidate (by id) -> its total under this policy's weights
 
     def _live(self) -> LeadState:
         """The state, for what runs once the lead's intake started it (every caller but `run` and `_apply`)."""
@@ -256,7 +327,7 @@ class _Run:
         elif isinstance(effect, lc.DispatchEffect):
             f = self._next_read("dispatched")
             at = _at(f) if f is not None else s.updated_at
-            dispatched = self._dispatch(f["data"]["result"] if f is not None else None, effect)
+            dispatched = self._dispatch(f, effect)
             self._commit(lc.on_dispatched(s, dispatched, p, at))
         elif isinstance(effect, lc.DeadlineEffect):
             f = self._next_read("deadline", effect.clock)
@@ -272,7 +343,7 @@ class _Run:
                 self._assume("consultant_pick_not_recorded")
                 picked, at = ConsultantResult(consultant_id=None, reason="not recorded"), s.updated_at
             else:
-                picked, at = ConsultantResult.model_validate(f["data"]["result"]), _at(f)
+                picked, at = _model(f, "result", ConsultantResult), _at(f)
             self._commit(lc.on_consultant_picked(s, picked, p, at))
         # NotifyEffect: an alert or message; counted from the events
 
@@ -289,20 +360,20 @@ class _Run:
                 continue
             points = min(new_max, round(new_max * fraction, 2))
             total, got = total + new_max, got + points
-            items.append(ScoreItem(name=item["name"], dimension=item["dimension"], points=points,
-                                   max_points=new_max, reason=item.get("reason", "")))
+            items.append(ScoreItem.model_construct(name=item["name"], dimension=item["dimension"], points=points,
+                                                   max_points=new_max, reason=item.get("reason", "")))
         score = min(100.0, max(0.0, round(100 * got / total, 1))) if total else 0.0
         grade = grade_for(score, self.policy.scoring.thresholds)
-        return ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),
-                           complete=raw.get("complete", True), missing=raw.get("missing", []))
+        return ScoreResult.model_construct(score=score, grade=grade, items=items, region=raw.get("region"),
+                                           complete=raw.get("complete", True), missing=raw.get("missing", []))
 
-    def _dispatch(self, raw: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
+    def _dispatch(self, f: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
+        raw: dict[str, Any] | None = f["data"]["result"] if f is not None else None
         held = set(self._live().held_by)
         if raw is not None:
             self.last_candidates = raw.get("candidates", []) or self.last_candidates
             if "dispatch" not in self.changed and raw.get("dealer_id") not in held:
-                # without its candidates: they only go into the timeline's dispatched event, not into any outcome
-                return DispatchResult.model_validate({**raw, "candidates": []})
+                return _recorded_dispatch(f)
         else:
             self._assume("dispatch_from_recorded_candidates")
         weights = self.policy.dispatch.weights
@@ -311,9 +382,11 @@ class _Run:
             pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
         if not pool:
             return DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
-        ranked = sorted(pool, key=lambda cand: (
-            -round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4), cand["dealer_id"]))
-        win = ranked[0]
+        totals = self.weighted  # (a draft re-ranks the same recorded candidates at every re-dispatch)
+        for cand in pool:
+            if id(cand) not in totals:  # (the candidates live as long as the run: their facts hold them)
+                totals[id(cand)] = round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4)
+        win = min(pool, key=lambda cand: (-totals[id(cand)], cand["dealer_id"]))
         template = raw or {}
         if raw is not None and win["dealer_id"] != raw.get("dealer_id"):
             self._assume("dealer_attributes_from_recorded_dispatch")
@@ -359,6 +432,16 @@ class _Run:
             pass  # the simulator runs every lead under the one policy it was given
         elif kind in READS:
             self._assume(f"recorded_{kind}_not_asked")  # reality asked for it, the draft did not
+
+
+def _recorded_dispatch(f: dict[str, Any]) -> DispatchResult:
+    """The recorded dispatch, without its candidates (they only go into the timeline's dispatched event, not into any
+    outcome); decoded once for both runs (the decider never changes its inputs in place)."""
+    cache: dict[str, Any] = f.setdefault("_models", {})
+    made = cache.get("dispatch")
+    if not isinstance(made, DispatchResult):
+        made = cache["dispatch"] = DispatchResult.model_validate({**f["data"]["result"], "candidates": []})
+    return made
 
 
 def _model(f: dict[str, Any], key: str, cls: type[M]) -> M:

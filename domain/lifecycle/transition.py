@@ -4,10 +4,11 @@ the helpers every rule uses to change a lead (move, emit, hold, dispatch, notify
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import datetime
 from typing import Any, Self, TypeVar
 
-from domain.clocks import CLOCKS, SURVIVE_END, ClockSpec
+from domain.clocks import CLOCKS, SURVIVE_END
 from domain.events import Ev, is_event_kind, notified
 from domain.lifecycle.clock_engine import ClockEngine
 from domain.lifecycle.effects import DispatchEffect, Effect, NotifyEffect
@@ -88,11 +89,12 @@ class Transition(ClockEngine):
     def move(self, stage: LeadStage) -> None:
         s = self.state
         s.stage = stage
-        if funnel_rank(stage) > funnel_rank(s.furthest_stage):
+        rank = funnel_rank(stage)
+        if rank > funnel_rank(s.furthest_stage):
             s.furthest_stage = stage
         if s.reactivations and reached(stage, S.ENGAGED):
             s.progress_since_reactivation = True
-        for name in [n for n, spec in _running_specs(s) if spec.stop_at_stage and reached(stage, spec.stop_at_stage)]:
+        for name in [n for n in s.clocks if n in _STOP_RANK and rank >= _STOP_RANK[n]]:  # reached its stop stage
             self.end_clock(name, "met")
         if stage in END_STAGES:
             for name in [n for n in s.clocks if n not in SURVIVE_END]:
@@ -115,10 +117,9 @@ class Transition(ClockEngine):
         s = self.state
         event = event or self.emit(notified(kind), roles=[r.value for r in roles], message=message)
         consultant = s.consultant_id
-        # the consultant, or the manager while nobody is assigned (SPEC 4.1)
-        resolved = tuple(dict.fromkeys(R.DEALER_MANAGER if r == R.CONSULTANT and not consultant else r for r in roles))
         self.effects.append(NotifyEffect(request=NotifyRequest(
-            lead_id=s.lead_id, event_seq=event.seq, kind=kind, message=message, roles=list(resolved),
+            lead_id=s.lead_id, event_seq=event.seq, kind=kind, message=message,
+            roles=list(_recipients(roles, bool(consultant))),
             dealer_id=s.dealer_id, consultant_id=consultant, region=s.region, data=data,
         )))
 
@@ -174,5 +175,11 @@ def touchpoint(raw: RawLead, now: datetime, outcome: str) -> Touchpoint:
                       campaign=raw.campaign, acquisition_cost=raw.acquisition_cost)
 
 
-def _running_specs(s: LeadState) -> list[tuple[str, ClockSpec]]:
-    return [(name, CLOCKS[name]) for name in list(s.clocks)]
+# A clock that stops at a funnel stage: that stage's rank (`move` asks for every move).
+_STOP_RANK = {name: funnel_rank(spec.stop_at_stage) for name, spec in CLOCKS.items() if spec.stop_at_stage}
+
+
+@cache
+def _recipients(roles: tuple[Role, ...], assigned: bool) -> tuple[Role, ...]:
+    """The consultant, or the manager while nobody is assigned (SPEC 4.1); each role once, in order."""
+    return tuple(dict.fromkeys(R.DEALER_MANAGER if r == R.CONSULTANT and not assigned else r for r in roles))
