@@ -46,7 +46,7 @@ from domain.models import (
 )
 from domain.policy import Policy
 from domain.scoring import grade_for
-from domain.stages import FUNNEL
+from domain.stages import FUNNEL, funnel_rank
 
 # Timeline events that put something in front of a reviewer (the review queues' work).
 REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
@@ -154,18 +154,27 @@ _STATE_DEFAULTS = {n: f.get_default(call_default_factory=True) for n, f in LeadS
 
 def _unchecked(cls: type[M]) -> type[M]:
     """A subclass of `cls` whose constructor takes the values as given: `isinstance(x, cls)` holds, nothing is
-    validated. For models whose defaults are immutable (the effects)."""
+    validated (for values that are valid already: the decider's own, or the simulator's). A mutable default is
+    copied."""
     defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
+    mutable = [n for n, v in defaults.items() if isinstance(v, (list, dict, set))]
 
     def __init__(self: Any, **kw: Any) -> None:
         d = dict(defaults)
         d.update(kw)
+        for n in mutable:
+            if n not in kw:
+                d[n] = d[n].copy()
         _set(self, "__dict__", d)
         _set(self, "__pydantic_fields_set__", set(kw))
         _set(self, "__pydantic_extra__", None)
         _set(self, "__pydantic_private__", None)
 
     return type(f"Unchecked{cls.__name__}", (cls,), {"__init__": __init__})
+
+
+# What the simulator builds itself, from values it computed (a re-scoring, a re-ranked dispatch).
+_ScoreItem, _ScoreResult, _DispatchResult = _unchecked(ScoreItem), _unchecked(ScoreResult), _unchecked(DispatchResult)
 
 
 def _plain_class(cls: type[BaseModel]) -> type:
@@ -360,12 +369,12 @@ class _Run:
                 continue
             points = min(new_max, round(new_max * fraction, 2))
             total, got = total + new_max, got + points
-            items.append(ScoreItem.model_construct(name=item["name"], dimension=item["dimension"], points=points,
-                                                   max_points=new_max, reason=item.get("reason", "")))
+            items.append(_ScoreItem(name=item["name"], dimension=item["dimension"], points=points,
+                                    max_points=new_max, reason=item.get("reason", "")))
         score = min(100.0, max(0.0, round(100 * got / total, 1))) if total else 0.0
         grade = grade_for(score, self.policy.scoring.thresholds)
-        return ScoreResult.model_construct(score=score, grade=grade, items=items, region=raw.get("region"),
-                                           complete=raw.get("complete", True), missing=raw.get("missing", []))
+        return _ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),
+                            complete=raw.get("complete", True), missing=raw.get("missing", []))
 
     def _dispatch(self, f: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
         raw: dict[str, Any] | None = f["data"]["result"] if f is not None else None
@@ -381,7 +390,7 @@ class _Run:
         if effect.forced_dealer_id:
             pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
         if not pool:
-            return DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
+            return _DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
         totals = self.weighted  # (a draft re-ranks the same recorded candidates at every re-dispatch)
         for cand in pool:
             if id(cand) not in totals:  # (the candidates live as long as the run: their facts hold them)
@@ -390,11 +399,11 @@ class _Run:
         template = raw or {}
         if raw is not None and win["dealer_id"] != raw.get("dealer_id"):
             self._assume("dealer_attributes_from_recorded_dispatch")
-        return DispatchResult(dealer_id=win["dealer_id"], dealer_name=win.get("dealer_name"),
-                              region=template.get("region"), choice_right=template.get("choice_right", False),
-                              competitive_region=template.get("competitive_region", False),
-                              auto_assign=template.get("auto_assign", False),
-                              reason="simulated: top score under the draft's weights")
+        return _DispatchResult(dealer_id=win["dealer_id"], dealer_name=win.get("dealer_name"),
+                               region=template.get("region"), choice_right=template.get("choice_right", False),
+                               competitive_region=template.get("competitive_region", False),
+                               auto_assign=template.get("auto_assign", False),
+                               reason="simulated: top score under the draft's weights")
 
     # -- the recorded inputs
     def _apply(self, f: dict[str, Any], at: datetime) -> None:
@@ -457,6 +466,22 @@ def _model(f: dict[str, Any], key: str, cls: type[M]) -> M:
 def _at(f: dict[str, Any]) -> datetime:
     at = f["at"]
     return at if isinstance(at, datetime) else datetime.fromisoformat(at)
+
+
+def recorded_outcome(lead_id: str, summary: Mapping[str, Any]) -> Outcome:
+    """What happened to a lead, from its recorded timeline up to the period's end (`db.facts.stream_leads_with_reality`
+    sums it up: the last event's stage, every stage an event saw, the last score's grade, the dealers dispatched to,
+    the clocks lapsed, the dealers penalized, the alerts and reviews). By the oracle (tests/test_simulate.py) it is
+    what simulating the lead's facts under its own policy gives, so the simulator takes it instead of simulating
+    reality again. The furthest stage is the furthest in the funnel any event saw (a move is always followed by its
+    event)."""
+    out = Outcome(lead_id, stage=summary["stage"], grade=summary.get("grade"),
+                  furthest=max(["new", *(summary.get("stages") or [])], key=funnel_rank),
+                  dealers=list(summary.get("dealers") or []), reviews=int(summary.get("reviews") or 0),
+                  alerts=int(summary.get("alerts") or 0))
+    out.lapses.update(summary.get("lapses") or [])
+    out.penalties.update(summary.get("penalties") or [])
+    return out
 
 
 def changed_sections(base: Policy, draft: Policy) -> frozenset[str]:
@@ -547,22 +572,34 @@ class Chunk:
     draft: Totals = field(default_factory=Totals)
     differing: list[dict[str, Any]] = field(default_factory=list)
     differing_count: int = 0
+    reality_recorded: int = 0  # leads whose reality came from their recorded timeline (the rest: simulated)
 
     def merge(self, other: Chunk, keep: int = 500) -> None:
         self.base.merge(other.base)
         self.draft.merge(other.draft)
         self.differing_count += other.differing_count
+        self.reality_recorded += other.reality_recorded
         self.differing.extend(other.differing[: max(0, keep - len(self.differing))])
 
 
-def compare(leads: Iterable[tuple[str, list[dict[str, Any]]]], base_of: Callable[[str, list[dict[str, Any]]], Policy],
-            draft: Policy, until: datetime | None, keep: int = 500) -> Chunk:
-    """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft."""
+Leads = Iterable[tuple[str, list[dict[str, Any]]] | tuple[str, list[dict[str, Any]], Outcome | None]]
+
+
+def compare(leads: Leads, base_of: Callable[[str, list[dict[str, Any]]], Policy], draft: Policy,
+            until: datetime | None, keep: int = 500) -> Chunk:
+    """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft.
+    A lead given with its recorded outcome (`recorded_outcome`) takes that as reality instead of simulating it."""
     chunk = Chunk()
-    for lead_id, facts in leads:
+    for item in leads:
+        lead_id, facts = item[0], item[1]
+        known = item[2] if len(item) > 2 else None
         base_policy = base_of(lead_id, facts)
         changed = changed_sections(base_policy, draft)
-        base = simulate_lead(lead_id, facts, base_policy, frozenset(), until)
+        if known is not None:
+            base = known
+            chunk.reality_recorded += 1
+        else:
+            base = simulate_lead(lead_id, facts, base_policy, frozenset(), until)
         new = simulate_lead(lead_id, facts, draft, changed, until) if changed else base
         chunk.base.add(base)
         chunk.draft.add(new)
@@ -600,6 +637,8 @@ def report(chunk: Chunk, draft_version: str | None, period: tuple[datetime, date
         "period": [period[0].isoformat(), period[1].isoformat()] if period else None,
         "leads": base["leads"],
         "differing_leads": chunk.differing_count,
+        # where reality came from: the leads' recorded timelines (read model), or simulated under their own policy
+        "reality_from": {"timeline": chunk.reality_recorded, "simulated": base["leads"] - chunk.reality_recorded},
         "reality": base,
         "draft": new,
         "assumptions": assumptions,
