@@ -377,9 +377,10 @@ class _Run:
                             complete=raw.get("complete", True), missing=raw.get("missing", []))
 
     def _dispatch(self, f: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
-        raw: dict[str, Any] | None = f["data"]["result"] if f is not None else None
+        raw: dict[str, Any] | None = None
         held = set(self._live().held_by)
-        if raw is not None:
+        if f is not None:
+            raw = f["data"]["result"]
             self.last_candidates = raw.get("candidates", []) or self.last_candidates
             if "dispatch" not in self.changed and raw.get("dealer_id") not in held:
                 return _recorded_dispatch(f)

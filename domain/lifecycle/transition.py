@@ -4,8 +4,8 @@ the helpers every rule uses to change a lead (move, emit, hold, dispatch, notify
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import datetime
+from functools import cache
 from typing import Any, Self, TypeVar
 
 from domain.clocks import CLOCKS, SURVIVE_END
