@@ -173,6 +173,10 @@ def _unchecked(cls: type[M]) -> type[M]:
     return type(f"Unchecked{cls.__name__}", (cls,), {"__init__": __init__})
 
 
+# A policy (by id, kept alive here) -> a recorded score item (name, dimension, points, max, reason) -> that item
+# re-weighted under the policy's points, or None where the policy gives the item none.
+_REWEIGHTED: dict[int, tuple[Policy, dict[tuple[Any, ...], ScoreItem | None]]] = {}
+
 # What the simulator builds itself, from values it computed (a re-scoring, a re-ranked dispatch).
 _ScoreItem, _ScoreResult, _DispatchResult = _unchecked(ScoreItem), _unchecked(ScoreResult), _unchecked(DispatchResult)
 
@@ -360,17 +364,24 @@ class _Run:
         if "scoring" not in self.changed:
             return ScoreResult.model_validate(raw)
         items_points = self.policy.scoring.items
+        # a recorded item re-weighted: the same for every lead with that item (the decider never changes one)
+        known = _REWEIGHTED.setdefault(id(self.policy), (self.policy, {}))[1]
         items, total, got = [], 0.0, 0.0
         for item in raw.get("items", []):
-            old_max = item.get("max_points") or 0.0
-            fraction = (item.get("points", 0.0) / old_max) if old_max else 0.0
-            new_max = max(0.0, float(items_points.get(item["name"], 0.0)))
-            if new_max == 0:
+            key = (item["name"], item["dimension"], item.get("points", 0.0), item.get("max_points"),
+                   item.get("reason", ""))
+            if key not in known:
+                old_max = item.get("max_points") or 0.0
+                fraction = (item.get("points", 0.0) / old_max) if old_max else 0.0
+                new_max = max(0.0, float(items_points.get(item["name"], 0.0)))
+                known[key] = _ScoreItem(name=item["name"], dimension=item["dimension"],
+                                        points=min(new_max, round(new_max * fraction, 2)), max_points=new_max,
+                                        reason=item.get("reason", "")) if new_max else None
+            made = known[key]
+            if made is None:  # (the draft gives the item no points: it is left out)
                 continue
-            points = min(new_max, round(new_max * fraction, 2))
-            total, got = total + new_max, got + points
-            items.append(_ScoreItem(name=item["name"], dimension=item["dimension"], points=points,
-                                    max_points=new_max, reason=item.get("reason", "")))
+            total, got = total + made.max_points, got + made.points
+            items.append(made)
         score = min(100.0, max(0.0, round(100 * got / total, 1))) if total else 0.0
         grade = grade_for(score, self.policy.scoring.thresholds)
         return _ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),

@@ -115,7 +115,7 @@ class Transition(ClockEngine):
     def notify(self, kind: str, roles: tuple[Role, ...], message: str, event: TimelineEvent | None = None,
                **data: Any) -> None:
         s = self.state
-        event = event or self.emit(notified(kind), roles=[r.value for r in roles], message=message)
+        event = event or self.emit(notified(kind), roles=_values(roles), message=message)
         consultant = s.consultant_id
         self.effects.append(NotifyEffect(request=NotifyRequest(
             lead_id=s.lead_id, event_seq=event.seq, kind=kind, message=message,
@@ -126,7 +126,7 @@ class Transition(ClockEngine):
     def alert(self, kind: str, roles: tuple[Role, ...], message: str, **data: Any) -> None:
         s = self.state
         s.alerts += 1
-        event = self.emit(Ev.ALERT_RAISED, alert=kind, roles=[r.value for r in roles], message=message, **data)
+        event = self.emit(Ev.ALERT_RAISED, alert=kind, roles=_values(roles), message=message, **data)
         self.notify(kind, roles, message, event=event, **data)
         if R.REGIONAL_MANAGER in roles:
             self.emit(Ev.REGIONAL_MANAGER_ALERTED, alert=kind)
@@ -177,6 +177,16 @@ def touchpoint(raw: RawLead, now: datetime, outcome: str) -> Touchpoint:
 
 # A clock that stops at a funnel stage: that stage's rank (`move` asks for every move).
 _STOP_RANK = {name: funnel_rank(spec.stop_at_stage) for name, spec in CLOCKS.items() if spec.stop_at_stage}
+
+
+def _values(roles: tuple[Role, ...]) -> list[str]:
+    """The roles' names, for an event's data (a new list each time: events keep theirs)."""
+    return list(_names(roles))
+
+
+@cache
+def _names(roles: tuple[Role, ...]) -> tuple[str, ...]:
+    return tuple(r.value for r in roles)
 
 
 @cache
