@@ -55,12 +55,20 @@ def _init(counter) -> None:
     _DONE["counter"] = counter
 
 
+def _without_reality(stream):
+    """`stream_leads` shaped as `stream_leads_with_reality` (no timeline read: reality is simulated)."""
+    def leads(*args, **kw):
+        for lead_id, facts in stream(*args, **kw):
+            yield lead_id, facts, None
+    return leads
+
+
 def _worker(args) -> tuple[Chunk, float]:
     url, part, parts, start, end, draft_doc, fallback_doc, recorded_reality = args
     done = _DONE["counter"]
     fast_decider()
     from db.engine import make_engine
-    from db.facts import stream_leads_with_reality
+    from db.facts import stream_leads, stream_leads_with_reality
     from domain.simulate import recorded_outcome
     engine = make_engine(url)
     draft, fallback = Policy.model_validate(draft_doc), Policy.model_validate(fallback_doc)
@@ -70,8 +78,8 @@ def _worker(args) -> tuple[Chunk, float]:
 
     def leads():
         nonlocal counted
-        for lead_id, facts, summary in stream_leads_with_reality(engine, start, end, until=end, part=part,
-                                                                  parts=parts):
+        stream = stream_leads_with_reality if recorded_reality else _without_reality(stream_leads)
+        for lead_id, facts, summary in stream(engine, start, end, until=end, part=part, parts=parts):
             counted += 1
             if counted % 500 == 0:
                 with done.get_lock():
