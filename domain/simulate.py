@@ -137,8 +137,11 @@ def fast_decider() -> None:
 def _new_state(**values: Any) -> _SimState:
     """`LeadState(...)` in `start_lead`, built without validation as a `_SimState` (the values are the decider's):
     the defaults, each mutable one a fresh copy, then the values."""
-    d = {n: (v.model_copy(deep=True) if isinstance(v, BaseModel) else v.copy() if isinstance(v, (list, dict, set))
-             else v) for n, v in _STATE_DEFAULTS.items()}
+    d = dict(_STATE_DEFAULTS)
+    for n in _STATE_MUTABLE:
+        d[n] = d[n].copy()  # (a list, dict or set; or a model of plain values, e.g. the behaviour counts: a copy)
+    for n in _STATE_MODELS:
+        d[n] = d[n].model_copy()
     d.update(values)
     state = _new(_SimState)
     _set(state, "__dict__", d)
@@ -150,6 +153,11 @@ def _new_state(**values: Any) -> _SimState:
 
 _STATE_DEFAULTS = {n: f.get_default(call_default_factory=True) for n, f in LeadState.model_fields.items()
                    if not f.is_required()}
+_STATE_MUTABLE = [n for n, v in _STATE_DEFAULTS.items() if isinstance(v, (list, dict, set))]
+_STATE_MODELS = [n for n, v in _STATE_DEFAULTS.items() if isinstance(v, BaseModel)]
+# a shallow copy of those is a fresh one: their values are plain (numbers, strings)
+assert all(isinstance(x, (int, float, str, bool, type(None))) for n in _STATE_MODELS
+           for x in _STATE_DEFAULTS[n].__dict__.values())
 
 
 def _unchecked(cls: type[M]) -> type[M]:
@@ -282,12 +290,14 @@ class _Run:
 
     def _lapse_until(self, at: datetime) -> None:
         while True:
-            deadline = lc.next_deadline(self._live())
-            if deadline is None or deadline > at or lc.is_finished(self._live()):
+            state = self._live()
+            deadline = lc.next_deadline(state)
+            if deadline is None or deadline > at or lc.is_finished(state):
                 return
-            for name in lc.due_clocks(self._live(), deadline):
-                if lc.is_due(self._live(), name, deadline):  # (each lapse commits a new state)
-                    self._commit(lc.lapse(self._live(), name, self.policy, deadline))
+            for name in lc.due_clocks(state, deadline):
+                state = self._live()  # (each lapse commits a new state)
+                if lc.is_due(state, name, deadline):
+                    self._commit(lc.lapse(state, name, self.policy, deadline))
 
     def _commit(self, t: lc.Transition) -> None:
         self.state = t.state
@@ -403,10 +413,11 @@ class _Run:
             pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
         if not pool:
             return _DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
+        weight = weights.get
         totals = self.weighted  # (a draft re-ranks the same recorded candidates at every re-dispatch)
         for cand in pool:
             if id(cand) not in totals:  # (the candidates live as long as the run: their facts hold them)
-                totals[id(cand)] = round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4)
+                totals[id(cand)] = round(sum([weight(k, 0.0) * v for k, v in cand["factors"].items()]), 4)
         win = min(pool, key=lambda cand: (-totals[id(cand)], cand["dealer_id"]))
         template = raw or {}
         if raw is not None and win["dealer_id"] != raw.get("dealer_id"):
@@ -602,11 +613,14 @@ def compare(leads: Leads, base_of: Callable[[str, list[dict[str, Any]]], Policy]
     """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft.
     A lead given with its recorded outcome (`recorded_outcome`) takes that as reality instead of simulating it."""
     chunk = Chunk()
+    changes: dict[int, tuple[Policy, frozenset[str]]] = {}  # a lead's policy (by id) -> what the draft changes
     for item in leads:
         lead_id, facts = item[0], item[1]
         known = item[2] if len(item) > 2 else None
         base_policy = base_of(lead_id, facts)
-        changed = changed_sections(base_policy, draft)
+        if id(base_policy) not in changes:
+            changes[id(base_policy)] = (base_policy, changed_sections(base_policy, draft))
+        changed = changes[id(base_policy)][1]
         if known is not None:
             base = known
             chunk.reality_recorded += 1
