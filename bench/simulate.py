@@ -8,11 +8,14 @@
    cleansing), and the reads' answers (score with its 23 items, dispatch with 10 ranked candidates of 200 dealers,
    consultant, working-day deadline) are produced by running the decider while recording (so the facts are
    consistent, as real ones are).
-2. Loads them into PostgreSQL (`lead_fact` of a scratch database, COPY; not timed).
-3. Times `ops.simulate.run`: the streaming reads, every lead under its own policy (reality) and under a draft (receipt
-   1 h instead of 2 h, other dispatch weights, higher grade thresholds), the report. Prints the figure and `uptime`.
+   Reality's timeline events (what the projection writes) are kept too, clocks lapsing up to the end of the period.
+2. Loads them into PostgreSQL (`lead_fact` and `timeline_event` of a scratch database, COPY, ANALYZE; not timed).
+3. Times `ops.simulate.run`: the streaming reads, reality from each lead's recorded timeline (`--simulate-reality`:
+   every lead simulated under its own policy as well), every lead under a draft (receipt 1 h instead of 2 h, other
+   dispatch weights, higher grade thresholds), the report. Prints the figure and `uptime` before and after.
 
-`--no-db` skips PostgreSQL and times the simulation of the generated facts in memory (one process).
+`--no-db` skips PostgreSQL and times the simulation of the generated facts in memory (one process, reality simulated).
+`--reuse` times the leads an earlier run loaded (no generation).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class _Recorder(_Run):
         super().__init__(lead_id, [], POLICY, frozenset(), None)
         self.rng, self.complete = rng, complete
         self.recorded: list[dict[str, Any]] = []
+        self.timeline: list[Any] = []  # the events reality emitted (what the projection writes to timeline_event)
         k = rng.sample(DEALERS, 10)
         self.candidates: list[dict[str, Any]] = sorted(({"dealer_id": d, "dealer_name": f"Aurora {d}", "total": 0.0,
                                    "factors": {f: round(rng.random(), 4) for f in FACTORS}, "distance_km": 3.2}
@@ -101,6 +105,10 @@ class _Recorder(_Run):
         self.recorded.append(f)
         return f
 
+    def _commit(self, t):
+        self.timeline.extend(t.events)
+        super()._commit(t)
+
     def give(self, f: dict) -> None:
         """An input fact: recorded if the decider takes it."""
         before = sum(self.out.assumptions.values())
@@ -142,7 +150,9 @@ SCRIPTS: dict[str, list[tuple[int, Callable[[LeadState], Actor], c.Command | Non
 MIX = ["unattended"] * 5 + ["worked"] * 50 + ["late"] * 15 + ["silent"] * 20 + ["cleansing"] * 10
 
 
-def generate(n: int, start: datetime, days: int = 30, seed: int = 16):
+def generate(n: int, start: datetime, days: int = 30, seed: int = 16, timelines: dict[str, list] | None = None):
+    """N leads' recorded facts; with `timelines`, also each lead's reality (its timeline events) up to the end of the
+    period, clocks lapsing as the workflow's timers would (their re-dispatches' answers are facts too)."""
     rng = random.Random(seed)
     for i in range(n):
         t0 = start + timedelta(seconds=rng.uniform(0, days * 86400 - 3600))
@@ -166,25 +176,45 @@ def generate(n: int, start: datetime, days: int = 30, seed: int = 16):
             if command is None:  # assign: the holder's consultant
                 command = c.Assign(consultant_id=f"{s.dealer_id}-c1")
             rec.give(_act(at, who(s), command))
+        if timelines is not None:
+            rec._lapse_until(start + timedelta(days=days))
+            timelines[lead_id] = rec.timeline
         yield lead_id, rec.recorded
 
 
-def load(url: str, leads) -> int:
+def load(url: str, leads, timelines: dict[str, list] | None = None, truncate: bool = True) -> tuple[int, int]:
+    """COPY the facts into `lead_fact` and, with `timelines` (filled by `generate` as it goes), reality's events into
+    `timeline_event`, as the projection writes them. Returns (facts, events)."""
     import psycopg
 
     from db.engine import init_db, make_engine
     engine = make_engine(url)
     init_db(engine)
     engine.dispose()
-    rows = 0
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        conn.execute("TRUNCATE lead_fact")
-        with conn.cursor().copy("COPY lead_fact (lead_id, seq, at, kind, data) FROM STDIN") as copy:
+    rows = events = 0
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    if truncate:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("TRUNCATE lead_fact, timeline_event")
+    # two connections: one COPY at a time on each
+    with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as conn2:
+        with conn.cursor().copy("COPY lead_fact (lead_id, seq, at, kind, data) FROM STDIN") as copy, \
+                conn2.cursor().copy("COPY timeline_event (lead_id, seq, at, kind, stage, actor, role, dealer_id, "
+                                    "data) FROM STDIN") as timeline:
             for lead_id, facts in leads:
                 for seq, f in enumerate(facts):
                     copy.write_row((lead_id, seq, f["at"], f["kind"], json.dumps(f["data"], default=str)))
                     rows += 1
-    return rows
+                for e in (timelines.pop(lead_id, []) if timelines is not None else []):
+                    timeline.write_row((lead_id, e.seq, e.at, e.kind, str(e.stage), e.actor, str(e.role),
+                                        e.dealer_id, json.dumps(e.data, default=str)))
+                    events += 1
+        conn.commit()
+        conn2.commit()
+        # (as autovacuum would after a bulk load: the planner's row counts)
+        conn.execute("ANALYZE lead_fact")
+        conn.execute("ANALYZE timeline_event")
+    return rows, events
 
 
 def _ensure_db(admin_url: str, name: str) -> None:
@@ -201,6 +231,10 @@ def main() -> None:
     p.add_argument("--no-db", action="store_true")
     p.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--database", default="leadflow_bench_simulate")
+    p.add_argument("--simulate-reality", action="store_true",
+                   help="simulate reality too (every lead twice) instead of reading the recorded timelines")
+    p.add_argument("--reuse", action="store_true",
+                   help="time the simulation of the leads already loaded by an earlier run of the same size")
     args = p.parse_args()
     start = datetime(2026, 11, 1, tzinfo=UTC)
     end = start + timedelta(days=30)
@@ -220,15 +254,21 @@ def main() -> None:
         from ops.simulate import run
         _ensure_db(args.pg, args.database)
         url = args.pg.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + args.database
-        rows = load(url, generate(args.leads, start))
-        print(f"generated and loaded {args.leads:,} leads, {rows:,} facts in {time.perf_counter() - t:.1f} s")
+        if not args.reuse:
+            timelines: dict[str, list] = {}
+            rows, events = load(url, generate(args.leads, start, timelines=timelines), timelines)
+            print(f"generated and loaded {args.leads:,} leads, {rows:,} facts, {events:,} timeline events "
+                  f"in {time.perf_counter() - t:.1f} s")
+        print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
         t = time.perf_counter()
-        r = run(url, draft, start, end, POLICY, args.workers, draft_version="draft")
+        r = run(url, draft, start, end, POLICY, args.workers, draft_version="draft",
+                recorded_reality=not args.simulate_reality)
     elapsed = time.perf_counter() - t
     print(f"simulated {r['leads']:,} leads (reality and draft) in {elapsed:.1f} s "
           f"({r['leads'] / elapsed:,.0f} leads/s), {r['differing_leads']:,} differ; workers={args.workers}; "
           f"worker CPU {r.get('cpu_seconds', float('nan'))} s "
-          f"({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead)")
+          f"({1000 * r.get('cpu_seconds', 0) / max(1, r['leads']):.2f} ms/lead); "
+          f"reality from {r.get('reality_from')}")
     print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->",
           r["draft"]["sla_lapses"].get("receipt", 0))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())

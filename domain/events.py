@@ -83,5 +83,8 @@ def notified(kind: str) -> str:
     return NOTIFIED_PREFIX + kind
 
 
+_KINDS = frozenset(e.value for e in Ev)  # (a set: `emit` asks this for every event)
+
+
 def is_event_kind(kind: str) -> bool:
-    return kind in Ev.__members__.values() or kind.startswith(NOTIFIED_PREFIX)
+    return kind in _KINDS or kind.startswith(NOTIFIED_PREFIX)

@@ -47,7 +47,7 @@ from domain.models import (
 )
 from domain.policy import Policy
 from domain.scoring import grade_for
-from domain.stages import FUNNEL
+from domain.stages import FUNNEL, funnel_rank
 
 # Timeline events that put something in front of a reviewer (the review queues' work).
 REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
@@ -84,7 +84,17 @@ class _SimState(LeadState):
     copy per step (the ~650 s of the first attempt) is not needed."""
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:  # noqa: D102
-        return super().model_copy(update=update, deep=False)
+        if update:
+            return super().model_copy(update=update, deep=False)
+        copy = _new(type(self))  # what pydantic's shallow copy does, without its generic bookkeeping
+        _set(copy, "__dict__", self.__dict__.copy())
+        _set(copy, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        _set(copy, "__pydantic_extra__", None)
+        _set(copy, "__pydantic_private__", None)
+        return copy
+
+
+_new, _set = object.__new__, object.__setattr__
 
 
 _STATE_FIELDS = frozenset(LeadState.model_fields)
@@ -96,11 +106,17 @@ _FAST = ("TimelineEvent", "ClockState", "ClockEnd", "NotifyRequest", "NotifyEffe
          "AppealCase", "TransferRequest")
 
 
+# The effects the simulator tells apart by class: built unchecked, still instances of their class.
+_UNCHECKED = ("ScoreEffect", "DispatchEffect", "DeadlineEffect", "AssignEffect")
+
+
 def fast_decider() -> None:
-    """In a simulator process only (never in the API or the worker): the decider's modules build those models with
-    `model_construct` (no validation; the same values). Called by `ops.simulate`'s worker processes."""
+    """In a simulator process only (never in the API or the worker): the decider's modules build those models
+    without validation (the same values): plain stand-ins for `_FAST`, unchecked subclasses for the effects, and a
+    new lead's state as a `_SimState`. Called by `ops.simulate`'s worker processes."""
     import sys
 
+    unchecked: dict[type, type] = {}
     for name, module in list(sys.modules.items()):
         if name != "domain.lifecycle" and not name.startswith("domain.lifecycle."):
             continue
@@ -108,28 +124,103 @@ def fast_decider() -> None:
             cls = getattr(module, cls_name, None)
             if isinstance(cls, type) and issubclass(cls, BaseModel):
                 setattr(module, cls_name, _plain_class(cls))
+        for cls_name in _UNCHECKED:
+            cls = getattr(module, cls_name, None)
+            if isinstance(cls, type) and issubclass(cls, BaseModel) and name != "domain.lifecycle.effects" \
+                    and name != "domain.lifecycle":  # (those two keep the class the simulator checks against)
+                if cls not in unchecked:
+                    unchecked[cls] = _unchecked(cls)
+                setattr(module, cls_name, unchecked[cls])
+        if name == "domain.lifecycle.intake":
+            module.LeadState = _new_state  # type: ignore[attr-defined]  # (start_lead's constructor, above)
 
 
-def _plain_class(cls: type[BaseModel]) -> type:
-    """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object."""
-    import copy
+def _new_state(**values: Any) -> _SimState:
+    """`LeadState(...)` in `start_lead`, built without validation as a `_SimState` (the values are the decider's):
+    the defaults, each mutable one a fresh copy, then the values."""
+    d = dict(_STATE_DEFAULTS)
+    for n in _STATE_MUTABLE:
+        d[n] = d[n].copy()  # (a list, dict or set; or a model of plain values, e.g. the behaviour counts: a copy)
+    for n in _STATE_MODELS:
+        d[n] = d[n].model_copy()
+    d.update(values)
+    state = _new(_SimState)
+    _set(state, "__dict__", d)
+    _set(state, "__pydantic_fields_set__", set(values))
+    _set(state, "__pydantic_extra__", None)
+    _set(state, "__pydantic_private__", None)
+    return state
 
+
+_STATE_DEFAULTS = {n: f.get_default(call_default_factory=True) for n, f in LeadState.model_fields.items()
+                   if not f.is_required()}
+_STATE_MUTABLE = [n for n, v in _STATE_DEFAULTS.items() if isinstance(v, (list, dict, set))]
+_STATE_MODELS = [n for n, v in _STATE_DEFAULTS.items() if isinstance(v, BaseModel)]
+# a shallow copy of those is a fresh one: their values are plain (numbers, strings)
+assert all(isinstance(x, (int, float, str, bool, type(None))) for n in _STATE_MODELS
+           for x in _STATE_DEFAULTS[n].__dict__.values())
+
+
+def _unchecked(cls: type[M]) -> type[M]:
+    """A subclass of `cls` whose constructor takes the values as given: `isinstance(x, cls)` holds, nothing is
+    validated (for values that are valid already: the decider's own, or the simulator's). A mutable default is
+    copied."""
     defaults = {n: f.get_default(call_default_factory=True) for n, f in cls.model_fields.items() if not f.is_required()}
-    mutable = {n for n, v in defaults.items() if isinstance(v, (list, dict, set))}
+    mutable = [n for n, v in defaults.items() if isinstance(v, (list, dict, set))]
 
     def __init__(self: Any, **kw: Any) -> None:
-        d = self.__dict__
-        d.update(defaults)
+        d = dict(defaults)
         d.update(kw)
         for n in mutable:
             if n not in kw:
-                d[n] = copy.copy(defaults[n])
+                d[n] = d[n].copy()
+        _set(self, "__dict__", d)
+        _set(self, "__pydantic_fields_set__", set(kw))
+        _set(self, "__pydantic_extra__", None)
+        _set(self, "__pydantic_private__", None)
 
+    return type(f"Unchecked{cls.__name__}", (cls,), {"__init__": __init__})
+
+
+# A policy (by id, kept alive here) -> a recorded score item (name, dimension, points, max, reason) -> that item
+# re-weighted under the policy's points, or None where the policy gives the item none.
+_REWEIGHTED: dict[int, tuple[Policy, dict[tuple[Any, ...], ScoreItem | None]]] = {}
+
+# What the simulator builds itself, from values it computed (a re-scoring, a re-ranked dispatch).
+_ScoreItem, _ScoreResult, _DispatchResult = _unchecked(ScoreItem), _unchecked(ScoreResult), _unchecked(DispatchResult)
+
+
+def _plain_class(cls: type[BaseModel]) -> type:
+    """A stand-in for a pydantic model: the same fields, defaults and properties, as a plain object. Its constructor
+    is generated (keyword arguments, one attribute store each; a mutable default copied), the fastest Python has."""
+    params, body, namespace = [], [], {"_MISSING": _MISSING, "_copy": _copy}
+    for n, f in cls.model_fields.items():
+        if f.is_required():
+            params.append(n)
+            body.append(f"self.{n} = {n}")
+            continue
+        default = namespace[f"_d_{n}"] = f.get_default(call_default_factory=True)
+        if isinstance(default, (list, dict, set)):
+            params.append(f"{n}=_MISSING")
+            body.append(f"self.{n} = _copy(_d_{n}) if {n} is _MISSING else {n}")
+        else:
+            params.append(f"{n}=_d_{n}")
+            body.append(f"self.{n} = {n}")
+    exec(f"def __init__(self, *, {', '.join(params)}):\n    " + "\n    ".join(body), namespace)  # noqa: S102
     props = {n: v for n, v in vars(cls).items() if isinstance(v, property)}
-    return type(f"Sim{cls.__name__}", (), {"__init__": __init__, **props})
+    return type(f"Sim{cls.__name__}", (), {"__init__": namespace["__init__"], **props})
+
+
+_MISSING = object()
+
+
+def _copy(value: Any) -> Any:
+    return value.copy()
 
 
 def _lean(state: LeadState) -> _SimState:
+    if isinstance(state, _SimState):  # (built so by `fast_decider`'s start_lead)
+        return state
     return _SimState.model_construct(_fields_set=state.model_fields_set, **state.__dict__)
 
 
@@ -170,6 +261,7 @@ class _Run:
         self.out = Outcome(lead_id)
         self.last_candidates: list[dict[str, Any]] = []
         self.last_score: dict[str, Any] | None = None
+        self.weighted: dict[int, float] = {}  # a recorded candidate (by id) -> its total under this policy's weights
 
     def _live(self) -> LeadState:
         """The state, for what runs once the lead's intake started it (every caller but `run` and `_apply`)."""
@@ -199,12 +291,14 @@ class _Run:
 
     def _lapse_until(self, at: datetime) -> None:
         while True:
-            deadline = lc.next_deadline(self._live())
-            if deadline is None or deadline > at or lc.is_finished(self._live()):
+            state = self._live()
+            deadline = lc.next_deadline(state)
+            if deadline is None or deadline > at or lc.is_finished(state):
                 return
-            for name in lc.due_clocks(self._live(), deadline):
-                if lc.is_due(self._live(), name, deadline):  # (each lapse commits a new state)
-                    self._commit(lc.lapse(self._live(), name, self.policy, deadline))
+            for name in lc.due_clocks(state, deadline):
+                state = self._live()  # (each lapse commits a new state)
+                if lc.is_due(state, name, deadline):
+                    self._commit(lc.lapse(state, name, self.policy, deadline))
 
     def _commit(self, t: lc.Transition) -> None:
         self.state = t.state
@@ -257,7 +351,7 @@ class _Run:
         elif isinstance(effect, lc.DispatchEffect):
             f = self._next_read("dispatched")
             at = _at(f) if f is not None else s.updated_at
-            dispatched = self._dispatch(f["data"]["result"] if f is not None else None, effect)
+            dispatched = self._dispatch(f, effect)
             self._commit(lc.on_dispatched(s, dispatched, p, at))
         elif isinstance(effect, lc.DeadlineEffect):
             f = self._next_read("deadline", effect.clock)
@@ -273,7 +367,7 @@ class _Run:
                 self._assume("consultant_pick_not_recorded")
                 picked, at = ConsultantResult(consultant_id=None, reason="not recorded"), s.updated_at
             else:
-                picked, at = ConsultantResult.model_validate(f["data"]["result"]), _at(f)
+                picked, at = _model(f, "result", ConsultantResult), _at(f)
             self._commit(lc.on_consultant_picked(s, picked, p, at))
         # NotifyEffect: an alert or message; counted from the events
 
@@ -281,29 +375,37 @@ class _Run:
         if "scoring" not in self.changed:
             return ScoreResult.model_validate(raw)
         items_points = self.policy.scoring.items
+        # a recorded item re-weighted: the same for every lead with that item (the decider never changes one)
+        known = _REWEIGHTED.setdefault(id(self.policy), (self.policy, {}))[1]
         items, total, got = [], 0.0, 0.0
         for item in raw.get("items", []):
-            old_max = item.get("max_points") or 0.0
-            fraction = (item.get("points", 0.0) / old_max) if old_max else 0.0
-            new_max = max(0.0, float(items_points.get(item["name"], 0.0)))
-            if new_max == 0:
+            key = (item["name"], item["dimension"], item.get("points", 0.0), item.get("max_points"),
+                   item.get("reason", ""))
+            if key not in known:
+                old_max = item.get("max_points") or 0.0
+                fraction = (item.get("points", 0.0) / old_max) if old_max else 0.0
+                new_max = max(0.0, float(items_points.get(item["name"], 0.0)))
+                known[key] = _ScoreItem(name=item["name"], dimension=item["dimension"],
+                                        points=min(new_max, round(new_max * fraction, 2)), max_points=new_max,
+                                        reason=item.get("reason", "")) if new_max else None
+            made = known[key]
+            if made is None:  # (the draft gives the item no points: it is left out)
                 continue
-            points = min(new_max, round(new_max * fraction, 2))
-            total, got = total + new_max, got + points
-            items.append(ScoreItem(name=item["name"], dimension=item["dimension"], points=points,
-                                   max_points=new_max, reason=item.get("reason", "")))
+            total, got = total + made.max_points, got + made.points
+            items.append(made)
         score = min(100.0, max(0.0, round(100 * got / total, 1))) if total else 0.0
         grade = grade_for(score, self.policy.scoring.thresholds)
-        return ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),
-                           complete=raw.get("complete", True), missing=raw.get("missing", []))
+        return _ScoreResult(score=score, grade=grade, items=items, region=raw.get("region"),
+                            complete=raw.get("complete", True), missing=raw.get("missing", []))
 
-    def _dispatch(self, raw: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
+    def _dispatch(self, f: dict[str, Any] | None, effect: lc.DispatchEffect) -> DispatchResult:
+        raw: dict[str, Any] | None = None
         held = set(self._live().held_by)
-        if raw is not None:
+        if f is not None:
+            raw = f["data"]["result"]
             self.last_candidates = raw.get("candidates", []) or self.last_candidates
             if "dispatch" not in self.changed and raw.get("dealer_id") not in held:
-                # without its candidates: they only go into the timeline's dispatched event, not into any outcome
-                return DispatchResult.model_validate({**raw, "candidates": []})
+                return _recorded_dispatch(f)
         else:
             self._assume("dispatch_from_recorded_candidates")
         weights = self.policy.dispatch.weights
@@ -311,18 +413,21 @@ class _Run:
         if effect.forced_dealer_id:
             pool = [cand for cand in pool if cand["dealer_id"] == effect.forced_dealer_id] or pool
         if not pool:
-            return DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
-        ranked = sorted(pool, key=lambda cand: (
-            -round(sum(weights.get(k, 0.0) * v for k, v in cand["factors"].items()), 4), cand["dealer_id"]))
-        win = ranked[0]
+            return _DispatchResult(dealer_id=None, reason="no recorded candidate left (simulated)")
+        weight = weights.get
+        totals = self.weighted  # (a draft re-ranks the same recorded candidates at every re-dispatch)
+        for cand in pool:
+            if id(cand) not in totals:  # (the candidates live as long as the run: their facts hold them)
+                totals[id(cand)] = round(sum([weight(k, 0.0) * v for k, v in cand["factors"].items()]), 4)
+        win = min(pool, key=lambda cand: (-totals[id(cand)], cand["dealer_id"]))
         template = raw or {}
         if raw is not None and win["dealer_id"] != raw.get("dealer_id"):
             self._assume("dealer_attributes_from_recorded_dispatch")
-        return DispatchResult(dealer_id=win["dealer_id"], dealer_name=win.get("dealer_name"),
-                              region=template.get("region"), choice_right=template.get("choice_right", False),
-                              competitive_region=template.get("competitive_region", False),
-                              auto_assign=template.get("auto_assign", False),
-                              reason="simulated: top score under the draft's weights")
+        return _DispatchResult(dealer_id=win["dealer_id"], dealer_name=win.get("dealer_name"),
+                               region=template.get("region"), choice_right=template.get("choice_right", False),
+                               competitive_region=template.get("competitive_region", False),
+                               auto_assign=template.get("auto_assign", False),
+                               reason="simulated: top score under the draft's weights")
 
     # -- the recorded inputs
     def _apply(self, f: dict[str, Any], at: datetime) -> None:
@@ -362,6 +467,16 @@ class _Run:
             self._assume(f"recorded_{kind}_not_asked")  # reality asked for it, the draft did not
 
 
+def _recorded_dispatch(f: dict[str, Any]) -> DispatchResult:
+    """The recorded dispatch, without its candidates (they only go into the timeline's dispatched event, not into any
+    outcome); decoded once for both runs (the decider never changes its inputs in place)."""
+    cache: dict[str, Any] = f.setdefault("_models", {})
+    made = cache.get("dispatch")
+    if not isinstance(made, DispatchResult):
+        made = cache["dispatch"] = DispatchResult.model_validate({**f["data"]["result"], "candidates": []})
+    return made
+
+
 def _model(f: dict[str, Any], key: str, cls: type[M]) -> M:
     """The fact's `key` as a model, decoded once for both runs (the decider never changes its inputs in place)."""
     cache: dict[str, BaseModel] = f.setdefault("_models", {})
@@ -375,6 +490,22 @@ def _model(f: dict[str, Any], key: str, cls: type[M]) -> M:
 def _at(f: dict[str, Any]) -> datetime:
     at = f["at"]
     return at if isinstance(at, datetime) else datetime.fromisoformat(at)
+
+
+def recorded_outcome(lead_id: str, summary: Mapping[str, Any]) -> Outcome:
+    """What happened to a lead, from its recorded timeline up to the period's end (`db.facts.stream_leads_with_reality`
+    sums it up: the last event's stage, every stage an event saw, the last score's grade, the dealers dispatched to,
+    the clocks lapsed, the dealers penalized, the alerts and reviews). By the oracle (tests/test_simulate.py) it is
+    what simulating the lead's facts under its own policy gives, so the simulator takes it instead of simulating
+    reality again. The furthest stage is the furthest in the funnel any event saw (a move is always followed by its
+    event)."""
+    out = Outcome(lead_id, stage=summary["stage"], grade=summary.get("grade"),
+                  furthest=max(["new", *(summary.get("stages") or [])], key=funnel_rank),
+                  dealers=list(summary.get("dealers") or []), reviews=int(summary.get("reviews") or 0),
+                  alerts=int(summary.get("alerts") or 0))
+    out.lapses.update(summary.get("lapses") or [])
+    out.penalties.update(summary.get("penalties") or [])
+    return out
 
 
 def changed_sections(base: Policy, draft: Policy) -> frozenset[str]:
@@ -501,22 +632,37 @@ class Chunk:
     draft: Totals = field(default_factory=Totals)
     differing: list[dict[str, Any]] = field(default_factory=list)
     differing_count: int = 0
+    reality_recorded: int = 0  # leads whose reality came from their recorded timeline (the rest: simulated)
 
     def merge(self, other: Chunk, keep: int = 500) -> None:
         self.base.merge(other.base)
         self.draft.merge(other.draft)
         self.differing_count += other.differing_count
+        self.reality_recorded += other.reality_recorded
         self.differing.extend(other.differing[: max(0, keep - len(self.differing))])
 
 
-def compare(leads: Iterable[tuple[str, list[dict[str, Any]]]], base_of: Callable[[str, list[dict[str, Any]]], Policy],
-            draft: Policy, until: datetime | None, keep: int = 500) -> Chunk:
-    """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft."""
+Leads = Iterable[tuple[str, list[dict[str, Any]]] | tuple[str, list[dict[str, Any]], Outcome | None]]
+
+
+def compare(leads: Leads, base_of: Callable[[str, list[dict[str, Any]]], Policy], draft: Policy,
+            until: datetime | None, keep: int = 500) -> Chunk:
+    """Every lead under its recorded policy (`base_of(lead_id, facts)`, reality by the oracle) and under the draft.
+    A lead given with its recorded outcome (`recorded_outcome`) takes that as reality instead of simulating it."""
     chunk = Chunk()
-    for lead_id, facts in leads:
+    changes: dict[int, tuple[Policy, frozenset[str]]] = {}  # a lead's policy (by id) -> what the draft changes
+    for item in leads:
+        lead_id, facts = item[0], item[1]
+        known = item[2] if len(item) > 2 else None
         base_policy = base_of(lead_id, facts)
-        changed = changed_sections(base_policy, draft)
-        base = simulate_lead(lead_id, facts, base_policy, frozenset(), until)
+        if id(base_policy) not in changes:
+            changes[id(base_policy)] = (base_policy, changed_sections(base_policy, draft))
+        changed = changes[id(base_policy)][1]
+        if known is not None:
+            base = known
+            chunk.reality_recorded += 1
+        else:
+            base = simulate_lead(lead_id, facts, base_policy, frozenset(), until)
         new = simulate_lead(lead_id, facts, draft, changed, until) if changed else base
         chunk.base.add(base)
         chunk.draft.add(new)
@@ -537,6 +683,8 @@ def report(chunk: Chunk, draft_version: str | None, period: tuple[datetime, date
         "period": [period[0].isoformat(), period[1].isoformat()] if period else None,
         "leads": base["leads"],
         "differing_leads": chunk.differing_count,
+        # where reality came from: the leads' recorded timelines (read model), or simulated under their own policy
+        "reality_from": {"timeline": chunk.reality_recorded, "simulated": base["leads"] - chunk.reality_recorded},
         "reality": base,
         "draft": new,
         "assumptions": assumptions,

@@ -63,12 +63,12 @@ RETURNABLE_SIDE_STAGES = frozenset(
 )
 
 
+_RANK = {stage.value: i for i, stage in enumerate(FUNNEL)}  # (asked for every stage move and clock start)
+
+
 def funnel_rank(stage: LeadStage) -> int:
     """Position in the funnel; side stages rank -1 (they say nothing about progress)."""
-    try:
-        return FUNNEL.index(stage)
-    except ValueError:
-        return -1
+    return _RANK.get(stage, -1)
 
 
 def reached(stage: LeadStage, target: LeadStage) -> bool:

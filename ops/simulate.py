@@ -4,9 +4,11 @@
     python -m ops.simulate --draft draft.toml --start 2026-11-01 --end 2026-12-01 --workers 2 --out report.json
 
 Reads every lead's recorded facts (`lead_fact`) of the period with one streaming query per worker process
-(PostgreSQL: the leads are split between the processes by a hash of their id; SQLite: one process), runs each
-lead under its own recorded policy version (reality) and under the draft through the pure decider
-(`domain/simulate.py`), and prints the side-by-side report with a progress bar. Nothing touches Temporal, and the
+(PostgreSQL: one row per lead, its facts as one JSON array, and what its timeline recorded; the leads are split
+between the processes by a hash of their id; SQLite: one process), takes reality from each lead's recorded timeline
+(or simulates it under the lead's own policy version: `--simulate-reality`, the same figures by the oracle), runs
+every lead under the draft through the pure decider (`domain/simulate.py`), and prints the side-by-side report with a
+progress bar. Nothing touches Temporal, and the
 read model is only read.
 """
 
@@ -53,12 +55,21 @@ def _init(counter) -> None:
     _DONE["counter"] = counter
 
 
+def _without_reality(stream):
+    """`stream_leads` shaped as `stream_leads_with_reality` (no timeline read: reality is simulated)."""
+    def leads(*args, **kw):
+        for lead_id, facts in stream(*args, **kw):
+            yield lead_id, facts, None
+    return leads
+
+
 def _worker(args) -> tuple[Chunk, float]:
-    url, part, parts, start, end, draft_doc, fallback_doc = args
+    url, part, parts, start, end, draft_doc, fallback_doc, recorded_reality = args
     done = _DONE["counter"]
     fast_decider()
     from db.engine import make_engine
-    from db.facts import stream_leads
+    from db.facts import stream_leads, stream_leads_with_reality
+    from domain.simulate import recorded_outcome
     engine = make_engine(url)
     draft, fallback = Policy.model_validate(draft_doc), Policy.model_validate(fallback_doc)
     base = _base_of(_policies(engine), fallback)
@@ -67,12 +78,14 @@ def _worker(args) -> tuple[Chunk, float]:
 
     def leads():
         nonlocal counted
-        for item in stream_leads(engine, start, end, until=end, part=part, parts=parts):
+        stream = stream_leads_with_reality if recorded_reality else _without_reality(stream_leads)
+        for lead_id, facts, summary in stream(engine, start, end, until=end, part=part, parts=parts):
             counted += 1
             if counted % 500 == 0:
                 with done.get_lock():
                     done.value += 500
-            yield item
+            known = recorded_outcome(lead_id, summary) if recorded_reality and summary is not None else None
+            yield lead_id, facts, known
 
     chunk = compare(leads(), base, draft, end)
     with done.get_lock():
@@ -82,8 +95,10 @@ def _worker(args) -> tuple[Chunk, float]:
 
 
 def run(url: str, draft: Policy, start: datetime, end: datetime, fallback: Policy, workers: int = 2,
-        progress: Progress | None = None, draft_version: str | None = None) -> dict:
-    """The report for every lead taken in during [start, end), clocks lapsing up to `end`."""
+        progress: Progress | None = None, draft_version: str | None = None, recorded_reality: bool = True) -> dict:
+    """The report for every lead taken in during [start, end), clocks lapsing up to `end`. Reality is what each lead's
+    recorded timeline says happened up to `end` (`recorded_reality`; a lead without a timeline is simulated under its
+    own policy, which by the oracle gives the same), or, with `recorded_reality=False`, simulated for every lead."""
     from db.engine import make_engine
     from db.facts import count_leads
     engine = make_engine(url)
@@ -93,8 +108,8 @@ def run(url: str, draft: Policy, start: datetime, end: datetime, fallback: Polic
     parts = max(1, workers) if postgres else 1
     ctx = mp.get_context("spawn")  # not fork: the API and the worker have threads (a fork can inherit a held lock)
     done = ctx.Value("i", 0)
-    jobs = [(url, k, parts, start, end, draft.model_dump(mode="json"), fallback.model_dump(mode="json"))
-            for k in range(parts)]
+    jobs = [(url, k, parts, start, end, draft.model_dump(mode="json"), fallback.model_dump(mode="json"),
+             recorded_reality) for k in range(parts)]
     result = Chunk()
     if True:  # always child processes: only they switch the decider to its fast constructors
         with ctx.Pool(parts, initializer=_init, initargs=(done,)) as pool:
@@ -127,6 +142,9 @@ def summary(r: dict) -> str:
     """The report in a few lines: reality -> draft (an operator's terminal: English)."""
     r = readable(r, "en")
     lines = [f"{r['leads']:,} leads, {r['differing_leads']:,} differ under the draft"]
+    source = r.get("reality_from") or {}
+    lines.append(f"  reality: {source.get('timeline', 0):,} leads from their recorded timelines, "
+                 f"{source.get('simulated', 0):,} simulated under their own policy")
     real, new = r["reality"], r["draft"]
     for clock in sorted(set(real["sla_lapses"]) | set(new["sla_lapses"])):
         lines.append(f"  SLA lapses {clock:28} {real['sla_lapses'].get(clock, 0):>8,} "
@@ -157,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--out", type=Path, help="write the whole report (JSON) here")
+    parser.add_argument("--simulate-reality", action="store_true",
+                        help="simulate reality under each lead's own policy instead of reading its recorded timeline "
+                             "(the same figures, by the oracle; slower)")
     args = parser.parse_args(argv)
 
     from sqlmodel import Session
@@ -180,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     start = args.start or end - timedelta(days=args.days)
     end, start = (x if x.tzinfo else x.replace(tzinfo=UTC) for x in (end, start))
     started = time.perf_counter()
-    r = run(url, draft, start, end, fallback, args.workers, lambda d, t: _bar(d, t, started), version)
+    r = run(url, draft, start, end, fallback, args.workers, lambda d, t: _bar(d, t, started), version,
+            recorded_reality=not args.simulate_reality)
     sys.stderr.write("\n")
     print(summary(r))
     print(f"({time.perf_counter() - started:.1f} s)")

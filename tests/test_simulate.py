@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from db.facts import stream_leads
+from db.facts import stream_leads, stream_leads_with_reality
 from db.models import LeadFact, TimelineEntry
 from domain import commands as c
 from domain.policy import load_policy
 from domain.policy_versions import apply_changes, check_draft, document_of
-from domain.simulate import compare, fact, readable, report, simulate_lead
+from domain.simulate import compare, fact, readable, recorded_outcome, report, simulate_lead
 from tests.fixtures import CALL_CENTER, OPS, consultant, manager, raw_lead
 from tests.harness import lab
 
@@ -165,6 +165,15 @@ async def test_the_oracle_recorded_facts_under_the_active_policy_reproduce_what_
             assert out.penalties == real["penalties"], lead_id
         assert real_lapses_total(engine) > 0, "the scenario must have lapses to prove anything"
 
+        # and what the read model's timelines say happened is that outcome too (the simulator takes it as reality)
+        told = list(stream_leads_with_reality(engine, start, until, until=until))
+        assert {lead_id for lead_id, _, _ in told} == {a, b, cc}
+        for lead_id, facts, summary in told:
+            assert summary is not None, lead_id
+            simulated = simulate_lead(lead_id, facts, POLICY, until=until)
+            recorded = recorded_outcome(lead_id, summary)
+            assert recorded.key() == simulated.key() and recorded.alerts == simulated.alerts, lead_id
+
 
 def real_lapses_total(engine) -> int:
     with Session(engine) as s:
@@ -197,3 +206,39 @@ def test_the_fast_path_of_the_simulator_processes_gives_the_same_report():
     with mp.get_context("spawn").Pool(1) as pool:
         fast = pool.apply(_fast_report, (leads, until))
     assert fast == slow and slow["differing_leads"] > 0
+
+
+def test_reality_from_the_recorded_timelines_is_reality_simulated_on_postgresql(pg_engine):
+    """The bench's leads (five scripts, lapse cascades, re-dispatches) with reality's timelines in the read model: each
+    lead's summed-up timeline (the server's query) is its simulated reality, and the report built from the timelines is
+    the report that simulates every lead twice."""
+    from bench.simulate import draft_policy, generate, load
+    from ops.simulate import run
+
+    start = datetime(2031, 3, 1, tzinfo=UTC)
+    until = start + timedelta(days=30)
+    url = pg_engine.url.render_as_string(hide_password=False)
+    timelines: dict[str, list] = {}
+    facts, events = load(url, generate(120, start, timelines=timelines), timelines)
+    assert facts > 0 and events > facts
+
+    told = list(stream_leads_with_reality(pg_engine, start, until, until=until))
+    assert len(told) == 120
+    lapses = 0
+    for lead_id, lead_facts, summary in told:
+        assert summary is not None, lead_id
+        simulated = simulate_lead(lead_id, lead_facts, POLICY, until=until)
+        recorded = recorded_outcome(lead_id, summary)
+        assert not simulated.assumptions, (lead_id, simulated.assumptions)
+        assert recorded.key() == simulated.key() and recorded.alerts == simulated.alerts, lead_id
+        lapses += sum(recorded.lapses.values())
+    assert lapses > 100, "the leads must lapse clocks to prove anything"
+
+    draft = draft_policy()
+    from_timelines = run(url, draft, start, until, POLICY, workers=2, draft_version="d")
+    simulated_twice = run(url, draft, start, until, POLICY, workers=2, draft_version="d", recorded_reality=False)
+    assert from_timelines["reality_from"] == {"timeline": 120, "simulated": 0}
+    assert simulated_twice["reality_from"] == {"timeline": 0, "simulated": 120}
+    for r in (from_timelines, simulated_twice):
+        del r["reality_from"], r["cpu_seconds"]
+    assert from_timelines == simulated_twice and from_timelines["differing_leads"] > 0

@@ -17,6 +17,27 @@ from domain.policy import Policy
 from domain.stages import reached
 
 
+def _index() -> tuple[dict[str, tuple[tuple[str, str], ...]], dict[str, tuple[ClockSpec, ...]]]:
+    """Which clocks an event kind ends (and how) and starts, in the order of `CLOCKS`: `_follow_clocks` runs for
+    every emitted event, and most kinds touch no clock. The same rule as reading every spec: a clock ends "met" on
+    a kind in its `stops_on`, else "cancelled" on `holding_ended` if it is a dealer clock; it starts on a kind in
+    its `starts_on`."""
+    ends: dict[str, list[tuple[str, str]]] = {}
+    starts: dict[str, list[ClockSpec]] = {}
+    for spec in CLOCKS.values():
+        for kind in spec.stops_on | {Ev.HOLDING_ENDED.value}:
+            if kind in spec.stops_on:
+                ends.setdefault(kind, []).append((spec.name, "met"))
+            elif spec.dealer_clock:
+                ends.setdefault(kind, []).append((spec.name, "cancelled"))
+        for kind in spec.starts_on:
+            starts.setdefault(kind, []).append(spec)
+    return {k: tuple(v) for k, v in ends.items()}, {k: tuple(v) for k, v in starts.items()}
+
+
+_ENDS, _STARTS = _index()
+
+
 class ClockEngine:
     """Mixed into `Transition`: every emitted event passes through `_follow_clocks`."""
 
@@ -37,13 +58,11 @@ class ClockEngine:
                 elif kind in RESUME_ON and clock.paused_remaining_s is not None:
                     clock.deadline = self.now + timedelta(seconds=clock.paused_remaining_s)
                     clock.paused_remaining_s = None
-        for spec in CLOCKS.values():
-            if spec.name in s.clocks and kind in spec.stops_on:
-                self.end_clock(spec.name, "met")
-            elif spec.name in s.clocks and kind == Ev.HOLDING_ENDED and spec.dealer_clock:
-                self.end_clock(spec.name, "cancelled")
-        for spec in CLOCKS.values():
-            if kind in spec.starts_on and self._may_start(spec):
+        for name, outcome in _ENDS.get(kind, ()):
+            if name in s.clocks:
+                self.end_clock(name, outcome)
+        for spec in _STARTS.get(kind, ()):
+            if self._may_start(spec):
                 self.start_clock(spec)
 
     def _may_start(self, spec: ClockSpec) -> bool:

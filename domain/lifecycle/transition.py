@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, Self, TypeVar
 
-from domain.clocks import CLOCKS, SURVIVE_END, ClockSpec
+from domain.clocks import CLOCKS, SURVIVE_END
 from domain.events import Ev, is_event_kind, notified
 from domain.lifecycle.clock_engine import ClockEngine
 from domain.lifecycle.effects import DispatchEffect, Effect, NotifyEffect
@@ -88,11 +89,12 @@ class Transition(ClockEngine):
     def move(self, stage: LeadStage) -> None:
         s = self.state
         s.stage = stage
-        if funnel_rank(stage) > funnel_rank(s.furthest_stage):
+        rank = funnel_rank(stage)
+        if rank > funnel_rank(s.furthest_stage):
             s.furthest_stage = stage
         if s.reactivations and reached(stage, S.ENGAGED):
             s.progress_since_reactivation = True
-        for name in [n for n, spec in _running_specs(s) if spec.stop_at_stage and reached(stage, spec.stop_at_stage)]:
+        for name in [n for n in s.clocks if n in _STOP_RANK and rank >= _STOP_RANK[n]]:  # reached its stop stage
             self.end_clock(name, "met")
         if stage in END_STAGES:
             for name in [n for n in s.clocks if n not in SURVIVE_END]:
@@ -113,19 +115,18 @@ class Transition(ClockEngine):
     def notify(self, kind: str, roles: tuple[Role, ...], message: str, event: TimelineEvent | None = None,
                **data: Any) -> None:
         s = self.state
-        event = event or self.emit(notified(kind), roles=[r.value for r in roles], message=message)
+        event = event or self.emit(notified(kind), roles=_values(roles), message=message)
         consultant = s.consultant_id
-        # the consultant, or the manager while nobody is assigned (SPEC 4.1)
-        resolved = tuple(dict.fromkeys(R.DEALER_MANAGER if r == R.CONSULTANT and not consultant else r for r in roles))
         self.effects.append(NotifyEffect(request=NotifyRequest(
-            lead_id=s.lead_id, event_seq=event.seq, kind=kind, message=message, roles=list(resolved),
+            lead_id=s.lead_id, event_seq=event.seq, kind=kind, message=message,
+            roles=list(_recipients(roles, bool(consultant))),
             dealer_id=s.dealer_id, consultant_id=consultant, region=s.region, data=data,
         )))
 
     def alert(self, kind: str, roles: tuple[Role, ...], message: str, **data: Any) -> None:
         s = self.state
         s.alerts += 1
-        event = self.emit(Ev.ALERT_RAISED, alert=kind, roles=[r.value for r in roles], message=message, **data)
+        event = self.emit(Ev.ALERT_RAISED, alert=kind, roles=_values(roles), message=message, **data)
         self.notify(kind, roles, message, event=event, **data)
         if R.REGIONAL_MANAGER in roles:
             self.emit(Ev.REGIONAL_MANAGER_ALERTED, alert=kind)
@@ -174,5 +175,21 @@ def touchpoint(raw: RawLead, now: datetime, outcome: str) -> Touchpoint:
                       campaign=raw.campaign, acquisition_cost=raw.acquisition_cost)
 
 
-def _running_specs(s: LeadState) -> list[tuple[str, ClockSpec]]:
-    return [(name, CLOCKS[name]) for name in list(s.clocks)]
+# A clock that stops at a funnel stage: that stage's rank (`move` asks for every move).
+_STOP_RANK = {name: funnel_rank(spec.stop_at_stage) for name, spec in CLOCKS.items() if spec.stop_at_stage}
+
+
+def _values(roles: tuple[Role, ...]) -> list[str]:
+    """The roles' names, for an event's data (a new list each time: events keep theirs)."""
+    return list(_names(roles))
+
+
+@cache
+def _names(roles: tuple[Role, ...]) -> tuple[str, ...]:
+    return tuple(r.value for r in roles)
+
+
+@cache
+def _recipients(roles: tuple[Role, ...], assigned: bool) -> tuple[Role, ...]:
+    """The consultant, or the manager while nobody is assigned (SPEC 4.1); each role once, in order."""
+    return tuple(dict.fromkeys(R.DEALER_MANAGER if r == R.CONSULTANT and not assigned else r for r in roles))
