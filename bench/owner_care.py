@@ -16,10 +16,11 @@
    (delivered 91 days minus a little ago). They are started before the last `--evict` background ownerships, more
    than the worker's cache holds, so that each probe's timer fires for a workflow the worker no longer has (as a
    reminder months after delivery does): the worker fetches its history and replays it first. The run checks it
-   from the probes' histories (the task after the timer was scheduled on the normal queue, not the worker's
-   sticky one: `probes_replayed`). Lateness of a reminder = when the dealer's inbox row for the task was inserted
-   (a trigger records the database's clock) - the touchpoint's due time; also the workflow's view (the task row's
-   created_at: the workflow's now when its timer woke) - due.
+   with the worker's cache counters (`probes_replayed.cache_misses_while_probing` = the probes). Lateness of a
+   reminder = when the dealer's inbox row for the task was inserted (a trigger records the database's clock) - the
+   touchpoint's due time; also the workflow's view (the task row's created_at: the workflow's now when its timer
+   woke) - due; and its parts from the probes' histories (`lateness_parts`: the first task's duration, by which
+   the timer starts late; the timer firing after due; the fired timer's task reaching the worker).
 3. The worker's peak RSS (VmHWM) over the whole run; the result as one JSON line, appended to
    bench/results/owner_care.json.
 
@@ -176,26 +177,38 @@ async def _cache_metrics(stack: Stack) -> dict[str, float]:
     return out
 
 
-async def _replayed(stack: Stack, workflow_ids: list[str]) -> dict[str, int]:
-    """How each probe's reminder task reached the worker: the workflow task after its first TimerFired was scheduled
-    on the normal task queue (the worker no longer had the run: it replayed the history) or on the sticky one."""
-    from temporalio.api.enums.v1 import EventType, TaskQueueKind
+async def _from_histories(stack: Stack, due: dict[str, datetime]) -> tuple[dict[str, int], dict[str, Any]]:
+    """From each probe's history: which queue its reminder task was scheduled on (the SDK does not tell the server
+    when it evicts a run, so "sticky" does not mean cached: the cache counters say that), and where its lateness
+    arose: `first_task_s`, the first workflow task's start to completion (the timer's duration is counted from the
+    task's start, `workflow.now()`, but the server starts it at the completion: the timer is late by that much),
+    `timer_fired_late_s` (TimerFired - due), and `fired_to_task_s` (TimerFired - the next task's start)."""
+    from temporalio.api.enums.v1 import EventType as E
+    from temporalio.api.enums.v1 import TaskQueueKind
 
-    out = {"replayed": 0, "cached": 0, "no_timer_fired": 0}
-    for wid in workflow_ids:
-        history = await stack.client.get_workflow_handle(wid).fetch_history()
-        events = list(history.events)
-        fired = next((i for i, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED), None)
-        scheduled = next((e for e in events[fired or 0:]
-                          if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED), None) \
-            if fired is not None else None
-        if scheduled is None:
-            out["no_timer_fired"] += 1
-        elif scheduled.workflow_task_scheduled_event_attributes.task_queue.kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY:
-            out["cached"] += 1
-        else:
-            out["replayed"] += 1
-    return out
+    queues = {"sticky": 0, "normal": 0, "no_timer_fired": 0}
+    first_task, fired_late, to_task = [], [], []
+    for wid, at in sorted(due.items()):
+        events = list((await stack.client.get_workflow_handle(wid).fetch_history()).events)
+        kinds = [e.event_type for e in events]
+        if E.EVENT_TYPE_TIMER_FIRED not in kinds:
+            queues["no_timer_fired"] += 1
+            continue
+        fired = kinds.index(E.EVENT_TYPE_TIMER_FIRED)
+        started = kinds.index(E.EVENT_TYPE_WORKFLOW_TASK_STARTED)
+        completed = kinds.index(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+        first_task.append((events[completed].event_time.ToDatetime(UTC)
+                           - events[started].event_time.ToDatetime(UTC)).total_seconds())
+        fired_late.append((events[fired].event_time.ToDatetime(UTC) - at).total_seconds())
+        scheduled = next(i for i in range(fired, len(kinds)) if kinds[i] == E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED)
+        kind = events[scheduled].workflow_task_scheduled_event_attributes.task_queue.kind
+        queues["sticky" if kind == TaskQueueKind.TASK_QUEUE_KIND_STICKY else "normal"] += 1
+        task = next((i for i in range(scheduled, len(kinds)) if kinds[i] == E.EVENT_TYPE_WORKFLOW_TASK_STARTED), None)
+        if task is not None:
+            to_task.append((events[task].event_time.ToDatetime(UTC)
+                            - events[fired].event_time.ToDatetime(UTC)).total_seconds())
+    return queues, {"first_task_s": percentiles(first_task), "timer_fired_late_s": percentiles(fired_late),
+                    "fired_to_task_s": percentiles(to_task)}
 
 
 async def main_async(args) -> dict:
@@ -270,8 +283,8 @@ async def main_async(args) -> dict:
         inbox_late = [ts - due[oid].timestamp() for oid, ts in seen if oid in due]
         workflow_late = [(_aware(at) - due[oid]).total_seconds() for oid, at in created if oid in due]
         cache_after = await _cache_metrics(stack)
-        replayed = await _replayed(stack, sorted(due))
-        replayed |= {"cached_runs_when_probes_began": round(cache_before["size"]),
+        queues, breakdown = await _from_histories(stack, due)
+        replayed = {"cached_runs_when_probes_began": round(cache_before["size"]),
                      "cache_misses_while_probing": round(cache_after["miss"] - cache_before["miss"]),
                      "cache_hits_while_probing": round(cache_after["hit"] - cache_before["hit"])}
         n = args.ownerships
@@ -288,7 +301,8 @@ async def main_async(args) -> dict:
             "worker_rss_while_creating": seeder.rss_curve,
             "temporal_peak_rss_mib": round(peak_rss_mib(stack.child("temporal").pid)),
             "lateness_inbox_s": percentiles(inbox_late), "lateness_workflow_s": percentiles(workflow_late),
-            "reminders_fired": len(workflow_late), "probes_replayed": replayed, "probe_lead_s": round(lead_s, 1),
+            "reminders_fired": len(workflow_late), "probes_replayed": replayed,
+            "reminder_task_queue": queues, "lateness_parts": breakdown, "probe_lead_s": round(lead_s, 1),
             "load_avg_at_end": list(os.getloadavg()),
             "goals": {"worker_peak_mib_lt": 1024, "lateness_p99_s_lt": 1.0},
         }
