@@ -11,7 +11,7 @@ worker's workflow cache: it is a timer on the server.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -57,7 +57,7 @@ class OwnerCareWorkflow:
     @workflow.run
     async def run(self, inp: OwnerCareInput) -> OwnerCareResult:
         started = workflow.now()
-        await self._project(local=inp.run_started_at is None and workflow.patched(LOCAL_START))
+        written = await self._project(local=inp.run_started_at is None and workflow.patched(LOCAL_START))
         while not self.state.stopped:
             now = workflow.now()
             fire, missed = oc.due(self.state, self.policy, now) if self.policy.enabled else ([], [])
@@ -87,7 +87,11 @@ class OwnerCareWorkflow:
                 continue
             wake = oc.next_wake(self.state, self.policy) if self.policy.enabled else None
             wake = renew_at if wake is None else min(wake, renew_at)
-            timeout = (wake - workflow.now()).total_seconds()
+            # the first timer of a new ownership counts from when its row was written (in this same task), not from
+            # the task's start: the server starts it when the task completes (None, or already past: the task's start)
+            since = written if written is not None and workflow.now() < written < wake else workflow.now()
+            written = None
+            timeout = (wake - since).total_seconds()
             if timeout > 0:
                 try:
                     await workflow.wait_condition(lambda: self._seen < self._changes, timeout=timeout)
@@ -112,24 +116,25 @@ class OwnerCareWorkflow:
             self.state = self.state.model_copy(update={"trade_in_lead_id": result.lead_id})
         workflow.logger.info("owner touchpoint", extra={"ownership_id": self.state.ownership_id, "kind": t.kind.value})
 
-    async def _project(self, local: bool = False) -> None:
+    async def _project(self, local: bool = False) -> datetime | None:
         """The ownership's read-model row. local=True (a first run's first projection, patch `owner-care-local-start`):
         a local activity, written in the first workflow task itself, so a new ownership costs the server one
-        workflow task (row, then its timer) instead of two and an activity. Safe as a local write, unlike the
-        lead's writes (see LeadWorkflow._activity): the row is a function of the run's input alone (no clock, no
-        decision), so a task that dies and runs again writes the same row, and the start it describes is already
-        in the history. Every later projection stays a remote activity."""
+        workflow task (row, then its timer) instead of two and an activity; answers when the row was written
+        (recorded in the task's marker). Safe as a local write, unlike the lead's writes (see LeadWorkflow._activity):
+        the row is a function of the run's input alone (no clock, no decision), so a task that dies and runs again
+        writes the same row, and the start it describes is already in the history. Every later projection stays a
+        remote activity (None)."""
         info = workflow.info()
         req = OwnershipProjection(
             state=self.state, upcoming=oc.upcoming(self.state, self.policy) if self.policy.enabled else [],
             workflow_id=info.workflow_id, run_id=info.run_id,
             code_valid_days=self.policy.referral_code_valid_for.total_seconds() / 86400)
         if local:
-            await workflow.execute_local_activity_method(OwnerCareActivities.record_ownership, req,
-                                                         start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
-            return
+            return await workflow.execute_local_activity_method(OwnerCareActivities.record_new_ownership, req,
+                                                                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
         await workflow.execute_activity_method(OwnerCareActivities.record_ownership, req,
                                                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        return None
 
     # ------------------------------------------------------------------ from outside
 
