@@ -246,6 +246,7 @@ class Stack:
     extra_workers: list[tuple[str, list[str]]] = field(default_factory=list)  # (name, argv) beside worker.py
     worker_cmd: list[str] | None = None  # instead of `python worker.py` (e.g. under a profiler)
     workers: int = 1  # worker.py processes on the task queue: "worker", "worker2", ... (CPU summed as "worker")
+    sqlite_pragmas: list[str] = field(default_factory=list)  # the dev server's `--sqlite-pragma`s (none: its defaults)
 
     def __post_init__(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"leadflow-bench-{self.name}-"))
@@ -277,6 +278,8 @@ class Stack:
         self.engine: Engine | None = None
         self.tokens: dict[str, str] = {}
         self.policy: Policy
+        self.restarts = 0  # of the dev server (restart_temporal)
+        self.temporal_cpu_before_restart = 0.0
 
     @property
     def postgres(self) -> bool:
@@ -297,11 +300,7 @@ class Stack:
 
     async def start(self) -> None:
         log(f"stack in {self.workdir} (Temporal on :{self.temporal_port}, read model {self.url})")
-        from workflows.search_attributes import cli_flags
-
-        self.spawn("temporal", [
-            str(TEMPORAL_BIN), "server", "start-dev", "--headless", "--db-filename", str(self.workdir / "temporal.db"),
-            "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--log-level", "error", *cli_flags()])
+        self._spawn_temporal()
         self._prepare_database()
         os.environ.update({k: v for k, v in self.env.items() if k.startswith(("TEMPORAL_", "LEADFLOW_", "DATABASE_"))})
         for key in ("TEMPORAL_API_KEY", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY"):
@@ -328,6 +327,35 @@ class Stack:
 
         self.policy = load_policy(None, self.time_scale)
         log("stack is up")
+
+    def _spawn_temporal(self) -> None:
+        from workflows.search_attributes import cli_flags
+
+        pragmas = [arg for pragma in self.sqlite_pragmas for arg in ("--sqlite-pragma", pragma)]
+        self.spawn("temporal", [
+            str(TEMPORAL_BIN), "server", "start-dev", "--headless", "--db-filename", str(self.workdir / "temporal.db"),
+            "--ip", "127.0.0.1", "--port", str(self.temporal_port), "--log-level", "error", *cli_flags(), *pragmas])
+
+    async def restart_temporal(self, sqlite_pragmas: list[str]) -> float:
+        """Stop the dev server (SIGTERM) and start it again on the same database file and port with other SQLite
+        pragmas; the worker stays up and polls again. Returns the seconds it was away. Its CPU before the restart is
+        kept in `temporal_cpu_before_restart` (cpu() reads the new process)."""
+        t0 = time.monotonic()
+        old = self.child("temporal")
+        self.temporal_cpu_before_restart += cpu_seconds(old.pid)
+        self.restarts += 1
+        old.proc.send_signal(signal.SIGTERM)
+        try:
+            old.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            old.proc.kill()
+            old.proc.wait()
+        self.children.remove(old)
+        old.log_path.rename(self.workdir / f"temporal-before-restart-{self.restarts}.log")
+        self.sqlite_pragmas = list(sqlite_pragmas)
+        self._spawn_temporal()
+        await self._connect()
+        return time.monotonic() - t0
 
     def stop(self) -> None:
         for child in reversed(self.children):

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest_asyncio
 from sqlmodel import Session, col, select
 
-from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask
+from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask, ReferralCode
 from domain import commands as c
 from domain import owner_care as oc
 from domain.models import RawLead
@@ -152,6 +152,57 @@ async def test_37_months_after_delivery_every_touchpoint_fires_at_its_time(env, 
         state = await L.state(trade_in)
         assert next(i for i in state.score_items if i.name == "repeat_customer").points > 0
         await record_owner(L, lead_id, "v6-owner-37-months", runs[:2])
+
+
+@pytest_asyncio.fixture
+async def fresh_env():
+    """A time-skipping server whose clock has not been skipped yet: the local activity's wall clock (when the row was
+    written) is then comparable with the workflow's time (after a skip the workflow counts from its task's start)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from tests.conftest import _binary, register, suite_converter
+
+    environment = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=suite_converter())
+    await register(environment.client)
+    async with environment:
+        yield environment
+
+
+async def test_a_new_ownership_writes_its_row_in_its_first_workflow_task_then_sleeps(fresh_env, engine):
+    """Patch owner-care-local-start: the first row is a local activity of the first workflow task (a marker), not a
+    remote activity and a second task, so a new ownership costs the server one task before its timer (issue 17's
+    fleet of 100,000). The later projections stay remote activities."""
+    from temporalio.api.enums.v1 import EventType as E
+
+    async with lab(fresh_env, engine) as L:
+        lead_id, _ = await delivered_lead(L, 1710)
+        handle = L.client.get_workflow_handle(ownership_id_for(lead_id))
+        row = await ownership_row(L, lead_id)  # written inside the first task, before that task completes
+        await L.quiet(handle.id)
+        history = list((await handle.fetch_history()).events)
+        events = [e.event_type for e in history]
+        first_timer = events.index(E.EVENT_TYPE_TIMER_STARTED)
+        before = events[:first_timer]
+        assert before.count(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) == 1, "one workflow task before it sleeps"
+        assert E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in before
+        assert before.count(E.EVENT_TYPE_MARKER_RECORDED) == 2, "the patch marker and the local activity's"
+        assert row.run_id == (await handle.describe()).run_id and row.status == "active" and row.next_due_at
+        # the timer counts from when the row was written, not from the task's start (the server starts it when the
+        # task completes, after the write): from the task's start it would end as much past the due time
+        marker = next(e.marker_recorded_event_attributes for e in history
+                      if e.event_type == E.EVENT_TYPE_MARKER_RECORDED
+                      and "activity" in e.marker_recorded_event_attributes.marker_name)
+        written = aware((await L.client.data_converter.decode(marker.details["result"].payloads, [datetime]))[0])
+        timer = history[first_timer].timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        assert abs(timer - (aware(row.next_due_at) - written)) < timedelta(microseconds=100)
+        with Session(L.engine) as session:  # the first write also made the owner's referral code
+            assert session.exec(select(ReferralCode).where(ReferralCode.ownership_id == row.ownership_id)).first()
+        await L.sleep(92 * DAY)  # the first maintenance fires: its projection is a remote activity again
+        events = [e.event_type for e in (await handle.fetch_history()).events]
+        assert E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED in events
+        assert "first_maintenance" in {t.touchpoint_key for t in tasks(L, lead_id)}
+        await record_owner(L, lead_id, "v7-owner-local-start")
 
 
 async def test_a_service_visit_before_the_first_maintenance_reminder_stops_it(env, engine):

@@ -1,14 +1,18 @@
-"""The lead workflow's messages: its input, its result and the signals ops send it from the Temporal UI.
+"""The workflows' messages: the lead's input, its result and the signals ops send it from the Temporal UI; owner
+care's input, result, policy change and stop request.
 
 Kept apart from workflows/lead.py so that the workflow sandbox passes them through (the lead imports them with
 `imports_passed_through`) instead of building each pydantic class again for every workflow run it starts.
-Import them from workflows.lead as before.
+Import them from workflows.lead and workflows.owner_care as before.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.models import LeadState, Model
-from domain.policy import Policy
+from domain.owner_care import OwnershipState
+from domain.policy import OwnerCare, Policy
 from domain.stages import LeadStage, Role
 
 
@@ -62,3 +66,31 @@ class DeliveryOutcome(Model):
 
 class FanoutResult(Model):
     deliveries: list[DeliveryOutcome]
+
+
+# ---------------------------------------------------------------------- owner care (workflows/owner_care.py)
+# Here for the same reason: every ownership is a workflow run of its own (100,000 of them on one worker), and the
+# lead's module imports workflows.owner_care too, so classes defined there were built again for every run of both.
+
+
+class OwnerCareInput(Model):
+    state: OwnershipState
+    policy: OwnerCare
+    policy_version: str = ""
+    run_started_at: datetime | None = None  # None: the first run (projected at once)
+
+
+class PolicyChange(Model):
+    policy: OwnerCare
+    version: str
+
+
+class StopRequest(Model):
+    reason: str
+
+
+class OwnerCareResult(Model):
+    ownership_id: str
+    stopped: str | None
+    fired: list[str]
+    trade_in_lead_id: str | None = None

@@ -27,39 +27,21 @@ with workflow.unsafe.imports_passed_through():
         TradeInResult,
     )
     from domain import owner_care as oc
-    from domain.models import Model
-    from domain.policy import OwnerCare
+
+    # the input, result, policy change and stop request: built once per worker, not once per run (workflows/messages)
+    from workflows.messages import OwnerCareInput, OwnerCareResult, PolicyChange, StopRequest
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60))
 OWNER_CARE = "owner-care"  # the patch in the lead workflow that starts this one at delivery
+LOCAL_START = "owner-care-local-start"  # the patch: a first run's first projection is a local activity
+
+__all__ = ["LOCAL_START", "OWNER_CARE", "OwnerCareInput", "OwnerCareResult", "OwnerCareWorkflow", "PolicyChange",
+           "StopRequest", "ownership_id_for"]
 
 
 def ownership_id_for(lead_id: str) -> str:
     return f"owner-{lead_id}"
-
-
-class OwnerCareInput(Model):
-    state: oc.OwnershipState
-    policy: OwnerCare
-    policy_version: str = ""
-    run_started_at: datetime | None = None  # None: the first run (projected at once)
-
-
-class PolicyChange(Model):
-    policy: OwnerCare
-    version: str
-
-
-class StopRequest(Model):
-    reason: str
-
-
-class OwnerCareResult(Model):
-    ownership_id: str
-    stopped: str | None
-    fired: list[str]
-    trade_in_lead_id: str | None = None
 
 
 @workflow.defn
@@ -75,7 +57,7 @@ class OwnerCareWorkflow:
     @workflow.run
     async def run(self, inp: OwnerCareInput) -> OwnerCareResult:
         started = workflow.now()
-        await self._project()
+        written = await self._project(local=inp.run_started_at is None and workflow.patched(LOCAL_START))
         while not self.state.stopped:
             now = workflow.now()
             fire, missed = oc.due(self.state, self.policy, now) if self.policy.enabled else ([], [])
@@ -105,7 +87,11 @@ class OwnerCareWorkflow:
                 continue
             wake = oc.next_wake(self.state, self.policy) if self.policy.enabled else None
             wake = renew_at if wake is None else min(wake, renew_at)
-            timeout = (wake - workflow.now()).total_seconds()
+            # the first timer of a new ownership counts from when its row was written (in this same task), not from
+            # the task's start: the server starts it when the task completes (None, or already past: the task's start)
+            since = written if written is not None and workflow.now() < written < wake else workflow.now()
+            written = None
+            timeout = (wake - since).total_seconds()
             if timeout > 0:
                 try:
                     await workflow.wait_condition(lambda: self._seen < self._changes, timeout=timeout)
@@ -130,13 +116,25 @@ class OwnerCareWorkflow:
             self.state = self.state.model_copy(update={"trade_in_lead_id": result.lead_id})
         workflow.logger.info("owner touchpoint", extra={"ownership_id": self.state.ownership_id, "kind": t.kind.value})
 
-    async def _project(self) -> None:
+    async def _project(self, local: bool = False) -> datetime | None:
+        """The ownership's read-model row. local=True (a first run's first projection, patch `owner-care-local-start`):
+        a local activity, written in the first workflow task itself, so a new ownership costs the server one
+        workflow task (row, then its timer) instead of two and an activity; answers when the row was written
+        (recorded in the task's marker). Safe as a local write, unlike the lead's writes (see LeadWorkflow._activity):
+        the row is a function of the run's input alone (no clock, no decision), so a task that dies and runs again
+        writes the same row, and the start it describes is already in the history. Every later projection stays a
+        remote activity (None)."""
         info = workflow.info()
-        await workflow.execute_activity_method(OwnerCareActivities.record_ownership, OwnershipProjection(
+        req = OwnershipProjection(
             state=self.state, upcoming=oc.upcoming(self.state, self.policy) if self.policy.enabled else [],
             workflow_id=info.workflow_id, run_id=info.run_id,
-            code_valid_days=self.policy.referral_code_valid_for.total_seconds() / 86400),
-            start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+            code_valid_days=self.policy.referral_code_valid_for.total_seconds() / 86400)
+        if local:
+            return await workflow.execute_local_activity_method(OwnerCareActivities.record_new_ownership, req,
+                                                                start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        await workflow.execute_activity_method(OwnerCareActivities.record_ownership, req,
+                                               start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        return None
 
     # ------------------------------------------------------------------ from outside
 

@@ -72,4 +72,8 @@ PATCHES: dict[str, Patch] = {p.id: p for p in [
     Patch("owner-care", "a delivered lead starts its vehicle's owner-care workflow (`owner-<lead id>`, an abandoned "
           "child): touchpoints, tasks, owner messages, the trade-in lead (issue 17)",
           date(2026, 12, 6), "LeadWorkflow", no_run_before(date(2026, 12, 6))),
+    Patch("owner-care-local-start", "a new ownership's first read-model row is written by a local activity in its "
+          "first workflow task (one workflow task, then its timer) instead of a remote activity and a second task "
+          "(issue 17's fleet benchmark: the server's work per new ownership)",
+          date(2026, 12, 6), "OwnerCareWorkflow", no_run_before(date(2026, 12, 6))),
 ]}
