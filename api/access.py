@@ -8,10 +8,10 @@ answered 404, exactly as a lead that does not exist.
 
 from __future__ import annotations
 
-from fastapi import HTTPException
 from sqlalchemy import ColumnElement, and_, false, or_, true
 from sqlmodel import col
 
+from api.errors import Problem
 from db.models import Lead
 from domain import visibility
 from domain.models import Actor
@@ -39,9 +39,9 @@ def visible_to(actor: Actor, lead) -> bool:
     return visibility.may_see_lead(actor.role, actor.dealer_id, actor.user_id, lead)
 
 
-def not_found(lead_id: str) -> HTTPException:
+def not_found(lead_id: str) -> Problem:
     """The one answer for a lead that does not exist and for a lead the caller may not see: same status, same body."""
-    return HTTPException(404, f"lead {lead_id} not found")
+    return Problem(404, "error.not_found", thing="lead", id=lead_id)
 
 
 def visible_lead(session, actor: Actor, lead_id: str) -> Lead:
@@ -53,10 +53,10 @@ def visible_lead(session, actor: Actor, lead_id: str) -> Lead:
 
 def require(actor: Actor, roles: frozenset[Role] | set[Role], what: str) -> None:
     if actor.role not in roles:
-        raise HTTPException(403, f"{what} is for {', '.join(sorted(r.value for r in roles))}, not {actor.role.value}")
+        raise Problem(403, "error.role_only", what=what, roles=sorted(r.value for r in roles), role=actor.role.value)
 
 
 def own_dealer(actor: Actor, dealer_id: str | None) -> None:
     """A dealer's people reach only their own dealer's master data; others' is 'not found'."""
     if actor.role in DEALER_ROLES and actor.dealer_id != dealer_id:
-        raise HTTPException(404, f"dealer {dealer_id} not found")
+        raise Problem(404, "error.not_found", thing="dealer", id=dealer_id)

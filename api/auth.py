@@ -19,10 +19,11 @@ import math
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from api.errors import Problem
 from core.security import hash_token
 from core.settings import get_settings
 from db.engine import aware
@@ -131,8 +132,7 @@ def cookie_actor(session: Session, request: Request, now: datetime) -> tuple[Act
     if request.method not in SAFE_METHODS and not request.url.path.startswith(CSRF_EXEMPT):
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
-            raise HTTPException(403, f"CSRF check failed: a write made with the session cookie needs the "
-                                     f"{CSRF_HEADER} header (the {CSRF_COOKIE} cookie's value)")
+            raise Problem(403, "error.csrf", header=CSRF_HEADER, cookie=CSRF_COOKIE)
     return actor_of(session, user), row
 
 
@@ -209,5 +209,5 @@ def clear_failures(session: Session, account_key: str) -> None:
         session.commit()
 
 
-def too_many(seconds: int) -> HTTPException:
-    return HTTPException(429, f"too many failed sign-ins: try again in {seconds} s", {"Retry-After": str(seconds)})
+def too_many(seconds: int) -> Problem:
+    return Problem(429, "error.too_many_sign_ins", {"Retry-After": str(seconds)}, seconds=seconds)

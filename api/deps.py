@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session, select
 from temporalio.client import Client
 
 from api import auth
+from api.errors import Problem
 from domain.messages import negotiate
 from domain.models import Actor
 from domain.policy import Policy
@@ -75,10 +76,10 @@ def current_actor(
 ) -> Actor:
     """The caller by its bearer token (a user's or an API token): 401 without a valid one."""
     if credentials is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token", {"WWW-Authenticate": "Bearer"})
+        raise Problem(status.HTTP_401_UNAUTHORIZED, "error.missing_token", {"WWW-Authenticate": "Bearer"})
     actor = auth.bearer_actor(session, credentials.credentials)
     if actor is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or inactive token", {"WWW-Authenticate": "Bearer"})
+        raise Problem(status.HTTP_401_UNAUTHORIZED, "error.bad_token", {"WWW-Authenticate": "Bearer"})
     # Give the connection back to the pool now: an intake or an action then waits on Temporal for up to
     # seconds, and holding a connection through that wait ran the pool dry under load (pool timeouts).
     # A route that reads the database later simply takes one again.

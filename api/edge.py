@@ -19,6 +19,7 @@ import re
 from datetime import datetime
 from functools import lru_cache
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,12 +28,23 @@ from pydantic import AfterValidator, BeforeValidator, TypeAdapter, ValidationErr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.analytics import LOCAL_TZ
+from domain.messages import CodedError, negotiate, render
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a full batch of 1,000 ordinary raw leads is ~0.3 MB
 
 
 def too_large() -> HTTPException:
-    return HTTPException(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+    return HTTPException(413)  # api.errors answers error.http.413 with the limit
+
+
+def _too_large_body(scope: Scope) -> bytes:
+    """The 413 answered before any route runs, in the reader's language like every other error."""
+    headers = dict(scope["headers"])
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
+    lang = negotiate(query, headers.get(b"accept-language", b"").decode("latin-1"))
+    params = {"limit": MAX_BODY_BYTES}
+    return json.dumps({"detail": render("error.http.413", params, lang), "code": "error.http.413",
+                       "params": params}).encode()
 
 
 class BodyLimit:
@@ -46,7 +58,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope["headers"]).get(b"content-length", b"").strip()
         if declared.isdigit() and int(declared) > self.max_bytes:
-            body = json.dumps({"detail": too_large().detail}).encode()
+            body = _too_large_body(scope)
             await send({"type": "http.response.start", "status": 413,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"content-length", str(len(body)).encode()),
@@ -69,10 +81,11 @@ class BodyLimit:
 # ------------------------------------------------------------------ text
 
 def _fault(text: str) -> str | None:
+    """The code of what is wrong with a text (invalid.text_nul, invalid.text_surrogate), or None."""
     if "\x00" in text:
-        return "must not contain the NUL character (\\u0000)"
+        return "invalid.text_nul"
     if any("\ud800" <= ch <= "\udfff" for ch in text):
-        return "must not contain a lone UTF-16 surrogate: text must be valid Unicode"
+        return "invalid.text_surrogate"
     return None
 
 
@@ -84,12 +97,11 @@ def _walk(value: Any, loc: tuple) -> list[dict[str, Any]]:
         value, loc = todo.pop()
         if isinstance(value, str):
             if (fault := _fault(value)) is not None:
-                errors.append({"loc": loc, "msg": f"Text {fault}", "type": "string_invalid_character"})
+                errors.append({"loc": loc, "code": fault, "type": "string_invalid_character"})
         elif isinstance(value, dict):
             for key, item in value.items():
                 if (fault := _fault(key)) is not None:
-                    errors.append({"loc": (*loc, _printable(key)), "msg": f"A key {fault}",
-                                   "type": "key_invalid_character"})
+                    errors.append({"loc": (*loc, _printable(key)), "code": fault, "type": "key_invalid_character"})
                 todo.append((item, (*loc, _printable(key))))
         elif isinstance(value, list):
             todo += [(item, (*loc, index)) for index, item in enumerate(value)]
@@ -162,7 +174,8 @@ def strictly(kind: Any, raw: bytes | str, loc: tuple = ()) -> Any:
     try:
         return _adapter(kind).validate_json(raw, strict=True)
     except ValidationError as err:
-        raise RequestValidationError([{"loc": (*loc, *e["loc"]), "msg": e["msg"], "type": e["type"]}
+        raise RequestValidationError([{"loc": (*loc, *e["loc"]), "msg": e["msg"], "type": e["type"],
+                                       **({"ctx": e["ctx"]} if "ctx" in e else {})}
                                       for e in err.errors(include_url=False, include_input=False)]) from None
 
 
@@ -176,14 +189,14 @@ _ISO = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _iso_only(value: Any) -> Any:
     # pydantic would read "0" or "1.5" as seconds since 1970: the schema promises a date or date-time
     if isinstance(value, str) and not _ISO.match(value):
-        raise ValueError("expected an ISO 8601 date or date-time, e.g. 2026-11-01 or 2026-11-01T08:00:00+08:00")
+        raise CodedError("invalid.iso_moment")
     return value
 
 
 def _in_range(moment: datetime) -> datetime:
     moment = moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
     if not EARLIEST <= moment < LATEST:
-        raise ValueError("must be between 1900-01-01 and 2999-12-31")
+        raise CodedError("invalid.moment_range")
     return moment
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -23,7 +24,7 @@ from core.logging import get_logger
 from db.intake_keys import ExternalIdReused
 from db.referrals import ReferralRefused
 from domain.customers import InvalidPhone
-from domain.messages import CATALOG, negotiate, render
+from domain.messages import CATALOG, DEFAULT_LANG, CodedError, negotiate, render
 from domain.places import PlaceError
 from workflows.gateway import ActionRefused, LeadNotFound
 
@@ -60,9 +61,64 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorMessage, "description": _MEANING[code]} for code in codes}
 
 
-def _validation_error(errors: list[dict[str, Any]]) -> JSONResponse:
-    detail = [{"loc": [_text(part) if isinstance(part, str) else part for part in e["loc"]],
-               "msg": _text(str(e["msg"])), "type": str(e["type"])} for e in errors]
+class Problem(HTTPException):
+    """An error answer people read: a catalog code (`error.*`) and its parameters, rendered in the reader's
+    language when answered (`detail`), with `code` and `params` beside it. Every error the API raises is one."""
+
+    def __init__(self, status: int, code: str, headers: dict[str, str] | None = None, /, **params: Any):
+        super().__init__(status, render(code, params, DEFAULT_LANG), headers)
+        self.code, self.params = code, params
+
+
+class Invalid(HTTPException):
+    """A 422 naming the field at fault: `loc` as FastAPI's (("body", "city")), the reason a code (`invalid.*`)."""
+
+    def __init__(self, loc: tuple[str | int, ...] | list[str | int], code: str, /, **params: Any):
+        super().__init__(422, render(code, params, DEFAULT_LANG))
+        self.errors = [{"loc": tuple(loc), "type": "value_error", "code": code, "params": params}]
+
+
+def invalid_error(loc: tuple[Any, ...] | list[Any], err: CodedError, kind: str = "value_error") -> dict:
+    """One error of a RequestValidationError, from a CodedError: rendered like pydantic's own."""
+    return {"loc": tuple(loc), "type": kind, "code": err.code, "params": err.params}
+
+
+def _lang(request: Request) -> str:
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def _message(e: dict[str, Any], lang: str) -> tuple[str, str, dict[str, Any]]:
+    """An error's text in `lang`, its code and parameters: our own code, a CodedError a validator raised, or
+    pydantic's error type (its `ctx` are the parameters)."""
+    if "code" in e:
+        code, params = e["code"], e.get("params") or {}
+    elif isinstance(error := (e.get("ctx") or {}).get("error"), CodedError):
+        code, params = error.code, error.params
+    else:
+        code = f"invalid.{e.get('type')}"
+        code = code if code in CATALOG else "invalid.other"
+        params = {k: v for k, v in (e.get("ctx") or {}).items() if isinstance(v, str | int | float)}
+    return render(code, params, lang), code, params
+
+
+def said(e: dict[str, Any], lang: str) -> dict[str, Any]:
+    """One error as an answer's item: its loc (if any), its text in `lang`, its code and parameters (a batch item's
+    errors, a 422's detail). `e`: pydantic's error, or {"code", "params"} of our own, or {"error": CodedError}."""
+    if isinstance(err := e.get("error"), CodedError):
+        e = {k: v for k, v in e.items() if k != "error"} | {"code": err.code, "params": err.params}
+    text, code, params = _message(e, lang)
+    out: dict[str, Any] = {"loc": list(e["loc"])} if "loc" in e else {}
+    return out | {"msg": text, "code": code} | ({"params": params} if params else {}) | (
+        {"kind": e["kind"]} if "kind" in e else {})
+
+
+def _validation_error(errors: list[dict[str, Any]], lang: str = DEFAULT_LANG) -> JSONResponse:
+    detail = []
+    for e in errors:
+        text, code, params = _message(e, lang)
+        detail.append({"loc": [_text(part) if isinstance(part, str) else part for part in e["loc"]],
+                       "msg": _text(text), "type": str(e.get("type") or "value_error"), "code": code,
+                       **({"params": params} if params else {})})
     return JSONResponse({"detail": detail}, status_code=422)
 
 
@@ -72,46 +128,62 @@ def _text(value: str) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError):
-        return _validation_error(list(exc.errors()))
+    async def _invalid(request: Request, exc: RequestValidationError):
+        return _validation_error(list(exc.errors()), _lang(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        """Every other error answer: a Problem's code, else what its status means (FastAPI's own 404, 405)."""
+        if isinstance(exc, Invalid):
+            return _validation_error(exc.errors, _lang(request))
+        if isinstance(exc, Problem):
+            code, params = exc.code, exc.params
+        else:
+            code = f"error.http.{exc.status_code}"
+            code, params = (code, {"limit": MAX_BODY_BYTES}) if code in CATALOG else (
+                "error.http.other", {"status": exc.status_code})
+        return _problem(request, exc.status_code, code, params, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ActionRefused)
     async def _refused(request: Request, exc: ActionRefused):
         status = _STATUS.get(exc.kind, 409)
-        lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
-        text = render(exc.code, exc.params, lang) if exc.code in CATALOG else exc.reason  # the reader's language
+        code, params = (exc.code, exc.params) if exc.code in CATALOG else (f"error.http.{status}", {})
+        if code != exc.code:  # a refusal without its code: people read what the status means; the log says why
+            log.warning("refusal without a message code", path=request.url.path, reason=exc.reason, kind=exc.kind)
         if status == 422:
-            return _validation_error([{"loc": ["body"], "msg": text, "type": "value_error"}])
-        extra = {"code": exc.code, "params": exc.params} if exc.code else {}
-        return JSONResponse({"detail": text, "kind": exc.kind} | extra, status_code=status)
+            loc = ["body", params["field"]] if "field" in params else ["body"]  # the field at fault, when one is
+            return _validation_error([{"loc": loc, "type": "value_error", "code": code, "params": params}],
+                                     _lang(request))
+        return _problem(request, status, code, params, kind=exc.kind)
 
     @app.exception_handler(ExternalIdReused)
-    async def _reused(_: Request, exc: ExternalIdReused):
-        return JSONResponse({"detail": str(exc), "kind": "external_id_reused", "field": "external_id"}, status_code=409)
+    async def _reused(request: Request, exc: ExternalIdReused):
+        return _problem(request, 409, exc.code, exc.params, kind="external_id_reused", field="external_id")
 
     @app.exception_handler(InvalidPhone)
-    async def _phone(_: Request, exc: InvalidPhone):
-        return _validation_error([{"loc": ["body", "phone"], "msg": str(exc), "type": "value_error.phone"}])
+    async def _phone(request: Request, exc: InvalidPhone):
+        return _validation_error([invalid_error(("body", "phone"), exc, "value_error.phone")], _lang(request))
 
     @app.exception_handler(ReferralRefused)
-    async def _referral(_: Request, exc: ReferralRefused):
-        return JSONResponse({"detail": exc.reason, "kind": exc.kind, "field": "referral_code"}, status_code=409)
+    async def _referral(request: Request, exc: ReferralRefused):
+        return _problem(request, 409, exc.code, exc.params, kind=exc.kind, field="referral_code")
 
     @app.exception_handler(PlaceError)
-    async def _place(_: Request, exc: PlaceError):
-        return _validation_error([{"loc": ["body", "city"], "msg": str(exc), "type": "value_error.city"}])
+    async def _place(request: Request, exc: PlaceError):
+        return _validation_error([invalid_error(("body", "city"), exc, "value_error.city")], _lang(request))
 
     @app.exception_handler(LeadNotFound)
-    async def _not_found(_: Request, exc: LeadNotFound):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+    async def _not_found(request: Request, exc: LeadNotFound):
+        return _problem(request, 404, exc.code, exc.params)
 
     @app.exception_handler(RPCError)
     async def _engine_refused(request: Request, exc: RPCError):
         if exc.status == RPCStatusCode.NOT_FOUND:
-            return JSONResponse({"detail": "not found"}, status_code=404)
+            return _problem(request, 404, "error.http.404", {})
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # e.g. an id or a payload over Temporal's limits
-            return _validation_error([{"loc": ["body"], "msg": f"the workflow engine refused it: {exc.message}",
-                                       "type": "value_error.temporal"}])
+            return _validation_error([{"loc": ["body"], "type": "value_error.temporal",
+                                       "code": "invalid.engine_refused", "params": {"error": exc.message}}],
+                                     _lang(request))
         return _unavailable(request, exc)
 
     @app.exception_handler(RPCTimeoutOrCancelledError)
@@ -122,15 +194,21 @@ def install(app: FastAPI) -> None:
     async def _database_busy(request: Request, exc: PoolTimeout):
         """Every database connection busy for the pool's whole timeout: overload, so 503 and retry, never a 500."""
         log.warning("database pool exhausted", path=request.url.path, error=repr(exc))
-        return JSONResponse({"detail": "the database is busy; retry: intake is idempotent, an action already done "
-                                       "is refused (409)"}, status_code=503, headers={"Retry-After": "1"})
+        return _problem(request, 503, "error.database_busy", {}, headers={"Retry-After": "1"})
 
     _document(app)
 
 
+def _problem(request: Request, status: int, code: str, params: dict[str, Any], *,
+             headers: dict[str, str] | None = None, **extra: str) -> JSONResponse:
+    """An ErrorMessage: the code's text in the reader's language, the code and its parameters."""
+    body = {"detail": render(code, params, _lang(request)), "code": code, "params": params} | extra
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("workflow engine unavailable", path=request.url.path, error=repr(exc))
-    return JSONResponse({"detail": _MEANING[503]}, status_code=503, headers={"Retry-After": "1"})
+    return _problem(request, 503, "error.engine_unavailable", {}, headers={"Retry-After": "1"})
 
 
 def _document(app: FastAPI) -> None:

@@ -29,6 +29,7 @@ from api import auth
 from core.logging import get_logger
 from core.settings import get_settings
 from db.models import Consultant, Dealer, User, UserLogin
+from domain.messages import CodedError, negotiate, render
 from domain.stages import DEALER_ROLES, Role
 
 log = get_logger("api.oidc")
@@ -39,10 +40,12 @@ _discovery: dict[str, tuple[float, dict[str, Any]]] = {}
 _jwks: dict[str, jwt.PyJWKClient] = {}
 
 
-class Refused(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
+class Refused(CodedError):
+    """The company sign-in could not finish: `oidc.<reason>` of the message catalog, answered as a page."""
+
+    def __init__(self, status: int, reason: str, /, **params: object):
+        super().__init__(f"oidc.{reason}", **params)
+        self.status = status
 
 
 def configured() -> bool:
@@ -54,7 +57,7 @@ def _issuer() -> str:
     """The provider's issuer URL (its routes check `configured()` first)."""
     issuer = get_settings().oidc_issuer
     if issuer is None:
-        raise Refused(404, "未配置公司账号登录。Company sign-in is not configured.")
+        raise Refused(404, "off")
     return issuer
 
 
@@ -67,7 +70,7 @@ async def discover(issuer: str) -> dict[str, Any]:
         answer.raise_for_status()
         document = answer.json()
     if document.get("issuer") != issuer:
-        raise Refused(502, f"the provider's discovery names issuer {document.get('issuer')!r}, not {issuer!r}")
+        raise Refused(502, "issuer", named=str(document.get("issuer")), issuer=issuer)
     _discovery[issuer] = (time.monotonic() + DISCOVERY_SECONDS, document)
     return document
 
@@ -111,26 +114,26 @@ def validate(id_token: str, document: dict[str, Any], nonce: str | None) -> dict
                             audience=s.oidc_client_id, issuer=s.oidc_issuer, leeway=30,
                             options={"require": ["exp", "iat", "iss", "aud", "sub"]})
     except jwt.ExpiredSignatureError:
-        raise Refused(401, "公司账号的登录凭证已过期，请重新登录。The ID token has expired: sign in again.") from None
+        raise Refused(401, "expired") from None
     except jwt.InvalidAudienceError:
-        raise Refused(401, "登录凭证不是签发给本系统的。The ID token was issued for another application.") from None
+        raise Refused(401, "audience") from None
     except jwt.PyJWKClientError as err:
-        raise Refused(401, f"登录凭证的签名密钥未知。The ID token is signed by an unknown key ({err}).") from None
+        raise Refused(401, "unknown_key", error=str(err)) from None
     except jwt.InvalidTokenError as err:
-        raise Refused(401, f"登录凭证无效。The ID token is not valid ({err}).") from None
+        raise Refused(401, "invalid_token", error=str(err)) from None
     if nonce is not None and claims.get("nonce") != nonce:
-        raise Refused(401, "登录凭证与本次登录不符。The ID token does not belong to this sign-in (nonce).")
+        raise Refused(401, "nonce")
     return claims
 
 
 async def finish(request: Request, session: Session, now: datetime) -> User:
     query = request.query_params
     if "error" in query:
-        raise Refused(401, f"公司账号登录未完成。The company sign-in did not complete: {query.get('error')}.")
+        raise Refused(401, "not_completed", error=str(query.get("error")))
     ticket = auth.use_ticket(session, query.get("state", ""), ("oidc",), now)
     session.commit()
     if ticket is None:
-        raise Refused(400, "这次登录已失效，请重新登录。This sign-in expired or was used already: start again.")
+        raise Refused(400, "used")
     document = await discover(_issuer())
     try:
         async with _client(request) as client:
@@ -138,10 +141,9 @@ async def finish(request: Request, session: Session, now: datetime) -> User:
                                              code_verifier=ticket.data["verifier"], grant_type="authorization_code")
     except Exception as err:  # noqa: BLE001 - any failure of the exchange is the provider's refusal
         log.warning("oidc token exchange failed", error=type(err).__name__)
-        raise Refused(502, "公司账号服务拒绝了本次登录。"
-                           f"The provider refused the code exchange ({type(err).__name__}).") from None
+        raise Refused(502, "exchange", error=type(err).__name__) from None
     if "id_token" not in token:
-        raise Refused(502, "公司账号服务没有返回 ID 令牌。The provider sent no ID token (is `openid` in the scopes?).")
+        raise Refused(502, "no_id_token", scope="openid")
     claims = await asyncio.to_thread(validate, token["id_token"], document, ticket.data.get("nonce"))
     return _user_for(session, claims, now)
 
@@ -150,10 +152,10 @@ def _user_for(session: Session, claims: dict[str, Any], now: datetime) -> User:
     s = get_settings()
     value = claims.get(s.oidc_user_claim)
     if not isinstance(value, str) or not value:
-        raise Refused(403, f"登录凭证缺少 {s.oidc_user_claim}。The ID token has no `{s.oidc_user_claim}` claim.")
+        raise Refused(403, "no_claim", claim=s.oidc_user_claim)
     if s.oidc_user_claim == "email":
         if claims.get("email_verified") is False:
-            raise Refused(403, "公司账号的邮箱未验证。The company account's email is not verified.")
+            raise Refused(403, "email_unverified")
         value = value.lower()
         row = session.exec(select(UserLogin).where(UserLogin.email == value)).first()
     else:
@@ -161,12 +163,10 @@ def _user_for(session: Session, claims: dict[str, Any], now: datetime) -> User:
     user = session.get(User, row.user_id) if row is not None else None
     if user is not None:
         if not user.active:
-            raise Refused(403, "该账号已停用。This Leadflow account is disabled.")
+            raise Refused(403, "disabled")
         return user
     if not s.oidc_auto_provision:
-        raise Refused(403, "公司账号已验证，但 Leadflow 中没有对应的用户。请联系您的经理或线索运营发送邀请。"
-                           "Your company account is verified, but no Leadflow user is linked to it: ask your manager "
-                           "or lead ops for an invite.")
+        raise Refused(403, "no_user")
     return _provision(session, claims, value)
 
 
@@ -178,15 +178,13 @@ def _provision(session: Session, claims: dict[str, Any], value: str) -> User:
     except ValueError:
         role = None
     if role is None or role == Role.SYSTEM:
-        raise Refused(403, "无法自动开通：登录凭证没有有效的角色。Cannot provision you: the ID token names no valid "
-                           "role.")
+        raise Refused(403, "no_role")
     dealer_id = claims.get(s.oidc_dealer_claim) if s.oidc_dealer_claim else None
     if role in DEALER_ROLES and (not isinstance(dealer_id, str) or session.get(Dealer, dealer_id) is None):
-        raise Refused(403, "无法自动开通：登录凭证没有有效的经销商。Cannot provision you: the ID token names no known "
-                           "dealer.")
+        raise Refused(403, "no_dealer")
     user_id = re.sub(r"[^A-Za-z0-9_.@-]", "-", value)[:64]
     if session.get(User, user_id) is not None:
-        raise Refused(409, f"用户 {user_id} 已存在。A user {user_id} exists already and is linked to another account.")
+        raise Refused(409, "user_exists", user=user_id)
     given_name = claims.get("name")
     name = given_name if isinstance(given_name, str) else user_id
     user = User(id=user_id, name=name[:100], role=role.value, dealer_id=dealer_id if role in DEALER_ROLES else None)
@@ -202,10 +200,14 @@ def _provision(session: Session, claims: dict[str, Any], value: str) -> User:
     return user
 
 
-PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录 · Leadflow</title>
-<link rel="stylesheet" href="/web/style.css"></head><body><main class="signin"><h1>无法登录 · Cannot sign in</h1>
-<p data-testid="oidc-refusal">{message}</p><p><a href="/">返回登录页 · Back to sign-in</a></p></main></body></html>"""
+PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title} · Leadflow</title>
+<link rel="stylesheet" href="/web/style.css"></head><body><main class="signin"><h1>{title}</h1>
+<p data-testid="oidc-refusal" data-code="{code}">{message}</p><p><a href="/">{back}</a></p></main></body></html>"""
 
 
-def refusal(status: int, message: str) -> HTMLResponse:
-    return HTMLResponse(PAGE.format(message=html.escape(message)), status_code=status)
+def refusal(request: Request, refused: Refused) -> HTMLResponse:
+    """The refusal as a page in the reader's language (Accept-Language, `?lang=`)."""
+    lang = negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+    return HTMLResponse(PAGE.format(lang=lang, title=render("oidc.title", {}, lang), code=refused.code,
+                                    message=html.escape(render(refused.code, refused.params, lang)),
+                                    back=render("oidc.back", {}, lang)), status_code=refused.status)

@@ -94,6 +94,9 @@ class LeadSummary(BaseModel):
 class LeadDetail(LeadSummary):
     workflow_id: str
     furthest_stage: str
+    # who holds it, by name (the header reads 上海浦东店 · 张伟, not ids): the holder's own dealer and consultant
+    dealer_name: str | None = None
+    consultant_name: str | None = None
     customer: CustomerView
     score_items: list[ScoreItemView]
     clocks: list[ClockView]

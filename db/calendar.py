@@ -25,6 +25,7 @@ from sqlmodel import Session, col, delete, select
 
 from db.models import CalendarAudit, CalendarDay, CalendarYear
 from domain.calendar import SHANGHAI, add_working_days_on, calendar_covers, touches  # noqa: F401 (re-exported)
+from domain.messages import CodedError
 from domain.policy import CalendarOverrides
 
 HOLIDAY, WORKDAY = "holiday", "workday"
@@ -144,12 +145,13 @@ def year_view(session: Session, year: int) -> tuple[CalendarYear, list[CalendarD
 # --------------------------------------------------------------------------- uploads
 
 
-class UploadError(ValueError):
-    """A bad upload: `row` is 1-based (the CSV's header is row 0; None: the file as a whole)."""
+class UploadError(CodedError):
+    """A bad upload: `row` is 1-based (the CSV's header is row 0; None: the file as a whole); the reason an
+    `invalid.upload.*` code."""
 
-    def __init__(self, row: int | None, field_name: str, message: str):
-        super().__init__(message)
-        self.row, self.field, self.message = row, field_name, message
+    def __init__(self, row: int | None, field_name: str, code: str, **params: object):
+        super().__init__(f"invalid.upload.{code}", **params)
+        self.row, self.field = row, field_name
 
 
 @dataclass(frozen=True)
@@ -165,42 +167,42 @@ def parse_upload(year: int, body: bytes, content_type: str) -> list[DayIn]:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise UploadError(None, "file", "the file is not UTF-8 text") from None
+        raise UploadError(None, "file", "not_utf8") from None
     if not text.strip():
-        raise UploadError(None, "file", "the file is empty")
+        raise UploadError(None, "file", "empty")
     if "json" in content_type or text.lstrip()[:1] in "[{":
         try:
             data = json.loads(text)
         except ValueError:
-            raise UploadError(None, "file", "the file is not valid JSON") from None
+            raise UploadError(None, "file", "not_json") from None
         if isinstance(data, dict):
             data = data.get("days")
         if not isinstance(data, list):
-            raise UploadError(None, "days", "expected a list of days")
+            raise UploadError(None, "days", "not_a_list")
         rows = data
     else:
         reader = csv.DictReader(io.StringIO(text))
         if not reader.fieldnames or not {"date", "kind"} <= {f.strip() for f in reader.fieldnames}:
-            raise UploadError(0, "header", "the CSV header must name the columns date,kind[,name]")
+            raise UploadError(0, "header", "csv_header", columns="date,kind[,name]")
         rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items()} for r in reader]
     if not rows:
-        raise UploadError(None, "file", "the file lists no days")
+        raise UploadError(None, "file", "no_days")
     seen: dict[date, DayIn] = {}
     for i, raw in enumerate(rows, start=1):
         if not isinstance(raw, dict):
-            raise UploadError(i, "row", "each row must be an object with date and kind")
+            raise UploadError(i, "row", "row_object", fields="date, kind")
         try:
             day = date.fromisoformat(str(raw.get("date", "")).strip())
         except ValueError:
-            raise UploadError(i, "date", f"not a date (YYYY-MM-DD): {str(raw.get('date', ''))[:40]!r}") from None
+            raise UploadError(i, "date", "not_a_date", text=str(raw.get("date", ""))[:40]) from None
         if day.year != year:
-            raise UploadError(i, "date", f"{day} is outside {year}")
+            raise UploadError(i, "date", "outside_year", day=day.isoformat(), year=year)
         kind = str(raw.get("kind", "")).strip()
         if kind not in KINDS:
-            raise UploadError(i, "kind", f"kind must be holiday or workday, not {kind[:40]!r}")
+            raise UploadError(i, "kind", "kind", text=kind[:40], holiday="holiday", workday="workday")
         name = str(raw.get("name") or "").strip()[:100]
         if day in seen and seen[day].kind != kind:
-            raise UploadError(i, "date", f"{day} is given twice with different kinds")
+            raise UploadError(i, "date", "twice", day=day.isoformat())
         seen.setdefault(day, DayIn(day, kind, name))
     return sorted(seen.values(), key=lambda d: d.day)
 

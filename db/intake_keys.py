@@ -15,15 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from db.models import IntakeKey
+from domain.messages import CodedError
 from domain.models import RawLead
 
 
-class ExternalIdReused(Exception):
+class ExternalIdReused(CodedError):
     """The channel's external id came before with other content. Says nothing of whose lead took it."""
 
     def __init__(self, channel: str):
-        super().__init__(f"external_id was already used on channel {channel} for a different submission; "
-                         "a new submission needs a new external_id")
+        super().__init__("error.external_id_reused", channel=channel)
 
 
 def fingerprint(raw: RawLead) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from db.models import PolicyAudit, PolicyVersion
+from domain.messages import CodedError
 from domain.policy import Policy
 from domain.policy_versions import apply_changes, check_draft, diff, document_of
 
@@ -16,7 +17,7 @@ SEED_REASON = "policy.seeded"  # a message code (domain/messages.py): the API an
 OLD_SEED_REASON = "随产品发布的策略文件（policy.toml）"  # what version 1 said before codes: still rendered as the code
 
 
-class PolicyConflict(Exception):
+class PolicyConflict(CodedError):
     """The version's status forbids the step (409)."""
 
 
@@ -89,7 +90,7 @@ def approve(session: Session, version: int, actor: str, now: datetime, note: str
     """The head of lead ops makes a draft active (not its author); the active version is superseded."""
     row = get(session, version)
     if row.status != "draft":
-        raise PolicyConflict(f"policy version {version} is {row.status}: only a draft can be approved")
+        raise PolicyConflict("error.policy_not_draft", version=version, status=row.status, step="approved")
     if row.author == actor:
         raise PolicyForbidden("a draft cannot be approved by its own author")
     current = active(session)
@@ -108,7 +109,7 @@ def approve(session: Session, version: int, actor: str, now: datetime, note: str
 def reject(session: Session, version: int, actor: str, now: datetime, note: str) -> PolicyVersion:
     row = get(session, version)
     if row.status != "draft":
-        raise PolicyConflict(f"policy version {version} is {row.status}: only a draft can be rejected")
+        raise PolicyConflict("error.policy_not_draft", version=version, status=row.status, step="rejected")
     row.status = "rejected"
     session.add(row)
     _audit(session, version, now, actor, "rejected", note)

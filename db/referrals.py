@@ -18,25 +18,26 @@ from sqlmodel import Session, func, select
 
 from db.engine import aware
 from db.models import Notification, Referral, ReferralCode, ReferralReward, User
+from domain.messages import CodedError
 from domain.policy import RewardTier
 from domain.stages import Role
 
 
-class ReferralRefused(Exception):
-    def __init__(self, reason: str, kind: str):
-        super().__init__(reason)
-        self.reason, self.kind = reason, kind
+class ReferralRefused(CodedError):
+    def __init__(self, kind: str, **params: object):
+        super().__init__(f"error.{kind}", **params)
+        self.kind = kind
 
 
 def check(session: Session, code: str, customer_key: str, now: datetime) -> ReferralCode:
     row = session.get(ReferralCode, code.strip().upper())
     if row is None:
-        raise RequestValidationError([{"loc": ["body", "referral_code"], "msg": "unknown referral code",
-                                       "type": "value_error.referral_code"}])
+        raise RequestValidationError([{"loc": ["body", "referral_code"], "type": "value_error.referral_code",
+                                       "code": "invalid.unknown_referral_code", "msg": "unknown referral code"}])
     if aware(row.expires_at) < now:
-        raise ReferralRefused(f"referral code expired on {aware(row.expires_at):%Y-%m-%d}", "referral_expired")
+        raise ReferralRefused("referral_expired", day=f"{aware(row.expires_at):%Y-%m-%d}")
     if row.customer_key == customer_key:
-        raise ReferralRefused("self-referral: the code belongs to this customer (same phone)", "self_referral")
+        raise ReferralRefused("self_referral")
     return row
 
 

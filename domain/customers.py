@@ -9,9 +9,11 @@ from collections.abc import Sequence
 
 import phonenumbers
 
+from domain.messages import CodedError
 
-class InvalidPhone(ValueError):
-    pass
+
+class InvalidPhone(CodedError):
+    """Not a phone number we can reach (the number itself is never in the message: a client's data)."""
 
 
 def normalize_phone(raw: str) -> str:
@@ -19,16 +21,16 @@ def normalize_phone(raw: str) -> str:
     text = raw.strip()
     try:
         parsed = phonenumbers.parse(text, "CN")
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidPhone(f"phone {raw!r} is not a phone number: {exc}") from None
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone("invalid.phone") from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhone(f"phone {raw!r} is not a valid number")
+        raise InvalidPhone("invalid.phone")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if parsed.country_code == 86 and phonenumbers.number_type(parsed) in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ) and not re.fullmatch(r"\+861\d{10}", e164):
-        raise InvalidPhone(f"phone {raw!r} is not an 11-digit Chinese mobile number")
+        raise InvalidPhone("invalid.phone_mobile")
     return e164
 
 

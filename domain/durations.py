@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from domain.messages import CodedError
+
 _PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -12,10 +14,10 @@ _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 def parse_duration(text: str) -> timedelta:
     cleaned = text.replace(" ", "").lower()
     if not cleaned or _PART.sub("", cleaned):
-        raise ValueError(f"not a duration: {text!r} (use e.g. '15m', '2h', '7d', '1h30m')")
+        raise CodedError("invalid.duration", text=text)  # a ValueError
     seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(cleaned))
     if seconds <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
+        raise CodedError("invalid.duration_positive", text=text)
     return timedelta(seconds=seconds)
 
 

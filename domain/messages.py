@@ -197,7 +197,8 @@ def _words(params: Mapping[str, Any], lang: str) -> dict[str, Any]:
             out[k] = label("action", v, lang)
         elif base == "reason_code":
             out[k] = label("enum", v, lang)
-        elif base in ("timeframe", "channel", "clock", "role", "region", "stage", "touchpoint", "purpose", "reward"):
+        elif base in ("timeframe", "channel", "clock", "role", "region", "stage", "touchpoint", "purpose", "reward",
+                      "what", "thing", "status", "step"):
             out[k] = STAGES.get(str(v), (v, v))[0 if lang == "zh-CN" else 1] if base == "stage" else label(base, v, lang)
         elif k == "roles" and isinstance(v, list | tuple):
             out[k] = sep.join(label("role", r, lang) for r in v)
@@ -808,6 +809,260 @@ SIMULATION: dict[str, tuple[str, str]] = {
     "assumption.other": ("其他假设（{kind}）", "another assumption ({kind})"),
 }
 _add(SIMULATION, "sim.")
+
+
+# ---------------------------------------------------------------- the API's own answers (api/errors.py)
+# `error.*`: why a request was not done (403, 404, 409, 401, 429, 503, ...); `invalid.*`: a field at fault (422),
+# one per pydantic error type (its `ctx` are the parameters) and one per rule of our own (`CodedError`).
+LABELS["what"] = {
+    "decoding": ("解码客户数据", "decoding customer data"), "edit_ownership": ("编辑车主档案", "editing an ownership"),
+    "dms_event": ("提交 DMS 事件", "posting a DMS event"), "stop_owner_care": ("停止车主关怀", "stopping owner care"),
+    "consent": ("记录车主授权", "recording consent"), "sms_replies": ("短信网关回执", "the SMS gateway's replies"),
+    "complete_task": ("完成关怀任务", "completing a task"), "move_reward": ("变更奖励状态", "moving a reward"),
+    "invites": ("邀请用户", "inviting users"), "reset_passwords": ("重置密码", "resetting passwords"),
+    "issue_tokens": ("签发 API 令牌", "issuing API tokens"), "tokens": ("管理 API 令牌", "API tokens"),
+    "add_dealer": ("新增经销商", "adding a dealer"), "change_dealer": ("修改经销商", "changing a dealer"),
+    "update_stock": ("更新库存", "updating stock"), "add_consultant": ("新增销售顾问", "adding a consultant"),
+    "change_consultant": ("修改销售顾问", "changing a consultant"), "calendar": ("管理工作日历", "managing the calendar"),
+    "submit_raw_leads": ("提交原始线索", "submitting raw leads"), "policies": ("查看或修改策略", "seeing or changing policies"),
+    "approve_policy": ("审批策略版本", "approving a policy version"), "webhooks": ("管理 Webhook", "managing webhooks"),
+    "push": ("配置推送渠道", "configuring push channels"), "sms_gateway": ("配置短信网关", "configuring the SMS gateway"),
+    "dashboards": ("查看看板", "dashboards"), "owner_dashboard": ("查看车主关怀看板", "the owner-care dashboard"),
+    "behaviour": ("提交客户行为事件", "posting behaviour events"), "queue": ("查看此队列", "this queue"),
+}
+LABELS["thing"] = {
+    "lead": ("线索", "lead"), "dealer": ("经销商", "dealer"), "consultant": ("销售顾问", "consultant"),
+    "user": ("用户", "user"), "token": ("API 令牌", "token"), "ownership": ("车主档案", "ownership"),
+    "task": ("关怀任务", "task"), "reward": ("奖励", "reward"), "notification": ("消息", "notification"),
+    "push_target": ("推送渠道", "push target"), "webhook": ("Webhook", "webhook"), "simulation": ("模拟", "simulation"),
+    "policy": ("策略版本", "policy version"), "day": ("特殊日期", "special day"), "link": ("链接", "link"),
+    "page": ("页面", "page"),
+}
+LABELS["status"] = {
+    "draft": ("草稿", "a draft"), "active": ("生效中", "active"), "retired": ("已停用", "retired"),
+    "rejected": ("已驳回", "rejected"), "approved": ("已批准", "approved"), "done": ("已完成", "done"),
+    "cancelled": ("已取消", "cancelled"), "earned": ("已获得", "earned"), "issued": ("已发放", "issued"),
+    "redeemed": ("已兑换", "redeemed"),
+}
+LABELS["step"] = {"approved": ("审批", "approved"), "rejected": ("驳回", "rejected")}
+ERRORS: dict[str, tuple[str, str]] = {
+    # what a status means when nothing more precise is said (FastAPI's own 404 and 405, a proxy's answer)
+    "http.400": ("请求内容无法解析（须为 UTF-8 编码的 JSON）", "the body could not be decoded (not UTF-8 JSON)"),
+    "http.401": ("请先登录", "sign in first"), "http.403": ("您无权执行此操作", "you may not do this"),
+    "http.404": ("未找到", "not found"), "http.405": ("不支持此请求方法", "method not allowed"),
+    "http.409": ("当前状态不允许此操作", "the current state does not allow it"),
+    "http.413": ("请求内容超过 {limit} 字节", "the request body is over {limit} bytes"),
+    "http.415": ("不支持此内容类型", "unsupported content type"),
+    "http.422": ("请求内容有误", "the request is not valid"),
+    "http.other": ("请求未完成（HTTP {status}）", "the request was not done (HTTP {status})"),
+    # who may do what
+    "role_only": ("「{what}」仅限{roles}，您的角色是{role}", "{what} is for {roles}, not the {role}"),
+    "not_found": ("未找到{thing} {id}", "{thing} {id} not found"),
+    "csrf": ("安全校验未通过：用登录会话提交的修改须带 {header} 请求头（其值取自 {cookie}）",
+             "CSRF check failed: a write made with the session cookie needs the {header} header (the {cookie} "
+             "cookie's value)"),
+    "too_many_sign_ins": ("登录失败次数过多，请 {seconds} 秒后再试", "too many failed sign-ins: try again in {seconds} s"),
+    "missing_token": ("缺少访问令牌", "missing bearer token"),
+    "bad_token": ("访问令牌无效或已停用", "unknown or inactive token"),
+    "metrics_token": ("此接口需要指标令牌", "this endpoint needs the metrics token"),
+    "wrong_password": ("用户名或密码错误", "wrong user or password"),
+    "token_has_no_password": ("接口令牌没有密码", "an API token has no password"),
+    "current_password_wrong": ("当前密码不正确", "the current password is wrong"),
+    "manager_names_dealer": ("网销经理须指明所属经销商", "a dealer manager names their dealer"),
+    "manager_consultants_only": ("网销经理只能管理销售顾问的账号，不能管理{role}",
+                                 "a dealer manager manages consultants' accounts only, not a {role}'s"),
+    "user_exists": ("用户 {user} 已存在：请改为重置其密码", "user {user} exists already: reset their password instead"),
+    "user_or_email_taken": ("该用户名或邮箱已被占用", "that user id or email is taken"),
+    "link_expired": ("此链接无效、已使用或已过期，请重新申请", "this link is unknown, used or expired: ask for a new one"),
+    "system_token_head_only": ("系统令牌只能由线索运营负责人签发", "a system token is for the head of lead ops to issue"),
+    "manager_tokens_own_roles": ("网销经理只能为本店角色签发令牌，不能为{role}",
+                                 "a dealer manager issues tokens of their dealer's roles only, not a {role}'s"),
+    "behaviour_oem_only": ("客户行为事件来自主机厂系统，经销商不能提交",
+                           "behaviour events come from the OEM's systems, not from dealers"),
+    "dealer_exists": ("经销商 {dealer} 已存在：请修改它", "dealer {dealer} exists already: PATCH it"),
+    "user_id_taken": ("用户 {user} 已存在", "user {user} exists already"),
+    "sms_gateway_oem_only": ("只有主机厂线索运营可以配置短信网关", "only OEM lead ops configure the SMS gateway"),
+    "push_test_failed": ("测试消息发送失败（{error}）", "the test message could not be sent ({error})"),
+    "web_push_off": ("未配置网页推送（服务器未设置推送密钥 {setting}）",
+                     "Web Push is not configured ({setting})"),
+    "policy_not_draft": ("策略版本 {version} 当前为「{status}」：只有草稿可以{step}",
+                         "policy version {version} is {status}: only a draft can be {step}"),
+    "policy_own_author": ("草稿不能由其作者本人审批", "a draft cannot be approved by its own author"),
+    "policy_not_active": ("策略版本 {version} 当前为「{status}」：运行中的线索只能迁移到生效版本",
+                          "policy version {version} is {status}: running leads move to the active version only"),
+    "too_many_leads_to_migrate": ("查询选中了超过 {limit} 条运行中的线索，请缩小范围",
+                                  "the query picks more than {limit} running leads: narrow it"),
+    "no_open_lead": ("该客户没有 {brand} 的未结线索", "no open {brand} lead for this customer"),
+    "database_busy": ("数据库繁忙，请重试（线索提交可安全重试，已完成的操作会被拒绝并返回 409）",
+                      "the database is busy; retry: intake is idempotent, an action already done is refused (409)"),
+    "engine_unavailable": ("工作流引擎未及时响应，请重试（线索提交可安全重试，已完成的操作会被拒绝并返回 409）",
+                           "the workflow engine did not answer in time; retry: intake is idempotent, an action "
+                           "already done is refused (409)"),
+    "codec_body": ("请求体须为 JSON 格式的载荷列表：{error}",
+                   "the body is not {{\"payloads\": [...]}} as protobuf JSON: {error}"),
+    "codec_failed": ("数据无法解码：{error}", "the payloads could not be converted: {error}"),
+    "external_id_reused": ("此外部编号已在渠道「{channel}」用于另一条内容不同的提交，新的提交须使用新的外部编号",
+                           "external_id was already used on channel {channel} for a different submission; a new "
+                           "submission needs a new external_id"),
+    "owner_care_stopped": ("车主关怀已停止（{reason}）", "owner care stopped: {reason}"),
+    "owner_care_stopped_vehicle": ("此车辆的车主关怀已停止", "owner care for this vehicle has stopped"),
+    "event_id_reused": ("事件编号 {event} 已用于另一辆车", "event id {event} was used for another vehicle"),
+    "task_closed": ("此任务{status}", "the task is {status} already"),
+    "reward_step": ("奖励须从「{status_before}」状态变更，当前为「{status}」",
+                    "a reward moves on from {status_before}; this one is {status}"),
+    "too_many_generations": ("该客户在 {brand} 下已有超过 {limit} 条线索", "customer has more than {limit} leads of {brand}"),
+    "referral_expired": ("推荐码已于 {day} 过期", "referral code expired on {day}"),
+    "self_referral": ("不能使用自己的推荐码（同一手机号）", "self-referral: the code belongs to this customer (same phone)"),
+}
+_add(ERRORS, "error.")
+
+INVALID: dict[str, tuple[str, str]] = {
+    # pydantic's error types (`ctx` gives the parameters); an unlisted type reads as `invalid.other`
+    "missing": ("必填", "field required"),
+    "extra_forbidden": ("不接受此字段", "no such field"),
+    "string_type": ("须为文本", "must be text"), "int_type": ("须为整数", "must be an integer"),
+    "int_parsing": ("须为整数", "must be an integer"), "int_from_float": ("须为整数", "must be an integer"),
+    "float_type": ("须为数字", "must be a number"), "float_parsing": ("须为数字", "must be a number"),
+    "bool_type": ("须为是或否（布尔值）", "must be true or false"), "bool_parsing": ("须为是或否（布尔值）", "must be true or false"),
+    "list_type": ("须为列表", "must be a list"), "dict_type": ("须为对象", "must be an object"),
+    "model_type": ("须为对象", "must be an object"), "model_attributes_type": ("须为对象", "must be an object"),
+    "none_required": ("须为空", "must be null"), "finite_number": ("须为有限数字", "must be a finite number"),
+    "string_too_short": ("至少 {min_length} 个字符", "at least {min_length} characters"),
+    "string_too_long": ("最多 {max_length} 个字符", "at most {max_length} characters"),
+    "too_short": ("至少 {min_length} 项", "at least {min_length} items"),
+    "too_long": ("最多 {max_length} 项", "at most {max_length} items"),
+    "string_pattern_mismatch": ("格式不符（{pattern}）", "does not match {pattern}"),
+    "greater_than": ("须大于 {gt}", "must be greater than {gt}"),
+    "greater_than_equal": ("须不小于 {ge}", "must be at least {ge}"),
+    "less_than": ("须小于 {lt}", "must be less than {lt}"),
+    "less_than_equal": ("须不大于 {le}", "must be at most {le}"),
+    "multiple_of": ("须为 {multiple_of} 的倍数", "must be a multiple of {multiple_of}"),
+    "enum": ("须为以下之一：{expected}", "must be one of {expected}"),
+    "literal_error": ("须为以下之一：{expected}", "must be one of {expected}"),
+    "date_type": ("须为日期（年-月-日，如 2026-11-01）", "must be a date (YYYY-MM-DD)"),
+    "date_parsing": ("须为日期（年-月-日，如 2026-11-01）", "must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": ("须为日期（年-月-日，如 2026-11-01）", "must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_inexact": ("须为日期（年-月-日，如 2026-11-01）", "must be a date (YYYY-MM-DD)"),
+    "datetime_type": ("须为时间（ISO 8601）", "must be a date-time (ISO 8601)"),
+    "datetime_parsing": ("须为时间（ISO 8601）", "must be a date-time (ISO 8601)"),
+    "datetime_from_date_parsing": ("须为时间（ISO 8601）", "must be a date-time (ISO 8601)"),
+    "timezone_aware": ("须带时区", "must carry a time zone"),
+    "time_parsing": ("须为时刻（时:分，如 08:00）", "must be a time (HH:MM)"), "time_type": ("须为时刻（时:分，如 08:00）", "must be a time (HH:MM)"),
+    "uuid_parsing": ("须为 UUID", "must be a UUID"), "uuid_type": ("须为 UUID", "must be a UUID"),
+    "decimal_parsing": ("须为数字", "must be a number"), "decimal_type": ("须为数字", "must be a number"),
+    "json_invalid": ("不是有效的 JSON", "not valid JSON"), "json_type": ("不是有效的 JSON", "not valid JSON"),
+    "string_unicode": ("须为 Unicode 文本", "must be Unicode text"),
+    "union_tag_invalid": ("类型不符：须为以下之一：{expected_tags}", "must be one of {expected_tags}"),
+    "union_tag_not_found": ("缺少类型字段 {discriminator}", "missing the discriminator {discriminator}"),
+    "url_parsing": ("不是有效的网址", "not a valid URL"), "url_scheme": ("网址协议须为 {expected_schemes}",
+                                                                  "URL scheme should be {expected_schemes}"),
+    "value_error": ("值无效", "not a valid value"), "other": ("值无效", "not a valid value"),
+    "text_nul": ("不能包含 NUL 字符（\\u0000）", "must not contain the NUL character (\\u0000)"),
+    "text_surrogate": ("不能包含孤立的 UTF-16 代理字符：须为有效的 Unicode 文本",
+                       "must not contain a lone UTF-16 surrogate: text must be valid Unicode"),
+    # our own rules (raised as CodedError, in a validator or a route)
+    "iso_moment": ("须为 ISO 8601 日期或时间，例如 2026-11-01 或 2026-11-01T08:00:00+08:00",
+                   "expected an ISO 8601 date or date-time, e.g. 2026-11-01 or 2026-11-01T08:00:00+08:00"),
+    "moment_range": ("须在 1900-01-01 与 2999-12-31 之间", "must be between 1900-01-01 and 2999-12-31"),
+    "http_url": ("须为完整的 HTTP 或 HTTPS 网址", "must be an absolute http or https URL"),
+    "https_url": ("须为完整的 HTTPS 网址", "must be an absolute https URL"),
+    "unknown_event_types": ("未知的事件类型 {unknown}；可选：{known}", "unknown event type {unknown}; known: {known}"),
+    "config_needs": ("{kind} 渠道的配置缺少：{missing}", "config needs {missing} for {kind}"),
+    "config_too_long": ("配置项最多 2000 个字符", "config values are at most 2000 characters"),
+    "quiet_hours_pair": ("免打扰开始和结束时间须同时填写或同时留空", "quiet_start and quiet_end: give both or neither"),
+    "mobile_digits": ("手机号只能包含数字，可带前导 +", "mobile must be digits, optionally with a leading +"),
+    "changes_or_document": ("请提供修改项或完整策略文件，二者选一", "give either changes or a whole document"),
+    "weights_sum": ("考核权重之和须为 1，当前为 {total}", "scorecard weights must sum to 1, not {total}"),
+    "duration": ("不是有效的时长：{text}（例如 15m、2h、7d、1h30m）", "not a duration: {text} (use e.g. 15m, 2h, 7d, 1h30m)"),
+    "duration_positive": ("时长须大于 0：{text}", "duration must be positive: {text}"),
+    "mileage_needed": ("里程事件须提供里程读数", "a mileage event needs the reading"),
+    "insurance_expiry_needed": ("续保事件须提供保险到期日", "a renewed policy needs its expiry date"),
+    "phone": ("不是有效的手机号码", "not a phone number"),
+    "phone_mobile": ("须为 11 位中国大陆手机号", "not an 11-digit Chinese mobile number"),
+    "place_unknown": ("未知地点「{text}」：请填写中文名称、拼音或行政区划代码（GB/T 2260）",
+                      "unknown place {text!r}: give a Chinese name, its pinyin, or the GB/T 2260 code"),
+    "place_ambiguous": ("「{text}」对应多个地点：{names}；请填写中文名称或代码",
+                        "{text!r} names more than one place: {names}; give the name in Chinese or the code"),
+    "calendar_years": ("日历覆盖 {min}–{max} 年", "the calendar covers {min}-{max}"),
+    "role_system": ("系统角色只供引擎自身使用", "system is the engine's role"),
+    "needs_dealer": ("{role}须属于一家已存在的经销商", "a {role} needs an existing dealer"),
+    "visibility_query": ("服务器不接受此查询条件：{error}", "not a visibility query the server accepts: {error}"),
+    "start_before_end": ("开始时间须早于结束时间", "start must come before end"),
+    "to_after_from": ("结束时间（{end}）须晚于开始时间（{start}）", "`to` ({end}) must be after `from` ({start})"),
+    "unknown_value": ("未知的{field}：{value}；可选：{known}", "unknown {field} {value}; known: {known}"),
+    "series_not_sold": ("经销商不销售这些车系：{series}", "series the dealer does not sell: {series}"),
+    "not_null": ("不能为空", "may not be null"),
+    "no_dealer": ("经销商 {dealer} 不存在", "no dealer {dealer}"),
+    "roles_of_scope": ("这些角色不属于此渠道的范围：{roles}", "roles outside this target's scope: {roles}"),
+    "unknown_referral_code": ("推荐码不存在", "unknown referral code"),
+    "engine_refused": ("工作流引擎拒绝了此请求：{error}", "the workflow engine refused it: {error}"),
+    "policy.not_object": ("策略须为由各配置表（计时、规则、评分、派发等）组成的对象",
+                          "a policy is an object of tables (clocks, rules, scoring, dispatch, ...)"),
+    "policy.engine_key": ("由引擎设置，不能在策略中修改", "set by the engine, not by a policy"),
+    "policy.unknown_key": ("未知的配置项", "unknown key"),
+    "policy.positive": ("时长须大于 0，当前为 {value}", "a duration must be positive, not {value}"),
+    "policy.unknown_factor": ("未知的派发因素（可选：{known}）", "unknown dispatch factor (known: {known})"),
+    "policy.weight_range": ("权重须在 0 到 1 之间，当前为 {value}", "a weight is between 0 and 1, not {value}"),
+    "policy.weights_sum": ("权重之和须为 1，当前为 {total}", "weights must sum to 1, not {total}"),
+    "policy.unknown_item": ("未知的评分项", "unknown scoring item"),
+    "policy.negative_points": ("分值不能为负（{value}）", "points cannot be negative ({value})"),
+    "policy.unknown_threshold": ("未知级别（H、A、B；低于 B 为 C）", "unknown grade (H, A, B; below B is C)"),
+    "policy.threshold_range": ("阈值须为 0 到 100 的分数，当前为 {value}", "a threshold is a score from 0 to 100, not {value}"),
+    "policy.thresholds_order": ("阈值须从 H 到 A 到 B 严格递减", "thresholds must fall strictly from H to A to B"),
+    "policy.unknown_grade": ("未知级别 {grade}", "unknown grade {grade}"),
+    "queue_names_nothing": ("队列「{queue}」既不对应计时也不对应阶段", "queue {queue} names neither a clock nor a stage"),
+    "upload.not_utf8": ("文件不是 UTF-8 文本", "the file is not UTF-8 text"),
+    "upload.empty": ("文件为空", "the file is empty"),
+    "upload.not_json": ("文件不是有效的 JSON", "the file is not valid JSON"),
+    "upload.not_a_list": ("须为日期列表", "expected a list of days"),
+    "upload.csv_header": ("CSV 表头须包含这些列：{columns}", "the CSV header must name the columns {columns}"),
+    "upload.no_days": ("文件中没有任何日期", "the file lists no days"),
+    "upload.row_object": ("每一行须为包含 {fields} 的对象", "each row must be an object with {fields}"),
+    "upload.not_a_date": ("不是日期（年-月-日，如 2027-01-01）：{text}", "not a date (YYYY-MM-DD): {text}"),
+    "upload.outside_year": ("{day} 不在 {year} 年内", "{day} is outside {year}"),
+    "upload.kind": ("类型须为 {holiday}（节假日）或 {workday}（调休上班），不能是 {text}",
+                    "kind must be {holiday} or {workday}, not {text}"),
+    "upload.twice": ("{day} 出现了两次且类型不同", "{day} is given twice with different kinds"),
+}
+_add(INVALID, "invalid.")
+
+# the company sign-in's refusals (api/oidc.py), shown as a page
+OIDC: dict[str, tuple[str, str]] = {
+    "title": ("无法登录", "Cannot sign in"), "back": ("返回登录页", "Back to sign-in"),
+    "off": ("未配置公司账号登录。", "Company sign-in is not configured."),
+    "issuer": ("公司账号服务的发现文档声明的签发方是 {named}，而不是 {issuer}。",
+               "The provider's discovery names issuer {named}, not {issuer}."),
+    "expired": ("公司账号的登录凭证已过期，请重新登录。", "The ID token has expired: sign in again."),
+    "audience": ("登录凭证不是签发给本系统的。", "The ID token was issued for another application."),
+    "unknown_key": ("登录凭证的签名密钥未知（{error}）。", "The ID token is signed by an unknown key ({error})."),
+    "invalid_token": ("登录凭证无效（{error}）。", "The ID token is not valid ({error})."),
+    "nonce": ("登录凭证与本次登录不符。", "The ID token does not belong to this sign-in (nonce)."),
+    "not_completed": ("公司账号登录未完成（{error}）。", "The company sign-in did not complete: {error}."),
+    "used": ("这次登录已失效，请重新登录。", "This sign-in expired or was used already: start again."),
+    "exchange": ("公司账号服务拒绝了本次登录（{error}）。", "The provider refused the code exchange ({error})."),
+    "no_id_token": ("公司账号服务没有返回身份令牌（授权范围中是否包含 {scope}？）。",
+                    "The provider sent no ID token (is `{scope}` in the scopes?)."),
+    "no_claim": ("登录凭证缺少 {claim}。", "The ID token has no `{claim}` claim."),
+    "email_unverified": ("公司账号的邮箱未验证。", "The company account's email is not verified."),
+    "disabled": ("该账号已停用。", "This Leadflow account is disabled."),
+    "no_user": ("公司账号已验证，但 Leadflow 中没有对应的用户。请联系您的经理或线索运营发送邀请。",
+                "Your company account is verified, but no Leadflow user is linked to it: ask your manager or lead "
+                "ops for an invite."),
+    "no_role": ("无法自动开通：登录凭证没有有效的角色。", "Cannot provision you: the ID token names no valid role."),
+    "no_dealer": ("无法自动开通：登录凭证没有有效的经销商。", "Cannot provision you: the ID token names no known dealer."),
+    "user_exists": ("用户 {user} 已存在，且已关联另一个账号。", "A user {user} exists already and is linked to another account."),
+}
+_add(OIDC, "oidc.")
+
+
+class CodedError(ValueError):
+    """A refusal people read, as a catalog code and its parameters; `str()` is its English text (for logs).
+
+    A ValueError, so a pydantic validator may raise it: the API renders its code in the reader's language."""
+
+    def __init__(self, code: str, **params: Any):
+        self.code, self.params = code, params
+        super().__init__(render(code, params, "en"))
 
 
 def web_module() -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field
 
-from domain.messages import CATALOG
+from domain.messages import CATALOG, CodedError
 from domain.models import Model
 from domain.policy import OwnerCare
 
@@ -225,11 +225,11 @@ def apply_event(state: OwnershipState, event: OwnerEvent, now: datetime) -> Owne
             update |= {"mileage_km": event.mileage_km, "mileage_at": at}
     elif event.kind == OwnerEventKind.MILEAGE:
         if event.mileage_km is None:
-            raise ValueError("mileage_km: a mileage event needs the reading")
+            raise CodedError("invalid.mileage_needed", field="mileage_km")  # a ValueError; `field` names it in the 422
         update |= {"mileage_km": event.mileage_km, "mileage_at": at}
     elif event.kind == OwnerEventKind.INSURANCE_RENEWED:
         if event.insurance_expiry is None:
-            raise ValueError("insurance_expiry: a renewed policy needs its expiry date")
+            raise CodedError("invalid.insurance_expiry_needed", field="insurance_expiry")
         update["insurance_expiry"] = event.insurance_expiry
     return state.model_copy(update=update)
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from domain.messages import CodedError
+
 DATA = Path(__file__).parent / "data" / "divisions.csv"
 MUNICIPALITIES = frozenset({"11", "12", "31", "50"})  # 北京 天津 上海 重庆: the province is the city
 LEVEL_RANK = {"province": 0, "city": 1, "county": 2}
@@ -51,20 +53,20 @@ class Division:
         return self.code if self.level != "county" else self.code[:4] + "00"
 
 
-class PlaceError(ValueError):
+class PlaceError(CodedError):
     pass
 
 
 class Unknown(PlaceError):
     def __init__(self, text: str):
-        super().__init__(f"unknown place {text!r}: give a Chinese name, its pinyin, or the GB/T 2260 code")
+        super().__init__("invalid.place_unknown", text=text)
         self.text = text
 
 
 class Ambiguous(PlaceError):
     def __init__(self, text: str, candidates: list[Division]):
-        names = ", ".join(f"{d.name} ({d.code})" for d in candidates[:5])
-        super().__init__(f"{text!r} names more than one place: {names}; give the name in Chinese or the code")
+        super().__init__("invalid.place_ambiguous", text=text,
+                         names="、".join(f"{d.name}（{d.code}）" for d in candidates[:5]))
         self.text, self.candidates = text, candidates
 
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from domain.durations import parse_duration
+from domain.messages import CodedError
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
@@ -106,7 +107,7 @@ class Scorecard(_Frozen):
     def _weights_sum_to_one(self) -> Scorecard:
         total = sum(self.model_dump().values())
         if abs(total - 1) > 1e-6:
-            raise ValueError(f"scorecard weights must sum to 1, not {total:g}")
+            raise CodedError("invalid.weights_sum", total=f"{total:g}")
         return self
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from domain.messages import CATALOG, CodedError, render
 from domain.policy import Policy
 from domain.scoring import RULES
 
@@ -23,29 +24,43 @@ GRADES = ("H", "A", "B")
 
 
 class PolicyProblem(Exception):
-    """A draft the schema or common sense refuses: `problems` is a list of (key path, reason)."""
+    """A draft the schema or common sense refuses: `said` lists (key path, message code, parameters), the codes
+    `invalid.*` of domain.messages; `problems` the same as (key path, English reason)."""
 
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__("; ".join(f"{p}: {r}" for p, r in problems))
-        self.problems = problems
+    def __init__(self, said: list[tuple[str, str, dict[str, Any]]]):
+        self.said = said
+        self.problems = [(path, render(code, params, "en")) for path, code, params in said]
+        super().__init__("; ".join(f"{p}: {r}" for p, r in self.problems))
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+Said = tuple[str, str, dict[str, Any]]
+
+
+def _why(err: Any) -> tuple[str, dict[str, Any]]:
+    """A pydantic error as a message code and its parameters (a CodedError a validator raised, or its type)."""
+    ctx = err.get("ctx") or {}
+    if isinstance(ctx.get("error"), CodedError):
+        return ctx["error"].code, ctx["error"].params
+    code = "invalid.policy.unknown_key" if err["type"] == "extra_forbidden" else f"invalid.{err['type']}"
+    return (code if code in CATALOG else "invalid.other"), {k: v for k, v in ctx.items()
+                                                             if isinstance(v, str | int | float)}
+
+
 def check_draft(document: dict[str, Any], time_scale: float = 1.0) -> Policy:
     """The draft as a Policy, or PolicyProblem naming every key path that is wrong and why."""
     if not isinstance(document, dict):
-        raise PolicyProblem([("", "a policy is an object of tables (clocks, rules, scoring, dispatch, ...)")])
-    problems: list[tuple[str, str]] = [(k, "set by the engine, not by a policy") for k in document if k in ENGINE_KEYS]
+        raise PolicyProblem([("", "invalid.policy.not_object", {})])
+    problems: list[Said] = [(k, "invalid.policy.engine_key", {}) for k in document if k in ENGINE_KEYS]
     try:
         policy = Policy.model_validate({**{k: v for k, v in document.items() if k not in ENGINE_KEYS},
                                         "time_scale": time_scale})
     except ValidationError as e:
         for err in e.errors():
-            reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            problems.append((_path(err["loc"]), reason))
+            problems.append((_path(err["loc"]), *_why(err)))
         raise PolicyProblem(problems) from None
     problems += sense_problems(policy)
     if problems:
@@ -53,49 +68,49 @@ def check_draft(document: dict[str, Any], time_scale: float = 1.0) -> Policy:
     return policy
 
 
-def sense_problems(p: Policy) -> list[tuple[str, str]]:
+def sense_problems(p: Policy) -> list[Said]:
     """Values the schema lets through but that make no sense."""
-    out: list[tuple[str, str]] = []
+    out: list[Said] = []
     for name, value in p.clocks:
         if isinstance(value, timedelta):
             if value <= timedelta(0):
-                out.append((f"clocks.{name}", f"a duration must be positive, not {value}"))
+                out.append((f"clocks.{name}", "invalid.policy.positive", {"value": str(value)}))
         else:  # grade_cadence
             for grade, d in value:
                 if d <= timedelta(0):
-                    out.append((f"clocks.{name}.{grade}", f"a duration must be positive, not {d}"))
+                    out.append((f"clocks.{name}.{grade}", "invalid.policy.positive", {"value": str(d)}))
     for key in ("decline_window",):
         if getattr(p.rules, key) <= timedelta(0):
-            out.append((f"rules.{key}", "a duration must be positive"))
+            out.append((f"rules.{key}", "invalid.policy.positive", {"value": str(getattr(p.rules, key))}))
     if p.dispatch.penalty_window <= timedelta(0):
-        out.append(("dispatch.penalty_window", "a duration must be positive"))
+        out.append(("dispatch.penalty_window", "invalid.policy.positive", {"value": str(p.dispatch.penalty_window)}))
     weights = p.dispatch.weights
     for k, v in weights.items():
         if k not in DISPATCH_FACTORS:
-            out.append((f"dispatch.weights.{k}",
-                        f"unknown dispatch factor (known: {', '.join(sorted(DISPATCH_FACTORS))})"))
+            out.append((f"dispatch.weights.{k}", "invalid.policy.unknown_factor",
+                        {"known": ", ".join(sorted(DISPATCH_FACTORS))}))
         elif v < 0 or v > 1:
-            out.append((f"dispatch.weights.{k}", f"a weight is between 0 and 1, not {v:g}"))
+            out.append((f"dispatch.weights.{k}", "invalid.policy.weight_range", {"value": f"{v:g}"}))
     total = sum(weights.values())
     if abs(total - 1) > 1e-6:
-        out.append(("dispatch.weights", f"weights must sum to 1, not {total:g}"))
+        out.append(("dispatch.weights", "invalid.policy.weights_sum", {"total": f"{total:g}"}))
     for k, v in p.scoring.items.items():
         if k not in SCORE_ITEMS:
-            out.append((f"scoring.items.{k}", "unknown scoring item"))
+            out.append((f"scoring.items.{k}", "invalid.policy.unknown_item", {}))
         elif v < 0:
-            out.append((f"scoring.items.{k}", f"points cannot be negative ({v:g})"))
+            out.append((f"scoring.items.{k}", "invalid.policy.negative_points", {"value": f"{v:g}"}))
     th = p.scoring.thresholds
     for k, v in th.items():
         if k not in GRADES:
-            out.append((f"scoring.thresholds.{k}", "unknown grade (H, A, B; below B is C)"))
+            out.append((f"scoring.thresholds.{k}", "invalid.policy.unknown_threshold", {}))
         elif not 0 <= v <= 100:
-            out.append((f"scoring.thresholds.{k}", f"a threshold is a score from 0 to 100, not {v:g}"))
+            out.append((f"scoring.thresholds.{k}", "invalid.policy.threshold_range", {"value": f"{v:g}"}))
     order = [th[g] for g in GRADES if g in th]
     if order != sorted(order, reverse=True) or len(set(order)) != len(order):
-        out.append(("scoring.thresholds", "thresholds must fall strictly from H to A to B"))
+        out.append(("scoring.thresholds", "invalid.policy.thresholds_order", {}))
     for g in p.rules.cleansing_grades:
         if g not in ("H", "A", "B", "C"):
-            out.append(("rules.cleansing_grades", f"unknown grade {g!r}"))
+            out.append(("rules.cleansing_grades", "invalid.policy.unknown_grade", {"grade": g}))
     return out
 
 

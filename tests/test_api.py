@@ -70,6 +70,8 @@ async def test_actions_move_the_lead_and_the_detail_follows(env, engine):
         assert call.json()["stage"] == "engaged"
         detail = (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-sh-1-c1"))).json()
         assert "invite" in detail["allowed_actions"] and "acknowledge" not in detail["allowed_actions"]
+        # the header names who holds it: the dealer and the consultant by name, not by id (issue 13)
+        assert (detail["dealer_name"], detail["consultant_name"]) == ("Aurora Pudong", "王磊")
 
 
 async def test_an_action_the_stage_forbids_is_409_with_the_reason(env, engine):
@@ -90,7 +92,8 @@ async def test_another_dealer_gets_404_on_actions_and_reads_as_for_an_unknown_le
     async with api(env, engine) as (http, L):
         lead_id = (await http.post("/v1/leads", json=body(505), headers=auth("ops"))).json()["lead_id"]
         ack = await http.post(f"/v1/leads/{lead_id}/acknowledge", headers=auth("d-gz-1-mgr"))
-        assert (ack.status_code, ack.json()) == (404, {"detail": f"lead {lead_id} not found"})
+        assert (ack.status_code, ack.json()) == (404, {"detail": f"未找到线索 {lead_id}", "code": "error.not_found",
+                                                       "params": {"thing": "lead", "id": lead_id}})
         assert (await http.get(f"/v1/leads/{lead_id}", headers=auth("d-gz-1-mgr"))).status_code == 404
         listed = (await http.get("/v1/leads", headers=auth("d-gz-1-mgr"))).json()
         assert lead_id not in [lead["lead_id"] for lead in listed["items"]] and listed["total"] == 0

@@ -145,7 +145,8 @@ async def test_behaviour_events_through_the_api(env, engine):
             answer = await http.post("/v1/behaviour-events", json=body, headers=ops)
             assert answer.status_code == 200 and answer.json()["lead_id"] == lead_id
             unknown = await http.post("/v1/behaviour-events", json=body | {"phone": "13900000001"}, headers=ops)
-            assert unknown.status_code == 404 and "no open Aurora lead" in unknown.json()["detail"]
+            assert unknown.status_code == 404 and unknown.json()["code"] == "error.no_open_lead"
+            assert unknown.json()["detail"] == "该客户没有 Aurora 的未结线索"
             bad = await http.post("/v1/behaviour-events", json=body | {"kind": "telepathy"}, headers=ops)
             assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "kind"]
             dealer = {"Authorization": f"Bearer {token_for('d-sh-1-mgr')}"}

@@ -395,7 +395,8 @@ async def test_a_refused_value_is_never_echoed_back(env, engine):
         ):
             refused = await _send(http, "POST", path, payload, "d-sh-1-mgr" if "follow" in path else "ops")
             assert _loc(refused) == ["body", field]
-            assert all(set(e) == {"loc", "msg", "type"} for e in json.loads(refused.content.decode("utf-8"))["detail"])
+            assert all({"loc", "msg", "type", "code"} <= set(e) <= {"loc", "msg", "type", "code", "params"}
+                       for e in json.loads(refused.content.decode("utf-8"))["detail"])
 
 
 async def test_a_json_body_is_read_with_json_types(env, engine):
@@ -464,7 +465,7 @@ async def test_a_body_over_the_limit_is_413_without_reading_it(env, engine):
         assert len(big) > MAX_BODY_BYTES
         declared = await http.post("/v1/leads/batch", content=big,
                                    headers=auth("ops") | {"content-type": "application/json"})
-        assert declared.status_code == 413 and "bytes" in declared.json()["detail"]
+        assert declared.status_code == 413 and declared.json()["code"] == "error.http.413"
         sent = []
 
         async def chunks():  # no Content-Length: counted as it arrives
@@ -496,21 +497,23 @@ async def test_the_workflow_engine_failing_is_503_or_422_never_500(env, engine, 
             taken = await http.post("/v1/leads", json=body(988), headers=auth("ops"))
             assert acked.status_code == taken.status_code == status, (error, acked.text)
             if status == 503:
-                assert acked.headers["retry-after"] == "1" and "retry" in acked.json()["detail"]
+                assert acked.headers["retry-after"] == "1" and acked.json()["code"] == "error.engine_unavailable"
         monkeypatch.undo()
         assert (await L.state(lead_id)).stage == "dispatched"
 
 
 async def test_a_refusal_for_invalid_input_is_422_in_the_validation_shape(env, engine, monkeypatch):
     async def too_many(*args, **kwargs):
-        raise gateway.ActionRefused("customer has more than 100 leads of Aurora", "invalid")
+        raise gateway.ActionRefused("customer has more than 100 leads of Aurora", "invalid",
+                                    "error.too_many_generations", {"limit": 100, "brand": "Aurora"})
 
     async with api(env, engine) as (http, L):
         monkeypatch.setattr(gateway, "submit_raw_lead", too_many)
         refused = await http.post("/v1/leads", json=body(987), headers=auth("ops"))
         assert refused.status_code == 422
-        assert refused.json()["detail"] == [{"loc": ["body"], "msg": "customer has more than 100 leads of Aurora",
-                                             "type": "value_error"}]
+        assert refused.json()["detail"] == [{"loc": ["body"], "msg": "该客户在 Aurora 下已有超过 100 条线索",
+                                             "type": "value_error", "code": "error.too_many_generations",
+                                             "params": {"limit": 100, "brand": "Aurora"}}]
 
 
 async def test_a_cleansing_correction_with_an_unknown_timeframe_is_422_naming_it(env, engine):

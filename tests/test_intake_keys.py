@@ -15,8 +15,9 @@ from tests.test_api import api, auth, body
 from workflows import gateway
 from workflows.lead_ids import new_lead_id
 
-REUSED = {"detail": "external_id was already used on channel website for a different submission; a new submission "
-                    "needs a new external_id", "kind": "external_id_reused", "field": "external_id"}
+REUSED = {"detail": "此外部编号已在渠道「官网」用于另一条内容不同的提交，新的提交须使用新的外部编号",
+          "code": "error.external_id_reused", "params": {"channel": "website"}, "kind": "external_id_reused",
+          "field": "external_id"}
 
 
 def leads(engine) -> int:
@@ -62,7 +63,8 @@ async def test_a_batch_refuses_the_later_item_reusing_an_external_id(env, engine
         answer = await http.post("/v1/leads/batch", json={"items": items}, headers=auth("ops"))
         results = answer.json()["results"]
         assert [r["status"] for r in results] == ["created", "conflict", "created"]
-        assert results[1]["errors"] == [{"loc": ["external_id"], "msg": REUSED["detail"], "kind": "external_id_reused"}]
+        assert results[1]["errors"] == [{"loc": ["external_id"], "msg": REUSED["detail"], "code": REUSED["code"],
+                                         "params": REUSED["params"], "kind": "external_id_reused"}]
         assert results[1]["lead_id"] is None
         assert not await _described(L, new_lead_id("Aurora", normalize_phone(items[1]["phone"])))
         again = await http.post("/v1/leads/batch", json={"items": items[:1]}, headers=auth("ops"))

@@ -68,7 +68,7 @@ async def test_a_linked_user_signs_in_with_the_company_account_code_flow_and_pkc
 
         # the same callback again (a replayed state) is refused
         again = await http.get("/auth/oidc/callback?state=used&code=x")
-        assert again.status_code == 400 and "start again" in again.text
+        assert again.status_code == 400 and 'data-code="oidc.used"' in again.text
 
 
 async def test_an_id_token_for_another_audience_or_expired_is_refused_with_a_clear_page(env, engine, provider):
@@ -77,12 +77,13 @@ async def test_an_id_token_for_another_audience_or_expired_is_refused_with_a_cle
     async with api(env, engine) as (http, _):
         provider.audience = "another-app"
         wrong = await company_sign_in(http)
-        assert wrong.status_code == 401 and "another application" in wrong.text
+        assert wrong.status_code == 401 and 'data-code="oidc.audience"' in wrong.text
         assert "text/html" in wrong.headers["content-type"] and auth.SESSION_COOKIE not in http.cookies
         provider.audience = None
         provider.expires_in = -300
         expired = await company_sign_in(http)
-        assert expired.status_code == 401 and "expired" in expired.text and auth.SESSION_COOKIE not in http.cookies
+        assert expired.status_code == 401 and 'data-code="oidc.expired"' in expired.text
+        assert auth.SESSION_COOKIE not in http.cookies
         provider.expires_in = 300
         assert (await company_sign_in(http)).status_code == 303
 
@@ -108,7 +109,7 @@ async def test_an_unknown_user_is_refused_unless_auto_provisioning_is_configured
                      "dealer": "D-SH-2"}
     async with api(env, engine) as (http, _):
         refused = await company_sign_in(http)
-        assert refused.status_code == 403 and "no Leadflow user is linked" in refused.text and "邀请" in refused.text
+        assert refused.status_code == 403 and 'data-code="oidc.no_user"' in refused.text and "邀请" in refused.text
 
         monkeypatch.setenv("LEADFLOW_OIDC_AUTO_PROVISION", "true")
         monkeypatch.setenv("LEADFLOW_OIDC_ROLE_CLAIM", "leadflow_role")
@@ -124,7 +125,7 @@ async def test_an_unknown_user_is_refused_unless_auto_provisioning_is_configured
         http.cookies.clear()
         provider.user = {"sub": "emp-3003", "leadflow_role": "system"}
         no_role = await company_sign_in(http)
-        assert no_role.status_code == 403 and "no valid role" in no_role.text
+        assert no_role.status_code == 403 and 'data-code="oidc.no_role"' in no_role.text
 
 
 async def test_users_are_matched_by_email_when_so_configured(env, engine, provider, monkeypatch):

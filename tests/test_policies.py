@@ -31,7 +31,7 @@ def test_a_draft_is_refused_naming_the_key_path_and_why():
     assert problems({"surprise": 1})["surprise"] == "unknown key"
     assert "sum to 1" in problems({"dispatch": {"weights": {**SHIPPED["dispatch"]["weights"], "stock": 0.5}}})[
         "dispatch.weights"]
-    assert "less than or equal to 1" in problems({"rules": {"decline_quota": 1.5}})["rules.decline_quota"]
+    assert "at most 1" in problems({"rules": {"decline_quota": 1.5}})["rules.decline_quota"]
     assert "fall strictly" in problems({"scoring": {"thresholds": {"H": 40, "A": 45, "B": 30}}})["scoring.thresholds"]
     assert problems({"scoring": {"items": {**SHIPPED["scoring"]["items"], "horoscope": 3}}})[
         "scoring.items.horoscope"] == "unknown scoring item"
@@ -55,7 +55,8 @@ async def test_policy_api_drafting_approval_rights_and_audit(env, engine):
         assert bad.json()["detail"][0]["path"] == "clocks.receipt"
         unknown = await http.post("/v1/policies/drafts", headers=auth("ops"),
                                   json={"reason": "typo", "changes": {"clocks": {"receit": "1h"}}})
-        assert unknown.status_code == 422 and unknown.json()["detail"][0]["msg"] == "unknown key"
+        assert unknown.status_code == 422 and unknown.json()["detail"][0]["code"] == "invalid.policy.unknown_key"
+        assert unknown.json()["detail"][0]["msg"] == "未知的配置项"
         assert (await http.post("/v1/policies/drafts", headers=auth("ops"),
                                 json={"reason": "neither"})).status_code == 422
 
@@ -79,7 +80,7 @@ async def test_policy_api_drafting_approval_rights_and_audit(env, engine):
         own = await http.post("/v1/policies/drafts", headers=auth("ops-head"),
                               json={"reason": "mine", "changes": {"clocks": {"receipt": "3h"}}})
         refused = await http.post(f"/v1/policies/{own.json()['version']}/approve", headers=auth("ops-head"), json={})
-        assert refused.status_code == 403 and "own author" in refused.json()["detail"]
+        assert refused.status_code == 403 and refused.json()["code"] == "error.policy_own_author"
         assert (await http.post("/v1/policies/99/approve", headers=auth("ops-head"), json={})).status_code == 404
 
         ok = await http.post("/v1/policies/2/approve", headers=auth("ops-head"), json={"note": "同意"})

@@ -69,7 +69,7 @@ async def test_a_password_sign_in_sets_an_httponly_session_cookie_and_sign_out_e
         very_long = await http.post("/v1/auth/login", json={"login": "x" * 254, "password": "whatever-123"})
         assert very_long.status_code == 401
         unknown = await http.post("/v1/auth/login", json={"login": "ghost", "password": "whatever-123"})
-        assert unknown.status_code == 401 and unknown.json()["detail"] == "wrong user or password"
+        assert unknown.status_code == 401 and unknown.json()["detail"] == "用户名或密码错误"
         by_email = await http.post("/v1/auth/login", json={"login": "ops@example.com", "password": password_for("ops")})
         assert by_email.status_code == 200 and by_email.json()["user_id"] == "ops"
 
@@ -87,7 +87,7 @@ async def test_every_write_made_with_the_session_cookie_needs_the_csrf_token(env
         csrf = await sign_in(http, "ops")
         body = {"name": "crm", "role": "call_center"}
         missing = await http.post("/v1/auth/tokens", json=body)
-        assert missing.status_code == 403 and "CSRF" in missing.json()["detail"]
+        assert missing.status_code == 403 and missing.json()["code"] == "error.csrf"
         wrong = await http.post("/v1/auth/tokens", json=body, headers={auth.CSRF_HEADER: "guess"})
         assert wrong.status_code == 403
         assert (await http.post("/v1/auth/tokens", json=body, headers=csrf)).status_code == 201

@@ -25,6 +25,7 @@ from temporalio.workflow import UpdateMethodMultiParam
 
 from domain import commands as c
 from domain.customers import customer_key, normalize_phone
+from domain.messages import CodedError
 from domain.models import Actor, BehaviourEvent, LeadState, RawLead
 from domain.policy import Policy
 from workflows import lead_ids
@@ -44,8 +45,14 @@ class ActionRefused(Exception):
         self.code, self.params = code, params or {}  # a domain.messages code (refusals from the lead)
 
 
-class LeadNotFound(Exception):
-    pass
+class LeadNotFound(CodedError):
+    """No such lead (or none the caller may see: the same answer)."""
+
+    def __init__(self, lead_id: str | None = None, *, brand: str | None = None):
+        if brand is not None:
+            super().__init__("error.no_open_lead", brand=brand)
+        else:
+            super().__init__("error.not_found", thing="lead", id=lead_id)
 
 
 def _refusal(err: WorkflowUpdateFailedError) -> ActionRefused:
@@ -107,7 +114,8 @@ async def submit_raw_lead(client: Client, task_queue: str, policy: Policy, raw: 
             if isinstance(err, WorkflowUpdateFailedError):
                 raise _refusal(err) from None
             raise
-    raise ActionRefused(f"customer has more than {MAX_GENERATIONS} leads of {raw.brand}", "invalid")
+    raise ActionRefused(f"customer has more than {MAX_GENERATIONS} leads of {raw.brand}", "invalid",
+                        "error.too_many_generations", {"limit": MAX_GENERATIONS, "brand": raw.brand})
 
 
 async def _answered_before(client: Client, lead_id: str, raw: RawLead) -> c.IntakeResult | None:
@@ -145,7 +153,7 @@ async def record_behaviour(client: Client, brand: str, phone: str, event: Behavi
         except ActionRefused as refused:
             if refused.kind != "closed":
                 raise
-    raise LeadNotFound(f"no open {brand} lead for this customer")
+    raise LeadNotFound(brand=brand)
 
 
 async def record_lead_behaviour(client: Client, lead_id: str, event: BehaviourEvent, actor: Actor) -> c.IntakeResult:
@@ -168,7 +176,7 @@ async def _update(client: Client, lead_id: str, update: UpdateMethodMultiParam[[
         raise _refusal(err) from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise LeadNotFound(f"lead {lead_id} not found") from None
+            raise LeadNotFound(lead_id) from None
         raise
 
 
@@ -177,8 +185,8 @@ async def current_state(client: Client, lead_id: str) -> LeadState:
         state = await handle(client, lead_id).query(LeadWorkflow.lead)
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise LeadNotFound(f"lead {lead_id} not found") from None
+            raise LeadNotFound(lead_id) from None
         raise
     if state is None:
-        raise LeadNotFound(f"lead {lead_id} not found")
+        raise LeadNotFound(lead_id)
     return state

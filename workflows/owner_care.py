@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         TradeInResult,
     )
     from domain import owner_care as oc
+    from domain.messages import CodedError
 
     # the input, result, policy change and stop request: built once per worker, not once per run (workflows/messages)
     from workflows.messages import OwnerCareInput, OwnerCareResult, PolicyChange, StopRequest
@@ -153,14 +154,13 @@ class OwnerCareWorkflow:
 
     @dms_event.validator
     def _validate_event(self, event: oc.OwnerEvent) -> None:
-        if self.state.stopped:
-            raise ApplicationError(f"owner care stopped: {self.state.stopped}", type="Refused.stage",
-                                   non_retryable=True)
+        self._refuse_when_stopped()
         if event.event_id not in self.state.event_ids:
             try:
                 oc.apply_event(self.state, event, workflow.now())
-            except ValueError as err:
-                raise ApplicationError(str(err), type="Refused.invalid", non_retryable=True) from None
+            except ValueError as err:  # validators are not in the history: what they say may change
+                said = {"code": err.code, "params": err.params} if isinstance(err, CodedError) else {}
+                raise ApplicationError(str(err), said, type="Refused.invalid", non_retryable=True) from None
 
     @workflow.update
     async def edit(self, change: oc.OwnershipEdit) -> list[oc.Touchpoint]:
@@ -172,9 +172,13 @@ class OwnerCareWorkflow:
 
     @edit.validator
     def _validate_edit(self, change: oc.OwnershipEdit) -> None:
+        self._refuse_when_stopped()
+
+    def _refuse_when_stopped(self) -> None:
         if self.state.stopped:
-            raise ApplicationError(f"owner care stopped: {self.state.stopped}", type="Refused.stage",
-                                   non_retryable=True)
+            raise ApplicationError(f"owner care stopped: {self.state.stopped}",
+                                   {"code": "error.owner_care_stopped", "params": {"reason": self.state.stopped}},
+                                   type="Refused.stage", non_retryable=True)
 
     @workflow.signal
     def policy_changed(self, change: PolicyChange) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 from api import auth, oidc
 from api.access import LEAD_OPS, require
 from api.deps import ActorDep, NowDep, SessionDep, _wall
-from api.errors import responses
+from api.errors import Invalid, Problem, responses
 from core.passwords import MAX_LENGTH, MIN_LENGTH, hash_password, needs_rehash, verify_password
 from core.settings import get_settings
 from db.models import ApiToken, Consultant, Dealer, User, UserLogin
@@ -144,7 +144,7 @@ def login(body: Login, request: Request, response: Response, session: SessionDep
         auth.record_failure(session, account, address, now)
         if wait := auth.locked_for(session, [account, address], now):
             raise auth.too_many(wait)
-        raise HTTPException(401, "wrong user or password")
+        raise Problem(401, "error.wrong_password")
     auth.clear_failures(session, account)
     if row is not None and row.password_hash is not None and needs_rehash(row.password_hash):  # (ok: both are)
         row.password_hash = hash_password(body.password)
@@ -176,10 +176,10 @@ def change_password(body: PasswordChange, request: Request, actor: ActorDep, ses
     now = _wall(now)
     row = session.get(UserLogin, actor.user_id)
     if session.get(User, actor.user_id) is None:
-        raise HTTPException(409, "an API token has no password")
+        raise Problem(409, "error.token_has_no_password")
     ok = verify_password(row.password_hash if row else None, body.current_password)  # as slow without a row
     if row is None or not ok:
-        raise HTTPException(403, "the current password is wrong")
+        raise Problem(403, "error.current_password_wrong")
     row.password_hash, row.password_changed_at = hash_password(body.new_password), now
     session.add(row)
     sid = request.cookies.get(auth.SESSION_COOKIE)
@@ -194,10 +194,10 @@ def _may_manage(session: Session, actor: Actor, role: Role, dealer_id: str | Non
         return
     require(actor, LEAD_OPS | MANAGERS, what)
     if dealer_id != actor.dealer_id:
-        raise HTTPException(404,
-                            f"dealer {dealer_id} not found" if dealer_id else "a dealer manager names their dealer")
+        raise (Problem(404, "error.not_found", thing="dealer", id=dealer_id) if dealer_id
+               else Problem(404, "error.manager_names_dealer"))
     if role != Role.CONSULTANT:
-        raise HTTPException(403, f"a dealer manager {what} for consultants only, not {role.value}")
+        raise Problem(403, "error.manager_consultants_only", role=role.value)
 
 
 def _link(request: Request, secret: str) -> str:
@@ -212,14 +212,12 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
     own = actor.dealer_id if actor.role in MANAGERS else None
     dealer_id = (body.dealer_id or own) if body.role in DEALER_ROLES else None
     if body.role == Role.SYSTEM:
-        raise HTTPException(422,
-                            [{"loc": ["body", "role"], "msg": "system is the engine's role", "type": "value_error"}])
+        raise Invalid(("body", "role"), "invalid.role_system")
     _may_manage(session, actor, body.role, dealer_id, "invites")
     if body.role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
-        raise HTTPException(422, [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} needs an existing dealer",
-                                   "type": "value_error"}])
+        raise Invalid(("body", "dealer_id"), "invalid.needs_dealer", role=body.role.value)
     if session.get(User, body.user_id) is not None:
-        raise HTTPException(409, f"user {body.user_id} exists already: reset their password instead")
+        raise Problem(409, "error.user_exists", user=body.user_id)
     session.add(User(id=body.user_id, name=body.name, role=body.role.value, dealer_id=dealer_id, region=body.region))
     session.flush()
     session.add(UserLogin(user_id=body.user_id, email=body.email.lower() if body.email else None))
@@ -231,7 +229,7 @@ def invite(body: Invite, request: Request, actor: ActorDep, session: SessionDep,
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise HTTPException(409, "that user id or email is taken") from None
+        raise Problem(409, "error.user_or_email_taken") from None
     return Link(user_id=body.user_id, kind="invite", link=_link(request, secret), expires_at=ticket.expires_at)
 
 
@@ -241,9 +239,9 @@ def reset(body: Reset, request: Request, actor: ActorDep, session: SessionDep, n
     now = _wall(now)
     user = session.get(User, body.user_id)
     if user is None or (actor.role not in LEAD_OPS and user.dealer_id != actor.dealer_id):
-        require(actor, LEAD_OPS | MANAGERS, "resetting passwords")
-        raise HTTPException(404, f"user {body.user_id} not found")
-    _may_manage(session, actor, Role(user.role), user.dealer_id, "resets passwords")
+        require(actor, LEAD_OPS | MANAGERS, "reset_passwords")
+        raise Problem(404, "error.not_found", thing="user", id=body.user_id)
+    _may_manage(session, actor, Role(user.role), user.dealer_id, "reset_passwords")
     secret, ticket = auth.new_ticket(session, "reset", user_id=user.id, hours=get_settings().reset_hours, now=now,
                                      created_by=actor.user_id)
     session.commit()
@@ -258,7 +256,7 @@ def accept(body: Accept, request: Request, response: Response, session: SessionD
     user = session.get(User, ticket.user_id) if ticket is not None else None
     if ticket is None or user is None or not user.active:
         session.rollback()
-        raise HTTPException(404, "this link is unknown, used or expired: ask for a new one")
+        raise Problem(404, "error.link_expired")
     row = session.get(UserLogin, user.id) or UserLogin(user_id=user.id)
     row.password_hash, row.password_changed_at = hash_password(body.password), now
     session.add(row)
@@ -272,19 +270,17 @@ def accept(body: Accept, request: Request, response: Response, session: SessionD
 
 def _token_scope(session: Session, actor: Actor, body: TokenRequest) -> str | None:
     if body.role == Role.SYSTEM and actor.role != Role.HEAD_OF_LEAD_OPS:
-        raise HTTPException(403, "a system token is for head_of_lead_ops to issue")
+        raise Problem(403, "error.system_token_head_only")
     dealer_id = body.dealer_id if body.role in DEALER_ROLES else None
     if actor.role in LEAD_OPS:
         if body.role in DEALER_ROLES and (dealer_id is None or session.get(Dealer, dealer_id) is None):
-            raise HTTPException(422,
-                                [{"loc": ["body", "dealer_id"], "msg": f"a {body.role.value} token needs an existing "
-                                       "dealer", "type": "value_error"}])
+            raise Invalid(("body", "dealer_id"), "invalid.needs_dealer", role=body.role.value)
         return dealer_id
-    require(actor, LEAD_OPS | MANAGERS, "issuing API tokens")
+    require(actor, LEAD_OPS | MANAGERS, "issue_tokens")
     if body.role not in DEALER_ROLES:
-        raise HTTPException(403, f"a dealer manager issues tokens of their dealer's roles only, not {body.role.value}")
+        raise Problem(403, "error.manager_tokens_own_roles", role=body.role.value)
     if dealer_id not in (None, actor.dealer_id):
-        raise HTTPException(404, f"dealer {dealer_id} not found")
+        raise Problem(404, "error.not_found", thing="dealer", id=dealer_id)
     return actor.dealer_id
 
 
@@ -302,7 +298,7 @@ def issue_token(body: TokenRequest, actor: ActorDep, session: SessionDep, now: N
 
 
 def _tokens_of(actor: Actor):
-    require(actor, LEAD_OPS | MANAGERS, "API tokens")
+    require(actor, LEAD_OPS | MANAGERS, "tokens")
     query = select(ApiToken)
     return query if actor.role in LEAD_OPS else query.where(ApiToken.dealer_id == actor.dealer_id)
 
@@ -318,7 +314,7 @@ def revoke_token(token_id: int, actor: ActorDep, session: SessionDep, now: NowDe
     """Revoke an API token: it is refused (401) from now on."""
     row = session.exec(_tokens_of(actor).where(ApiToken.id == token_id)).first()
     if row is None:
-        raise HTTPException(404, f"token {token_id} not found")
+        raise Problem(404, "error.not_found", thing="token", id=token_id)
     if row.revoked_at is None:
         row.revoked_at = _wall(now)
         session.add(row)
@@ -333,7 +329,7 @@ def revoke_token(token_id: int, actor: ActorDep, session: SessionDep, now: NowDe
 async def oidc_login(request: Request, session: SessionDep, now: NowDep) -> Response:
     """Off to the company's sign-in (authorization code with PKCE)."""
     if not oidc.configured():
-        return oidc.refusal(404, "未配置公司账号登录。Company sign-in is not configured.")
+        return oidc.refusal(request, oidc.Refused(404, "off"))
     url = await oidc.start(request, session, _wall(now))
     return RedirectResponse(url, status_code=302)
 
@@ -345,7 +341,7 @@ async def oidc_callback(request: Request, session: SessionDep, now: NowDep) -> R
     try:
         user = await oidc.finish(request, session, now)
     except oidc.Refused as refused:
-        return oidc.refusal(refused.status, refused.message)
+        return oidc.refusal(request, refused)
     response: HTMLResponse | RedirectResponse = RedirectResponse("/", status_code=303)
     auth.start_session(session, request, response, user, "oidc", now)
     return response

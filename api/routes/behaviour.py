@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import Field
 
 from api.deps import ActorDep, ClientDep
-from api.errors import responses
+from api.errors import Problem, responses
 from api.routes.leads import LeadId
 from domain import commands as c
 from domain.models import BehaviourEvent
@@ -26,7 +26,7 @@ router = APIRouter(tags=["behaviour"], responses=responses(403, 404, 409, 503))
 
 def _oem_only(actor) -> None:
     if actor.role in DEALER_ROLES:
-        raise HTTPException(403, "behaviour events come from the OEM's systems, not from dealers")
+        raise Problem(403, "error.behaviour_oem_only")
 
 
 @router.post("/v1/behaviour-events", response_model=c.IntakeResult)

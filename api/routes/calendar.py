@@ -11,12 +11,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, ClientDep, NowDep, SessionDep, TaskQueueDep
-from api.errors import responses
+from api.errors import Invalid, Problem, invalid_error, responses
 from db import calendar as cal
 from db.models import User
 from domain.models import Actor, CalendarChange
@@ -31,7 +31,8 @@ Day = Annotated[date, Path(description="YYYY-MM-DD")]
 
 def calendar_manager(actor: ActorDep) -> Actor:
     if actor.role not in MANAGERS:
-        raise HTTPException(403, f"{actor.role.value} cannot manage the calendar: lead ops only")
+        raise Problem(403, "error.role_only", what="calendar", roles=sorted(r.value for r in MANAGERS),
+                      role=actor.role.value)
     return actor
 
 
@@ -125,7 +126,7 @@ async def upload(year: Year, request: Request, session: SessionDep, client: Clie
         days = cal.parse_upload(year, await request.body(), request.headers.get("content-type", ""))
     except cal.UploadError as bad:
         loc = ["body"] + (["row", bad.row] if bad.row is not None else []) + [bad.field]
-        return JSONResponse({"detail": [{"loc": loc, "msg": bad.message, "type": "value_error"}]}, status_code=422)
+        raise RequestValidationError([invalid_error(loc, bad)]) from None
     change = cal.replace_year(session, year, days, actor.user_id, now, confirm=confirm)
     signalled = await _reach_leads(client, task_queue, change, "upload", actor)
     return _view(session, year, signalled)
@@ -146,7 +147,7 @@ async def delete_day(day: Day, session: SessionDep, client: ClientDep, task_queu
     _in_range(day)
     change = cal.delete_day(session, day, actor.user_id, now)
     if change is None:
-        raise HTTPException(404, f"{day} is not a special day")
+        raise Problem(404, "error.not_found", thing="day", id=day.isoformat())
     return _view(session, day.year, await _reach_leads(client, task_queue, change, "delete_day", actor))
 
 
@@ -158,5 +159,4 @@ def confirm(year: Year, session: SessionDep, now: NowDep, actor: ManagerDep) -> 
 
 def _in_range(day: date) -> None:
     if not cal.MIN_YEAR <= day.year <= cal.MAX_YEAR:
-        raise HTTPException(422, [{"loc": ["path", "day"], "msg": f"the calendar covers {cal.MIN_YEAR}-{cal.MAX_YEAR}",
-                                   "type": "value_error"}])
+        raise Invalid(("path", "day"), "invalid.calendar_years", min=cal.MIN_YEAR, max=cal.MAX_YEAR)

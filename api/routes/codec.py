@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from google.protobuf import json_format
@@ -39,6 +39,7 @@ from temporalio.api.common.v1 import Payloads
 from api import auth
 from api.access import LEAD_OPS, require
 from api.deps import SessionDep, current_actor
+from api.errors import Problem
 from core.logging import get_logger
 from core.settings import get_settings
 from core.temporal_client import CodecError
@@ -57,7 +58,7 @@ def codec_actor(request: Request, session: SessionDep,
     """The caller, by its bearer token or else its codec cookie; 401 without either, 403 unless lead ops."""
     found = auth.cookie_actor(session, request, datetime.now(UTC)) if credentials is None else None
     actor = found[0] if found is not None else current_actor(session, credentials)
-    require(actor, CODEC_ROLES, "decoding customer data")
+    require(actor, CODEC_ROLES, "decoding")
     return actor
 
 
@@ -69,7 +70,7 @@ async def _payloads(request: Request) -> Payloads:
     try:
         return json_format.Parse(raw or b"{}", Payloads(), ignore_unknown_fields=True)
     except (json_format.ParseError, ValueError, RecursionError) as err:
-        raise HTTPException(422, f'the body is not {{"payloads": [...]}} as protobuf JSON: {err}') from None
+        raise Problem(422, "error.codec_body", error=str(err)) from None
 
 
 async def _convert(request: Request, actor: Actor, way: str) -> JSONResponse:
@@ -80,7 +81,7 @@ async def _convert(request: Request, actor: Actor, way: str) -> JSONResponse:
             converted = await (codec.decode if way == "decode" else codec.encode)(payloads.payloads)
             payloads = Payloads(payloads=converted)
     except CodecError as err:
-        raise HTTPException(422, str(err)) from None
+        raise Problem(422, "error.codec_failed", error=str(err)) from None
     log.info(f"codec {way}", user_id=actor.user_id, role=actor.role.value, payloads=len(payloads.payloads),
              namespace=request.headers.get("x-namespace"))
     return JSONResponse(json_format.MessageToDict(payloads))

@@ -12,13 +12,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from sqlmodel import Session, select
 
 from api.access import own_dealer
 from api.deps import ActorDep, NowDep, PolicyDep, SessionDep, current_time  # noqa: F401 (tests pin current_time)
 from api.edge import Moment
-from api.errors import responses
+from api.errors import Invalid, Problem, responses
 from api.routes.masterdata import DealerId
 from db import analytics
 from db.analytics import (
@@ -58,15 +58,15 @@ class GroupBy(StrEnum):
 
 
 
-def _invalid(field: str, message: str) -> HTTPException:
+def _invalid(field: str, code: str, /, **params: object) -> Invalid:
     """422 in FastAPI's own shape, naming the query parameter at fault."""
-    return HTTPException(422, [{"loc": ["query", field], "msg": message, "type": "value_error"}])
+    return Invalid(("query", field), code, **params)
 
 
 def viewer(actor: ActorDep) -> Actor:
     if actor.role == Role.CONSULTANT:
-        raise HTTPException(403,
-                            "dashboards are for lead ops, reviewers, managers and dealer managers, not consultants")
+        raise Problem(403, "error.role_only", what="dashboards", role=actor.role.value,
+                      roles=sorted(r.value for r in set(Role) - {Role.CONSULTANT, Role.SYSTEM}))
     return actor
 
 
@@ -84,7 +84,7 @@ def period(now: NowDep,
     month = analytics.month_of(now)
     resolved = Period(analytics.local(from_) if from_ else month.start, analytics.local(to) if to else month.end)
     if resolved.end <= resolved.start:
-        raise _invalid("to", f"`to` ({resolved.end.isoformat()}) must be after `from` ({resolved.start.isoformat()})")
+        raise _invalid("to", "invalid.to_after_from", end=resolved.end.isoformat(), start=resolved.start.isoformat())
     return resolved
 
 
@@ -96,7 +96,7 @@ def _check_master_data(session: Session, region: str | None, brand: str | None) 
     for field, value, column in (("region", region, Dealer.region), ("brand", brand, Dealer.brand)):
         if value is not None and session.exec(select(column).where(column == value).limit(1)).first() is None:
             known = ", ".join(sorted(set(session.exec(select(column)).all())))
-            raise _invalid(field, f"unknown {field} {value!r}; known: {known}")
+            raise _invalid(field, "invalid.unknown_value", field=field, value=value, known=known)
 
 
 def _dealer_for(actor: Actor, session: Session, dealer_id: str | None) -> str | None:
@@ -105,7 +105,7 @@ def _dealer_for(actor: Actor, session: Session, dealer_id: str | None) -> str | 
         own_dealer(actor, dealer_id or actor.dealer_id)
         return actor.dealer_id
     if dealer_id is not None and session.get(Dealer, dealer_id) is None:
-        raise _invalid("dealer_id", f"unknown dealer {dealer_id!r}")
+        raise _invalid("dealer_id", "invalid.no_dealer", dealer=dealer_id)
     return dealer_id
 
 
@@ -236,7 +236,7 @@ def scorecard(actor: ViewerDep, session: SessionDep, period: PeriodDep, policy: 
               dealer_id: DealerId) -> DealerScorecard:
     own_dealer(actor, dealer_id)
     if session.get(Dealer, dealer_id) is None:
-        raise HTTPException(404, f"dealer {dealer_id} not found")
+        raise Problem(404, "error.not_found", thing="dealer", id=dealer_id)
     return next(c for c in analytics.scorecards(session, period, policy.scorecard) if c.dealer_id == dealer_id)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, exists, func, union_all
@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from api.access import lead_filter, visible_lead, visible_to
 from api.deps import ActorDep, ClientDep, LangDep, NowDep, PolicyDep, SessionDep, TaskQueueDep
 from api.edge import Moment
-from api.errors import responses
+from api.errors import Problem, responses, said
 from api.lapsed import lapsed_clocks
 from api.schemas import (
     BatchAnswer,
@@ -36,7 +36,7 @@ from api.schemas import (
 )
 from core.logging import get_logger
 from db import intake_keys, referrals
-from db.models import ClockRun, HoldingRow, Lead, LeadLookup, RawLeadRow, ReferralCode, TimelineEntry, User
+from db.models import ClockRun, Dealer, HoldingRow, Lead, LeadLookup, RawLeadRow, ReferralCode, TimelineEntry, User
 from domain import commands as c
 from domain import places, search, visibility
 from domain.clocks import CLOCKS
@@ -68,7 +68,8 @@ DEFAULT_SORT = Sort("-updated_at")
 
 def _may_take_in(actor: Actor) -> None:
     if actor.role not in INTAKE_ROLES:
-        raise HTTPException(403, f"{actor.role.value} cannot submit raw leads")
+        raise Problem(403, "error.role_only", what="submit_raw_leads", role=actor.role.value,
+                      roles=sorted(r.value for r in INTAKE_ROLES))
 
 
 def _placed(raw: RawLead) -> RawLead:
@@ -150,7 +151,7 @@ class Batch(BaseModel):
 
 @router.post("/batch", response_model=BatchAnswer, responses=responses(403))
 async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, client: ClientDep, policy: PolicyDep,
-                        task_queue: TaskQueueDep, now: NowDep):
+                        task_queue: TaskQueueDep, now: NowDep, lang: LangDep):
     """Up to 1,000 raw leads in one request, answered item by item (`index` is the item's position).
 
     One customer's items (same phone and brand) are taken one after another in the batch's order, so the
@@ -174,27 +175,27 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
                 raw = raw.model_copy(update={"referral_code": codes[index].code, "channel": Channel.REFERRAL})
         except RequestValidationError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
-                {"loc": list(e["loc"])[1:], "msg": e["msg"]} for e in err.errors()])
+                said(dict(e) | {"loc": list(e["loc"])[1:]}, lang) for e in err.errors()])
             continue
         except referrals.ReferralRefused as refused:
             results[index] = BatchItemAnswer(index=index, status="refused", errors=[
-                {"loc": ["referral_code"], "msg": refused.reason, "kind": refused.kind}])
+                said({"loc": ["referral_code"], "error": refused, "kind": refused.kind}, lang)])
             continue
         except ValidationError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid", errors=[
-                {"loc": list(e["loc"]), "msg": e["msg"]} for e in err.errors(include_url=False, include_input=False)])
+                said(dict(e), lang) for e in err.errors(include_url=False, include_input=False)])
         except InvalidPhone as err:
             results[index] = BatchItemAnswer(index=index, status="invalid",
-                                             errors=[{"loc": ["phone"], "msg": str(err)}])
+                                             errors=[said({"loc": ["phone"], "error": err}, lang)])
         except PlaceError as err:
             results[index] = BatchItemAnswer(index=index, status="invalid",
-                                             errors=[{"loc": ["city"], "msg": str(err)}])
+                                             errors=[said({"loc": ["city"], "error": err}, lang)])
         else:
             # claimed in the batch's order, so of two items with one external id the first one wins
             if await asyncio.to_thread(intake_keys.claim, session, raw) == "reused":
                 results[index] = BatchItemAnswer(index=index, status="conflict", errors=[
-                    {"loc": ["external_id"], "msg": str(intake_keys.ExternalIdReused(raw.channel.value)),
-                     "kind": "external_id_reused"}])
+                    said({"loc": ["external_id"], "error": intake_keys.ExternalIdReused(raw.channel.value),
+                          "kind": "external_id_reused"}, lang)])
                 continue
             same_customer.setdefault(customer_key(phone) + "|" + " ".join(raw.brand.split()).casefold(), []).append(
                 (index, raw))
@@ -207,10 +208,13 @@ async def take_in_batch(batch: Batch, actor: ActorDep, session: SessionDep, clie
             answer = await _take_in(client, task_queue, policy, raw, actor, known,
                                     _attribution(session, codes.get(index), raw, now))
         except gateway.ActionRefused as refused:
-            return BatchItemAnswer(index=index, status="refused", errors=[{"msg": refused.reason}])
+            return BatchItemAnswer(index=index, status="refused", errors=[
+                said({"code": refused.code, "params": refused.params} if refused.code in CATALOG
+                     else {"code": "error.http.409"}, lang)])
         except Exception as err:  # noqa: BLE001 - one item's failure is that item's answer
             log.warning("batch item failed", index=index, error=repr(err))
-            return BatchItemAnswer(index=index, status="error", errors=[{"msg": "the engine did not answer; retry"}])
+            return BatchItemAnswer(index=index, status="error",
+                                   errors=[said({"code": "error.engine_unavailable"}, lang)])
         return BatchItemAnswer(index=index, status=answer.outcome, lead_id=answer.lead_id, stage=answer.stage,
                                dealer_id=answer.dealer_id, repeat=answer.repeat)
 
@@ -328,9 +332,11 @@ def lead_detail(lead_id: LeadId, actor: ActorDep, session: SessionDep, lang: Lan
     for i, e in enumerate(timeline):  # one sentence each; a lapse names whom the alert decided with it told
         e["text"] = render_entry(e, lang, names=names, consultant_id=lead.consultant_id,
                                  following=[x for x in timeline[i + 1:i + 6] if x["at"] == e["at"]])
+    dealer = session.get(Dealer, lead.dealer_id) if lead.dealer_id else None
     return LeadDetail(
         **LeadSummary.of(lead).model_dump(),
         workflow_id=lead.workflow_id, furthest_stage=lead.furthest_stage,
+        dealer_name=dealer.name if dealer else None, consultant_name=names.get(lead.consultant_id or ""),
         customer=CustomerView(name=p.customer_name, phone=p.phone, city=p.city, series=p.series, model=p.model,
                               budget=p.budget, timeframe=p.timeframe.value, wechat_id=getattr(p, "wechat_id", None),
                               referral_code=p.referral_code),
@@ -362,7 +368,7 @@ async def _act(client, lead_id: str, actor: Actor, command) -> c.ActionResult:
         # a dealer-side caller refused on a lead it may not see learns exactly what an unknown lead answers
         # (except the consultant whose claim lost to a colleague's: the lead was in their own dealer's pool)
         if actor.role in DEALER_ROLES and refused.kind != "claimed" and not await _knows(client, lead_id, actor):
-            raise gateway.LeadNotFound(f"lead {lead_id} not found") from None
+            raise gateway.LeadNotFound(lead_id) from None
         raise
     if not visible_to(actor, result):
         # e.g. an appeal by the judged dealer, or a transfer that took the lead away: nothing of where it is now

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func
@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from api.access import LEAD_OPS, own_dealer, require
 from api.deps import ActorDep, SessionDep
-from api.errors import responses
+from api.errors import Invalid, Problem, responses
 from api.schemas import ConsultantView, DealerView
 from db.models import Consultant, Dealer, Lead, User
 from domain import places
@@ -100,7 +100,7 @@ def _dealer(session, actor, dealer_id: str) -> Dealer:
     own_dealer(actor, dealer_id)
     dealer = session.get(Dealer, dealer_id)
     if dealer is None:
-        raise HTTPException(404, f"dealer {dealer_id} not found")
+        raise Problem(404, "error.not_found", thing="dealer", id=dealer_id)
     return dealer
 
 
@@ -108,9 +108,7 @@ def _sold_only(sold: list[str], wanted, field: str) -> None:
     """422 naming the field when it names series the dealer does not sell."""
     unknown = sorted(set(wanted or []) - set(sold))
     if unknown:
-        raise HTTPException(422,
-                            [{"loc": ["body", field], "msg": f"series the dealer does not sell: {', '.join(unknown)}",
-                                   "type": "value_error"}])
+        raise Invalid(("body", field), "invalid.series_not_sold", series="、".join(unknown))
 
 
 def _saved(session, dealer: Dealer) -> DealerView:
@@ -122,7 +120,8 @@ def _saved(session, dealer: Dealer) -> DealerView:
 def _not_null(changes: dict) -> None:
     nulls = [k for k, v in changes.items() if v is None]
     if nulls:
-        raise HTTPException(422, [{"loc": ["body", k], "msg": "may not be null", "type": "value_error"} for k in nulls])
+        raise RequestValidationError([{"loc": ("body", k), "type": "value_error", "code": "invalid.not_null"}
+                                      for k in nulls])
 
 
 Row = TypeVar("Row", Consultant, Dealer, User)
@@ -170,9 +169,7 @@ def list_dealers(actor: ActorDep, session: SessionDep,
     if city:  # 上海, Shanghai or 310000: one city (rows written before the names were canonical included)
         wanted = places.city_code(city)
         if wanted is None:
-            raise RequestValidationError([{"loc": ("query", "city"), "type": "value_error.city",
-                                           "msg": f"unknown place {city!r}: give a Chinese name, its pinyin, or the "
-                                                  "GB/T 2260 code"}])
+            raise Invalid(("query", "city"), "invalid.place_unknown", text=city)
         rows = [d for d in rows if places.city_code(d.city) == wanted]
     if series:  # a JSON list: filtered here, portable across SQLite and PostgreSQL
         rows = [d for d in rows if series in d.series]
@@ -187,9 +184,9 @@ def get_dealer(dealer_id: DealerId, actor: ActorDep, session: SessionDep):
 @router.post("/v1/dealers", response_model=DealerView, status_code=201, responses=responses(403, 409))
 def create_dealer(body: NewDealer, actor: ActorDep, session: SessionDep):
     """Add a dealer to the network (lead ops)."""
-    require(actor, LEAD_OPS, "adding a dealer")
+    require(actor, LEAD_OPS, "add_dealer")
     if session.get(Dealer, body.id) is not None:
-        raise HTTPException(409, f"dealer {body.id} exists already: PATCH it")
+        raise Problem(409, "error.dealer_exists", dealer=body.id)
     fields = body.model_dump(exclude_none=True)
     _sold_only(fields.get("series", []), fields.get("stock"), "stock")
     return _saved(session, Dealer(**fields))
@@ -198,7 +195,7 @@ def create_dealer(body: NewDealer, actor: ActorDep, session: SessionDep):
 @router.patch("/v1/dealers/{dealer_id}", response_model=DealerView, responses=responses(403, 404))
 def update_dealer(dealer_id: DealerId, body: DealerFields, actor: ActorDep, session: SessionDep):
     """Change a dealer's service area, series, stock, capacity or flags (lead ops). Dispatch uses it at once."""
-    require(actor, LEAD_OPS, "changing a dealer")
+    require(actor, LEAD_OPS, "change_dealer")
     dealer = _dealer(session, actor, dealer_id)
     changes = body.model_dump(exclude_unset=True)
     _not_null({k: v for k, v in changes.items() if k not in ("latitude", "longitude", "service_radius_km")})
@@ -212,7 +209,7 @@ def update_dealer(dealer_id: DealerId, body: DealerFields, actor: ActorDep, sess
 @router.put("/v1/dealers/{dealer_id}/stock", response_model=DealerView, responses=responses(403, 404))
 def update_stock(dealer_id: DealerId, body: StockUpdate, actor: ActorDep, session: SessionDep):
     """The dealer's stock per series (the dealer manager, or lead ops). Dispatch prefers dealers with stock."""
-    require(actor, MANAGERS, "updating stock")
+    require(actor, MANAGERS, "update_stock")
     dealer = _dealer(session, actor, dealer_id)
     _sold_only(dealer.series, body.stock, "stock")
     dealer.stock = body.stock
@@ -234,15 +231,15 @@ def list_consultants(dealer_id: DealerId, actor: ActorDep, session: SessionDep):
              responses=responses(403, 404, 409))
 def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, session: SessionDep):
     """A new consultant for the dealer (its manager, or lead ops): answers their sign-in token, once."""
-    require(actor, MANAGERS, "adding a consultant")
+    require(actor, MANAGERS, "add_consultant")
     dealer = _dealer(session, actor, dealer_id)
     if session.get(User, body.user_id) is not None:
-        raise HTTPException(409, f"user {body.user_id} exists already")
+        raise Problem(409, "error.user_id_taken", user=body.user_id)
     _sold_only(dealer.series, body.series, "series")
     try:
         token = create_user(session, body.user_id, body.name, Role.CONSULTANT, dealer_id, series=body.series or [])
-    except UserError as err:
-        raise HTTPException(422, [{"loc": ["path", "dealer_id"], "msg": str(err), "type": "value_error"}]) from None
+    except UserError:
+        raise Invalid(("path", "dealer_id"), "invalid.needs_dealer", role=Role.CONSULTANT.value) from None
     consultant = _existing(session, Consultant, body.user_id)
     consultant.max_open_leads = body.max_open_leads if body.max_open_leads is not None else consultant.max_open_leads
     consultant.on_duty = body.on_duty if body.on_duty is not None else True
@@ -256,10 +253,10 @@ def add_consultant(dealer_id: DealerId, body: NewConsultant, actor: ActorDep, se
 @router.patch("/v1/consultants/{user_id}", response_model=ConsultantView, responses=responses(403, 404))
 def update_consultant(user_id: UserId, body: ConsultantFields, actor: ActorDep, session: SessionDep):
     """Series, capacity (open leads at most) and duty of a consultant (their dealer's manager, or lead ops)."""
-    require(actor, MANAGERS, "changing a consultant")
+    require(actor, MANAGERS, "change_consultant")
     consultant = session.get(Consultant, user_id)
     if consultant is None or (actor.role in DEALER_ROLES and consultant.dealer_id != actor.dealer_id):
-        raise HTTPException(404, f"consultant {user_id} not found")
+        raise Problem(404, "error.not_found", thing="consultant", id=user_id)
     changes = body.model_dump(exclude_unset=True)
     _not_null(changes)
     _sold_only(_existing(session, Dealer, consultant.dealer_id).series, changes.get("series"), "series")

@@ -16,13 +16,14 @@ import hmac
 import time
 from collections.abc import Iterator
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
+from fastapi import APIRouter, FastAPI, Request, Response, status
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import NowDep, SessionDep, current_time  # noqa: F401 (tests pin current_time)
+from api.errors import Problem
 from core.settings import get_settings
 from db import metrics as product
 
@@ -87,8 +88,7 @@ def _authorized(request: Request) -> None:
     token = get_settings().metrics_token
     if token and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
                                          f"Bearer {token.get_secret_value()}".encode()):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "this endpoint needs the metrics token",
-                            {"WWW-Authenticate": "Bearer"})
+        raise Problem(status.HTTP_401_UNAUTHORIZED, "error.metrics_token", {"WWW-Authenticate": "Bearer"})
 
 
 @router.get("/metrics")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, false, true
 from sqlmodel import col, func, select
@@ -20,7 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.access import LEAD_OPS
 from api.deps import ActorDep, ClientDep, LangDep, NowDep, SessionDep
-from api.errors import responses
+from api.errors import Problem, responses
 from db.engine import aware
 from db.models import (
     Lead,
@@ -37,7 +37,7 @@ from domain import owner_care as oc
 from domain.customers import customer_key, normalize_phone
 from domain.messages import render
 from domain.models import Actor
-from domain.stages import DEALER_ROLES, Role
+from domain.stages import DEALER_ROLES, OEM_ROLES, Role
 from workflows.gateway import ActionRefused, _refusal
 from workflows.owner_care import StopRequest
 
@@ -65,7 +65,8 @@ def running_ownership(session, actor: Actor, ownership_id: str) -> Ownership:
     """A visible ownership still in care: a stopped one is a 409 with its reason (its workflow has ended)."""
     row = visible_ownership(session, actor, ownership_id)
     if row.status == "stopped":
-        raise ActionRefused(f"owner care stopped: {row.stop_reason}", "stage")
+        raise ActionRefused(f"owner care stopped: {row.stop_reason}", "stage", "error.owner_care_stopped",
+                            {"reason": row.stop_reason})
     return row
 
 
@@ -74,13 +75,13 @@ def visible_ownership(session, actor: Actor, ownership_id: str) -> Ownership:
     mine = row is not None and (actor.role not in DEALER_ROLES or (
         row.dealer_id == actor.dealer_id and (actor.role != Role.CONSULTANT or row.consultant_id == actor.user_id)))
     if not mine:
-        raise HTTPException(404, f"ownership {ownership_id} not found")
+        raise Problem(404, "error.not_found", thing="ownership", id=ownership_id)
     return row
 
 
 def _require(actor: Actor, roles, what: str) -> None:
     if actor.role not in roles:
-        raise HTTPException(403, f"{what} is for {', '.join(sorted(r.value for r in roles))}, not {actor.role.value}")
+        raise Problem(403, "error.role_only", what=what, roles=sorted(r.value for r in roles), role=actor.role.value)
 
 
 # ------------------------------------------------------------------ views
@@ -244,7 +245,8 @@ async def _update(client, ownership_id: str, name: str, arg, result_type=None):
         raise _refusal(err) from None
     except RPCError as err:  # the row exists (checked), so its workflow has ended: stopped
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise ActionRefused("owner care for this vehicle has stopped", "stage") from None
+            raise ActionRefused("owner care for this vehicle has stopped", "stage",
+                                "error.owner_care_stopped_vehicle") from None
         raise
 
 
@@ -252,7 +254,7 @@ async def _update(client, ownership_id: str, name: str, arg, result_type=None):
               summary="Edit the insurance expiry or the owner's birthday: the schedule follows")
 async def edit_ownership(ownership_id: OwnershipId, body: oc.OwnershipEdit, actor: ActorDep, session: SessionDep,
                          client: ClientDep):
-    _require(actor, EDITORS, "editing an ownership")
+    _require(actor, EDITORS, "edit_ownership")
     running_ownership(session, actor, ownership_id)
     session.close()
     return await _update(client, ownership_id, "edit", body, list[oc.Touchpoint])
@@ -268,11 +270,12 @@ class EventAnswer(BaseModel):
              summary="A DMS event (service visit, mileage, renewed insurance); idempotent by event id")
 async def post_event(ownership_id: OwnershipId, event: oc.OwnerEvent, actor: ActorDep, session: SessionDep,
                      client: ClientDep, now: NowDep) -> EventAnswer:
-    _require(actor, DMS, "posting a DMS event")
+    _require(actor, DMS, "dms_event")
     row = running_ownership(session, actor, ownership_id)
     seen = session.get(OwnerEventRow, event.event_id)
     if seen is not None and seen.ownership_id != ownership_id:
-        raise ActionRefused(f"event id {event.event_id} was used for another vehicle", "event_id_reused")
+        raise ActionRefused(f"event id {event.event_id} was used for another vehicle", "event_id_reused",
+                            "error.event_id_reused", {"event": event.event_id})
     upcoming = await _update(client, ownership_id, "dms_event", event, list[oc.Touchpoint])
     if seen is None:
         session.add(OwnerEventRow(event_id=event.event_id, ownership_id=ownership_id, kind=event.kind.value,
@@ -293,7 +296,7 @@ class StopBody(BaseModel):
              summary="Stop owner care for this vehicle, with the reason (open tasks are cancelled)")
 async def stop_ownership(ownership_id: OwnershipId, body: StopBody, actor: ActorDep, session: SessionDep,
                          client: ClientDep) -> OwnershipView:
-    _require(actor, DMS, "stopping owner care")
+    _require(actor, DMS, "stop_owner_care")
     row = running_ownership(session, actor, ownership_id)
     state = await _update(client, ownership_id, "stop", StopRequest(reason=body.reason), oc.OwnershipState)
     row.status, row.stop_reason, row.stopped_at = "stopped", state.stopped, state.stopped_at  # the projection agrees
@@ -322,7 +325,7 @@ def get_consent(ownership_id: OwnershipId, actor: ActorDep, session: SessionDep)
              summary="Record the owner's consent (or its withdrawal) for one purpose, with its source")
 def post_consent(ownership_id: OwnershipId, body: ConsentBody, actor: ActorDep, session: SessionDep,
                  now: NowDep) -> list[ConsentView]:
-    _require(actor, EDITORS, "recording consent")
+    _require(actor, EDITORS, "consent")
     row = visible_ownership(session, actor, ownership_id)
     session.add(OwnerConsent(customer_key=row.customer_key, purpose=body.purpose.value, granted=body.granted, at=now,
                              source=body.source))
@@ -348,7 +351,7 @@ class SmsReplyAnswer(BaseModel):
 @router.post("/v1/owner-care/sms-reply", response_model=SmsReplyAnswer,
              summary="An owner's SMS reply, from the SMS gateway: TD / 退订 unsubscribes at once")
 def sms_reply(body: SmsReply, actor: ActorDep, session: SessionDep, now: NowDep) -> SmsReplyAnswer:
-    _require(actor, frozenset({Role.SYSTEM, *LEAD_OPS}), "the SMS gateway's replies")
+    _require(actor, frozenset({Role.SYSTEM, *LEAD_OPS}), "sms_replies")
     key = customer_key(normalize_phone(body.phone))  # InvalidPhone: 422 on `phone`
     if body.text.strip().upper() not in UNSUBSCRIBE_WORDS:
         return SmsReplyAnswer(unsubscribed=False)
@@ -362,7 +365,7 @@ def unsubscribe_link(token: Annotated[str, Path(min_length=1, max_length=64)], s
                      now: NowDep) -> SmsReplyAnswer:
     row = session.exec(select(Ownership).where(Ownership.unsubscribe_token == token)).first()
     if row is None:
-        raise HTTPException(404, "unknown link")
+        raise Problem(404, "error.not_found", thing="link", id="")
     _withdraw_all(session, row.customer_key, "link", now)
     return SmsReplyAnswer(unsubscribed=True)
 
@@ -412,13 +415,13 @@ def list_upcoming(actor: ActorDep, session: SessionDep, now: NowDep,
              summary="Mark a task done (before its due time it will not lapse)")
 def complete_task(task_id: Annotated[str, Path(min_length=1, max_length=240)], actor: ActorDep, session: SessionDep,
                   now: NowDep, lang: LangDep) -> TaskView:
-    _require(actor, EDITORS, "completing a task")
+    _require(actor, EDITORS, "complete_task")
     task = session.get(OwnerTask, task_id)
     if task is None:
-        raise HTTPException(404, f"task {task_id} not found")
+        raise Problem(404, "error.not_found", thing="task", id=task_id)
     visible_ownership(session, actor, task.ownership_id)  # 404 like unknown when not theirs
     if task.status in ("done", "cancelled"):
-        raise ActionRefused(f"the task is {task.status} already", "stage")
+        raise ActionRefused(f"the task is {task.status} already", "stage", "error.task_closed", {"status": task.status})
     task.status, task.done_at, task.done_by = "done", now, actor.user_id
     session.add(task)
     session.commit()
@@ -455,13 +458,14 @@ def redeem_reward(reward_id: RewardId, actor: ActorDep, session: SessionDep, now
 
 
 def _move_reward(reward_id: str, step: str, actor: Actor, session, now: datetime) -> RewardView:
-    _require(actor, frozenset({Role.DEALER_MANAGER, *LEAD_OPS}), "moving a reward")
+    _require(actor, frozenset({Role.DEALER_MANAGER, *LEAD_OPS}), "move_reward")
     row = session.get(ReferralReward, reward_id)
     if row is None or (actor.role in DEALER_ROLES and row.referrer_dealer_id != actor.dealer_id):
-        raise HTTPException(404, f"reward {reward_id} not found")
+        raise Problem(404, "error.not_found", thing="reward", id=reward_id)
     before, after = ("earned", "issued") if step == "issue" else ("issued", "redeemed")
     if row.state != before:
-        raise ActionRefused(f"a reward is {step}d from {before}; this one is {row.state}", "stage")
+        raise ActionRefused(f"a reward is {step}d from {before}; this one is {row.state}", "stage", "error.reward_step",
+                            {"status_before": before, "status": row.state})
     row.state = after
     setattr(row, f"{after}_at", now)
     session.add(row)
@@ -493,7 +497,8 @@ def dashboard(actor: ActorDep, session: SessionDep, now: NowDep) -> OwnerCareDas
     from datetime import timedelta
 
     if actor.role in DEALER_ROLES:
-        raise HTTPException(403, "the owner-care dashboard is for the OEM's roles")
+        raise Problem(403, "error.role_only", what="owner_dashboard", role=actor.role.value,
+                      roles=sorted(r.value for r in OEM_ROLES - {Role.SYSTEM}))
 
     def count(query) -> int:
         return session.exec(query).one()

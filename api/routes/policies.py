@@ -15,17 +15,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
 from sqlmodel import Session
 
 from api.deps import ActorDep, ClientDep, LangDep, NowDep, SessionDep
-from api.errors import responses
+from api.errors import Invalid, Problem, responses
 from db import policies as pol
 from db.models import User
 from domain.durations import parse_duration
-from domain.messages import CATALOG, LABELS, format_duration, label, render
+from domain.messages import CATALOG, LABELS, CodedError, format_duration, label, render
 from domain.models import Actor
 from domain.policy_versions import PolicyProblem
 from domain.simulate import readable
@@ -40,13 +40,15 @@ MAX_MIGRATED = 10_000
 
 def lead_ops(actor: ActorDep) -> Actor:
     if actor.role not in LEAD_OPS:
-        raise HTTPException(403, f"{actor.role.value} cannot see or change policies: lead ops only")
+        raise Problem(403, "error.role_only", what="policies", roles=sorted(r.value for r in LEAD_OPS),
+                      role=actor.role.value)
     return actor
 
 
 def head_of_lead_ops(actor: ActorDep) -> Actor:
     if actor.role != Role.HEAD_OF_LEAD_OPS:
-        raise HTTPException(403, f"a policy version is approved by the head of lead ops, not {actor.role.value}")
+        raise Problem(403, "error.role_only", what="approve_policy", roles=[Role.HEAD_OF_LEAD_OPS.value],
+                      role=actor.role.value)
     return actor
 
 
@@ -77,7 +79,7 @@ class DraftBody(BaseModel):
     @model_validator(mode="after")
     def _one(self) -> DraftBody:
         if (self.changes is None) == (self.document is None):
-            raise ValueError("give either changes or a whole document")
+            raise CodedError("invalid.changes_or_document")
         return self
 
 
@@ -174,17 +176,18 @@ def _seeded(request: Request, session: Session, now: datetime) -> None:
     pol.ensure_seeded(session, request.app.state.policy, now)
 
 
-def _problem(e: PolicyProblem, where: str) -> JSONResponse:
-    detail = [{"loc": ["body", where, *(p.split(".") if p else [])], "path": p, "msg": why, "type": "value_error"}
-              for p, why in e.problems]
+def _problem(e: PolicyProblem, where: str, lang: str) -> JSONResponse:
+    detail = [{"loc": ["body", where, *(p.split(".") if p else [])], "path": p, "msg": render(code, params, lang),
+               "type": "value_error", "code": code, **({"params": params} if params else {})}
+              for p, code, params in e.said]
     return JSONResponse({"detail": detail}, status_code=422)
 
 
 def _get(session: Session, version: int):
     try:
         return pol.get(session, version)
-    except pol.UnknownVersion as e:
-        raise HTTPException(404, str(e)) from None
+    except pol.UnknownVersion:
+        raise Problem(404, "error.not_found", thing="policy", id=version) from None
 
 
 @router.get("/policies", summary="Every policy version, newest first (lead ops)")
@@ -216,7 +219,7 @@ def draft(body: DraftBody, request: Request, session: SessionDep, now: NowDep, l
         row = pol.draft(session, actor.user_id, body.reason, now, document=body.document, changes=body.changes)
     except PolicyProblem as e:
         session.rollback()
-        return _problem(e, "changes" if body.changes is not None else "document")
+        return _problem(e, "changes" if body.changes is not None else "document", lang)
     return _view(row, session, lang, document=True)
 
 
@@ -227,12 +230,12 @@ def approve(version: Version, body: Decision, request: Request, session: Session
     _seeded(request, session, now)
     try:
         row = pol.approve(session, version, actor.user_id, now, body.note)
-    except pol.UnknownVersion as e:
-        raise HTTPException(404, str(e)) from None
-    except pol.PolicyForbidden as e:
-        raise HTTPException(403, str(e)) from None
+    except pol.UnknownVersion:
+        raise Problem(404, "error.not_found", thing="policy", id=version) from None
+    except pol.PolicyForbidden:
+        raise Problem(403, "error.policy_own_author") from None
     except pol.PolicyConflict as e:
-        raise HTTPException(409, str(e)) from None
+        raise Problem(409, e.code, **e.params) from None
     return _view(row, session, lang, document=True)
 
 
@@ -242,10 +245,10 @@ def reject(version: Version, body: Rejection, request: Request, session: Session
     _seeded(request, session, now)
     try:
         row = pol.reject(session, version, actor.user_id, now, body.note)
-    except pol.UnknownVersion as e:
-        raise HTTPException(404, str(e)) from None
+    except pol.UnknownVersion:
+        raise Problem(404, "error.not_found", thing="policy", id=version) from None
     except pol.PolicyConflict as e:
-        raise HTTPException(409, str(e)) from None
+        raise Problem(409, e.code, **e.params) from None
     return _view(row, session, lang)
 
 
@@ -266,17 +269,15 @@ async def migrate(version: Version, body: MigrationBody, request: Request, sessi
     _seeded(request, session, now)
     row = _get(session, version)
     if row.status != "active":
-        raise HTTPException(409, f"policy version {version} is {row.status}: "
-                                 "running leads move to the active version only")
+        raise Problem(409, "error.policy_not_active", version=version, status=row.status)
     policy = pol.policy_of(row, request.app.state.policy.time_scale)
     query = f"WorkflowType='LeadWorkflow' AND ExecutionStatus='Running' AND ({body.query})"
     try:
         lead_ids = [w.id async for w in client.list_workflows(query, limit=MAX_MIGRATED + 1)]
     except Exception as e:  # the visibility store refused the query (a syntax error, an unknown attribute)
-        raise HTTPException(422, [{"loc": ["body", "query"], "msg": f"not a visibility query the server accepts: {e}",
-                                   "type": "value_error"}]) from None
+        raise Invalid(("body", "query"), "invalid.visibility_query", error=str(e)) from None
     if len(lead_ids) > MAX_MIGRATED:
-        raise HTTPException(409, f"the query picks more than {MAX_MIGRATED} running leads: narrow it")
+        raise Problem(409, "error.too_many_leads_to_migrate", limit=MAX_MIGRATED)
     await migrate_leads(client, lead_ids, policy, body.reason, actor)
     pol.record_migration(session, version, actor.user_id, now, body.reason, body.query, lead_ids)
     return MigrationView(version=version, leads=len(lead_ids), lead_ids=lead_ids[:1000])
@@ -325,8 +326,7 @@ def start_simulation(body: SimulationBody, request: Request, session: SessionDep
     end = (body.end or now).astimezone(UTC)
     start = (body.start or end - timedelta(days=body.days)).astimezone(UTC)
     if start >= end:
-        raise HTTPException(422, [{"loc": ["body", "start"], "msg": "start must come before end",
-                                   "type": "value_error"}])
+        raise Invalid(("body", "start"), "invalid.start_before_end")
     draft_policy, fallback = pol.policy_of(row), pol.policy_of(active) if active else request.app.state.policy
     url = request.app.state.engine.url.render_as_string(hide_password=False)
     run: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0,
@@ -355,7 +355,7 @@ def get_simulation(run_id: Annotated[str, Path(max_length=32)], lang: LangDep, _
     """The report's codes (why a lead differs, what was assumed) come with their text in the reader's language."""
     run = _RUNS.get(run_id)
     if run is None:
-        raise HTTPException(404, f"no simulation {run_id}")
+        raise Problem(404, "error.not_found", thing="simulation", id=run_id)
     view = {k: v for k, v in run.items() if k != "by"}
     if view.get("report") is not None:
         view["report"] = readable(view["report"], lang)

@@ -15,16 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Path
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlmodel import col, select
 
 from api.deps import ActorDep, ClientDep, SessionDep, TaskQueueDep
-from api.errors import responses
+from api.errors import Invalid, Problem, responses
 from channels.secrets import seal, unseal
 from core.settings import get_settings
 from db.models import PushDelivery, PushPreference, PushTarget
+from domain.messages import CodedError
 from domain.models import Actor
 from domain.stages import DEALER_ROLES, OEM_ROLES, Role
 
@@ -43,7 +43,8 @@ REQUIRED = {
 
 def channel_manager(actor: ActorDep) -> Actor:
     if actor.role not in OEM_MANAGERS and actor.role != Role.DEALER_MANAGER:
-        raise HTTPException(403, f"{actor.role.value} cannot configure push channels: lead ops or a dealer manager")
+        raise Problem(403, "error.role_only", what="push", role=actor.role.value,
+                      roles=sorted(r.value for r in OEM_MANAGERS | {Role.DEALER_MANAGER}))
     return actor
 
 
@@ -62,14 +63,14 @@ class TargetCreate(BaseModel):
     def _config(self) -> TargetCreate:
         missing = [k for k in REQUIRED[self.kind] if not self.config.get(k, "").strip()]
         if missing:
-            raise ValueError(f"config needs {', '.join(missing)} for {self.kind}")
+            raise CodedError("invalid.config_needs", missing=", ".join(missing), kind=self.kind)
         url = self.config.get("webhook_url")
         if url is not None:
             parts = urlsplit(url.strip())
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError("config.webhook_url must be an absolute http or https URL")
+                raise CodedError("invalid.http_url")
         if any(len(v) > 2000 for v in self.config.values()):
-            raise ValueError("config values are at most 2000 characters")
+            raise CodedError("invalid.config_too_long")
         return self
 
 
@@ -97,7 +98,7 @@ def _mine(actor: Actor, t: PushTarget | None) -> PushTarget:
         (t.scope == "oem" and actor.role in OEM_MANAGERS)
         or (t.scope == "dealer" and actor.role == Role.DEALER_MANAGER and t.dealer_id == actor.dealer_id))
     if t is None or not ok:
-        raise HTTPException(404, "no such push target")
+        raise Problem(404, "error.not_found", thing="push_target", id="")
     return t
 
 
@@ -114,11 +115,10 @@ def create_target(body: TargetCreate, actor: ManagerDep, session: SessionDep):
     """Add a group robot (or, for the OEM, the SMS gateway). Its secrets are stored encrypted, never shown."""
     oem = actor.role in OEM_MANAGERS
     if body.kind == "sms" and not oem:
-        raise HTTPException(403, "only OEM lead ops configure the SMS gateway")
+        raise Problem(403, "error.sms_gateway_oem_only")
     allowed = {r.value for r in (OEM_ROLES if oem else DEALER_ROLES)}
     if bad := [r.value for r in body.roles if r.value not in allowed]:
-        raise RequestValidationError([{"loc": ("body", "roles"), "type": "value_error",
-                                       "msg": f"{', '.join(bad)} are not roles of this scope"}])
+        raise Invalid(("body", "roles"), "invalid.roles_of_scope", roles=bad)
     target = PushTarget(id=uuid.uuid4().hex[:16], kind=body.kind, name=body.name, scope="oem" if oem else "dealer",
                         dealer_id=None if oem else actor.dealer_id, roles=[r.value for r in body.roles],
                         secret=seal({k: v.strip() for k, v in body.config.items()}), created_by=actor.user_id,
@@ -167,7 +167,7 @@ async def test_target(target_id: TargetId, actor: ManagerDep, session: SessionDe
                                                id=f"push-test:{target_id}:{uuid.uuid4().hex}",
                                                task_queue=task_queue, execution_timeout=timedelta(seconds=30))
     except Exception as exc:  # noqa: BLE001 - the engine did not answer
-        raise HTTPException(503, f"the test message could not be sent: {type(exc).__name__}") from None
+        raise Problem(503, "error.push_test_failed", error=type(exc).__name__) from None
     return TestResult(result=result)
 
 
@@ -197,14 +197,14 @@ class Preferences(BaseModel):
     @model_validator(mode="after")
     def _quiet_hours(self) -> Preferences:
         if (self.quiet_start is None) != (self.quiet_end is None):
-            raise ValueError("quiet_start and quiet_end: give both or neither")
+            raise CodedError("invalid.quiet_hours_pair")
         return self
 
     @field_validator("mobile")
     @classmethod
     def _mobile(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"\+?\d{6,15}", value):
-            raise ValueError("mobile must be digits, optionally with a leading +")
+            raise CodedError("invalid.mobile_digits")
         return value
 
 
@@ -250,7 +250,7 @@ def webpush_key():
 
     key = get_settings().vapid_private_key
     if key is None:
-        raise HTTPException(404, "Web Push is not configured (LEADFLOW_VAPID_PRIVATE_KEY)")
+        raise Problem(404, "error.web_push_off", setting="LEADFLOW_VAPID_PRIVATE_KEY")
     return VapidKey(public_key=vapid_public_key(key.get_secret_value()))
 
 
@@ -270,7 +270,7 @@ class Subscription(BaseModel):
     def _https(cls, url: str) -> str:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError("endpoint must be an absolute https URL")
+            raise CodedError("invalid.https_url")
         return url
 
 

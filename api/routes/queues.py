@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import and_, func
 from sqlmodel import col, select
 
 from api.access import lead_filter
 from api.deps import ActorDep, NowDep, SessionDep
-from api.errors import responses
+from api.errors import Problem, responses
 from api.schemas import LeadSummary, QueueItem, QueueSummary
 from db.engine import aware
 from db.models import ClockRun, Lead
@@ -69,8 +69,8 @@ def _members(queue: Queue, actor: Actor):
                 .join(ClockRun, and_(col(ClockRun.lead_id) == Lead.lead_id, col(ClockRun.clock) == queue.clock,
                                      col(ClockRun.outcome).is_(None)))
                 .where(*where))
-    if queue.stage is None:  # a queue is either a clock's or a stage's (QUEUES)
-        raise ValueError(f"queue {queue.title} names neither a clock nor a stage")
+    # a queue is either a clock's or a stage's (QUEUES, a table in this file: a programmer's slip, never a person's)
+    assert queue.stage is not None, f"queue {queue.title} names neither a clock nor a stage"
     return select(Lead, col(Lead.updated_at).label("since"), col(Lead.next_deadline).label("due")).where(
         Lead.stage == queue.stage.value, *where)
 
@@ -97,7 +97,8 @@ def queue_items(queue: QueueName, actor: ActorDep, session: SessionDep, now: Now
     """The leads waiting in one queue, the nearest deadline first, with the request to decide."""
     spec = QUEUES[queue.value]
     if actor.role not in spec.roles:
-        raise HTTPException(403, f"the {queue.value} queue is for {', '.join(sorted(r.value for r in spec.roles))}")
+        raise Problem(403, "error.role_only", what="queue", roles=sorted(r.value for r in spec.roles),
+                      role=actor.role.value)
     query = _members(spec, actor)
     due = query.selected_columns.due
     rows = session.exec(query.order_by(due.is_(None), due, Lead.lead_id).offset(offset).limit(limit)).all()

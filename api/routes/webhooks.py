@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field, field_validator
 from sqlmodel import col, select
 
 from activities.webhooks import EVENT_TYPES
 from api.deps import ActorDep, SessionDep
-from api.errors import responses
+from api.errors import Invalid, Problem, responses
 from db.models import Dealer, WebhookDelivery, WebhookSubscription
+from domain.messages import CodedError
 from domain.models import Actor
 from domain.stages import Role
 
@@ -32,7 +33,8 @@ WebhookId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 
 def webhook_manager(actor: ActorDep) -> Actor:
     if actor.role not in MANAGERS:
-        raise HTTPException(403, f"{actor.role.value} cannot manage webhooks: lead ops only")
+        raise Problem(403, "error.role_only", what="webhooks", roles=sorted(r.value for r in MANAGERS),
+                      role=actor.role.value)
     return actor
 
 
@@ -51,7 +53,7 @@ class WebhookCreate(BaseModel):
     def _http_url(cls, url: str) -> str:
         parts = urlsplit(url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("url must be an absolute http or https URL")
+            raise CodedError("invalid.http_url")
         return url.strip()
 
     @field_validator("event_types")
@@ -59,7 +61,7 @@ class WebhookCreate(BaseModel):
     def _known_types(cls, types: list[str]) -> list[str]:
         unknown = [t for t in types if t not in EVENT_TYPES]
         if unknown:
-            raise ValueError(f"unknown event type {', '.join(map(repr, unknown))}; known: {', '.join(EVENT_TYPES)}")
+            raise CodedError("invalid.unknown_event_types", unknown=", ".join(unknown), known=", ".join(EVENT_TYPES))
         return list(dict.fromkeys(types))
 
 
@@ -98,7 +100,7 @@ def _new_secret() -> str:
 def _subscription(session, webhook_id: str) -> WebhookSubscription:
     row = session.get(WebhookSubscription, webhook_id)
     if row is None:
-        raise HTTPException(404, f"no webhook {webhook_id}")
+        raise Problem(404, "error.not_found", thing="webhook", id=webhook_id)
     return row
 
 
@@ -106,8 +108,7 @@ def _subscription(session, webhook_id: str) -> WebhookSubscription:
 def create_webhook(req: WebhookCreate, actor: ManagerDep, session: SessionDep):
     """Subscribe a URL to lead events from now on. The answer holds the signing secret, once."""
     if req.dealer_id is not None and session.get(Dealer, req.dealer_id) is None:
-        raise HTTPException(422, [{"loc": ["body", "dealer_id"], "msg": f"no dealer {req.dealer_id}",
-                                   "type": "value_error"}])
+        raise Invalid(("body", "dealer_id"), "invalid.no_dealer", dealer=req.dealer_id)
     fields = req.model_dump() | {"name": req.name or urlsplit(req.url).hostname}
     row = WebhookSubscription(id=f"wh-{uuid.uuid4().hex[:16]}", secret=_new_secret(), created_by=actor.user_id,
                               created_at=datetime.now(UTC), **fields)
