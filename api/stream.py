@@ -25,6 +25,7 @@ the events since are still kept (`KEEP` changes), replays what that stream may s
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections import deque
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from activities.db import CHANGES_CHANNEL
@@ -209,8 +210,11 @@ class StreamHub:
                     await conn.execute(f"LISTEN {CHANGES_CHANNEL}")
                     self.listening = True
                     self.wake.set()  # read once: what changed while not listening
-                    async for _ in conn.notifies():
-                        self.wake.set()
+                    async for note in conn.notifies():
+                        if note.payload:  # another process's reader marked inbox rows read
+                            self._heard_read(note.payload)
+                        else:
+                            self.wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # noqa: BLE001 - the database went away: poll until it is back
@@ -325,18 +329,34 @@ class StreamHub:
             if events:
                 sub.offer(change.seq, events)
 
-    def tell_read(self, reader: Actor) -> None:
+    def tell_read(self, reader: Actor, session: Session | None = None) -> None:
         """`reader` marked inbox rows read (called from a request's worker thread): the open streams sharing those
-        rows get `inbox` and recount their badge. Only this process's streams: another API process's pages recount
-        on their next event, reconnect or load."""
-        if not self._started or self._loop is None:
-            return
+        rows get `inbox` and recount their badge. This process's at once; on PostgreSQL, with `session`, every
+        other API process's too, through a `pg_notify` carrying the reader (`_heard_read`)."""
         data = {"user_id": reader.user_id, "role": reader.role.value, "dealer_id": reader.dealer_id,
                 "region": reader.region}
+        if session is not None and session.get_bind().dialect.name == "postgresql":
+            payload = json.dumps({"read": data, "from": self.epoch})
+            session.execute(text("SELECT pg_notify(:channel, :payload)"),
+                            {"channel": CHANGES_CHANNEL, "payload": payload})
+            session.commit()
+        if not self._started or self._loop is None:
+            return
         try:
             self._loop.call_soon_threadsafe(self._publish, Change(0, "inbox", data))
         except RuntimeError:  # the loop has closed (the process is stopping): nobody is listening
             pass
+
+    def _heard_read(self, payload: str) -> None:
+        """Another API process's `tell_read`: its reader's streams here recount too (our own was told at once)."""
+        try:
+            message = json.loads(payload)
+            data = message["read"]
+        except (ValueError, KeyError, TypeError):
+            self.wake.set()
+            return
+        if message.get("from") != self.epoch:
+            self._publish(Change(0, "inbox", {k: data.get(k) for k in ("user_id", "role", "dealer_id", "region")}))
 
     # ---------------------------------------------------------------- streams
 

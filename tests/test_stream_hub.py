@@ -176,3 +176,29 @@ async def test_a_read_state_change_reaches_the_streams_sharing_those_rows_and_no
         assert drain(rm_east) == [("inbox", {})]
     finally:
         await hub.stop()
+
+
+@pytest.mark.postgres
+async def test_a_read_in_one_api_process_recounts_the_badge_in_every_other(pg_engine):
+    """Two API processes (two hubs) on one PostgreSQL: marking rows read through one tells the reader's streams
+    on the other too (pg_notify carries the reader), once each; another dealer's streams learn nothing."""
+    here, there = StreamHub(pg_engine, safety_seconds=60), StreamHub(pg_engine, safety_seconds=60)
+    await here.start()
+    await there.start()
+    try:
+        for _ in range(100):
+            if here.listening and there.listening:
+                break
+            await asyncio.sleep(0.05)
+        assert here.listening and there.listening
+        desk, phone = here.subscribe(actor("d-sh-1-mgr"))[0], there.subscribe(actor("d-sh-1-mgr"))[0]
+        other_dealer = there.subscribe(actor("d-sh-2-mgr"))[0]
+        with Session(pg_engine) as session:
+            await asyncio.to_thread(here.tell_read, actor("d-sh-1-mgr"), session)
+        assert await asyncio.wait_for(phone.queue.get(), 2) == (there.seq, "inbox", {})
+        await asyncio.sleep(0.3)
+        assert drain(desk) == [("inbox", {})]  # told at once, not again by its own notification
+        assert drain(phone) == drain(other_dealer) == []
+    finally:
+        await here.stop()
+        await there.stop()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
 
 from api import inbox_rows
 from api.deps import ActorDep, LangDep, NowDep, SessionDep
-from api.errors import responses
+from api.errors import Problem, responses
 from api.schemas import NotificationView
 from db.models import Notification
 from domain import visibility
@@ -72,12 +72,12 @@ def _unread(session, actor: Actor) -> int:
     return session.exec(select(func.count()).select_from(query.distinct().subquery())).one()
 
 
-def _told(request: Request, actor: Actor) -> None:
+def _told(request: Request, actor: Actor, session) -> None:
     """The read state changed: the caller's other pages (and the people sharing its role-addressed rows) recount
-    their badge now, through this process's live stream (api/stream.py)."""
+    their badge now, through the live streams of this API process and of every other (api/stream.py)."""
     hub = getattr(request.app.state, "stream_hub", None)
     if hub is not None:
-        hub.tell_read(actor)
+        hub.tell_read(actor, session)
 
 
 @router.get("/unread-count", response_model=Count)
@@ -92,18 +92,18 @@ def mark_read(notification_id: str, actor: ActorDep, session: SessionDep, now: N
     person's next push channel after `[notify] escalate_unread_minutes`; reading it stops that. A notification
     addressed to a role (nobody in it) is read for the whole role."""
     if not notification_id.isdigit() or len(notification_id) > 18:  # answered like an unknown one
-        raise HTTPException(404, "no such notification")
+        raise Problem(404, "error.not_found", thing="notification", id=notification_id)
     row = session.exec(select(Notification).where(col(Notification.id) == int(notification_id),
                                                   addressed_to(actor))).first()
     if row is None or visibility.notification(actor.role, actor.dealer_id, row.model_dump()) is None:
-        raise HTTPException(404, "no such notification")
+        raise Problem(404, "error.not_found", thing="notification", id=notification_id)
     if row.read_at is None:  # with the older repeats of the same alert for the same lead (the inbox shows one row)
         session.exec(update(Notification).where(addressed_to(actor), col(Notification.lead_id) == row.lead_id,
                                                 col(Notification.kind) == row.kind, col(Notification.id) <= row.id,
                                                 col(Notification.read_at).is_(None)).values(read_at=now))
         session.commit()
         session.refresh(row)
-        _told(request, actor)
+        _told(request, actor, session)
     return ReadState(id=row.id, read_at=row.read_at)
 
 
@@ -115,5 +115,5 @@ def mark_all_read(actor: ActorDep, session: SessionDep, now: NowDep, request: Re
                  .values(read_at=now))
     session.commit()
     if marked:
-        _told(request, actor)
+        _told(request, actor, session)
     return Count(unread=marked)
