@@ -123,7 +123,8 @@ async def test_no_endpoint_shows_or_touches_a_lead_to_a_dealer_role_that_does_no
                     walked += 1
                     where = f"{method} {path} as {user}: {answer.status_code} {answer.text[:300]}"
                     if user in OTHER_DEALERS:  # not its id, not its name, anywhere, errors included
-                        said = answer.text.replace("dealer D-SH-1 not found", "")  # only echoing the path it asked
+                        said = answer.text.replace("未找到经销商 D-SH-1", "").replace(  # only echoing the path it asked
+                            '"params":{"thing":"dealer","id":"D-SH-1"}', "")
                         assert "D-SH-1" not in said and NAMES["D-SH-1"] not in said, "another dealer's data: " + where
                     if "{lead_id}" in template:  # not-yours answers exactly what unknown answers
                         unknown = await http.request(method, path.replace(lead_id, UNKNOWN), json=payload,
@@ -162,8 +163,10 @@ async def test_the_holding_dealer_and_the_assigned_consultant_do_see_the_lead(en
                                   headers=auth("d-sh-1-c2"))
         # the dealer's other consultant may not see it: answered as a lead that does not exist
         assert followed.status_code == unknown.status_code == 404
-        assert followed.json() == {"detail": f"lead {lead_id} not found"}
-        assert unknown.json() == {"detail": f"lead {UNKNOWN} not found"}
+        assert followed.json() == {"detail": f"未找到线索 {lead_id}", "code": "error.not_found",
+                                   "params": {"thing": "lead", "id": lead_id}}
+        assert unknown.json() == {"detail": f"未找到线索 {UNKNOWN}", "code": "error.not_found",
+                                  "params": {"thing": "lead", "id": UNKNOWN}}
         forbidden = await http.post(f"/v1/leads/{lead_id}/review-defeat-application", json={"approve": True},
                                     headers=auth("d-sh-1-c1"))
         assert forbidden.status_code == 403  # a lead one may see: the role's refusal is said as it is
