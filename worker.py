@@ -37,11 +37,11 @@ from db.engine import default_engine
 from workflows.calendar import SCHEDULE_ID, CalendarCheckWorkflow, CalendarCorrectionWorkflow
 from workflows.lead import LOCAL_ACTIVITIES, LeadWorkflow
 from workflows.owner_care import OwnerCareWorkflow
-from workflows.push import PushTestWorkflow, PushWorkflow
+from workflows.push import PushFlushWorkflow, PushTestWorkflow, PushWorkflow
 from workflows.webhooks import WebhookFanout
 
 WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCheckWorkflow, PushWorkflow,
-             PushTestWorkflow, OwnerCareWorkflow]
+             PushTestWorkflow, PushFlushWorkflow, OwnerCareWorkflow]
 # workflow.logger's lines are rendered by structlog (core/logging.py): let the sandbox use the
 # already-loaded modules instead of importing them inside a workflow activation
 SANDBOX = SandboxedWorkflowRunner(
@@ -118,13 +118,14 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
     rolling upgrade from a version without local activities: deploy with it off, then turn it on once no
     older worker is left (an older worker cannot replay a run that used them)."""
+    push = _push_starter(client, task_queue, engine)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
         workflow_runner=SANDBOX,
-        activities=all_activities(engine, _push_starter(client, task_queue, engine)) + push_activities(engine)
-        + owner_care_activities(engine, trade_in_intake(client, task_queue)),
+        activities=all_activities(engine, push) + push_activities(engine)
+        + owner_care_activities(engine, trade_in_intake(client, task_queue), push),
         activity_executor=executor,
         max_concurrent_activities=executor._max_workers,
         max_concurrent_local_activities=executor._max_workers,  # the lead's reads are local (same threads)

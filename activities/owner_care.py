@@ -3,9 +3,12 @@ and the trade-in review's lead through the normal intake.
 
 Messages to the owner go through one function, `send_owner_message`: it checks the owner's consent for the
 message's purpose, then records the message as a notification addressed to the owner (`recipient_role`
-"owner", `data.to_owner`, `data.purpose`, `data.channel`) and hands it to every channel in `OWNER_CHANNELS`
-(SMS first: today the SMS gateway reads those rows; a push channel adds a callable here). Idempotent: every
-row is keyed by the ownership and the touchpoint, so a retried activity writes nothing twice.
+"owner", `data.to_owner`, `data.purpose`, `data.channel`, its catalog code and parameters). The touchpoint's
+activity then queues it on the owners' SMS gateway (channels/delivery.py, given by the worker as `push`: an OEM
+SMS target for owners, its own approved templates) not before the end of the owners' quiet hours, and starts a
+PushFlushWorkflow that sends it within the gateway's limits. Idempotent: every row is keyed by the ownership and
+the touchpoint, the ledger row by the message, the workflow id by the ledger's notice, so a retried activity
+writes and sends nothing twice.
 """
 
 from __future__ import annotations
@@ -13,21 +16,30 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.db import UsesDatabase, aware
-from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask, ReferralCode, User
+from core.settings import get_settings
+from db.models import Dealer, Lead, Notification, OwnerConsent, Ownership, OwnerTask, ReferralCode, User
+from domain.messages import render
 from domain.models import Actor, Channel, Model, RawLead
-from domain.owner_care import KINDS, OwnershipState, Purpose, Touchpoint, TouchpointKind, message_for
+from domain.owner_care import (
+    KINDS,
+    OWNER_QUIET_HOURS,
+    OwnershipState,
+    Purpose,
+    Touchpoint,
+    TouchpointKind,
+    message_for,
+)
+from domain.push import quiet_until
 from domain.stages import Role
 
 OWNER_ROLE = "owner"
-# Channels that carry a message to the owner once it is recorded (and consented): callables (session, row).
-# The SMS gateway reads the owner rows (channel "sms"); a push channel appends its sender here.
-OWNER_CHANNELS: list[Callable[[Session, Notification], None]] = []
 
 
 class OwnershipProjection(Model):
@@ -72,22 +84,23 @@ def consent_given(session: Session, customer_key: str, purpose: Purpose | str) -
 
 
 def send_owner_message(session: Session, *, ownership: Ownership | OwnershipState, purpose: Purpose, kind: str,
-                       key: str, text: str, at: datetime, channel: str = "sms") -> tuple[bool, str | None]:
-    """The one way a message reaches an owner. (sent, why not)."""
+                       key: str, text: str, at: datetime, channel: str = "sms",
+                       said: dict[str, Any] | None = None) -> tuple[Notification | None, str | None]:
+    """The one way a message reaches an owner: recorded if consented. (the row, or None and why not); `said`: its
+    catalog code and parameters."""
     if not consent_given(session, ownership.customer_key, purpose):
-        return False, "owner.no_consent"  # a message code: the API says it with the task's purpose (api/routes/owners)
+        return None, "owner.no_consent"  # a message code: the API says it with the task's purpose (api/routes/owners)
     idem = f"{ownership.ownership_id}:{key}:{OWNER_ROLE}:{channel}"
-    if session.exec(select(Notification.id).where(Notification.idempotency_key == idem)).first():
-        return True, None
+    if (seen := session.exec(select(Notification).where(Notification.idempotency_key == idem)).first()) is not None:
+        return seen, None
     row = Notification(idempotency_key=idem, lead_id=ownership.ownership_id, kind=f"owner_{kind}",
                        recipient_role=OWNER_ROLE, recipient_user_id=None, dealer_id=ownership.dealer_id,
                        message=text, created_at=at,
-                       data={"to_owner": True, "purpose": str(purpose), "channel": channel, "touchpoint": key})
+                       data={"to_owner": True, "purpose": str(purpose), "channel": channel, "touchpoint": key,
+                             **(said or {})})
     session.add(row)
     session.flush()
-    for send in OWNER_CHANNELS:
-        send(session, row)
-    return True, None
+    return row, None
 
 
 def _notify(session: Session, *, key: str, ownership_id: str, kind: str, role: Role, user_id: str | None,
@@ -116,6 +129,12 @@ def new_referral_code(session: Session) -> str:
 
 
 class OwnerCareActivities(UsesDatabase):
+    def __init__(self, engine, push=None):
+        super().__init__(engine)
+        # channels.delivery.PushStarter (given by the worker): queues an owner's message on the owners' SMS gateway
+        # and starts its sending; None: messages are recorded in the read model only
+        self.push = push
+
     @activity.defn
     def record_ownership(self, req: OwnershipProjection) -> None:
         """The ownership's row (its first write also makes the owner's referral code and unsubscribe token)."""
@@ -185,11 +204,20 @@ class OwnerCareActivities(UsesDatabase):
                             data={"task_id": task_id, "touchpoint": t.kind.value,
                                   "due_at": req.task_due_at.isoformat()},
                             at=req.at)
-            sent, note = send_owner_message(session, ownership=s, purpose=purpose, kind=t.kind.value, key=t.key,
-                                            text=_owner_text(t.kind), at=req.at)
+            code, params = owner_sms(session, s, t.kind)
+            message, note = send_owner_message(session, ownership=s, purpose=purpose, kind=t.kind.value, key=t.key,
+                                               text=render(code, params), at=req.at,
+                                               said={"code": code, "params": params})
+            sent = message is not None
+            targets = []
+            if message is not None and self.push is not None:  # no message to an owner at night (Beijing time)
+                due = quiet_until(req.at, *OWNER_QUIET_HOURS) or req.at
+                targets = self.push.queue_owner_message(session, message, due)
             task.message_sent, task.message_note = sent, note
             session.add(task)
             session.commit()
+            if targets and message is not None:  # after the commit: the flush reads the ledger's rows
+                self.push.flush(self.push.owner_notice(message), targets)
         activity.logger.info("owner touchpoint", extra={"ownership_id": s.ownership_id, "kind": t.kind.value,
                                                         "message_sent": sent})
         return TouchResult(task_id=task_id, message_sent=sent, note=note)
@@ -216,9 +244,14 @@ class OwnerCareActivities(UsesDatabase):
         return True
 
 
-def _owner_text(kind: TouchpointKind) -> str:
-    zh, en = message_for(kind)
-    return f"【车主关怀】{zh}。回复 TD 退订 / {en}. Reply TD to unsubscribe."
+def owner_sms(session: Session, state: OwnershipState, kind: TouchpointKind) -> tuple[str, dict[str, Any]]:
+    """The owner's SMS for a touchpoint, as a catalog code and its parameters: the delivering dealer's name, and how
+    to unsubscribe (a reply, and the link when the portal's public address is set)."""
+    dealer = session.get(Dealer, state.dealer_id)
+    row = session.get(Ownership, state.ownership_id)
+    base = get_settings().public_url
+    link = f" {base.rstrip('/')}/v1/owner-care/unsubscribe/{row.unsubscribe_token}" if base and row else ""
+    return f"owner.sms.{kind.value}", {"dealer": dealer.name if dealer else "", "link": link}
 
 
 def _days(days: float):
@@ -253,8 +286,8 @@ class TradeInActivities:
         return TradeInResult(lead_id=result.lead_id, outcome=result.outcome, dealer_id=result.dealer_id)
 
 
-def owner_care_activities(engine, submit: Callable | None = None) -> list:
-    care = OwnerCareActivities(engine)
+def owner_care_activities(engine, submit: Callable | None = None, push=None) -> list:
+    care = OwnerCareActivities(engine, push)
     out = [care.record_ownership, care.record_new_ownership, care.touch, care.lapse_task]
     if submit is not None:
         out.append(TradeInActivities(engine, submit).create_trade_in_lead)

@@ -30,13 +30,23 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from channels import DeliveryError, Outgoing, channel
 from channels.secrets import seal, unseal
 from core.settings import get_settings
-from db.models import Notification, PushDelivery, PushPreference, PushRequest, PushTarget, User
+from db.models import (
+    Customer,
+    Notification,
+    Ownership,
+    PushDelivery,
+    PushPreference,
+    PushRequest,
+    PushTarget,
+    User,
+)
 from domain.messages import SLA_ALERTS, notice_params, render
 from domain.models import NotifyRequest
 from domain.push import (
     BREAK_AFTER,
     SENDING_STALE,
     EscalateRequest,
+    FlushInput,
     FlushRequest,
     FlushResult,
     PlanRequest,
@@ -79,6 +89,17 @@ def robots_for(session, dealer_id: str | None, roles: set[str]) -> list[PushTarg
     return found
 
 
+OWNERS = "owner"  # a PushTarget's roles ["owner"]: the SMS gateway that carries owner care's messages to owners
+
+
+def _sms_gateways(session, *, owners: bool) -> list[PushTarget]:
+    """The OEM's active SMS gateways, for the staff or (owners) for the owners: separate gateways, since an
+    owner's messages go out under their own approved templates and signature."""
+    rows = session.exec(select(PushTarget).where(PushTarget.kind == "sms", PushTarget.scope == "oem",
+                                                 PushTarget.status == "active").order_by(col(PushTarget.created_at)))
+    return [t for t in rows.all() if (OWNERS in t.roles) == owners]
+
+
 def personal_targets(session, user_id: str, kinds: list[str]) -> list[PushTarget]:
     """A person's own targets of these kinds: their Web Push subscriptions; SMS through the OEM's gateway."""
     found: list[PushTarget] = []
@@ -86,9 +107,28 @@ def personal_targets(session, user_id: str, kinds: list[str]) -> list[PushTarget
         found += session.exec(select(PushTarget).where(PushTarget.kind == "webpush", PushTarget.user_id == user_id,
                                                        PushTarget.status == "active")).all()
     if "sms" in kinds:
-        found += session.exec(select(PushTarget).where(PushTarget.kind == "sms", PushTarget.scope == "oem",
-                                                       PushTarget.status == "active")).all()[:1]
+        found += _sms_gateways(session, owners=False)[:1]
     return found
+
+
+def queue_owner_message(session, row: Notification, due: datetime) -> list[str]:
+    """An owner's message (owner care's row, consent already checked) queued on the owners' SMS gateway, not
+    before `due` (the owners' quiet hours); idempotent by the row. The targets queued on (none configured: the
+    message stays in the read model only)."""
+    notice = owner_notice(row)
+    targets = []
+    for target in _sms_gateways(session, owners=True)[:1]:
+        key = f"{notice}:{target.id}"
+        if session.exec(select(PushDelivery.id).where(PushDelivery.key == key)).first() is None:
+            session.add(PushDelivery(key=key, notice=notice, notification_id=row.id, target_id=target.id,
+                                     user_id=None, kind=row.kind, text=row.message, title=row.message[:40],
+                                     due_at=due, queued_at=_utc(row.created_at)))
+        targets.append(target.id)
+    return targets
+
+
+def owner_notice(row: Notification) -> str:
+    return f"owner:{row.idempotency_key}"[:200]
 
 
 class PushActivities:
@@ -251,8 +291,18 @@ class PushActivities:
             if next_slot(self._history(session, target_id, now), ch.limits, now) > now:
                 session.commit()
                 return False
-            if ch.per_person:  # one person per request
-                due = [r for r in due if r.user_id == due[0].user_id]
+            if ch.per_person:  # one person per request (an owner: one message per request, to its owner)
+                due = [r for r in due if r.user_id == due[0].user_id
+                       and (r.user_id is not None or r.notification_id == due[0].notification_id)]
+            owner_phone = None
+            if ch.per_person and due[0].user_id is None and target.kind == "sms":  # an owner's message
+                owner_phone = _owner_phone(session, due[0].notification_id)
+                if owner_phone is None:  # the owner's row is gone: nothing to send to, and not the gateway's fault
+                    for row in due:
+                        row.status, row.failed_at, row.error = "failed", now, "no phone for this owner"
+                        session.add(row)
+                    session.commit()
+                    return True
             text, n = compose([r.text for r in due], ch.max_bytes)
             claimed = due[:n]
             request = PushRequest(target_id=target_id, at=now, items=n)
@@ -266,7 +316,7 @@ class PushActivities:
             config = unseal(target.secret)
             mentions = self._mentions(session, claimed) if not ch.per_person else []
             if ch.per_person:
-                config = self._personal_config(session, target, claimed[0].user_id, config)
+                config = self._personal_config(session, target, claimed[0].user_id, config, owner_phone)
             message = Outgoing(title=claimed[0].title if n == 1 else text.split("\n", 1)[0], text=text,
                                mentions=mentions, key=claimed[0].key, urgent=any(r.urgent for r in claimed))
             try:
@@ -311,7 +361,10 @@ class PushActivities:
                     mobiles.append(mobile)
         return mobiles
 
-    def _personal_config(self, session, target: PushTarget, user_id: str | None, config: dict[str, Any]) -> dict:
+    def _personal_config(self, session, target: PushTarget, user_id: str | None, config: dict[str, Any],
+                         owner_phone: str | None = None) -> dict:
+        if target.kind == "sms" and owner_phone is not None:  # an owner's message: the owner's phone
+            return {**config, "phone": owner_phone}
         if target.kind == "sms":
             pref = session.get(PushPreference, user_id)
             return {**config, "phone": unseal(pref.mobile) if pref and pref.mobile else ""}
@@ -388,6 +441,15 @@ class PushActivities:
             return "sent"
 
 
+def _owner_phone(session, notification_id: int | None) -> str | None:
+    """The phone of the owner an owner-care message is for: the message's ownership, its customer (OneID), read
+    when it is sent (the ledger keeps no phone)."""
+    row = session.get(Notification, notification_id) if notification_id is not None else None
+    ownership = session.get(Ownership, row.lead_id) if row is not None else None
+    customer = session.get(Customer, ownership.customer_key) if ownership is not None else None
+    return customer.phone if customer is not None else None
+
+
 def seal_config(config: dict[str, Any]) -> str:
     return seal(config)
 
@@ -415,6 +477,26 @@ class PushStarter:
             return
         future = asyncio.run_coroutine_threadsafe(self._start(req), self.loop)
         future.result(timeout=20)
+
+    owner_notice = staticmethod(owner_notice)
+
+    def queue_owner_message(self, session, row: Notification, due: datetime) -> list[str]:
+        """Owner care's touchpoint activity: its owner message on the owners' SMS gateway (channels room)."""
+        return queue_owner_message(session, row, due)
+
+    def flush(self, notice: str, targets: list[str]) -> None:
+        """Send rows already queued (an owner's message) from a PushFlushWorkflow: durable, so quiet hours and the
+        limiter hold them on a timer; its id `push:<notice>` makes a retried activity start nothing new."""
+        future = asyncio.run_coroutine_threadsafe(self._start_flush(notice, targets), self.loop)
+        future.result(timeout=20)
+
+    async def _start_flush(self, notice: str, targets: list[str]) -> None:
+        try:
+            await self.client.start_workflow("PushFlushWorkflow", FlushInput(notice=notice, target_ids=targets),
+                                             id=f"push:{notice}", task_queue=self.task_queue,
+                                             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
+        except WorkflowAlreadyStartedError:
+            pass
 
     async def _start(self, req: NotifyRequest) -> None:
         try:

@@ -753,6 +753,23 @@ CATALOG.update({
     # why no SMS went to the owner (a task's message note)
     "owner.no_consent": {"zh-CN": "车主未授权「{purpose}」类消息", "en": "the owner has not consented to {purpose}"},
 })
+# `owner.sms.<touchpoint>`: the SMS to the owner (the gateway adds its signature 【…】), then how to unsubscribe
+OWNER_SMS: dict[str, tuple[str, str]] = {
+    "first_maintenance": ("尊敬的车主，您的爱车已到首次保养时间，欢迎预约{dealer}到店保养。",
+                          "Dear owner, your car is due for its first maintenance: book a visit at {dealer}."),
+    "maintenance": ("尊敬的车主，您的爱车已到年度保养时间，欢迎预约{dealer}到店保养。",
+                    "Dear owner, your car is due for its yearly maintenance: book a visit at {dealer}."),
+    "insurance_renewal": ("尊敬的车主，您的车险将于 30 天后到期，{dealer}可为您办理续保。",
+                          "Dear owner, your car insurance expires in 30 days: {dealer} can renew it for you."),
+    "anniversary": ("尊敬的车主，今天是您提车的周年纪念日，{dealer}感谢您一路相伴。",
+                    "Dear owner, today is the anniversary of your car's delivery: thank you from {dealer}."),
+    "birthday": ("尊敬的车主，{dealer}祝您生日快乐！", "Dear owner, {dealer} wishes you a happy birthday!"),
+    "trade_in_review": ("尊敬的车主，{dealer}为您准备了置换新车的专属礼遇，欢迎到店了解。",
+                        "Dear owner, {dealer} has a trade-in offer on the new models for you: visit us to learn more."),
+}
+# every owner SMS ends with how to unsubscribe: a reply, and the link (" https://…") when the portal's address is set
+_add({k: (zh + "回复TD退订{link}", en + " Reply TD to unsubscribe{link}") for k, (zh, en) in OWNER_SMS.items()},
+     "owner.sms.")
 
 # ---------------------------------------------------------------- policy versions (issue 16)
 POLICY: dict[str, tuple[str, str]] = {
@@ -975,6 +992,7 @@ INVALID: dict[str, tuple[str, str]] = {
     "weights_sum": ("考核权重之和须为 1，当前为 {total}", "scorecard weights must sum to 1, not {total}"),
     "duration": ("不是有效的时长：{text}（例如 15m、2h、7d、1h30m）", "not a duration: {text} (use e.g. 15m, 2h, 7d, 1h30m)"),
     "duration_positive": ("时长须大于 0：{text}", "duration must be positive: {text}"),
+    "owners_gateway": ("车主短信通道只能是短信网关，且不按角色区分", "an owners' gateway is an SMS gateway, for no role"),
     "mileage_needed": ("里程事件须提供里程读数", "a mileage event needs the reading"),
     "insurance_expiry_needed": ("续保事件须提供保险到期日", "a renewed policy needs its expiry date"),
     "phone": ("不是有效的手机号码", "not a phone number"),

@@ -239,6 +239,11 @@ def next_wake(state: OwnershipState, policy: OwnerCare) -> datetime | None:
     return min(times) if times else None
 
 
+# No message reaches an owner at night: one due between 21:00 and 08:00 (Asia/Shanghai) waits till 08:00 (the
+# hours China's rules on commercial SMS keep free; the dealer's task is created at once all the same)
+OWNER_QUIET_HOURS = ("21:00", "08:00")
+
+
 def message_for(kind: TouchpointKind) -> tuple[str, str]:
     """(Chinese, English) text of the touchpoint: the task's title and the owner's SMS, from the catalog."""
     texts = CATALOG[f"owner.task.{kind.value}"]

@@ -94,6 +94,13 @@ class PushPlan(Model):
     pending_until: datetime | None = None  # as FlushResult: when the notice's held rows may go
 
 
+class FlushInput(Model):
+    """What PushFlushWorkflow sends: a notice whose rows are already in the ledger, on these targets."""
+
+    notice: str
+    target_ids: list[str]
+
+
 class FlushRequest(Model):
     notice: str
     target_ids: list[str]

@@ -3,18 +3,22 @@ lead, DMS events, consent, stopping, a new policy; and the pure schedule's rules
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest_asyncio
 from sqlmodel import Session, col, select
 
-from db.models import Lead, Notification, OwnerConsent, Ownership, OwnerTask, ReferralCode
+from db.models import Customer, Lead, Notification, OwnerConsent, Ownership, OwnerTask, PushDelivery, ReferralCode
 from domain import commands as c
 from domain import owner_care as oc
 from domain.models import RawLead
 from domain.policy import OwnerCare, load_policy
+from domain.push import quiet_until
 from tests.fixtures import consultant, manager, raw_lead
 from tests.harness import HISTORIES, RECORDING, decode_payloads, lab
+from tests.push_fixtures import add_target, channel_keys  # noqa: F401
+from tests.push_receivers import Receiver
 from workflows.owner_care import OwnerCareResult, PolicyChange, StopRequest, ownership_id_for
 
 DAY = timedelta(days=1)
@@ -248,6 +252,35 @@ async def test_without_consent_no_message_goes_out_but_the_task_exists(env, engi
         with Session(L.engine) as session:
             inbox = session.exec(select(Notification).where(Notification.kind == "owner_care_task")).all()
         assert inbox and all(n.dealer_id == "D-SH-1" for n in inbox), "the dealer's people got the task"
+
+
+async def test_a_consented_reminder_reaches_the_owners_phone_by_sms_from_the_worker(env, engine):
+    """End to end: the touchpoint's activity queues the owner's SMS on the owners' gateway and starts its sending
+    workflow, which sends it (after the owners' quiet hours, if it fell in them) to the owner's phone."""
+    owners = Receiver({"Response": {"SendStatusSet": [{"SerialNo": "sn-1", "Code": "Ok"}], "RequestId": "r"}})
+    try:
+        add_target(engine, "sms-owners", "sms", {"endpoint": f"{owners.url}/", "secret_id": "id", "secret_key": "k",
+                                                 "sdk_app_id": "1", "sign_name": "s", "template_id": "t"},
+                   scope="oem", dealer_id=None, roles=["owner"])
+        async with lab(env, engine) as L:
+            lead_id, d = await delivered_lead(L, 1707)
+            key = (await L.state(lead_id)).customer_key
+            consent(L, key, "service", at=d)
+            await L.sleep(92 * DAY)
+            [message] = owner_messages(L, lead_id)
+            handle = L.client.get_workflow_handle(f"push:owner:{message.idempotency_key}")
+            await L.sleep(timedelta(hours=12))  # past the quiet hours, if the reminder fell in them
+            assert await handle.result() == 1
+        with Session(engine) as session:
+            phone = session.get(Customer, key).phone
+            sent = session.exec(select(PushDelivery)).one()
+        body = json.loads(owners.requests[0]["body"])
+        assert len(owners.requests) == 1 and body["PhoneNumberSet"] == [phone]
+        assert body["TemplateParamSet"][0].startswith("尊敬的车主，您的爱车已到首次保养时间")
+        created = aware(message.created_at)
+        assert aware(sent.sent_at) - (quiet_until(created, *oc.OWNER_QUIET_HOURS) or created) < timedelta(minutes=1)
+    finally:
+        owners.close()
 
 
 async def test_a_task_done_in_time_does_not_lapse(env, engine):

@@ -19,7 +19,16 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.models import NotifyRequest
-    from domain.push import EscalateRequest, FlushRequest, FlushResult, PlanRequest, PushInput, PushPlan, notice_key
+    from domain.push import (
+        EscalateRequest,
+        FlushInput,
+        FlushRequest,
+        FlushResult,
+        PlanRequest,
+        PushInput,
+        PushPlan,
+        notice_key,
+    )
 
 TIMEOUT = timedelta(seconds=30)
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -48,18 +57,34 @@ class PushWorkflow:
         return sent
 
     async def _flush(self, req: NotifyRequest, targets: list[str]) -> int:
-        sent = 0
-        for _ in range(MAX_ROUNDS):
-            if not targets:
-                break
-            result: FlushResult = await workflow.execute_activity(
-                "push_flush", FlushRequest(notice=notice_key(req), target_ids=targets, now=workflow.now()),
-                result_type=FlushResult, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
-            sent += result.sent
-            if result.pending_until is None:
-                break
-            await workflow.sleep(max(timedelta(milliseconds=100), result.pending_until - workflow.now()))
-        return sent
+        return await flush(notice_key(req), targets)
+
+
+async def flush(notice: str, targets: list[str]) -> int:
+    """Send the notice's queued rows on these targets, sleeping on durable timers while the limiter, a back-off
+    or quiet hours hold them; the number of requests made."""
+    sent = 0
+    for _ in range(MAX_ROUNDS):
+        if not targets:
+            break
+        result: FlushResult = await workflow.execute_activity(
+            "push_flush", FlushRequest(notice=notice, target_ids=targets, now=workflow.now()),
+            result_type=FlushResult, start_to_close_timeout=TIMEOUT, retry_policy=RETRY)
+        sent += result.sent
+        if result.pending_until is None:
+            break
+        await workflow.sleep(max(timedelta(milliseconds=100), result.pending_until - workflow.now()))
+    return sent
+
+
+@workflow.defn
+class PushFlushWorkflow:
+    """Rows already queued in the ledger, sent within their targets' limits: an owner's message (owner care's
+    touchpoint activity queues it, then starts this as `push:<notice>`; quiet hours hold it on a durable timer)."""
+
+    @workflow.run
+    async def run(self, inp: FlushInput) -> int:
+        return await flush(inp.notice, inp.target_ids)
 
 
 @workflow.defn

@@ -21,6 +21,7 @@ from sqlmodel import col, select
 
 from api.deps import ActorDep, ClientDep, SessionDep, TaskQueueDep
 from api.errors import Invalid, Problem, responses
+from channels.delivery import OWNERS
 from channels.secrets import seal, unseal
 from core.settings import get_settings
 from db.models import PushDelivery, PushPreference, PushTarget
@@ -55,6 +56,9 @@ class TargetCreate(BaseModel):
     kind: Literal["wecom", "dingtalk", "feishu", "sms"]
     name: str = Field(min_length=1, max_length=100)
     roles: list[Role] = Field(default=[], description="whose notices it carries; empty: every role of its scope")
+    audience: Literal["staff", "owners"] = Field(
+        default="staff", description="sms only: `owners` makes it the gateway owner care's messages reach owners by "
+                                     "(their own approved template and signature); `staff`: people's alerts")
     config: dict[str, str] = Field(description="wecom: webhook_url; dingtalk, feishu: webhook_url, secret; sms "
                                                "(OEM only, Tencent Cloud): secret_id, secret_key, sdk_app_id, "
                                                "sign_name, template_id, region")
@@ -71,6 +75,8 @@ class TargetCreate(BaseModel):
                 raise CodedError("invalid.http_url")
         if any(len(v) > 2000 for v in self.config.values()):
             raise CodedError("invalid.config_too_long")
+        if self.audience == "owners" and (self.kind != "sms" or self.roles):
+            raise CodedError("invalid.owners_gateway", field="audience")
         return self
 
 
@@ -81,6 +87,7 @@ class TargetView(BaseModel):
     scope: str
     dealer_id: str | None
     roles: list[str]
+    audience: str
     status: str
     failures: int
     created_by: str
@@ -89,7 +96,7 @@ class TargetView(BaseModel):
 
 
 def _view(t: PushTarget) -> TargetView:
-    return TargetView.model_validate(t.model_dump())
+    return TargetView.model_validate({**t.model_dump(), "audience": "owners" if OWNERS in t.roles else "staff"})
 
 
 def _mine(actor: Actor, t: PushTarget | None) -> PushTarget:
@@ -120,7 +127,8 @@ def create_target(body: TargetCreate, actor: ManagerDep, session: SessionDep):
     if bad := [r.value for r in body.roles if r.value not in allowed]:
         raise Invalid(("body", "roles"), "invalid.roles_of_scope", roles=bad)
     target = PushTarget(id=uuid.uuid4().hex[:16], kind=body.kind, name=body.name, scope="oem" if oem else "dealer",
-                        dealer_id=None if oem else actor.dealer_id, roles=[r.value for r in body.roles],
+                        dealer_id=None if oem else actor.dealer_id,
+                        roles=[OWNERS] if body.audience == "owners" else [r.value for r in body.roles],
                         secret=seal({k: v.strip() for k, v in body.config.items()}), created_by=actor.user_id,
                         created_at=datetime.now(UTC))
     session.add(target)
