@@ -116,7 +116,10 @@ def _validation_error(errors: list[dict[str, Any]], lang: str = DEFAULT_LANG) ->
     detail = []
     for e in errors:
         text, code, params = _message(e, lang)
-        detail.append({"loc": [_text(part) if isinstance(part, str) else part for part in e["loc"]],
+        loc = list(e["loc"])
+        if isinstance(params.get("field"), str) and params["field"] not in loc:  # a model's check naming its field
+            loc.append(params["field"])
+        detail.append({"loc": [_text(part) if isinstance(part, str) else part for part in loc],
                        "msg": _text(text), "type": str(e.get("type") or "value_error"), "code": code,
                        **({"params": params} if params else {})})
     return JSONResponse({"detail": detail}, status_code=422)

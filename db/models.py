@@ -501,6 +501,25 @@ class PolicyAudit(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class PolicySimulation(SQLModel, table=True):
+    """A what-if run (issue 16): its progress while it runs and its report once done, kept in the read model so every
+    API process answers for it and it outlives the process that ran it (one that died mid-run reads as failed)."""
+
+    __tablename__ = "policy_simulation"
+    id: str = Field(primary_key=True, max_length=32)
+    version: int = Field(index=True)
+    status: str = Field(max_length=8)  # running | done | failed
+    done: int = 0
+    total: int = 0
+    started_at: datetime = Field(index=True)
+    period_start: datetime
+    period_end: datetime
+    by: str = Field(max_length=64)
+    heartbeat_at: datetime  # the running process's last sign of life (progress, or every few seconds)
+    error: str | None = None  # an error code (error.simulation_*)
+    report: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
 class LeadFact(SQLModel, table=True):
     """What the decider was given for a lead, in order (the simulator's input): intakes, behaviour, people's
     actions with their times, and the answers of the lead's reads (score, dispatch, consultant, working-day deadline).

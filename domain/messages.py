@@ -863,6 +863,8 @@ LABELS["status"] = {
 }
 LABELS["step"] = {"approved": ("审批", "approved"), "rejected": ("驳回", "rejected")}
 ERRORS: dict[str, tuple[str, str]] = {
+    "simulation_failed": ("模拟运行失败，请稍后重试（详情见服务日志）", "the simulation failed; try again (the server's log says why)"),
+    "simulation_interrupted": ("模拟运行所在的服务进程已停止，请重新运行", "the process running the simulation stopped; run it again"),
     # what a status means when nothing more precise is said (FastAPI's own 404 and 405, a proxy's answer)
     "http.400": ("请求内容无法解析（须为 UTF-8 编码的 JSON）", "the body could not be decoded (not UTF-8 JSON)"),
     "http.401": ("请先登录", "sign in first"), "http.403": ("您无权执行此操作", "you may not do this"),

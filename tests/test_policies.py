@@ -4,12 +4,17 @@ leads on the active version, migrating running leads (time-skipping server), and
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from sqlmodel import Session
 
+from api.app import create_app
 from api.routes.policies import migrate_leads
 from db import policies as pol
+from db.models import PolicySimulation
 from domain.policy import load_policy
 from domain.policy_versions import PolicyProblem, apply_changes, check_draft, document_of
 from tests.fixtures import OPS, raw_lead
@@ -174,3 +179,37 @@ async def test_a_simulation_started_through_the_api_reports_progress_and_the_rep
         assert r["differing_leads"] == 3 and r["differing"][0]["why"]
         assert (await http.get(f"/v1/simulations/{run_id}", headers=auth("d-sh-1-mgr"))).status_code == 403
         assert (await http.get("/v1/simulations/nope", headers=auth("ops"))).status_code == 404
+        # kept in the read model: another API process (a new app on the same database) answers for it
+        async with second_api(env, engine, L) as second:
+            again = (await second.get(f"/v1/simulations/{run_id}", headers=auth("ops"))).json()
+            assert again["report"] == view["report"] and again["by"] == "ops"
+            listed = (await second.get("/v1/simulations", headers=auth("ops"))).json()
+            assert [(s["id"], s["status"], s["report"]) for s in listed] == [(run_id, "done", None)]
+
+
+@asynccontextmanager
+async def second_api(env, engine, L):
+    """Another API process on the same database."""
+    other = create_app(client=env.client, engine=engine, policy=L.policy, task_queue=L.task_queue)
+    async with other.router.lifespan_context(other):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://leadflow") as http:
+            yield http
+
+
+async def test_a_simulation_whose_process_stopped_reads_as_failed_and_says_so(env, engine):
+    """A run is `running` while its process beats (every 10 s); one silent for a minute died with its process."""
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        for sim_id, beat in (("alive", now - timedelta(seconds=5)), ("gone", now - timedelta(minutes=5))):
+            session.add(PolicySimulation(id=sim_id, version=1, status="running", started_at=now - timedelta(minutes=6),
+                                         period_start=now - timedelta(days=30), period_end=now, by="ops",
+                                         heartbeat_at=beat))
+        session.commit()
+    async with api(env, engine) as (http, _):
+        alive = (await http.get("/v1/simulations/alive", headers=auth("ops"))).json()
+        gone = (await http.get("/v1/simulations/gone", headers=auth("ops"))).json()
+        gone_en = (await http.get("/v1/simulations/gone?lang=en", headers=auth("ops"))).json()
+    assert alive["status"] == "running" and alive["error"] is None
+    assert (gone["status"], gone["error_code"]) == ("failed", "error.simulation_interrupted")
+    assert gone["error"] == "模拟运行所在的服务进程已停止，请重新运行"
+    assert gone_en["error"] == "the process running the simulation stopped; run it again"

@@ -52,6 +52,24 @@ async def test_a_dealer_manager_configures_the_team_robot_and_sends_a_test_messa
         r.close()
 
 
+async def test_lead_ops_configure_the_owners_sms_gateway_apart_from_the_staffs(env, engine):
+    sms = {"secret_id": "a", "secret_key": "b", "sdk_app_id": "c", "sign_name": "极光车主服务", "template_id": "e"}
+    async with api(env, engine) as (http, L):
+        owners = await http.post("/v1/push/targets", headers=auth("ops"), json={
+            "kind": "sms", "name": "车主短信", "audience": "owners", "config": sms})
+        assert owners.status_code == 201, owners.text
+        assert (owners.json()["audience"], owners.json()["roles"]) == ("owners", ["owner"])
+        staff = await http.post("/v1/push/targets", headers=auth("ops"), json={"kind": "sms", "name": "员工短信",
+                                                                              "config": sms})
+        assert (staff.json()["audience"], staff.json()["roles"]) == ("staff", [])
+        for wrong in ({"kind": "wecom", "config": {"webhook_url": "https://qyapi.weixin.qq.com/x"}},
+                      {"kind": "sms", "roles": ["lead_ops"], "config": sms}):
+            bad = await http.post("/v1/push/targets", headers=auth("ops"),
+                                  json={"name": "x", "audience": "owners", **wrong})
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "audience"], bad.text
+            assert bad.json()["detail"][0]["code"] == "invalid.owners_gateway"
+
+
 async def test_preferences_and_web_push_subscriptions(env, engine):
     async with api(env, engine) as (http, L):
         me = auth("d-sh-1-c1")

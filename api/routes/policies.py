@@ -15,15 +15,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter, model_validator
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from api.deps import ActorDep, ClientDep, LangDep, NowDep, SessionDep
 from api.errors import Invalid, Problem, responses
+from core.logging import get_logger
 from db import policies as pol
-from db.models import User
+from db.models import PolicySimulation, User
 from domain.durations import parse_duration
 from domain.messages import CATALOG, LABELS, CodedError, format_duration, label, render
 from domain.models import Actor
@@ -32,6 +33,7 @@ from domain.simulate import readable
 from domain.stages import Role
 from workflows.messages import PolicyMigrationSignal
 
+log = get_logger("api.policies")
 router = APIRouter(prefix="/v1", tags=["policies"], responses=responses(403))
 LEAD_OPS = frozenset({Role.LEAD_OPS, Role.HEAD_OF_LEAD_OPS})
 Version = Annotated[int, Path(ge=1, le=1_000_000, description="a policy version number")]
@@ -309,17 +311,47 @@ class SimulationView(BaseModel):
     total: int
     started_at: datetime
     period: list[datetime]
-    error: str | None = None
+    by: str
+    error: str | None = Field(default=None, description="why it failed, in the reader's language")
+    error_code: str | None = None
     report: dict[str, Any] | None = None
 
 
-_RUNS: dict[str, dict[str, Any]] = {}
+HEARTBEAT = timedelta(seconds=10)  # a running simulation's process says it is alive this often ...
+STALE = timedelta(seconds=60)  # ... and one not heard of for this long died with its process: failed
+
+
+def _save(engine, sim_id: str, **changes: Any) -> None:
+    with Session(engine) as session:
+        row = session.get(PolicySimulation, sim_id)
+        if row is None:
+            return
+        for k, v in {**changes, "heartbeat_at": datetime.now(UTC)}.items():
+            setattr(row, k, v)
+        session.add(row)
+        session.commit()
+
+
+def _sim_view(row: PolicySimulation, lang: str, now: datetime) -> SimulationView:
+    status, code = row.status, row.error
+    if status == "running" and now - _aware(row.heartbeat_at) > STALE:  # its API process stopped mid-run
+        status, code = "failed", "error.simulation_interrupted"
+    return SimulationView(id=row.id, version=row.version, status=status, done=row.done, total=row.total,
+                          started_at=row.started_at, period=[row.period_start, row.period_end], by=row.by,
+                          error=render(code, {}, lang) if code else None, error_code=code,
+                          report=readable(row.report, lang) if row.report is not None else None)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 @router.post("/simulations", status_code=202, summary="Start a what-if simulation of a version over a period's "
              "recorded leads; read its progress and report by id", responses=responses(404))
-def start_simulation(body: SimulationBody, request: Request, session: SessionDep, now: NowDep,
+def start_simulation(body: SimulationBody, request: Request, session: SessionDep, now: NowDep, lang: LangDep,
                      actor: OpsDep) -> SimulationView:
+    """Runs in this API process's background; its progress and report are kept in the read model
+    (`policy_simulation`), so any API process answers for it and it outlives a restart."""
     _seeded(request, session, now)
     row = _get(session, body.version)
     active = pol.active(session)
@@ -328,35 +360,58 @@ def start_simulation(body: SimulationBody, request: Request, session: SessionDep
     if start >= end:
         raise Invalid(("body", "start"), "invalid.start_before_end")
     draft_policy, fallback = pol.policy_of(row), pol.policy_of(active) if active else request.app.state.policy
-    url = request.app.state.engine.url.render_as_string(hide_password=False)
-    run: dict[str, Any] = {"id": uuid.uuid4().hex[:12], "version": body.version, "status": "running", "done": 0,
-                           "total": 0, "started_at": now, "period": [start, end], "error": None, "report": None,
-                           "by": actor.user_id}
-    _RUNS[run["id"]] = run
+    engine = request.app.state.engine
+    url = engine.url.render_as_string(hide_password=False)
+    sim = PolicySimulation(id=uuid.uuid4().hex[:12], version=body.version, status="running", started_at=now,
+                           period_start=start, period_end=end, by=actor.user_id, heartbeat_at=datetime.now(UTC))
+    session.add(sim)
+    session.commit()
+    session.refresh(sim)
+    sim_id, version = sim.id, str(body.version)
 
     def work():
         from ops.simulate import run as simulate
 
-        def progress(done: int, total: int) -> None:
-            run["done"], run["total"] = done, total
-        try:
-            run["report"] = simulate(url, draft_policy, start, end, fallback, body.workers, progress, str(body.version))
-            run["status"] = "done"
-        except Exception as e:  # reported with the run, not lost in a thread
-            run["status"], run["error"] = "failed", f"{type(e).__name__}: {e}"
+        stop = threading.Event()
+        last = [0.0]
 
-    threading.Thread(target=work, daemon=True, name=f"simulation-{run['id']}").start()
-    return SimulationView(**{k: v for k, v in run.items() if k != "by"})
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT.total_seconds()):
+                _save(engine, sim_id)
+
+        def progress(done: int, total: int) -> None:
+            clock = datetime.now(UTC).timestamp()
+            if clock - last[0] >= 0.5 or done >= total:  # a progress bar's worth, not a write per lead
+                last[0] = clock
+                _save(engine, sim_id, done=done, total=total)
+        threading.Thread(target=beat, daemon=True, name=f"simulation-{sim_id}-beat").start()
+        try:
+            report = simulate(url, draft_policy, start, end, fallback, body.workers, progress, version)
+            _save(engine, sim_id, status="done", report=report)
+        except Exception as e:  # reported with the run, not lost in a thread
+            log.warning("simulation failed", simulation=sim_id, error=repr(e))
+            _save(engine, sim_id, status="failed", error="error.simulation_failed")
+        finally:
+            stop.set()
+
+    threading.Thread(target=work, daemon=True, name=f"simulation-{sim_id}").start()
+    return _sim_view(sim, lang, datetime.now(UTC))
+
+
+@router.get("/simulations", summary="The latest simulations (newest first), without their reports")
+def list_simulations(session: SessionDep, lang: LangDep, _: OpsDep,
+                     limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[SimulationView]:
+    rows = session.exec(select(PolicySimulation).order_by(col(PolicySimulation.started_at).desc()).limit(limit)).all()
+    now = datetime.now(UTC)
+    return [_sim_view(row, lang, now).model_copy(update={"report": None}) for row in rows]
 
 
 @router.get("/simulations/{run_id}", summary="A simulation's progress, and its report when done",
             responses=responses(404))
-def get_simulation(run_id: Annotated[str, Path(max_length=32)], lang: LangDep, _: OpsDep) -> SimulationView:
+def get_simulation(run_id: Annotated[str, Path(max_length=32)], session: SessionDep, lang: LangDep,
+                   _: OpsDep) -> SimulationView:
     """The report's codes (why a lead differs, what was assumed) come with their text in the reader's language."""
-    run = _RUNS.get(run_id)
-    if run is None:
+    row = session.get(PolicySimulation, run_id)
+    if row is None:
         raise Problem(404, "error.not_found", thing="simulation", id=run_id)
-    view = {k: v for k, v in run.items() if k != "by"}
-    if view.get("report") is not None:
-        view["report"] = readable(view["report"], lang)
-    return SimulationView(**view)
+    return _sim_view(row, lang, datetime.now(UTC))
