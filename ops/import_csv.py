@@ -483,7 +483,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="raw leads in flight at once (default 8)")
     parser.add_argument("--errors", help="where to write the bad rows (default: FILE.errors.csv next to FILE)")
     parser.add_argument("--dry-run", action="store_true", help="check every row, submit nothing")
-    raise SystemExit(asyncio.run(_run(parser.parse_args())))
+    code = asyncio.run(_run(parser.parse_args()))
+    from ops.cli import exit_now
+
+    exit_now(code)  # not SystemExit: the Temporal client's threads can abort the interpreter's teardown (-6)
 
 
 if __name__ == "__main__":

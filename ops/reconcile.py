@@ -564,4 +564,6 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    from ops.cli import exit_now
+
+    exit_now(asyncio.run(main()))  # not sys.exit: the Temporal client's threads can abort the teardown (-6)

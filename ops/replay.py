@@ -258,4 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ops.cli import exit_now
+
+    exit_now(main())  # not sys.exit: the Temporal client's threads can abort the interpreter's teardown (-6)
