@@ -45,12 +45,16 @@ class Lab:
 
     async def record_histories(self, name: str) -> None:
         """Write this scenario's histories under tests/histories/ (replayed by tests/test_replay.py)."""
-        HISTORIES.mkdir(exist_ok=True)
         for i, lead_id in enumerate(sorted(self.leads())):
             await self.quiet(lead_id)
-            history = await self.client.get_workflow_handle(lead_id).fetch_history()
-            await decode_payloads(history.events, self.client.data_converter.payload_codec)  # reviewable, like code
-            (HISTORIES / f"{name}-{i}.json").write_text(history.to_json())
+            await self.record_workflow(lead_id, f"{name}-{i}")
+
+    async def record_workflow(self, workflow_id: str, name: str) -> None:
+        """Write one workflow's history as tests/histories/<name>.json (a push workflow, beside the leads')."""
+        HISTORIES.mkdir(exist_ok=True)
+        history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        await decode_payloads(history.events, self.client.data_converter.payload_codec)  # reviewable, like code
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
 
     def leads(self) -> set[str]:
         return self.started | {row.lead_id for row in self._rows(select(Lead))}  # incl. those taken in through the API

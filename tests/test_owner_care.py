@@ -271,6 +271,8 @@ async def test_a_consented_reminder_reaches_the_owners_phone_by_sms_from_the_wor
             handle = L.client.get_workflow_handle(f"push:owner:{message.idempotency_key}")
             await L.sleep(timedelta(hours=12))  # past the quiet hours, if the reminder fell in them
             assert await handle.result() == 1
+            if RECORDING["on"]:  # the owner's message sending (PushFlushWorkflow, tests/test_replay.py)
+                await L.record_workflow(handle.id, "v7-push-owner-sms")
         with Session(engine) as session:
             phone = session.get(Customer, key).phone
             sent = session.exec(select(PushDelivery)).one()

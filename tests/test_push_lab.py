@@ -14,7 +14,7 @@ from temporalio.client import WorkflowExecutionStatus
 
 from db.models import Notification, PushDelivery
 from tests.fixtures import raw_lead
-from tests.harness import lab
+from tests.harness import RECORDING, lab
 from tests.push_fixtures import CONSULTANT, add_preference, add_target, channel_keys  # noqa: F401
 from tests.push_receivers import Receiver
 from tests.test_clocks import assigned, sleep_until
@@ -57,6 +57,8 @@ async def test_an_unread_fifteen_minute_alert_reaches_wecom_then_escalates_to_sm
             lead_id, _ = await assigned(L, 901)
             _, handle = await first_response_push(L, lead_id)
             assert await finished(L, handle) == 2  # the robot, then the SMS after 10 unread minutes (time skipped)
+            if RECORDING["on"]:  # its plan, first flush, escalation timer and second flush (tests/test_replay.py)
+                await L.record_workflow(handle.id, "v7-push-escalated")
         robot = [b for b in map(json.loads, (r["body"] for r in wecom.requests))
                  if "超时提醒" in json.dumps(b, ensure_ascii=False)]
         assert len(robot) == 1 and robot[0]["text"]["content"].startswith("【超时提醒】首次响应")

@@ -15,6 +15,7 @@ from tests.conftest import suite_converter
 from tests.harness import HISTORIES
 from workflows.lead import LeadWorkflow
 from workflows.owner_care import OwnerCareWorkflow
+from workflows.push import PushFlushWorkflow, PushWorkflow
 
 FILES = sorted(HISTORIES.glob("*.json"))
 
@@ -26,7 +27,8 @@ def test_histories_are_checked_in():
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 async def test_recorded_history_replays(path):
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[LeadWorkflow, OwnerCareWorkflow], data_converter=suite_converter())
+    replayer = Replayer(workflows=[LeadWorkflow, OwnerCareWorkflow, PushWorkflow, PushFlushWorkflow],
+                        data_converter=suite_converter())
     await replayer.replay_workflow(history)
 
 
