@@ -209,15 +209,15 @@ class OwnerCareActivities(UsesDatabase):
                                                text=render(code, params), at=req.at,
                                                said={"code": code, "params": params})
             sent = message is not None
-            targets = []
+            notice, targets = "", []
             if message is not None and self.push is not None:  # no message to an owner at night (Beijing time)
                 due = quiet_until(req.at, *OWNER_QUIET_HOURS) or req.at
-                targets = self.push.queue_owner_message(session, message, due)
+                notice, targets = self.push.queue_owner_message(session, message, due)
             task.message_sent, task.message_note = sent, note
             session.add(task)
             session.commit()
-            if targets and message is not None:  # after the commit: the flush reads the ledger's rows
-                self.push.flush(self.push.owner_notice(message), targets)
+            if targets:  # after the commit: the flush reads the ledger's rows
+                self.push.flush(notice, targets)
         activity.logger.info("owner touchpoint", extra={"ownership_id": s.ownership_id, "kind": t.kind.value,
                                                         "message_sent": sent})
         return TouchResult(task_id=task_id, message_sent=sent, note=note)

@@ -143,8 +143,10 @@ def install(app: FastAPI) -> None:
             code, params = exc.code, exc.params
         else:
             code = f"error.http.{exc.status_code}"
-            code, params = (code, {"limit": MAX_BODY_BYTES}) if code in CATALOG else (
-                "error.http.other", {"status": exc.status_code})
+            if code not in CATALOG:
+                code, params = "error.http.other", {"status": exc.status_code}
+            else:  # (only 413's text has a parameter: the limit it went over)
+                params = {"limit": MAX_BODY_BYTES} if exc.status_code == 413 else {}
         return _problem(request, exc.status_code, code, params, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(ActionRefused)
@@ -154,8 +156,7 @@ def install(app: FastAPI) -> None:
         if code != exc.code:  # a refusal without its code: people read what the status means; the log says why
             log.warning("refusal without a message code", path=request.url.path, reason=exc.reason, kind=exc.kind)
         if status == 422:
-            loc = ["body", params["field"]] if "field" in params else ["body"]  # the field at fault, when one is
-            return _validation_error([{"loc": loc, "type": "value_error", "code": code, "params": params}],
+            return _validation_error([{"loc": ["body"], "type": "value_error", "code": code, "params": params}],
                                      _lang(request))
         return _problem(request, status, code, params, kind=exc.kind)
 

@@ -111,11 +111,11 @@ def personal_targets(session, user_id: str, kinds: list[str]) -> list[PushTarget
     return found
 
 
-def queue_owner_message(session, row: Notification, due: datetime) -> list[str]:
+def queue_owner_message(session, row: Notification, due: datetime) -> tuple[str, list[str]]:
     """An owner's message (owner care's row, consent already checked) queued on the owners' SMS gateway, not
-    before `due` (the owners' quiet hours); idempotent by the row. The targets queued on (none configured: the
-    message stays in the read model only)."""
-    notice = owner_notice(row)
+    before `due` (the owners' quiet hours); idempotent by the row. The ledger's notice and the targets queued on
+    (none configured: the message stays in the read model only)."""
+    notice = f"owner:{row.idempotency_key}"[:200]
     targets = []
     for target in _sms_gateways(session, owners=True)[:1]:
         key = f"{notice}:{target.id}"
@@ -124,11 +124,12 @@ def queue_owner_message(session, row: Notification, due: datetime) -> list[str]:
                                      user_id=None, kind=row.kind, text=row.message, title=row.message[:40],
                                      due_at=due, queued_at=_utc(row.created_at)))
         targets.append(target.id)
-    return targets
+    return notice, targets
 
 
-def owner_notice(row: Notification) -> str:
-    return f"owner:{row.idempotency_key}"[:200]
+def _recipient(row: PushDelivery) -> str:
+    """Who a personal channel's row goes to: its person, or (an owner's message, no user) its owner."""
+    return row.user_id if row.user_id is not None else f"owner-message:{row.notification_id}"
 
 
 class PushActivities:
@@ -291,9 +292,8 @@ class PushActivities:
             if next_slot(self._history(session, target_id, now), ch.limits, now) > now:
                 session.commit()
                 return False
-            if ch.per_person:  # one person per request (an owner: one message per request, to its owner)
-                due = [r for r in due if r.user_id == due[0].user_id
-                       and (r.user_id is not None or r.notification_id == due[0].notification_id)]
+            if ch.per_person:  # one recipient per request
+                due = [r for r in due if _recipient(r) == _recipient(due[0])]
             owner_phone = None
             if ch.per_person and due[0].user_id is None and target.kind == "sms":  # an owner's message
                 owner_phone = _owner_phone(session, due[0].notification_id)
@@ -478,9 +478,7 @@ class PushStarter:
         future = asyncio.run_coroutine_threadsafe(self._start(req), self.loop)
         future.result(timeout=20)
 
-    owner_notice = staticmethod(owner_notice)
-
-    def queue_owner_message(self, session, row: Notification, due: datetime) -> list[str]:
+    def queue_owner_message(self, session, row: Notification, due: datetime) -> tuple[str, list[str]]:
         """Owner care's touchpoint activity: its owner message on the owners' SMS gateway (channels room)."""
         return queue_owner_message(session, row, due)
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 import core.settings
 from activities.owner_care import OwnerCareActivities, OwnershipProjection, TouchRequest
-from channels.delivery import PushActivities, owner_notice, personal_targets, queue_owner_message
+from channels.delivery import PushActivities, personal_targets, queue_owner_message
 from db.models import Customer, Dealer, OwnerConsent, OwnerTask, PushDelivery
 from domain.owner_care import OwnershipState, Purpose, Touchpoint, TouchpointKind
 from domain.push import FlushRequest
@@ -31,8 +31,6 @@ OK = {"Response": {"SendStatusSet": [{"SerialNo": "sn-owner", "Code": "Ok"}], "R
 
 class Push:
     """The worker's PushStarter as the activity sees it, the sending workflow replaced by a record of its start."""
-
-    owner_notice = staticmethod(owner_notice)
 
     def __init__(self):
         self.flushes: list[tuple[str, list[str]]] = []
