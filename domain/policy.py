@@ -167,7 +167,7 @@ class Policy(_Frozen):
 
     def scaled(self, delta: timedelta) -> timedelta:
         """A policy duration as the engine runs it (compressed by LEADFLOW_TIME_SCALE)."""
-        return delta / self.time_scale
+        return delta if self.time_scale == 1 else delta / self.time_scale
 
 
 def load_policy(path: str | Path | None = None, time_scale: float | None = None) -> Policy:

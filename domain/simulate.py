@@ -87,7 +87,9 @@ class _SimState(LeadState):
         if update:
             return super().model_copy(update=update, deep=False)
         copy = _new(type(self))  # what pydantic's shallow copy does, without its generic bookkeeping
-        _set(copy, "__dict__", self.__dict__.copy())
+        values = self.__dict__.copy()
+        values["recent"] = values["recent"].copy()  # (`emit` appends in place: a refused step leaves this one's)
+        _set(copy, "__dict__", values)
         _set(copy, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
         _set(copy, "__pydantic_extra__", None)
         _set(copy, "__pydantic_private__", None)

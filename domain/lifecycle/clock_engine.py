@@ -36,6 +36,7 @@ def _index() -> tuple[dict[str, tuple[tuple[str, str], ...]], dict[str, tuple[Cl
 
 
 _ENDS, _STARTS = _index()
+_CLOCK_KINDS = frozenset(_ENDS) | frozenset(_STARTS) | PAUSE_ON | RESUME_ON  # the kinds that touch any clock
 
 
 class ClockEngine:
@@ -48,6 +49,8 @@ class ClockEngine:
     policy: Policy
 
     def _follow_clocks(self, kind: str) -> None:
+        if kind not in _CLOCK_KINDS:  # (most events: alerts, notifications, penalties, lapses)
+            return
         s = self.state
         if kind in PAUSE_ON or kind in RESUME_ON:
             for clock in s.clocks.values():

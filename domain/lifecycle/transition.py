@@ -74,15 +74,18 @@ class Transition(ClockEngine):
         if not is_event_kind(kind):  # a programming error: fails the workflow task, never the lead
             raise ValueError(f"unknown timeline event kind {kind!r}: name it in domain/events.py")
         kind = str(kind)
-        s = self.state
+        s, now, actor, holding = self.state, self.now, self.actor, self.state.holding
         s.seq += 1
-        s.updated_at = self.now
+        s.updated_at = now
         event = TimelineEvent(
-            seq=s.seq, at=self.now, kind=kind, stage=s.stage, actor=self.actor.user_id,
-            role=self.actor.role, dealer_id=s.dealer_id, data=data,
+            seq=s.seq, at=now, kind=kind, stage=s.stage, actor=actor.user_id,
+            role=actor.role, dealer_id=holding.dealer_id if holding is not None else None, data=data,
         )
         self.events.append(event)
-        s.recent = (s.recent + [event])[-RECENT_EVENTS:]
+        recent = s.recent  # (the step's own copy: `begin` copied the state)
+        recent.append(event)
+        if len(recent) > RECENT_EVENTS:
+            del recent[0]
         self._follow_clocks(kind)
         return event
 
