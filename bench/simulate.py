@@ -260,6 +260,8 @@ def main() -> None:
             print(f"generated and loaded {args.leads:,} leads, {rows:,} facts, {events:,} timeline events "
                   f"in {time.perf_counter() - t:.1f} s")
         print("uptime before:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+        from bench.stack import machine
+        measured_on = machine()  # (the load average as the timed part begins)
         t = time.perf_counter()
         r = run(url, draft, start, end, POLICY, args.workers, draft_version="draft",
                 recorded_reality=not args.simulate_reality)
@@ -272,6 +274,17 @@ def main() -> None:
     print("receipt lapses", r["reality"]["sla_lapses"].get("receipt", 0), "->",
           r["draft"]["sla_lapses"].get("receipt", 0))
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    if not args.no_db:
+        from bench.stack import record
+        record("simulate", {
+            "leads": r["leads"], "workers": args.workers, "wall_s": round(elapsed, 1),
+            "worker_cpu_s": r.get("cpu_seconds"),
+            "ms_per_lead": round(1000 * r.get("cpu_seconds", 0) / max(1, r["leads"]), 2),
+            "differing_leads": r["differing_leads"], "reality_from": r.get("reality_from"),
+            "receipt_lapses": [r["reality"]["sla_lapses"].get("receipt", 0),
+                               r["draft"]["sla_lapses"].get("receipt", 0)],
+            "reused_load": args.reuse, "goal_s": 60, "met": elapsed < 60, "load_avg_at_end": list(os.getloadavg()),
+        }, measured_on)
 
 
 if __name__ == "__main__":
