@@ -51,6 +51,8 @@ from domain.stages import FUNNEL, funnel_rank
 
 # Timeline events that put something in front of a reviewer (the review queues' work).
 REVIEW_EVENTS = frozenset({"transfer_requested", "defeat_submitted", "appeal_filed", "cancel_requested"})
+# What an outcome counts (`_Run._commit`): every other event kind passes by.
+_COUNTED = frozenset({"clock_lapsed", "penalty_recorded", "dispatched", "alert_raised"}) | REVIEW_EVENTS
 READS = ("scored", "dispatched", "deadline", "consultant")
 READ_SLACK = timedelta(minutes=1)
 M = TypeVar("M", bound=BaseModel)
@@ -90,7 +92,7 @@ class _SimState(LeadState):
         values = self.__dict__.copy()
         values["recent"] = values["recent"].copy()  # (`emit` appends in place: a refused step leaves this one's)
         _set(copy, "__dict__", values)
-        _set(copy, "__pydantic_fields_set__", set(self.__pydantic_fields_set__))
+        _set(copy, "__pydantic_fields_set__", self.__pydantic_fields_set__)  # (shared: only a dump reads it)
         _set(copy, "__pydantic_extra__", None)
         _set(copy, "__pydantic_private__", None)
         return copy
@@ -294,10 +296,14 @@ class _Run:
     def _lapse_until(self, at: datetime) -> None:
         while True:
             state = self._live()
-            deadline = lc.next_deadline(state)
-            if deadline is None or deadline > at or lc.is_finished(state):
+            # the clocks due by `at` (running: a deadline, not paused), in one pass: `lc.next_deadline` and
+            # `lc.due_clocks` of that deadline, as the workflow's timer loop asks them
+            due = [(c.deadline, c.name) for c in state.clocks.values()
+                   if c.deadline is not None and c.deadline <= at and c.paused_remaining_s is None]
+            if not due or lc.is_finished(state):
                 return
-            for name in lc.due_clocks(state, deadline):
+            deadline = min(due)[0]
+            for name in sorted(name for d, name in due if d == deadline):
                 state = self._live()  # (each lapse commits a new state)
                 if lc.is_due(state, name, deadline):
                     self._commit(lc.lapse(state, name, self.policy, deadline))
@@ -307,6 +313,8 @@ class _Run:
         out = self.out
         for e in t.events:
             kind = e.kind
+            if kind not in _COUNTED:
+                continue
             if kind == "clock_lapsed":
                 out.lapses[e.data["clock"]] += 1
             elif kind == "penalty_recorded":
