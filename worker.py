@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -113,6 +114,9 @@ def trade_in_intake(client: Client, task_queue: str):
     return submit
 
 
+STICKY_TIMEOUT = timedelta(seconds=60)
+
+
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
                  local_activities: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
@@ -133,6 +137,16 @@ def build_worker(client: Client, task_queue: str, engine: Engine, executor: Thre
         # a backlog, as after a restart with hundreds of leads due, a task polled beyond that waited for a thread
         # while its 10-s timeout ran, timed out, and came back to be run again (issue 15: 1,092 timeouts, alerts
         # 72-214 s late). Tasks not taken wait on the server's queue instead, where waiting costs nothing.
+        # A task put on this worker's sticky queue that no poller starts within this time is taken back and put on the
+        # shared queue (a WorkflowTaskTimedOut in the lead's history). The server already sends a lead's task to the
+        # shared queue when the sticky queue's worker has not polled for 10 s or said it stopped; this timeout
+        # is only the backstop, and it runs from the moment the task is scheduled. After a full restart every due
+        # lead's task is scheduled as the server comes up, before any worker polls: with the SDK's 10 s, each task
+        # that the starting worker did not reach within 10 s timed out (issue 15: 347 of 500) although it was on
+        # the shared queue all along. 60 s covers the worker's start and the backlog's catch-up; a worker killed
+        # outright (no shutdown call) delays the few tasks scheduled in the 10 s before the server notices it by at
+        # most this much.
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         **{"max_concurrent_workflow_tasks": executor._max_workers, **options},
         patch_activation_callback=None if local_activities else (lambda p: p.patch_id != LOCAL_ACTIVITIES),
     )
@@ -158,8 +172,8 @@ async def run_until_stopped(worker: Worker, signals: tuple[int, ...] = (signal.S
     """Run the worker until SIGTERM (a deploy, `docker stop`) or Ctrl-C, then shut it down gracefully: the SDK tells
     the server this worker is gone, so its leads' next workflow tasks go to the shared queue at once. Killed by
     SIGTERM instead, the server kept offering each cached lead's next task to the dead worker's sticky queue until
-    that timed out (5 s, a WorkflowTaskTimedOut per lead): after a restart every due lead lost those 5 s first
-    (bench/restart.py)."""
+    that timed out (then 10 s, a WorkflowTaskTimedOut per lead): after a restart every due lead lost that time
+    first (bench/restart.py)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in signals:
