@@ -25,7 +25,7 @@ from temporalio.client import (
     ScheduleSpec,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import all_activities
@@ -48,6 +48,10 @@ WORKFLOWS = [LeadWorkflow, WebhookFanout, CalendarCorrectionWorkflow, CalendarCh
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "colorama",
                                                                       "better_exceptions"))
+# Production's runner (LEADFLOW_WORKFLOW_SANDBOX, core/settings.py): the same workflow code without the sandbox's
+# per-run import and checks. Determinism does not come from the sandbox (it only catches a mistake): the decider is
+# pure, the replay tests and `python -m ops.replay` hold the histories, and the suite runs every workflow sandboxed.
+UNSANDBOXED = UnsandboxedWorkflowRunner()
 
 
 HERE = Path(__file__).resolve().parent
@@ -118,16 +122,17 @@ STICKY_TIMEOUT = timedelta(seconds=60)
 
 
 def build_worker(client: Client, task_queue: str, engine: Engine, executor: ThreadPoolExecutor,
-                 local_activities: bool = True, **options) -> Worker:
+                 local_activities: bool = True, sandbox: bool = True, **options) -> Worker:
     """local_activities=False (LEADFLOW_LOCAL_ACTIVITIES=false): new lead runs keep remote activities. For a
     rolling upgrade from a version without local activities: deploy with it off, then turn it on once no
-    older worker is left (an older worker cannot replay a run that used them)."""
+    older worker is left (an older worker cannot replay a run that used them). `sandbox`: the workflows run in the
+    SDK's sandbox (the tests' default); `worker.py` takes LEADFLOW_WORKFLOW_SANDBOX (default off)."""
     push = _push_starter(client, task_queue, engine)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        workflow_runner=SANDBOX,
+        workflow_runner=SANDBOX if sandbox else UNSANDBOXED,
         activities=all_activities(engine, push) + push_activities(engine)
         + owner_care_activities(engine, trade_in_intake(client, task_queue), push),
         activity_executor=executor,
@@ -160,10 +165,11 @@ async def main() -> None:
     client = await connect_worker(settings)
     with ThreadPoolExecutor(max_workers=settings.worker_threads) as executor:
         worker = build_worker(client, settings.task_queue, default_engine(), executor,
-                              local_activities=settings.local_activities)
+                              local_activities=settings.local_activities, sandbox=settings.workflow_sandbox)
         await ensure_calendar_schedule(client, settings.task_queue)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.temporal_address,
-                 metrics=settings.worker_metrics_address, local_activities=settings.local_activities)
+                 metrics=settings.worker_metrics_address, local_activities=settings.local_activities,
+                 sandbox=settings.workflow_sandbox)
         await run_until_stopped(worker)
         log.info("worker stopped")
 

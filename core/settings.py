@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # a task is only taken when a thread is there for its local activities, so a backlog (a restart) waits on the
     # server instead of timing out in the worker (bench/restart.py; worker.py build_worker)
     worker_threads: int = Field(default=16, ge=1, alias="LEADFLOW_WORKER_THREADS")
+    # run the workflows inside the SDK's sandbox, which re-imports a workflow's module for every new run and fails a
+    # task that calls something non-deterministic (the clock, random, the network): ~14 % of the worker's CPU at
+    # intake (issue 15, py-spy). The test suite runs every workflow in it, so such a call fails there; production
+    # runs them outside it by default. "true" turns it on here too (a deploy of untested workflow code, say).
+    workflow_sandbox: bool = Field(default=False, alias="LEADFLOW_WORKFLOW_SANDBOX")
     metrics_token: SecretStr | None = Field(default=None,
                                             alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
     # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
+from temporalio import workflow
 from temporalio.client import Client
 
 from core.settings import Settings
@@ -122,3 +124,44 @@ async def test_sigterm_shuts_the_worker_down_gracefully(env, engine):
         os.kill(os.getpid(), signal.SIGUSR1)
         await asyncio.wait_for(running, timeout=30)
     assert worker.is_shutdown
+
+
+@workflow.defn(name="ReadsTheClock")
+class ReadsTheClock:
+    """The kind of mistake the sandbox is there for: a workflow reading the machine's clock."""
+
+    @workflow.run
+    async def run(self) -> str:
+        return datetime.now().isoformat()
+
+
+async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_inside(env, engine):
+    """The sandbox re-imports a workflow's module for every new run (~14 % of the worker's CPU at intake, issue 15):
+    worker.py runs without it unless LEADFLOW_WORKFLOW_SANDBOX is on; build_worker's default, which every test's
+    worker takes, keeps it, so a non-deterministic call in a workflow fails in the suite."""
+    import asyncio
+
+    from temporalio.worker import Worker
+
+    from worker import SANDBOX, UNSANDBOXED
+
+    assert Settings().workflow_sandbox is False and Settings(LEADFLOW_WORKFLOW_SANDBOX="true").workflow_sandbox
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        tests_worker = build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor)
+        assert tests_worker.config()["workflow_runner"] is SANDBOX
+        assert build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor,
+                            sandbox=False).config()["workflow_runner"] is UNSANDBOXED
+
+    task_queue = f"clock-{uuid.uuid4()}"
+    async with Worker(env.client, task_queue=task_queue, workflows=[ReadsTheClock], workflow_runner=SANDBOX):
+        handle = await env.client.start_workflow(ReadsTheClock.run, id=f"clock-{uuid.uuid4()}", task_queue=task_queue)
+        failures: list[str] = []
+        for _ in range(100):
+            history = await handle.fetch_history()
+            failures = [e.workflow_task_failed_event_attributes.failure.message for e in history.events
+                        if e.HasField("workflow_task_failed_event_attributes")]
+            if failures:
+                break
+            await asyncio.sleep(0.1)
+        await handle.terminate()
+    assert failures and "datetime.datetime.now" in failures[0]

@@ -13,6 +13,7 @@ from temporalio.worker import Replayer
 
 from tests.conftest import suite_converter
 from tests.harness import HISTORIES
+from worker import SANDBOX, UNSANDBOXED
 from workflows.lead import LeadWorkflow
 from workflows.owner_care import OwnerCareWorkflow
 from workflows.push import PushFlushWorkflow, PushWorkflow
@@ -24,11 +25,14 @@ def test_histories_are_checked_in():
     assert len(FILES) >= 10, "recorded histories are missing: run ./scripts/test.sh --record-histories"
 
 
+@pytest.mark.parametrize("runner", ["sandboxed", "unsandboxed"])
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
-async def test_recorded_history_replays(path):
+async def test_recorded_history_replays(path, runner):
+    """In the SDK's sandbox (the suite's workers) and outside it (production's, LEADFLOW_WORKFLOW_SANDBOX off)."""
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(workflows=[LeadWorkflow, OwnerCareWorkflow, PushWorkflow, PushFlushWorkflow],
-                        data_converter=suite_converter())
+                        data_converter=suite_converter(),
+                        workflow_runner=SANDBOX if runner == "sandboxed" else UNSANDBOXED)
     await replayer.replay_workflow(history)
 
 
