@@ -8,7 +8,7 @@ import uuid
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
 
@@ -67,19 +67,7 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
     errors.install(app)
     log = get_logger("api")
 
-    @app.middleware("http")
-    async def log_requests(request: Request, call_next):
-        """One JSON line per request, with the lead id when the path names one."""
-        structlog.contextvars.clear_contextvars()
-        lead = re.match(r"^/v1/leads/([^/]+)", request.url.path)
-        structlog.contextvars.bind_contextvars(
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex[:16],
-            **({"lead_id": lead.group(1), "workflow_id": lead.group(1)} if lead else {}))
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info("request", method=request.method, path=request.url.path, status=response.status_code,
-                 ms=round((time.perf_counter() - started) * 1000, 1))
-        return response
+    app.add_middleware(RequestLog, log=log)
     app.include_router(leads.router)
     app.include_router(inbox.router)
     app.include_router(push.router)
@@ -105,6 +93,39 @@ def create_app(client: Client | None = None, engine: Engine | None = None, polic
         return {"status": "ok"}
 
     return app
+
+
+_LEAD_PATH = re.compile(r"^/v1/leads/([^/]+)")
+
+
+class RequestLog:
+    """One JSON line per request, with the lead id when the path names one, logged as the response starts.
+
+    A plain ASGI middleware: `@app.middleware("http")` (Starlette's BaseHTTPMiddleware) ran every request in a task
+    and memory streams of its own, a share of the API's CPU at intake (issue 15, py-spy)."""
+
+    def __init__(self, app, log) -> None:
+        self.app, self.log = app, log
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        structlog.contextvars.clear_contextvars()
+        lead = _LEAD_PATH.match(path)
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None)
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id or uuid.uuid4().hex[:16],
+            **({"lead_id": lead.group(1), "workflow_id": lead.group(1)} if lead else {}))
+        started = time.perf_counter()
+
+        async def logged(message) -> None:
+            if message["type"] == "http.response.start":
+                self.log.info("request", method=scope["method"], path=path, status=message["status"],
+                              ms=round((time.perf_counter() - started) * 1000, 1))
+            await send(message)
+
+        await self.app(scope, receive, logged)
 
 
 def _docs_policies(app: FastAPI) -> dict[str, str]:

@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
-from temporalio import workflow
 from temporalio.client import Client
 
 from core.settings import Settings
@@ -126,15 +124,6 @@ async def test_sigterm_shuts_the_worker_down_gracefully(env, engine):
     assert worker.is_shutdown
 
 
-@workflow.defn(name="ReadsTheClock")
-class ReadsTheClock:
-    """The kind of mistake the sandbox is there for: a workflow reading the machine's clock."""
-
-    @workflow.run
-    async def run(self) -> str:
-        return datetime.now().isoformat()
-
-
 async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_inside(env, engine):
     """The sandbox re-imports a workflow's module for every new run (~14 % of the worker's CPU at intake, issue 15):
     worker.py runs without it unless LEADFLOW_WORKFLOW_SANDBOX is on; build_worker's default, which every test's
@@ -143,6 +132,8 @@ async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_i
 
     from temporalio.worker import Worker
 
+    from tests.clock_workflow import ReadsTheClock
+    from tests.conftest import suite_converter
     from worker import SANDBOX, UNSANDBOXED
 
     assert Settings().workflow_sandbox is False and Settings(LEADFLOW_WORKFLOW_SANDBOX="true").workflow_sandbox
@@ -158,8 +149,8 @@ async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_i
         failures: list[str] = []
         for _ in range(100):
             history = await handle.fetch_history()
-            failures = [e.workflow_task_failed_event_attributes.failure.message for e in history.events
-                        if e.HasField("workflow_task_failed_event_attributes")]
+            failures = [str(await suite_converter().decode_failure(e.workflow_task_failed_event_attributes.failure))
+                        for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
             if failures:
                 break
             await asyncio.sleep(0.1)
