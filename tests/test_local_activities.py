@@ -130,22 +130,28 @@ async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_i
     worker takes, keeps it, so a non-deterministic call in a workflow fails in the suite."""
     import asyncio
 
+    from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Worker
 
     from tests.clock_workflow import ReadsTheClock
-    from tests.conftest import suite_converter
-    from worker import SANDBOX, UNSANDBOXED
+    from tests.conftest import _binary, suite_converter
+    from worker import SANDBOX, UNSANDBOXED, production_options
 
     assert Settings().workflow_sandbox is False and Settings(LEADFLOW_WORKFLOW_SANDBOX="true").workflow_sandbox
     with ThreadPoolExecutor(max_workers=2) as executor:
         tests_worker = build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor)
         assert tests_worker.config()["workflow_runner"] is SANDBOX
-        assert build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor,
-                            sandbox=False).config()["workflow_runner"] is UNSANDBOXED
+        production = build_worker(env.client, f"leads-{uuid.uuid4()}", engine, executor,
+                                  **production_options(Settings())).config()
+        assert production["workflow_runner"] is UNSANDBOXED
 
+    # on a dev server of its own: a workflow whose task keeps failing must not hold the suite's shared
+    # time-skipping server (its retried task kept time from skipping for the next test)
     task_queue = f"clock-{uuid.uuid4()}"
-    async with Worker(env.client, task_queue=task_queue, workflows=[ReadsTheClock], workflow_runner=SANDBOX):
-        handle = await env.client.start_workflow(ReadsTheClock.run, id=f"clock-{uuid.uuid4()}", task_queue=task_queue)
+    own = await WorkflowEnvironment.start_local(dev_server_existing_path=_binary("temporal"),
+                                                data_converter=suite_converter(), dev_server_log_level="error")
+    async with own, Worker(own.client, task_queue=task_queue, workflows=[ReadsTheClock], workflow_runner=SANDBOX):
+        handle = await own.client.start_workflow(ReadsTheClock.run, id=f"clock-{uuid.uuid4()}", task_queue=task_queue)
         failures: list[str] = []
         for _ in range(100):
             history = await handle.fetch_history()

@@ -15,8 +15,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from core.settings import Settings
 from tests.conftest import _binary
-from worker import STICKY_TIMEOUT, build_worker
+from worker import STICKY_TIMEOUT, build_worker, production_options
 
 
 @workflow.defn(sandboxed=False)
@@ -49,10 +50,10 @@ async def test_a_timer_due_during_a_full_restart_waits_for_the_worker_without_a_
     db, port, task_queue = str(tmp_path / "temporal.db"), _free_port(), f"nap-{uuid.uuid4()}"
     env = await _server(db, port)
     try:
-        # the lead worker's own setting (what the lead workflows' tasks are scheduled with)
+        # the production worker's own setting (what the lead workflows' tasks are scheduled with)
         with ThreadPoolExecutor(max_workers=2) as executor:
-            sticky = build_worker(env.client, f"probe-{uuid.uuid4()}", engine, executor).config()[
-                "sticky_queue_schedule_to_start_timeout"]
+            sticky = build_worker(env.client, f"probe-{uuid.uuid4()}", engine, executor,
+                                  **production_options(Settings())).config()["sticky_queue_schedule_to_start_timeout"]
         assert sticky == STICKY_TIMEOUT and sticky >= timedelta(seconds=30)
         async with _worker(env.client, task_queue, sticky):  # its first task completes: the run is now sticky
             handle = await env.client.start_workflow(NapWorkflow.run, 4.0, id=f"nap-{uuid.uuid4()}",
