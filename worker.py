@@ -166,7 +166,8 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_level)
     log = get_logger("worker")
-    cache_workflow_bytecode()
+    if settings.workflow_sandbox:  # (only the sandbox imports the workflow modules again for every run)
+        cache_workflow_bytecode()
     client = await connect_worker(settings)
     with ThreadPoolExecutor(max_workers=settings.worker_threads) as executor:
         worker = build_worker(client, settings.task_queue, default_engine(), executor, **production_options(settings))

@@ -296,14 +296,11 @@ class _Run:
     def _lapse_until(self, at: datetime) -> None:
         while True:
             state = self._live()
-            # the clocks due by `at` (running: a deadline, not paused), in one pass: `lc.next_deadline` and
-            # `lc.due_clocks` of that deadline, as the workflow's timer loop asks them
-            due = [(c.deadline, c.name) for c in state.clocks.values()
-                   if c.deadline is not None and c.deadline <= at and c.paused_remaining_s is None]
-            if not due or lc.is_finished(state):
+            due = lc.earliest_due(state, at)
+            if due is None or lc.is_finished(state):
                 return
-            deadline = min(due)[0]
-            for name in sorted(name for d, name in due if d == deadline):
+            deadline, names = due
+            for name in names:
                 state = self._live()  # (each lapse commits a new state)
                 if lc.is_due(state, name, deadline):
                     self._commit(lc.lapse(state, name, self.policy, deadline))

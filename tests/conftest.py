@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -50,6 +51,20 @@ def pytest_configure(config):
     from tests.harness import RECORDING
 
     RECORDING["on"] = config.getoption("--record-histories")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (for a server a test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def failed_tasks(handle, converter) -> list[str]:
+    """The decoded messages of the workflow task failures in the history (the suite runs encrypted)."""
+    history = await handle.fetch_history()
+    return [str(await converter.decode_failure(e.workflow_task_failed_event_attributes.failure))
+            for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
 
 
 def _binary(name: str) -> str:

@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 from activities import all_activities
 from domain.policy import load_policy
 from tests.buggy_workflow import BuggyLeadWorkflow
-from tests.conftest import _binary, suite_converter
+from tests.conftest import _binary, failed_tasks, suite_converter
 from tests.fixtures import OPS, raw_lead
 from worker import SANDBOX, build_worker
 from workflows import gateway
@@ -37,13 +37,6 @@ async def dev_server():
         search_attributes=list(sa.ALL_KEYS), dev_server_log_level="error")
     async with env:
         yield env
-
-
-async def failed_tasks(handle, converter) -> list[str]:
-    """The decoded messages of the workflow task failures in the history (the suite runs encrypted)."""
-    history = await handle.fetch_history()
-    return [str(await converter.decode_failure(e.workflow_task_failed_event_attributes.failure))
-            for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
 
 
 async def test_an_effect_without_a_handler_fails_the_task_and_the_fixed_worker_carries_on(dev_server, engine):

@@ -54,7 +54,6 @@ import os
 import random
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -101,7 +100,7 @@ from domain.models import Actor, LeadState
 from domain.policy import Clocks, Policy, load_policy
 from domain.stages import LeadStage, Role
 from ops.reconcile import last_projection, reconcile
-from tests.conftest import POSTGRES_URL, _binary, seed
+from tests.conftest import POSTGRES_URL, _binary, free_port, seed
 from tests.fixtures import CALL_CENTER, OPS, raw_lead
 from workflows import gateway
 from workflows import search_attributes as sa
@@ -136,12 +135,6 @@ QUIET_LIMIT = 120 + LEADS * 0.5  # then for nothing to be pending and no clock t
 
 
 # --------------------------------------------------------------------------- the stack
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -134,7 +134,7 @@ async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_i
     from temporalio.worker import Worker
 
     from tests.clock_workflow import ReadsTheClock
-    from tests.conftest import _binary, suite_converter
+    from tests.conftest import _binary, failed_tasks, suite_converter
     from worker import SANDBOX, UNSANDBOXED, production_options
 
     assert Settings().workflow_sandbox is False and Settings(LEADFLOW_WORKFLOW_SANDBOX="true").workflow_sandbox
@@ -154,10 +154,7 @@ async def test_production_runs_the_workflows_outside_the_sandbox_and_the_suite_i
         handle = await own.client.start_workflow(ReadsTheClock.run, id=f"clock-{uuid.uuid4()}", task_queue=task_queue)
         failures: list[str] = []
         for _ in range(100):
-            history = await handle.fetch_history()
-            failures = [str(await suite_converter().decode_failure(e.workflow_task_failed_event_attributes.failure))
-                        for e in history.events if e.HasField("workflow_task_failed_event_attributes")]
-            if failures:
+            if failures := await failed_tasks(handle, own.client.data_converter):
                 break
             await asyncio.sleep(0.1)
         await handle.terminate()

@@ -18,7 +18,6 @@ after a lapse (not its alert).
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -42,7 +41,7 @@ from domain.clocks import CLOCKS
 from domain.models import AppealCase, ClockState
 from domain.policy import load_policy
 from domain.stages import LeadStage
-from tests.conftest import _binary, token_for
+from tests.conftest import _binary, free_port, token_for
 from tests.fixtures import OPS, raw_lead
 from tests.test_lifecycle_rules import NOW as RULES_NOW
 from tests.test_lifecycle_rules import POLICY, REVIEWER, base_state
@@ -281,12 +280,6 @@ async def test_with_a_metrics_token_set_only_that_token_may_scrape(engine, metri
 
 
 # ------------------------------------------------------------------ the worker's SDK metrics
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_worker_metrics_can_be_turned_off():

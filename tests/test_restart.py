@@ -5,7 +5,6 @@ WorkflowTaskTimedOut in their histories (bench/restart.py measures it at 1,000 o
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -16,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from core.settings import Settings
-from tests.conftest import _binary
+from tests.conftest import _binary, free_port
 from worker import STICKY_TIMEOUT, build_worker, production_options
 
 
@@ -30,12 +29,6 @@ class NapWorkflow:
         return "woke"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _server(db: str, port: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         dev_server_existing_path=_binary("temporal"), port=port, dev_server_log_level="error",
@@ -47,7 +40,7 @@ def _worker(client: Client, task_queue: str, sticky: timedelta) -> Worker:
 
 
 async def test_a_timer_due_during_a_full_restart_waits_for_the_worker_without_a_task_timeout(tmp_path, engine):
-    db, port, task_queue = str(tmp_path / "temporal.db"), _free_port(), f"nap-{uuid.uuid4()}"
+    db, port, task_queue = str(tmp_path / "temporal.db"), free_port(), f"nap-{uuid.uuid4()}"
     env = await _server(db, port)
     try:
         # the production worker's own setting (what the lead workflows' tasks are scheduled with)

@@ -26,7 +26,7 @@ from domain.lifecycle.actions import (
     is_finished,
     refuse_signal,
 )
-from domain.lifecycle.clock_engine import ClockEngine, due_clocks, is_due, next_deadline
+from domain.lifecycle.clock_engine import ClockEngine, due_clocks, earliest_due, is_due, next_deadline
 from domain.lifecycle.effects import (
     AssignEffect,
     DeadlineEffect,
@@ -84,6 +84,7 @@ __all__ = [
     "calendar_notice_key",
     "decide",
     "due_clocks",
+    "earliest_due",
     "duplicate_outcome",
     "is_due",
     "is_finished",

@@ -110,6 +110,17 @@ def due_clocks(state: LeadState, now: datetime) -> list[str]:
     return [name for _, name in due]
 
 
+def earliest_due(state: LeadState, now: datetime) -> tuple[datetime, list[str]] | None:
+    """`next_deadline` and `due_clocks` of it in one pass, when that deadline is by `now`: the earliest deadline
+    passed and the clocks due at it, by name (the what-if simulator asks this before every recorded fact)."""
+    due = [(c.deadline, c.name) for c in state.clocks.values()
+           if c.deadline is not None and c.deadline <= now and c.paused_remaining_s is None]  # (running and due)
+    if not due:
+        return None
+    deadline = min(due)[0]
+    return deadline, sorted(name for at, name in due if at == deadline)
+
+
 def next_deadline(state: LeadState) -> datetime | None:
     deadlines = [c.deadline for c in state.clocks.values() if c.running and c.deadline is not None]
     return min(deadlines) if deadlines else None
