@@ -113,77 +113,79 @@ class DispatchActivities(UsesDatabase):
 
     def _dispatch_reserving(self, req: DispatchRequest) -> DispatchResult:
         """Rank on the counters (no count of open leads: the cost stays flat as they grow), then spend a slot of
-        the chosen dealer's capacity under its lock; if another lead took the last slot meanwhile, rank again
-        without it. A retry finds its reservation and answers the same (db/limits.py)."""
+        the chosen dealer's capacity under its lock, all in one transaction under the lead's lock (issue 15: a
+        transaction to read and another to reserve cost a connection checkout and three reads of the ledger
+        row). If another lead took the chosen dealer's last slot between the ranking and its lock, the
+        transaction ends (no counter lock is held while waiting for another) and the next one ranks again
+        without that dealer. A retry finds its reservation and answers the same (db/limits.py)."""
         if req.holding is None:  # the reserving path runs with patch atomic-limits, whose requests carry it
             raise ValueError("a limit reservation needs the holding number")
         now = req.as_of or activity.info().current_attempt_scheduled_time
-        with self.session() as session:
-            done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
-            if done is not None and done.answer.get("dealer_id"):
-                return DispatchResult.model_validate(done.answer)
-            if req.forced_dealer_id:
-                result = self._forced(session, req)
-            else:
-                conn = session.connection()
-                base = self._dealers.of_brand(conn, req.brand)  # plain rows, profiles built once per change
-                # the brand's dealers as a subquery, not a list of 220 ids bound anew in every statement
-                ids = sa.select(table_of(Dealer).c.id).where(func.lower(table_of(Dealer).c.brand) == req.brand.lower())
-                load = limits.counters(session, limits.DEALER, ids)
-                since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
-                penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
-                    col(DealerPenalty.dealer_id).in_(ids), col(DealerPenalty.revoked_at).is_(None))
-                if since is not None:
-                    penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
-                penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
-                profiles = {}
-                for dealer_id, profile in base.items():
-                    counter = load.get(dealer_id)
-                    profiles[dealer_id] = _with_load(
-                        profile, counter.open if counter else 0, penalties.get(dealer_id, 0),
-                        aware(counter.last_reserved_at) if counter else None)
-        if req.forced_dealer_id:
-            if result.dealer_id is None:
-                return result
-            return self._reserve(req, result, capacity=None, now=now) or result
+        full: set[str] = set()  # dealers found full under their lock
         while True:
-            result = rank_dealers(req, list(profiles.values()))
-            chosen = result.dealer_id
-            if chosen is None:
-                break
-            capacity = profiles[chosen].capacity
-            reserved = self._reserve(req, result, capacity=capacity, now=now)
-            if reserved is not None:
-                result = reserved
-                break
-            # the last slot went to another lead between the ranking and the lock: rank again, it is full now
-            profiles[chosen] = profiles[chosen].model_copy(update={"open_leads": capacity})
+            with limits.locked(self.engine, req.lead_id) as session:
+                done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
+                if done is not None and done.answer.get("dealer_id"):
+                    return DispatchResult.model_validate(done.answer)
+                capacity: int | None = None
+                if req.forced_dealer_id:  # lead ops named the dealer: its slot is spent whatever its load
+                    result = self._forced(session, req)
+                else:
+                    profiles = self._loaded_profiles(session, req)
+                    for dealer_id in full & profiles.keys():
+                        profiles[dealer_id] = profiles[dealer_id].model_copy(
+                            update={"open_leads": profiles[dealer_id].capacity})
+                    result = rank_dealers(req, list(profiles.values()))
+                    if result.dealer_id is not None:
+                        capacity = profiles[result.dealer_id].capacity
+                if result.dealer_id is None or self._spend_slot(session, req, result, done, capacity, now):
+                    session.commit()
+                    break
+                full.add(result.dealer_id)  # ended without a counter lock held; rank again
         activity.logger.info("dispatch decided", extra={"lead_id": req.lead_id, "dealer_id": result.dealer_id})
         return result
 
-    def _reserve(self, req: DispatchRequest, result: DispatchResult, *, capacity: int | None,
-                 now) -> DispatchResult | None:
-        """Spend a slot of the dealer's capacity for this lead and holding, or None when it is full."""
-        if req.holding is None:  # the reserving path runs with patch atomic-limits, whose requests carry it
-            raise ValueError("a limit reservation needs the holding number")
-        if result.dealer_id is None:  # only a chosen dealer's slot is spent
-            raise ValueError("a dealer reservation needs the chosen dealer")
-        with limits.locked(self.engine, req.lead_id) as session:
-            counter = limits.lock_counter(session, limits.DEALER, result.dealer_id)
-            done = limits.reservation(session, req.lead_id, req.holding, limits.DEALER)
-            if done is not None and done.answer.get("dealer_id"):
-                return DispatchResult.model_validate(done.answer)
-            if capacity is not None and counter.open >= capacity:
-                return None
-            if done is not None and done.released_at is None:  # an adopted row of another dealer: give it back
-                limits.give_back(session, done, now)
-            limits.spend(session, counter, lead_id=req.lead_id, holding=req.holding, kind=limits.DEALER,
-                         subject=result.dealer_id, counted_at=now, since_seq=req.since_seq, now=now,
-                         answer=result.model_dump(mode="json"))
-            counter.last_reserved_at = now
-            session.add(counter)
-            session.commit()
-        return result
+    def _loaded_profiles(self, session, req: DispatchRequest) -> dict[str, DealerProfile]:
+        """The brand's dealers' profiles with their load: the counters (open slots, last reservation) and the
+        penalties in the window."""
+        conn = session.connection()
+        base = self._dealers.of_brand(conn, req.brand)  # plain rows, profiles built once per change
+        # the brand's dealers as a subquery, not a list of 220 ids bound anew in every statement
+        ids = sa.select(table_of(Dealer).c.id).where(func.lower(table_of(Dealer).c.brand) == req.brand.lower())
+        load = limits.counters(session, limits.DEALER, ids)
+        since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
+        penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
+            col(DealerPenalty.dealer_id).in_(ids), col(DealerPenalty.revoked_at).is_(None))
+        if since is not None:
+            penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
+        penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
+        profiles = {}
+        for dealer_id, profile in base.items():
+            counter = load.get(dealer_id)
+            profiles[dealer_id] = _with_load(
+                profile, counter.open if counter else 0, penalties.get(dealer_id, 0),
+                aware(counter.last_reserved_at) if counter else None)
+        return profiles
+
+    @staticmethod
+    def _spend_slot(session, req: DispatchRequest, result: DispatchResult, done: LimitReservation | None,
+                    capacity: int | None, now) -> bool:
+        """Spend a slot of the chosen dealer's capacity for this lead and holding (`done`: the lead's row of this
+        holding, read under the lead's lock this transaction holds), or False when it is full (capacity None:
+        lead ops' choice, never full)."""
+        if req.holding is None or result.dealer_id is None:  # (the caller checked both)
+            raise ValueError("a dealer reservation needs the holding number and the chosen dealer")
+        counter = limits.lock_counter(session, limits.DEALER, result.dealer_id)
+        if capacity is not None and counter.open >= capacity:
+            return False
+        if done is not None and done.released_at is None:  # an adopted row of another dealer: give it back
+            limits.give_back(session, done, now)
+        limits.spend(session, counter, lead_id=req.lead_id, holding=req.holding, kind=limits.DEALER,
+                     subject=result.dealer_id, counted_at=now, since_seq=req.since_seq, now=now,
+                     answer=result.model_dump(mode="json"), row=done)
+        counter.last_reserved_at = now
+        session.add(counter)
+        return True
 
     def _forced(self, session, req: DispatchRequest) -> DispatchResult:
         dealer = session.get(Dealer, req.forced_dealer_id)

@@ -31,10 +31,10 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
     return users or [None]
 
 
-def write_notifications(session, req: NotifyRequest) -> int:
+def write_notifications(session, req: NotifyRequest, *, commit: bool = True) -> int:
     """The inbox rows of one notification, each once (a retried or replayed activity, or a concurrent attempt,
     inserts nothing new): one INSERT ... ON CONFLICT DO NOTHING on the idempotency key, committed with the
-    announcement to the live streams."""
+    announcement to the live streams (`commit` False: the caller commits, and announces)."""
     at = req.at or datetime.now(UTC)
     rows: dict[str, dict[str, Any]] = {f"{req.lead_id}:{req.event_seq}:{role.value}:{user_id or '-'}": dict(
                 lead_id=req.lead_id, kind=req.kind, recipient_role=role.value, recipient_user_id=user_id,
@@ -46,9 +46,10 @@ def write_notifications(session, req: NotifyRequest) -> int:
         index_elements=["idempotency_key"]).returning(table.c.id))
     created = len(conn.execute(new, [dict(idempotency_key=key, **row) for key, row in rows.items()]).all()) \
         if rows else 0
-    if created:
-        announce_change(session)  # the live streams' listener (PostgreSQL)
-    session.commit()
+    if commit:
+        if created:
+            announce_change(session)  # the live streams' listener (PostgreSQL)
+        session.commit()
     activity.logger.info("notified", extra={"lead_id": req.lead_id, "kind": req.kind, "event_seq": req.event_seq})
     return created
 

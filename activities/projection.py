@@ -76,32 +76,42 @@ class ProjectionActivities(UsesDatabase):
     @activity.defn
     def record_lead(self, req: ProjectionRequest) -> list[WebhookTarget]:
         """Write the batch's inbox rows (patch notify-in-projection: one activity, and one workflow task, fewer per
-        alert), then the read model; answer which webhook subscribers want this batch's event types (so the
-        workflow needs no separate look-up, and no Temporal action, to decide whether to fan out)."""
-        with self.session() as session:  # one connection for all of it
-            # patch notify-in-projection: the batch's alerts ride on this activity, written first as the notify
-            # activity did, so whoever sees the lead row at this seq finds its inbox rows there too
+        alert) and the read model, and answer which webhook subscribers want this batch's event types (so the
+        workflow needs no separate look-up, and no Temporal action, to decide whether to fan out). All of it in
+        one transaction on one connection (issue 15: a transaction each for the alerts, the read model, the
+        subscribers and the push plan cost a checkout, a ping and a round trip apiece); whoever sees the lead
+        row at this seq finds its inbox rows there too."""
+        s, starter = req.state, self.push_starter
+        with self.session() as session:
             for notification in req.notifications:
-                write_notifications(session, notification)
-            self._write(session, req)
-            targets = (matching_targets(session, req.webhook_event_types, req.state.brand, req.state.dealer_id)
+                write_notifications(session, notification, commit=False)
+            held = self._write(session, req)
+            targets = (matching_targets(session, req.webhook_event_types, s.brand, s.dealer_id)
                        if req.webhook_event_types else [])
-        if self.push_starter is not None:  # after the rows are committed; a retry starts nothing twice (its id)
-            for notification in req.notifications:
-                self.push_starter.start(notification)
+            pushes = [n for n in req.notifications  # read before the commit: nothing to push starts no workflow
+                      if starter is not None and starter.wanted(session, n)]
+            announce_change(session)  # the live streams' listener (PostgreSQL)
+            session.commit()
+        if held is not None:  # the lead's dealer and consultant slots follow its state
+            limits.sync_lead(self.engine, s, s.updated_at, held)
+            activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value,
+                                                          "event_seq": s.seq})
+        for notification in pushes if starter is not None else []:  # after the commit; a retry starts nothing twice
+            starter.start(notification, planned=True)
         return targets
 
-    def _write(self, session, req: ProjectionRequest) -> None:
-        """The read model in one transaction of plain statements: one INSERT ... ON CONFLICT per table (no SELECT
-        per row, no ORM objects: the worker's largest cost at intake, issue 15)."""
+    def _write(self, session, req: ProjectionRequest) -> list | None:
+        """The read model as plain statements in the caller's transaction: one INSERT ... ON CONFLICT per table (no
+        SELECT per row, no ORM objects: the worker's largest cost at intake, issue 15). Answers the lead's open
+        limit reservations as this transaction reads them, or None when the snapshot is older than the read
+        model (a retry arriving late: nothing but its facts is written)."""
         s = req.state
         conn = session.connection()
         if req.facts:  # the simulator's input (issue 16): written even when the snapshot itself is stale
             upsert(conn, table_of(LeadFact), [dict(lead_id=s.lead_id, seq=f["seq"], at=datetime.fromisoformat(f["at"]),
                                                    kind=f["kind"], data=f["data"]) for f in req.facts])
         if not self._lead(conn, req):
-            session.commit()  # an older snapshot arriving late (a retry): never go back in time; its facts stay
-            return
+            return None  # never go back in time
         self._lookups(conn, s)
         upsert(conn, table_of(TimelineEntry), [
             dict(lead_id=s.lead_id, seq=e.seq, at=e.at, kind=e.kind, stage=e.stage.value, actor=e.actor, role=e.role,
@@ -126,11 +136,7 @@ class ProjectionActivities(UsesDatabase):
                 conn.execute(update(table_of(DealerPenalty)).where(
                     penalties.penalty_id == e.data["penalty_id"], penalties.revoked_at.is_(None),
                 ).values(revoked_at=e.at))
-        held = limits.open_reservations(conn, s.lead_id)  # read in this transaction: no second connection
-        announce_change(session)  # the live streams' listener (PostgreSQL)
-        session.commit()
-        limits.sync_lead(self.engine, s, s.updated_at, held)  # the lead's dealer and consultant slots follow its state
-        activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value, "event_seq": s.seq})
+        return limits.open_reservations(conn, s.lead_id)  # read in this transaction: no second connection
 
     @staticmethod
     def _lead(conn, req: ProjectionRequest) -> bool:

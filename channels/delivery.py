@@ -188,13 +188,13 @@ class PushActivities:
             escalate = escalate or (urgent and bool(self._escalation_targets(session, row.recipient_user_id)))
         return planned, escalate
 
-    def has_work(self, req: NotifyRequest, escalates: bool) -> bool:
+    def has_work(self, session, req: NotifyRequest, escalates: bool) -> bool:
         """Whether the notice's push workflow would send anything: a target to queue now, or (`escalates`: its
-        escalation timer is on) an escalation to wait for. One query when no push target is configured at all."""
-        with self.session() as session:
-            if session.exec(select(PushTarget.id).where(PushTarget.status == "active").limit(1)).first() is None:
-                return False
-            planned, escalate = self._planned(session, req, _utc(req.at or datetime.now(UTC)))
+        escalation timer is on) an escalation to wait for. Reads in the caller's session (the projection's
+        transaction, which holds the notice's inbox rows); one query when no push target is configured at all."""
+        if session.exec(select(PushTarget.id).where(PushTarget.status == "active").limit(1)).first() is None:
+            return False
+        planned, escalate = self._planned(session, req, _utc(req.at or datetime.now(UTC)))
         return bool(planned) or (escalate and escalates)
 
     def _queue(self, session, req, target, row, text, due, urgent, *, level: int) -> set[str]:
@@ -472,9 +472,16 @@ class PushStarter:
         minutes = policy.notify.escalate_unread_minutes
         return minutes * 60 / policy.time_scale if req.kind in SLA_ALERTS and minutes else 0.0
 
-    def start(self, req: NotifyRequest) -> None:
-        if self.planner is not None and not self.planner.has_work(req, self.escalate_after_s(req) > 0):
-            return
+    def wanted(self, session, req: NotifyRequest) -> bool:
+        """Whether the notice has anything to push (False: `start` would start a workflow that plans nothing)."""
+        return self.planner is None or self.planner.has_work(session, req, self.escalate_after_s(req) > 0)
+
+    def start(self, req: NotifyRequest, *, planned: bool = False) -> None:
+        """The notice's push workflow, unless it has nothing to push (`planned`: the caller asked `wanted`)."""
+        if not planned and self.planner is not None:
+            with self.planner.session() as session:
+                if not self.wanted(session, req):
+                    return
         future = asyncio.run_coroutine_threadsafe(self._start(req), self.loop)
         future.result(timeout=20)
 

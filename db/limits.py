@@ -102,13 +102,19 @@ def reservation(session: Session, lead_id: str, holding: int, kind: str) -> Limi
     return session.get(LimitReservation, (lead_id, holding, kind), populate_existing=True)
 
 
+_UNREAD: Any = object()
+
+
 def spend(session: Session, counter: LimitCounter | None, *, lead_id: str, holding: int, kind: str, subject: str,
-          counted_at: datetime, since_seq: int, now: datetime, answer: dict[str, Any]) -> LimitReservation:
+          counted_at: datetime, since_seq: int, now: datetime, answer: dict[str, Any],
+          row: LimitReservation | None = _UNREAD) -> LimitReservation:
     """Write the reservation (new, or an earlier released/other-subject row of the same key moved here) and move
     the counter. The caller holds the lead's lock and `counter`'s. A row still holding another subject's slot
     gives it back first; a row already holding this subject's slot (a decision taken twice) is not counted again:
-    the counter moves only when the row starts holding the slot."""
-    row = reservation(session, lead_id, holding, kind)
+    the counter moves only when the row starts holding the slot. `row`: the key's row (or None) as the caller
+    read it under the lead's lock in this transaction; read here when not given."""
+    if row is _UNREAD:
+        row = reservation(session, lead_id, holding, kind)
     counted = row is not None and row.released_at is None and row.subject == subject
     if row is not None and row.released_at is None and row.subject != subject:
         give_back(session, row, now)
