@@ -12,9 +12,9 @@ from sqlalchemy import Connection, Text, cast, func
 from sqlmodel import col, select
 from temporalio import activity
 
-from activities.db import UsesDatabase, aware, table_of
+from activities.db import UsesDatabase, aware, statement, table_of
 from db import limits
-from db.models import Dealer, DealerPenalty, HoldingRow, Lead, LimitReservation
+from db.models import Dealer, DealerPenalty, HoldingRow, Lead, LimitCounter, LimitReservation, MasterDataVersion
 from domain.dispatch import DealerProfile, rank_dealers
 from domain.models import DeclineQuotaRequest, DeclineQuotaResult, DispatchRequest, DispatchResult
 from domain.quota import check_decline
@@ -22,27 +22,65 @@ from domain.stages import END_STAGES
 
 
 class DealerProfiles:
-    """The brand's dealers as ranking profiles without their load (issue 15: dispatch loaded 220 `Dealer` ORM
-    objects and built 220 profiles per intake). Read as plain rows each time, so a change to the master data by
-    any writer counts at once; a dealer's profile is built again only when its row changed."""
+    """The brand's dealers as ranking profiles without their load, for scoring and dispatch (issue 15: each read
+    220 dealer rows per lead). A decision reads one row, the dealers' change counter (`master_data_version`,
+    moved by triggers on every write of `dealer`, whoever writes), and reads the dealers again only when it
+    moved; then only a dealer whose row changed gets a new profile. So a change to the master data counts from
+    the next decision on. The profiles answered are shared: read them, never change them."""
 
     def __init__(self) -> None:
         self._built: dict[str, tuple[tuple[Any, ...], DealerProfile]] = {}
+        self._brands: dict[str, tuple[int, dict[str, DealerProfile]]] = {}
         self._lock = threading.Lock()  # activities run in a thread pool
 
     def of_brand(self, conn: Connection, brand: str) -> dict[str, DealerProfile]:
-        t = table_of(Dealer).c
-        rows = conn.execute(select(*_profile_columns(t)).where(func.lower(t.brand) == brand.lower())).all()
+        key = brand.lower()
+        version = conn.execute(statement(conn, ("dealer-version",), _version_query)).scalar()
+        with self._lock:
+            known = self._brands.get(key)
+        if version is not None and known is not None and known[0] == version:
+            return known[1]
+        rows = conn.execute(statement(conn, ("dealer-profiles",), _profiles_query), {"brand": key}).all()
         out: dict[str, DealerProfile] = {}
         with self._lock:
             for row in rows:
                 values = tuple(row)
-                known = self._built.get(row.id)
-                if known is None or known[0] != values:
-                    known = (values, _base_profile(row))
-                    self._built[row.id] = known
-                out[row.id] = known[1]
+                built = self._built.get(row.id)
+                if built is None or built[0] != values:
+                    built = (values, _base_profile(row))
+                    self._built[row.id] = built
+                out[row.id] = built[1]
+            if version is not None:  # (no counter row: a schema without migration 0015's triggers; never cached)
+                self._brands[key] = (version, out)
         return out
+
+
+def _version_query() -> Any:
+    t = table_of(MasterDataVersion).c
+    return sa.select(t.version).where(t.name == "dealer")
+
+
+def _brand_ids() -> Any:
+    t = table_of(Dealer).c
+    return sa.select(t.id).where(func.lower(t.brand) == sa.bindparam("brand"))
+
+
+def _counters_query() -> Any:
+    c = table_of(LimitCounter).c
+    return sa.select(c.subject, c.open, c.last_reserved_at).where(c.scope == limits.DEALER, c.subject.in_(_brand_ids()))
+
+
+def _penalties_query(windowed: bool) -> Any:
+    p = table_of(DealerPenalty).c
+    query = sa.select(p.dealer_id, func.count()).where(p.dealer_id.in_(_brand_ids()), p.revoked_at.is_(None))
+    if windowed:
+        query = query.where(p.created_at >= sa.bindparam("since"))
+    return query.group_by(p.dealer_id)
+
+
+def _profiles_query() -> Any:
+    t = table_of(Dealer).c
+    return sa.select(*_profile_columns(t)).where(func.lower(t.brand) == sa.bindparam("brand")).order_by(t.id)
 
 
 _JSON_COLUMNS = ("service_cities", "series", "stock")
@@ -147,18 +185,19 @@ class DispatchActivities(UsesDatabase):
 
     def _loaded_profiles(self, session, req: DispatchRequest) -> dict[str, DealerProfile]:
         """The brand's dealers' profiles with their load: the counters (open slots, last reservation) and the
-        penalties in the window."""
+        penalties in the window (statements built once; the brand's dealers as a subquery, not 220 ids bound
+        anew in every statement)."""
         conn = session.connection()
-        base = self._dealers.of_brand(conn, req.brand)  # plain rows, profiles built once per change
-        # the brand's dealers as a subquery, not a list of 220 ids bound anew in every statement
-        ids = sa.select(table_of(Dealer).c.id).where(func.lower(table_of(Dealer).c.brand) == req.brand.lower())
-        load = limits.counters(session, limits.DEALER, ids)
-        since = req.as_of - timedelta(days=req.penalty_window_days) if req.as_of else None
-        penalty_q = select(DealerPenalty.dealer_id, func.count()).where(
-            col(DealerPenalty.dealer_id).in_(ids), col(DealerPenalty.revoked_at).is_(None))
-        if since is not None:
-            penalty_q = penalty_q.where(DealerPenalty.created_at >= since)
-        penalties = dict(session.exec(penalty_q.group_by(DealerPenalty.dealer_id)).all())
+        base = self._dealers.of_brand(conn, req.brand)
+        brand = req.brand.lower()
+        load = {row.subject: row for row in conn.execute(statement(conn, ("dealer-counters",), _counters_query),
+                                                         {"brand": brand})}
+        windowed = req.as_of is not None
+        params: dict[str, Any] = {"brand": brand}
+        if req.as_of is not None:
+            params["since"] = req.as_of - timedelta(days=req.penalty_window_days)
+        query = statement(conn, ("dealer-penalties", windowed), lambda: _penalties_query(windowed))
+        penalties = dict(conn.execute(query, params).all())
         profiles = {}
         for dealer_id, profile in base.items():
             counter = load.get(dealer_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import select
+import sqlalchemy as sa
 from temporalio import activity
 
 from activities.db import UsesDatabase, announce_change, insert, statement, table_of
@@ -20,15 +20,28 @@ from domain.stages import Role
 
 
 def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
-    query = select(User.id).where(User.role == role.value, User.active)
+    """The active users of `role` an alert of this lead reaches (its consultant, its dealer's people, its region's
+    managers, or everyone of an OEM role); [None] when nobody: the row is addressed to the role."""
+    column, value = None, None
     if role == Role.CONSULTANT:
-        query = query.where(User.id == req.consultant_id)
+        column, value = "id", req.consultant_id
     elif role.is_dealer_role:
-        query = query.where(User.dealer_id == req.dealer_id)
+        column, value = "dealer_id", req.dealer_id
     elif role == Role.REGIONAL_MANAGER:
-        query = query.where(User.region == req.region)
-    users = list(session.exec(query.order_by(User.id)).all())
+        column, value = "region", req.region
+    conn = session.connection()
+    shape = column if value is not None else (column, None)  # (a missing value matches NULL, as it always did)
+    query = statement(conn, ("recipients", shape), lambda: _recipients_query(column, value is None))
+    users = list(conn.execute(query, {"role": role.value, "value": value}).scalars())
     return users or [None]
+
+
+def _recipients_query(column: str | None, null: bool) -> Any:
+    t = table_of(User).c
+    query = sa.select(t.id).where(t.role == sa.bindparam("role"), t.active)
+    if column is not None:
+        query = query.where(t[column].is_(None) if null else t[column] == sa.bindparam("value"))
+    return query.order_by(t.id)
 
 
 def write_notifications(session, req: NotifyRequest, *, commit: bool = True) -> int:

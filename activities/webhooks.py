@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy import or_
-from sqlmodel import col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.db import UsesDatabase
+from activities.db import UsesDatabase, statement, table_of
 from activities.webhook_signature import signed_headers
 from db.models import WebhookDelivery, WebhookSubscription
 from domain import visibility
@@ -115,17 +115,21 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
 
 def matching_targets(session, event_types: list[str], brand: str, dealer_id: str | None) -> list[WebhookTarget]:
     """Active subscriptions of the lead's brand (and dealer) that want any of these event types."""
-    rows = session.exec(select(WebhookSubscription).where(
-        WebhookSubscription.active,
-        or_(col(WebhookSubscription.brand).is_(None), col(WebhookSubscription.brand) == brand),
-        or_(col(WebhookSubscription.dealer_id).is_(None), col(WebhookSubscription.dealer_id) == dealer_id),
-    ).order_by(WebhookSubscription.id)).all()
+    conn = session.connection()
+    rows = conn.execute(statement(conn, ("webhook-targets",), _targets_query), {"brand": brand, "dealer": dealer_id})
     targets = []
     for row in rows:
         wanted = [t for t in event_types if not row.event_types or t in row.event_types]
         if wanted:
             targets.append(WebhookTarget(subscription_id=row.id, event_types=wanted))
     return targets
+
+
+def _targets_query() -> Any:
+    t = table_of(WebhookSubscription).c
+    return sa.select(t.id, t.event_types).where(
+        t.active, or_(t.brand.is_(None), t.brand == sa.bindparam("brand")),
+        or_(t.dealer_id.is_(None), t.dealer_id == sa.bindparam("dealer"))).order_by(t.id)
 
 
 class WebhookActivities(UsesDatabase):

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from temporalio import activity
@@ -132,6 +133,10 @@ def _recipient(row: PushDelivery) -> str:
     return row.user_id if row.user_id is not None else f"owner-message:{row.notification_id}"
 
 
+_TARGETS: Any = PushTarget.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+_ANY_ACTIVE_TARGET = sa.select(_TARGETS.id).where(_TARGETS.status == "active").limit(1)  # built once (issue 15)
+
+
 class PushActivities:
     def __init__(self, engine, http: httpx.Client | None = None):
         self.engine = engine
@@ -192,7 +197,7 @@ class PushActivities:
         """Whether the notice's push workflow would send anything: a target to queue now, or (`escalates`: its
         escalation timer is on) an escalation to wait for. Reads in the caller's session (the projection's
         transaction, which holds the notice's inbox rows); one query when no push target is configured at all."""
-        if session.exec(select(PushTarget.id).where(PushTarget.status == "active").limit(1)).first() is None:
+        if session.connection().execute(_ANY_ACTIVE_TARGET).first() is None:
             return False
         planned, escalate = self._planned(session, req, _utc(req.at or datetime.now(UTC)))
         return bool(planned) or (escalate and escalates)
