@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session
 from temporalio.client import Client
 
 from api import auth
@@ -28,21 +30,30 @@ def get_session(request: Request):
 
 def get_policy(request: Request) -> Policy:
     """The policy new leads take: the active version in the read model (issue 16), else the one the app started
-    with (no version recorded yet). Read per call (one indexed row), kept parsed per version."""
+    with (no version recorded yet). Read per call (one indexed row, a statement built once), kept parsed per
+    version."""
     from db.models import PolicyVersion
     from db.policies import policy_of
     shipped: Policy = request.app.state.policy
-    with Session(request.app.state.engine) as session:
-        row = session.exec(select(PolicyVersion.version).where(PolicyVersion.status == "active")).first()
-        if row is None:
+    with request.app.state.engine.connect() as conn:
+        version = conn.execute(_active_version()).scalar()
+        if version is None:
             return shipped
         cache = request.app.state.__dict__.setdefault("policy_versions", {})
-        if row not in cache:
-            version = session.get(PolicyVersion, row)
-            if version is None:  # (the row was just read in this session)
+        if version not in cache:
+            with Session(bind=conn) as session:
+                row = session.get(PolicyVersion, version)
+            if row is None:  # (the row was just read on this connection)
                 return shipped
-            cache[row] = policy_of(version, shipped.time_scale)
-        return cache[row]
+            cache[version] = policy_of(row, shipped.time_scale)
+        return cache[version]
+
+
+@lru_cache(maxsize=1)
+def _active_version() -> Any:
+    from db.models import PolicyVersion
+    t = PolicyVersion.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    return sa.select(t.version).where(t.status == "active")
 
 
 def get_task_queue(request: Request) -> str:

@@ -10,13 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from db.models import IntakeKey
 from domain.messages import CodedError
 from domain.models import RawLead
+
+_KEYS: sa.Table = IntakeKey.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
 
 
 class ExternalIdReused(CodedError):
@@ -37,18 +42,32 @@ def fingerprint(raw: RawLead) -> str:
 def claim(session: Session, raw: RawLead) -> str:
     """Claim the raw lead's channel and external id for its content. "new": the id was free and is now this
     content's; "same": claimed before by the same content (the idempotent repeat); "reused": claimed by other
-    content. Atomic: of two concurrent claims, the insert of one wins."""
+    content. Atomic: of two concurrent claims, the insert of one wins (one INSERT ... ON CONFLICT DO NOTHING, no
+    ORM unit of work: issue 15, the API's cost per intake)."""
     digest = fingerprint(raw)
     channel = raw.channel.value
-    session.add(IntakeKey(channel=channel, external_id=raw.external_id, fingerprint=digest,
-                          claimed_at=datetime.now(UTC)))
-    try:
+    conn = session.connection()
+    claimed = conn.execute(_claim_statement(conn.dialect.name), dict(
+        channel=channel, external_id=raw.external_id, fingerprint=digest, claimed_at=datetime.now(UTC),
+    )).first() is not None
+    if claimed:
         session.commit()
         return "new"
-    except IntegrityError:
-        session.rollback()
-    row = session.get(IntakeKey, (channel, raw.external_id))
-    return "same" if row is not None and row.fingerprint == digest else "reused"
+    held = conn.execute(sa.select(_KEYS.c.fingerprint).where(
+        _KEYS.c.channel == channel, _KEYS.c.external_id == raw.external_id)).scalar()
+    session.commit()
+    return "same" if held == digest else "reused"
+
+
+_CLAIMS: dict[str, Any] = {}  # the claim's INSERT per dialect, built once
+
+
+def _claim_statement(dialect: str) -> Any:
+    found = _CLAIMS.get(dialect)
+    if found is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        found = _CLAIMS[dialect] = insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.channel)
+    return found
 
 
 def take(session: Session, raw: RawLead) -> bool:

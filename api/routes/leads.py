@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
@@ -78,6 +79,10 @@ def _placed(raw: RawLead) -> RawLead:
     return raw.model_copy(update={"city": name, "city_code": code}) if name else raw
 
 
+_LEADS: Any = Lead.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+_KNOWN_IDS = sa.select(_LEADS.lead_id).where(_LEADS.lead_id.in_(sa.bindparam("ids", expanding=True)))  # built once
+
+
 def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
     """Which of these customers' older lead ids (older id keys, legacy) have a lead in the read model: the
     intake then needs no DescribeWorkflow per older id (workflows/lead_ids.resolve). None when the read model
@@ -85,7 +90,7 @@ def _known_older_ids(session, raws: list[RawLead]) -> set[str] | None:
     the pool before the Temporal wait."""
     older = sorted({i for raw in raws for i in lead_ids.older_ids(raw.brand, raw.phone)})
     try:
-        found = set(session.exec(select(Lead.lead_id).where(col(Lead.lead_id).in_(older))).all()) if older else set()
+        found = set(session.connection().execute(_KNOWN_IDS, {"ids": older}).scalars()) if older else set()
     except SQLAlchemyError as err:
         log.warning("read model did not answer the older lead ids; asking Temporal", error=type(err).__name__)
         found = None
