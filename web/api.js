@@ -54,7 +54,24 @@ function query(params) {
   return text ? "?" + text : "";
 }
 
+// The API requests in flight, on the document (`data-requests`): a page whose count is 0 and that shows no
+// `.loading` has drawn what it asked for (the browser tests wait for that; the live stream is not counted).
+let inFlight = 0;
+function inFlightBy(step) {
+  inFlight += step;
+  document.documentElement.dataset.requests = String(inFlight);
+}
+
 export async function request(method, path, { params, body, quiet } = {}) {
+  inFlightBy(1);
+  try {
+    return await send(method, path, { params, body, quiet });
+  } finally {
+    inFlightBy(-1);
+  }
+}
+
+async function send(method, path, { params, body, quiet }) {
   const headers = { Accept: "application/json", "Accept-Language": catalogLang(), ...authHeaders(method) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;

@@ -162,6 +162,7 @@ async function route() {
     clear(view, h("div", { class: "card error", role: "alert" }, err instanceof ApiError ? err.message : String(err),
       h("button", { class: "ghost", on: { click: route } }, t("ui.retry"))));
   }
+  document.documentElement.dataset.routed = location.hash;  // this address is drawn (the browser tests wait for it)
 }
 
 function navigate(hash) {

@@ -70,12 +70,22 @@ def chinese_runs(text: str) -> list[str]:
 
 
 async def body_text(page: Page) -> str:
-    await page.wait_for_timeout(300)  # the page's requests answer (its live stream never ends: no networkidle)
-    await page.wait_for_function("() => !document.querySelector('.loading')", polling=100)
+    await settled(page)
     # text marked with its own language (a holiday's official Chinese name) is data, not the page's words
     return await page.evaluate("""() => { const copy = document.body.cloneNode(true);
         copy.querySelectorAll('[lang]').forEach((el) => el.remove()); document.body.append(copy);
         copy.style.position = 'absolute'; const text = copy.innerText; copy.remove(); return text; }""")
+
+
+async def settled(page: Page) -> None:
+    """The page has drawn what it asked the API for: the app drew the address it is at (web/app.js marks
+    `data-routed` when a route's view is drawn; the sign-in page has no routes), no request of its own is in flight
+    (web/api.js counts them; its live stream never ends, so no networkidle) and nothing is loading. Twice, a frame
+    apart: a view that draws one answer and then asks for the next is caught between the two."""
+    for _ in range(2):
+        await page.wait_for_function("""() => { const d = document.documentElement.dataset;
+            return (!document.getElementById('view') || d.routed === location.hash)
+                && (d.requests || '0') === '0' && !document.querySelector('.loading'); }""", polling="raf")
 
 
 async def intake(site: Site, raw) -> str:
