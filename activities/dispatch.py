@@ -117,6 +117,8 @@ class DispatchActivities(UsesDatabase):
     def __init__(self, engine) -> None:
         super().__init__(engine)
         self._dealers = DealerProfiles()
+        # dealer id -> (its profile, its load, the profile with that load): a copy per dealer only when either moved
+        self._loaded: dict[str, tuple[DealerProfile, tuple[int, int, Any], DealerProfile]] = {}
 
     @activity.defn
     def dispatch_lead(self, req: DispatchRequest) -> DispatchResult:
@@ -201,9 +203,12 @@ class DispatchActivities(UsesDatabase):
         profiles = {}
         for dealer_id, profile in base.items():
             counter = load.get(dealer_id)
-            profiles[dealer_id] = _with_load(
-                profile, counter.open if counter else 0, penalties.get(dealer_id, 0),
-                aware(counter.last_reserved_at) if counter else None)
+            values = (counter.open if counter else 0, penalties.get(dealer_id, 0),
+                      aware(counter.last_reserved_at) if counter else None)
+            known = self._loaded.get(dealer_id)  # most dealers' load has not moved since the last dispatch
+            if known is None or known[0] is not profile or known[1] != values:
+                known = self._loaded[dealer_id] = (profile, values, _with_load(profile, *values))
+            profiles[dealer_id] = known[2]
         return profiles
 
     @staticmethod
