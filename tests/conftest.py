@@ -6,6 +6,7 @@ LEADFLOW_REQUIRE_POSTGRES=1 (set by scripts/test.sh under CI), fails the run.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -95,6 +96,13 @@ SIGN_IN_USERS = ("ops", "ops-head", "rev-1", "rm-east", "d-sh-1-mgr", "d-sh-1-c1
                  "d-sh-2-mgr")
 
 
+@functools.cache
+def password_hash_for(user_id: str) -> str:
+    """The fixture user's argon2 hash, computed once per test session: argon2 is slow on purpose (a tenth of a
+    second each), and every PostgreSQL test seeds its database afresh."""
+    return hash_password(password_for(user_id))
+
+
 def seed(engine) -> None:
     with Session(engine) as session:
         for row in DEALERS:
@@ -105,7 +113,7 @@ def seed(engine) -> None:
         for consultant in CONSULTANTS:
             session.merge(consultant.model_copy())
         for user_id in SIGN_IN_USERS:  # these sign in with a password too (argon2 is slow on purpose: a few only)
-            session.merge(UserLogin(user_id=user_id, password_hash=hash_password(password_for(user_id)),
+            session.merge(UserLogin(user_id=user_id, password_hash=password_hash_for(user_id),
                                     email=f"{user_id}@example.com"))
         session.commit()
 
