@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # intake (issue 15, py-spy). The test suite runs every workflow in it, so such a call fails there; production
     # runs them outside it by default. "true" turns it on here too (a deploy of untested workflow code, say).
     workflow_sandbox: bool = Field(default=False, alias="LEADFLOW_WORKFLOW_SANDBOX")
+    # a task on a worker's sticky queue that no poller starts within this time goes back to the shared queue
+    # (worker.py STICKY_TIMEOUT says why 60: a full restart's catch-up without task timeouts, bench/restart.py)
+    sticky_timeout_seconds: float = Field(default=60.0, gt=0, alias="LEADFLOW_STICKY_TIMEOUT_SECONDS")
     metrics_token: SecretStr | None = Field(default=None,
                                             alias="LEADFLOW_METRICS_TOKEN")  # set: the API's /metrics needs it
     # `id:base64key,...`: payloads to Temporal encrypted, the first key encrypting (core/temporal_client.py); unset: in

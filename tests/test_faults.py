@@ -180,7 +180,10 @@ class Stack:
         self.worker_log_from = log.stat().st_size if log.exists() else 0
         env = os.environ | {"TEMPORAL_ADDRESS": self.address, "DATABASE_URL": self.database_url,
                             "LEADFLOW_TASK_QUEUE": TASK_QUEUE, "LEADFLOW_TIME_SCALE": str(TIME_SCALE),
-                            "LEADFLOW_WORKER_METRICS_ADDRESS": "off", "LEADFLOW_LOG_LEVEL": "WARNING"}
+                            "LEADFLOW_WORKER_METRICS_ADDRESS": "off", "LEADFLOW_LOG_LEVEL": "WARNING",
+                            # the SDK's sticky timeout, as the rest of the suite: after a SIGKILL the dead worker's
+                            # sticky tasks come back after 10 s, not production's 60 (tests/test_restart.py)
+                            "LEADFLOW_STICKY_TIMEOUT_SECONDS": "10"}
         self.worker = self._spawn([sys.executable, "worker.py"], "worker.log", env)
         self.worker_starts += 1
 
