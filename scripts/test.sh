@@ -112,8 +112,16 @@ else
     fi
 fi
 
+# Two processes (pytest-xdist), each with its own test server, databases and browser, a test file's tests kept
+# together: most tests wait on servers, so the suite takes about two thirds of one process's time on 2 cores.
+# LEADFLOW_TEST_WORKERS=0 runs it in one process (a debugger, -s); any -n given below wins.
+workers="${LEADFLOW_TEST_WORKERS:-2}"
+parallel=()
+if [ "$workers" != "0" ]; then
+    parallel=(-n "$workers" --dist loadfile)
+fi
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "error: pytest collected no tests (exit code 5); treating that as a failure" >&2
     exit 1
