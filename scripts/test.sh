@@ -118,7 +118,7 @@ fi
 workers="${LEADFLOW_TEST_WORKERS:-2}"
 parallel=()
 if [ "$workers" != "0" ]; then
-    parallel=(-n "$workers" --dist loadfile)
+    parallel=(-n "$workers" --dist loadfile --no-loadscope-reorder)  # files in tests/conftest.py's order
 fi
 status=0
 .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
