@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from activities.assignment import AssignmentActivities
 from activities.calendar import CalendarActivities
-from activities.dispatch import DispatchActivities
+from activities.dispatch import DealerProfiles, DispatchActivities
 from activities.notify import NotifyActivities
 from activities.projection import ProjectionActivities
 from activities.scoring import ScoringActivities
@@ -16,7 +16,8 @@ from activities.webhooks import WebhookActivities
 def all_activities(engine: Engine, push_starter=None) -> list:
     """push_starter (channels.delivery.PushStarter): the activity that writes a notice's inbox rows (the projection,
     or notify for runs begun before patch notify-in-projection) starts its push workflow."""
-    scoring, dispatch = ScoringActivities(engine), DispatchActivities(engine)
+    dealers = DealerProfiles()  # one cache of the dealers for scoring and dispatch
+    scoring, dispatch = ScoringActivities(engine, dealers), DispatchActivities(engine, dealers)
     notify, projection = NotifyActivities(engine, push_starter), ProjectionActivities(engine, push_starter)
     assignment, webhooks = AssignmentActivities(engine), WebhookActivities(engine)
     calendar = CalendarActivities(engine)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, Table, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from db.engine import aware  # noqa: F401  (re-exported for the activities)
+from db.statements import insert, statement, table_of  # noqa: F401  (re-exported for the activities)
 
 
 class UsesDatabase:
@@ -31,29 +31,6 @@ def announce_change(session) -> None:
     session's transaction commits; api/stream.py). Other databases: nothing, their listeners poll."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')"))
-
-
-def table_of(model: Any) -> Table:
-    """A table model's Table (for plain statements)."""
-    return model.__table__
-
-
-def insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """The dialect's INSERT (PostgreSQL's or SQLite's: both have ON CONFLICT and RETURNING)."""
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
-
-
-_STATEMENTS: dict[tuple, Any] = {}  # built once per dialect and shape: SQLAlchemy's compiled cache then serves them
-
-
-def statement(conn: Connection, key: tuple, build: Callable[[], Any]) -> Any:
-    """A statement built once per dialect and `key` (its values come as parameters at execution): building an
-    INSERT ... ON CONFLICT afresh per call cost more than running it (the `excluded` alias of every column)."""
-    full = (conn.dialect.name, *key)
-    found = _STATEMENTS.get(full)
-    if found is None:
-        found = _STATEMENTS[full] = build()
-    return found
 
 
 def upsert(conn: Connection, table: Table, rows: Iterable[dict[str, Any]], *,

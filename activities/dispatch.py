@@ -114,9 +114,9 @@ def _with_load(base: DealerProfile, open_leads: int, penalties: int, last_dispat
 
 
 class DispatchActivities(UsesDatabase):
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, dealers: DealerProfiles | None = None) -> None:
         super().__init__(engine)
-        self._dealers = DealerProfiles()
+        self._dealers = dealers or DealerProfiles()
         # dealer id -> (its profile, its load, the profile with that load): a copy per dealer only when either moved
         self._loaded: dict[str, tuple[DealerProfile, tuple[int, int, Any], DealerProfile]] = {}
 

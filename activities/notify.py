@@ -30,8 +30,8 @@ def recipients(session, req: NotifyRequest, role: Role) -> list[str | None]:
     elif role == Role.REGIONAL_MANAGER:
         column, value = "region", req.region
     conn = session.connection()
-    shape = column if value is not None else (column, None)  # (a missing value matches NULL, as it always did)
-    query = statement(conn, ("recipients", shape), lambda: _recipients_query(column, value is None))
+    null = value is None  # (a missing value matches NULL, as it always did)
+    query = statement(conn, ("recipients", column, null), lambda: _recipients_query(column, null))
     users = list(conn.execute(query, {"role": role.value, "value": value}).scalars())
     return users or [None]
 

@@ -96,8 +96,9 @@ class ProjectionActivities(UsesDatabase):
             limits.sync_lead(self.engine, s, s.updated_at, held)
             activity.logger.info("lead projected", extra={"lead_id": s.lead_id, "stage": s.stage.value,
                                                           "event_seq": s.seq})
-        for notification in pushes if starter is not None else []:  # after the commit; a retry starts nothing twice
-            starter.start(notification, planned=True)
+        if starter is not None:
+            for notification in pushes:  # after the commit; a retry starts nothing twice (the workflow's id)
+                starter.start(notification, planned=True)
         return targets
 
     def _write(self, session, req: ProjectionRequest) -> list | None:

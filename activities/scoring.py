@@ -14,9 +14,9 @@ from domain.scoring import score_lead as score
 
 
 class ScoringActivities(UsesDatabase):
-    def __init__(self, engine) -> None:
+    def __init__(self, engine, dealers: DealerProfiles | None = None) -> None:
         super().__init__(engine)
-        self._dealers = DealerProfiles()
+        self._dealers = dealers or DealerProfiles()
 
     @activity.defn
     def score_lead(self, req: ScoreRequest) -> ScoreResult:

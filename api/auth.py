@@ -30,6 +30,7 @@ from core.security import hash_token
 from core.settings import get_settings
 from db.engine import aware
 from db.models import ApiToken, AuthTicket, Dealer, LoginLimit, User, WebSession
+from db.statements import table_of
 from domain.models import Actor
 from domain.stages import Role
 
@@ -57,8 +58,7 @@ def actor_of(session: Session, user: Any) -> Actor:
 
 # ------------------------------------------------------------------ bearer tokens
 
-_USERS: Any = User.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
-_TOKENS: Any = ApiToken.__table__.c  # type: ignore[attr-defined]
+_USERS, _TOKENS = table_of(User).c, table_of(ApiToken).c
 # statements built once: a bearer request's look-up is plain rows, no ORM objects (issue 15, the API's cost per intake)
 _USER_BY_TOKEN = sa.select(_USERS.id, _USERS.name, _USERS.role, _USERS.dealer_id, _USERS.region).where(
     _USERS.token_hash == sa.bindparam("digest"), _USERS.active)

@@ -52,7 +52,8 @@ def get_policy(request: Request) -> Policy:
 @lru_cache(maxsize=1)
 def _active_version() -> Any:
     from db.models import PolicyVersion
-    t = PolicyVersion.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+    from db.statements import table_of
+    t = table_of(PolicyVersion).c
     return sa.select(t.version).where(t.status == "active")
 
 

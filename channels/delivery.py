@@ -41,6 +41,7 @@ from db.models import (
     PushTarget,
     User,
 )
+from db.statements import table_of
 from domain.messages import SLA_ALERTS, notice_params, render
 from domain.models import NotifyRequest
 from domain.push import (
@@ -133,7 +134,7 @@ def _recipient(row: PushDelivery) -> str:
     return row.user_id if row.user_id is not None else f"owner-message:{row.notification_id}"
 
 
-_TARGETS: Any = PushTarget.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+_TARGETS = table_of(PushTarget).c
 _ANY_ACTIVE_TARGET = sa.select(_TARGETS.id).where(_TARGETS.status == "active").limit(1)  # built once (issue 15)
 
 

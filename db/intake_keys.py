@@ -10,18 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from db.models import IntakeKey
+from db.statements import insert, statement, table_of
 from domain.messages import CodedError
 from domain.models import RawLead
 
-_KEYS: sa.Table = IntakeKey.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+_KEYS = table_of(IntakeKey)
 
 
 class ExternalIdReused(CodedError):
@@ -47,9 +45,10 @@ def claim(session: Session, raw: RawLead) -> str:
     digest = fingerprint(raw)
     channel = raw.channel.value
     conn = session.connection()
-    claimed = conn.execute(_claim_statement(conn.dialect.name), dict(
-        channel=channel, external_id=raw.external_id, fingerprint=digest, claimed_at=datetime.now(UTC),
-    )).first() is not None
+    new = statement(conn, ("intake-claim",),
+                    lambda: insert(conn, _KEYS).on_conflict_do_nothing().returning(_KEYS.c.channel))
+    claimed = conn.execute(new, dict(channel=channel, external_id=raw.external_id, fingerprint=digest,
+                                     claimed_at=datetime.now(UTC))).first() is not None
     if claimed:
         session.commit()
         return "new"
@@ -57,17 +56,6 @@ def claim(session: Session, raw: RawLead) -> str:
         _KEYS.c.channel == channel, _KEYS.c.external_id == raw.external_id)).scalar()
     session.commit()
     return "same" if held == digest else "reused"
-
-
-_CLAIMS: dict[str, Any] = {}  # the claim's INSERT per dialect, built once
-
-
-def _claim_statement(dialect: str) -> Any:
-    found = _CLAIMS.get(dialect)
-    if found is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        found = _CLAIMS[dialect] = insert(_KEYS).on_conflict_do_nothing().returning(_KEYS.c.channel)
-    return found
 
 
 def take(session: Session, raw: RawLead) -> bool:

@@ -189,6 +189,12 @@ def postgres_engine():
     admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request, engine):
+    """The test once on SQLite (a first run's read model) and once on PostgreSQL (production's)."""
+    return engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+
+
 @pytest.fixture
 def pg_engine(postgres_engine):
     """A clean PostgreSQL schema for one test."""

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-import pytest
 from sqlalchemy import event, text
 
 from activities.dispatch import DealerProfiles
 from activities.scoring import ScoringActivities
 from domain.models import BehaviourCounts, Channel, RawLead, ScoreRequest
 from domain.policy import load_policy
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_engine(request, engine):
-    return engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
 
 
 @contextmanager

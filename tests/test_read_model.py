@@ -53,11 +53,6 @@ async def test_a_redispatch_records_the_penalty_and_both_holdings(env, pg_engine
         assert [p.kind for p in L.penalties("D-SH-1")] == ["first_response_late", "receipt_not_confirmed"]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_engine(request, engine):
-    return engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
-
-
 def test_a_retried_notification_is_written_once(any_engine):
     notify = NotifyActivities(any_engine)
     req = NotifyRequest(lead_id="lead-x", event_seq=7, kind="first_response", message="late",

@@ -38,6 +38,7 @@ from api.schemas import (
 from core.logging import get_logger
 from db import intake_keys, referrals
 from db.models import ClockRun, Dealer, HoldingRow, Lead, LeadLookup, RawLeadRow, ReferralCode, TimelineEntry, User
+from db.statements import table_of
 from domain import commands as c
 from domain import places, search, visibility
 from domain.clocks import CLOCKS
@@ -79,7 +80,7 @@ def _placed(raw: RawLead) -> RawLead:
     return raw.model_copy(update={"city": name, "city_code": code}) if name else raw
 
 
-_LEADS: Any = Lead.__table__.c  # type: ignore[attr-defined]  # set by SQLModel's metaclass
+_LEADS = table_of(Lead).c
 _KNOWN_IDS = sa.select(_LEADS.lead_id).where(_LEADS.lead_id.in_(sa.bindparam("ids", expanding=True)))  # built once
 
 
